@@ -1,0 +1,4 @@
+//! kfk: Apache Kafka as one Rust binary. The library holds every module; `src/main.rs` is the
+//! `kfk` command line.
+
+pub mod protocol;
