@@ -6,11 +6,18 @@
 //! module (broker, client, log, group).
 
 pub mod codec;
+pub mod compression;
 pub mod coordinator;
+pub mod error;
+pub mod frame;
 pub mod messages;
 pub mod metadata;
+pub mod record_batch;
 #[cfg(test)]
 pub(crate) mod sample;
 
 pub use codec::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, Message, Uuid, VersionedMessage};
-pub use messages::ApiKey;
+pub use compression::Compression;
+pub use error::ErrorCode;
+pub use frame::{decode_request_frame, FrameError, Request};
+pub use messages::{ApiKey, RequestBody, ResponseBody};

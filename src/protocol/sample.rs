@@ -50,6 +50,7 @@ impl SampleRng {
     pub fn u16(&mut self) -> u16 {
         self.next_u64() as u16
     }
+    #[allow(dead_code)]
     pub fn u32(&mut self) -> u32 {
         self.next_u64() as u32
     }

@@ -1,0 +1,253 @@
+//! Record-batch compression codecs as Kafka's clients write them: gzip, snappy (the Java
+//! client's xerial framing on write; xerial or plain snappy on read, as librdkafka may send
+//! either), LZ4 frames (independent 64 KiB blocks, no checksums, as Java's
+//! `KafkaLZ4BlockOutputStream`), zstd.
+//!
+//! Decompression always runs with a byte cap so a small hostile batch cannot expand without
+//! bound. Must not: know about batches beyond the compression attribute bits.
+//!
+//! xerial snappy layout: magic `82 53 4e 41 50 50 59 00` ("\x82SNAPPY\0"), i32 version (1),
+//! i32 minimum compatible version (1), then blocks of `i32 compressed length | raw snappy`.
+
+use std::fmt;
+use std::io::{Read, Write};
+
+/// The codec in bits 0–2 of a batch's attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    None = 0,
+    Gzip = 1,
+    Snappy = 2,
+    Lz4 = 3,
+    Zstd = 4,
+}
+
+impl Compression {
+    /// The codec of the attribute bits; `None` for the reserved values 5–7.
+    pub fn from_attributes(attributes: i16) -> Option<Compression> {
+        Some(match attributes & 0x07 {
+            0 => Compression::None,
+            1 => Compression::Gzip,
+            2 => Compression::Snappy,
+            3 => Compression::Lz4,
+            4 => Compression::Zstd,
+            _ => return None,
+        })
+    }
+
+    /// Kafka's name (`compression.type` values).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Compression> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "none" | "uncompressed" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "snappy" => Compression::Snappy,
+            "lz4" => Compression::Lz4,
+            "zstd" => Compression::Zstd,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A decompression failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompressionError {
+    /// The output would exceed the cap.
+    TooLarge { limit_bytes: usize },
+    /// The compressed data is corrupt (codec's message).
+    Corrupt { codec: Compression, reason: String },
+}
+
+impl fmt::Display for CompressionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompressionError::TooLarge { limit_bytes } => {
+                write!(f, "decompressed data exceeds {limit_bytes} bytes")
+            }
+            CompressionError::Corrupt { codec, reason } => write!(f, "corrupt {codec} data: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CompressionError {}
+
+const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
+const XERIAL_HEADER_BYTES: usize = 16;
+/// Java's `SnappyOutputStream` default block size.
+const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
+
+/// Compresses `data` with `codec` (zstd at level 3, gzip at the default level).
+pub fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
+    match codec {
+        Compression::None => data.to_vec(),
+        Compression::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            write_all_infallible(&mut enc, data);
+            enc.finish().unwrap_or_default()
+        }
+        Compression::Snappy => snappy_xerial_compress(data),
+        Compression::Lz4 => {
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max64KB)
+                .block_mode(lz4_flex::frame::BlockMode::Independent);
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+            write_all_infallible(&mut enc, data);
+            enc.finish().unwrap_or_default()
+        }
+        Compression::Zstd => zstd::bulk::compress(data, 3).unwrap_or_default(),
+    }
+}
+
+/// Writes to an in-memory encoder, whose writes cannot fail.
+fn write_all_infallible(w: &mut impl Write, data: &[u8]) {
+    let result = w.write_all(data);
+    debug_assert!(result.is_ok(), "in-memory compression write failed");
+}
+
+fn snappy_xerial_compress(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + XERIAL_HEADER_BYTES);
+    out.extend_from_slice(XERIAL_MAGIC);
+    out.extend_from_slice(&1i32.to_be_bytes());
+    out.extend_from_slice(&1i32.to_be_bytes());
+    let mut encoder = snap::raw::Encoder::new();
+    for block in data.chunks(XERIAL_BLOCK_BYTES) {
+        let compressed = encoder.compress_vec(block).unwrap_or_default();
+        out.extend_from_slice(&(compressed.len() as i32).to_be_bytes());
+        out.extend_from_slice(&compressed);
+    }
+    out
+}
+
+fn corrupt(codec: Compression, reason: impl fmt::Display) -> CompressionError {
+    CompressionError::Corrupt { codec, reason: reason.to_string() }
+}
+
+/// Decompresses `data`, failing once the output would exceed `limit_bytes`.
+pub fn decompress(codec: Compression, data: &[u8], limit_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+    match codec {
+        Compression::None => {
+            if data.len() > limit_bytes {
+                return Err(CompressionError::TooLarge { limit_bytes });
+            }
+            Ok(data.to_vec())
+        }
+        Compression::Gzip => read_capped(codec, flate2::read::MultiGzDecoder::new(data), limit_bytes),
+        Compression::Snappy => snappy_decompress(data, limit_bytes),
+        Compression::Lz4 => read_capped(codec, lz4_flex::frame::FrameDecoder::new(data), limit_bytes),
+        Compression::Zstd => {
+            let dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
+            read_capped(codec, dec, limit_bytes)
+        }
+    }
+}
+
+fn read_capped(codec: Compression, reader: impl Read, limit_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit_bytes).unwrap_or(u64::MAX).saturating_add(1);
+    reader.take(cap).read_to_end(&mut out).map_err(|e| corrupt(codec, e))?;
+    if out.len() > limit_bytes {
+        return Err(CompressionError::TooLarge { limit_bytes });
+    }
+    Ok(out)
+}
+
+fn snappy_decompress(data: &[u8], limit_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+    let codec = Compression::Snappy;
+    if !data.starts_with(XERIAL_MAGIC) {
+        let mut out = Vec::new();
+        snappy_raw_block(data, limit_bytes, &mut out)?;
+        return Ok(out);
+    }
+    if data.len() < XERIAL_HEADER_BYTES {
+        return Err(corrupt(codec, "truncated xerial header"));
+    }
+    let mut out = Vec::new();
+    let mut pos = XERIAL_HEADER_BYTES;
+    while pos < data.len() {
+        let Some(len_bytes) = data.get(pos..pos + 4) else {
+            return Err(corrupt(codec, "truncated xerial block length"));
+        };
+        let len = i32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+        let len = usize::try_from(len).map_err(|_| corrupt(codec, "negative xerial block length"))?;
+        pos += 4;
+        let Some(block) = data.get(pos..pos + len) else {
+            return Err(corrupt(codec, "truncated xerial block"));
+        };
+        snappy_raw_block(block, limit_bytes, &mut out)?;
+        pos += len;
+    }
+    Ok(out)
+}
+
+/// Appends one raw snappy block to `out`, checking its declared size against the cap first.
+fn snappy_raw_block(block: &[u8], limit_bytes: usize, out: &mut Vec<u8>) -> Result<(), CompressionError> {
+    let codec = Compression::Snappy;
+    let size = snap::raw::decompress_len(block).map_err(|e| corrupt(codec, e))?;
+    if out.len().saturating_add(size) > limit_bytes {
+        return Err(CompressionError::TooLarge { limit_bytes });
+    }
+    let start = out.len();
+    out.resize(start + size, 0);
+    snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(|e| corrupt(codec, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Compression; 5] =
+        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        for codec in ALL {
+            let c = compress(codec, &data);
+            assert_eq!(decompress(codec, &c, data.len()).unwrap(), data, "{codec}");
+        }
+    }
+
+    #[test]
+    fn decompression_stops_at_the_cap() {
+        let data = vec![0u8; 1 << 20];
+        for codec in ALL {
+            let c = compress(codec, &data);
+            assert_eq!(
+                decompress(codec, &c, 1000).unwrap_err(),
+                CompressionError::TooLarge { limit_bytes: 1000 },
+                "{codec}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_snappy_is_read_as_well_as_xerial() {
+        let data = b"hello hello hello hello".to_vec();
+        let raw = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+        assert_eq!(decompress(Compression::Snappy, &raw, 100).unwrap(), data);
+        assert!(compress(Compression::Snappy, &data).starts_with(XERIAL_MAGIC));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for codec in ALL[1..].iter() {
+            assert!(decompress(*codec, &[1, 2, 3, 4, 5, 6, 7, 8, 9], 1 << 20).is_err(), "{codec}");
+        }
+    }
+}

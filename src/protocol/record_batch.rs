@@ -1,0 +1,702 @@
+//! Record batches, magic v2: header parsing, validation (framing, CRC32C, record walk), the
+//! in-place rewrites a broker does on append, record decoding and a batch builder.
+//!
+//! Must not: do I/O. Called by: the log (validation, offset stamping, recovery scans), the
+//! producer (builder), the consumer and `dump-log` (record decoding).
+//!
+//! Batch layout (big-endian), 61 header bytes then the records:
+//! ```text
+//!  0 base_offset            i64    (stamped by the broker; not under the CRC)
+//!  8 batch_length           i32    bytes after this field
+//! 12 partition_leader_epoch i32    (stamped by the broker; not under the CRC)
+//! 16 magic                  i8     = 2
+//! 17 crc                    u32    CRC32C of bytes 21..end
+//! 21 attributes             i16    bits 0-2 codec, 3 LogAppendTime, 4 transactional,
+//!                                  5 control, 6 delete horizon set (KIP-534)
+//! 23 last_offset_delta      i32
+//! 27 base_timestamp         i64    (the delete horizon when bit 6 is set)
+//! 35 max_timestamp          i64
+//! 43 producer_id            i64
+//! 51 producer_epoch         i16
+//! 53 base_sequence          i32
+//! 57 records_count          i32
+//! 61 records...                    (compressed as one block when the codec is not none)
+//! ```
+//! A record: `varint length | i8 attributes | varlong timestamp_delta | varint offset_delta |
+//! varint key_length (-1 null) | key | varint value_length (-1 null) | value | varint
+//! header_count | (varint key_length | key | varint value_length (-1 null) | value)*`.
+
+use super::codec::{varint_len, varlong_len, Decoder, Encoder};
+use super::compression::{self, Compression, CompressionError};
+use super::error::ErrorCode;
+use bytes::Bytes;
+use std::fmt;
+
+pub const BATCH_HEADER_BYTES: usize = 61;
+/// Bytes before `batch_length` counts: base offset + the length itself.
+pub const LOG_OVERHEAD_BYTES: usize = 12;
+pub const MAGIC_V2: i8 = 2;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+const MAGIC_OFFSET: usize = 16;
+
+pub const ATTR_COMPRESSION_MASK: i16 = 0x07;
+pub const ATTR_LOG_APPEND_TIME: i16 = 0x08;
+pub const ATTR_TRANSACTIONAL: i16 = 0x10;
+pub const ATTR_CONTROL: i16 = 0x20;
+pub const ATTR_DELETE_HORIZON: i16 = 0x40;
+
+/// "No producer id / epoch / sequence" values of non-idempotent batches.
+pub const NO_PRODUCER_ID: i64 = -1;
+pub const NO_PRODUCER_EPOCH: i16 = -1;
+pub const NO_SEQUENCE: i32 = -1;
+
+/// Why a batch was refused, with the Kafka error code a produce answer carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// Too short, length fields disagree, or a record overruns: CORRUPT_MESSAGE.
+    Framing(&'static str),
+    /// Magic other than 2: UNSUPPORTED_FOR_MESSAGE_FORMAT.
+    UnsupportedMagic(i8),
+    /// Stored CRC differs from the computed one: CORRUPT_MESSAGE.
+    CrcMismatch { stored: u32, computed: u32 },
+    /// Reserved compression bits: CORRUPT_MESSAGE.
+    UnknownCompression(i16),
+    /// Decompression failed or exceeded its cap: CORRUPT_MESSAGE.
+    Compression(CompressionError),
+    /// Record count or offset deltas inconsistent with the header: INVALID_RECORD.
+    InvalidRecord(String),
+}
+
+impl BatchError {
+    /// The error code Kafka answers a produce of such a batch with.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            BatchError::UnsupportedMagic(_) => ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT,
+            BatchError::InvalidRecord(_) => ErrorCode::INVALID_RECORD,
+            _ => ErrorCode::CORRUPT_MESSAGE,
+        }
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Framing(why) => write!(f, "malformed batch: {why}"),
+            BatchError::UnsupportedMagic(m) => write!(f, "unsupported magic {m}"),
+            BatchError::CrcMismatch { stored, computed } => {
+                write!(f, "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+            }
+            BatchError::UnknownCompression(a) => write!(f, "unknown compression in attributes {a:#x}"),
+            BatchError::Compression(e) => write!(f, "{e}"),
+            BatchError::InvalidRecord(why) => write!(f, "invalid record: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// The fixed header of a v2 batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+impl BatchHeader {
+    /// Parses the 61-byte header at the start of `batch` (magic is not checked here).
+    pub fn parse(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+        if batch.len() < BATCH_HEADER_BYTES {
+            return Err(BatchError::Framing("shorter than a batch header"));
+        }
+        Ok(BatchHeader {
+            base_offset: be_i64(batch, 0),
+            batch_length: be_i32(batch, 8),
+            partition_leader_epoch: be_i32(batch, 12),
+            magic: batch[MAGIC_OFFSET] as i8,
+            crc: be_i32(batch, CRC_OFFSET) as u32,
+            attributes: be_i16(batch, ATTRIBUTES_OFFSET),
+            last_offset_delta: be_i32(batch, 23),
+            base_timestamp: be_i64(batch, 27),
+            max_timestamp: be_i64(batch, MAX_TIMESTAMP_OFFSET),
+            producer_id: be_i64(batch, 43),
+            producer_epoch: be_i16(batch, 51),
+            base_sequence: be_i32(batch, 53),
+            records_count: be_i32(batch, 57),
+        })
+    }
+
+    /// Whole size on disk/wire: `batch_length` + 12.
+    pub fn total_size(&self) -> usize {
+        usize::try_from(self.batch_length).unwrap_or(0) + LOG_OVERHEAD_BYTES
+    }
+
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+
+    pub fn compression(&self) -> Option<Compression> {
+        Compression::from_attributes(self.attributes)
+    }
+
+    pub fn is_log_append_time(&self) -> bool {
+        self.attributes & ATTR_LOG_APPEND_TIME != 0
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & ATTR_TRANSACTIONAL != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & ATTR_CONTROL != 0
+    }
+
+    pub fn has_delete_horizon(&self) -> bool {
+        self.attributes & ATTR_DELETE_HORIZON != 0
+    }
+
+    /// The last sequence number of an idempotent batch (wrapping as Kafka does).
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        let last = i64::from(self.base_sequence) + i64::from(self.last_offset_delta);
+        (last % (i64::from(i32::MAX) + 1)) as i32
+    }
+}
+
+/// CRC32C of a batch's bytes from `attributes` to the end.
+pub fn compute_crc(batch: &[u8]) -> u32 {
+    crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..])
+}
+
+/// Checks framing and magic of the batch at the start of `batch`, which must be exactly one
+/// batch long; returns its header. No CRC or record walk.
+pub fn check_framing(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    if header.magic != MAGIC_V2 {
+        return Err(BatchError::UnsupportedMagic(header.magic));
+    }
+    if header.batch_length < (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32 || header.total_size() != batch.len() {
+        return Err(BatchError::Framing("batch length disagrees with the bytes"));
+    }
+    if header.records_count < 0 {
+        return Err(BatchError::InvalidRecord(format!("negative record count {}", header.records_count)));
+    }
+    Ok(header)
+}
+
+/// Verifies the stored CRC32C of one whole batch.
+pub fn verify_crc(batch: &[u8]) -> Result<(), BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let computed = compute_crc(batch);
+    if computed != header.crc {
+        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+    }
+    Ok(())
+}
+
+/// Full validation of one batch as a broker does before appending: framing, magic 2, CRC32C,
+/// compression codec, and a walk over every record (decompressed with `decompress_limit_bytes`
+/// as cap) checking that each is well formed, the count matches the header and offset deltas
+/// run 0, 1, 2, ... up to `last_offset_delta`. Nothing is allocated for uncompressed batches.
+pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHeader, BatchError> {
+    let header = check_framing(batch)?;
+    verify_crc(batch)?;
+    let codec = header.compression().ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let body = &batch[BATCH_HEADER_BYTES..];
+    let count = match codec {
+        Compression::None => walk_records(body, header.records_count)?,
+        _ => {
+            let plain = compression::decompress(codec, body, decompress_limit_bytes).map_err(BatchError::Compression)?;
+            walk_records(&plain, header.records_count)?
+        }
+    };
+    if header.records_count > 0 && count - 1 != header.last_offset_delta {
+        return Err(BatchError::InvalidRecord(format!(
+            "last offset delta {} but {} records",
+            header.last_offset_delta, count
+        )));
+    }
+    Ok(header)
+}
+
+/// Reads an unsigned varint from `buf` at `*pos`; `None` when malformed or truncated.
+#[inline(always)]
+fn read_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let raw = read_uvarint(buf, pos)?;
+    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+/// Skips a length-prefixed field (`-1` = null allowed when `nullable`); `None` when it
+/// overruns `end`.
+#[inline(always)]
+fn skip_field(buf: &[u8], pos: &mut usize, end: usize, nullable: bool) -> Option<()> {
+    let len = read_varint(buf, pos)?;
+    if len == -1 && nullable {
+        return Some(());
+    }
+    let len = usize::try_from(len).ok()?;
+    if len > end - *pos {
+        return None;
+    }
+    *pos += len;
+    Some(())
+}
+
+/// Walks the records in `body`, checking each record's structure and offset delta; returns
+/// the count, which must equal `expected_count`.
+fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
+    let mut pos = 0;
+    let mut count: i32 = 0;
+    let malformed = || BatchError::Framing("malformed record");
+    while pos < body.len() {
+        if count == expected_count {
+            return Err(BatchError::InvalidRecord(format!("more records than the header's count {expected_count}")));
+        }
+        let length = read_varint(body, &mut pos).ok_or_else(malformed)?;
+        let length = usize::try_from(length).map_err(|_| malformed())?;
+        if length > body.len() - pos {
+            return Err(BatchError::Framing("record overruns the batch"));
+        }
+        let end = pos + length;
+        let record = &body[..end];
+        pos += 1; // attributes
+        read_varint(record, &mut pos).ok_or_else(malformed)?; // timestamp delta
+        let offset_delta = read_varint(record, &mut pos).ok_or_else(malformed)?;
+        if offset_delta != i64::from(count) {
+            return Err(BatchError::InvalidRecord(format!("offset delta {offset_delta} where {count} was expected")));
+        }
+        skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // key
+        skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // value
+        let headers = read_varint(record, &mut pos).ok_or_else(malformed)?;
+        if headers < 0 || headers as usize > end.saturating_sub(pos) {
+            return Err(malformed());
+        }
+        for _ in 0..headers {
+            skip_field(record, &mut pos, end, false).ok_or_else(malformed)?;
+            skip_field(record, &mut pos, end, true).ok_or_else(malformed)?;
+        }
+        if pos != end {
+            return Err(BatchError::Framing("record length disagrees with its fields"));
+        }
+        count += 1;
+    }
+    if count != expected_count {
+        return Err(BatchError::InvalidRecord(format!("{count} records but the header says {expected_count}")));
+    }
+    Ok(count)
+}
+
+/// Writes `base_offset` into the batch in place (not under the CRC).
+pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+}
+
+/// Writes the partition leader epoch into the batch in place (not under the CRC).
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4].copy_from_slice(&epoch.to_be_bytes());
+}
+
+/// Stamps LogAppendTime: sets the timestamp-type bit, writes `timestamp_ms` as the max
+/// timestamp and recomputes the CRC (both fields are under it).
+pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
+    let attributes = be_i16(batch, ATTRIBUTES_OFFSET) | ATTR_LOG_APPEND_TIME;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&timestamp_ms.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// A record header (key is never null; value may be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    pub key: String,
+    pub value: Option<Bytes>,
+}
+
+/// One decoded record with absolute offset and timestamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<RecordHeader>,
+}
+
+/// Decodes the records of one whole batch. Uncompressed keys and values are slices of
+/// `batch`; compressed batches are decompressed (capped) first.
+pub fn decode_records(batch: &Bytes, decompress_limit_bytes: usize) -> Result<Vec<Record>, BatchError> {
+    let header = check_framing(batch)?;
+    let codec = header.compression().ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let body = match codec {
+        Compression::None => batch.slice(BATCH_HEADER_BYTES..),
+        _ => Bytes::from(
+            compression::decompress(codec, &batch[BATCH_HEADER_BYTES..], decompress_limit_bytes)
+                .map_err(BatchError::Compression)?,
+        ),
+    };
+    let malformed = |_| BatchError::Framing("malformed record");
+    let mut d = Decoder::new(&body);
+    let mut out = Vec::with_capacity(usize::try_from(header.records_count).unwrap_or(0).min(body.len()));
+    while d.remaining() > 0 {
+        let length = usize::try_from(d.varint().map_err(malformed)?).map_err(|_| BatchError::Framing("negative record length"))?;
+        let record = d.take_bytes(length).map_err(malformed)?;
+        out.push(decode_record(&record, &header).map_err(malformed)?);
+    }
+    Ok(out)
+}
+
+fn decode_record(record: &Bytes, header: &BatchHeader) -> Result<Record, super::codec::DecodeError> {
+    let mut d = Decoder::new(record);
+    let _attributes = d.i8()?;
+    let timestamp_delta = d.varlong()?;
+    let offset_delta = d.varint()?;
+    let key = varint_bytes(&mut d)?;
+    let value = varint_bytes(&mut d)?;
+    let header_count = usize::try_from(d.varint()?).map_err(|_| bad("negative header count"))?;
+    if header_count > d.remaining() {
+        return Err(bad("header count overruns the record"));
+    }
+    let mut headers = Vec::with_capacity(header_count);
+    for _ in 0..header_count {
+        let key = varint_bytes(&mut d)?.ok_or_else(|| bad("null header key"))?;
+        let key = String::from_utf8(key.to_vec()).map_err(|_| bad("header key is not UTF-8"))?;
+        headers.push(RecordHeader { key, value: varint_bytes(&mut d)? });
+    }
+    let timestamp = if header.is_log_append_time() {
+        header.max_timestamp
+    } else {
+        header.base_timestamp.wrapping_add(timestamp_delta)
+    };
+    Ok(Record { offset: header.base_offset + i64::from(offset_delta), timestamp, key, value, headers })
+}
+
+fn bad(why: &'static str) -> super::codec::DecodeError {
+    super::codec::DecodeError::new(super::codec::DecodeErrorKind::Invalid(why))
+}
+
+fn varint_bytes(d: &mut Decoder<'_>) -> Result<Option<Bytes>, super::codec::DecodeError> {
+    let len = d.varint()?;
+    if len < 0 {
+        return Ok(None);
+    }
+    Ok(Some(d.take_bytes(len as usize)?))
+}
+
+/// Iterates the whole batches of a buffer holding several (a produce's records, a fetch
+/// answer, a segment file). A trailing partial batch, which fetch answers may carry, ends
+/// the iteration; [`BatchIter::partial_tail`] tells whether one was seen.
+pub struct BatchIter {
+    buf: Bytes,
+    pos: usize,
+    partial_tail: bool,
+}
+
+impl BatchIter {
+    pub fn new(buf: Bytes) -> Self {
+        BatchIter { buf, pos: 0, partial_tail: false }
+    }
+
+    /// Whether the buffer ended in the middle of a batch.
+    pub fn partial_tail(&self) -> bool {
+        self.partial_tail
+    }
+}
+
+impl Iterator for BatchIter {
+    type Item = (BatchHeader, Bytes);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.buf[self.pos..];
+        if rest.is_empty() {
+            return None;
+        }
+        let header = match BatchHeader::parse(rest) {
+            Ok(h) if h.batch_length >= 0 && h.total_size() <= rest.len() => h,
+            _ => {
+                self.partial_tail = true;
+                return None;
+            }
+        };
+        let start = self.pos;
+        self.pos += header.total_size();
+        Some((header, self.buf.slice(start..self.pos)))
+    }
+}
+
+/// Builds one v2 batch from records, as a producer does.
+pub struct BatchBuilder {
+    base_timestamp: Option<i64>,
+    max_timestamp: i64,
+    records: Vec<u8>,
+    count: i32,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub partition_leader_epoch: i32,
+    pub transactional: bool,
+}
+
+impl Default for BatchBuilder {
+    fn default() -> Self {
+        BatchBuilder {
+            base_timestamp: None,
+            max_timestamp: -1,
+            records: Vec::new(),
+            count: 0,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            base_sequence: NO_SEQUENCE,
+            partition_leader_epoch: -1,
+            transactional: false,
+        }
+    }
+}
+
+/// The encoded size of a record body (without its own length prefix).
+fn record_body_len(timestamp_delta: i64, offset_delta: i32, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> usize {
+    let opt = |b: Option<&[u8]>| b.map_or(varint_len(-1), |b| varint_len(b.len() as i32) + b.len());
+    1 + varlong_len(timestamp_delta)
+        + varint_len(offset_delta)
+        + opt(key)
+        + opt(value)
+        + varint_len(headers.len() as i32)
+        + headers.iter().map(|(k, v)| varint_len(k.len() as i32) + k.len() + opt(*v)).sum::<usize>()
+}
+
+impl BatchBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> i32 {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes the batch would take uncompressed.
+    pub fn estimated_size(&self) -> usize {
+        BATCH_HEADER_BYTES + self.records.len()
+    }
+
+    /// The bytes one more record would add.
+    pub fn record_size(&self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> usize {
+        let delta = timestamp - self.base_timestamp.unwrap_or(timestamp);
+        let body = record_body_len(delta, self.count, key, value, headers);
+        varint_len(body as i32) + body
+    }
+
+    /// Appends a record with its timestamp (ms) and returns its offset delta.
+    pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> i32 {
+        let base = *self.base_timestamp.get_or_insert(timestamp);
+        let delta = timestamp - base;
+        let offset_delta = self.count;
+        let body = record_body_len(delta, offset_delta, key, value, headers);
+        let mut e = Encoder::with_capacity(body + 5);
+        e.put_varint(body as i32);
+        e.put_i8(0);
+        e.put_varlong(delta);
+        e.put_varint(offset_delta);
+        put_varint_bytes(&mut e, key);
+        put_varint_bytes(&mut e, value);
+        e.put_varint(headers.len() as i32);
+        for (k, v) in headers {
+            put_varint_bytes(&mut e, Some(k.as_bytes()));
+            put_varint_bytes(&mut e, *v);
+        }
+        self.records.extend_from_slice(&e.into_bytes());
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.count += 1;
+        offset_delta
+    }
+
+    /// The finished batch at base offset 0, compressed with `codec`, CRC computed.
+    pub fn build(&self, codec: Compression) -> Bytes {
+        let body = match codec {
+            Compression::None => None,
+            c => Some(compression::compress(c, &self.records)),
+        };
+        let body: &[u8] = body.as_deref().unwrap_or(&self.records);
+        let mut attributes = codec as i16;
+        if self.transactional {
+            attributes |= ATTR_TRANSACTIONAL;
+        }
+        let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
+        out.extend_from_slice(&0i64.to_be_bytes());
+        out.extend_from_slice(&((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + body.len()) as i32).to_be_bytes());
+        out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        out.push(MAGIC_V2 as u8);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&attributes.to_be_bytes());
+        out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes());
+        let base_timestamp = self.base_timestamp.unwrap_or(-1);
+        out.extend_from_slice(&base_timestamp.to_be_bytes());
+        out.extend_from_slice(&self.max_timestamp.to_be_bytes());
+        out.extend_from_slice(&self.producer_id.to_be_bytes());
+        out.extend_from_slice(&self.producer_epoch.to_be_bytes());
+        out.extend_from_slice(&self.base_sequence.to_be_bytes());
+        out.extend_from_slice(&self.count.to_be_bytes());
+        out.extend_from_slice(body);
+        let crc = compute_crc(&out);
+        out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(out)
+    }
+}
+
+fn put_varint_bytes(e: &mut Encoder, b: Option<&[u8]>) {
+    match b {
+        None => e.put_varint(-1),
+        Some(b) => {
+            e.put_varint(b.len() as i32);
+            e.put_slice(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAP: usize = 64 << 20;
+
+    fn sample_batch(codec: Compression) -> Bytes {
+        let mut b = BatchBuilder::new();
+        b.append(1000, Some(b"k1"), Some(b"v1"), &[("h", Some(b"x"))]);
+        b.append(1005, None, Some(b""), &[]);
+        b.append(1002, Some(b""), None, &[("n", None)]);
+        b.build(codec)
+    }
+
+    #[test]
+    fn built_batches_validate_and_decode_to_what_was_appended_in_every_codec() {
+        for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let batch = sample_batch(codec);
+            let header = validate(&batch, CAP).unwrap();
+            assert_eq!(header.records_count, 3);
+            assert_eq!(header.last_offset_delta, 2);
+            assert_eq!(header.max_timestamp, 1005);
+            assert_eq!(header.compression(), Some(codec));
+            let records = decode_records(&batch, CAP).unwrap();
+            assert_eq!(records[0].key.as_deref(), Some(&b"k1"[..]));
+            assert_eq!(records[0].headers, vec![RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"x")) }]);
+            assert_eq!(records[1].key, None);
+            assert_eq!(records[1].value.as_deref(), Some(&b""[..]), "empty value is not null");
+            assert_eq!(records[2].value, None);
+            assert_eq!(records[2].key.as_deref(), Some(&b""[..]), "empty key is not null");
+            assert_eq!(records[1].timestamp, 1005);
+            assert_eq!(records[2].offset, 2);
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_fails_the_crc() {
+        let mut batch = sample_batch(Compression::None).to_vec();
+        let last = batch.len() - 1;
+        batch[last] ^= 1;
+        assert!(matches!(validate(&batch, CAP), Err(BatchError::CrcMismatch { .. })));
+        assert_eq!(validate(&batch, CAP).unwrap_err().error_code(), ErrorCode::CORRUPT_MESSAGE);
+    }
+
+    #[test]
+    fn stamping_offset_and_epoch_keeps_the_crc_valid() {
+        let mut batch = sample_batch(Compression::Lz4).to_vec();
+        set_base_offset(&mut batch, 1234);
+        set_partition_leader_epoch(&mut batch, 7);
+        let header = validate(&batch, CAP).unwrap();
+        assert_eq!((header.base_offset, header.partition_leader_epoch, header.last_offset()), (1234, 7, 1236));
+    }
+
+    #[test]
+    fn log_append_time_rewrites_max_timestamp_and_crc() {
+        let mut batch = sample_batch(Compression::None).to_vec();
+        set_log_append_time(&mut batch, 99_999);
+        let header = validate(&batch, CAP).unwrap();
+        assert!(header.is_log_append_time());
+        let records = decode_records(&Bytes::from(batch), CAP).unwrap();
+        assert!(records.iter().all(|r| r.timestamp == 99_999));
+    }
+
+    #[test]
+    fn record_count_mismatch_is_invalid_record() {
+        let mut batch = sample_batch(Compression::None).to_vec();
+        batch[57..61].copy_from_slice(&2i32.to_be_bytes());
+        let crc = compute_crc(&batch);
+        batch[17..21].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(validate(&batch, CAP).unwrap_err().error_code(), ErrorCode::INVALID_RECORD);
+    }
+
+    #[test]
+    fn old_magic_is_refused() {
+        let mut batch = sample_batch(Compression::None).to_vec();
+        batch[16] = 1;
+        assert_eq!(validate(&batch, CAP).unwrap_err(), BatchError::UnsupportedMagic(1));
+    }
+
+    #[test]
+    fn batch_iterator_stops_at_a_partial_tail() {
+        let a = sample_batch(Compression::None);
+        let b = sample_batch(Compression::Gzip);
+        let mut buf = a.to_vec();
+        buf.extend_from_slice(&b[..b.len() - 3]);
+        let mut it = BatchIter::new(Bytes::from(buf));
+        assert_eq!(it.next().map(|(_, bytes)| bytes), Some(a));
+        assert!(it.next().is_none());
+        assert!(it.partial_tail());
+    }
+
+    #[test]
+    fn idempotent_last_sequence_wraps_like_kafka() {
+        let mut h = BatchHeader::parse(&sample_batch(Compression::None)).unwrap();
+        h.base_sequence = i32::MAX;
+        h.last_offset_delta = 2;
+        assert_eq!(h.last_sequence(), 1);
+    }
+}
