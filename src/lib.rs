@@ -1,4 +1,5 @@
 //! kfk: Apache Kafka as one Rust binary. The library holds every module; `src/main.rs` is the
 //! `kfk` command line.
 
+pub mod cli;
 pub mod protocol;

@@ -56,7 +56,10 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError { kind, path: Vec::new() }
+        DecodeError {
+            kind,
+            path: Vec::new(),
+        }
     }
 
     /// Prepends the enclosing field name (called while the error propagates outwards).
@@ -74,7 +77,10 @@ impl fmt::Display for DecodeErrorKind {
                 write!(f, "needed {needed} bytes, {remaining} remain")
             }
             DecodeErrorKind::InvalidLength { length, remaining } => {
-                write!(f, "invalid length {length} with {remaining} bytes remaining")
+                write!(
+                    f,
+                    "invalid length {length} with {remaining} bytes remaining"
+                )
             }
             DecodeErrorKind::VarintTooLong => f.write_str("varint too long"),
             DecodeErrorKind::InvalidUtf8 => f.write_str("string is not valid UTF-8"),
@@ -118,10 +124,16 @@ impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncodeError::FieldNotInVersion { field, version } => {
-                write!(f, "field {field} has a non-default value but does not exist at version {version}")
+                write!(
+                    f,
+                    "field {field} has a non-default value but does not exist at version {version}"
+                )
             }
             EncodeError::NullNotAllowed { field, version } => {
-                write!(f, "field {field} is null but not nullable at version {version}")
+                write!(
+                    f,
+                    "field {field} is null but not nullable at version {version}"
+                )
             }
             EncodeError::TooLong { field, length } => {
                 write!(f, "field {field} is too long ({length})")
@@ -172,7 +184,11 @@ const BASE64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 fn base64_url_encode(input: &[u8]) -> String {
     let mut out = String::with_capacity(input.len() * 4 / 3 + 2);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -225,7 +241,11 @@ fn bad_length(length: i64, remaining: usize) -> DecodeError {
 
 impl<'a> Decoder<'a> {
     pub fn new(buf: &'a Bytes) -> Self {
-        Decoder { buf, pos: 0, end: buf.len() }
+        Decoder {
+            buf,
+            pos: 0,
+            end: buf.len(),
+        }
     }
 
     /// Bytes not yet consumed.
@@ -404,7 +424,11 @@ impl<'a> Decoder<'a> {
         }
         let start = self.pos;
         self.pos += n;
-        Ok(Decoder { buf: self.buf, pos: start, end: start + n })
+        Ok(Decoder {
+            buf: self.buf,
+            pos: start,
+            end: start + n,
+        })
     }
 
     /// Reads a tagged-field section: `known` is called for every tag with a sub-decoder over
@@ -423,7 +447,10 @@ impl<'a> Decoder<'a> {
             let size = self.uvarint()? as usize;
             let mut sub = self.sub(size)?;
             if !known(tag, &mut sub)? {
-                unknown.push(RawTaggedField { tag, data: sub.rest() });
+                unknown.push(RawTaggedField {
+                    tag,
+                    data: sub.rest(),
+                });
             }
         }
         Ok(())
@@ -456,7 +483,11 @@ impl Encoder {
     }
 
     pub fn with_capacity(capacity: usize) -> Self {
-        Encoder { buf: BytesMut::with_capacity(capacity), chunks: Vec::new(), len: 0 }
+        Encoder {
+            buf: BytesMut::with_capacity(capacity),
+            chunks: Vec::new(),
+            len: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -673,12 +704,16 @@ pub trait VersionedMessage: Message {
     /// Decodes a whole buffer at `version`, refusing trailing bytes.
     fn decode_all(buf: &Bytes, version: i16) -> Result<Self, DecodeError> {
         if !(Self::MIN_VERSION..=Self::MAX_VERSION).contains(&version) {
-            return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion { version }));
+            return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion {
+                version,
+            }));
         }
         let mut d = Decoder::new(buf);
         let value = Self::decode(&mut d, version)?;
         if d.remaining() != 0 {
-            return Err(DecodeError::new(DecodeErrorKind::BadFrame("trailing bytes after message")));
+            return Err(DecodeError::new(DecodeErrorKind::BadFrame(
+                "trailing bytes after message",
+            )));
         }
         Ok(value)
     }
@@ -700,7 +735,18 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_their_edges() {
-        for v in [0i64, 1, -1, 63, -64, 64, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut e = Encoder::new();
             e.put_varlong(v);
             assert_eq!(e.len(), varlong_len(v));
@@ -719,14 +765,23 @@ mod tests {
     #[test]
     fn uvarint_longer_than_five_bytes_is_an_error() {
         let b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
-        assert_eq!(Decoder::new(&b).uvarint().unwrap_err().kind, DecodeErrorKind::VarintTooLong);
+        assert_eq!(
+            Decoder::new(&b).uvarint().unwrap_err().kind,
+            DecodeErrorKind::VarintTooLong
+        );
     }
 
     #[test]
     fn array_count_larger_than_remaining_bytes_is_refused_before_allocation() {
         let b = Bytes::from(54_000_000i32.to_be_bytes().to_vec());
         let err = Decoder::new(&b).array_len(false, 1).unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::InvalidLength { length: 54_000_000, .. }));
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::InvalidLength {
+                length: 54_000_000,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -740,7 +795,10 @@ mod tests {
 
     #[test]
     fn uuid_prints_as_kafka_base64_and_parses_back() {
-        let id = Uuid([0xfb, 0x01, 0x2c, 0x39, 0x4e, 0x3c, 0x4f, 0xd4, 0x8b, 0x0f, 0x4d, 0x2e, 0x6b, 0x1d, 0x88, 0x11]);
+        let id = Uuid([
+            0xfb, 0x01, 0x2c, 0x39, 0x4e, 0x3c, 0x4f, 0xd4, 0x8b, 0x0f, 0x4d, 0x2e, 0x6b, 0x1d,
+            0x88, 0x11,
+        ]);
         let text = id.to_string();
         assert_eq!(text.len(), 22);
         assert_eq!(Uuid::parse(&text), Some(id));

@@ -79,7 +79,9 @@ impl fmt::Display for CompressionError {
             CompressionError::TooLarge { limit_bytes } => {
                 write!(f, "decompressed data exceeds {limit_bytes} bytes")
             }
-            CompressionError::Corrupt { codec, reason } => write!(f, "corrupt {codec} data: {reason}"),
+            CompressionError::Corrupt { codec, reason } => {
+                write!(f, "corrupt {codec} data: {reason}")
+            }
         }
     }
 }
@@ -134,11 +136,18 @@ fn snappy_xerial_compress(data: &[u8]) -> Vec<u8> {
 }
 
 fn corrupt(codec: Compression, reason: impl fmt::Display) -> CompressionError {
-    CompressionError::Corrupt { codec, reason: reason.to_string() }
+    CompressionError::Corrupt {
+        codec,
+        reason: reason.to_string(),
+    }
 }
 
 /// Decompresses `data`, failing once the output would exceed `limit_bytes`.
-pub fn decompress(codec: Compression, data: &[u8], limit_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+pub fn decompress(
+    codec: Compression,
+    data: &[u8],
+    limit_bytes: usize,
+) -> Result<Vec<u8>, CompressionError> {
     match codec {
         Compression::None => {
             if data.len() > limit_bytes {
@@ -146,20 +155,34 @@ pub fn decompress(codec: Compression, data: &[u8], limit_bytes: usize) -> Result
             }
             Ok(data.to_vec())
         }
-        Compression::Gzip => read_capped(codec, flate2::read::MultiGzDecoder::new(data), limit_bytes),
+        Compression::Gzip => {
+            read_capped(codec, flate2::read::MultiGzDecoder::new(data), limit_bytes)
+        }
         Compression::Snappy => snappy_decompress(data, limit_bytes),
-        Compression::Lz4 => read_capped(codec, lz4_flex::frame::FrameDecoder::new(data), limit_bytes),
+        Compression::Lz4 => {
+            read_capped(codec, lz4_flex::frame::FrameDecoder::new(data), limit_bytes)
+        }
         Compression::Zstd => {
-            let dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
+            let dec =
+                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
             read_capped(codec, dec, limit_bytes)
         }
     }
 }
 
-fn read_capped(codec: Compression, reader: impl Read, limit_bytes: usize) -> Result<Vec<u8>, CompressionError> {
+fn read_capped(
+    codec: Compression,
+    reader: impl Read,
+    limit_bytes: usize,
+) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
-    let cap = u64::try_from(limit_bytes).unwrap_or(u64::MAX).saturating_add(1);
-    reader.take(cap).read_to_end(&mut out).map_err(|e| corrupt(codec, e))?;
+    let cap = u64::try_from(limit_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    reader
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(codec, e))?;
     if out.len() > limit_bytes {
         return Err(CompressionError::TooLarge { limit_bytes });
     }
@@ -183,7 +206,8 @@ fn snappy_decompress(data: &[u8], limit_bytes: usize) -> Result<Vec<u8>, Compres
             return Err(corrupt(codec, "truncated xerial block length"));
         };
         let len = i32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
-        let len = usize::try_from(len).map_err(|_| corrupt(codec, "negative xerial block length"))?;
+        let len =
+            usize::try_from(len).map_err(|_| corrupt(codec, "negative xerial block length"))?;
         pos += 4;
         let Some(block) = data.get(pos..pos + len) else {
             return Err(corrupt(codec, "truncated xerial block"));
@@ -195,7 +219,11 @@ fn snappy_decompress(data: &[u8], limit_bytes: usize) -> Result<Vec<u8>, Compres
 }
 
 /// Appends one raw snappy block to `out`, checking its declared size against the cap first.
-fn snappy_raw_block(block: &[u8], limit_bytes: usize, out: &mut Vec<u8>) -> Result<(), CompressionError> {
+fn snappy_raw_block(
+    block: &[u8],
+    limit_bytes: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
     let codec = Compression::Snappy;
     let size = snap::raw::decompress_len(block).map_err(|e| corrupt(codec, e))?;
     if out.len().saturating_add(size) > limit_bytes {
@@ -203,7 +231,9 @@ fn snappy_raw_block(block: &[u8], limit_bytes: usize, out: &mut Vec<u8>) -> Resu
     }
     let start = out.len();
     out.resize(start + size, 0);
-    snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(|e| corrupt(codec, e))?;
+    snap::raw::Decoder::new()
+        .decompress(block, &mut out[start..])
+        .map_err(|e| corrupt(codec, e))?;
     Ok(())
 }
 
@@ -211,8 +241,13 @@ fn snappy_raw_block(block: &[u8], limit_bytes: usize, out: &mut Vec<u8>) -> Resu
 mod tests {
     use super::*;
 
-    const ALL: [Compression; 5] =
-        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+    const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
 
     #[test]
     fn every_codec_round_trips() {
@@ -247,7 +282,10 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for codec in ALL[1..].iter() {
-            assert!(decompress(*codec, &[1, 2, 3, 4, 5, 6, 7, 8, 9], 1 << 20).is_err(), "{codec}");
+            assert!(
+                decompress(*codec, &[1, 2, 3, 4, 5, 6, 7, 8, 9], 1 << 20).is_err(),
+                "{codec}"
+            );
         }
     }
 }

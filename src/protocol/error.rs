@@ -279,7 +279,37 @@ impl ErrorCode {
 
     /// Whether Kafka's clients treat the error as retriable.
     pub fn is_retriable(self) -> bool {
-        matches!(self.0, 2 | 3 | 5 | 6 | 7 | 9 | 13 | 14 | 15 | 16 | 19 | 20 | 41 | 51 | 56 | 70 | 71 | 72 | 74 | 75 | 78 | 80 | 83 | 84 | 88 | 89 | 100 | 103 | 106)
+        matches!(
+            self.0,
+            2 | 3
+                | 5
+                | 6
+                | 7
+                | 9
+                | 13
+                | 14
+                | 15
+                | 16
+                | 19
+                | 20
+                | 41
+                | 51
+                | 56
+                | 70
+                | 71
+                | 72
+                | 74
+                | 75
+                | 78
+                | 80
+                | 83
+                | 84
+                | 88
+                | 89
+                | 100
+                | 103
+                | 106
+        )
     }
 
     pub fn is_ok(self) -> bool {

@@ -57,12 +57,24 @@ pub enum FrameError {
     /// The size prefix disagrees with the frame, or the frame is shorter than a header.
     Framing(DecodeError),
     /// An API key no spec defines; the header fields read so far are given.
-    UnknownApiKey { api_key: i16, api_version: i16, correlation_id: i32 },
+    UnknownApiKey {
+        api_key: i16,
+        api_version: i16,
+        correlation_id: i32,
+    },
     /// A version outside the spec's valid range. The header is decoded (ApiVersions must be
     /// answered with UNSUPPORTED_VERSION, KIP-511), the body is not.
-    UnsupportedVersion { api_key: ApiKey, header: RequestHeader },
+    UnsupportedVersion {
+        api_key: ApiKey,
+        header: RequestHeader,
+    },
     /// The header or body failed to decode at the named field.
-    Body { api_key: ApiKey, api_version: i16, correlation_id: i32, error: DecodeError },
+    Body {
+        api_key: ApiKey,
+        api_version: i16,
+        correlation_id: i32,
+        error: DecodeError,
+    },
 }
 
 impl FrameError {
@@ -81,7 +93,11 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::Framing(e) => write!(f, "malformed frame: {e}"),
-            FrameError::UnknownApiKey { api_key, api_version, .. } => {
+            FrameError::UnknownApiKey {
+                api_key,
+                api_version,
+                ..
+            } => {
                 write!(f, "unknown API key {api_key} (version {api_version})")
             }
             FrameError::UnsupportedVersion { api_key, header } => write!(
@@ -91,7 +107,12 @@ impl fmt::Display for FrameError {
                 header.request_api_version,
                 api_key.valid_versions()
             ),
-            FrameError::Body { api_key, api_version, error, .. } => {
+            FrameError::Body {
+                api_key,
+                api_version,
+                error,
+                ..
+            } => {
                 write!(f, "{} v{api_version} request: {error}", api_key.name())
             }
         }
@@ -131,21 +152,38 @@ pub fn decode_request_payload(payload: &Bytes) -> Result<Request, FrameError> {
     let api_version = i16::from_be_bytes([payload[2], payload[3]]);
     let correlation_id = i32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
     let Some(api_key) = ApiKey::from_i16(api_key_raw) else {
-        return Err(FrameError::UnknownApiKey { api_key: api_key_raw, api_version, correlation_id });
+        return Err(FrameError::UnknownApiKey {
+            api_key: api_key_raw,
+            api_version,
+            correlation_id,
+        });
     };
-    let body_error = |error: DecodeError| FrameError::Body { api_key, api_version, correlation_id, error };
+    let body_error = |error: DecodeError| FrameError::Body {
+        api_key,
+        api_version,
+        correlation_id,
+        error,
+    };
     let mut d = Decoder::new(payload);
     let header_version = api_key.request_header_version(api_version);
-    let header = RequestHeader::decode(&mut d, header_version).map_err(|e| body_error(e.in_field("RequestHeader")))?;
+    let header = RequestHeader::decode(&mut d, header_version)
+        .map_err(|e| body_error(e.in_field("RequestHeader")))?;
     let (min, max) = api_key.valid_versions();
     if !(min..=max).contains(&api_version) {
         return Err(FrameError::UnsupportedVersion { api_key, header });
     }
     let body = RequestBody::decode(api_key, &mut d, api_version).map_err(body_error)?;
     if d.remaining() != 0 {
-        return Err(body_error(DecodeError::new(DecodeErrorKind::BadFrame("trailing bytes after the request body"))));
+        return Err(body_error(DecodeError::new(DecodeErrorKind::BadFrame(
+            "trailing bytes after the request body",
+        ))));
     }
-    Ok(Request { header, api_key, api_version, body })
+    Ok(Request {
+        header,
+        api_key,
+        api_version,
+        body,
+    })
 }
 
 /// Encodes a request frame (size prefix, header, body) as chunks for a vectored write.
@@ -173,7 +211,10 @@ pub fn encode_request_frame(
 }
 
 fn frame_size(size: usize, field: &'static str) -> Result<i32, EncodeError> {
-    i32::try_from(size).map_err(|_| EncodeError::TooLong { field, length: size })
+    i32::try_from(size).map_err(|_| EncodeError::TooLong {
+        field,
+        length: size,
+    })
 }
 
 /// Encodes a response frame for `api_key`/`api_version` (header version chosen by the rules
@@ -184,7 +225,10 @@ pub fn encode_response_frame(
     correlation_id: i32,
     body: &ResponseBody,
 ) -> Result<Vec<Bytes>, EncodeError> {
-    let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
+    let header = ResponseHeader {
+        correlation_id,
+        unknown_tagged_fields: Vec::new(),
+    };
     let header_version = api_key.response_header_version(api_version);
     let size = header.encoded_len(header_version) + body.encoded_len(api_version);
     let mut e = Encoder::with_capacity(size.min(64 * 1024) + FRAME_PREFIX_BYTES);
@@ -203,13 +247,26 @@ pub struct Response {
 
 /// Decodes a response payload (size prefix already removed) to a request of `api_key` at
 /// `api_version`.
-pub fn decode_response_payload(api_key: ApiKey, api_version: i16, payload: &Bytes) -> Result<Response, FrameError> {
+pub fn decode_response_payload(
+    api_key: ApiKey,
+    api_version: i16,
+    payload: &Bytes,
+) -> Result<Response, FrameError> {
     let mut d = Decoder::new(payload);
     let header_version = api_key.response_header_version(api_version);
-    let fail = |error: DecodeError| FrameError::Body { api_key, api_version, correlation_id: -1, error };
-    let header = ResponseHeader::decode(&mut d, header_version).map_err(|e| fail(e.in_field("ResponseHeader")))?;
+    let fail = |error: DecodeError| FrameError::Body {
+        api_key,
+        api_version,
+        correlation_id: -1,
+        error,
+    };
+    let header = ResponseHeader::decode(&mut d, header_version)
+        .map_err(|e| fail(e.in_field("ResponseHeader")))?;
     let body = ResponseBody::decode(api_key, &mut d, api_version).map_err(fail)?;
-    Ok(Response { correlation_id: header.correlation_id, body })
+    Ok(Response {
+        correlation_id: header.correlation_id,
+        body,
+    })
 }
 
 #[cfg(test)]
@@ -230,9 +287,20 @@ mod tests {
         assert_eq!(frame.len(), 18);
         let err = decode_request_frame(&Bytes::from(frame)).unwrap_err();
         match err {
-            FrameError::Body { api_key: ApiKey::Metadata, api_version: 0, error, .. } => {
+            FrameError::Body {
+                api_key: ApiKey::Metadata,
+                api_version: 0,
+                error,
+                ..
+            } => {
                 assert_eq!(error.path, vec!["Topics"]);
-                assert!(matches!(error.kind, DecodeErrorKind::InvalidLength { length: 54_000_000, .. }));
+                assert!(matches!(
+                    error.kind,
+                    DecodeErrorKind::InvalidLength {
+                        length: 54_000_000,
+                        ..
+                    }
+                ));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -240,9 +308,14 @@ mod tests {
 
     #[test]
     fn request_frames_round_trip_through_the_entry_point() {
-        let body = RequestBody::Metadata(MetadataRequest { topics: None, ..Default::default() });
+        let body = RequestBody::Metadata(MetadataRequest {
+            topics: None,
+            ..Default::default()
+        });
         for version in 1..=12 {
-            let frame = concat(encode_request_frame(ApiKey::Metadata, version, 7, Some("kfk"), &body).unwrap());
+            let frame = concat(
+                encode_request_frame(ApiKey::Metadata, version, 7, Some("kfk"), &body).unwrap(),
+            );
             let req = decode_request_frame(&frame).unwrap();
             assert_eq!(req.header.correlation_id, 7);
             assert_eq!(req.header.client_id.as_deref(), Some("kfk"));
@@ -253,10 +326,15 @@ mod tests {
     #[test]
     fn api_versions_at_an_unknown_version_keeps_its_header_for_the_error_answer() {
         let body = RequestBody::ApiVersions(ApiVersionsRequest::default());
-        let mut frame = concat(encode_request_frame(ApiKey::ApiVersions, 4, 9, Some("x"), &body).unwrap()).to_vec();
+        let mut frame =
+            concat(encode_request_frame(ApiKey::ApiVersions, 4, 9, Some("x"), &body).unwrap())
+                .to_vec();
         frame[6..8].copy_from_slice(&99i16.to_be_bytes());
         match decode_request_frame(&Bytes::from(frame)).unwrap_err() {
-            FrameError::UnsupportedVersion { api_key: ApiKey::ApiVersions, header } => {
+            FrameError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                header,
+            } => {
                 assert_eq!(header.correlation_id, 9);
                 assert_eq!(header.request_api_version, 99);
             }
@@ -267,7 +345,10 @@ mod tests {
     #[test]
     fn size_prefix_must_match_the_frame() {
         let frame = Bytes::from_static(&[0, 0, 0, 9, 0, 18, 0, 0]);
-        assert!(matches!(decode_request_frame(&frame), Err(FrameError::Framing(_))));
+        assert!(matches!(
+            decode_request_frame(&frame),
+            Err(FrameError::Framing(_))
+        ));
     }
 
     #[test]
@@ -275,7 +356,11 @@ mod tests {
         let frame = Bytes::from_static(&[0, 0, 0, 10, 0x7f, 0x00, 0, 0, 0, 0, 0, 5, 0, 0]);
         assert_eq!(
             decode_request_frame(&frame).unwrap_err(),
-            FrameError::UnknownApiKey { api_key: 0x7f00, api_version: 0, correlation_id: 5 }
+            FrameError::UnknownApiKey {
+                api_key: 0x7f00,
+                api_version: 0,
+                correlation_id: 5
+            }
         );
     }
 }

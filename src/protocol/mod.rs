@@ -16,7 +16,9 @@ pub mod record_batch;
 #[cfg(test)]
 pub(crate) mod sample;
 
-pub use codec::{DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, Message, Uuid, VersionedMessage};
+pub use codec::{
+    DecodeError, DecodeErrorKind, Decoder, EncodeError, Encoder, Message, Uuid, VersionedMessage,
+};
 pub use compression::Compression;
 pub use error::ErrorCode;
 pub use frame::{decode_request_frame, FrameError, Request};

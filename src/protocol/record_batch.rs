@@ -87,9 +87,14 @@ impl fmt::Display for BatchError {
             BatchError::Framing(why) => write!(f, "malformed batch: {why}"),
             BatchError::UnsupportedMagic(m) => write!(f, "unsupported magic {m}"),
             BatchError::CrcMismatch { stored, computed } => {
-                write!(f, "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
-            BatchError::UnknownCompression(a) => write!(f, "unknown compression in attributes {a:#x}"),
+            BatchError::UnknownCompression(a) => {
+                write!(f, "unknown compression in attributes {a:#x}")
+            }
             BatchError::Compression(e) => write!(f, "{e}"),
             BatchError::InvalidRecord(why) => write!(f, "invalid record: {why}"),
         }
@@ -206,11 +211,16 @@ pub fn check_framing(batch: &[u8]) -> Result<BatchHeader, BatchError> {
     if header.magic != MAGIC_V2 {
         return Err(BatchError::UnsupportedMagic(header.magic));
     }
-    if header.batch_length < (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32 || header.total_size() != batch.len() {
+    if header.batch_length < (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32
+        || header.total_size() != batch.len()
+    {
         return Err(BatchError::Framing("batch length disagrees with the bytes"));
     }
     if header.records_count < 0 {
-        return Err(BatchError::InvalidRecord(format!("negative record count {}", header.records_count)));
+        return Err(BatchError::InvalidRecord(format!(
+            "negative record count {}",
+            header.records_count
+        )));
     }
     Ok(header)
 }
@@ -220,7 +230,10 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), BatchError> {
     let header = BatchHeader::parse(batch)?;
     let computed = compute_crc(batch);
     if computed != header.crc {
-        return Err(BatchError::CrcMismatch { stored: header.crc, computed });
+        return Err(BatchError::CrcMismatch {
+            stored: header.crc,
+            computed,
+        });
     }
     Ok(())
 }
@@ -232,12 +245,15 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), BatchError> {
 pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHeader, BatchError> {
     let header = check_framing(batch)?;
     verify_crc(batch)?;
-    let codec = header.compression().ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let codec = header
+        .compression()
+        .ok_or(BatchError::UnknownCompression(header.attributes))?;
     let body = &batch[BATCH_HEADER_BYTES..];
     let count = match codec {
         Compression::None => walk_records(body, header.records_count)?,
         _ => {
-            let plain = compression::decompress(codec, body, decompress_limit_bytes).map_err(BatchError::Compression)?;
+            let plain = compression::decompress(codec, body, decompress_limit_bytes)
+                .map_err(BatchError::Compression)?;
             walk_records(&plain, header.records_count)?
         }
     };
@@ -295,7 +311,9 @@ fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
     let malformed = || BatchError::Framing("malformed record");
     while pos < body.len() {
         if count == expected_count {
-            return Err(BatchError::InvalidRecord(format!("more records than the header's count {expected_count}")));
+            return Err(BatchError::InvalidRecord(format!(
+                "more records than the header's count {expected_count}"
+            )));
         }
         let length = read_varint(body, &mut pos).ok_or_else(malformed)?;
         let length = usize::try_from(length).map_err(|_| malformed())?;
@@ -308,7 +326,9 @@ fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
         read_varint(record, &mut pos).ok_or_else(malformed)?; // timestamp delta
         let offset_delta = read_varint(record, &mut pos).ok_or_else(malformed)?;
         if offset_delta != i64::from(count) {
-            return Err(BatchError::InvalidRecord(format!("offset delta {offset_delta} where {count} was expected")));
+            return Err(BatchError::InvalidRecord(format!(
+                "offset delta {offset_delta} where {count} was expected"
+            )));
         }
         skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // key
         skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // value
@@ -321,12 +341,16 @@ fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
             skip_field(record, &mut pos, end, true).ok_or_else(malformed)?;
         }
         if pos != end {
-            return Err(BatchError::Framing("record length disagrees with its fields"));
+            return Err(BatchError::Framing(
+                "record length disagrees with its fields",
+            ));
         }
         count += 1;
     }
     if count != expected_count {
-        return Err(BatchError::InvalidRecord(format!("{count} records but the header says {expected_count}")));
+        return Err(BatchError::InvalidRecord(format!(
+            "{count} records but the header says {expected_count}"
+        )));
     }
     Ok(count)
 }
@@ -338,7 +362,8 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
 
 /// Writes the partition leader epoch into the batch in place (not under the CRC).
 pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
-    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4].copy_from_slice(&epoch.to_be_bytes());
+    batch[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4]
+        .copy_from_slice(&epoch.to_be_bytes());
 }
 
 /// Stamps LogAppendTime: sets the timestamp-type bit, writes `timestamp_ms` as the max
@@ -346,7 +371,8 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
 pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
     let attributes = be_i16(batch, ATTRIBUTES_OFFSET) | ATTR_LOG_APPEND_TIME;
     batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&timestamp_ms.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&timestamp_ms.to_be_bytes());
     let crc = compute_crc(batch);
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
@@ -370,9 +396,14 @@ pub struct Record {
 
 /// Decodes the records of one whole batch. Uncompressed keys and values are slices of
 /// `batch`; compressed batches are decompressed (capped) first.
-pub fn decode_records(batch: &Bytes, decompress_limit_bytes: usize) -> Result<Vec<Record>, BatchError> {
+pub fn decode_records(
+    batch: &Bytes,
+    decompress_limit_bytes: usize,
+) -> Result<Vec<Record>, BatchError> {
     let header = check_framing(batch)?;
-    let codec = header.compression().ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let codec = header
+        .compression()
+        .ok_or(BatchError::UnknownCompression(header.attributes))?;
     let body = match codec {
         Compression::None => batch.slice(BATCH_HEADER_BYTES..),
         _ => Bytes::from(
@@ -382,16 +413,24 @@ pub fn decode_records(batch: &Bytes, decompress_limit_bytes: usize) -> Result<Ve
     };
     let malformed = |_| BatchError::Framing("malformed record");
     let mut d = Decoder::new(&body);
-    let mut out = Vec::with_capacity(usize::try_from(header.records_count).unwrap_or(0).min(body.len()));
+    let mut out = Vec::with_capacity(
+        usize::try_from(header.records_count)
+            .unwrap_or(0)
+            .min(body.len()),
+    );
     while d.remaining() > 0 {
-        let length = usize::try_from(d.varint().map_err(malformed)?).map_err(|_| BatchError::Framing("negative record length"))?;
+        let length = usize::try_from(d.varint().map_err(malformed)?)
+            .map_err(|_| BatchError::Framing("negative record length"))?;
         let record = d.take_bytes(length).map_err(malformed)?;
         out.push(decode_record(&record, &header).map_err(malformed)?);
     }
     Ok(out)
 }
 
-fn decode_record(record: &Bytes, header: &BatchHeader) -> Result<Record, super::codec::DecodeError> {
+fn decode_record(
+    record: &Bytes,
+    header: &BatchHeader,
+) -> Result<Record, super::codec::DecodeError> {
     let mut d = Decoder::new(record);
     let _attributes = d.i8()?;
     let timestamp_delta = d.varlong()?;
@@ -406,14 +445,23 @@ fn decode_record(record: &Bytes, header: &BatchHeader) -> Result<Record, super::
     for _ in 0..header_count {
         let key = varint_bytes(&mut d)?.ok_or_else(|| bad("null header key"))?;
         let key = String::from_utf8(key.to_vec()).map_err(|_| bad("header key is not UTF-8"))?;
-        headers.push(RecordHeader { key, value: varint_bytes(&mut d)? });
+        headers.push(RecordHeader {
+            key,
+            value: varint_bytes(&mut d)?,
+        });
     }
     let timestamp = if header.is_log_append_time() {
         header.max_timestamp
     } else {
         header.base_timestamp.wrapping_add(timestamp_delta)
     };
-    Ok(Record { offset: header.base_offset + i64::from(offset_delta), timestamp, key, value, headers })
+    Ok(Record {
+        offset: header.base_offset + i64::from(offset_delta),
+        timestamp,
+        key,
+        value,
+        headers,
+    })
 }
 
 fn bad(why: &'static str) -> super::codec::DecodeError {
@@ -439,7 +487,11 @@ pub struct BatchIter {
 
 impl BatchIter {
     pub fn new(buf: Bytes) -> Self {
-        BatchIter { buf, pos: 0, partial_tail: false }
+        BatchIter {
+            buf,
+            pos: 0,
+            partial_tail: false,
+        }
     }
 
     /// Whether the buffer ended in the middle of a batch.
@@ -499,14 +551,23 @@ impl Default for BatchBuilder {
 }
 
 /// The encoded size of a record body (without its own length prefix).
-fn record_body_len(timestamp_delta: i64, offset_delta: i32, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> usize {
+fn record_body_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(&str, Option<&[u8]>)],
+) -> usize {
     let opt = |b: Option<&[u8]>| b.map_or(varint_len(-1), |b| varint_len(b.len() as i32) + b.len());
     1 + varlong_len(timestamp_delta)
         + varint_len(offset_delta)
         + opt(key)
         + opt(value)
         + varint_len(headers.len() as i32)
-        + headers.iter().map(|(k, v)| varint_len(k.len() as i32) + k.len() + opt(*v)).sum::<usize>()
+        + headers
+            .iter()
+            .map(|(k, v)| varint_len(k.len() as i32) + k.len() + opt(*v))
+            .sum::<usize>()
 }
 
 impl BatchBuilder {
@@ -528,14 +589,26 @@ impl BatchBuilder {
     }
 
     /// The bytes one more record would add.
-    pub fn record_size(&self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> usize {
+    pub fn record_size(
+        &self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> usize {
         let delta = timestamp - self.base_timestamp.unwrap_or(timestamp);
         let body = record_body_len(delta, self.count, key, value, headers);
         varint_len(body as i32) + body
     }
 
     /// Appends a record with its timestamp (ms) and returns its offset delta.
-    pub fn append(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[(&str, Option<&[u8]>)]) -> i32 {
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> i32 {
         let base = *self.base_timestamp.get_or_insert(timestamp);
         let delta = timestamp - base;
         let offset_delta = self.count;
@@ -571,7 +644,9 @@ impl BatchBuilder {
         }
         let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
         out.extend_from_slice(&0i64.to_be_bytes());
-        out.extend_from_slice(&((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + body.len()) as i32).to_be_bytes());
+        out.extend_from_slice(
+            &((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + body.len()) as i32).to_be_bytes(),
+        );
         out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
         out.push(MAGIC_V2 as u8);
         out.extend_from_slice(&[0; 4]);
@@ -617,7 +692,13 @@ mod tests {
 
     #[test]
     fn built_batches_validate_and_decode_to_what_was_appended_in_every_codec() {
-        for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        for codec in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
             let batch = sample_batch(codec);
             let header = validate(&batch, CAP).unwrap();
             assert_eq!(header.records_count, 3);
@@ -626,11 +707,25 @@ mod tests {
             assert_eq!(header.compression(), Some(codec));
             let records = decode_records(&batch, CAP).unwrap();
             assert_eq!(records[0].key.as_deref(), Some(&b"k1"[..]));
-            assert_eq!(records[0].headers, vec![RecordHeader { key: "h".into(), value: Some(Bytes::from_static(b"x")) }]);
+            assert_eq!(
+                records[0].headers,
+                vec![RecordHeader {
+                    key: "h".into(),
+                    value: Some(Bytes::from_static(b"x"))
+                }]
+            );
             assert_eq!(records[1].key, None);
-            assert_eq!(records[1].value.as_deref(), Some(&b""[..]), "empty value is not null");
+            assert_eq!(
+                records[1].value.as_deref(),
+                Some(&b""[..]),
+                "empty value is not null"
+            );
             assert_eq!(records[2].value, None);
-            assert_eq!(records[2].key.as_deref(), Some(&b""[..]), "empty key is not null");
+            assert_eq!(
+                records[2].key.as_deref(),
+                Some(&b""[..]),
+                "empty key is not null"
+            );
             assert_eq!(records[1].timestamp, 1005);
             assert_eq!(records[2].offset, 2);
         }
@@ -641,8 +736,14 @@ mod tests {
         let mut batch = sample_batch(Compression::None).to_vec();
         let last = batch.len() - 1;
         batch[last] ^= 1;
-        assert!(matches!(validate(&batch, CAP), Err(BatchError::CrcMismatch { .. })));
-        assert_eq!(validate(&batch, CAP).unwrap_err().error_code(), ErrorCode::CORRUPT_MESSAGE);
+        assert!(matches!(
+            validate(&batch, CAP),
+            Err(BatchError::CrcMismatch { .. })
+        ));
+        assert_eq!(
+            validate(&batch, CAP).unwrap_err().error_code(),
+            ErrorCode::CORRUPT_MESSAGE
+        );
     }
 
     #[test]
@@ -651,7 +752,14 @@ mod tests {
         set_base_offset(&mut batch, 1234);
         set_partition_leader_epoch(&mut batch, 7);
         let header = validate(&batch, CAP).unwrap();
-        assert_eq!((header.base_offset, header.partition_leader_epoch, header.last_offset()), (1234, 7, 1236));
+        assert_eq!(
+            (
+                header.base_offset,
+                header.partition_leader_epoch,
+                header.last_offset()
+            ),
+            (1234, 7, 1236)
+        );
     }
 
     #[test]
@@ -670,14 +778,20 @@ mod tests {
         batch[57..61].copy_from_slice(&2i32.to_be_bytes());
         let crc = compute_crc(&batch);
         batch[17..21].copy_from_slice(&crc.to_be_bytes());
-        assert_eq!(validate(&batch, CAP).unwrap_err().error_code(), ErrorCode::INVALID_RECORD);
+        assert_eq!(
+            validate(&batch, CAP).unwrap_err().error_code(),
+            ErrorCode::INVALID_RECORD
+        );
     }
 
     #[test]
     fn old_magic_is_refused() {
         let mut batch = sample_batch(Compression::None).to_vec();
         batch[16] = 1;
-        assert_eq!(validate(&batch, CAP).unwrap_err(), BatchError::UnsupportedMagic(1));
+        assert_eq!(
+            validate(&batch, CAP).unwrap_err(),
+            BatchError::UnsupportedMagic(1)
+        );
     }
 
     #[test]

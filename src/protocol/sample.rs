@@ -19,7 +19,10 @@ pub struct SampleRng {
 
 impl SampleRng {
     pub fn new(seed: u64) -> Self {
-        SampleRng { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, depth: 0 }
+        SampleRng {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            depth: 0,
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -68,7 +71,9 @@ impl SampleRng {
     }
     pub fn string(&mut self) -> String {
         let n = self.below(12) as usize;
-        (0..n).map(|_| (b'a' + self.below(26) as u8) as char).collect()
+        (0..n)
+            .map(|_| (b'a' + self.below(26) as u8) as char)
+            .collect()
     }
     pub fn bytes(&mut self) -> Bytes {
         let n = self.below(24) as usize;
@@ -82,7 +87,11 @@ impl SampleRng {
         out
     }
     /// `None` one time in four when null is allowed, else a value.
-    pub fn maybe_null<T>(&mut self, allowed: bool, value: impl FnOnce(&mut Self) -> T) -> Option<T> {
+    pub fn maybe_null<T>(
+        &mut self,
+        allowed: bool,
+        value: impl FnOnce(&mut Self) -> T,
+    ) -> Option<T> {
         if allowed && self.below(4) == 0 {
             None
         } else {
@@ -103,12 +112,28 @@ where
             let value = T::sample(&mut rng, version);
             let bytes = match value.encode_to_bytes(version) {
                 Ok(b) => b,
-                Err(e) => panic!("{} v{version} seed {seed}: encode failed: {e}", std::any::type_name::<T>()),
+                Err(e) => panic!(
+                    "{} v{version} seed {seed}: encode failed: {e}",
+                    std::any::type_name::<T>()
+                ),
             };
-            assert_eq!(bytes.len(), value.encoded_len(version), "{} v{version}: encoded_len", std::any::type_name::<T>());
+            assert_eq!(
+                bytes.len(),
+                value.encoded_len(version),
+                "{} v{version}: encoded_len",
+                std::any::type_name::<T>()
+            );
             match T::decode_all(&bytes, version) {
-                Ok(back) => assert_eq!(back, value, "{} v{version} seed {seed}", std::any::type_name::<T>()),
-                Err(e) => panic!("{} v{version} seed {seed}: decode failed: {e}", std::any::type_name::<T>()),
+                Ok(back) => assert_eq!(
+                    back,
+                    value,
+                    "{} v{version} seed {seed}",
+                    std::any::type_name::<T>()
+                ),
+                Err(e) => panic!(
+                    "{} v{version} seed {seed}: decode failed: {e}",
+                    std::any::type_name::<T>()
+                ),
             }
         }
     }

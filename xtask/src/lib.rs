@@ -14,6 +14,8 @@
 //! non-default value at a version that lacks them refuse to encode; nullable fields are
 //! `Option` and a null at a non-nullable version is refused both ways.
 
+pub mod capture;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,10 +36,16 @@ fn parse_versions(text: &str) -> Option<Versions> {
         return None;
     }
     if let Some(min) = text.strip_suffix('+') {
-        return Some(Versions { min: min.parse().expect("version"), max: OPEN });
+        return Some(Versions {
+            min: min.parse().expect("version"),
+            max: OPEN,
+        });
     }
     if let Some((a, b)) = text.split_once('-') {
-        return Some(Versions { min: a.parse().expect("version"), max: b.parse().expect("version") });
+        return Some(Versions {
+            min: a.parse().expect("version"),
+            max: b.parse().expect("version"),
+        });
     }
     let v = text.parse().expect("version");
     Some(Versions { min: v, max: v })
@@ -57,7 +65,10 @@ fn cond(range: Option<Versions>) -> String {
 
 fn intersect(a: Option<Versions>, b: Option<Versions>) -> Option<Versions> {
     let (a, b) = (a?, b?);
-    let v = Versions { min: a.min.max(b.min), max: a.max.min(b.max) };
+    let v = Versions {
+        min: a.min.max(b.min),
+        max: a.max.min(b.max),
+    };
     (v.min <= v.max).then_some(v)
 }
 
@@ -119,7 +130,10 @@ pub struct Spec {
 }
 
 fn strip_comments(text: &str) -> String {
-    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn parse_prim(t: &str) -> Option<Prim> {
@@ -176,7 +190,10 @@ fn parse_fields(list: &Value, structs: &mut Vec<StructDef>, top: Option<Versions
             let child_fields = parse_fields(children, structs, top);
             let sname = struct_name_of(&ty).expect("struct type").to_string();
             if !structs.iter().any(|s| s.name == sname) {
-                structs.push(StructDef { name: sname, fields: child_fields });
+                structs.push(StructDef {
+                    name: sname,
+                    fields: child_fields,
+                });
             }
         }
         out.push(Field {
@@ -199,28 +216,43 @@ fn parse_fields(list: &Value, structs: &mut Vec<StructDef>, top: Option<Versions
 pub fn parse_spec(text: &str) -> Spec {
     let v: Value = serde_json::from_str(&strip_comments(text)).expect("spec JSON");
     let name = str_field(&v, "name").expect("name").to_string();
-    let valid = parse_versions(str_field(&v, "validVersions").expect("validVersions")).expect("valid");
+    let valid =
+        parse_versions(str_field(&v, "validVersions").expect("validVersions")).expect("valid");
     let flexible = parse_versions(str_field(&v, "flexibleVersions").unwrap_or("none"));
     let mut structs = Vec::new();
     if let Some(common) = v.get("commonStructs").and_then(Value::as_array) {
         for c in common {
             let fields = parse_fields(&c["fields"], &mut structs, Some(valid));
-            structs.push(StructDef { name: str_field(c, "name").expect("name").to_string(), fields });
+            structs.push(StructDef {
+                name: str_field(c, "name").expect("name").to_string(),
+                fields,
+            });
         }
     }
     let fields = parse_fields(&v["fields"], &mut structs, Some(valid));
     Spec {
-        root: StructDef { name: name.clone(), fields },
+        root: StructDef {
+            name: name.clone(),
+            fields,
+        },
         name,
         kind: str_field(&v, "type").unwrap_or("data").to_string(),
         api_key: v.get("apiKey").and_then(Value::as_i64).map(|k| k as i16),
         valid,
         flexible,
-        latest_unstable: v.get("latestVersionUnstable").and_then(Value::as_bool).unwrap_or(false),
+        latest_unstable: v
+            .get("latestVersionUnstable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         listeners: v
             .get("listeners")
             .and_then(Value::as_array)
-            .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         structs,
     }
@@ -240,7 +272,8 @@ pub fn snake_case(name: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -356,7 +389,10 @@ fn default_expr(f: &Field) -> String {
     let inner = match &f.ty {
         Type::Prim(Prim::Records) if f.is_nullable() => return "None".into(),
         _ if null && f.is_nullable() => return "None".into(),
-        Type::Prim(Prim::Bool) => d.filter(|d| *d == "true").map_or("false", |_| "true").into(),
+        Type::Prim(Prim::Bool) => d
+            .filter(|d| *d == "true")
+            .map_or("false", |_| "true")
+            .into(),
         Type::Prim(Prim::Float64) => d.map_or("0.0".into(), |d| {
             if d.contains('.') {
                 d.to_string()
@@ -464,7 +500,10 @@ fn len_value(ty: &Type, v: &str, compact: &str) -> String {
         Type::Array(inner) => {
             let each = match fixed_size(inner) {
                 Some(n) => format!("{v}.len() * {n}"),
-                None => format!("{v}.iter().map(|x| {}).sum::<usize>()", len_value(inner, "x", compact)),
+                None => format!(
+                    "{v}.iter().map(|x| {}).sum::<usize>()",
+                    len_value(inner, "x", compact)
+                ),
             };
             format!("(length_len(Some({v}.len()), {compact}, true) + {each})")
         }
@@ -513,7 +552,10 @@ fn len_field(f: &Field, compact: &str) -> String {
         Type::Struct(_) => "1 + v.encoded_len(version)".to_string(),
         t => len_value(t, "v", compact),
     };
-    format!("match &self.{name} {{ None => {}, Some(v) => {some} }}", null_len(&f.ty, compact))
+    format!(
+        "match &self.{name} {{ None => {}, Some(v) => {some} }}",
+        null_len(&f.ty, compact)
+    )
 }
 
 fn doc_comment(out: &mut String, indent: &str, text: &str) {
@@ -544,10 +586,15 @@ impl<'a> Ctx<'a> {
                 spec.kind,
                 spec.valid.min,
                 spec.valid.max,
-                spec.flexible.map_or(String::new(), |f| format!(", flexible from {}", f.min))
+                spec.flexible
+                    .map_or(String::new(), |f| format!(", flexible from {}", f.min))
             );
         }
-        let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{", s.name);
+        let _ = writeln!(
+            out,
+            "#[derive(Debug, Clone, PartialEq)]\npub struct {} {{",
+            s.name
+        );
         for f in &s.fields {
             if let Some(about) = &f.about {
                 doc_comment(out, "    ", about);
@@ -559,17 +606,25 @@ impl<'a> Ctx<'a> {
                     format!("{}-{}", v.min, v.max)
                 }
             });
-            let tag = f.tag.map_or(String::new(), |t| format!(", tagged (tag {t})"));
+            let tag = f
+                .tag
+                .map_or(String::new(), |t| format!(", tagged (tag {t})"));
             let _ = writeln!(out, "    /// Versions: {present}{tag}.");
             let _ = writeln!(out, "    pub {}: {},", f.rust_name(), f.rust_type());
         }
         if spec.flexible.is_some() {
-            out.push_str("    /// Tagged fields this code does not know, kept to be written back.\n");
+            out.push_str(
+                "    /// Tagged fields this code does not know, kept to be written back.\n",
+            );
             out.push_str("    pub unknown_tagged_fields: Vec<RawTaggedField>,\n");
         }
         out.push_str("}\n\n");
 
-        let _ = writeln!(out, "impl Default for {} {{\n    fn default() -> Self {{\n        {} {{", s.name, s.name);
+        let _ = writeln!(
+            out,
+            "impl Default for {} {{\n    fn default() -> Self {{\n        {} {{",
+            s.name, s.name
+        );
         for f in &s.fields {
             let _ = writeln!(out, "            {}: {},", f.rust_name(), default_expr(f));
         }
@@ -588,7 +643,9 @@ impl<'a> Ctx<'a> {
     fn emit_decode(&self, out: &mut String, s: &StructDef) {
         let flex = self.spec.flexible.is_some();
         out.push_str("    #[allow(unused_variables)]\n");
-        out.push_str("    fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {\n");
+        out.push_str(
+            "    fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {\n",
+        );
         if flex {
             let _ = writeln!(out, "        let flexible = {};", self.flexible_cond());
         }
@@ -598,8 +655,16 @@ impl<'a> Ctx<'a> {
             if present == "false" {
                 continue;
             }
-            let compact = if flex { self.compact_for(f) } else { "false".into() };
-            let expr = if f.is_nullable() { decode_nullable(f, &compact) } else { decode_value(&f.ty, &compact) };
+            let compact = if flex {
+                self.compact_for(f)
+            } else {
+                "false".into()
+            };
+            let expr = if f.is_nullable() {
+                decode_nullable(f, &compact)
+            } else {
+                decode_value(&f.ty, &compact)
+            };
             let assign = format!(
                 "this.{} = (|| -> Result<_, DecodeError> {{ Ok({expr}) }})().map_err(|e| e.in_field({:?}))?;",
                 f.rust_name(),
@@ -608,7 +673,10 @@ impl<'a> Ctx<'a> {
             if present == "true" {
                 let _ = writeln!(out, "        {assign}");
             } else {
-                let _ = writeln!(out, "        if {present} {{\n            {assign}\n        }}");
+                let _ = writeln!(
+                    out,
+                    "        if {present} {{\n            {assign}\n        }}"
+                );
             }
         }
         if flex {
@@ -621,8 +689,16 @@ impl<'a> Ctx<'a> {
                 if present == "false" {
                     continue;
                 }
-                let expr = if f.is_nullable() { decode_nullable(f, "true") } else { decode_value(&f.ty, "true") };
-                let guard = if present == "true" { String::new() } else { format!(" if {present}") };
+                let expr = if f.is_nullable() {
+                    decode_nullable(f, "true")
+                } else {
+                    decode_value(&f.ty, "true")
+                };
+                let guard = if present == "true" {
+                    String::new()
+                } else {
+                    format!(" if {present}")
+                };
                 let _ = writeln!(
                     out,
                     "                    {}{guard} => {{ this.{} = (|| -> Result<_, DecodeError> {{ Ok({expr}) }})().map_err(|e| e.in_field({:?}))?; Ok(true) }}",
@@ -631,7 +707,9 @@ impl<'a> Ctx<'a> {
                     f.name
                 );
             }
-            out.push_str("                    _ => Ok(false),\n                }\n            })?;\n");
+            out.push_str(
+                "                    _ => Ok(false),\n                }\n            })?;\n",
+            );
             out.push_str("            this.unknown_tagged_fields = unknown;\n        }\n");
         }
         out.push_str("        Ok(this)\n    }\n\n");
@@ -657,7 +735,9 @@ impl<'a> Ctx<'a> {
     fn emit_encode(&self, out: &mut String, s: &StructDef) {
         let flex = self.spec.flexible.is_some();
         out.push_str("    #[allow(unused_variables)]\n");
-        out.push_str("    fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {\n");
+        out.push_str(
+            "    fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {\n",
+        );
         if flex {
             let _ = writeln!(out, "        let flexible = {};", self.flexible_cond());
         }
@@ -667,12 +747,19 @@ impl<'a> Ctx<'a> {
             if present == "false" {
                 continue;
             }
-            let compact = if flex { self.compact_for(f) } else { "false".into() };
+            let compact = if flex {
+                self.compact_for(f)
+            } else {
+                "false".into()
+            };
             let stmt = encode_field(f, &compact);
             if present == "true" {
                 let _ = writeln!(out, "        {stmt}");
             } else {
-                let _ = writeln!(out, "        if {present} {{\n            {stmt}\n        }}");
+                let _ = writeln!(
+                    out,
+                    "        if {present} {{\n            {stmt}\n        }}"
+                );
             }
         }
         if flex {
@@ -691,7 +778,9 @@ impl<'a> Ctx<'a> {
                 );
             }
             out.push_str("            e.put_uvarint(count as u32);\n");
-            out.push_str("            let mut unknown = self.unknown_tagged_fields.iter().peekable();\n");
+            out.push_str(
+                "            let mut unknown = self.unknown_tagged_fields.iter().peekable();\n",
+            );
             for f in &tagged {
                 let tag = f.tag.unwrap_or(0);
                 let _ = writeln!(
@@ -727,7 +816,11 @@ impl<'a> Ctx<'a> {
             if present == "false" {
                 continue;
             }
-            let compact = if flex { self.compact_for(f) } else { "false".into() };
+            let compact = if flex {
+                self.compact_for(f)
+            } else {
+                "false".into()
+            };
             let expr = len_field(f, &compact);
             if present == "true" {
                 let _ = writeln!(out, "        n += {expr};");
@@ -738,7 +831,9 @@ impl<'a> Ctx<'a> {
         if flex {
             out.push_str("        if flexible {\n");
             out.push_str("            let mut count = self.unknown_tagged_fields.len();\n");
-            out.push_str("            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }\n");
+            out.push_str(
+                "            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }\n",
+            );
             for f in s.fields.iter().filter(|f| f.tag.is_some()) {
                 let tag = f.tag.unwrap_or(0);
                 let _ = writeln!(
@@ -756,9 +851,15 @@ impl<'a> Ctx<'a> {
     }
 
     fn emit_sample(&self, out: &mut String, s: &StructDef) {
-        let _ = writeln!(out, "#[cfg(test)]\nimpl crate::protocol::sample::Sample for {} {{", s.name);
+        let _ = writeln!(
+            out,
+            "#[cfg(test)]\nimpl crate::protocol::sample::Sample for {} {{",
+            s.name
+        );
         out.push_str("    #[allow(unused_variables)]\n");
-        out.push_str("    fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {\n");
+        out.push_str(
+            "    fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {\n",
+        );
         out.push_str("        let mut this = Self::default();\n");
         for f in &s.fields {
             let present = cond(f.present());
@@ -766,11 +867,19 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let nullable = if f.is_nullable() {
-                format!("rng.maybe_null({}, |rng| {})", cond(f.nullable), sample_value(&f.ty))
+                format!(
+                    "rng.maybe_null({}, |rng| {})",
+                    cond(f.nullable),
+                    sample_value(&f.ty)
+                )
             } else {
                 sample_value(&f.ty)
             };
-            let _ = writeln!(out, "        if {present} {{ this.{} = {nullable}; }}", f.rust_name());
+            let _ = writeln!(
+                out,
+                "        if {present} {{ this.{} = {nullable}; }}",
+                f.rust_name()
+            );
         }
         out.push_str("        this\n    }\n}\n\n");
     }
@@ -792,8 +901,14 @@ pub fn generate_module(spec: &Spec, file_name: &str) -> String {
     let ctx = Ctx { spec };
     let mut out = String::new();
     out.push_str(HEADER);
-    let _ = writeln!(out, "//! `{}` ({}) from `{file_name}`.\n", spec.name, spec.kind);
-    out.push_str("#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]\n\n");
+    let _ = writeln!(
+        out,
+        "//! `{}` ({}) from `{file_name}`.\n",
+        spec.name, spec.kind
+    );
+    out.push_str(
+        "#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]\n\n",
+    );
     out.push_str("use bytes::Bytes;\n");
     out.push_str("use crate::protocol::codec::*;\n\n");
     ctx.emit_struct(&mut out, &spec.root, true);
@@ -832,10 +947,19 @@ fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, String> {
     entries.sort();
     let mut out = Vec::new();
     for p in entries {
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let text =
+            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let stem = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         out.push(LoadedSpec {
-            file_name: p.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string(),
+            file_name: p
+                .file_name()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string(),
             stem,
             spec: parse_spec(&text),
         });
@@ -857,9 +981,21 @@ pub fn generate_all(specs: &Path) -> Result<BTreeMap<String, String>, String> {
     let root = specs_root(specs);
     let mut files = BTreeMap::new();
     let groups = [
-        ("messages", "messages", "Kafka's requests, responses, headers and embedded data types."),
-        ("group-coordinator", "coordinator", "Records of `__consumer_offsets` (group coordinator)."),
-        ("metadata", "metadata", "KRaft cluster-metadata records (kfk's metadata log)."),
+        (
+            "messages",
+            "messages",
+            "Kafka's requests, responses, headers and embedded data types.",
+        ),
+        (
+            "group-coordinator",
+            "coordinator",
+            "Records of `__consumer_offsets` (group coordinator).",
+        ),
+        (
+            "metadata",
+            "metadata",
+            "KRaft cluster-metadata records (kfk's metadata log).",
+        ),
     ];
     let mut message_specs = Vec::new();
     for (dir, module, doc) in groups {
@@ -869,14 +1005,22 @@ pub fn generate_all(specs: &Path) -> Result<BTreeMap<String, String>, String> {
         for l in &loaded {
             let m = snake_case(&l.stem);
             let _ = writeln!(mod_rs, "pub mod {m};");
-            files.insert(format!("src/protocol/{module}/{m}.rs"), generate_module(&l.spec, &l.file_name));
+            files.insert(
+                format!("src/protocol/{module}/{m}.rs"),
+                generate_module(&l.spec, &l.file_name),
+            );
         }
         let _ = writeln!(
             mod_rs,
             "\n/// Encode → decode → equal, and `encoded_len` = bytes written, for every spec here at\n/// every valid version.\n#[cfg(test)]\n#[test]\nfn every_spec_round_trips_at_every_valid_version() {{\n    use crate::protocol::sample::round_trip_all_versions as check;"
         );
         for l in &loaded {
-            let _ = writeln!(mod_rs, "    check::<{}::{}>();", snake_case(&l.stem), l.spec.name);
+            let _ = writeln!(
+                mod_rs,
+                "    check::<{}::{}>();",
+                snake_case(&l.stem),
+                l.spec.name
+            );
         }
         mod_rs.push_str("}\n");
         if module == "messages" {
@@ -885,15 +1029,21 @@ pub fn generate_all(specs: &Path) -> Result<BTreeMap<String, String>, String> {
         }
         files.insert(format!("src/protocol/{module}/mod.rs"), mod_rs);
     }
-    files.insert("src/protocol/messages/api.rs".into(), generate_api(&message_specs));
+    files.insert(
+        "src/protocol/messages/api.rs".into(),
+        generate_api(&message_specs),
+    );
     Ok(files)
 }
 
 fn generate_api(specs: &[LoadedSpec]) -> String {
-    let mut requests: Vec<&LoadedSpec> = specs.iter().filter(|s| s.spec.kind == "request").collect();
+    let mut requests: Vec<&LoadedSpec> =
+        specs.iter().filter(|s| s.spec.kind == "request").collect();
     requests.sort_by_key(|s| s.spec.api_key);
     let response_of = |req: &LoadedSpec| -> Option<&LoadedSpec> {
-        specs.iter().find(|s| s.spec.kind == "response" && s.spec.api_key == req.spec.api_key)
+        specs
+            .iter()
+            .find(|s| s.spec.kind == "response" && s.spec.api_key == req.spec.api_key)
     };
     let mut out = String::from(HEADER);
     out.push_str("//! The API keys of the specs and the request/response body enums.\n\n");
@@ -901,7 +1051,12 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
     out.push_str("/// A Kafka API, named as in the specs without `Request`.\n");
     out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[repr(i16)]\npub enum ApiKey {\n");
     for r in &requests {
-        let _ = writeln!(out, "    {} = {},", api_name(&r.spec), r.spec.api_key.unwrap_or(-1));
+        let _ = writeln!(
+            out,
+            "    {} = {},",
+            api_name(&r.spec),
+            r.spec.api_key.unwrap_or(-1)
+        );
     }
     out.push_str("}\n\n/// Every API key, in key order.\npub const ALL_API_KEYS: &[ApiKey] = &[\n");
     for r in &requests {
@@ -910,30 +1065,58 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
     out.push_str("];\n\nimpl ApiKey {\n");
     out.push_str("    pub fn from_i16(key: i16) -> Option<ApiKey> {\n        match key {\n");
     for r in &requests {
-        let _ = writeln!(out, "            {} => Some(ApiKey::{}),", r.spec.api_key.unwrap_or(-1), api_name(&r.spec));
+        let _ = writeln!(
+            out,
+            "            {} => Some(ApiKey::{}),",
+            r.spec.api_key.unwrap_or(-1),
+            api_name(&r.spec)
+        );
     }
     out.push_str("            _ => None,\n        }\n    }\n\n");
     let table = |out: &mut String, sig: &str, f: &dyn Fn(&Spec) -> String| {
         let _ = writeln!(out, "    {sig} {{\n        match self {{");
         for r in &requests {
-            let _ = writeln!(out, "            ApiKey::{} => {},", api_name(&r.spec), f(&r.spec));
+            let _ = writeln!(
+                out,
+                "            ApiKey::{} => {},",
+                api_name(&r.spec),
+                f(&r.spec)
+            );
         }
         out.push_str("        }\n    }\n\n");
     };
     out.push_str("    /// The name in the specs, without `Request`.\n");
-    table(&mut out, "pub fn name(self) -> &'static str", &|s| format!("{:?}", api_name(s)));
-    out.push_str("    /// `validVersions` of the request spec.\n");
-    table(&mut out, "pub fn valid_versions(self) -> (i16, i16)", &|s| format!("({}, {})", s.valid.min, s.valid.max));
-    out.push_str("    /// The highest version not marked `latestVersionUnstable`.\n");
-    table(&mut out, "pub fn latest_stable_version(self) -> i16", &|s| {
-        (if s.latest_unstable { s.valid.max - 1 } else { s.valid.max }).to_string()
+    table(&mut out, "pub fn name(self) -> &'static str", &|s| {
+        format!("{:?}", api_name(s))
     });
+    out.push_str("    /// `validVersions` of the request spec.\n");
+    table(
+        &mut out,
+        "pub fn valid_versions(self) -> (i16, i16)",
+        &|s| format!("({}, {})", s.valid.min, s.valid.max),
+    );
+    out.push_str("    /// The highest version not marked `latestVersionUnstable`.\n");
+    table(
+        &mut out,
+        "pub fn latest_stable_version(self) -> i16",
+        &|s| {
+            (if s.latest_unstable {
+                s.valid.max - 1
+            } else {
+                s.valid.max
+            })
+            .to_string()
+        },
+    );
     out.push_str("    /// The lowest flexible version, if any.\n");
     table(&mut out, "pub fn flexible_min(self) -> Option<i16>", &|s| {
-        s.flexible.map_or("None".into(), |f| format!("Some({})", f.min))
+        s.flexible
+            .map_or("None".into(), |f| format!("Some({})", f.min))
     });
     out.push_str("    /// Whether brokers serve this API (its `listeners` include `broker`).\n");
-    table(&mut out, "pub fn is_broker_api(self) -> bool", &|s| s.listeners.iter().any(|l| l == "broker").to_string());
+    table(&mut out, "pub fn is_broker_api(self) -> bool", &|s| {
+        s.listeners.iter().any(|l| l == "broker").to_string()
+    });
     out.push_str(
         "    /// Whether `version` is flexible (compact encodings, tagged fields).\n    pub fn is_flexible(self, version: i16) -> bool {\n        self.flexible_min().is_some_and(|min| version >= min)\n    }\n\n",
     );
@@ -945,7 +1128,11 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
     );
     for (enum_name, kind) in [("RequestBody", "request"), ("ResponseBody", "response")] {
         let pick = |r: &'_ LoadedSpec| -> Option<String> {
-            let s = if kind == "request" { Some(r) } else { response_of(r) }?;
+            let s = if kind == "request" {
+                Some(r)
+            } else {
+                response_of(r)
+            }?;
             Some(format!("{}::{}", snake_case(&s.stem), s.spec.name))
         };
         let _ = writeln!(out, "/// Any {kind} body, tagged by its API.\n#[derive(Debug, Clone, PartialEq)]\npub enum {enum_name} {{");
@@ -955,7 +1142,9 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
             }
         }
         let _ = writeln!(out, "}}\n\nimpl {enum_name} {{");
-        out.push_str("    /// Decodes the body of `api_key` at `version` (the version must be valid).\n");
+        out.push_str(
+            "    /// Decodes the body of `api_key` at `version` (the version must be valid).\n",
+        );
         out.push_str("    pub fn decode(api_key: ApiKey, d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {\n        Ok(match api_key {\n");
         for r in &requests {
             if let Some(ty) = pick(r) {
@@ -966,7 +1155,9 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
         if requests.iter().any(|r| pick(r).is_none()) {
             out.push_str("            #[allow(unreachable_patterns)]\n            _ => return Err(DecodeError::new(DecodeErrorKind::UnknownApiKey { api_key: api_key as i16 })),\n");
         }
-        out.push_str("        })\n    }\n\n    pub fn api_key(&self) -> ApiKey {\n        match self {\n");
+        out.push_str(
+            "        })\n    }\n\n    pub fn api_key(&self) -> ApiKey {\n        match self {\n",
+        );
         for r in &requests {
             if pick(r).is_some() {
                 let n = api_name(&r.spec);
@@ -976,13 +1167,21 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
         out.push_str("        }\n    }\n\n    pub fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {\n        match self {\n");
         for r in &requests {
             if pick(r).is_some() {
-                let _ = writeln!(out, "            {enum_name}::{}(m) => m.encode(e, version),", api_name(&r.spec));
+                let _ = writeln!(
+                    out,
+                    "            {enum_name}::{}(m) => m.encode(e, version),",
+                    api_name(&r.spec)
+                );
             }
         }
         out.push_str("        }\n    }\n\n    pub fn encoded_len(&self, version: i16) -> usize {\n        match self {\n");
         for r in &requests {
             if pick(r).is_some() {
-                let _ = writeln!(out, "            {enum_name}::{}(m) => m.encoded_len(version),", api_name(&r.spec));
+                let _ = writeln!(
+                    out,
+                    "            {enum_name}::{}(m) => m.encoded_len(version),",
+                    api_name(&r.spec)
+                );
             }
         }
         out.push_str("        }\n    }\n}\n\n");
@@ -1020,8 +1219,14 @@ pub fn stale_files(specs: &Path, repo: &Path) -> Result<Vec<String>, String> {
     }
     for module in ["messages", "coordinator", "metadata"] {
         let dir = repo.join("src/protocol").join(module);
-        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?.flatten() {
-            let rel = format!("src/protocol/{module}/{}", entry.file_name().to_string_lossy());
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+        {
+            let rel = format!(
+                "src/protocol/{module}/{}",
+                entry.file_name().to_string_lossy()
+            );
             if !files.contains_key(&rel) {
                 stale.push(rel);
             }
@@ -1036,7 +1241,10 @@ mod tests {
 
     #[test]
     fn snake_case_follows_kafka_names() {
-        assert_eq!(snake_case("ClusterAuthorizedOperations"), "cluster_authorized_operations");
+        assert_eq!(
+            snake_case("ClusterAuthorizedOperations"),
+            "cluster_authorized_operations"
+        );
         assert_eq!(snake_case("ISRNodes"), "isr_nodes");
         assert_eq!(snake_case("TopicId"), "topic_id");
         assert_eq!(snake_case("group"), "group");
@@ -1064,10 +1272,16 @@ mod tests {
             if std::env::var("KFK_REQUIRE_INTEROP").as_deref() == Ok("1") {
                 panic!("specs folder {} is missing", specs.display());
             }
-            println!("SKIPPED committed_generated_code_is_not_stale: needs {}", specs.display());
+            println!(
+                "SKIPPED committed_generated_code_is_not_stale: needs {}",
+                specs.display()
+            );
             return;
         }
         let stale = stale_files(&specs, &repo).expect("generate");
-        assert!(stale.is_empty(), "generated code is stale, run `cargo run -p xtask -- generate`: {stale:?}");
+        assert!(
+            stale.is_empty(),
+            "generated code is stale, run `cargo run -p xtask -- generate`: {stale:?}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `cargo run -p xtask -- generate [--specs DIR]`: regenerates `src/protocol/{messages,
 //! coordinator,metadata}` from Kafka's JSON specs (default `../shared/kafka-protocol`).
 //! `cargo run -p xtask -- check [--specs DIR]`: exits non-zero when the committed code is stale.
+//! `cargo run -p xtask -- capture --port P --out DIR`: records real clients' request frames.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,8 @@ fn main() -> ExitCode {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut specs = repo.join("../shared/kafka-protocol");
     let mut command = None;
+    let mut port = 0u16;
+    let mut out = repo.join("tests/fixtures/captured");
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -21,9 +24,29 @@ fn main() -> ExitCode {
                 specs = PathBuf::from(dir);
                 i += 1;
             }
-            "generate" | "check" => command = Some(args[i].clone()),
+            "--port" | "--out" => {
+                let Some(value) = args.get(i + 1) else {
+                    eprintln!("error: {} needs a value", args[i]);
+                    return ExitCode::from(2);
+                };
+                if args[i] == "--port" {
+                    match value.parse() {
+                        Ok(p) => port = p,
+                        Err(_) => {
+                            eprintln!("error: --port {value:?} is not a port number");
+                            return ExitCode::from(2);
+                        }
+                    }
+                } else {
+                    out = PathBuf::from(value);
+                }
+                i += 1;
+            }
+            "generate" | "check" | "capture" => command = Some(args[i].clone()),
             other => {
-                eprintln!("error: unknown argument {other:?}; usage: xtask generate|check [--specs DIR]");
+                eprintln!(
+                    "error: unknown argument {other:?}; usage: xtask generate|check [--specs DIR]"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -41,7 +64,10 @@ fn main() -> ExitCode {
                 Err(format!("stale generated files: {stale:?}"))
             }
         }),
-        _ => Err("usage: xtask generate|check [--specs DIR]".to_string()),
+        Some("capture") => xtask::capture::run(port, out),
+        _ => Err(
+            "usage: xtask generate|check [--specs DIR] | capture --port P --out DIR".to_string(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

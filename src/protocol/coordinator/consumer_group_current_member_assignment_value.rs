@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupCurrentMemberAssignmentValue` (data) from `ConsumerGroupCurrentMemberAssignmentValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupCurrentMemberAssignmentValue (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,17 +53,30 @@ impl Message for ConsumerGroupCurrentMemberAssignmentValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MemberEpoch"))?;
-        this.previous_member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PreviousMemberEpoch"))?;
-        this.state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("State"))?;
-        this.assigned_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))? }) })().map_err(|e| e.in_field("AssignedPartitions"))?;
-        this.partitions_pending_revocation = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionsPendingRevocation"))?;
+        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MemberEpoch"))?;
+        this.previous_member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PreviousMemberEpoch"))?;
+        this.state =
+            (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("State"))?;
+        this.assigned_partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AssignedPartitions"))?;
+        this.partitions_pending_revocation = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionsPendingRevocation"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,13 +89,25 @@ impl Message for ConsumerGroupCurrentMemberAssignmentValue {
         e.put_i32(*&self.member_epoch);
         e.put_i32(*&self.previous_member_epoch);
         e.put_i8(*&self.state);
-        e.put_length(Some((&self.assigned_partitions).len()), flexible, true); for x in (&self.assigned_partitions).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.partitions_pending_revocation).len()), flexible, true); for x in (&self.partitions_pending_revocation).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.assigned_partitions).len()), flexible, true);
+        for x in (&self.assigned_partitions).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(
+            Some((&self.partitions_pending_revocation).len()),
+            flexible,
+            true,
+        );
+        for x in (&self.partitions_pending_revocation).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -88,11 +119,26 @@ impl Message for ConsumerGroupCurrentMemberAssignmentValue {
         n += 4;
         n += 4;
         n += 1;
-        n += (length_len(Some(self.assigned_partitions.len()), flexible, true) + self.assigned_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.partitions_pending_revocation.len()), flexible, true) + self.partitions_pending_revocation.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.assigned_partitions.len()), flexible, true)
+            + self
+                .assigned_partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(
+            Some(self.partitions_pending_revocation.len()),
+            flexible,
+            true,
+        ) + self
+            .partitions_pending_revocation
+            .iter()
+            .map(|x| x.encoded_len(version))
+            .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -133,14 +179,19 @@ impl Message for TopicPartitions {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -151,12 +202,17 @@ impl Message for TopicPartitions {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -169,7 +225,9 @@ impl Message for TopicPartitions {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -181,11 +239,22 @@ impl crate::protocol::sample::Sample for ConsumerGroupCurrentMemberAssignmentVal
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.member_epoch = rng.i32(); }
-        if true { this.previous_member_epoch = rng.i32(); }
-        if true { this.state = rng.i8(); }
-        if true { this.assigned_partitions = rng.vec(|rng| TopicPartitions::sample(rng, version)); }
-        if true { this.partitions_pending_revocation = rng.vec(|rng| TopicPartitions::sample(rng, version)); }
+        if true {
+            this.member_epoch = rng.i32();
+        }
+        if true {
+            this.previous_member_epoch = rng.i32();
+        }
+        if true {
+            this.state = rng.i8();
+        }
+        if true {
+            this.assigned_partitions = rng.vec(|rng| TopicPartitions::sample(rng, version));
+        }
+        if true {
+            this.partitions_pending_revocation =
+                rng.vec(|rng| TopicPartitions::sample(rng, version));
+        }
         this
     }
 }
@@ -195,9 +264,12 @@ impl crate::protocol::sample::Sample for TopicPartitions {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

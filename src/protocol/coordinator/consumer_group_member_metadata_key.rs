@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupMemberMetadataKey` (data) from `ConsumerGroupMemberMetadataKey.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupMemberMetadataKey (data), versions 5-5.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,21 +38,33 @@ impl Message for ConsumerGroupMemberMetadataKey {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version == 5 {
-            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("GroupId"))?;
+            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("GroupId"))?;
         }
         if version == 5 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        if !(version == 5) && self.group_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "GroupId", version }); }
+        if !(version == 5) && self.group_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupId",
+                version,
+            });
+        }
         if version == 5 {
             e.put_string(Some(&self.group_id), false);
         }
-        if !(version == 5) && self.member_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "MemberId", version }); }
+        if !(version == 5) && self.member_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MemberId",
+                version,
+            });
+        }
         if version == 5 {
             e.put_string(Some(&self.member_id), false);
         }
@@ -56,8 +74,12 @@ impl Message for ConsumerGroupMemberMetadataKey {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        if version == 5 { n += (length_len(Some(self.group_id.len()), false, false) + self.group_id.len()); }
-        if version == 5 { n += (length_len(Some(self.member_id.len()), false, false) + self.member_id.len()); }
+        if version == 5 {
+            n += (length_len(Some(self.group_id.len()), false, false) + self.group_id.len());
+        }
+        if version == 5 {
+            n += (length_len(Some(self.member_id.len()), false, false) + self.member_id.len());
+        }
         n
     }
 }
@@ -74,9 +96,12 @@ impl crate::protocol::sample::Sample for ConsumerGroupMemberMetadataKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version == 5 { this.group_id = rng.string(); }
-        if version == 5 { this.member_id = rng.string(); }
+        if version == 5 {
+            this.group_id = rng.string();
+        }
+        if version == 5 {
+            this.member_id = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupMemberMetadataValue` (data) from `ConsumerGroupMemberMetadataValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupMemberMetadataValue (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,21 +69,44 @@ impl Message for ConsumerGroupMemberMetadataValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.instance_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("InstanceId"))?;
-        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("RackId"))?;
-        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientId"))?;
-        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientHost"))?;
-        this.subscribed_topic_names = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("SubscribedTopicNames"))?;
-        this.subscribed_topic_regex = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("SubscribedTopicRegex"))?;
-        this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
-        this.server_assignor = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ServerAssignor"))?;
+        this.instance_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("InstanceId"))?;
+        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("RackId"))?;
+        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientId"))?;
+        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientHost"))?;
+        this.subscribed_topic_names = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("SubscribedTopicNames"))?;
+        this.subscribed_topic_regex =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("SubscribedTopicRegex"))?;
+        this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
+        this.server_assignor =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("ServerAssignor"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.classic_member_metadata = (|| -> Result<_, DecodeError> { Ok(if d.i8()? < 0 { None } else { Some(ClassicMemberMetadata::decode(d, version)?) }) })().map_err(|e| e.in_field("ClassicMemberMetadata"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.classic_member_metadata = (|| -> Result<_, DecodeError> {
+                        Ok(if d.i8()? < 0 {
+                            None
+                        } else {
+                            Some(ClassicMemberMetadata::decode(d, version)?)
+                        })
+                    })()
+                    .map_err(|e| e.in_field("ClassicMemberMetadata"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -87,25 +116,73 @@ impl Message for ConsumerGroupMemberMetadataValue {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        match &self.instance_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.rack_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.instance_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.rack_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_string(Some(&self.client_id), flexible);
         e.put_string(Some(&self.client_host), flexible);
-        e.put_length(Some((&self.subscribed_topic_names).len()), flexible, true); for x in (&self.subscribed_topic_names).iter() { e.put_string(Some(x), flexible); }
-        match &self.subscribed_topic_regex { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        e.put_length(Some((&self.subscribed_topic_names).len()), flexible, true);
+        for x in (&self.subscribed_topic_names).iter() {
+            e.put_string(Some(x), flexible);
+        }
+        match &self.subscribed_topic_regex {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.rebalance_timeout_ms);
-        match &self.server_assignor { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.server_assignor {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.classic_member_metadata != None { count += 1; }
+            if (true) && self.classic_member_metadata != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.classic_member_metadata != None {
                 e.put_uvarint(0);
-                e.put_uvarint((match &self.classic_member_metadata { None => 1, Some(v) => 1 + v.encoded_len(version) }) as u32);
-                match &self.classic_member_metadata { None => { e.put_i8(-1); } Some(v) => { e.put_i8(1); v.encode(e, version)?; } }
+                e.put_uvarint(
+                    (match &self.classic_member_metadata {
+                        None => 1,
+                        Some(v) => 1 + v.encoded_len(version),
+                    }) as u32,
+                );
+                match &self.classic_member_metadata {
+                    None => {
+                        e.put_i8(-1);
+                    }
+                    Some(v) => {
+                        e.put_i8(1);
+                        v.encode(e, version)?;
+                    }
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -114,18 +191,44 @@ impl Message for ConsumerGroupMemberMetadataValue {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += match &self.instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.rack_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.instance_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.rack_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += (length_len(Some(self.client_id.len()), flexible, false) + self.client_id.len());
         n += (length_len(Some(self.client_host.len()), flexible, false) + self.client_host.len());
-        n += (length_len(Some(self.subscribed_topic_names.len()), flexible, true) + self.subscribed_topic_names.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
-        n += match &self.subscribed_topic_regex { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += (length_len(Some(self.subscribed_topic_names.len()), flexible, true)
+            + self
+                .subscribed_topic_names
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
+        n += match &self.subscribed_topic_regex {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
-        n += match &self.server_assignor { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.server_assignor {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.classic_member_metadata != None { let len = match &self.classic_member_metadata { None => 1, Some(v) => 1 + v.encoded_len(version) }; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.classic_member_metadata != None {
+                let len = match &self.classic_member_metadata {
+                    None => 1,
+                    Some(v) => 1 + v.encoded_len(version),
+                };
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -166,14 +269,14 @@ impl Message for ClassicProtocol {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Metadata"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Metadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -189,7 +292,9 @@ impl Message for ClassicProtocol {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -202,7 +307,9 @@ impl Message for ClassicProtocol {
         n += (length_len(Some(self.metadata.len()), flexible, true) + self.metadata.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -236,14 +343,19 @@ impl Message for ClassicMemberMetadata {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.session_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SessionTimeoutMs"))?;
-        this.supported_protocols = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ClassicProtocol::decode(d, version)?))? }) })().map_err(|e| e.in_field("SupportedProtocols"))?;
+        this.session_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("SessionTimeoutMs"))?;
+        this.supported_protocols = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ClassicProtocol::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("SupportedProtocols"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -254,12 +366,17 @@ impl Message for ClassicMemberMetadata {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.session_timeout_ms);
-        e.put_length(Some((&self.supported_protocols).len()), flexible, true); for x in (&self.supported_protocols).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.supported_protocols).len()), flexible, true);
+        for x in (&self.supported_protocols).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -269,10 +386,17 @@ impl Message for ClassicMemberMetadata {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.supported_protocols.len()), flexible, true) + self.supported_protocols.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.supported_protocols.len()), flexible, true)
+            + self
+                .supported_protocols
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -284,15 +408,34 @@ impl crate::protocol::sample::Sample for ConsumerGroupMemberMetadataValue {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.instance_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.rack_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.client_id = rng.string(); }
-        if true { this.client_host = rng.string(); }
-        if true { this.subscribed_topic_names = rng.vec(|rng| rng.string()); }
-        if true { this.subscribed_topic_regex = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.rebalance_timeout_ms = rng.i32(); }
-        if true { this.server_assignor = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.classic_member_metadata = rng.maybe_null(true, |rng| ClassicMemberMetadata::sample(rng, version)); }
+        if true {
+            this.instance_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.rack_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.client_id = rng.string();
+        }
+        if true {
+            this.client_host = rng.string();
+        }
+        if true {
+            this.subscribed_topic_names = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.subscribed_topic_regex = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.rebalance_timeout_ms = rng.i32();
+        }
+        if true {
+            this.server_assignor = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.classic_member_metadata =
+                rng.maybe_null(true, |rng| ClassicMemberMetadata::sample(rng, version));
+        }
         this
     }
 }
@@ -302,8 +445,12 @@ impl crate::protocol::sample::Sample for ClassicProtocol {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.metadata = rng.bytes(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.metadata = rng.bytes();
+        }
         this
     }
 }
@@ -313,9 +460,12 @@ impl crate::protocol::sample::Sample for ClassicMemberMetadata {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.session_timeout_ms = rng.i32(); }
-        if true { this.supported_protocols = rng.vec(|rng| ClassicProtocol::sample(rng, version)); }
+        if true {
+            this.session_timeout_ms = rng.i32();
+        }
+        if true {
+            this.supported_protocols = rng.vec(|rng| ClassicProtocol::sample(rng, version));
+        }
         this
     }
 }
-

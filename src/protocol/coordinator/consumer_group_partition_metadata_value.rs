@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupPartitionMetadataValue` (data) from `ConsumerGroupPartitionMetadataValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupPartitionMetadataValue (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for ConsumerGroupPartitionMetadataValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicMetadata::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicMetadata::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for ConsumerGroupPartitionMetadataValue {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for ConsumerGroupPartitionMetadataValue {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -105,14 +127,19 @@ impl Message for PartitionMetadata {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Partition"))?;
-        this.racks = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("Racks"))?;
+        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Partition"))?;
+        this.racks = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Racks"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -123,12 +150,17 @@ impl Message for PartitionMetadata {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.partition);
-        e.put_length(Some((&self.racks).len()), flexible, true); for x in (&self.racks).iter() { e.put_string(Some(x), flexible); }
+        e.put_length(Some((&self.racks).len()), flexible, true);
+        for x in (&self.racks).iter() {
+            e.put_string(Some(x), flexible);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -138,10 +170,17 @@ impl Message for PartitionMetadata {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.racks.len()), flexible, true) + self.racks.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.racks.len()), flexible, true)
+            + self
+                .racks
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -183,16 +222,23 @@ impl Message for TopicMetadata {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NumPartitions"))?;
-        this.partition_metadata = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionMetadata::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionMetadata"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("NumPartitions"))?;
+        this.partition_metadata = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionMetadata::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionMetadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -205,12 +251,17 @@ impl Message for TopicMetadata {
         e.put_uuid(&self.topic_id);
         e.put_string(Some(&self.topic_name), flexible);
         e.put_i32(*&self.num_partitions);
-        e.put_length(Some((&self.partition_metadata).len()), flexible, true); for x in (&self.partition_metadata).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partition_metadata).len()), flexible, true);
+        for x in (&self.partition_metadata).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -222,10 +273,17 @@ impl Message for TopicMetadata {
         n += 16;
         n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
         n += 4;
-        n += (length_len(Some(self.partition_metadata.len()), flexible, true) + self.partition_metadata.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partition_metadata.len()), flexible, true)
+            + self
+                .partition_metadata
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -237,7 +295,9 @@ impl crate::protocol::sample::Sample for ConsumerGroupPartitionMetadataValue {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topics = rng.vec(|rng| TopicMetadata::sample(rng, version)); }
+        if true {
+            this.topics = rng.vec(|rng| TopicMetadata::sample(rng, version));
+        }
         this
     }
 }
@@ -247,8 +307,12 @@ impl crate::protocol::sample::Sample for PartitionMetadata {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition = rng.i32(); }
-        if true { this.racks = rng.vec(|rng| rng.string()); }
+        if true {
+            this.partition = rng.i32();
+        }
+        if true {
+            this.racks = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
@@ -258,11 +322,18 @@ impl crate::protocol::sample::Sample for TopicMetadata {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.topic_name = rng.string(); }
-        if true { this.num_partitions = rng.i32(); }
-        if true { this.partition_metadata = rng.vec(|rng| PartitionMetadata::sample(rng, version)); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.num_partitions = rng.i32();
+        }
+        if true {
+            this.partition_metadata = rng.vec(|rng| PartitionMetadata::sample(rng, version));
+        }
         this
     }
 }
-

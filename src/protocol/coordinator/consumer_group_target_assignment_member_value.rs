@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupTargetAssignmentMemberValue` (data) from `ConsumerGroupTargetAssignmentMemberValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupTargetAssignmentMemberValue (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for ConsumerGroupTargetAssignmentMemberValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicPartitions"))?;
+        this.topic_partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("TopicPartitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for ConsumerGroupTargetAssignmentMemberValue {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.topic_partitions).len()), flexible, true); for x in (&self.topic_partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topic_partitions).len()), flexible, true);
+        for x in (&self.topic_partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for ConsumerGroupTargetAssignmentMemberValue {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.topic_partitions.len()), flexible, true) + self.topic_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topic_partitions.len()), flexible, true)
+            + self
+                .topic_partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -103,14 +125,19 @@ impl Message for TopicPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -121,12 +148,17 @@ impl Message for TopicPartition {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -139,7 +171,9 @@ impl Message for TopicPartition {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -151,7 +185,9 @@ impl crate::protocol::sample::Sample for ConsumerGroupTargetAssignmentMemberValu
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_partitions = rng.vec(|rng| TopicPartition::sample(rng, version)); }
+        if true {
+            this.topic_partitions = rng.vec(|rng| TopicPartition::sample(rng, version));
+        }
         this
     }
 }
@@ -161,9 +197,12 @@ impl crate::protocol::sample::Sample for TopicPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `GroupMetadataKey` (data) from `GroupMetadataKey.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// GroupMetadataKey (data), versions 2-2.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,14 +33,20 @@ impl Message for GroupMetadataKey {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version == 2 {
-            this.group = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("group"))?;
+            this.group = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("group"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        if !(version == 2) && self.group != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "group", version }); }
+        if !(version == 2) && self.group != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "group",
+                version,
+            });
+        }
         if version == 2 {
             e.put_string(Some(&self.group), false);
         }
@@ -44,7 +56,9 @@ impl Message for GroupMetadataKey {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        if version == 2 { n += (length_len(Some(self.group.len()), false, false) + self.group.len()); }
+        if version == 2 {
+            n += (length_len(Some(self.group.len()), false, false) + self.group.len());
+        }
         n
     }
 }
@@ -61,8 +75,9 @@ impl crate::protocol::sample::Sample for GroupMetadataKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version == 2 { this.group = rng.string(); }
+        if version == 2 {
+            this.group = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `GroupMetadataValue` (data) from `GroupMetadataValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// GroupMetadataValue (data), versions 0-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,20 +51,29 @@ impl Message for GroupMetadataValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("protocolType"))?;
-        this.generation = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("generation"))?;
-        this.protocol = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("protocol"))?;
-        this.leader = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("leader"))?;
+        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("protocolType"))?;
+        this.generation = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("generation"))?;
+        this.protocol = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("protocol"))?;
+        this.leader = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("leader"))?;
         if version >= 2 {
-            this.current_state_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("currentStateTimestamp"))?;
+            this.current_state_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("currentStateTimestamp"))?;
         }
-        this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MemberMetadata::decode(d, version)?))? }) })().map_err(|e| e.in_field("members"))?;
+        this.members = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(MemberMetadata::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("members"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,17 +85,36 @@ impl Message for GroupMetadataValue {
         let flexible = version >= 4;
         e.put_string(Some(&self.protocol_type), flexible);
         e.put_i32(*&self.generation);
-        match &self.protocol { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.leader { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.protocol {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.leader {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if version >= 2 {
             e.put_i64(*&self.current_state_timestamp);
         }
-        e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.members).len()), flexible, true);
+        for x in (&self.members).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -89,15 +123,31 @@ impl Message for GroupMetadataValue {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        n += (length_len(Some(self.protocol_type.len()), flexible, false) + self.protocol_type.len());
+        n += (length_len(Some(self.protocol_type.len()), flexible, false)
+            + self.protocol_type.len());
         n += 4;
-        n += match &self.protocol { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.leader { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 2 { n += 8; }
-        n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += match &self.protocol {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.leader {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 2 {
+            n += 8;
+        }
+        n += (length_len(Some(self.members.len()), flexible, true)
+            + self
+                .members
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -154,24 +204,38 @@ impl Message for MemberMetadata {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("memberId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("memberId"))?;
         if version >= 3 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("groupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("groupInstanceId"))?;
         }
-        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("clientId"))?;
-        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("clientHost"))?;
+        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("clientId"))?;
+        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("clientHost"))?;
         if version >= 1 {
-            this.rebalance_timeout = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("rebalanceTimeout"))?;
+            this.rebalance_timeout = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("rebalanceTimeout"))?;
         }
-        this.session_timeout = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("sessionTimeout"))?;
-        this.subscription = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("subscription"))?;
-        this.assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("assignment"))?;
+        this.session_timeout = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("sessionTimeout"))?;
+        this.subscription = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("subscription"))?;
+        this.assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("assignment"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -183,7 +247,20 @@ impl Message for MemberMetadata {
         let flexible = version >= 4;
         e.put_string(Some(&self.member_id), flexible);
         if version >= 3 {
-            match &self.group_instance_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "groupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "groupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_string(Some(&self.client_id), flexible);
         e.put_string(Some(&self.client_host), flexible);
@@ -197,7 +274,9 @@ impl Message for MemberMetadata {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -207,16 +286,25 @@ impl Message for MemberMetadata {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        if version >= 3 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 3 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += (length_len(Some(self.client_id.len()), flexible, false) + self.client_id.len());
         n += (length_len(Some(self.client_host.len()), flexible, false) + self.client_host.len());
-        if version >= 1 { n += 4; }
+        if version >= 1 {
+            n += 4;
+        }
         n += 4;
         n += (length_len(Some(self.subscription.len()), flexible, true) + self.subscription.len());
         n += (length_len(Some(self.assignment.len()), flexible, true) + self.assignment.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -228,12 +316,24 @@ impl crate::protocol::sample::Sample for GroupMetadataValue {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.protocol_type = rng.string(); }
-        if true { this.generation = rng.i32(); }
-        if true { this.protocol = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.leader = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 2 { this.current_state_timestamp = rng.i64(); }
-        if true { this.members = rng.vec(|rng| MemberMetadata::sample(rng, version)); }
+        if true {
+            this.protocol_type = rng.string();
+        }
+        if true {
+            this.generation = rng.i32();
+        }
+        if true {
+            this.protocol = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.leader = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 2 {
+            this.current_state_timestamp = rng.i64();
+        }
+        if true {
+            this.members = rng.vec(|rng| MemberMetadata::sample(rng, version));
+        }
         this
     }
 }
@@ -243,15 +343,30 @@ impl crate::protocol::sample::Sample for MemberMetadata {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.member_id = rng.string(); }
-        if version >= 3 { this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if true { this.client_id = rng.string(); }
-        if true { this.client_host = rng.string(); }
-        if version >= 1 { this.rebalance_timeout = rng.i32(); }
-        if true { this.session_timeout = rng.i32(); }
-        if true { this.subscription = rng.bytes(); }
-        if true { this.assignment = rng.bytes(); }
+        if true {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if true {
+            this.client_id = rng.string();
+        }
+        if true {
+            this.client_host = rng.string();
+        }
+        if version >= 1 {
+            this.rebalance_timeout = rng.i32();
+        }
+        if true {
+            this.session_timeout = rng.i32();
+        }
+        if true {
+            this.subscription = rng.bytes();
+        }
+        if true {
+            this.assignment = rng.bytes();
+        }
         this
     }
 }
-

@@ -39,8 +39,11 @@ pub mod share_group_target_assignment_metadata_value;
 #[test]
 fn every_spec_round_trips_at_every_valid_version() {
     use crate::protocol::sample::round_trip_all_versions as check;
-    check::<consumer_group_current_member_assignment_key::ConsumerGroupCurrentMemberAssignmentKey>();
-    check::<consumer_group_current_member_assignment_value::ConsumerGroupCurrentMemberAssignmentValue>();
+    check::<consumer_group_current_member_assignment_key::ConsumerGroupCurrentMemberAssignmentKey>(
+    );
+    check::<
+        consumer_group_current_member_assignment_value::ConsumerGroupCurrentMemberAssignmentValue,
+    >();
     check::<consumer_group_member_metadata_key::ConsumerGroupMemberMetadataKey>();
     check::<consumer_group_member_metadata_value::ConsumerGroupMemberMetadataValue>();
     check::<consumer_group_metadata_key::ConsumerGroupMetadataKey>();
@@ -48,9 +51,13 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<consumer_group_partition_metadata_key::ConsumerGroupPartitionMetadataKey>();
     check::<consumer_group_partition_metadata_value::ConsumerGroupPartitionMetadataValue>();
     check::<consumer_group_target_assignment_member_key::ConsumerGroupTargetAssignmentMemberKey>();
-    check::<consumer_group_target_assignment_member_value::ConsumerGroupTargetAssignmentMemberValue>();
-    check::<consumer_group_target_assignment_metadata_key::ConsumerGroupTargetAssignmentMetadataKey>();
-    check::<consumer_group_target_assignment_metadata_value::ConsumerGroupTargetAssignmentMetadataValue>();
+    check::<consumer_group_target_assignment_member_value::ConsumerGroupTargetAssignmentMemberValue>(
+    );
+    check::<consumer_group_target_assignment_metadata_key::ConsumerGroupTargetAssignmentMetadataKey>(
+    );
+    check::<
+        consumer_group_target_assignment_metadata_value::ConsumerGroupTargetAssignmentMetadataValue,
+    >();
     check::<group_metadata_key::GroupMetadataKey>();
     check::<group_metadata_value::GroupMetadataValue>();
     check::<offset_commit_key::OffsetCommitKey>();
@@ -68,5 +75,6 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<share_group_target_assignment_member_key::ShareGroupTargetAssignmentMemberKey>();
     check::<share_group_target_assignment_member_value::ShareGroupTargetAssignmentMemberValue>();
     check::<share_group_target_assignment_metadata_key::ShareGroupTargetAssignmentMetadataKey>();
-    check::<share_group_target_assignment_metadata_value::ShareGroupTargetAssignmentMetadataValue>();
+    check::<share_group_target_assignment_metadata_value::ShareGroupTargetAssignmentMetadataValue>(
+    );
 }

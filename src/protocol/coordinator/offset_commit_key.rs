@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetCommitKey` (data) from `OffsetCommitKey.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetCommitKey (data), versions 0-1.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,28 +39,46 @@ impl Message for OffsetCommitKey {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version <= 1 {
-            this.group = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("group"))?;
+            this.group = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("group"))?;
         }
         if version <= 1 {
-            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("topic"))?;
+            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("topic"))?;
         }
         if version <= 1 {
-            this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("partition"))?;
+            this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("partition"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        if !(version <= 1) && self.group != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "group", version }); }
+        if !(version <= 1) && self.group != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "group",
+                version,
+            });
+        }
         if version <= 1 {
             e.put_string(Some(&self.group), false);
         }
-        if !(version <= 1) && self.topic != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "topic", version }); }
+        if !(version <= 1) && self.topic != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "topic",
+                version,
+            });
+        }
         if version <= 1 {
             e.put_string(Some(&self.topic), false);
         }
-        if !(version <= 1) && self.partition != 0 { return Err(EncodeError::FieldNotInVersion { field: "partition", version }); }
+        if !(version <= 1) && self.partition != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "partition",
+                version,
+            });
+        }
         if version <= 1 {
             e.put_i32(*&self.partition);
         }
@@ -64,9 +88,15 @@ impl Message for OffsetCommitKey {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        if version <= 1 { n += (length_len(Some(self.group.len()), false, false) + self.group.len()); }
-        if version <= 1 { n += (length_len(Some(self.topic.len()), false, false) + self.topic.len()); }
-        if version <= 1 { n += 4; }
+        if version <= 1 {
+            n += (length_len(Some(self.group.len()), false, false) + self.group.len());
+        }
+        if version <= 1 {
+            n += (length_len(Some(self.topic.len()), false, false) + self.topic.len());
+        }
+        if version <= 1 {
+            n += 4;
+        }
         n
     }
 }
@@ -83,10 +113,15 @@ impl crate::protocol::sample::Sample for OffsetCommitKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 1 { this.group = rng.string(); }
-        if version <= 1 { this.topic = rng.string(); }
-        if version <= 1 { this.partition = rng.i32(); }
+        if version <= 1 {
+            this.group = rng.string();
+        }
+        if version <= 1 {
+            this.topic = rng.string();
+        }
+        if version <= 1 {
+            this.partition = rng.i32();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetCommitValue` (data) from `OffsetCommitValue.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetCommitValue (data), versions 0-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,21 +48,24 @@ impl Message for OffsetCommitValue {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("offset"))?;
+        this.offset =
+            (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("offset"))?;
         if version >= 3 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("leaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("leaderEpoch"))?;
         }
-        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("metadata"))?;
-        this.commit_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("commitTimestamp"))?;
+        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("metadata"))?;
+        this.commit_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("commitTimestamp"))?;
         if version == 1 {
-            this.expire_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("expireTimestamp"))?;
+            this.expire_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("expireTimestamp"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -79,7 +88,9 @@ impl Message for OffsetCommitValue {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -89,13 +100,19 @@ impl Message for OffsetCommitValue {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 8;
-        if version >= 3 { n += 4; }
+        if version >= 3 {
+            n += 4;
+        }
         n += (length_len(Some(self.metadata.len()), flexible, false) + self.metadata.len());
         n += 8;
-        if version == 1 { n += 8; }
+        if version == 1 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -114,12 +131,21 @@ impl crate::protocol::sample::Sample for OffsetCommitValue {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.offset = rng.i64(); }
-        if version >= 3 { this.leader_epoch = rng.i32(); }
-        if true { this.metadata = rng.string(); }
-        if true { this.commit_timestamp = rng.i64(); }
-        if version == 1 { this.expire_timestamp = rng.i64(); }
+        if true {
+            this.offset = rng.i64();
+        }
+        if version >= 3 {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.metadata = rng.string();
+        }
+        if true {
+            this.commit_timestamp = rng.i64();
+        }
+        if version == 1 {
+            this.expire_timestamp = rng.i64();
+        }
         this
     }
 }
-

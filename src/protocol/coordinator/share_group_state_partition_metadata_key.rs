@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ShareGroupStatePartitionMetadataKey` (data) from `ShareGroupStatePartitionMetadataKey.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ShareGroupStatePartitionMetadataKey (data), versions 15-15.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,14 +34,20 @@ impl Message for ShareGroupStatePartitionMetadataKey {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version == 15 {
-            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("GroupId"))?;
+            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("GroupId"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        if !(version == 15) && self.group_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "GroupId", version }); }
+        if !(version == 15) && self.group_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupId",
+                version,
+            });
+        }
         if version == 15 {
             e.put_string(Some(&self.group_id), false);
         }
@@ -45,7 +57,9 @@ impl Message for ShareGroupStatePartitionMetadataKey {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        if version == 15 { n += (length_len(Some(self.group_id.len()), false, false) + self.group_id.len()); }
+        if version == 15 {
+            n += (length_len(Some(self.group_id.len()), false, false) + self.group_id.len());
+        }
         n
     }
 }
@@ -62,8 +76,9 @@ impl crate::protocol::sample::Sample for ShareGroupStatePartitionMetadataKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version == 15 { this.group_id = rng.string(); }
+        if version == 15 {
+            this.group_id = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AddPartitionsToTxnRequest` (request) from `AddPartitionsToTxnRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AddPartitionsToTxnRequest (request), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,26 +54,42 @@ impl Message for AddPartitionsToTxnRequest {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.transactions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnTransaction::decode(d, version)?))? }) })().map_err(|e| e.in_field("Transactions"))?;
+            this.transactions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| {
+                        Ok(AddPartitionsToTxnTransaction::decode(d, version)?)
+                    })?
+                })
+            })()
+            .map_err(|e| e.in_field("Transactions"))?;
         }
         if version <= 3 {
-            this.v3_and_below_transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("V3AndBelowTransactionalId"))?;
+            this.v3_and_below_transactional_id =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("V3AndBelowTransactionalId"))?;
         }
         if version <= 3 {
-            this.v3_and_below_producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("V3AndBelowProducerId"))?;
+            this.v3_and_below_producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("V3AndBelowProducerId"))?;
         }
         if version <= 3 {
-            this.v3_and_below_producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("V3AndBelowProducerEpoch"))?;
+            this.v3_and_below_producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("V3AndBelowProducerEpoch"))?;
         }
         if version <= 3 {
-            this.v3_and_below_topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("V3AndBelowTopics"))?;
+            this.v3_and_below_topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(AddPartitionsToTxnTopic::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("V3AndBelowTopics"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -77,31 +99,64 @@ impl Message for AddPartitionsToTxnRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 4) && self.transactions != Vec::<AddPartitionsToTxnTransaction>::new() { return Err(EncodeError::FieldNotInVersion { field: "Transactions", version }); }
-        if version >= 4 {
-            e.put_length(Some((&self.transactions).len()), flexible, true); for x in (&self.transactions).iter() { (x).encode(e, version)?; }
+        if !(version >= 4) && self.transactions != Vec::<AddPartitionsToTxnTransaction>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Transactions",
+                version,
+            });
         }
-        if !(version <= 3) && self.v3_and_below_transactional_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "V3AndBelowTransactionalId", version }); }
+        if version >= 4 {
+            e.put_length(Some((&self.transactions).len()), flexible, true);
+            for x in (&self.transactions).iter() {
+                (x).encode(e, version)?;
+            }
+        }
+        if !(version <= 3) && self.v3_and_below_transactional_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "V3AndBelowTransactionalId",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_string(Some(&self.v3_and_below_transactional_id), flexible);
         }
-        if !(version <= 3) && self.v3_and_below_producer_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "V3AndBelowProducerId", version }); }
+        if !(version <= 3) && self.v3_and_below_producer_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "V3AndBelowProducerId",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_i64(*&self.v3_and_below_producer_id);
         }
-        if !(version <= 3) && self.v3_and_below_producer_epoch != 0 { return Err(EncodeError::FieldNotInVersion { field: "V3AndBelowProducerEpoch", version }); }
+        if !(version <= 3) && self.v3_and_below_producer_epoch != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "V3AndBelowProducerEpoch",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_i16(*&self.v3_and_below_producer_epoch);
         }
-        if !(version <= 3) && self.v3_and_below_topics != Vec::<AddPartitionsToTxnTopic>::new() { return Err(EncodeError::FieldNotInVersion { field: "V3AndBelowTopics", version }); }
+        if !(version <= 3) && self.v3_and_below_topics != Vec::<AddPartitionsToTxnTopic>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "V3AndBelowTopics",
+                version,
+            });
+        }
         if version <= 3 {
-            e.put_length(Some((&self.v3_and_below_topics).len()), flexible, true); for x in (&self.v3_and_below_topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.v3_and_below_topics).len()), flexible, true);
+            for x in (&self.v3_and_below_topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -110,14 +165,40 @@ impl Message for AddPartitionsToTxnRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 4 { n += (length_len(Some(self.transactions.len()), flexible, true) + self.transactions.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version <= 3 { n += (length_len(Some(self.v3_and_below_transactional_id.len()), flexible, false) + self.v3_and_below_transactional_id.len()); }
-        if version <= 3 { n += 8; }
-        if version <= 3 { n += 2; }
-        if version <= 3 { n += (length_len(Some(self.v3_and_below_topics.len()), flexible, true) + self.v3_and_below_topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 4 {
+            n += (length_len(Some(self.transactions.len()), flexible, true)
+                + self
+                    .transactions
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version <= 3 {
+            n += (length_len(
+                Some(self.v3_and_below_transactional_id.len()),
+                flexible,
+                false,
+            ) + self.v3_and_below_transactional_id.len());
+        }
+        if version <= 3 {
+            n += 8;
+        }
+        if version <= 3 {
+            n += 2;
+        }
+        if version <= 3 {
+            n += (length_len(Some(self.v3_and_below_topics.len()), flexible, true)
+                + self
+                    .v3_and_below_topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -158,14 +239,19 @@ impl Message for AddPartitionsToTxnTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -176,12 +262,17 @@ impl Message for AddPartitionsToTxnTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -194,7 +285,9 @@ impl Message for AddPartitionsToTxnTopic {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -241,26 +334,34 @@ impl Message for AddPartitionsToTxnTransaction {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
+            this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TransactionalId"))?;
         }
         if version >= 4 {
-            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
+            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("ProducerId"))?;
         }
         if version >= 4 {
-            this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ProducerEpoch"))?;
+            this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ProducerEpoch"))?;
         }
         if version >= 4 {
-            this.verify_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("VerifyOnly"))?;
+            this.verify_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("VerifyOnly"))?;
         }
         if version >= 4 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(AddPartitionsToTxnTopic::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -270,31 +371,61 @@ impl Message for AddPartitionsToTxnTransaction {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 4) && self.transactional_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TransactionalId", version }); }
+        if !(version >= 4) && self.transactional_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TransactionalId",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_string(Some(&self.transactional_id), flexible);
         }
-        if !(version >= 4) && self.producer_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "ProducerId", version }); }
+        if !(version >= 4) && self.producer_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ProducerId",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i64(*&self.producer_id);
         }
-        if !(version >= 4) && self.producer_epoch != 0 { return Err(EncodeError::FieldNotInVersion { field: "ProducerEpoch", version }); }
+        if !(version >= 4) && self.producer_epoch != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ProducerEpoch",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i16(*&self.producer_epoch);
         }
-        if !(version >= 4) && self.verify_only != false { return Err(EncodeError::FieldNotInVersion { field: "VerifyOnly", version }); }
+        if !(version >= 4) && self.verify_only != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "VerifyOnly",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_bool(*&self.verify_only);
         }
-        if !(version >= 4) && self.topics != Vec::<AddPartitionsToTxnTopic>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !(version >= 4) && self.topics != Vec::<AddPartitionsToTxnTopic>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version >= 4 {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -303,14 +434,32 @@ impl Message for AddPartitionsToTxnTransaction {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 4 { n += (length_len(Some(self.transactional_id.len()), flexible, false) + self.transactional_id.len()); }
-        if version >= 4 { n += 8; }
-        if version >= 4 { n += 2; }
-        if version >= 4 { n += 1; }
-        if version >= 4 { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 4 {
+            n += (length_len(Some(self.transactional_id.len()), flexible, false)
+                + self.transactional_id.len());
+        }
+        if version >= 4 {
+            n += 8;
+        }
+        if version >= 4 {
+            n += 2;
+        }
+        if version >= 4 {
+            n += 1;
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -322,11 +471,21 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.transactions = rng.vec(|rng| AddPartitionsToTxnTransaction::sample(rng, version)); }
-        if version <= 3 { this.v3_and_below_transactional_id = rng.string(); }
-        if version <= 3 { this.v3_and_below_producer_id = rng.i64(); }
-        if version <= 3 { this.v3_and_below_producer_epoch = rng.i16(); }
-        if version <= 3 { this.v3_and_below_topics = rng.vec(|rng| AddPartitionsToTxnTopic::sample(rng, version)); }
+        if version >= 4 {
+            this.transactions = rng.vec(|rng| AddPartitionsToTxnTransaction::sample(rng, version));
+        }
+        if version <= 3 {
+            this.v3_and_below_transactional_id = rng.string();
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_id = rng.i64();
+        }
+        if version <= 3 {
+            this.v3_and_below_producer_epoch = rng.i16();
+        }
+        if version <= 3 {
+            this.v3_and_below_topics = rng.vec(|rng| AddPartitionsToTxnTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -336,8 +495,12 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -347,12 +510,21 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnTransaction {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.transactional_id = rng.string(); }
-        if version >= 4 { this.producer_id = rng.i64(); }
-        if version >= 4 { this.producer_epoch = rng.i16(); }
-        if version >= 4 { this.verify_only = rng.bool(); }
-        if version >= 4 { this.topics = rng.vec(|rng| AddPartitionsToTxnTopic::sample(rng, version)); }
+        if version >= 4 {
+            this.transactional_id = rng.string();
+        }
+        if version >= 4 {
+            this.producer_id = rng.i64();
+        }
+        if version >= 4 {
+            this.producer_epoch = rng.i16();
+        }
+        if version >= 4 {
+            this.verify_only = rng.bool();
+        }
+        if version >= 4 {
+            this.topics = rng.vec(|rng| AddPartitionsToTxnTopic::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AddPartitionsToTxnResponse` (response) from `AddPartitionsToTxnResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AddPartitionsToTxnResponse (response), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,22 +49,36 @@ impl Message for AddPartitionsToTxnResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if version >= 4 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if version >= 4 {
-            this.results_by_transaction = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("ResultsByTransaction"))?;
+            this.results_by_transaction = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(AddPartitionsToTxnResult::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("ResultsByTransaction"))?;
         }
         if version <= 3 {
-            this.results_by_topic_v3_and_below = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnTopicResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("ResultsByTopicV3AndBelow"))?;
+            this.results_by_topic_v3_and_below = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| {
+                        Ok(AddPartitionsToTxnTopicResult::decode(d, version)?)
+                    })?
+                })
+            })()
+            .map_err(|e| e.in_field("ResultsByTopicV3AndBelow"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -72,19 +92,44 @@ impl Message for AddPartitionsToTxnResponse {
         if version >= 4 {
             e.put_i16(*&self.error_code);
         }
-        if !(version >= 4) && self.results_by_transaction != Vec::<AddPartitionsToTxnResult>::new() { return Err(EncodeError::FieldNotInVersion { field: "ResultsByTransaction", version }); }
-        if version >= 4 {
-            e.put_length(Some((&self.results_by_transaction).len()), flexible, true); for x in (&self.results_by_transaction).iter() { (x).encode(e, version)?; }
+        if !(version >= 4) && self.results_by_transaction != Vec::<AddPartitionsToTxnResult>::new()
+        {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ResultsByTransaction",
+                version,
+            });
         }
-        if !(version <= 3) && self.results_by_topic_v3_and_below != Vec::<AddPartitionsToTxnTopicResult>::new() { return Err(EncodeError::FieldNotInVersion { field: "ResultsByTopicV3AndBelow", version }); }
+        if version >= 4 {
+            e.put_length(Some((&self.results_by_transaction).len()), flexible, true);
+            for x in (&self.results_by_transaction).iter() {
+                (x).encode(e, version)?;
+            }
+        }
+        if !(version <= 3)
+            && self.results_by_topic_v3_and_below != Vec::<AddPartitionsToTxnTopicResult>::new()
+        {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ResultsByTopicV3AndBelow",
+                version,
+            });
+        }
         if version <= 3 {
-            e.put_length(Some((&self.results_by_topic_v3_and_below).len()), flexible, true); for x in (&self.results_by_topic_v3_and_below).iter() { (x).encode(e, version)?; }
+            e.put_length(
+                Some((&self.results_by_topic_v3_and_below).len()),
+                flexible,
+                true,
+            );
+            for x in (&self.results_by_topic_v3_and_below).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -94,12 +139,33 @@ impl Message for AddPartitionsToTxnResponse {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += 4;
-        if version >= 4 { n += 2; }
-        if version >= 4 { n += (length_len(Some(self.results_by_transaction.len()), flexible, true) + self.results_by_transaction.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version <= 3 { n += (length_len(Some(self.results_by_topic_v3_and_below.len()), flexible, true) + self.results_by_topic_v3_and_below.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 4 {
+            n += 2;
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.results_by_transaction.len()), flexible, true)
+                + self
+                    .results_by_transaction
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version <= 3 {
+            n += (length_len(
+                Some(self.results_by_topic_v3_and_below.len()),
+                flexible,
+                true,
+            ) + self
+                .results_by_topic_v3_and_below
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -140,14 +206,21 @@ impl Message for AddPartitionsToTxnTopicResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.results_by_partition = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnPartitionResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("ResultsByPartition"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.results_by_partition = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(AddPartitionsToTxnPartitionResult::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("ResultsByPartition"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -158,12 +231,17 @@ impl Message for AddPartitionsToTxnTopicResult {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.results_by_partition).len()), flexible, true); for x in (&self.results_by_partition).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.results_by_partition).len()), flexible, true);
+        for x in (&self.results_by_partition).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -173,10 +251,17 @@ impl Message for AddPartitionsToTxnTopicResult {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.results_by_partition.len()), flexible, true) + self.results_by_partition.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.results_by_partition.len()), flexible, true)
+            + self
+                .results_by_partition
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -210,14 +295,14 @@ impl Message for AddPartitionsToTxnPartitionResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.partition_error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("PartitionErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("PartitionErrorCode"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -233,7 +318,9 @@ impl Message for AddPartitionsToTxnPartitionResult {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -246,7 +333,9 @@ impl Message for AddPartitionsToTxnPartitionResult {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -281,17 +370,24 @@ impl Message for AddPartitionsToTxnResult {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
+            this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TransactionalId"))?;
         }
         if version >= 4 {
-            this.topic_results = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AddPartitionsToTxnTopicResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicResults"))?;
+            this.topic_results = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| {
+                        Ok(AddPartitionsToTxnTopicResult::decode(d, version)?)
+                    })?
+                })
+            })()
+            .map_err(|e| e.in_field("TopicResults"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -301,19 +397,34 @@ impl Message for AddPartitionsToTxnResult {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 4) && self.transactional_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TransactionalId", version }); }
+        if !(version >= 4) && self.transactional_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TransactionalId",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_string(Some(&self.transactional_id), flexible);
         }
-        if !(version >= 4) && self.topic_results != Vec::<AddPartitionsToTxnTopicResult>::new() { return Err(EncodeError::FieldNotInVersion { field: "TopicResults", version }); }
+        if !(version >= 4) && self.topic_results != Vec::<AddPartitionsToTxnTopicResult>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicResults",
+                version,
+            });
+        }
         if version >= 4 {
-            e.put_length(Some((&self.topic_results).len()), flexible, true); for x in (&self.topic_results).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topic_results).len()), flexible, true);
+            for x in (&self.topic_results).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -322,11 +433,23 @@ impl Message for AddPartitionsToTxnResult {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 4 { n += (length_len(Some(self.transactional_id.len()), flexible, false) + self.transactional_id.len()); }
-        if version >= 4 { n += (length_len(Some(self.topic_results.len()), flexible, true) + self.topic_results.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 4 {
+            n += (length_len(Some(self.transactional_id.len()), flexible, false)
+                + self.transactional_id.len());
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.topic_results.len()), flexible, true)
+                + self
+                    .topic_results
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -338,10 +461,20 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if version >= 4 { this.error_code = rng.i16(); }
-        if version >= 4 { this.results_by_transaction = rng.vec(|rng| AddPartitionsToTxnResult::sample(rng, version)); }
-        if version <= 3 { this.results_by_topic_v3_and_below = rng.vec(|rng| AddPartitionsToTxnTopicResult::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 4 {
+            this.error_code = rng.i16();
+        }
+        if version >= 4 {
+            this.results_by_transaction =
+                rng.vec(|rng| AddPartitionsToTxnResult::sample(rng, version));
+        }
+        if version <= 3 {
+            this.results_by_topic_v3_and_below =
+                rng.vec(|rng| AddPartitionsToTxnTopicResult::sample(rng, version));
+        }
         this
     }
 }
@@ -351,8 +484,13 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnTopicResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.results_by_partition = rng.vec(|rng| AddPartitionsToTxnPartitionResult::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.results_by_partition =
+                rng.vec(|rng| AddPartitionsToTxnPartitionResult::sample(rng, version));
+        }
         this
     }
 }
@@ -362,8 +500,12 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnPartitionResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.partition_error_code = rng.i16(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.partition_error_code = rng.i16();
+        }
         this
     }
 }
@@ -373,9 +515,12 @@ impl crate::protocol::sample::Sample for AddPartitionsToTxnResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.transactional_id = rng.string(); }
-        if version >= 4 { this.topic_results = rng.vec(|rng| AddPartitionsToTxnTopicResult::sample(rng, version)); }
+        if version >= 4 {
+            this.transactional_id = rng.string();
+        }
+        if version >= 4 {
+            this.topic_results = rng.vec(|rng| AddPartitionsToTxnTopicResult::sample(rng, version));
+        }
         this
     }
 }
-

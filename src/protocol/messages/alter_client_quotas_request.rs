@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AlterClientQuotasRequest` (request) from `AlterClientQuotasRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AlterClientQuotasRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for AlterClientQuotasRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entries = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(EntryData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Entries"))?;
-        this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ValidateOnly"))?;
+        this.entries = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(EntryData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Entries"))?;
+        this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("ValidateOnly"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,13 +63,18 @@ impl Message for AlterClientQuotasRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        e.put_length(Some((&self.entries).len()), flexible, true); for x in (&self.entries).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.entries).len()), flexible, true);
+        for x in (&self.entries).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_bool(*&self.validate_only);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,11 +83,18 @@ impl Message for AlterClientQuotasRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += (length_len(Some(self.entries.len()), flexible, true) + self.entries.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.entries.len()), flexible, true)
+            + self
+                .entries
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -112,14 +135,14 @@ impl Message for EntityData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("EntityType"))?;
-        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("EntityName"))?;
+        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityType"))?;
+        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityName"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -130,12 +153,21 @@ impl Message for EntityData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
         e.put_string(Some(&self.entity_type), flexible);
-        match &self.entity_name { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.entity_name {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -145,10 +177,15 @@ impl Message for EntityData {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += (length_len(Some(self.entity_type.len()), flexible, false) + self.entity_type.len());
-        n += match &self.entity_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.entity_name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -186,15 +223,16 @@ impl Message for OpData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Key"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
-        this.remove = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Remove"))?;
+        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Key"))?;
+        this.value =
+            (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
+        this.remove =
+            (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Remove"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -211,7 +249,9 @@ impl Message for OpData {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -225,7 +265,9 @@ impl Message for OpData {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -259,14 +301,24 @@ impl Message for EntryData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entity = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(EntityData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Entity"))?;
-        this.ops = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OpData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Ops"))?;
+        this.entity = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(EntityData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Entity"))?;
+        this.ops = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OpData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Ops"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -276,13 +328,21 @@ impl Message for EntryData {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        e.put_length(Some((&self.entity).len()), flexible, true); for x in (&self.entity).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.ops).len()), flexible, true); for x in (&self.ops).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.entity).len()), flexible, true);
+        for x in (&self.entity).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.ops).len()), flexible, true);
+        for x in (&self.ops).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -291,11 +351,23 @@ impl Message for EntryData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += (length_len(Some(self.entity.len()), flexible, true) + self.entity.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.ops.len()), flexible, true) + self.ops.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.entity.len()), flexible, true)
+            + self
+                .entity
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.ops.len()), flexible, true)
+            + self
+                .ops
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -307,8 +379,12 @@ impl crate::protocol::sample::Sample for AlterClientQuotasRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entries = rng.vec(|rng| EntryData::sample(rng, version)); }
-        if true { this.validate_only = rng.bool(); }
+        if true {
+            this.entries = rng.vec(|rng| EntryData::sample(rng, version));
+        }
+        if true {
+            this.validate_only = rng.bool();
+        }
         this
     }
 }
@@ -318,8 +394,12 @@ impl crate::protocol::sample::Sample for EntityData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity_type = rng.string(); }
-        if true { this.entity_name = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.entity_type = rng.string();
+        }
+        if true {
+            this.entity_name = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -329,9 +409,15 @@ impl crate::protocol::sample::Sample for OpData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.key = rng.string(); }
-        if true { this.value = rng.f64(); }
-        if true { this.remove = rng.bool(); }
+        if true {
+            this.key = rng.string();
+        }
+        if true {
+            this.value = rng.f64();
+        }
+        if true {
+            this.remove = rng.bool();
+        }
         this
     }
 }
@@ -341,9 +427,12 @@ impl crate::protocol::sample::Sample for EntryData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity = rng.vec(|rng| EntityData::sample(rng, version)); }
-        if true { this.ops = rng.vec(|rng| OpData::sample(rng, version)); }
+        if true {
+            this.entity = rng.vec(|rng| EntityData::sample(rng, version));
+        }
+        if true {
+            this.ops = rng.vec(|rng| OpData::sample(rng, version));
+        }
         this
     }
 }
-

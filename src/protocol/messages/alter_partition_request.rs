@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AlterPartitionRequest` (request) from `AlterPartitionRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AlterPartitionRequest (request), versions 0-3, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,15 +44,21 @@ impl Message for AlterPartitionRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("BrokerEpoch"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -58,12 +70,17 @@ impl Message for AlterPartitionRequest {
         let flexible = true;
         e.put_i32(*&self.broker_id);
         e.put_i64(*&self.broker_epoch);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -74,10 +91,17 @@ impl Message for AlterPartitionRequest {
         let mut n = 0usize;
         n += 4;
         n += 8;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -119,17 +143,17 @@ impl Message for BrokerState {
         let flexible = true;
         let mut this = Self::default();
         if version >= 3 {
-            this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
+            this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("BrokerId"))?;
         }
         if version >= 3 {
-            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("BrokerEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -139,11 +163,21 @@ impl Message for BrokerState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if !(version >= 3) && self.broker_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "BrokerId", version }); }
+        if !(version >= 3) && self.broker_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "BrokerId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i32(*&self.broker_id);
         }
-        if !(version >= 3) && self.broker_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "BrokerEpoch", version }); }
+        if !(version >= 3) && self.broker_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "BrokerEpoch",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i64(*&self.broker_epoch);
         }
@@ -151,7 +185,9 @@ impl Message for BrokerState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -160,11 +196,17 @@ impl Message for BrokerState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version >= 3 { n += 4; }
-        if version >= 3 { n += 8; }
+        if version >= 3 {
+            n += 4;
+        }
+        if version >= 3 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -213,24 +255,38 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
         if version <= 2 {
-            this.new_isr = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("NewIsr"))?;
+            this.new_isr = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("NewIsr"))?;
         }
         if version >= 3 {
-            this.new_isr_with_epochs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(BrokerState::decode(d, version)?))? }) })().map_err(|e| e.in_field("NewIsrWithEpochs"))?;
+            this.new_isr_with_epochs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(BrokerState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("NewIsrWithEpochs"))?;
         }
         if version >= 1 {
-            this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("LeaderRecoveryState"))?;
+            this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("LeaderRecoveryState"))?;
         }
-        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionEpoch"))?;
+        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionEpoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -242,15 +298,36 @@ impl Message for PartitionData {
         let flexible = true;
         e.put_i32(*&self.partition_index);
         e.put_i32(*&self.leader_epoch);
-        if !(version <= 2) && self.new_isr != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "NewIsr", version }); }
+        if !(version <= 2) && self.new_isr != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NewIsr",
+                version,
+            });
+        }
         if version <= 2 {
-            e.put_length(Some((&self.new_isr).len()), flexible, true); for x in (&self.new_isr).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.new_isr).len()), flexible, true);
+            for x in (&self.new_isr).iter() {
+                e.put_i32(*x);
+            }
         }
-        if !(version >= 3) && self.new_isr_with_epochs != Vec::<BrokerState>::new() { return Err(EncodeError::FieldNotInVersion { field: "NewIsrWithEpochs", version }); }
+        if !(version >= 3) && self.new_isr_with_epochs != Vec::<BrokerState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NewIsrWithEpochs",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.new_isr_with_epochs).len()), flexible, true); for x in (&self.new_isr_with_epochs).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.new_isr_with_epochs).len()), flexible, true);
+            for x in (&self.new_isr_with_epochs).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !(version >= 1) && self.leader_recovery_state != 0 { return Err(EncodeError::FieldNotInVersion { field: "LeaderRecoveryState", version }); }
+        if !(version >= 1) && self.leader_recovery_state != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderRecoveryState",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.leader_recovery_state);
         }
@@ -259,7 +336,9 @@ impl Message for PartitionData {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -270,13 +349,26 @@ impl Message for PartitionData {
         let mut n = 0usize;
         n += 4;
         n += 4;
-        if version <= 2 { n += (length_len(Some(self.new_isr.len()), flexible, true) + self.new_isr.len() * 4); }
-        if version >= 3 { n += (length_len(Some(self.new_isr_with_epochs.len()), flexible, true) + self.new_isr_with_epochs.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 1 { n += 1; }
+        if version <= 2 {
+            n += (length_len(Some(self.new_isr.len()), flexible, true) + self.new_isr.len() * 4);
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.new_isr_with_epochs.len()), flexible, true)
+                + self
+                    .new_isr_with_epochs
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 1 {
+            n += 1;
+        }
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -314,18 +406,24 @@ impl Message for TopicData {
         let flexible = true;
         let mut this = Self::default();
         if version <= 1 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
         if version >= 2 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -341,12 +439,17 @@ impl Message for TopicData {
         if version >= 2 {
             e.put_uuid(&self.topic_id);
         }
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -355,12 +458,23 @@ impl Message for TopicData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version <= 1 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
-        if version >= 2 { n += 16; }
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version <= 1 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
+        if version >= 2 {
+            n += 16;
+        }
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -372,9 +486,15 @@ impl crate::protocol::sample::Sample for AlterPartitionRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.broker_epoch = rng.i64(); }
-        if true { this.topics = rng.vec(|rng| TopicData::sample(rng, version)); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.broker_epoch = rng.i64();
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicData::sample(rng, version));
+        }
         this
     }
 }
@@ -384,8 +504,12 @@ impl crate::protocol::sample::Sample for BrokerState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.broker_id = rng.i32(); }
-        if version >= 3 { this.broker_epoch = rng.i64(); }
+        if version >= 3 {
+            this.broker_id = rng.i32();
+        }
+        if version >= 3 {
+            this.broker_epoch = rng.i64();
+        }
         this
     }
 }
@@ -395,12 +519,24 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if version <= 2 { this.new_isr = rng.vec(|rng| rng.i32()); }
-        if version >= 3 { this.new_isr_with_epochs = rng.vec(|rng| BrokerState::sample(rng, version)); }
-        if version >= 1 { this.leader_recovery_state = rng.i8(); }
-        if true { this.partition_epoch = rng.i32(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if version <= 2 {
+            this.new_isr = rng.vec(|rng| rng.i32());
+        }
+        if version >= 3 {
+            this.new_isr_with_epochs = rng.vec(|rng| BrokerState::sample(rng, version));
+        }
+        if version >= 1 {
+            this.leader_recovery_state = rng.i8();
+        }
+        if true {
+            this.partition_epoch = rng.i32();
+        }
         this
     }
 }
@@ -410,10 +546,15 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 1 { this.topic_name = rng.string(); }
-        if version >= 2 { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if version <= 1 {
+            this.topic_name = rng.string();
+        }
+        if version >= 2 {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AlterUserScramCredentialsRequest` (request) from `AlterUserScramCredentialsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AlterUserScramCredentialsRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,24 @@ impl Message for AlterUserScramCredentialsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.deletions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ScramCredentialDeletion::decode(d, version)?))? }) })().map_err(|e| e.in_field("Deletions"))?;
-        this.upsertions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ScramCredentialUpsertion::decode(d, version)?))? }) })().map_err(|e| e.in_field("Upsertions"))?;
+        this.deletions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ScramCredentialDeletion::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Deletions"))?;
+        this.upsertions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ScramCredentialUpsertion::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Upsertions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,13 +68,21 @@ impl Message for AlterUserScramCredentialsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.deletions).len()), flexible, true); for x in (&self.deletions).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.upsertions).len()), flexible, true); for x in (&self.upsertions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.deletions).len()), flexible, true);
+        for x in (&self.deletions).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.upsertions).len()), flexible, true);
+        for x in (&self.upsertions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,11 +91,23 @@ impl Message for AlterUserScramCredentialsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.deletions.len()), flexible, true) + self.deletions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.upsertions.len()), flexible, true) + self.upsertions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.deletions.len()), flexible, true)
+            + self
+                .deletions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.upsertions.len()), flexible, true)
+            + self
+                .upsertions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -112,14 +148,14 @@ impl Message for ScramCredentialDeletion {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Mechanism"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Mechanism"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -135,7 +171,9 @@ impl Message for ScramCredentialDeletion {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -148,7 +186,9 @@ impl Message for ScramCredentialDeletion {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -194,17 +234,20 @@ impl Message for ScramCredentialUpsertion {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Mechanism"))?;
-        this.iterations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Iterations"))?;
-        this.salt = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Salt"))?;
-        this.salted_password = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("SaltedPassword"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Mechanism"))?;
+        this.iterations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Iterations"))?;
+        this.salt = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Salt"))?;
+        this.salted_password = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("SaltedPassword"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -223,7 +266,9 @@ impl Message for ScramCredentialUpsertion {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -236,10 +281,13 @@ impl Message for ScramCredentialUpsertion {
         n += 1;
         n += 4;
         n += (length_len(Some(self.salt.len()), flexible, true) + self.salt.len());
-        n += (length_len(Some(self.salted_password.len()), flexible, true) + self.salted_password.len());
+        n += (length_len(Some(self.salted_password.len()), flexible, true)
+            + self.salted_password.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -251,8 +299,12 @@ impl crate::protocol::sample::Sample for AlterUserScramCredentialsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.deletions = rng.vec(|rng| ScramCredentialDeletion::sample(rng, version)); }
-        if true { this.upsertions = rng.vec(|rng| ScramCredentialUpsertion::sample(rng, version)); }
+        if true {
+            this.deletions = rng.vec(|rng| ScramCredentialDeletion::sample(rng, version));
+        }
+        if true {
+            this.upsertions = rng.vec(|rng| ScramCredentialUpsertion::sample(rng, version));
+        }
         this
     }
 }
@@ -262,8 +314,12 @@ impl crate::protocol::sample::Sample for ScramCredentialDeletion {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.mechanism = rng.i8(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.mechanism = rng.i8();
+        }
         this
     }
 }
@@ -273,12 +329,21 @@ impl crate::protocol::sample::Sample for ScramCredentialUpsertion {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.mechanism = rng.i8(); }
-        if true { this.iterations = rng.i32(); }
-        if true { this.salt = rng.bytes(); }
-        if true { this.salted_password = rng.bytes(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.mechanism = rng.i8();
+        }
+        if true {
+            this.iterations = rng.i32();
+        }
+        if true {
+            this.salt = rng.bytes();
+        }
+        if true {
+            this.salted_password = rng.bytes();
+        }
         this
     }
 }
-

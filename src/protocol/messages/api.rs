@@ -827,17 +827,29 @@ pub enum RequestBody {
     CreateDelegationToken(super::create_delegation_token_request::CreateDelegationTokenRequest),
     RenewDelegationToken(super::renew_delegation_token_request::RenewDelegationTokenRequest),
     ExpireDelegationToken(super::expire_delegation_token_request::ExpireDelegationTokenRequest),
-    DescribeDelegationToken(super::describe_delegation_token_request::DescribeDelegationTokenRequest),
+    DescribeDelegationToken(
+        super::describe_delegation_token_request::DescribeDelegationTokenRequest,
+    ),
     DeleteGroups(super::delete_groups_request::DeleteGroupsRequest),
     ElectLeaders(super::elect_leaders_request::ElectLeadersRequest),
-    IncrementalAlterConfigs(super::incremental_alter_configs_request::IncrementalAlterConfigsRequest),
-    AlterPartitionReassignments(super::alter_partition_reassignments_request::AlterPartitionReassignmentsRequest),
-    ListPartitionReassignments(super::list_partition_reassignments_request::ListPartitionReassignmentsRequest),
+    IncrementalAlterConfigs(
+        super::incremental_alter_configs_request::IncrementalAlterConfigsRequest,
+    ),
+    AlterPartitionReassignments(
+        super::alter_partition_reassignments_request::AlterPartitionReassignmentsRequest,
+    ),
+    ListPartitionReassignments(
+        super::list_partition_reassignments_request::ListPartitionReassignmentsRequest,
+    ),
     OffsetDelete(super::offset_delete_request::OffsetDeleteRequest),
     DescribeClientQuotas(super::describe_client_quotas_request::DescribeClientQuotasRequest),
     AlterClientQuotas(super::alter_client_quotas_request::AlterClientQuotasRequest),
-    DescribeUserScramCredentials(super::describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest),
-    AlterUserScramCredentials(super::alter_user_scram_credentials_request::AlterUserScramCredentialsRequest),
+    DescribeUserScramCredentials(
+        super::describe_user_scram_credentials_request::DescribeUserScramCredentialsRequest,
+    ),
+    AlterUserScramCredentials(
+        super::alter_user_scram_credentials_request::AlterUserScramCredentialsRequest,
+    ),
     Vote(super::vote_request::VoteRequest),
     BeginQuorumEpoch(super::begin_quorum_epoch_request::BeginQuorumEpochRequest),
     EndQuorumEpoch(super::end_quorum_epoch_request::EndQuorumEpochRequest),
@@ -857,11 +869,17 @@ pub enum RequestBody {
     ConsumerGroupHeartbeat(super::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest),
     ConsumerGroupDescribe(super::consumer_group_describe_request::ConsumerGroupDescribeRequest),
     ControllerRegistration(super::controller_registration_request::ControllerRegistrationRequest),
-    GetTelemetrySubscriptions(super::get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest),
+    GetTelemetrySubscriptions(
+        super::get_telemetry_subscriptions_request::GetTelemetrySubscriptionsRequest,
+    ),
     PushTelemetry(super::push_telemetry_request::PushTelemetryRequest),
     AssignReplicasToDirs(super::assign_replicas_to_dirs_request::AssignReplicasToDirsRequest),
-    ListClientMetricsResources(super::list_client_metrics_resources_request::ListClientMetricsResourcesRequest),
-    DescribeTopicPartitions(super::describe_topic_partitions_request::DescribeTopicPartitionsRequest),
+    ListClientMetricsResources(
+        super::list_client_metrics_resources_request::ListClientMetricsResourcesRequest,
+    ),
+    DescribeTopicPartitions(
+        super::describe_topic_partitions_request::DescribeTopicPartitionsRequest,
+    ),
     ShareGroupHeartbeat(super::share_group_heartbeat_request::ShareGroupHeartbeatRequest),
     ShareGroupDescribe(super::share_group_describe_request::ShareGroupDescribeRequest),
     ShareFetch(super::share_fetch_request::ShareFetchRequest),
@@ -869,11 +887,15 @@ pub enum RequestBody {
     AddRaftVoter(super::add_raft_voter_request::AddRaftVoterRequest),
     RemoveRaftVoter(super::remove_raft_voter_request::RemoveRaftVoterRequest),
     UpdateRaftVoter(super::update_raft_voter_request::UpdateRaftVoterRequest),
-    InitializeShareGroupState(super::initialize_share_group_state_request::InitializeShareGroupStateRequest),
+    InitializeShareGroupState(
+        super::initialize_share_group_state_request::InitializeShareGroupStateRequest,
+    ),
     ReadShareGroupState(super::read_share_group_state_request::ReadShareGroupStateRequest),
     WriteShareGroupState(super::write_share_group_state_request::WriteShareGroupStateRequest),
     DeleteShareGroupState(super::delete_share_group_state_request::DeleteShareGroupStateRequest),
-    ReadShareGroupStateSummary(super::read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest),
+    ReadShareGroupStateSummary(
+        super::read_share_group_state_summary_request::ReadShareGroupStateSummaryRequest,
+    ),
 }
 
 impl RequestBody {
@@ -1295,17 +1317,29 @@ pub enum ResponseBody {
     CreateDelegationToken(super::create_delegation_token_response::CreateDelegationTokenResponse),
     RenewDelegationToken(super::renew_delegation_token_response::RenewDelegationTokenResponse),
     ExpireDelegationToken(super::expire_delegation_token_response::ExpireDelegationTokenResponse),
-    DescribeDelegationToken(super::describe_delegation_token_response::DescribeDelegationTokenResponse),
+    DescribeDelegationToken(
+        super::describe_delegation_token_response::DescribeDelegationTokenResponse,
+    ),
     DeleteGroups(super::delete_groups_response::DeleteGroupsResponse),
     ElectLeaders(super::elect_leaders_response::ElectLeadersResponse),
-    IncrementalAlterConfigs(super::incremental_alter_configs_response::IncrementalAlterConfigsResponse),
-    AlterPartitionReassignments(super::alter_partition_reassignments_response::AlterPartitionReassignmentsResponse),
-    ListPartitionReassignments(super::list_partition_reassignments_response::ListPartitionReassignmentsResponse),
+    IncrementalAlterConfigs(
+        super::incremental_alter_configs_response::IncrementalAlterConfigsResponse,
+    ),
+    AlterPartitionReassignments(
+        super::alter_partition_reassignments_response::AlterPartitionReassignmentsResponse,
+    ),
+    ListPartitionReassignments(
+        super::list_partition_reassignments_response::ListPartitionReassignmentsResponse,
+    ),
     OffsetDelete(super::offset_delete_response::OffsetDeleteResponse),
     DescribeClientQuotas(super::describe_client_quotas_response::DescribeClientQuotasResponse),
     AlterClientQuotas(super::alter_client_quotas_response::AlterClientQuotasResponse),
-    DescribeUserScramCredentials(super::describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse),
-    AlterUserScramCredentials(super::alter_user_scram_credentials_response::AlterUserScramCredentialsResponse),
+    DescribeUserScramCredentials(
+        super::describe_user_scram_credentials_response::DescribeUserScramCredentialsResponse,
+    ),
+    AlterUserScramCredentials(
+        super::alter_user_scram_credentials_response::AlterUserScramCredentialsResponse,
+    ),
     Vote(super::vote_response::VoteResponse),
     BeginQuorumEpoch(super::begin_quorum_epoch_response::BeginQuorumEpochResponse),
     EndQuorumEpoch(super::end_quorum_epoch_response::EndQuorumEpochResponse),
@@ -1322,14 +1356,22 @@ pub enum ResponseBody {
     DescribeTransactions(super::describe_transactions_response::DescribeTransactionsResponse),
     ListTransactions(super::list_transactions_response::ListTransactionsResponse),
     AllocateProducerIds(super::allocate_producer_ids_response::AllocateProducerIdsResponse),
-    ConsumerGroupHeartbeat(super::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse),
+    ConsumerGroupHeartbeat(
+        super::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse,
+    ),
     ConsumerGroupDescribe(super::consumer_group_describe_response::ConsumerGroupDescribeResponse),
     ControllerRegistration(super::controller_registration_response::ControllerRegistrationResponse),
-    GetTelemetrySubscriptions(super::get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse),
+    GetTelemetrySubscriptions(
+        super::get_telemetry_subscriptions_response::GetTelemetrySubscriptionsResponse,
+    ),
     PushTelemetry(super::push_telemetry_response::PushTelemetryResponse),
     AssignReplicasToDirs(super::assign_replicas_to_dirs_response::AssignReplicasToDirsResponse),
-    ListClientMetricsResources(super::list_client_metrics_resources_response::ListClientMetricsResourcesResponse),
-    DescribeTopicPartitions(super::describe_topic_partitions_response::DescribeTopicPartitionsResponse),
+    ListClientMetricsResources(
+        super::list_client_metrics_resources_response::ListClientMetricsResourcesResponse,
+    ),
+    DescribeTopicPartitions(
+        super::describe_topic_partitions_response::DescribeTopicPartitionsResponse,
+    ),
     ShareGroupHeartbeat(super::share_group_heartbeat_response::ShareGroupHeartbeatResponse),
     ShareGroupDescribe(super::share_group_describe_response::ShareGroupDescribeResponse),
     ShareFetch(super::share_fetch_response::ShareFetchResponse),
@@ -1337,11 +1379,15 @@ pub enum ResponseBody {
     AddRaftVoter(super::add_raft_voter_response::AddRaftVoterResponse),
     RemoveRaftVoter(super::remove_raft_voter_response::RemoveRaftVoterResponse),
     UpdateRaftVoter(super::update_raft_voter_response::UpdateRaftVoterResponse),
-    InitializeShareGroupState(super::initialize_share_group_state_response::InitializeShareGroupStateResponse),
+    InitializeShareGroupState(
+        super::initialize_share_group_state_response::InitializeShareGroupStateResponse,
+    ),
     ReadShareGroupState(super::read_share_group_state_response::ReadShareGroupStateResponse),
     WriteShareGroupState(super::write_share_group_state_response::WriteShareGroupStateResponse),
     DeleteShareGroupState(super::delete_share_group_state_response::DeleteShareGroupStateResponse),
-    ReadShareGroupStateSummary(super::read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse),
+    ReadShareGroupStateSummary(
+        super::read_share_group_state_summary_response::ReadShareGroupStateSummaryResponse,
+    ),
 }
 
 impl ResponseBody {
@@ -1718,4 +1764,3 @@ impl ResponseBody {
         }
     }
 }
-

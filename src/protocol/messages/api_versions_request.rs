@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ApiVersionsRequest` (request) from `ApiVersionsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ApiVersionsRequest (request), versions 0-4, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,17 +42,19 @@ impl Message for ApiVersionsRequest {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {
-            this.client_software_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientSoftwareName"))?;
+            this.client_software_name =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("ClientSoftwareName"))?;
         }
         if version >= 3 {
-            this.client_software_version = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientSoftwareVersion"))?;
+            this.client_software_version =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("ClientSoftwareVersion"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -66,7 +74,9 @@ impl Message for ApiVersionsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -75,11 +85,19 @@ impl Message for ApiVersionsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.client_software_name.len()), flexible, false) + self.client_software_name.len()); }
-        if version >= 3 { n += (length_len(Some(self.client_software_version.len()), flexible, false) + self.client_software_version.len()); }
+        if version >= 3 {
+            n += (length_len(Some(self.client_software_name.len()), flexible, false)
+                + self.client_software_name.len());
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.client_software_version.len()), flexible, false)
+                + self.client_software_version.len());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -98,9 +116,12 @@ impl crate::protocol::sample::Sample for ApiVersionsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.client_software_name = rng.string(); }
-        if version >= 3 { this.client_software_version = rng.string(); }
+        if version >= 3 {
+            this.client_software_name = rng.string();
+        }
+        if version >= 3 {
+            this.client_software_version = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ApiVersionsResponse` (response) from `ApiVersionsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ApiVersionsResponse (response), versions 0-4, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,21 +61,54 @@ impl Message for ApiVersionsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.api_keys = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ApiVersion::decode(d, version)?))? }) })().map_err(|e| e.in_field("ApiKeys"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.api_keys = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ApiVersion::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ApiKeys"))?;
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 3 => { this.supported_features = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(true, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(SupportedFeatureKey::decode(d, version)?))? }) })().map_err(|e| e.in_field("SupportedFeatures"))?; Ok(true) }
-                    1 if version >= 3 => { this.finalized_features_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("FinalizedFeaturesEpoch"))?; Ok(true) }
-                    2 if version >= 3 => { this.finalized_features = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(true, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FinalizedFeatureKey::decode(d, version)?))? }) })().map_err(|e| e.in_field("FinalizedFeatures"))?; Ok(true) }
-                    3 if version >= 3 => { this.zk_migration_ready = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ZkMigrationReady"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 3 => {
+                    this.supported_features = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 1)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(SupportedFeatureKey::decode(d, version)?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("SupportedFeatures"))?;
+                    Ok(true)
                 }
+                1 if version >= 3 => {
+                    this.finalized_features_epoch =
+                        (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                            .map_err(|e| e.in_field("FinalizedFeaturesEpoch"))?;
+                    Ok(true)
+                }
+                2 if version >= 3 => {
+                    this.finalized_features = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 1)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(FinalizedFeatureKey::decode(d, version)?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("FinalizedFeatures"))?;
+                    Ok(true)
+                }
+                3 if version >= 3 => {
+                    this.zk_migration_ready = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                        .map_err(|e| e.in_field("ZkMigrationReady"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -80,42 +119,81 @@ impl Message for ApiVersionsResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.api_keys).len()), flexible, true); for x in (&self.api_keys).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.api_keys).len()), flexible, true);
+        for x in (&self.api_keys).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 1 {
             e.put_i32(*&self.throttle_time_ms);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (version >= 3) && self.supported_features != Vec::<SupportedFeatureKey>::new() { count += 1; }
-            if (version >= 3) && self.finalized_features_epoch != -1 { count += 1; }
-            if (version >= 3) && self.finalized_features != Vec::<FinalizedFeatureKey>::new() { count += 1; }
-            if (version >= 3) && self.zk_migration_ready != false { count += 1; }
+            if (version >= 3) && self.supported_features != Vec::<SupportedFeatureKey>::new() {
+                count += 1;
+            }
+            if (version >= 3) && self.finalized_features_epoch != -1 {
+                count += 1;
+            }
+            if (version >= 3) && self.finalized_features != Vec::<FinalizedFeatureKey>::new() {
+                count += 1;
+            }
+            if (version >= 3) && self.zk_migration_ready != false {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 3) && self.supported_features != Vec::<SupportedFeatureKey>::new() {
                 e.put_uvarint(0);
-                e.put_uvarint(((length_len(Some(self.supported_features.len()), true, true) + self.supported_features.iter().map(|x| x.encoded_len(version)).sum::<usize>())) as u32);
-                e.put_length(Some((&self.supported_features).len()), true, true); for x in (&self.supported_features).iter() { (x).encode(e, version)?; }
+                e.put_uvarint(
+                    (length_len(Some(self.supported_features.len()), true, true)
+                        + self
+                            .supported_features
+                            .iter()
+                            .map(|x| x.encoded_len(version))
+                            .sum::<usize>()) as u32,
+                );
+                e.put_length(Some((&self.supported_features).len()), true, true);
+                for x in (&self.supported_features).iter() {
+                    (x).encode(e, version)?;
+                }
             }
             if (version >= 3) && self.finalized_features_epoch != -1 {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
                 e.put_uvarint((8) as u32);
                 e.put_i64(*&self.finalized_features_epoch);
             }
             if (version >= 3) && self.finalized_features != Vec::<FinalizedFeatureKey>::new() {
-                while let Some(u) = unknown.next_if(|u| u.tag < 2) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 2) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(2);
-                e.put_uvarint(((length_len(Some(self.finalized_features.len()), true, true) + self.finalized_features.iter().map(|x| x.encoded_len(version)).sum::<usize>())) as u32);
-                e.put_length(Some((&self.finalized_features).len()), true, true); for x in (&self.finalized_features).iter() { (x).encode(e, version)?; }
+                e.put_uvarint(
+                    (length_len(Some(self.finalized_features.len()), true, true)
+                        + self
+                            .finalized_features
+                            .iter()
+                            .map(|x| x.encoded_len(version))
+                            .sum::<usize>()) as u32,
+                );
+                e.put_length(Some((&self.finalized_features).len()), true, true);
+                for x in (&self.finalized_features).iter() {
+                    (x).encode(e, version)?;
+                }
             }
             if (version >= 3) && self.zk_migration_ready != false {
-                while let Some(u) = unknown.next_if(|u| u.tag < 3) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 3) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(3);
                 e.put_uvarint((1) as u32);
                 e.put_bool(*&self.zk_migration_ready);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -125,15 +203,50 @@ impl Message for ApiVersionsResponse {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += 2;
-        n += (length_len(Some(self.api_keys.len()), flexible, true) + self.api_keys.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += 4; }
+        n += (length_len(Some(self.api_keys.len()), flexible, true)
+            + self
+                .api_keys
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 3) && self.supported_features != Vec::<SupportedFeatureKey>::new() { let len = (length_len(Some(self.supported_features.len()), true, true) + self.supported_features.iter().map(|x| x.encoded_len(version)).sum::<usize>()); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (version >= 3) && self.finalized_features_epoch != -1 { let len = 8; count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
-            if (version >= 3) && self.finalized_features != Vec::<FinalizedFeatureKey>::new() { let len = (length_len(Some(self.finalized_features.len()), true, true) + self.finalized_features.iter().map(|x| x.encoded_len(version)).sum::<usize>()); count += 1; n += uvarint_len(2) + uvarint_len(len as u32) + len; }
-            if (version >= 3) && self.zk_migration_ready != false { let len = 1; count += 1; n += uvarint_len(3) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 3) && self.supported_features != Vec::<SupportedFeatureKey>::new() {
+                let len = (length_len(Some(self.supported_features.len()), true, true)
+                    + self
+                        .supported_features
+                        .iter()
+                        .map(|x| x.encoded_len(version))
+                        .sum::<usize>());
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 3) && self.finalized_features_epoch != -1 {
+                let len = 8;
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 3) && self.finalized_features != Vec::<FinalizedFeatureKey>::new() {
+                let len = (length_len(Some(self.finalized_features.len()), true, true)
+                    + self
+                        .finalized_features
+                        .iter()
+                        .map(|x| x.encoded_len(version))
+                        .sum::<usize>());
+                count += 1;
+                n += uvarint_len(2) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 3) && self.zk_migration_ready != false {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(3) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -178,15 +291,16 @@ impl Message for ApiVersion {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.api_key = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ApiKey"))?;
-        this.min_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinVersion"))?;
-        this.max_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxVersion"))?;
+        this.api_key =
+            (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ApiKey"))?;
+        this.min_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinVersion"))?;
+        this.max_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -203,7 +317,9 @@ impl Message for ApiVersion {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -217,7 +333,9 @@ impl Message for ApiVersion {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -256,20 +374,21 @@ impl Message for SupportedFeatureKey {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 3 {
-            this.min_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinVersion"))?;
+            this.min_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("MinVersion"))?;
         }
         if version >= 3 {
-            this.max_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxVersion"))?;
+            this.max_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("MaxVersion"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -279,15 +398,30 @@ impl Message for SupportedFeatureKey {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 3) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 3) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 3) && self.min_version != 0 { return Err(EncodeError::FieldNotInVersion { field: "MinVersion", version }); }
+        if !(version >= 3) && self.min_version != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MinVersion",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.min_version);
         }
-        if !(version >= 3) && self.max_version != 0 { return Err(EncodeError::FieldNotInVersion { field: "MaxVersion", version }); }
+        if !(version >= 3) && self.max_version != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MaxVersion",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.max_version);
         }
@@ -295,7 +429,9 @@ impl Message for SupportedFeatureKey {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -304,12 +440,20 @@ impl Message for SupportedFeatureKey {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 3 { n += 2; }
-        if version >= 3 { n += 2; }
+        if version >= 3 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 3 {
+            n += 2;
+        }
+        if version >= 3 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -348,20 +492,21 @@ impl Message for FinalizedFeatureKey {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 3 {
-            this.max_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxVersionLevel"))?;
+            this.max_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("MaxVersionLevel"))?;
         }
         if version >= 3 {
-            this.min_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinVersionLevel"))?;
+            this.min_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("MinVersionLevel"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -371,15 +516,30 @@ impl Message for FinalizedFeatureKey {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 3) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 3) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 3) && self.max_version_level != 0 { return Err(EncodeError::FieldNotInVersion { field: "MaxVersionLevel", version }); }
+        if !(version >= 3) && self.max_version_level != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MaxVersionLevel",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.max_version_level);
         }
-        if !(version >= 3) && self.min_version_level != 0 { return Err(EncodeError::FieldNotInVersion { field: "MinVersionLevel", version }); }
+        if !(version >= 3) && self.min_version_level != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MinVersionLevel",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.min_version_level);
         }
@@ -387,7 +547,9 @@ impl Message for FinalizedFeatureKey {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -396,12 +558,20 @@ impl Message for FinalizedFeatureKey {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 3 { n += 2; }
-        if version >= 3 { n += 2; }
+        if version >= 3 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 3 {
+            n += 2;
+        }
+        if version >= 3 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -413,13 +583,27 @@ impl crate::protocol::sample::Sample for ApiVersionsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.api_keys = rng.vec(|rng| ApiVersion::sample(rng, version)); }
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if version >= 3 { this.supported_features = rng.vec(|rng| SupportedFeatureKey::sample(rng, version)); }
-        if version >= 3 { this.finalized_features_epoch = rng.i64(); }
-        if version >= 3 { this.finalized_features = rng.vec(|rng| FinalizedFeatureKey::sample(rng, version)); }
-        if version >= 3 { this.zk_migration_ready = rng.bool(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.api_keys = rng.vec(|rng| ApiVersion::sample(rng, version));
+        }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 3 {
+            this.supported_features = rng.vec(|rng| SupportedFeatureKey::sample(rng, version));
+        }
+        if version >= 3 {
+            this.finalized_features_epoch = rng.i64();
+        }
+        if version >= 3 {
+            this.finalized_features = rng.vec(|rng| FinalizedFeatureKey::sample(rng, version));
+        }
+        if version >= 3 {
+            this.zk_migration_ready = rng.bool();
+        }
         this
     }
 }
@@ -429,9 +613,15 @@ impl crate::protocol::sample::Sample for ApiVersion {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.api_key = rng.i16(); }
-        if true { this.min_version = rng.i16(); }
-        if true { this.max_version = rng.i16(); }
+        if true {
+            this.api_key = rng.i16();
+        }
+        if true {
+            this.min_version = rng.i16();
+        }
+        if true {
+            this.max_version = rng.i16();
+        }
         this
     }
 }
@@ -441,9 +631,15 @@ impl crate::protocol::sample::Sample for SupportedFeatureKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.name = rng.string(); }
-        if version >= 3 { this.min_version = rng.i16(); }
-        if version >= 3 { this.max_version = rng.i16(); }
+        if version >= 3 {
+            this.name = rng.string();
+        }
+        if version >= 3 {
+            this.min_version = rng.i16();
+        }
+        if version >= 3 {
+            this.max_version = rng.i16();
+        }
         this
     }
 }
@@ -453,10 +649,15 @@ impl crate::protocol::sample::Sample for FinalizedFeatureKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.name = rng.string(); }
-        if version >= 3 { this.max_version_level = rng.i16(); }
-        if version >= 3 { this.min_version_level = rng.i16(); }
+        if version >= 3 {
+            this.name = rng.string();
+        }
+        if version >= 3 {
+            this.max_version_level = rng.i16();
+        }
+        if version >= 3 {
+            this.min_version_level = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `BeginQuorumEpochRequest` (request) from `BeginQuorumEpochRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// BeginQuorumEpochRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,20 +47,32 @@ impl Message for BeginQuorumEpochRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ClusterId"))?;
+        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ClusterId"))?;
         if version >= 1 {
-            this.voter_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
+            this.voter_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("VoterId"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 1 {
-            this.leader_endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("LeaderEndpoints"))?;
+            this.leader_endpoints = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderEndpoint::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("LeaderEndpoints"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,19 +82,34 @@ impl Message for BeginQuorumEpochRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        match &self.cluster_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.cluster_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if version >= 1 {
             e.put_i32(*&self.voter_id);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 1 {
-            e.put_length(Some((&self.leader_endpoints).len()), flexible, true); for x in (&self.leader_endpoints).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.leader_endpoints).len()), flexible, true);
+            for x in (&self.leader_endpoints).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -85,13 +118,32 @@ impl Message for BeginQuorumEpochRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += match &self.cluster_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 1 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += (length_len(Some(self.leader_endpoints.len()), flexible, true) + self.leader_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        n += match &self.cluster_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 1 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += (length_len(Some(self.leader_endpoints.len()), flexible, true)
+                + self
+                    .leader_endpoints
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -140,18 +192,20 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
         if version >= 1 {
-            this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("VoterDirectoryId"))?;
+            this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("VoterDirectoryId"))?;
         }
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -171,7 +225,9 @@ impl Message for PartitionData {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -181,12 +237,16 @@ impl Message for PartitionData {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += 4;
-        if version >= 1 { n += 16; }
+        if version >= 1 {
+            n += 16;
+        }
         n += 4;
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -219,14 +279,19 @@ impl Message for TopicData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -237,12 +302,17 @@ impl Message for TopicData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
         e.put_string(Some(&self.topic_name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -252,10 +322,17 @@ impl Message for TopicData {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -294,20 +371,21 @@ impl Message for LeaderEndpoint {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 1 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 1 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -317,15 +395,30 @@ impl Message for LeaderEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        if !(version >= 1) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 1) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 1) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 1) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 1) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 1) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_u16(*&self.port);
         }
@@ -333,7 +426,9 @@ impl Message for LeaderEndpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -342,12 +437,20 @@ impl Message for LeaderEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        if version >= 1 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 1 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 1 { n += 2; }
+        if version >= 1 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 1 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -359,10 +462,18 @@ impl crate::protocol::sample::Sample for BeginQuorumEpochRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.cluster_id = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 1 { this.voter_id = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| TopicData::sample(rng, version)); }
-        if version >= 1 { this.leader_endpoints = rng.vec(|rng| LeaderEndpoint::sample(rng, version)); }
+        if true {
+            this.cluster_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.voter_id = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicData::sample(rng, version));
+        }
+        if version >= 1 {
+            this.leader_endpoints = rng.vec(|rng| LeaderEndpoint::sample(rng, version));
+        }
         this
     }
 }
@@ -372,10 +483,18 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if version >= 1 { this.voter_directory_id = rng.uuid(); }
-        if true { this.leader_id = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if version >= 1 {
+            this.voter_directory_id = rng.uuid();
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
         this
     }
 }
@@ -385,8 +504,12 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
@@ -396,10 +519,15 @@ impl crate::protocol::sample::Sample for LeaderEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.name = rng.string(); }
-        if version >= 1 { this.host = rng.string(); }
-        if version >= 1 { this.port = rng.u16(); }
+        if version >= 1 {
+            this.name = rng.string();
+        }
+        if version >= 1 {
+            this.host = rng.string();
+        }
+        if version >= 1 {
+            this.port = rng.u16();
+        }
         this
     }
 }
-

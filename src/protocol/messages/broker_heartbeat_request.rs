@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `BrokerHeartbeatRequest` (request) from `BrokerHeartbeatRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// BrokerHeartbeatRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,20 +57,29 @@ impl Message for BrokerHeartbeatRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
-        this.current_metadata_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CurrentMetadataOffset"))?;
-        this.want_fence = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("WantFence"))?;
-        this.want_shut_down = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("WantShutDown"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("BrokerEpoch"))?;
+        this.current_metadata_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("CurrentMetadataOffset"))?;
+        this.want_fence = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("WantFence"))?;
+        this.want_shut_down = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("WantShutDown"))?;
         if version >= 1 {
-            this.offline_log_dirs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.uuid()?))? }) })().map_err(|e| e.in_field("OfflineLogDirs"))?;
+            this.offline_log_dirs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.uuid()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("OfflineLogDirs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -79,15 +94,25 @@ impl Message for BrokerHeartbeatRequest {
         e.put_i64(*&self.current_metadata_offset);
         e.put_bool(*&self.want_fence);
         e.put_bool(*&self.want_shut_down);
-        if !(version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() { return Err(EncodeError::FieldNotInVersion { field: "OfflineLogDirs", version }); }
+        if !(version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OfflineLogDirs",
+                version,
+            });
+        }
         if version >= 1 {
-            e.put_length(Some((&self.offline_log_dirs).len()), flexible, true); for x in (&self.offline_log_dirs).iter() { e.put_uuid(x); }
+            e.put_length(Some((&self.offline_log_dirs).len()), flexible, true);
+            for x in (&self.offline_log_dirs).iter() {
+                e.put_uuid(x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -101,10 +126,15 @@ impl Message for BrokerHeartbeatRequest {
         n += 8;
         n += 1;
         n += 1;
-        if version >= 1 { n += (length_len(Some(self.offline_log_dirs.len()), flexible, true) + self.offline_log_dirs.len() * 16); }
+        if version >= 1 {
+            n += (length_len(Some(self.offline_log_dirs.len()), flexible, true)
+                + self.offline_log_dirs.len() * 16);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -123,13 +153,24 @@ impl crate::protocol::sample::Sample for BrokerHeartbeatRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.broker_epoch = rng.i64(); }
-        if true { this.current_metadata_offset = rng.i64(); }
-        if true { this.want_fence = rng.bool(); }
-        if true { this.want_shut_down = rng.bool(); }
-        if version >= 1 { this.offline_log_dirs = rng.vec(|rng| rng.uuid()); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.broker_epoch = rng.i64();
+        }
+        if true {
+            this.current_metadata_offset = rng.i64();
+        }
+        if true {
+            this.want_fence = rng.bool();
+        }
+        if true {
+            this.want_shut_down = rng.bool();
+        }
+        if version >= 1 {
+            this.offline_log_dirs = rng.vec(|rng| rng.uuid());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `BrokerHeartbeatResponse` (response) from `BrokerHeartbeatResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// BrokerHeartbeatResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,17 +53,20 @@ impl Message for BrokerHeartbeatResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.is_caught_up = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsCaughtUp"))?;
-        this.is_fenced = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsFenced"))?;
-        this.should_shut_down = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ShouldShutDown"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.is_caught_up = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("IsCaughtUp"))?;
+        this.is_fenced = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("IsFenced"))?;
+        this.should_shut_down = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("ShouldShutDown"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -76,7 +85,9 @@ impl Message for BrokerHeartbeatResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -92,7 +103,9 @@ impl Message for BrokerHeartbeatResponse {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -111,12 +124,21 @@ impl crate::protocol::sample::Sample for BrokerHeartbeatResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.is_caught_up = rng.bool(); }
-        if true { this.is_fenced = rng.bool(); }
-        if true { this.should_shut_down = rng.bool(); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.is_caught_up = rng.bool();
+        }
+        if true {
+            this.is_fenced = rng.bool();
+        }
+        if true {
+            this.should_shut_down = rng.bool();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `BrokerRegistrationRequest` (request) from `BrokerRegistrationRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// BrokerRegistrationRequest (request), versions 0-4, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,27 +69,49 @@ impl Message for BrokerRegistrationRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClusterId"))?;
-        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("IncarnationId"))?;
-        this.listeners = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Listener::decode(d, version)?))? }) })().map_err(|e| e.in_field("Listeners"))?;
-        this.features = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Feature::decode(d, version)?))? }) })().map_err(|e| e.in_field("Features"))?;
-        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Rack"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClusterId"))?;
+        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("IncarnationId"))?;
+        this.listeners = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Listener::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Listeners"))?;
+        this.features = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Feature::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Features"))?;
+        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Rack"))?;
         if version >= 1 {
-            this.is_migrating_zk_broker = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsMigratingZkBroker"))?;
+            this.is_migrating_zk_broker = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsMigratingZkBroker"))?;
         }
         if version >= 2 {
-            this.log_dirs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.uuid()?))? }) })().map_err(|e| e.in_field("LogDirs"))?;
+            this.log_dirs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.uuid()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("LogDirs"))?;
         }
         if version >= 3 {
-            this.previous_broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("PreviousBrokerEpoch"))?;
+            this.previous_broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("PreviousBrokerEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -96,15 +124,36 @@ impl Message for BrokerRegistrationRequest {
         e.put_i32(*&self.broker_id);
         e.put_string(Some(&self.cluster_id), flexible);
         e.put_uuid(&self.incarnation_id);
-        e.put_length(Some((&self.listeners).len()), flexible, true); for x in (&self.listeners).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.features).len()), flexible, true); for x in (&self.features).iter() { (x).encode(e, version)?; }
-        match &self.rack { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        if !(version >= 1) && self.is_migrating_zk_broker != false { return Err(EncodeError::FieldNotInVersion { field: "IsMigratingZkBroker", version }); }
+        e.put_length(Some((&self.listeners).len()), flexible, true);
+        for x in (&self.listeners).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.features).len()), flexible, true);
+        for x in (&self.features).iter() {
+            (x).encode(e, version)?;
+        }
+        match &self.rack {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        if !(version >= 1) && self.is_migrating_zk_broker != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsMigratingZkBroker",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_bool(*&self.is_migrating_zk_broker);
         }
         if version >= 2 {
-            e.put_length(Some((&self.log_dirs).len()), flexible, true); for x in (&self.log_dirs).iter() { e.put_uuid(x); }
+            e.put_length(Some((&self.log_dirs).len()), flexible, true);
+            for x in (&self.log_dirs).iter() {
+                e.put_uuid(x);
+            }
         }
         if version >= 3 {
             e.put_i64(*&self.previous_broker_epoch);
@@ -113,7 +162,9 @@ impl Message for BrokerRegistrationRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -125,15 +176,36 @@ impl Message for BrokerRegistrationRequest {
         n += 4;
         n += (length_len(Some(self.cluster_id.len()), flexible, false) + self.cluster_id.len());
         n += 16;
-        n += (length_len(Some(self.listeners.len()), flexible, true) + self.listeners.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.features.len()), flexible, true) + self.features.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 1 { n += 1; }
-        if version >= 2 { n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16); }
-        if version >= 3 { n += 8; }
+        n += (length_len(Some(self.listeners.len()), flexible, true)
+            + self
+                .listeners
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.features.len()), flexible, true)
+            + self
+                .features
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += match &self.rack {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 1 {
+            n += 1;
+        }
+        if version >= 2 {
+            n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16);
+        }
+        if version >= 3 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -182,16 +254,18 @@ impl Message for Listener {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
-        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("SecurityProtocol"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("SecurityProtocol"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -209,7 +283,9 @@ impl Message for Listener {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -224,7 +300,9 @@ impl Message for Listener {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -262,15 +340,16 @@ impl Message for Feature {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinSupportedVersion"))?;
-        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxSupportedVersion"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinSupportedVersion"))?;
+        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxSupportedVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -287,7 +366,9 @@ impl Message for Feature {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -301,7 +382,9 @@ impl Message for Feature {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -313,15 +396,33 @@ impl crate::protocol::sample::Sample for BrokerRegistrationRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.cluster_id = rng.string(); }
-        if true { this.incarnation_id = rng.uuid(); }
-        if true { this.listeners = rng.vec(|rng| Listener::sample(rng, version)); }
-        if true { this.features = rng.vec(|rng| Feature::sample(rng, version)); }
-        if true { this.rack = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 1 { this.is_migrating_zk_broker = rng.bool(); }
-        if version >= 2 { this.log_dirs = rng.vec(|rng| rng.uuid()); }
-        if version >= 3 { this.previous_broker_epoch = rng.i64(); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.cluster_id = rng.string();
+        }
+        if true {
+            this.incarnation_id = rng.uuid();
+        }
+        if true {
+            this.listeners = rng.vec(|rng| Listener::sample(rng, version));
+        }
+        if true {
+            this.features = rng.vec(|rng| Feature::sample(rng, version));
+        }
+        if true {
+            this.rack = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.is_migrating_zk_broker = rng.bool();
+        }
+        if version >= 2 {
+            this.log_dirs = rng.vec(|rng| rng.uuid());
+        }
+        if version >= 3 {
+            this.previous_broker_epoch = rng.i64();
+        }
         this
     }
 }
@@ -331,10 +432,18 @@ impl crate::protocol::sample::Sample for Listener {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.u16(); }
-        if true { this.security_protocol = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.u16();
+        }
+        if true {
+            this.security_protocol = rng.i16();
+        }
         this
     }
 }
@@ -344,10 +453,15 @@ impl crate::protocol::sample::Sample for Feature {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.min_supported_version = rng.i16(); }
-        if true { this.max_supported_version = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.min_supported_version = rng.i16();
+        }
+        if true {
+            this.max_supported_version = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerGroupHeartbeatRequest` (request) from `ConsumerGroupHeartbeatRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerGroupHeartbeatRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,24 +73,51 @@ impl Message for ConsumerGroupHeartbeatRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
-        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MemberEpoch"))?;
-        this.instance_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("InstanceId"))?;
-        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("RackId"))?;
-        this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
-        this.subscribed_topic_names = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?) }) })().map_err(|e| e.in_field("SubscribedTopicNames"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
+        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MemberEpoch"))?;
+        this.instance_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("InstanceId"))?;
+        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("RackId"))?;
+        this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
+        this.subscribed_topic_names = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("SubscribedTopicNames"))?;
         if version >= 1 {
-            this.subscribed_topic_regex = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 1) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("SubscribedTopicRegex"))?;
+            this.subscribed_topic_regex = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 1) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("SubscribedTopicRegex"))?;
         }
-        this.server_assignor = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ServerAssignor"))?;
-        this.topic_partitions = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))?) }) })().map_err(|e| e.in_field("TopicPartitions"))?;
+        this.server_assignor =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("ServerAssignor"))?;
+        this.topic_partitions = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("TopicPartitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -97,21 +130,82 @@ impl Message for ConsumerGroupHeartbeatRequest {
         e.put_string(Some(&self.group_id), flexible);
         e.put_string(Some(&self.member_id), flexible);
         e.put_i32(*&self.member_epoch);
-        match &self.instance_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.rack_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        e.put_i32(*&self.rebalance_timeout_ms);
-        match &self.subscribed_topic_names { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { e.put_string(Some(x), flexible); } } }
-        if !(version >= 1) && self.subscribed_topic_regex != None { return Err(EncodeError::FieldNotInVersion { field: "SubscribedTopicRegex", version }); }
-        if version >= 1 {
-            match &self.subscribed_topic_regex { None => { if !(version >= 1) { return Err(EncodeError::NullNotAllowed { field: "SubscribedTopicRegex", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.instance_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
         }
-        match &self.server_assignor { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.topic_partitions { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+        match &self.rack_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        e.put_i32(*&self.rebalance_timeout_ms);
+        match &self.subscribed_topic_names {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    e.put_string(Some(x), flexible);
+                }
+            }
+        }
+        if !(version >= 1) && self.subscribed_topic_regex != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "SubscribedTopicRegex",
+                version,
+            });
+        }
+        if version >= 1 {
+            match &self.subscribed_topic_regex {
+                None => {
+                    if !(version >= 1) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "SubscribedTopicRegex",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        match &self.server_assignor {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.topic_partitions {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    (x).encode(e, version)?;
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -123,16 +217,46 @@ impl Message for ConsumerGroupHeartbeatRequest {
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
         n += 4;
-        n += match &self.instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.rack_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.instance_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.rack_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
-        n += match &self.subscribed_topic_names { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()) };
-        if version >= 1 { n += match &self.subscribed_topic_regex { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += match &self.server_assignor { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.topic_partitions { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) };
+        n += match &self.subscribed_topic_names {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter()
+                        .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                        .sum::<usize>())
+            }
+        };
+        if version >= 1 {
+            n += match &self.subscribed_topic_regex {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += match &self.server_assignor {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.topic_partitions {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+            }
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -173,14 +297,19 @@ impl Message for TopicPartitions {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -191,12 +320,17 @@ impl Message for TopicPartitions {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -209,7 +343,9 @@ impl Message for TopicPartitions {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -221,16 +357,38 @@ impl crate::protocol::sample::Sample for ConsumerGroupHeartbeatRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.member_id = rng.string(); }
-        if true { this.member_epoch = rng.i32(); }
-        if true { this.instance_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.rack_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.rebalance_timeout_ms = rng.i32(); }
-        if true { this.subscribed_topic_names = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string())); }
-        if version >= 1 { this.subscribed_topic_regex = rng.maybe_null(version >= 1, |rng| rng.string()); }
-        if true { this.server_assignor = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.topic_partitions = rng.maybe_null(true, |rng| rng.vec(|rng| TopicPartitions::sample(rng, version))); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.member_id = rng.string();
+        }
+        if true {
+            this.member_epoch = rng.i32();
+        }
+        if true {
+            this.instance_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.rack_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.rebalance_timeout_ms = rng.i32();
+        }
+        if true {
+            this.subscribed_topic_names = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string()));
+        }
+        if version >= 1 {
+            this.subscribed_topic_regex = rng.maybe_null(version >= 1, |rng| rng.string());
+        }
+        if true {
+            this.server_assignor = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.topic_partitions = rng.maybe_null(true, |rng| {
+                rng.vec(|rng| TopicPartitions::sample(rng, version))
+            });
+        }
         this
     }
 }
@@ -240,9 +398,12 @@ impl crate::protocol::sample::Sample for TopicPartitions {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

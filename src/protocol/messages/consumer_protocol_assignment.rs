@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerProtocolAssignment` (data) from `ConsumerProtocolAssignment.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerProtocolAssignment (data), versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,23 +35,48 @@ impl Message for ConsumerProtocolAssignment {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.assigned_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("AssignedPartitions"))?;
-        this.user_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(false)?) })().map_err(|e| e.in_field("UserData"))?;
+        this.assigned_partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AssignedPartitions"))?;
+        this.user_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(false)?) })()
+            .map_err(|e| e.in_field("UserData"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        e.put_length(Some((&self.assigned_partitions).len()), false, true); for x in (&self.assigned_partitions).iter() { (x).encode(e, version)?; }
-        match &self.user_data { None => { e.put_length(None, false, true); } Some(v) => { e.put_bytes(Some(v), false); } }
+        e.put_length(Some((&self.assigned_partitions).len()), false, true);
+        for x in (&self.assigned_partitions).iter() {
+            (x).encode(e, version)?;
+        }
+        match &self.user_data {
+            None => {
+                e.put_length(None, false, true);
+            }
+            Some(v) => {
+                e.put_bytes(Some(v), false);
+            }
+        }
         Ok(())
     }
 
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        n += (length_len(Some(self.assigned_partitions.len()), false, true) + self.assigned_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += match &self.user_data { None => length_len(None, false, true), Some(v) => (length_len(Some(v.len()), false, true) + v.len()) };
+        n += (length_len(Some(self.assigned_partitions.len()), false, true)
+            + self
+                .assigned_partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += match &self.user_data {
+            None => length_len(None, false, true),
+            Some(v) => (length_len(Some(v.len()), false, true) + v.len()),
+        };
         n
     }
 }
@@ -78,15 +109,25 @@ impl Message for TopicPartition {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("Topic"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+            .map_err(|e| e.in_field("Topic"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(Some(&self.topic), false);
-        e.put_length(Some((&self.partitions).len()), false, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), false, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         Ok(())
     }
 
@@ -104,8 +145,12 @@ impl crate::protocol::sample::Sample for ConsumerProtocolAssignment {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.assigned_partitions = rng.vec(|rng| TopicPartition::sample(rng, version)); }
-        if true { this.user_data = rng.maybe_null(true, |rng| rng.bytes()); }
+        if true {
+            this.assigned_partitions = rng.vec(|rng| TopicPartition::sample(rng, version));
+        }
+        if true {
+            this.user_data = rng.maybe_null(true, |rng| rng.bytes());
+        }
         this
     }
 }
@@ -115,9 +160,12 @@ impl crate::protocol::sample::Sample for TopicPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConsumerProtocolSubscription` (data) from `ConsumerProtocolSubscription.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConsumerProtocolSubscription (data), versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,32 +44,81 @@ impl Message for ConsumerProtocolSubscription {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(false)?))? }) })().map_err(|e| e.in_field("Topics"))?;
-        this.user_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(false)?) })().map_err(|e| e.in_field("UserData"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(false)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
+        this.user_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(false)?) })()
+            .map_err(|e| e.in_field("UserData"))?;
         if version >= 1 {
-            this.owned_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("OwnedPartitions"))?;
+            this.owned_partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(TopicPartition::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("OwnedPartitions"))?;
         }
         if version >= 2 {
-            this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GenerationId"))?;
+            this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("GenerationId"))?;
         }
         if version >= 3 {
-            this.rack_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(false)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("RackId"))?;
+            this.rack_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(false)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("RackId"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        e.put_length(Some((&self.topics).len()), false, true); for x in (&self.topics).iter() { e.put_string(Some(x), false); }
-        match &self.user_data { None => { e.put_length(None, false, true); } Some(v) => { e.put_bytes(Some(v), false); } }
+        e.put_length(Some((&self.topics).len()), false, true);
+        for x in (&self.topics).iter() {
+            e.put_string(Some(x), false);
+        }
+        match &self.user_data {
+            None => {
+                e.put_length(None, false, true);
+            }
+            Some(v) => {
+                e.put_bytes(Some(v), false);
+            }
+        }
         if version >= 1 {
-            e.put_length(Some((&self.owned_partitions).len()), false, true); for x in (&self.owned_partitions).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.owned_partitions).len()), false, true);
+            for x in (&self.owned_partitions).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version >= 2 {
             e.put_i32(*&self.generation_id);
         }
         if version >= 3 {
-            match &self.rack_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "RackId", version }); } e.put_string(None, false); } Some(v) => { e.put_string(Some(v), false); } }
+            match &self.rack_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "RackId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, false);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), false);
+                }
+            }
         }
         Ok(())
     }
@@ -71,11 +126,33 @@ impl Message for ConsumerProtocolSubscription {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        n += (length_len(Some(self.topics.len()), false, true) + self.topics.iter().map(|x| (length_len(Some(x.len()), false, false) + x.len())).sum::<usize>());
-        n += match &self.user_data { None => length_len(None, false, true), Some(v) => (length_len(Some(v.len()), false, true) + v.len()) };
-        if version >= 1 { n += (length_len(Some(self.owned_partitions.len()), false, true) + self.owned_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 2 { n += 4; }
-        if version >= 3 { n += match &self.rack_id { None => length_len(None, false, false), Some(v) => (length_len(Some(v.len()), false, false) + v.len()) }; }
+        n += (length_len(Some(self.topics.len()), false, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| (length_len(Some(x.len()), false, false) + x.len()))
+                .sum::<usize>());
+        n += match &self.user_data {
+            None => length_len(None, false, true),
+            Some(v) => (length_len(Some(v.len()), false, true) + v.len()),
+        };
+        if version >= 1 {
+            n += (length_len(Some(self.owned_partitions.len()), false, true)
+                + self
+                    .owned_partitions
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 2 {
+            n += 4;
+        }
+        if version >= 3 {
+            n += match &self.rack_id {
+                None => length_len(None, false, false),
+                Some(v) => (length_len(Some(v.len()), false, false) + v.len()),
+            };
+        }
         n
     }
 }
@@ -109,23 +186,43 @@ impl Message for TopicPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
         if version >= 1 {
-            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("Topic"))?;
+            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+                .map_err(|e| e.in_field("Topic"))?;
         }
         if version >= 1 {
-            this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+            this.partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(false, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Partitions"))?;
         }
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
-        if !(version >= 1) && self.topic != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Topic", version }); }
+        if !(version >= 1) && self.topic != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topic",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.topic), false);
         }
-        if !(version >= 1) && self.partitions != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "Partitions", version }); }
+        if !(version >= 1) && self.partitions != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Partitions",
+                version,
+            });
+        }
         if version >= 1 {
-            e.put_length(Some((&self.partitions).len()), false, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.partitions).len()), false, true);
+            for x in (&self.partitions).iter() {
+                e.put_i32(*x);
+            }
         }
         Ok(())
     }
@@ -133,8 +230,12 @@ impl Message for TopicPartition {
     #[allow(unused_variables, unused_mut)]
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
-        if version >= 1 { n += (length_len(Some(self.topic.len()), false, false) + self.topic.len()); }
-        if version >= 1 { n += (length_len(Some(self.partitions.len()), false, true) + self.partitions.len() * 4); }
+        if version >= 1 {
+            n += (length_len(Some(self.topic.len()), false, false) + self.topic.len());
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.partitions.len()), false, true) + self.partitions.len() * 4);
+        }
         n
     }
 }
@@ -144,11 +245,21 @@ impl crate::protocol::sample::Sample for ConsumerProtocolSubscription {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topics = rng.vec(|rng| rng.string()); }
-        if true { this.user_data = rng.maybe_null(true, |rng| rng.bytes()); }
-        if version >= 1 { this.owned_partitions = rng.vec(|rng| TopicPartition::sample(rng, version)); }
-        if version >= 2 { this.generation_id = rng.i32(); }
-        if version >= 3 { this.rack_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
+        if true {
+            this.topics = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.user_data = rng.maybe_null(true, |rng| rng.bytes());
+        }
+        if version >= 1 {
+            this.owned_partitions = rng.vec(|rng| TopicPartition::sample(rng, version));
+        }
+        if version >= 2 {
+            this.generation_id = rng.i32();
+        }
+        if version >= 3 {
+            this.rack_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
         this
     }
 }
@@ -158,9 +269,12 @@ impl crate::protocol::sample::Sample for TopicPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.topic = rng.string(); }
-        if version >= 1 { this.partitions = rng.vec(|rng| rng.i32()); }
+        if version >= 1 {
+            this.topic = rng.string();
+        }
+        if version >= 1 {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

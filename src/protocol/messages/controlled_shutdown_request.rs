@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ControlledShutdownRequest` (request) from `ControlledShutdownRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ControlledShutdownRequest (request), versions 0-3, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,16 +41,16 @@ impl Message for ControlledShutdownRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
         if version >= 2 {
-            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("BrokerEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -62,7 +68,9 @@ impl Message for ControlledShutdownRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -72,10 +80,14 @@ impl Message for ControlledShutdownRequest {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += 4;
-        if version >= 2 { n += 8; }
+        if version >= 2 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -94,9 +106,12 @@ impl crate::protocol::sample::Sample for ControlledShutdownRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if version >= 2 { this.broker_epoch = rng.i64(); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if version >= 2 {
+            this.broker_epoch = rng.i64();
+        }
         this
     }
 }
-

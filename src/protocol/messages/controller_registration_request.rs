@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ControllerRegistrationRequest` (request) from `ControllerRegistrationRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ControllerRegistrationRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,17 +53,30 @@ impl Message for ControllerRegistrationRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
-        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("IncarnationId"))?;
-        this.zk_migration_ready = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ZkMigrationReady"))?;
-        this.listeners = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Listener::decode(d, version)?))? }) })().map_err(|e| e.in_field("Listeners"))?;
-        this.features = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Feature::decode(d, version)?))? }) })().map_err(|e| e.in_field("Features"))?;
+        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerId"))?;
+        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("IncarnationId"))?;
+        this.zk_migration_ready = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("ZkMigrationReady"))?;
+        this.listeners = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Listener::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Listeners"))?;
+        this.features = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Feature::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Features"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,13 +89,21 @@ impl Message for ControllerRegistrationRequest {
         e.put_i32(*&self.controller_id);
         e.put_uuid(&self.incarnation_id);
         e.put_bool(*&self.zk_migration_ready);
-        e.put_length(Some((&self.listeners).len()), flexible, true); for x in (&self.listeners).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.features).len()), flexible, true); for x in (&self.features).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.listeners).len()), flexible, true);
+        for x in (&self.listeners).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.features).len()), flexible, true);
+        for x in (&self.features).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -88,11 +115,23 @@ impl Message for ControllerRegistrationRequest {
         n += 4;
         n += 16;
         n += 1;
-        n += (length_len(Some(self.listeners.len()), flexible, true) + self.listeners.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.features.len()), flexible, true) + self.features.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.listeners.len()), flexible, true)
+            + self
+                .listeners
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.features.len()), flexible, true)
+            + self
+                .features
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -141,16 +180,18 @@ impl Message for Listener {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
-        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("SecurityProtocol"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("SecurityProtocol"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -168,7 +209,9 @@ impl Message for Listener {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -183,7 +226,9 @@ impl Message for Listener {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -221,15 +266,16 @@ impl Message for Feature {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinSupportedVersion"))?;
-        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxSupportedVersion"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinSupportedVersion"))?;
+        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxSupportedVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -246,7 +292,9 @@ impl Message for Feature {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -260,7 +308,9 @@ impl Message for Feature {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -272,11 +322,21 @@ impl crate::protocol::sample::Sample for ControllerRegistrationRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.controller_id = rng.i32(); }
-        if true { this.incarnation_id = rng.uuid(); }
-        if true { this.zk_migration_ready = rng.bool(); }
-        if true { this.listeners = rng.vec(|rng| Listener::sample(rng, version)); }
-        if true { this.features = rng.vec(|rng| Feature::sample(rng, version)); }
+        if true {
+            this.controller_id = rng.i32();
+        }
+        if true {
+            this.incarnation_id = rng.uuid();
+        }
+        if true {
+            this.zk_migration_ready = rng.bool();
+        }
+        if true {
+            this.listeners = rng.vec(|rng| Listener::sample(rng, version));
+        }
+        if true {
+            this.features = rng.vec(|rng| Feature::sample(rng, version));
+        }
         this
     }
 }
@@ -286,10 +346,18 @@ impl crate::protocol::sample::Sample for Listener {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.u16(); }
-        if true { this.security_protocol = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.u16();
+        }
+        if true {
+            this.security_protocol = rng.i16();
+        }
         this
     }
 }
@@ -299,10 +367,15 @@ impl crate::protocol::sample::Sample for Feature {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.min_supported_version = rng.i16(); }
-        if true { this.max_supported_version = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.min_supported_version = rng.i16();
+        }
+        if true {
+            this.max_supported_version = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `CreateAclsRequest` (request) from `CreateAclsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// CreateAclsRequest (request), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for CreateAclsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.creations = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AclCreation::decode(d, version)?))? }) })().map_err(|e| e.in_field("Creations"))?;
+        this.creations = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(AclCreation::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Creations"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for CreateAclsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        e.put_length(Some((&self.creations).len()), flexible, true); for x in (&self.creations).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.creations).len()), flexible, true);
+        for x in (&self.creations).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for CreateAclsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += (length_len(Some(self.creations.len()), flexible, true) + self.creations.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.creations.len()), flexible, true)
+            + self
+                .creations
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -125,21 +147,26 @@ impl Message for AclCreation {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
         if version >= 1 {
-            this.resource_pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourcePatternType"))?;
+            this.resource_pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("ResourcePatternType"))?;
         }
-        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Principal"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Operation"))?;
-        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PermissionType"))?;
+        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Principal"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Operation"))?;
+        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -151,7 +178,12 @@ impl Message for AclCreation {
         let flexible = version >= 2;
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
-        if !(version >= 1) && self.resource_pattern_type != 3 { return Err(EncodeError::FieldNotInVersion { field: "ResourcePatternType", version }); }
+        if !(version >= 1) && self.resource_pattern_type != 3 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ResourcePatternType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.resource_pattern_type);
         }
@@ -163,7 +195,9 @@ impl Message for AclCreation {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -173,15 +207,20 @@ impl Message for AclCreation {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
-        if version >= 1 { n += 1; }
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
+        if version >= 1 {
+            n += 1;
+        }
         n += (length_len(Some(self.principal.len()), flexible, false) + self.principal.len());
         n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
         n += 1;
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -193,7 +232,9 @@ impl crate::protocol::sample::Sample for CreateAclsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.creations = rng.vec(|rng| AclCreation::sample(rng, version)); }
+        if true {
+            this.creations = rng.vec(|rng| AclCreation::sample(rng, version));
+        }
         this
     }
 }
@@ -203,14 +244,27 @@ impl crate::protocol::sample::Sample for AclCreation {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if version >= 1 { this.resource_pattern_type = rng.i8(); }
-        if true { this.principal = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.operation = rng.i8(); }
-        if true { this.permission_type = rng.i8(); }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if version >= 1 {
+            this.resource_pattern_type = rng.i8();
+        }
+        if true {
+            this.principal = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.operation = rng.i8();
+        }
+        if true {
+            this.permission_type = rng.i8();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `CreateDelegationTokenRequest` (request) from `CreateDelegationTokenRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// CreateDelegationTokenRequest (request), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,19 +50,42 @@ impl Message for CreateDelegationTokenRequest {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {
-            this.owner_principal_type = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("OwnerPrincipalType"))?;
+            this.owner_principal_type = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("OwnerPrincipalType"))?;
         }
         if version >= 3 {
-            this.owner_principal_name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("OwnerPrincipalName"))?;
+            this.owner_principal_name = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("OwnerPrincipalName"))?;
         }
-        this.renewers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(CreatableRenewers::decode(d, version)?))? }) })().map_err(|e| e.in_field("Renewers"))?;
-        this.max_lifetime_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("MaxLifetimeMs"))?;
+        this.renewers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(CreatableRenewers::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Renewers"))?;
+        this.max_lifetime_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("MaxLifetimeMs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -66,21 +95,62 @@ impl Message for CreateDelegationTokenRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        if !(version >= 3) && self.owner_principal_type != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "OwnerPrincipalType", version }); }
-        if version >= 3 {
-            match &self.owner_principal_type { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "OwnerPrincipalType", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 3) && self.owner_principal_type != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OwnerPrincipalType",
+                version,
+            });
         }
-        if !(version >= 3) && self.owner_principal_name != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "OwnerPrincipalName", version }); }
         if version >= 3 {
-            match &self.owner_principal_name { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "OwnerPrincipalName", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.owner_principal_type {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "OwnerPrincipalType",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
-        e.put_length(Some((&self.renewers).len()), flexible, true); for x in (&self.renewers).iter() { (x).encode(e, version)?; }
+        if !(version >= 3) && self.owner_principal_name != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OwnerPrincipalName",
+                version,
+            });
+        }
+        if version >= 3 {
+            match &self.owner_principal_name {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "OwnerPrincipalName",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        e.put_length(Some((&self.renewers).len()), flexible, true);
+        for x in (&self.renewers).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i64(*&self.max_lifetime_ms);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -89,13 +159,30 @@ impl Message for CreateDelegationTokenRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        if version >= 3 { n += match &self.owner_principal_type { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 3 { n += match &self.owner_principal_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += (length_len(Some(self.renewers.len()), flexible, true) + self.renewers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 3 {
+            n += match &self.owner_principal_type {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 3 {
+            n += match &self.owner_principal_name {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += (length_len(Some(self.renewers.len()), flexible, true)
+            + self
+                .renewers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 8;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -136,14 +223,14 @@ impl Message for CreatableRenewers {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalType"))?;
-        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalName"))?;
+        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalType"))?;
+        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalName"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -159,7 +246,9 @@ impl Message for CreatableRenewers {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -168,11 +257,15 @@ impl Message for CreatableRenewers {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += (length_len(Some(self.principal_type.len()), flexible, false) + self.principal_type.len());
-        n += (length_len(Some(self.principal_name.len()), flexible, false) + self.principal_name.len());
+        n += (length_len(Some(self.principal_type.len()), flexible, false)
+            + self.principal_type.len());
+        n += (length_len(Some(self.principal_name.len()), flexible, false)
+            + self.principal_name.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -184,10 +277,18 @@ impl crate::protocol::sample::Sample for CreateDelegationTokenRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.owner_principal_type = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if version >= 3 { this.owner_principal_name = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if true { this.renewers = rng.vec(|rng| CreatableRenewers::sample(rng, version)); }
-        if true { this.max_lifetime_ms = rng.i64(); }
+        if version >= 3 {
+            this.owner_principal_type = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if version >= 3 {
+            this.owner_principal_name = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if true {
+            this.renewers = rng.vec(|rng| CreatableRenewers::sample(rng, version));
+        }
+        if true {
+            this.max_lifetime_ms = rng.i64();
+        }
         this
     }
 }
@@ -197,9 +298,12 @@ impl crate::protocol::sample::Sample for CreatableRenewers {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.principal_type = rng.string(); }
-        if true { this.principal_name = rng.string(); }
+        if true {
+            this.principal_type = rng.string();
+        }
+        if true {
+            this.principal_name = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `CreateDelegationTokenResponse` (response) from `CreateDelegationTokenResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// CreateDelegationTokenResponse (response), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,27 +77,38 @@ impl Message for CreateDelegationTokenResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalType"))?;
-        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalName"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalType"))?;
+        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalName"))?;
         if version >= 3 {
-            this.token_requester_principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenRequesterPrincipalType"))?;
+            this.token_requester_principal_type =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("TokenRequesterPrincipalType"))?;
         }
         if version >= 3 {
-            this.token_requester_principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenRequesterPrincipalName"))?;
+            this.token_requester_principal_name =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("TokenRequesterPrincipalName"))?;
         }
-        this.issue_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("IssueTimestampMs"))?;
-        this.expiry_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ExpiryTimestampMs"))?;
-        this.max_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("MaxTimestampMs"))?;
-        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenId"))?;
-        this.hmac = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Hmac"))?;
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.issue_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("IssueTimestampMs"))?;
+        this.expiry_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ExpiryTimestampMs"))?;
+        this.max_timestamp_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("MaxTimestampMs"))?;
+        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TokenId"))?;
+        this.hmac = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Hmac"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -104,11 +121,21 @@ impl Message for CreateDelegationTokenResponse {
         e.put_i16(*&self.error_code);
         e.put_string(Some(&self.principal_type), flexible);
         e.put_string(Some(&self.principal_name), flexible);
-        if !(version >= 3) && self.token_requester_principal_type != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TokenRequesterPrincipalType", version }); }
+        if !(version >= 3) && self.token_requester_principal_type != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TokenRequesterPrincipalType",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.token_requester_principal_type), flexible);
         }
-        if !(version >= 3) && self.token_requester_principal_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TokenRequesterPrincipalName", version }); }
+        if !(version >= 3) && self.token_requester_principal_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TokenRequesterPrincipalName",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.token_requester_principal_name), flexible);
         }
@@ -122,7 +149,9 @@ impl Message for CreateDelegationTokenResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -132,10 +161,24 @@ impl Message for CreateDelegationTokenResponse {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 2;
-        n += (length_len(Some(self.principal_type.len()), flexible, false) + self.principal_type.len());
-        n += (length_len(Some(self.principal_name.len()), flexible, false) + self.principal_name.len());
-        if version >= 3 { n += (length_len(Some(self.token_requester_principal_type.len()), flexible, false) + self.token_requester_principal_type.len()); }
-        if version >= 3 { n += (length_len(Some(self.token_requester_principal_name.len()), flexible, false) + self.token_requester_principal_name.len()); }
+        n += (length_len(Some(self.principal_type.len()), flexible, false)
+            + self.principal_type.len());
+        n += (length_len(Some(self.principal_name.len()), flexible, false)
+            + self.principal_name.len());
+        if version >= 3 {
+            n += (length_len(
+                Some(self.token_requester_principal_type.len()),
+                flexible,
+                false,
+            ) + self.token_requester_principal_type.len());
+        }
+        if version >= 3 {
+            n += (length_len(
+                Some(self.token_requester_principal_name.len()),
+                flexible,
+                false,
+            ) + self.token_requester_principal_name.len());
+        }
         n += 8;
         n += 8;
         n += 8;
@@ -144,7 +187,9 @@ impl Message for CreateDelegationTokenResponse {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -163,18 +208,39 @@ impl crate::protocol::sample::Sample for CreateDelegationTokenResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.principal_type = rng.string(); }
-        if true { this.principal_name = rng.string(); }
-        if version >= 3 { this.token_requester_principal_type = rng.string(); }
-        if version >= 3 { this.token_requester_principal_name = rng.string(); }
-        if true { this.issue_timestamp_ms = rng.i64(); }
-        if true { this.expiry_timestamp_ms = rng.i64(); }
-        if true { this.max_timestamp_ms = rng.i64(); }
-        if true { this.token_id = rng.string(); }
-        if true { this.hmac = rng.bytes(); }
-        if true { this.throttle_time_ms = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.principal_type = rng.string();
+        }
+        if true {
+            this.principal_name = rng.string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_type = rng.string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = rng.string();
+        }
+        if true {
+            this.issue_timestamp_ms = rng.i64();
+        }
+        if true {
+            this.expiry_timestamp_ms = rng.i64();
+        }
+        if true {
+            this.max_timestamp_ms = rng.i64();
+        }
+        if true {
+            this.token_id = rng.string();
+        }
+        if true {
+            this.hmac = rng.bytes();
+        }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `CreateTopicsRequest` (request) from `CreateTopicsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// CreateTopicsRequest (request), versions 0-7, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,23 @@ impl Message for CreateTopicsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(CreatableTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
-        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("timeoutMs"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(CreatableTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
+        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("timeoutMs"))?;
         if version >= 1 {
-            this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("validateOnly"))?;
+            this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("validateOnly"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -59,9 +71,17 @@ impl Message for CreateTopicsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i32(*&self.timeout_ms);
-        if !(version >= 1) && self.validate_only != false { return Err(EncodeError::FieldNotInVersion { field: "validateOnly", version }); }
+        if !(version >= 1) && self.validate_only != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "validateOnly",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_bool(*&self.validate_only);
         }
@@ -69,7 +89,9 @@ impl Message for CreateTopicsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -78,12 +100,21 @@ impl Message for CreateTopicsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 5;
         let mut n = 0usize;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 4;
-        if version >= 1 { n += 1; }
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -124,14 +155,19 @@ impl Message for CreatableReplicaAssignment {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.broker_ids = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("BrokerIds"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.broker_ids = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("BrokerIds"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -142,12 +178,17 @@ impl Message for CreatableReplicaAssignment {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
         e.put_i32(*&self.partition_index);
-        e.put_length(Some((&self.broker_ids).len()), flexible, true); for x in (&self.broker_ids).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.broker_ids).len()), flexible, true);
+        for x in (&self.broker_ids).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -160,7 +201,9 @@ impl Message for CreatableReplicaAssignment {
         n += (length_len(Some(self.broker_ids.len()), flexible, true) + self.broker_ids.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -194,14 +237,14 @@ impl Message for CreatableTopicConfig {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Value"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Value"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -212,12 +255,21 @@ impl Message for CreatableTopicConfig {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
         e.put_string(Some(&self.name), flexible);
-        match &self.value { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.value {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -227,10 +279,15 @@ impl Message for CreatableTopicConfig {
         let flexible = version >= 5;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.value {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -276,17 +333,30 @@ impl Message for CreatableTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NumPartitions"))?;
-        this.replication_factor = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ReplicationFactor"))?;
-        this.assignments = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(CreatableReplicaAssignment::decode(d, version)?))? }) })().map_err(|e| e.in_field("Assignments"))?;
-        this.configs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(CreatableTopicConfig::decode(d, version)?))? }) })().map_err(|e| e.in_field("Configs"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("NumPartitions"))?;
+        this.replication_factor = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ReplicationFactor"))?;
+        this.assignments = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(CreatableReplicaAssignment::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Assignments"))?;
+        this.configs = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(CreatableTopicConfig::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Configs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -299,13 +369,21 @@ impl Message for CreatableTopic {
         e.put_string(Some(&self.name), flexible);
         e.put_i32(*&self.num_partitions);
         e.put_i16(*&self.replication_factor);
-        e.put_length(Some((&self.assignments).len()), flexible, true); for x in (&self.assignments).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.configs).len()), flexible, true); for x in (&self.configs).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.assignments).len()), flexible, true);
+        for x in (&self.assignments).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.configs).len()), flexible, true);
+        for x in (&self.configs).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -317,11 +395,23 @@ impl Message for CreatableTopic {
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
         n += 4;
         n += 2;
-        n += (length_len(Some(self.assignments.len()), flexible, true) + self.assignments.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.configs.len()), flexible, true) + self.configs.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.assignments.len()), flexible, true)
+            + self
+                .assignments
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.configs.len()), flexible, true)
+            + self
+                .configs
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -333,9 +423,15 @@ impl crate::protocol::sample::Sample for CreateTopicsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topics = rng.vec(|rng| CreatableTopic::sample(rng, version)); }
-        if true { this.timeout_ms = rng.i32(); }
-        if version >= 1 { this.validate_only = rng.bool(); }
+        if true {
+            this.topics = rng.vec(|rng| CreatableTopic::sample(rng, version));
+        }
+        if true {
+            this.timeout_ms = rng.i32();
+        }
+        if version >= 1 {
+            this.validate_only = rng.bool();
+        }
         this
     }
 }
@@ -345,8 +441,12 @@ impl crate::protocol::sample::Sample for CreatableReplicaAssignment {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.broker_ids = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.broker_ids = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -356,8 +456,12 @@ impl crate::protocol::sample::Sample for CreatableTopicConfig {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.value = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.value = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -367,12 +471,21 @@ impl crate::protocol::sample::Sample for CreatableTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.num_partitions = rng.i32(); }
-        if true { this.replication_factor = rng.i16(); }
-        if true { this.assignments = rng.vec(|rng| CreatableReplicaAssignment::sample(rng, version)); }
-        if true { this.configs = rng.vec(|rng| CreatableTopicConfig::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.num_partitions = rng.i32();
+        }
+        if true {
+            this.replication_factor = rng.i16();
+        }
+        if true {
+            this.assignments = rng.vec(|rng| CreatableReplicaAssignment::sample(rng, version));
+        }
+        if true {
+            this.configs = rng.vec(|rng| CreatableTopicConfig::sample(rng, version));
+        }
         this
     }
 }
-

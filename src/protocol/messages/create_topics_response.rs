@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `CreateTopicsResponse` (response) from `CreateTopicsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// CreateTopicsResponse (response), versions 0-7, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,15 +42,20 @@ impl Message for CreateTopicsResponse {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 2 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(CreatableTopicResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(CreatableTopicResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -57,12 +68,17 @@ impl Message for CreateTopicsResponse {
         if version >= 2 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -71,11 +87,20 @@ impl Message for CreateTopicsResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 5;
         let mut n = 0usize;
-        if version >= 2 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 2 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -129,26 +154,37 @@ impl Message for CreatableTopicConfigs {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 5 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 5 {
-            this.value = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Value"))?;
+            this.value = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Value"))?;
         }
         if version >= 5 {
-            this.read_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ReadOnly"))?;
+            this.read_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("ReadOnly"))?;
         }
         if version >= 5 {
-            this.config_source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ConfigSource"))?;
+            this.config_source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("ConfigSource"))?;
         }
         if version >= 5 {
-            this.is_sensitive = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsSensitive"))?;
+            this.is_sensitive = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsSensitive"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -158,22 +194,55 @@ impl Message for CreatableTopicConfigs {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
-        if !(version >= 5) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 5) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 5) && self.value != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "Value", version }); }
-        if version >= 5 {
-            match &self.value { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "Value", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 5) && self.value != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Value",
+                version,
+            });
         }
-        if !(version >= 5) && self.read_only != false { return Err(EncodeError::FieldNotInVersion { field: "ReadOnly", version }); }
+        if version >= 5 {
+            match &self.value {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Value",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version >= 5) && self.read_only != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ReadOnly",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_bool(*&self.read_only);
         }
         if version >= 5 {
             e.put_i8(*&self.config_source);
         }
-        if !(version >= 5) && self.is_sensitive != false { return Err(EncodeError::FieldNotInVersion { field: "IsSensitive", version }); }
+        if !(version >= 5) && self.is_sensitive != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsSensitive",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_bool(*&self.is_sensitive);
         }
@@ -181,7 +250,9 @@ impl Message for CreatableTopicConfigs {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -190,14 +261,29 @@ impl Message for CreatableTopicConfigs {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 5;
         let mut n = 0usize;
-        if version >= 5 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 5 { n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 5 { n += 1; }
-        if version >= 5 { n += 1; }
-        if version >= 5 { n += 1; }
+        if version >= 5 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 5 {
+            n += match &self.value {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 5 {
+            n += 1;
+        }
+        if version >= 5 {
+            n += 1;
+        }
+        if version >= 5 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -255,30 +341,54 @@ impl Message for CreatableTopicResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
         if version >= 7 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version >= 1 {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message =
+                (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                    .map_err(|e| e.in_field("ErrorMessage"))?;
         }
         if version >= 5 {
-            this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NumPartitions"))?;
+            this.num_partitions = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NumPartitions"))?;
         }
         if version >= 5 {
-            this.replication_factor = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ReplicationFactor"))?;
+            this.replication_factor = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ReplicationFactor"))?;
         }
         if version >= 5 {
-            this.configs = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(CreatableTopicConfigs::decode(d, version)?))?) }; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Configs"))?;
+            this.configs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = match d.array_len(flexible, 1)? {
+                        None => None,
+                        Some(n) => {
+                            Some(d.array_of(n, |d| Ok(CreatableTopicConfigs::decode(d, version)?))?)
+                        }
+                    };
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Configs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 5 => { this.topic_config_error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("TopicConfigErrorCode"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 5 => {
+                    this.topic_config_error_code =
+                        (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                            .map_err(|e| e.in_field("TopicConfigErrorCode"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -294,7 +404,14 @@ impl Message for CreatableTopicResult {
         }
         e.put_i16(*&self.error_code);
         if version >= 1 {
-            match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if version >= 5 {
             e.put_i32(*&self.num_partitions);
@@ -303,11 +420,29 @@ impl Message for CreatableTopicResult {
             e.put_i16(*&self.replication_factor);
         }
         if version >= 5 {
-            match &self.configs { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "Configs", version }); } e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+            match &self.configs {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Configs",
+                            version,
+                        });
+                    }
+                    e.put_length(None, flexible, true);
+                }
+                Some(v) => {
+                    e.put_length(Some((v).len()), flexible, true);
+                    for x in (v).iter() {
+                        (x).encode(e, version)?;
+                    }
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (version >= 5) && self.topic_config_error_code != 0 { count += 1; }
+            if (version >= 5) && self.topic_config_error_code != 0 {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 5) && self.topic_config_error_code != 0 {
@@ -315,7 +450,9 @@ impl Message for CreatableTopicResult {
                 e.put_uvarint((2) as u32);
                 e.put_i16(*&self.topic_config_error_code);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -325,16 +462,41 @@ impl Message for CreatableTopicResult {
         let flexible = version >= 5;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        if version >= 7 { n += 16; }
+        if version >= 7 {
+            n += 16;
+        }
         n += 2;
-        if version >= 1 { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 5 { n += 4; }
-        if version >= 5 { n += 2; }
-        if version >= 5 { n += match &self.configs { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) }; }
+        if version >= 1 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 5 {
+            n += 4;
+        }
+        if version >= 5 {
+            n += 2;
+        }
+        if version >= 5 {
+            n += match &self.configs {
+                None => length_len(None, flexible, true),
+                Some(v) => {
+                    (length_len(Some(v.len()), flexible, true)
+                        + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+                }
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 5) && self.topic_config_error_code != 0 { let len = 2; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 5) && self.topic_config_error_code != 0 {
+                let len = 2;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -346,8 +508,12 @@ impl crate::protocol::sample::Sample for CreateTopicsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.throttle_time_ms = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| CreatableTopicResult::sample(rng, version)); }
+        if version >= 2 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| CreatableTopicResult::sample(rng, version));
+        }
         this
     }
 }
@@ -357,11 +523,21 @@ impl crate::protocol::sample::Sample for CreatableTopicConfigs {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 5 { this.name = rng.string(); }
-        if version >= 5 { this.value = rng.maybe_null(version >= 5, |rng| rng.string()); }
-        if version >= 5 { this.read_only = rng.bool(); }
-        if version >= 5 { this.config_source = rng.i8(); }
-        if version >= 5 { this.is_sensitive = rng.bool(); }
+        if version >= 5 {
+            this.name = rng.string();
+        }
+        if version >= 5 {
+            this.value = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if version >= 5 {
+            this.read_only = rng.bool();
+        }
+        if version >= 5 {
+            this.config_source = rng.i8();
+        }
+        if version >= 5 {
+            this.is_sensitive = rng.bool();
+        }
         this
     }
 }
@@ -371,15 +547,32 @@ impl crate::protocol::sample::Sample for CreatableTopicResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if version >= 7 { this.topic_id = rng.uuid(); }
-        if true { this.error_code = rng.i16(); }
-        if version >= 1 { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 5 { this.topic_config_error_code = rng.i16(); }
-        if version >= 5 { this.num_partitions = rng.i32(); }
-        if version >= 5 { this.replication_factor = rng.i16(); }
-        if version >= 5 { this.configs = rng.maybe_null(version >= 5, |rng| rng.vec(|rng| CreatableTopicConfigs::sample(rng, version))); }
+        if true {
+            this.name = rng.string();
+        }
+        if version >= 7 {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version >= 1 {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 5 {
+            this.topic_config_error_code = rng.i16();
+        }
+        if version >= 5 {
+            this.num_partitions = rng.i32();
+        }
+        if version >= 5 {
+            this.replication_factor = rng.i16();
+        }
+        if version >= 5 {
+            this.configs = rng.maybe_null(version >= 5, |rng| {
+                rng.vec(|rng| CreatableTopicConfigs::sample(rng, version))
+            });
+        }
         this
     }
 }
-

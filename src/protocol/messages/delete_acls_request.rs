@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DeleteAclsRequest` (request) from `DeleteAclsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DeleteAclsRequest (request), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for DeleteAclsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.filters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DeleteAclsFilter::decode(d, version)?))? }) })().map_err(|e| e.in_field("Filters"))?;
+        this.filters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DeleteAclsFilter::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Filters"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for DeleteAclsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        e.put_length(Some((&self.filters).len()), flexible, true); for x in (&self.filters).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.filters).len()), flexible, true);
+        for x in (&self.filters).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for DeleteAclsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += (length_len(Some(self.filters.len()), flexible, true) + self.filters.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.filters.len()), flexible, true)
+            + self
+                .filters
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -125,21 +147,28 @@ impl Message for DeleteAclsFilter {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.resource_type_filter = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceTypeFilter"))?;
-        this.resource_name_filter = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ResourceNameFilter"))?;
+        this.resource_type_filter = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceTypeFilter"))?;
+        this.resource_name_filter =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("ResourceNameFilter"))?;
         if version >= 1 {
-            this.pattern_type_filter = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PatternTypeFilter"))?;
+            this.pattern_type_filter = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("PatternTypeFilter"))?;
         }
-        this.principal_filter = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("PrincipalFilter"))?;
-        this.host_filter = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("HostFilter"))?;
-        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Operation"))?;
-        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PermissionType"))?;
+        this.principal_filter =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("PrincipalFilter"))?;
+        this.host_filter = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("HostFilter"))?;
+        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Operation"))?;
+        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -150,20 +179,48 @@ impl Message for DeleteAclsFilter {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_i8(*&self.resource_type_filter);
-        match &self.resource_name_filter { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        if !(version >= 1) && self.pattern_type_filter != 3 { return Err(EncodeError::FieldNotInVersion { field: "PatternTypeFilter", version }); }
+        match &self.resource_name_filter {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        if !(version >= 1) && self.pattern_type_filter != 3 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PatternTypeFilter",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.pattern_type_filter);
         }
-        match &self.principal_filter { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.host_filter { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.principal_filter {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.host_filter {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i8(*&self.operation);
         e.put_i8(*&self.permission_type);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -173,15 +230,28 @@ impl Message for DeleteAclsFilter {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 1;
-        n += match &self.resource_name_filter { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 1 { n += 1; }
-        n += match &self.principal_filter { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.host_filter { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.resource_name_filter {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 1 {
+            n += 1;
+        }
+        n += match &self.principal_filter {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.host_filter {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 1;
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -193,7 +263,9 @@ impl crate::protocol::sample::Sample for DeleteAclsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.filters = rng.vec(|rng| DeleteAclsFilter::sample(rng, version)); }
+        if true {
+            this.filters = rng.vec(|rng| DeleteAclsFilter::sample(rng, version));
+        }
         this
     }
 }
@@ -203,14 +275,27 @@ impl crate::protocol::sample::Sample for DeleteAclsFilter {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type_filter = rng.i8(); }
-        if true { this.resource_name_filter = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 1 { this.pattern_type_filter = rng.i8(); }
-        if true { this.principal_filter = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.host_filter = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.operation = rng.i8(); }
-        if true { this.permission_type = rng.i8(); }
+        if true {
+            this.resource_type_filter = rng.i8();
+        }
+        if true {
+            this.resource_name_filter = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.pattern_type_filter = rng.i8();
+        }
+        if true {
+            this.principal_filter = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.host_filter = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.operation = rng.i8();
+        }
+        if true {
+            this.permission_type = rng.i8();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DeleteTopicsRequest` (request) from `DeleteTopicsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DeleteTopicsRequest (request), versions 0-6, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,18 +46,29 @@ impl Message for DeleteTopicsRequest {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 6 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DeleteTopicState::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(DeleteTopicState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if version <= 5 {
-            this.topic_names = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("TopicNames"))?;
+            this.topic_names = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.string(flexible)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("TopicNames"))?;
         }
-        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TimeoutMs"))?;
+        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("TimeoutMs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -61,19 +78,32 @@ impl Message for DeleteTopicsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 6) && self.topics != Vec::<DeleteTopicState>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !(version >= 6) && self.topics != Vec::<DeleteTopicState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version >= 6 {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version <= 5 {
-            e.put_length(Some((&self.topic_names).len()), flexible, true); for x in (&self.topic_names).iter() { e.put_string(Some(x), flexible); }
+            e.put_length(Some((&self.topic_names).len()), flexible, true);
+            for x in (&self.topic_names).iter() {
+                e.put_string(Some(x), flexible);
+            }
         }
         e.put_i32(*&self.timeout_ms);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -82,12 +112,28 @@ impl Message for DeleteTopicsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 6 { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version <= 5 { n += (length_len(Some(self.topic_names.len()), flexible, true) + self.topic_names.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()); }
+        if version >= 6 {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version <= 5 {
+            n += (length_len(Some(self.topic_names.len()), flexible, true)
+                + self
+                    .topic_names
+                    .iter()
+                    .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                    .sum::<usize>());
+        }
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -129,17 +175,25 @@ impl Message for DeleteTopicState {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 6 {
-            this.name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 6) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 6) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 6 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -149,11 +203,34 @@ impl Message for DeleteTopicState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 6) && self.name != None { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
-        if version >= 6 {
-            match &self.name { None => { if !(version >= 6) { return Err(EncodeError::NullNotAllowed { field: "Name", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 6) && self.name != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
         }
-        if !(version >= 6) && self.topic_id != Uuid::ZERO { return Err(EncodeError::FieldNotInVersion { field: "TopicId", version }); }
+        if version >= 6 {
+            match &self.name {
+                None => {
+                    if !(version >= 6) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Name",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version >= 6) && self.topic_id != Uuid::ZERO {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicId",
+                version,
+            });
+        }
         if version >= 6 {
             e.put_uuid(&self.topic_id);
         }
@@ -161,7 +238,9 @@ impl Message for DeleteTopicState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -170,11 +249,20 @@ impl Message for DeleteTopicState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 6 { n += match &self.name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 6 { n += 16; }
+        if version >= 6 {
+            n += match &self.name {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 6 {
+            n += 16;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -186,9 +274,15 @@ impl crate::protocol::sample::Sample for DeleteTopicsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 6 { this.topics = rng.vec(|rng| DeleteTopicState::sample(rng, version)); }
-        if version <= 5 { this.topic_names = rng.vec(|rng| rng.string()); }
-        if true { this.timeout_ms = rng.i32(); }
+        if version >= 6 {
+            this.topics = rng.vec(|rng| DeleteTopicState::sample(rng, version));
+        }
+        if version <= 5 {
+            this.topic_names = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.timeout_ms = rng.i32();
+        }
         this
     }
 }
@@ -198,9 +292,12 @@ impl crate::protocol::sample::Sample for DeleteTopicState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 6 { this.name = rng.maybe_null(version >= 6, |rng| rng.string()); }
-        if version >= 6 { this.topic_id = rng.uuid(); }
+        if version >= 6 {
+            this.name = rng.maybe_null(version >= 6, |rng| rng.string());
+        }
+        if version >= 6 {
+            this.topic_id = rng.uuid();
+        }
         this
     }
 }
-

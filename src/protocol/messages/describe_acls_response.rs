@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeAclsResponse` (response) from `DescribeAclsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeAclsResponse (response), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,23 @@ impl Message for DescribeAclsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.resources = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeAclsResource::decode(d, version)?))? }) })().map_err(|e| e.in_field("Resources"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.resources = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeAclsResource::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Resources"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,13 +77,25 @@ impl Message for DescribeAclsResponse {
         let flexible = version >= 2;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        e.put_length(Some((&self.resources).len()), flexible, true); for x in (&self.resources).iter() { (x).encode(e, version)?; }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        e.put_length(Some((&self.resources).len()), flexible, true);
+        for x in (&self.resources).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -81,11 +106,21 @@ impl Message for DescribeAclsResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += (length_len(Some(self.resources.len()), flexible, true) + self.resources.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += (length_len(Some(self.resources.len()), flexible, true)
+            + self
+                .resources
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -134,16 +169,18 @@ impl Message for AclDescription {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Principal"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Operation"))?;
-        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PermissionType"))?;
+        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Principal"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Operation"))?;
+        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -161,7 +198,9 @@ impl Message for AclDescription {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -176,7 +215,9 @@ impl Message for AclDescription {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -218,18 +259,25 @@ impl Message for DescribeAclsResource {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
         if version >= 1 {
-            this.pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PatternType"))?;
+            this.pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("PatternType"))?;
         }
-        this.acls = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AclDescription::decode(d, version)?))? }) })().map_err(|e| e.in_field("Acls"))?;
+        this.acls = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(AclDescription::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Acls"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -241,16 +289,26 @@ impl Message for DescribeAclsResource {
         let flexible = version >= 2;
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
-        if !(version >= 1) && self.pattern_type != 3 { return Err(EncodeError::FieldNotInVersion { field: "PatternType", version }); }
+        if !(version >= 1) && self.pattern_type != 3 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PatternType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.pattern_type);
         }
-        e.put_length(Some((&self.acls).len()), flexible, true); for x in (&self.acls).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.acls).len()), flexible, true);
+        for x in (&self.acls).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -260,12 +318,22 @@ impl Message for DescribeAclsResource {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
-        if version >= 1 { n += 1; }
-        n += (length_len(Some(self.acls.len()), flexible, true) + self.acls.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
+        if version >= 1 {
+            n += 1;
+        }
+        n += (length_len(Some(self.acls.len()), flexible, true)
+            + self
+                .acls
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -277,10 +345,18 @@ impl crate::protocol::sample::Sample for DescribeAclsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.resources = rng.vec(|rng| DescribeAclsResource::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.resources = rng.vec(|rng| DescribeAclsResource::sample(rng, version));
+        }
         this
     }
 }
@@ -290,10 +366,18 @@ impl crate::protocol::sample::Sample for AclDescription {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.principal = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.operation = rng.i8(); }
-        if true { this.permission_type = rng.i8(); }
+        if true {
+            this.principal = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.operation = rng.i8();
+        }
+        if true {
+            this.permission_type = rng.i8();
+        }
         this
     }
 }
@@ -303,11 +387,18 @@ impl crate::protocol::sample::Sample for DescribeAclsResource {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if version >= 1 { this.pattern_type = rng.i8(); }
-        if true { this.acls = rng.vec(|rng| AclDescription::sample(rng, version)); }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if version >= 1 {
+            this.pattern_type = rng.i8();
+        }
+        if true {
+            this.acls = rng.vec(|rng| AclDescription::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeClientQuotasRequest` (request) from `DescribeClientQuotasRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeClientQuotasRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for DescribeClientQuotasRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.components = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ComponentData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Components"))?;
-        this.strict = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Strict"))?;
+        this.components = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ComponentData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Components"))?;
+        this.strict =
+            (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Strict"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,13 +63,18 @@ impl Message for DescribeClientQuotasRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        e.put_length(Some((&self.components).len()), flexible, true); for x in (&self.components).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.components).len()), flexible, true);
+        for x in (&self.components).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_bool(*&self.strict);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,11 +83,18 @@ impl Message for DescribeClientQuotasRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += (length_len(Some(self.components.len()), flexible, true) + self.components.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.components.len()), flexible, true)
+            + self
+                .components
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -116,15 +139,16 @@ impl Message for ComponentData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("EntityType"))?;
-        this.match_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("MatchType"))?;
-        this.r#match = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Match"))?;
+        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityType"))?;
+        this.match_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("MatchType"))?;
+        this.r#match = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Match"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -136,12 +160,21 @@ impl Message for ComponentData {
         let flexible = version >= 1;
         e.put_string(Some(&self.entity_type), flexible);
         e.put_i8(*&self.match_type);
-        match &self.r#match { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.r#match {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -152,10 +185,15 @@ impl Message for ComponentData {
         let mut n = 0usize;
         n += (length_len(Some(self.entity_type.len()), flexible, false) + self.entity_type.len());
         n += 1;
-        n += match &self.r#match { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.r#match {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -167,8 +205,12 @@ impl crate::protocol::sample::Sample for DescribeClientQuotasRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.components = rng.vec(|rng| ComponentData::sample(rng, version)); }
-        if true { this.strict = rng.bool(); }
+        if true {
+            this.components = rng.vec(|rng| ComponentData::sample(rng, version));
+        }
+        if true {
+            this.strict = rng.bool();
+        }
         this
     }
 }
@@ -178,10 +220,15 @@ impl crate::protocol::sample::Sample for ComponentData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity_type = rng.string(); }
-        if true { this.match_type = rng.i8(); }
-        if true { this.r#match = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.entity_type = rng.string();
+        }
+        if true {
+            this.match_type = rng.i8();
+        }
+        if true {
+            this.r#match = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeClientQuotasResponse` (response) from `DescribeClientQuotasResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeClientQuotasResponse (response), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,23 @@ impl Message for DescribeClientQuotasResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.entries = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(EntryData::decode(d, version)?))?) }) })().map_err(|e| e.in_field("Entries"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.entries = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(EntryData::decode(d, version)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("Entries"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,13 +77,32 @@ impl Message for DescribeClientQuotasResponse {
         let flexible = version >= 1;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.entries { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.entries {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    (x).encode(e, version)?;
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -81,11 +113,22 @@ impl Message for DescribeClientQuotasResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.entries { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.entries {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+            }
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -126,14 +169,14 @@ impl Message for EntityData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("EntityType"))?;
-        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("EntityName"))?;
+        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityType"))?;
+        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityName"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -144,12 +187,21 @@ impl Message for EntityData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
         e.put_string(Some(&self.entity_type), flexible);
-        match &self.entity_name { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.entity_name {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -159,10 +211,15 @@ impl Message for EntityData {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += (length_len(Some(self.entity_type.len()), flexible, false) + self.entity_type.len());
-        n += match &self.entity_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.entity_name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -196,14 +253,14 @@ impl Message for ValueData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Key"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
+        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Key"))?;
+        this.value =
+            (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -219,7 +276,9 @@ impl Message for ValueData {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -232,7 +291,9 @@ impl Message for ValueData {
         n += 8;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -266,14 +327,24 @@ impl Message for EntryData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.entity = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(EntityData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Entity"))?;
-        this.values = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ValueData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Values"))?;
+        this.entity = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(EntityData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Entity"))?;
+        this.values = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ValueData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Values"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -283,13 +354,21 @@ impl Message for EntryData {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        e.put_length(Some((&self.entity).len()), flexible, true); for x in (&self.entity).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.values).len()), flexible, true); for x in (&self.values).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.entity).len()), flexible, true);
+        for x in (&self.entity).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.values).len()), flexible, true);
+        for x in (&self.values).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -298,11 +377,23 @@ impl Message for EntryData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += (length_len(Some(self.entity.len()), flexible, true) + self.entity.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.values.len()), flexible, true) + self.values.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.entity.len()), flexible, true)
+            + self
+                .entity
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.values.len()), flexible, true)
+            + self
+                .values
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -314,10 +405,19 @@ impl crate::protocol::sample::Sample for DescribeClientQuotasResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.entries = rng.maybe_null(true, |rng| rng.vec(|rng| EntryData::sample(rng, version))); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.entries =
+                rng.maybe_null(true, |rng| rng.vec(|rng| EntryData::sample(rng, version)));
+        }
         this
     }
 }
@@ -327,8 +427,12 @@ impl crate::protocol::sample::Sample for EntityData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity_type = rng.string(); }
-        if true { this.entity_name = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.entity_type = rng.string();
+        }
+        if true {
+            this.entity_name = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -338,8 +442,12 @@ impl crate::protocol::sample::Sample for ValueData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.key = rng.string(); }
-        if true { this.value = rng.f64(); }
+        if true {
+            this.key = rng.string();
+        }
+        if true {
+            this.value = rng.f64();
+        }
         this
     }
 }
@@ -349,9 +457,12 @@ impl crate::protocol::sample::Sample for EntryData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity = rng.vec(|rng| EntityData::sample(rng, version)); }
-        if true { this.values = rng.vec(|rng| ValueData::sample(rng, version)); }
+        if true {
+            this.entity = rng.vec(|rng| EntityData::sample(rng, version));
+        }
+        if true {
+            this.values = rng.vec(|rng| ValueData::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeClusterRequest` (request) from `DescribeClusterRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeClusterRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,16 +41,17 @@ impl Message for DescribeClusterRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.include_cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeClusterAuthorizedOperations"))?;
+        this.include_cluster_authorized_operations =
+            (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IncludeClusterAuthorizedOperations"))?;
         if version >= 1 {
-            this.endpoint_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("EndpointType"))?;
+            this.endpoint_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("EndpointType"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -55,7 +62,12 @@ impl Message for DescribeClusterRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_bool(*&self.include_cluster_authorized_operations);
-        if !(version >= 1) && self.endpoint_type != 1 { return Err(EncodeError::FieldNotInVersion { field: "EndpointType", version }); }
+        if !(version >= 1) && self.endpoint_type != 1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "EndpointType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.endpoint_type);
         }
@@ -63,7 +75,9 @@ impl Message for DescribeClusterRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -73,10 +87,14 @@ impl Message for DescribeClusterRequest {
         let flexible = true;
         let mut n = 0usize;
         n += 1;
-        if version >= 1 { n += 1; }
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -95,9 +113,12 @@ impl crate::protocol::sample::Sample for DescribeClusterRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.include_cluster_authorized_operations = rng.bool(); }
-        if version >= 1 { this.endpoint_type = rng.i8(); }
+        if true {
+            this.include_cluster_authorized_operations = rng.bool();
+        }
+        if version >= 1 {
+            this.endpoint_type = rng.i8();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeClusterResponse` (response) from `DescribeClusterResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeClusterResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,22 +65,33 @@ impl Message for DescribeClusterResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         if version >= 1 {
-            this.endpoint_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("EndpointType"))?;
+            this.endpoint_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("EndpointType"))?;
         }
-        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClusterId"))?;
-        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
-        this.brokers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeClusterBroker::decode(d, version)?))? }) })().map_err(|e| e.in_field("Brokers"))?;
-        this.cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ClusterAuthorizedOperations"))?;
+        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClusterId"))?;
+        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerId"))?;
+        this.brokers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeClusterBroker::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Brokers"))?;
+        this.cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ClusterAuthorizedOperations"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -86,20 +103,37 @@ impl Message for DescribeClusterResponse {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        if !(version >= 1) && self.endpoint_type != 1 { return Err(EncodeError::FieldNotInVersion { field: "EndpointType", version }); }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        if !(version >= 1) && self.endpoint_type != 1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "EndpointType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.endpoint_type);
         }
         e.put_string(Some(&self.cluster_id), flexible);
         e.put_i32(*&self.controller_id);
-        e.put_length(Some((&self.brokers).len()), flexible, true); for x in (&self.brokers).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.brokers).len()), flexible, true);
+        for x in (&self.brokers).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i32(*&self.cluster_authorized_operations);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -110,15 +144,27 @@ impl Message for DescribeClusterResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 1 { n += 1; }
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 1 {
+            n += 1;
+        }
         n += (length_len(Some(self.cluster_id.len()), flexible, false) + self.cluster_id.len());
         n += 4;
-        n += (length_len(Some(self.brokers.len()), flexible, true) + self.brokers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.brokers.len()), flexible, true)
+            + self
+                .brokers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -167,16 +213,18 @@ impl Message for DescribeClusterBroker {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
-        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Rack"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Rack"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -189,12 +237,21 @@ impl Message for DescribeClusterBroker {
         e.put_i32(*&self.broker_id);
         e.put_string(Some(&self.host), flexible);
         e.put_i32(*&self.port);
-        match &self.rack { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.rack {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -206,10 +263,15 @@ impl Message for DescribeClusterBroker {
         n += 4;
         n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
         n += 4;
-        n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.rack {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -221,14 +283,30 @@ impl crate::protocol::sample::Sample for DescribeClusterResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 1 { this.endpoint_type = rng.i8(); }
-        if true { this.cluster_id = rng.string(); }
-        if true { this.controller_id = rng.i32(); }
-        if true { this.brokers = rng.vec(|rng| DescribeClusterBroker::sample(rng, version)); }
-        if true { this.cluster_authorized_operations = rng.i32(); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.endpoint_type = rng.i8();
+        }
+        if true {
+            this.cluster_id = rng.string();
+        }
+        if true {
+            this.controller_id = rng.i32();
+        }
+        if true {
+            this.brokers = rng.vec(|rng| DescribeClusterBroker::sample(rng, version));
+        }
+        if true {
+            this.cluster_authorized_operations = rng.i32();
+        }
         this
     }
 }
@@ -238,11 +316,18 @@ impl crate::protocol::sample::Sample for DescribeClusterBroker {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.i32(); }
-        if true { this.rack = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.i32();
+        }
+        if true {
+            this.rack = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

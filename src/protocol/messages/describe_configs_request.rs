@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeConfigsRequest` (request) from `DescribeConfigsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeConfigsRequest (request), versions 0-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +45,25 @@ impl Message for DescribeConfigsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.resources = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeConfigsResource::decode(d, version)?))? }) })().map_err(|e| e.in_field("Resources"))?;
+        this.resources = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeConfigsResource::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Resources"))?;
         if version >= 1 {
-            this.include_synonyms = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeSynonyms"))?;
+            this.include_synonyms = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IncludeSynonyms"))?;
         }
         if version >= 3 {
-            this.include_documentation = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeDocumentation"))?;
+            this.include_documentation = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IncludeDocumentation"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -61,12 +73,25 @@ impl Message for DescribeConfigsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        e.put_length(Some((&self.resources).len()), flexible, true); for x in (&self.resources).iter() { (x).encode(e, version)?; }
-        if !(version >= 1) && self.include_synonyms != false { return Err(EncodeError::FieldNotInVersion { field: "IncludeSynonyms", version }); }
+        e.put_length(Some((&self.resources).len()), flexible, true);
+        for x in (&self.resources).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 1) && self.include_synonyms != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeSynonyms",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_bool(*&self.include_synonyms);
         }
-        if !(version >= 3) && self.include_documentation != false { return Err(EncodeError::FieldNotInVersion { field: "IncludeDocumentation", version }); }
+        if !(version >= 3) && self.include_documentation != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeDocumentation",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_bool(*&self.include_documentation);
         }
@@ -74,7 +99,9 @@ impl Message for DescribeConfigsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -83,12 +110,23 @@ impl Message for DescribeConfigsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        n += (length_len(Some(self.resources.len()), flexible, true) + self.resources.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += 1; }
-        if version >= 3 { n += 1; }
+        n += (length_len(Some(self.resources.len()), flexible, true)
+            + self
+                .resources
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += 1;
+        }
+        if version >= 3 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -133,15 +171,21 @@ impl Message for DescribeConfigsResource {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
-        this.configuration_keys = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?) }) })().map_err(|e| e.in_field("ConfigurationKeys"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
+        this.configuration_keys = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("ConfigurationKeys"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -153,12 +197,24 @@ impl Message for DescribeConfigsResource {
         let flexible = version >= 4;
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
-        match &self.configuration_keys { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { e.put_string(Some(x), flexible); } } }
+        match &self.configuration_keys {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    e.put_string(Some(x), flexible);
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -168,11 +224,22 @@ impl Message for DescribeConfigsResource {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
-        n += match &self.configuration_keys { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()) };
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
+        n += match &self.configuration_keys {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter()
+                        .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                        .sum::<usize>())
+            }
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -184,9 +251,15 @@ impl crate::protocol::sample::Sample for DescribeConfigsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resources = rng.vec(|rng| DescribeConfigsResource::sample(rng, version)); }
-        if version >= 1 { this.include_synonyms = rng.bool(); }
-        if version >= 3 { this.include_documentation = rng.bool(); }
+        if true {
+            this.resources = rng.vec(|rng| DescribeConfigsResource::sample(rng, version));
+        }
+        if version >= 1 {
+            this.include_synonyms = rng.bool();
+        }
+        if version >= 3 {
+            this.include_documentation = rng.bool();
+        }
         this
     }
 }
@@ -196,10 +269,15 @@ impl crate::protocol::sample::Sample for DescribeConfigsResource {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if true { this.configuration_keys = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string())); }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if true {
+            this.configuration_keys = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string()));
+        }
         this
     }
 }
-

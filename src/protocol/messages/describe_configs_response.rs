@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeConfigsResponse` (response) from `DescribeConfigsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeConfigsResponse (response), versions 0-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for DescribeConfigsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.results = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeConfigsResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Results"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.results = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeConfigsResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Results"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -53,12 +64,17 @@ impl Message for DescribeConfigsResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_i32(*&self.throttle_time_ms);
-        e.put_length(Some((&self.results).len()), flexible, true); for x in (&self.results).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.results).len()), flexible, true);
+        for x in (&self.results).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -68,10 +84,17 @@ impl Message for DescribeConfigsResponse {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.results.len()), flexible, true) + self.results.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.results.len()), flexible, true)
+            + self
+                .results
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -117,20 +140,21 @@ impl Message for DescribeConfigsSynonym {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 1 {
-            this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Value"))?;
+            this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("Value"))?;
         }
         if version >= 1 {
-            this.source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Source"))?;
+            this.source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("Source"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -140,15 +164,37 @@ impl Message for DescribeConfigsSynonym {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 1) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 1) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 1) && self.value != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "Value", version }); }
-        if version >= 1 {
-            match &self.value { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 1) && self.value != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Value",
+                version,
+            });
         }
-        if !(version >= 1) && self.source != 0 { return Err(EncodeError::FieldNotInVersion { field: "Source", version }); }
+        if version >= 1 {
+            match &self.value {
+                None => {
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version >= 1) && self.source != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Source",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.source);
         }
@@ -156,7 +202,9 @@ impl Message for DescribeConfigsSynonym {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -165,12 +213,23 @@ impl Message for DescribeConfigsSynonym {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 1 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 1 { n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 1 { n += 1; }
+        if version >= 1 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 1 {
+            n += match &self.value {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -232,31 +291,44 @@ impl Message for DescribeConfigsResourceResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Value"))?;
-        this.read_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ReadOnly"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Value"))?;
+        this.read_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("ReadOnly"))?;
         if version == 0 {
-            this.is_default = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsDefault"))?;
+            this.is_default = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsDefault"))?;
         }
         if version >= 1 {
-            this.config_source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ConfigSource"))?;
+            this.config_source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("ConfigSource"))?;
         }
-        this.is_sensitive = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsSensitive"))?;
+        this.is_sensitive = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("IsSensitive"))?;
         if version >= 1 {
-            this.synonyms = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeConfigsSynonym::decode(d, version)?))? }) })().map_err(|e| e.in_field("Synonyms"))?;
+            this.synonyms = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(DescribeConfigsSynonym::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Synonyms"))?;
         }
         if version >= 3 {
-            this.config_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ConfigType"))?;
+            this.config_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("ConfigType"))?;
         }
         if version >= 3 {
-            this.documentation = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Documentation"))?;
+            this.documentation =
+                (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                    .map_err(|e| e.in_field("Documentation"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -267,9 +339,21 @@ impl Message for DescribeConfigsResourceResult {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_string(Some(&self.name), flexible);
-        match &self.value { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.value {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_bool(*&self.read_only);
-        if !(version == 0) && self.is_default != false { return Err(EncodeError::FieldNotInVersion { field: "IsDefault", version }); }
+        if !(version == 0) && self.is_default != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsDefault",
+                version,
+            });
+        }
         if version == 0 {
             e.put_bool(*&self.is_default);
         }
@@ -278,19 +362,31 @@ impl Message for DescribeConfigsResourceResult {
         }
         e.put_bool(*&self.is_sensitive);
         if version >= 1 {
-            e.put_length(Some((&self.synonyms).len()), flexible, true); for x in (&self.synonyms).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.synonyms).len()), flexible, true);
+            for x in (&self.synonyms).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version >= 3 {
             e.put_i8(*&self.config_type);
         }
         if version >= 3 {
-            match &self.documentation { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.documentation {
+                None => {
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -300,17 +396,40 @@ impl Message for DescribeConfigsResourceResult {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.value {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 1;
-        if version == 0 { n += 1; }
-        if version >= 1 { n += 1; }
+        if version == 0 {
+            n += 1;
+        }
+        if version >= 1 {
+            n += 1;
+        }
         n += 1;
-        if version >= 1 { n += (length_len(Some(self.synonyms.len()), flexible, true) + self.synonyms.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 3 { n += 1; }
-        if version >= 3 { n += match &self.documentation { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 1 {
+            n += (length_len(Some(self.synonyms.len()), flexible, true)
+                + self
+                    .synonyms
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 3 {
+            n += 1;
+        }
+        if version >= 3 {
+            n += match &self.documentation {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -356,17 +475,27 @@ impl Message for DescribeConfigsResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
-        this.configs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeConfigsResourceResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Configs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
+        this.configs = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(DescribeConfigsResourceResult::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Configs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -377,15 +506,27 @@ impl Message for DescribeConfigsResult {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
-        e.put_length(Some((&self.configs).len()), flexible, true); for x in (&self.configs).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.configs).len()), flexible, true);
+        for x in (&self.configs).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -395,13 +536,24 @@ impl Message for DescribeConfigsResult {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
-        n += (length_len(Some(self.configs.len()), flexible, true) + self.configs.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
+        n += (length_len(Some(self.configs.len()), flexible, true)
+            + self
+                .configs
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -413,8 +565,12 @@ impl crate::protocol::sample::Sample for DescribeConfigsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.results = rng.vec(|rng| DescribeConfigsResult::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.results = rng.vec(|rng| DescribeConfigsResult::sample(rng, version));
+        }
         this
     }
 }
@@ -424,9 +580,15 @@ impl crate::protocol::sample::Sample for DescribeConfigsSynonym {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.name = rng.string(); }
-        if version >= 1 { this.value = rng.maybe_null(true, |rng| rng.string()); }
-        if version >= 1 { this.source = rng.i8(); }
+        if version >= 1 {
+            this.name = rng.string();
+        }
+        if version >= 1 {
+            this.value = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.source = rng.i8();
+        }
         this
     }
 }
@@ -436,15 +598,33 @@ impl crate::protocol::sample::Sample for DescribeConfigsResourceResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.value = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.read_only = rng.bool(); }
-        if version == 0 { this.is_default = rng.bool(); }
-        if version >= 1 { this.config_source = rng.i8(); }
-        if true { this.is_sensitive = rng.bool(); }
-        if version >= 1 { this.synonyms = rng.vec(|rng| DescribeConfigsSynonym::sample(rng, version)); }
-        if version >= 3 { this.config_type = rng.i8(); }
-        if version >= 3 { this.documentation = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.value = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.read_only = rng.bool();
+        }
+        if version == 0 {
+            this.is_default = rng.bool();
+        }
+        if version >= 1 {
+            this.config_source = rng.i8();
+        }
+        if true {
+            this.is_sensitive = rng.bool();
+        }
+        if version >= 1 {
+            this.synonyms = rng.vec(|rng| DescribeConfigsSynonym::sample(rng, version));
+        }
+        if version >= 3 {
+            this.config_type = rng.i8();
+        }
+        if version >= 3 {
+            this.documentation = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -454,12 +634,21 @@ impl crate::protocol::sample::Sample for DescribeConfigsResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if true { this.configs = rng.vec(|rng| DescribeConfigsResourceResult::sample(rng, version)); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if true {
+            this.configs = rng.vec(|rng| DescribeConfigsResourceResult::sample(rng, version));
+        }
         this
     }
 }
-

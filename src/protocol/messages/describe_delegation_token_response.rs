@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeDelegationTokenResponse` (response) from `DescribeDelegationTokenResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeDelegationTokenResponse (response), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +45,21 @@ impl Message for DescribeDelegationTokenResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.tokens = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribedDelegationToken::decode(d, version)?))? }) })().map_err(|e| e.in_field("Tokens"))?;
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.tokens = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribedDelegationToken::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Tokens"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -58,13 +70,18 @@ impl Message for DescribeDelegationTokenResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.tokens).len()), flexible, true); for x in (&self.tokens).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.tokens).len()), flexible, true);
+        for x in (&self.tokens).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i32(*&self.throttle_time_ms);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -74,11 +91,18 @@ impl Message for DescribeDelegationTokenResponse {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 2;
-        n += (length_len(Some(self.tokens.len()), flexible, true) + self.tokens.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.tokens.len()), flexible, true)
+            + self
+                .tokens
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -119,14 +143,14 @@ impl Message for DescribedDelegationTokenRenewer {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalType"))?;
-        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalName"))?;
+        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalType"))?;
+        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalName"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -142,7 +166,9 @@ impl Message for DescribedDelegationTokenRenewer {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -151,11 +177,15 @@ impl Message for DescribedDelegationTokenRenewer {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += (length_len(Some(self.principal_type.len()), flexible, false) + self.principal_type.len());
-        n += (length_len(Some(self.principal_name.len()), flexible, false) + self.principal_name.len());
+        n += (length_len(Some(self.principal_type.len()), flexible, false)
+            + self.principal_type.len());
+        n += (length_len(Some(self.principal_name.len()), flexible, false)
+            + self.principal_name.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -221,26 +251,43 @@ impl Message for DescribedDelegationToken {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalType"))?;
-        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("PrincipalName"))?;
+        this.principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalType"))?;
+        this.principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("PrincipalName"))?;
         if version >= 3 {
-            this.token_requester_principal_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenRequesterPrincipalType"))?;
+            this.token_requester_principal_type =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("TokenRequesterPrincipalType"))?;
         }
         if version >= 3 {
-            this.token_requester_principal_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenRequesterPrincipalName"))?;
+            this.token_requester_principal_name =
+                (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                    .map_err(|e| e.in_field("TokenRequesterPrincipalName"))?;
         }
-        this.issue_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("IssueTimestamp"))?;
-        this.expiry_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ExpiryTimestamp"))?;
-        this.max_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("MaxTimestamp"))?;
-        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenId"))?;
-        this.hmac = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Hmac"))?;
-        this.renewers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribedDelegationTokenRenewer::decode(d, version)?))? }) })().map_err(|e| e.in_field("Renewers"))?;
+        this.issue_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("IssueTimestamp"))?;
+        this.expiry_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ExpiryTimestamp"))?;
+        this.max_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("MaxTimestamp"))?;
+        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TokenId"))?;
+        this.hmac = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Hmac"))?;
+        this.renewers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(DescribedDelegationTokenRenewer::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Renewers"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -252,11 +299,21 @@ impl Message for DescribedDelegationToken {
         let flexible = version >= 2;
         e.put_string(Some(&self.principal_type), flexible);
         e.put_string(Some(&self.principal_name), flexible);
-        if !(version >= 3) && self.token_requester_principal_type != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TokenRequesterPrincipalType", version }); }
+        if !(version >= 3) && self.token_requester_principal_type != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TokenRequesterPrincipalType",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.token_requester_principal_type), flexible);
         }
-        if !(version >= 3) && self.token_requester_principal_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TokenRequesterPrincipalName", version }); }
+        if !(version >= 3) && self.token_requester_principal_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TokenRequesterPrincipalName",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.token_requester_principal_name), flexible);
         }
@@ -265,12 +322,17 @@ impl Message for DescribedDelegationToken {
         e.put_i64(*&self.max_timestamp);
         e.put_string(Some(&self.token_id), flexible);
         e.put_bytes(Some(&self.hmac), flexible);
-        e.put_length(Some((&self.renewers).len()), flexible, true); for x in (&self.renewers).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.renewers).len()), flexible, true);
+        for x in (&self.renewers).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -279,19 +341,40 @@ impl Message for DescribedDelegationToken {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += (length_len(Some(self.principal_type.len()), flexible, false) + self.principal_type.len());
-        n += (length_len(Some(self.principal_name.len()), flexible, false) + self.principal_name.len());
-        if version >= 3 { n += (length_len(Some(self.token_requester_principal_type.len()), flexible, false) + self.token_requester_principal_type.len()); }
-        if version >= 3 { n += (length_len(Some(self.token_requester_principal_name.len()), flexible, false) + self.token_requester_principal_name.len()); }
+        n += (length_len(Some(self.principal_type.len()), flexible, false)
+            + self.principal_type.len());
+        n += (length_len(Some(self.principal_name.len()), flexible, false)
+            + self.principal_name.len());
+        if version >= 3 {
+            n += (length_len(
+                Some(self.token_requester_principal_type.len()),
+                flexible,
+                false,
+            ) + self.token_requester_principal_type.len());
+        }
+        if version >= 3 {
+            n += (length_len(
+                Some(self.token_requester_principal_name.len()),
+                flexible,
+                false,
+            ) + self.token_requester_principal_name.len());
+        }
         n += 8;
         n += 8;
         n += 8;
         n += (length_len(Some(self.token_id.len()), flexible, false) + self.token_id.len());
         n += (length_len(Some(self.hmac.len()), flexible, true) + self.hmac.len());
-        n += (length_len(Some(self.renewers.len()), flexible, true) + self.renewers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.renewers.len()), flexible, true)
+            + self
+                .renewers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -303,9 +386,15 @@ impl crate::protocol::sample::Sample for DescribeDelegationTokenResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.tokens = rng.vec(|rng| DescribedDelegationToken::sample(rng, version)); }
-        if true { this.throttle_time_ms = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.tokens = rng.vec(|rng| DescribedDelegationToken::sample(rng, version));
+        }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
         this
     }
 }
@@ -315,8 +404,12 @@ impl crate::protocol::sample::Sample for DescribedDelegationTokenRenewer {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.principal_type = rng.string(); }
-        if true { this.principal_name = rng.string(); }
+        if true {
+            this.principal_type = rng.string();
+        }
+        if true {
+            this.principal_name = rng.string();
+        }
         this
     }
 }
@@ -326,17 +419,36 @@ impl crate::protocol::sample::Sample for DescribedDelegationToken {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.principal_type = rng.string(); }
-        if true { this.principal_name = rng.string(); }
-        if version >= 3 { this.token_requester_principal_type = rng.string(); }
-        if version >= 3 { this.token_requester_principal_name = rng.string(); }
-        if true { this.issue_timestamp = rng.i64(); }
-        if true { this.expiry_timestamp = rng.i64(); }
-        if true { this.max_timestamp = rng.i64(); }
-        if true { this.token_id = rng.string(); }
-        if true { this.hmac = rng.bytes(); }
-        if true { this.renewers = rng.vec(|rng| DescribedDelegationTokenRenewer::sample(rng, version)); }
+        if true {
+            this.principal_type = rng.string();
+        }
+        if true {
+            this.principal_name = rng.string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_type = rng.string();
+        }
+        if version >= 3 {
+            this.token_requester_principal_name = rng.string();
+        }
+        if true {
+            this.issue_timestamp = rng.i64();
+        }
+        if true {
+            this.expiry_timestamp = rng.i64();
+        }
+        if true {
+            this.max_timestamp = rng.i64();
+        }
+        if true {
+            this.token_id = rng.string();
+        }
+        if true {
+            this.hmac = rng.bytes();
+        }
+        if true {
+            this.renewers = rng.vec(|rng| DescribedDelegationTokenRenewer::sample(rng, version));
+        }
         this
     }
 }
-

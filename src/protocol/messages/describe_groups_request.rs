@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeGroupsRequest` (request) from `DescribeGroupsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeGroupsRequest (request), versions 0-5, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,16 +41,21 @@ impl Message for DescribeGroupsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+        this.groups = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Groups"))?;
         if version >= 3 {
-            this.include_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeAuthorizedOperations"))?;
+            this.include_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IncludeAuthorizedOperations"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -54,8 +65,16 @@ impl Message for DescribeGroupsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
-        e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { e.put_string(Some(x), flexible); }
-        if !(version >= 3) && self.include_authorized_operations != false { return Err(EncodeError::FieldNotInVersion { field: "IncludeAuthorizedOperations", version }); }
+        e.put_length(Some((&self.groups).len()), flexible, true);
+        for x in (&self.groups).iter() {
+            e.put_string(Some(x), flexible);
+        }
+        if !(version >= 3) && self.include_authorized_operations != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeAuthorizedOperations",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_bool(*&self.include_authorized_operations);
         }
@@ -63,7 +82,9 @@ impl Message for DescribeGroupsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -72,11 +93,20 @@ impl Message for DescribeGroupsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 5;
         let mut n = 0usize;
-        n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
-        if version >= 3 { n += 1; }
+        n += (length_len(Some(self.groups.len()), flexible, true)
+            + self
+                .groups
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
+        if version >= 3 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -95,9 +125,12 @@ impl crate::protocol::sample::Sample for DescribeGroupsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.groups = rng.vec(|rng| rng.string()); }
-        if version >= 3 { this.include_authorized_operations = rng.bool(); }
+        if true {
+            this.groups = rng.vec(|rng| rng.string());
+        }
+        if version >= 3 {
+            this.include_authorized_operations = rng.bool();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeGroupsResponse` (response) from `DescribeGroupsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeGroupsResponse (response), versions 0-5, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,15 +42,20 @@ impl Message for DescribeGroupsResponse {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribedGroup::decode(d, version)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+        this.groups = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribedGroup::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Groups"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -57,12 +68,17 @@ impl Message for DescribeGroupsResponse {
         if version >= 1 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.groups).len()), flexible, true);
+        for x in (&self.groups).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -71,11 +87,20 @@ impl Message for DescribeGroupsResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 5;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 1 {
+            n += 4;
+        }
+        n += (length_len(Some(self.groups.len()), flexible, true)
+            + self
+                .groups
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -132,20 +157,32 @@ impl Message for DescribedGroupMember {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
         if version >= 4 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 4) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 4) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
-        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientId"))?;
-        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientHost"))?;
-        this.member_metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("MemberMetadata"))?;
-        this.member_assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("MemberAssignment"))?;
+        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientId"))?;
+        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientHost"))?;
+        this.member_metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("MemberMetadata"))?;
+        this.member_assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("MemberAssignment"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -157,7 +194,20 @@ impl Message for DescribedGroupMember {
         let flexible = version >= 5;
         e.put_string(Some(&self.member_id), flexible);
         if version >= 4 {
-            match &self.group_instance_id { None => { if !(version >= 4) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 4) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_string(Some(&self.client_id), flexible);
         e.put_string(Some(&self.client_host), flexible);
@@ -167,7 +217,9 @@ impl Message for DescribedGroupMember {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -177,14 +229,23 @@ impl Message for DescribedGroupMember {
         let flexible = version >= 5;
         let mut n = 0usize;
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        if version >= 4 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 4 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += (length_len(Some(self.client_id.len()), flexible, false) + self.client_id.len());
         n += (length_len(Some(self.client_host.len()), flexible, false) + self.client_host.len());
-        n += (length_len(Some(self.member_metadata.len()), flexible, true) + self.member_metadata.len());
-        n += (length_len(Some(self.member_assignment.len()), flexible, true) + self.member_assignment.len());
+        n += (length_len(Some(self.member_metadata.len()), flexible, true)
+            + self.member_metadata.len());
+        n += (length_len(Some(self.member_assignment.len()), flexible, true)
+            + self.member_assignment.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -238,21 +299,31 @@ impl Message for DescribedGroup {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupState"))?;
-        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ProtocolType"))?;
-        this.protocol_data = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ProtocolData"))?;
-        this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribedGroupMember::decode(d, version)?))? }) })().map_err(|e| e.in_field("Members"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupState"))?;
+        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ProtocolType"))?;
+        this.protocol_data = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ProtocolData"))?;
+        this.members = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribedGroupMember::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Members"))?;
         if version >= 3 {
-            this.authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("AuthorizedOperations"))?;
+            this.authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("AuthorizedOperations"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -267,8 +338,16 @@ impl Message for DescribedGroup {
         e.put_string(Some(&self.group_state), flexible);
         e.put_string(Some(&self.protocol_type), flexible);
         e.put_string(Some(&self.protocol_data), flexible);
-        e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
-        if !(version >= 3) && self.authorized_operations != -2147483648 { return Err(EncodeError::FieldNotInVersion { field: "AuthorizedOperations", version }); }
+        e.put_length(Some((&self.members).len()), flexible, true);
+        for x in (&self.members).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 3) && self.authorized_operations != -2147483648 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AuthorizedOperations",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i32(*&self.authorized_operations);
         }
@@ -276,7 +355,9 @@ impl Message for DescribedGroup {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -288,13 +369,24 @@ impl Message for DescribedGroup {
         n += 2;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += (length_len(Some(self.group_state.len()), flexible, false) + self.group_state.len());
-        n += (length_len(Some(self.protocol_type.len()), flexible, false) + self.protocol_type.len());
-        n += (length_len(Some(self.protocol_data.len()), flexible, false) + self.protocol_data.len());
-        n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 3 { n += 4; }
+        n += (length_len(Some(self.protocol_type.len()), flexible, false)
+            + self.protocol_type.len());
+        n += (length_len(Some(self.protocol_data.len()), flexible, false)
+            + self.protocol_data.len());
+        n += (length_len(Some(self.members.len()), flexible, true)
+            + self
+                .members
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 3 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -306,8 +398,12 @@ impl crate::protocol::sample::Sample for DescribeGroupsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if true { this.groups = rng.vec(|rng| DescribedGroup::sample(rng, version)); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.groups = rng.vec(|rng| DescribedGroup::sample(rng, version));
+        }
         this
     }
 }
@@ -317,12 +413,24 @@ impl crate::protocol::sample::Sample for DescribedGroupMember {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.member_id = rng.string(); }
-        if version >= 4 { this.group_instance_id = rng.maybe_null(version >= 4, |rng| rng.string()); }
-        if true { this.client_id = rng.string(); }
-        if true { this.client_host = rng.string(); }
-        if true { this.member_metadata = rng.bytes(); }
-        if true { this.member_assignment = rng.bytes(); }
+        if true {
+            this.member_id = rng.string();
+        }
+        if version >= 4 {
+            this.group_instance_id = rng.maybe_null(version >= 4, |rng| rng.string());
+        }
+        if true {
+            this.client_id = rng.string();
+        }
+        if true {
+            this.client_host = rng.string();
+        }
+        if true {
+            this.member_metadata = rng.bytes();
+        }
+        if true {
+            this.member_assignment = rng.bytes();
+        }
         this
     }
 }
@@ -332,14 +440,27 @@ impl crate::protocol::sample::Sample for DescribedGroup {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.group_id = rng.string(); }
-        if true { this.group_state = rng.string(); }
-        if true { this.protocol_type = rng.string(); }
-        if true { this.protocol_data = rng.string(); }
-        if true { this.members = rng.vec(|rng| DescribedGroupMember::sample(rng, version)); }
-        if version >= 3 { this.authorized_operations = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.group_state = rng.string();
+        }
+        if true {
+            this.protocol_type = rng.string();
+        }
+        if true {
+            this.protocol_data = rng.string();
+        }
+        if true {
+            this.members = rng.vec(|rng| DescribedGroupMember::sample(rng, version));
+        }
+        if version >= 3 {
+            this.authorized_operations = rng.i32();
+        }
         this
     }
 }
-

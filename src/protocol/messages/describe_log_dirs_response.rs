@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeLogDirsResponse` (response) from `DescribeLogDirsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeLogDirsResponse (response), versions 0-4, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,23 @@ impl Message for DescribeLogDirsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if version >= 3 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
-        this.results = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeLogDirsResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Results"))?;
+        this.results = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeLogDirsResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Results"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -63,12 +75,17 @@ impl Message for DescribeLogDirsResponse {
         if version >= 3 {
             e.put_i16(*&self.error_code);
         }
-        e.put_length(Some((&self.results).len()), flexible, true); for x in (&self.results).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.results).len()), flexible, true);
+        for x in (&self.results).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -78,11 +95,20 @@ impl Message for DescribeLogDirsResponse {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 4;
-        if version >= 3 { n += 2; }
-        n += (length_len(Some(self.results.len()), flexible, true) + self.results.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 3 {
+            n += 2;
+        }
+        n += (length_len(Some(self.results.len()), flexible, true)
+            + self
+                .results
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -131,16 +157,18 @@ impl Message for DescribeLogDirsPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.partition_size = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("PartitionSize"))?;
-        this.offset_lag = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("OffsetLag"))?;
-        this.is_future_key = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsFutureKey"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_size = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("PartitionSize"))?;
+        this.offset_lag = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("OffsetLag"))?;
+        this.is_future_key = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("IsFutureKey"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -158,7 +186,9 @@ impl Message for DescribeLogDirsPartition {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -173,7 +203,9 @@ impl Message for DescribeLogDirsPartition {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -206,14 +238,19 @@ impl Message for DescribeLogDirsTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeLogDirsPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeLogDirsPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -224,12 +261,17 @@ impl Message for DescribeLogDirsTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -239,10 +281,17 @@ impl Message for DescribeLogDirsTopic {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -288,21 +337,29 @@ impl Message for DescribeLogDirsResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.log_dir = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("LogDir"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeLogDirsTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.log_dir = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("LogDir"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribeLogDirsTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 4 {
-            this.total_bytes = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("TotalBytes"))?;
+            this.total_bytes = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("TotalBytes"))?;
         }
         if version >= 4 {
-            this.usable_bytes = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("UsableBytes"))?;
+            this.usable_bytes = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("UsableBytes"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -314,7 +371,10 @@ impl Message for DescribeLogDirsResult {
         let flexible = version >= 2;
         e.put_i16(*&self.error_code);
         e.put_string(Some(&self.log_dir), flexible);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 4 {
             e.put_i64(*&self.total_bytes);
         }
@@ -325,7 +385,9 @@ impl Message for DescribeLogDirsResult {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -336,12 +398,23 @@ impl Message for DescribeLogDirsResult {
         let mut n = 0usize;
         n += 2;
         n += (length_len(Some(self.log_dir.len()), flexible, false) + self.log_dir.len());
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 4 { n += 8; }
-        if version >= 4 { n += 8; }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 4 {
+            n += 8;
+        }
+        if version >= 4 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -353,9 +426,15 @@ impl crate::protocol::sample::Sample for DescribeLogDirsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if version >= 3 { this.error_code = rng.i16(); }
-        if true { this.results = rng.vec(|rng| DescribeLogDirsResult::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 3 {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.results = rng.vec(|rng| DescribeLogDirsResult::sample(rng, version));
+        }
         this
     }
 }
@@ -365,10 +444,18 @@ impl crate::protocol::sample::Sample for DescribeLogDirsPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.partition_size = rng.i64(); }
-        if true { this.offset_lag = rng.i64(); }
-        if true { this.is_future_key = rng.bool(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.partition_size = rng.i64();
+        }
+        if true {
+            this.offset_lag = rng.i64();
+        }
+        if true {
+            this.is_future_key = rng.bool();
+        }
         this
     }
 }
@@ -378,8 +465,12 @@ impl crate::protocol::sample::Sample for DescribeLogDirsTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| DescribeLogDirsPartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| DescribeLogDirsPartition::sample(rng, version));
+        }
         this
     }
 }
@@ -389,12 +480,21 @@ impl crate::protocol::sample::Sample for DescribeLogDirsResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.log_dir = rng.string(); }
-        if true { this.topics = rng.vec(|rng| DescribeLogDirsTopic::sample(rng, version)); }
-        if version >= 4 { this.total_bytes = rng.i64(); }
-        if version >= 4 { this.usable_bytes = rng.i64(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.log_dir = rng.string();
+        }
+        if true {
+            this.topics = rng.vec(|rng| DescribeLogDirsTopic::sample(rng, version));
+        }
+        if version >= 4 {
+            this.total_bytes = rng.i64();
+        }
+        if version >= 4 {
+            this.usable_bytes = rng.i64();
+        }
         this
     }
 }
-

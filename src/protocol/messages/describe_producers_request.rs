@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeProducersRequest` (request) from `DescribeProducersRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeProducersRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,13 +36,17 @@ impl Message for DescribeProducersRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicRequest::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicRequest::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -46,12 +56,17 @@ impl Message for DescribeProducersRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -60,10 +75,17 @@ impl Message for DescribeProducersRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -104,14 +126,19 @@ impl Message for TopicRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partition_indexes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("PartitionIndexes"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partition_indexes = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionIndexes"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -122,12 +149,17 @@ impl Message for TopicRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partition_indexes).len()), flexible, true); for x in (&self.partition_indexes).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partition_indexes).len()), flexible, true);
+        for x in (&self.partition_indexes).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -137,10 +169,13 @@ impl Message for TopicRequest {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partition_indexes.len()), flexible, true) + self.partition_indexes.len() * 4);
+        n += (length_len(Some(self.partition_indexes.len()), flexible, true)
+            + self.partition_indexes.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -152,7 +187,9 @@ impl crate::protocol::sample::Sample for DescribeProducersRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topics = rng.vec(|rng| TopicRequest::sample(rng, version)); }
+        if true {
+            this.topics = rng.vec(|rng| TopicRequest::sample(rng, version));
+        }
         this
     }
 }
@@ -162,9 +199,12 @@ impl crate::protocol::sample::Sample for TopicRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partition_indexes = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partition_indexes = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

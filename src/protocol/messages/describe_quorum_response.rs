@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeQuorumResponse` (response) from `DescribeQuorumResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeQuorumResponse (response), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,20 +47,40 @@ impl Message for DescribeQuorumResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version >= 2 {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 2) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 2 {
-            this.nodes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Node::decode(d, version)?))? }) })().map_err(|e| e.in_field("Nodes"))?;
+            this.nodes = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(Node::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Nodes"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -66,18 +92,44 @@ impl Message for DescribeQuorumResponse {
         let flexible = true;
         e.put_i16(*&self.error_code);
         if version >= 2 {
-            match &self.error_message { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "ErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    if !(version >= 2) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
-        if !(version >= 2) && self.nodes != Vec::<Node>::new() { return Err(EncodeError::FieldNotInVersion { field: "Nodes", version }); }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 2) && self.nodes != Vec::<Node>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Nodes",
+                version,
+            });
+        }
         if version >= 2 {
-            e.put_length(Some((&self.nodes).len()), flexible, true); for x in (&self.nodes).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.nodes).len()), flexible, true);
+            for x in (&self.nodes).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -87,12 +139,31 @@ impl Message for DescribeQuorumResponse {
         let flexible = true;
         let mut n = 0usize;
         n += 2;
-        if version >= 2 { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 2 { n += (length_len(Some(self.nodes.len()), flexible, true) + self.nodes.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 2 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 2 {
+            n += (length_len(Some(self.nodes.len()), flexible, true)
+                + self
+                    .nodes
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -143,23 +214,26 @@ impl Message for ReplicaState {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ReplicaId"))?;
+        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ReplicaId"))?;
         if version >= 2 {
-            this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("ReplicaDirectoryId"))?;
+            this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("ReplicaDirectoryId"))?;
         }
-        this.log_end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LogEndOffset"))?;
+        this.log_end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("LogEndOffset"))?;
         if version >= 1 {
-            this.last_fetch_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LastFetchTimestamp"))?;
+            this.last_fetch_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LastFetchTimestamp"))?;
         }
         if version >= 1 {
-            this.last_caught_up_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LastCaughtUpTimestamp"))?;
+            this.last_caught_up_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LastCaughtUpTimestamp"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -170,7 +244,12 @@ impl Message for ReplicaState {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.replica_id);
-        if !(version >= 2) && self.replica_directory_id != Uuid::ZERO { return Err(EncodeError::FieldNotInVersion { field: "ReplicaDirectoryId", version }); }
+        if !(version >= 2) && self.replica_directory_id != Uuid::ZERO {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ReplicaDirectoryId",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_uuid(&self.replica_directory_id);
         }
@@ -185,7 +264,9 @@ impl Message for ReplicaState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -195,13 +276,21 @@ impl Message for ReplicaState {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        if version >= 2 { n += 16; }
+        if version >= 2 {
+            n += 16;
+        }
         n += 8;
-        if version >= 1 { n += 8; }
-        if version >= 1 { n += 8; }
+        if version >= 1 {
+            n += 8;
+        }
+        if version >= 1 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -255,22 +344,46 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version >= 2 {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 2) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         }
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.high_watermark = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("HighWatermark"))?;
-        this.current_voters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ReplicaState::decode(d, version)?))? }) })().map_err(|e| e.in_field("CurrentVoters"))?;
-        this.observers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ReplicaState::decode(d, version)?))? }) })().map_err(|e| e.in_field("Observers"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.high_watermark = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("HighWatermark"))?;
+        this.current_voters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ReplicaState::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("CurrentVoters"))?;
+        this.observers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ReplicaState::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Observers"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -283,18 +396,39 @@ impl Message for PartitionData {
         e.put_i32(*&self.partition_index);
         e.put_i16(*&self.error_code);
         if version >= 2 {
-            match &self.error_message { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "ErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    if !(version >= 2) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_i32(*&self.leader_id);
         e.put_i32(*&self.leader_epoch);
         e.put_i64(*&self.high_watermark);
-        e.put_length(Some((&self.current_voters).len()), flexible, true); for x in (&self.current_voters).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.observers).len()), flexible, true); for x in (&self.observers).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.current_voters).len()), flexible, true);
+        for x in (&self.current_voters).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.observers).len()), flexible, true);
+        for x in (&self.observers).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -305,15 +439,32 @@ impl Message for PartitionData {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        if version >= 2 { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 2 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += 4;
         n += 4;
         n += 8;
-        n += (length_len(Some(self.current_voters.len()), flexible, true) + self.current_voters.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.observers.len()), flexible, true) + self.observers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.current_voters.len()), flexible, true)
+            + self
+                .current_voters
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.observers.len()), flexible, true)
+            + self
+                .observers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -346,14 +497,19 @@ impl Message for TopicData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -364,12 +520,17 @@ impl Message for TopicData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.topic_name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -379,10 +540,17 @@ impl Message for TopicData {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -421,20 +589,21 @@ impl Message for Listener {
         let flexible = true;
         let mut this = Self::default();
         if version >= 2 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 2 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 2 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -444,15 +613,30 @@ impl Message for Listener {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if !(version >= 2) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 2) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 2) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 2) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 2) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 2) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_u16(*&self.port);
         }
@@ -460,7 +644,9 @@ impl Message for Listener {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -469,12 +655,20 @@ impl Message for Listener {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version >= 2 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 2 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 2 { n += 2; }
+        if version >= 2 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 2 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 2 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -509,17 +703,22 @@ impl Message for Node {
         let flexible = true;
         let mut this = Self::default();
         if version >= 2 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version >= 2 {
-            this.listeners = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Listener::decode(d, version)?))? }) })().map_err(|e| e.in_field("Listeners"))?;
+            this.listeners = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(Listener::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Listeners"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -529,19 +728,34 @@ impl Message for Node {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if !(version >= 2) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version >= 2) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_i32(*&self.node_id);
         }
-        if !(version >= 2) && self.listeners != Vec::<Listener>::new() { return Err(EncodeError::FieldNotInVersion { field: "Listeners", version }); }
+        if !(version >= 2) && self.listeners != Vec::<Listener>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Listeners",
+                version,
+            });
+        }
         if version >= 2 {
-            e.put_length(Some((&self.listeners).len()), flexible, true); for x in (&self.listeners).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.listeners).len()), flexible, true);
+            for x in (&self.listeners).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -550,11 +764,22 @@ impl Message for Node {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version >= 2 { n += 4; }
-        if version >= 2 { n += (length_len(Some(self.listeners.len()), flexible, true) + self.listeners.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 2 {
+            n += 4;
+        }
+        if version >= 2 {
+            n += (length_len(Some(self.listeners.len()), flexible, true)
+                + self
+                    .listeners
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -566,10 +791,18 @@ impl crate::protocol::sample::Sample for DescribeQuorumResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if version >= 2 { this.error_message = rng.maybe_null(version >= 2, |rng| rng.string()); }
-        if true { this.topics = rng.vec(|rng| TopicData::sample(rng, version)); }
-        if version >= 2 { this.nodes = rng.vec(|rng| Node::sample(rng, version)); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version >= 2 {
+            this.error_message = rng.maybe_null(version >= 2, |rng| rng.string());
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicData::sample(rng, version));
+        }
+        if version >= 2 {
+            this.nodes = rng.vec(|rng| Node::sample(rng, version));
+        }
         this
     }
 }
@@ -579,11 +812,21 @@ impl crate::protocol::sample::Sample for ReplicaState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.replica_id = rng.i32(); }
-        if version >= 2 { this.replica_directory_id = rng.uuid(); }
-        if true { this.log_end_offset = rng.i64(); }
-        if version >= 1 { this.last_fetch_timestamp = rng.i64(); }
-        if version >= 1 { this.last_caught_up_timestamp = rng.i64(); }
+        if true {
+            this.replica_id = rng.i32();
+        }
+        if version >= 2 {
+            this.replica_directory_id = rng.uuid();
+        }
+        if true {
+            this.log_end_offset = rng.i64();
+        }
+        if version >= 1 {
+            this.last_fetch_timestamp = rng.i64();
+        }
+        if version >= 1 {
+            this.last_caught_up_timestamp = rng.i64();
+        }
         this
     }
 }
@@ -593,14 +836,30 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if version >= 2 { this.error_message = rng.maybe_null(version >= 2, |rng| rng.string()); }
-        if true { this.leader_id = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.high_watermark = rng.i64(); }
-        if true { this.current_voters = rng.vec(|rng| ReplicaState::sample(rng, version)); }
-        if true { this.observers = rng.vec(|rng| ReplicaState::sample(rng, version)); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version >= 2 {
+            this.error_message = rng.maybe_null(version >= 2, |rng| rng.string());
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.high_watermark = rng.i64();
+        }
+        if true {
+            this.current_voters = rng.vec(|rng| ReplicaState::sample(rng, version));
+        }
+        if true {
+            this.observers = rng.vec(|rng| ReplicaState::sample(rng, version));
+        }
         this
     }
 }
@@ -610,8 +869,12 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
@@ -621,9 +884,15 @@ impl crate::protocol::sample::Sample for Listener {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.name = rng.string(); }
-        if version >= 2 { this.host = rng.string(); }
-        if version >= 2 { this.port = rng.u16(); }
+        if version >= 2 {
+            this.name = rng.string();
+        }
+        if version >= 2 {
+            this.host = rng.string();
+        }
+        if version >= 2 {
+            this.port = rng.u16();
+        }
         this
     }
 }
@@ -633,9 +902,12 @@ impl crate::protocol::sample::Sample for Node {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.node_id = rng.i32(); }
-        if version >= 2 { this.listeners = rng.vec(|rng| Listener::sample(rng, version)); }
+        if version >= 2 {
+            this.node_id = rng.i32();
+        }
+        if version >= 2 {
+            this.listeners = rng.vec(|rng| Listener::sample(rng, version));
+        }
         this
     }
 }
-

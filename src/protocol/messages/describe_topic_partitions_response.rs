@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeTopicPartitionsResponse` (response) from `DescribeTopicPartitionsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeTopicPartitionsResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +45,29 @@ impl Message for DescribeTopicPartitionsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeTopicPartitionsResponseTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
-        this.next_cursor = (|| -> Result<_, DecodeError> { Ok(if d.i8()? < 0 { None } else { Some(Cursor::decode(d, version)?) }) })().map_err(|e| e.in_field("NextCursor"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(DescribeTopicPartitionsResponseTopic::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
+        this.next_cursor = (|| -> Result<_, DecodeError> {
+            Ok(if d.i8()? < 0 {
+                None
+            } else {
+                Some(Cursor::decode(d, version)?)
+            })
+        })()
+        .map_err(|e| e.in_field("NextCursor"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -58,13 +78,26 @@ impl Message for DescribeTopicPartitionsResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
-        match &self.next_cursor { None => { e.put_i8(-1); } Some(v) => { e.put_i8(1); v.encode(e, version)?; } }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
+        match &self.next_cursor {
+            None => {
+                e.put_i8(-1);
+            }
+            Some(v) => {
+                e.put_i8(1);
+                v.encode(e, version)?;
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -74,11 +107,21 @@ impl Message for DescribeTopicPartitionsResponse {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += match &self.next_cursor { None => 1, Some(v) => 1 + v.encoded_len(version) };
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += match &self.next_cursor {
+            None => 1,
+            Some(v) => 1 + v.encoded_len(version),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -147,21 +190,53 @@ impl Message for DescribeTopicPartitionsResponsePartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.replica_nodes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("ReplicaNodes"))?;
-        this.isr_nodes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("IsrNodes"))?;
-        this.eligible_leader_replicas = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("EligibleLeaderReplicas"))?;
-        this.last_known_elr = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("LastKnownElr"))?;
-        this.offline_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("OfflineReplicas"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.replica_nodes = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ReplicaNodes"))?;
+        this.isr_nodes = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("IsrNodes"))?;
+        this.eligible_leader_replicas = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 4)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("EligibleLeaderReplicas"))?;
+        this.last_known_elr = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 4)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("LastKnownElr"))?;
+        this.offline_replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("OfflineReplicas"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -175,16 +250,47 @@ impl Message for DescribeTopicPartitionsResponsePartition {
         e.put_i32(*&self.partition_index);
         e.put_i32(*&self.leader_id);
         e.put_i32(*&self.leader_epoch);
-        e.put_length(Some((&self.replica_nodes).len()), flexible, true); for x in (&self.replica_nodes).iter() { e.put_i32(*x); }
-        e.put_length(Some((&self.isr_nodes).len()), flexible, true); for x in (&self.isr_nodes).iter() { e.put_i32(*x); }
-        match &self.eligible_leader_replicas { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { e.put_i32(*x); } } }
-        match &self.last_known_elr { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { e.put_i32(*x); } } }
-        e.put_length(Some((&self.offline_replicas).len()), flexible, true); for x in (&self.offline_replicas).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.replica_nodes).len()), flexible, true);
+        for x in (&self.replica_nodes).iter() {
+            e.put_i32(*x);
+        }
+        e.put_length(Some((&self.isr_nodes).len()), flexible, true);
+        for x in (&self.isr_nodes).iter() {
+            e.put_i32(*x);
+        }
+        match &self.eligible_leader_replicas {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    e.put_i32(*x);
+                }
+            }
+        }
+        match &self.last_known_elr {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    e.put_i32(*x);
+                }
+            }
+        }
+        e.put_length(Some((&self.offline_replicas).len()), flexible, true);
+        for x in (&self.offline_replicas).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -197,14 +303,24 @@ impl Message for DescribeTopicPartitionsResponsePartition {
         n += 4;
         n += 4;
         n += 4;
-        n += (length_len(Some(self.replica_nodes.len()), flexible, true) + self.replica_nodes.len() * 4);
+        n += (length_len(Some(self.replica_nodes.len()), flexible, true)
+            + self.replica_nodes.len() * 4);
         n += (length_len(Some(self.isr_nodes.len()), flexible, true) + self.isr_nodes.len() * 4);
-        n += match &self.eligible_leader_replicas { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len() * 4) };
-        n += match &self.last_known_elr { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len() * 4) };
-        n += (length_len(Some(self.offline_replicas.len()), flexible, true) + self.offline_replicas.len() * 4);
+        n += match &self.eligible_leader_replicas {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len() * 4),
+        };
+        n += match &self.last_known_elr {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len() * 4),
+        };
+        n += (length_len(Some(self.offline_replicas.len()), flexible, true)
+            + self.offline_replicas.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -254,18 +370,31 @@ impl Message for DescribeTopicPartitionsResponseTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.is_internal = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsInternal"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribeTopicPartitionsResponsePartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
-        this.topic_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TopicAuthorizedOperations"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.is_internal = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("IsInternal"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(DescribeTopicPartitionsResponsePartition::decode(
+                        d, version,
+                    )?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
+        this.topic_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("TopicAuthorizedOperations"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -276,16 +405,28 @@ impl Message for DescribeTopicPartitionsResponseTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i16(*&self.error_code);
-        match &self.name { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.name {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_uuid(&self.topic_id);
         e.put_bool(*&self.is_internal);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i32(*&self.topic_authorized_operations);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -295,14 +436,24 @@ impl Message for DescribeTopicPartitionsResponseTopic {
         let flexible = true;
         let mut n = 0usize;
         n += 2;
-        n += match &self.name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 16;
         n += 1;
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -336,14 +487,14 @@ impl Message for Cursor {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -359,7 +510,9 @@ impl Message for Cursor {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -372,7 +525,9 @@ impl Message for Cursor {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -384,9 +539,15 @@ impl crate::protocol::sample::Sample for DescribeTopicPartitionsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| DescribeTopicPartitionsResponseTopic::sample(rng, version)); }
-        if true { this.next_cursor = rng.maybe_null(true, |rng| Cursor::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| DescribeTopicPartitionsResponseTopic::sample(rng, version));
+        }
+        if true {
+            this.next_cursor = rng.maybe_null(true, |rng| Cursor::sample(rng, version));
+        }
         this
     }
 }
@@ -396,15 +557,33 @@ impl crate::protocol::sample::Sample for DescribeTopicPartitionsResponsePartitio
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.partition_index = rng.i32(); }
-        if true { this.leader_id = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.replica_nodes = rng.vec(|rng| rng.i32()); }
-        if true { this.isr_nodes = rng.vec(|rng| rng.i32()); }
-        if true { this.eligible_leader_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.last_known_elr = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.offline_replicas = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.replica_nodes = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.isr_nodes = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.eligible_leader_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.last_known_elr = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.offline_replicas = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -414,12 +593,25 @@ impl crate::protocol::sample::Sample for DescribeTopicPartitionsResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.name = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.is_internal = rng.bool(); }
-        if true { this.partitions = rng.vec(|rng| DescribeTopicPartitionsResponsePartition::sample(rng, version)); }
-        if true { this.topic_authorized_operations = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.name = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.is_internal = rng.bool();
+        }
+        if true {
+            this.partitions =
+                rng.vec(|rng| DescribeTopicPartitionsResponsePartition::sample(rng, version));
+        }
+        if true {
+            this.topic_authorized_operations = rng.i32();
+        }
         this
     }
 }
@@ -429,9 +621,12 @@ impl crate::protocol::sample::Sample for Cursor {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_name = rng.string(); }
-        if true { this.partition_index = rng.i32(); }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
         this
     }
 }
-

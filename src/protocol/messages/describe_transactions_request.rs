@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeTransactionsRequest` (request) from `DescribeTransactionsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeTransactionsRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for DescribeTransactionsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.transactional_ids = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("TransactionalIds"))?;
+        this.transactional_ids = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("TransactionalIds"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for DescribeTransactionsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.transactional_ids).len()), flexible, true); for x in (&self.transactional_ids).iter() { e.put_string(Some(x), flexible); }
+        e.put_length(Some((&self.transactional_ids).len()), flexible, true);
+        for x in (&self.transactional_ids).iter() {
+            e.put_string(Some(x), flexible);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for DescribeTransactionsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.transactional_ids.len()), flexible, true) + self.transactional_ids.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.transactional_ids.len()), flexible, true)
+            + self
+                .transactional_ids
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -83,8 +105,9 @@ impl crate::protocol::sample::Sample for DescribeTransactionsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.transactional_ids = rng.vec(|rng| rng.string()); }
+        if true {
+            this.transactional_ids = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DescribeUserScramCredentialsRequest` (request) from `DescribeUserScramCredentialsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DescribeUserScramCredentialsRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for DescribeUserScramCredentialsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.users = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(UserName::decode(d, version)?))?) }) })().map_err(|e| e.in_field("Users"))?;
+        this.users = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(UserName::decode(d, version)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("Users"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,24 @@ impl Message for DescribeUserScramCredentialsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        match &self.users { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+        match &self.users {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    (x).encode(e, version)?;
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +83,18 @@ impl Message for DescribeUserScramCredentialsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += match &self.users { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) };
+        n += match &self.users {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+            }
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -101,13 +131,12 @@ impl Message for UserName {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -122,7 +151,9 @@ impl Message for UserName {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -134,7 +165,9 @@ impl Message for UserName {
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -146,7 +179,9 @@ impl crate::protocol::sample::Sample for DescribeUserScramCredentialsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.users = rng.maybe_null(true, |rng| rng.vec(|rng| UserName::sample(rng, version))); }
+        if true {
+            this.users = rng.maybe_null(true, |rng| rng.vec(|rng| UserName::sample(rng, version)));
+        }
         this
     }
 }
@@ -156,8 +191,9 @@ impl crate::protocol::sample::Sample for UserName {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
+        if true {
+            this.name = rng.string();
+        }
         this
     }
 }
-

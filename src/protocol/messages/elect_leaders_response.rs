@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ElectLeadersResponse` (response) from `ElectLeadersResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ElectLeadersResponse (response), versions 0-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,23 @@ impl Message for ElectLeadersResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         if version >= 1 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
-        this.replica_election_results = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ReplicaElectionResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("ReplicaElectionResults"))?;
+        this.replica_election_results = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ReplicaElectionResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ReplicaElectionResults"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -60,16 +72,26 @@ impl Message for ElectLeadersResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_i32(*&self.throttle_time_ms);
-        if !(version >= 1) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if !(version >= 1) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i16(*&self.error_code);
         }
-        e.put_length(Some((&self.replica_election_results).len()), flexible, true); for x in (&self.replica_election_results).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.replica_election_results).len()), flexible, true);
+        for x in (&self.replica_election_results).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -79,11 +101,20 @@ impl Message for ElectLeadersResponse {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 4;
-        if version >= 1 { n += 2; }
-        n += (length_len(Some(self.replica_election_results.len()), flexible, true) + self.replica_election_results.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 1 {
+            n += 2;
+        }
+        n += (length_len(Some(self.replica_election_results.len()), flexible, true)
+            + self
+                .replica_election_results
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -128,15 +159,16 @@ impl Message for PartitionResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionId"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
+        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionId"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -148,12 +180,21 @@ impl Message for PartitionResult {
         let flexible = version >= 2;
         e.put_i32(*&self.partition_id);
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -164,10 +205,15 @@ impl Message for PartitionResult {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -201,14 +247,19 @@ impl Message for ReplicaElectionResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Topic"))?;
-        this.partition_result = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionResult"))?;
+        this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Topic"))?;
+        this.partition_result = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionResult"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -219,12 +270,17 @@ impl Message for ReplicaElectionResult {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_string(Some(&self.topic), flexible);
-        e.put_length(Some((&self.partition_result).len()), flexible, true); for x in (&self.partition_result).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partition_result).len()), flexible, true);
+        for x in (&self.partition_result).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -234,10 +290,17 @@ impl Message for ReplicaElectionResult {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len());
-        n += (length_len(Some(self.partition_result.len()), flexible, true) + self.partition_result.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partition_result.len()), flexible, true)
+            + self
+                .partition_result
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -249,9 +312,16 @@ impl crate::protocol::sample::Sample for ElectLeadersResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if version >= 1 { this.error_code = rng.i16(); }
-        if true { this.replica_election_results = rng.vec(|rng| ReplicaElectionResult::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 1 {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.replica_election_results =
+                rng.vec(|rng| ReplicaElectionResult::sample(rng, version));
+        }
         this
     }
 }
@@ -261,9 +331,15 @@ impl crate::protocol::sample::Sample for PartitionResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_id = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.partition_id = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -273,9 +349,12 @@ impl crate::protocol::sample::Sample for ReplicaElectionResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic = rng.string(); }
-        if true { this.partition_result = rng.vec(|rng| PartitionResult::sample(rng, version)); }
+        if true {
+            this.topic = rng.string();
+        }
+        if true {
+            this.partition_result = rng.vec(|rng| PartitionResult::sample(rng, version));
+        }
         this
     }
 }
-

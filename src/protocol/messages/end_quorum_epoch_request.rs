@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `EndQuorumEpochRequest` (request) from `EndQuorumEpochRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// EndQuorumEpochRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,17 +43,28 @@ impl Message for EndQuorumEpochRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ClusterId"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ClusterId"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 1 {
-            this.leader_endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("LeaderEndpoints"))?;
+            this.leader_endpoints = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderEndpoint::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("LeaderEndpoints"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -57,16 +74,31 @@ impl Message for EndQuorumEpochRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        match &self.cluster_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        match &self.cluster_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 1 {
-            e.put_length(Some((&self.leader_endpoints).len()), flexible, true); for x in (&self.leader_endpoints).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.leader_endpoints).len()), flexible, true);
+            for x in (&self.leader_endpoints).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -75,12 +107,29 @@ impl Message for EndQuorumEpochRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += match &self.cluster_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += (length_len(Some(self.leader_endpoints.len()), flexible, true) + self.leader_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        n += match &self.cluster_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += (length_len(Some(self.leader_endpoints.len()), flexible, true)
+                + self
+                    .leader_endpoints
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -120,17 +169,17 @@ impl Message for ReplicaInfo {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {
-            this.candidate_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CandidateId"))?;
+            this.candidate_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CandidateId"))?;
         }
         if version >= 1 {
-            this.candidate_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("CandidateDirectoryId"))?;
+            this.candidate_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("CandidateDirectoryId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -140,11 +189,21 @@ impl Message for ReplicaInfo {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        if !(version >= 1) && self.candidate_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "CandidateId", version }); }
+        if !(version >= 1) && self.candidate_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CandidateId",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i32(*&self.candidate_id);
         }
-        if !(version >= 1) && self.candidate_directory_id != Uuid::ZERO { return Err(EncodeError::FieldNotInVersion { field: "CandidateDirectoryId", version }); }
+        if !(version >= 1) && self.candidate_directory_id != Uuid::ZERO {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CandidateDirectoryId",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_uuid(&self.candidate_directory_id);
         }
@@ -152,7 +211,9 @@ impl Message for ReplicaInfo {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -161,11 +222,17 @@ impl Message for ReplicaInfo {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        if version >= 1 { n += 16; }
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += 16;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -211,21 +278,34 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
         if version == 0 {
-            this.preferred_successors = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("PreferredSuccessors"))?;
+            this.preferred_successors = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PreferredSuccessors"))?;
         }
         if version >= 1 {
-            this.preferred_candidates = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ReplicaInfo::decode(d, version)?))? }) })().map_err(|e| e.in_field("PreferredCandidates"))?;
+            this.preferred_candidates = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(ReplicaInfo::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PreferredCandidates"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -239,16 +319,24 @@ impl Message for PartitionData {
         e.put_i32(*&self.leader_id);
         e.put_i32(*&self.leader_epoch);
         if version == 0 {
-            e.put_length(Some((&self.preferred_successors).len()), flexible, true); for x in (&self.preferred_successors).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.preferred_successors).len()), flexible, true);
+            for x in (&self.preferred_successors).iter() {
+                e.put_i32(*x);
+            }
         }
         if version >= 1 {
-            e.put_length(Some((&self.preferred_candidates).len()), flexible, true); for x in (&self.preferred_candidates).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.preferred_candidates).len()), flexible, true);
+            for x in (&self.preferred_candidates).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -260,11 +348,23 @@ impl Message for PartitionData {
         n += 4;
         n += 4;
         n += 4;
-        if version == 0 { n += (length_len(Some(self.preferred_successors.len()), flexible, true) + self.preferred_successors.len() * 4); }
-        if version >= 1 { n += (length_len(Some(self.preferred_candidates.len()), flexible, true) + self.preferred_candidates.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version == 0 {
+            n += (length_len(Some(self.preferred_successors.len()), flexible, true)
+                + self.preferred_successors.len() * 4);
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.preferred_candidates.len()), flexible, true)
+                + self
+                    .preferred_candidates
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -297,14 +397,19 @@ impl Message for TopicData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -315,12 +420,17 @@ impl Message for TopicData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
         e.put_string(Some(&self.topic_name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -330,10 +440,17 @@ impl Message for TopicData {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -372,20 +489,21 @@ impl Message for LeaderEndpoint {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 1 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 1 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -395,15 +513,30 @@ impl Message for LeaderEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        if !(version >= 1) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 1) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 1) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 1) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 1) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 1) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_u16(*&self.port);
         }
@@ -411,7 +544,9 @@ impl Message for LeaderEndpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -420,12 +555,20 @@ impl Message for LeaderEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        if version >= 1 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 1 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 1 { n += 2; }
+        if version >= 1 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 1 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -437,9 +580,15 @@ impl crate::protocol::sample::Sample for EndQuorumEpochRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.cluster_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.topics = rng.vec(|rng| TopicData::sample(rng, version)); }
-        if version >= 1 { this.leader_endpoints = rng.vec(|rng| LeaderEndpoint::sample(rng, version)); }
+        if true {
+            this.cluster_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicData::sample(rng, version));
+        }
+        if version >= 1 {
+            this.leader_endpoints = rng.vec(|rng| LeaderEndpoint::sample(rng, version));
+        }
         this
     }
 }
@@ -449,8 +598,12 @@ impl crate::protocol::sample::Sample for ReplicaInfo {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.candidate_id = rng.i32(); }
-        if version >= 1 { this.candidate_directory_id = rng.uuid(); }
+        if version >= 1 {
+            this.candidate_id = rng.i32();
+        }
+        if version >= 1 {
+            this.candidate_directory_id = rng.uuid();
+        }
         this
     }
 }
@@ -460,11 +613,21 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.leader_id = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if version == 0 { this.preferred_successors = rng.vec(|rng| rng.i32()); }
-        if version >= 1 { this.preferred_candidates = rng.vec(|rng| ReplicaInfo::sample(rng, version)); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if version == 0 {
+            this.preferred_successors = rng.vec(|rng| rng.i32());
+        }
+        if version >= 1 {
+            this.preferred_candidates = rng.vec(|rng| ReplicaInfo::sample(rng, version));
+        }
         this
     }
 }
@@ -474,8 +637,12 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
@@ -485,10 +652,15 @@ impl crate::protocol::sample::Sample for LeaderEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.name = rng.string(); }
-        if version >= 1 { this.host = rng.string(); }
-        if version >= 1 { this.port = rng.u16(); }
+        if version >= 1 {
+            this.name = rng.string();
+        }
+        if version >= 1 {
+            this.host = rng.string();
+        }
+        if version >= 1 {
+            this.port = rng.u16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `EndTxnRequest` (request) from `EndTxnRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// EndTxnRequest (request), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,18 @@ impl Message for EndTxnRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
-        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
-        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ProducerEpoch"))?;
-        this.committed = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Committed"))?;
+        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TransactionalId"))?;
+        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ProducerId"))?;
+        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ProducerEpoch"))?;
+        this.committed = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("Committed"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,7 +78,9 @@ impl Message for EndTxnRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -79,13 +89,16 @@ impl Message for EndTxnRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        n += (length_len(Some(self.transactional_id.len()), flexible, false) + self.transactional_id.len());
+        n += (length_len(Some(self.transactional_id.len()), flexible, false)
+            + self.transactional_id.len());
         n += 8;
         n += 2;
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -104,11 +117,18 @@ impl crate::protocol::sample::Sample for EndTxnRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.transactional_id = rng.string(); }
-        if true { this.producer_id = rng.i64(); }
-        if true { this.producer_epoch = rng.i16(); }
-        if true { this.committed = rng.bool(); }
+        if true {
+            this.transactional_id = rng.string();
+        }
+        if true {
+            this.producer_id = rng.i64();
+        }
+        if true {
+            this.producer_epoch = rng.i16();
+        }
+        if true {
+            this.committed = rng.bool();
+        }
         this
     }
 }
-

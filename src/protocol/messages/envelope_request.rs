@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `EnvelopeRequest` (request) from `EnvelopeRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// EnvelopeRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +45,17 @@ impl Message for EnvelopeRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.request_data = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("RequestData"))?;
-        this.request_principal = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })().map_err(|e| e.in_field("RequestPrincipal"))?;
-        this.client_host_address = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("ClientHostAddress"))?;
+        this.request_data = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("RequestData"))?;
+        this.request_principal =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })()
+                .map_err(|e| e.in_field("RequestPrincipal"))?;
+        this.client_host_address = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("ClientHostAddress"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -58,13 +66,22 @@ impl Message for EnvelopeRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_bytes(Some(&self.request_data), flexible);
-        match &self.request_principal { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_bytes(Some(v), flexible); } }
+        match &self.request_principal {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_bytes(Some(v), flexible);
+            }
+        }
         e.put_bytes(Some(&self.client_host_address), flexible);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -74,11 +91,17 @@ impl Message for EnvelopeRequest {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.request_data.len()), flexible, true) + self.request_data.len());
-        n += match &self.request_principal { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()) };
-        n += (length_len(Some(self.client_host_address.len()), flexible, true) + self.client_host_address.len());
+        n += match &self.request_principal {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()),
+        };
+        n += (length_len(Some(self.client_host_address.len()), flexible, true)
+            + self.client_host_address.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -97,10 +120,15 @@ impl crate::protocol::sample::Sample for EnvelopeRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.request_data = rng.bytes(); }
-        if true { this.request_principal = rng.maybe_null(true, |rng| rng.bytes()); }
-        if true { this.client_host_address = rng.bytes(); }
+        if true {
+            this.request_data = rng.bytes();
+        }
+        if true {
+            this.request_principal = rng.maybe_null(true, |rng| rng.bytes());
+        }
+        if true {
+            this.client_host_address = rng.bytes();
+        }
         this
     }
 }
-

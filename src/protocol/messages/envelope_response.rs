@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `EnvelopeResponse` (response) from `EnvelopeResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// EnvelopeResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,14 @@ impl Message for EnvelopeResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.response_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })().map_err(|e| e.in_field("ResponseData"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.response_data = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })()
+            .map_err(|e| e.in_field("ResponseData"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,13 +58,22 @@ impl Message for EnvelopeResponse {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        match &self.response_data { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_bytes(Some(v), flexible); } }
+        match &self.response_data {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_bytes(Some(v), flexible);
+            }
+        }
         e.put_i16(*&self.error_code);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,11 +82,16 @@ impl Message for EnvelopeResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += match &self.response_data { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()) };
+        n += match &self.response_data {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()),
+        };
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -90,9 +110,12 @@ impl crate::protocol::sample::Sample for EnvelopeResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.response_data = rng.maybe_null(true, |rng| rng.bytes()); }
-        if true { this.error_code = rng.i16(); }
+        if true {
+            this.response_data = rng.maybe_null(true, |rng| rng.bytes());
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FetchRequest` (request) from `FetchRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FetchRequest (request), versions 0-17, flexible from 12.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,37 +81,72 @@ impl Message for FetchRequest {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version <= 14 {
-            this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ReplicaId"))?;
+            this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ReplicaId"))?;
         }
-        this.max_wait_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxWaitMs"))?;
-        this.min_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MinBytes"))?;
+        this.max_wait_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MaxWaitMs"))?;
+        this.min_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MinBytes"))?;
         if version >= 3 {
-            this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxBytes"))?;
+            this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("MaxBytes"))?;
         }
         if version >= 4 {
-            this.isolation_level = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("IsolationLevel"))?;
+            this.isolation_level = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("IsolationLevel"))?;
         }
         if version >= 7 {
-            this.session_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SessionId"))?;
+            this.session_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("SessionId"))?;
         }
         if version >= 7 {
-            this.session_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SessionEpoch"))?;
+            this.session_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("SessionEpoch"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FetchTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FetchTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 7 {
-            this.forgotten_topics_data = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ForgottenTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("ForgottenTopicsData"))?;
+            this.forgotten_topics_data = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(ForgottenTopic::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("ForgottenTopicsData"))?;
         }
         if version >= 11 {
-            this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("RackId"))?;
+            this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("RackId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 12 => { this.cluster_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(true)?; if v.is_none() && !(version >= 12) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ClusterId"))?; Ok(true) }
-                    1 if version >= 15 => { this.replica_state = (|| -> Result<_, DecodeError> { Ok(ReplicaState::decode(d, version)?) })().map_err(|e| e.in_field("ReplicaState"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 12 => {
+                    this.cluster_id = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = d.nullable_string(true)?;
+                            if v.is_none() && !(version >= 12) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("ClusterId"))?;
+                    Ok(true)
                 }
+                1 if version >= 15 => {
+                    this.replica_state =
+                        (|| -> Result<_, DecodeError> { Ok(ReplicaState::decode(d, version)?) })()
+                            .map_err(|e| e.in_field("ReplicaState"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -115,7 +156,12 @@ impl Message for FetchRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version <= 14) && self.replica_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "ReplicaId", version }); }
+        if !(version <= 14) && self.replica_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ReplicaId",
+                version,
+            });
+        }
         if version <= 14 {
             e.put_i32(*&self.replica_id);
         }
@@ -133,33 +179,75 @@ impl Message for FetchRequest {
         if version >= 7 {
             e.put_i32(*&self.session_epoch);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
-        if !(version >= 7) && self.forgotten_topics_data != Vec::<ForgottenTopic>::new() { return Err(EncodeError::FieldNotInVersion { field: "ForgottenTopicsData", version }); }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 7) && self.forgotten_topics_data != Vec::<ForgottenTopic>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ForgottenTopicsData",
+                version,
+            });
+        }
         if version >= 7 {
-            e.put_length(Some((&self.forgotten_topics_data).len()), flexible, true); for x in (&self.forgotten_topics_data).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.forgotten_topics_data).len()), flexible, true);
+            for x in (&self.forgotten_topics_data).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version >= 11 {
             e.put_string(Some(&self.rack_id), flexible);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (version >= 12) && self.cluster_id != None { count += 1; }
-            if !(version >= 15) && self.replica_state != ReplicaState::default() { return Err(EncodeError::FieldNotInVersion { field: "ReplicaState", version }); }
-            if (version >= 15) && self.replica_state != ReplicaState::default() { count += 1; }
+            if (version >= 12) && self.cluster_id != None {
+                count += 1;
+            }
+            if !(version >= 15) && self.replica_state != ReplicaState::default() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "ReplicaState",
+                    version,
+                });
+            }
+            if (version >= 15) && self.replica_state != ReplicaState::default() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 12) && self.cluster_id != None {
                 e.put_uvarint(0);
-                e.put_uvarint((match &self.cluster_id { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }) as u32);
-                match &self.cluster_id { None => { if !(version >= 12) { return Err(EncodeError::NullNotAllowed { field: "ClusterId", version }); } e.put_string(None, true); } Some(v) => { e.put_string(Some(v), true); } }
+                e.put_uvarint(
+                    (match &self.cluster_id {
+                        None => length_len(None, true, false),
+                        Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                    }) as u32,
+                );
+                match &self.cluster_id {
+                    None => {
+                        if !(version >= 12) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "ClusterId",
+                                version,
+                            });
+                        }
+                        e.put_string(None, true);
+                    }
+                    Some(v) => {
+                        e.put_string(Some(v), true);
+                    }
+                }
             }
             if (version >= 15) && self.replica_state != ReplicaState::default() {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
                 e.put_uvarint((self.replica_state.encoded_len(version)) as u32);
                 (&self.replica_state).encode(e, version)?;
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -168,21 +256,58 @@ impl Message for FetchRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version <= 14 { n += 4; }
+        if version <= 14 {
+            n += 4;
+        }
         n += 4;
         n += 4;
-        if version >= 3 { n += 4; }
-        if version >= 4 { n += 1; }
-        if version >= 7 { n += 4; }
-        if version >= 7 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 7 { n += (length_len(Some(self.forgotten_topics_data.len()), flexible, true) + self.forgotten_topics_data.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 11 { n += (length_len(Some(self.rack_id.len()), flexible, false) + self.rack_id.len()); }
+        if version >= 3 {
+            n += 4;
+        }
+        if version >= 4 {
+            n += 1;
+        }
+        if version >= 7 {
+            n += 4;
+        }
+        if version >= 7 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 7 {
+            n += (length_len(Some(self.forgotten_topics_data.len()), flexible, true)
+                + self
+                    .forgotten_topics_data
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 11 {
+            n += (length_len(Some(self.rack_id.len()), flexible, false) + self.rack_id.len());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 12) && self.cluster_id != None { let len = match &self.cluster_id { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (version >= 15) && self.replica_state != ReplicaState::default() { let len = self.replica_state.encoded_len(version); count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 12) && self.cluster_id != None {
+                let len = match &self.cluster_id {
+                    None => length_len(None, true, false),
+                    Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                };
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 15) && self.replica_state != ReplicaState::default() {
+                let len = self.replica_state.encoded_len(version);
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -224,17 +349,17 @@ impl Message for ReplicaState {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 15 {
-            this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ReplicaId"))?;
+            this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ReplicaId"))?;
         }
         if version >= 15 {
-            this.replica_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ReplicaEpoch"))?;
+            this.replica_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("ReplicaEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -244,11 +369,21 @@ impl Message for ReplicaState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version >= 15) && self.replica_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "ReplicaId", version }); }
+        if !(version >= 15) && self.replica_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ReplicaId",
+                version,
+            });
+        }
         if version >= 15 {
             e.put_i32(*&self.replica_id);
         }
-        if !(version >= 15) && self.replica_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "ReplicaEpoch", version }); }
+        if !(version >= 15) && self.replica_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ReplicaEpoch",
+                version,
+            });
+        }
         if version >= 15 {
             e.put_i64(*&self.replica_epoch);
         }
@@ -256,7 +391,9 @@ impl Message for ReplicaState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -265,11 +402,17 @@ impl Message for ReplicaState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 15 { n += 4; }
-        if version >= 15 { n += 8; }
+        if version >= 15 {
+            n += 4;
+        }
+        if version >= 15 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -323,25 +466,33 @@ impl Message for FetchPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
-        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Partition"))?;
+        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Partition"))?;
         if version >= 9 {
-            this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
+            this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
         }
-        this.fetch_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("FetchOffset"))?;
+        this.fetch_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("FetchOffset"))?;
         if version >= 12 {
-            this.last_fetched_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LastFetchedEpoch"))?;
+            this.last_fetched_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LastFetchedEpoch"))?;
         }
         if version >= 5 {
-            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LogStartOffset"))?;
+            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LogStartOffset"))?;
         }
-        this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionMaxBytes"))?;
+        this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionMaxBytes"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 17 => { this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("ReplicaDirectoryId"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 17 => {
+                    this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                        .map_err(|e| e.in_field("ReplicaDirectoryId"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -356,7 +507,12 @@ impl Message for FetchPartition {
             e.put_i32(*&self.current_leader_epoch);
         }
         e.put_i64(*&self.fetch_offset);
-        if !(version >= 12) && self.last_fetched_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "LastFetchedEpoch", version }); }
+        if !(version >= 12) && self.last_fetched_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LastFetchedEpoch",
+                version,
+            });
+        }
         if version >= 12 {
             e.put_i32(*&self.last_fetched_epoch);
         }
@@ -366,7 +522,9 @@ impl Message for FetchPartition {
         e.put_i32(*&self.partition_max_bytes);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (version >= 17) && self.replica_directory_id != Uuid::ZERO { count += 1; }
+            if (version >= 17) && self.replica_directory_id != Uuid::ZERO {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 17) && self.replica_directory_id != Uuid::ZERO {
@@ -374,7 +532,9 @@ impl Message for FetchPartition {
                 e.put_uvarint((16) as u32);
                 e.put_uuid(&self.replica_directory_id);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -384,15 +544,27 @@ impl Message for FetchPartition {
         let flexible = version >= 12;
         let mut n = 0usize;
         n += 4;
-        if version >= 9 { n += 4; }
+        if version >= 9 {
+            n += 4;
+        }
         n += 8;
-        if version >= 12 { n += 4; }
-        if version >= 5 { n += 8; }
+        if version >= 12 {
+            n += 4;
+        }
+        if version >= 5 {
+            n += 8;
+        }
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 17) && self.replica_directory_id != Uuid::ZERO { let len = 16; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 17) && self.replica_directory_id != Uuid::ZERO {
+                let len = 16;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -431,18 +603,24 @@ impl Message for FetchTopic {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version <= 12 {
-            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Topic"))?;
+            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Topic"))?;
         }
         if version >= 13 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FetchPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FetchPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -458,12 +636,17 @@ impl Message for FetchTopic {
         if version >= 13 {
             e.put_uuid(&self.topic_id);
         }
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -472,12 +655,23 @@ impl Message for FetchTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version <= 12 { n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len()); }
-        if version >= 13 { n += 16; }
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version <= 12 {
+            n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len());
+        }
+        if version >= 13 {
+            n += 16;
+        }
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -516,20 +710,26 @@ impl Message for ForgottenTopic {
         let flexible = version >= 12;
         let mut this = Self::default();
         if (7..=12).contains(&version) {
-            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Topic"))?;
+            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Topic"))?;
         }
         if version >= 13 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 7 {
-            this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+            this.partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Partitions"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -545,15 +745,25 @@ impl Message for ForgottenTopic {
         if version >= 13 {
             e.put_uuid(&self.topic_id);
         }
-        if !(version >= 7) && self.partitions != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "Partitions", version }); }
+        if !(version >= 7) && self.partitions != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Partitions",
+                version,
+            });
+        }
         if version >= 7 {
-            e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.partitions).len()), flexible, true);
+            for x in (&self.partitions).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -562,12 +772,21 @@ impl Message for ForgottenTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if (7..=12).contains(&version) { n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len()); }
-        if version >= 13 { n += 16; }
-        if version >= 7 { n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4); }
+        if (7..=12).contains(&version) {
+            n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len());
+        }
+        if version >= 13 {
+            n += 16;
+        }
+        if version >= 7 {
+            n += (length_len(Some(self.partitions.len()), flexible, true)
+                + self.partitions.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -579,18 +798,42 @@ impl crate::protocol::sample::Sample for FetchRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 12 { this.cluster_id = rng.maybe_null(version >= 12, |rng| rng.string()); }
-        if version <= 14 { this.replica_id = rng.i32(); }
-        if version >= 15 { this.replica_state = ReplicaState::sample(rng, version); }
-        if true { this.max_wait_ms = rng.i32(); }
-        if true { this.min_bytes = rng.i32(); }
-        if version >= 3 { this.max_bytes = rng.i32(); }
-        if version >= 4 { this.isolation_level = rng.i8(); }
-        if version >= 7 { this.session_id = rng.i32(); }
-        if version >= 7 { this.session_epoch = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| FetchTopic::sample(rng, version)); }
-        if version >= 7 { this.forgotten_topics_data = rng.vec(|rng| ForgottenTopic::sample(rng, version)); }
-        if version >= 11 { this.rack_id = rng.string(); }
+        if version >= 12 {
+            this.cluster_id = rng.maybe_null(version >= 12, |rng| rng.string());
+        }
+        if version <= 14 {
+            this.replica_id = rng.i32();
+        }
+        if version >= 15 {
+            this.replica_state = ReplicaState::sample(rng, version);
+        }
+        if true {
+            this.max_wait_ms = rng.i32();
+        }
+        if true {
+            this.min_bytes = rng.i32();
+        }
+        if version >= 3 {
+            this.max_bytes = rng.i32();
+        }
+        if version >= 4 {
+            this.isolation_level = rng.i8();
+        }
+        if version >= 7 {
+            this.session_id = rng.i32();
+        }
+        if version >= 7 {
+            this.session_epoch = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| FetchTopic::sample(rng, version));
+        }
+        if version >= 7 {
+            this.forgotten_topics_data = rng.vec(|rng| ForgottenTopic::sample(rng, version));
+        }
+        if version >= 11 {
+            this.rack_id = rng.string();
+        }
         this
     }
 }
@@ -600,8 +843,12 @@ impl crate::protocol::sample::Sample for ReplicaState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 15 { this.replica_id = rng.i32(); }
-        if version >= 15 { this.replica_epoch = rng.i64(); }
+        if version >= 15 {
+            this.replica_id = rng.i32();
+        }
+        if version >= 15 {
+            this.replica_epoch = rng.i64();
+        }
         this
     }
 }
@@ -611,13 +858,27 @@ impl crate::protocol::sample::Sample for FetchPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition = rng.i32(); }
-        if version >= 9 { this.current_leader_epoch = rng.i32(); }
-        if true { this.fetch_offset = rng.i64(); }
-        if version >= 12 { this.last_fetched_epoch = rng.i32(); }
-        if version >= 5 { this.log_start_offset = rng.i64(); }
-        if true { this.partition_max_bytes = rng.i32(); }
-        if version >= 17 { this.replica_directory_id = rng.uuid(); }
+        if true {
+            this.partition = rng.i32();
+        }
+        if version >= 9 {
+            this.current_leader_epoch = rng.i32();
+        }
+        if true {
+            this.fetch_offset = rng.i64();
+        }
+        if version >= 12 {
+            this.last_fetched_epoch = rng.i32();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.i64();
+        }
+        if true {
+            this.partition_max_bytes = rng.i32();
+        }
+        if version >= 17 {
+            this.replica_directory_id = rng.uuid();
+        }
         this
     }
 }
@@ -627,9 +888,15 @@ impl crate::protocol::sample::Sample for FetchTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 12 { this.topic = rng.string(); }
-        if version >= 13 { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| FetchPartition::sample(rng, version)); }
+        if version <= 12 {
+            this.topic = rng.string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| FetchPartition::sample(rng, version));
+        }
         this
     }
 }
@@ -639,10 +906,15 @@ impl crate::protocol::sample::Sample for ForgottenTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if (7..=12).contains(&version) { this.topic = rng.string(); }
-        if version >= 13 { this.topic_id = rng.uuid(); }
-        if version >= 7 { this.partitions = rng.vec(|rng| rng.i32()); }
+        if (7..=12).contains(&version) {
+            this.topic = rng.string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.uuid();
+        }
+        if version >= 7 {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

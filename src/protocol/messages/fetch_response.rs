@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FetchResponse` (response) from `FetchResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FetchResponse (response), versions 0-17, flexible from 12.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,22 +54,38 @@ impl Message for FetchResponse {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if version >= 7 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if version >= 7 {
-            this.session_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SessionId"))?;
+            this.session_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("SessionId"))?;
         }
-        this.responses = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FetchableTopicResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("Responses"))?;
+        this.responses = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FetchableTopicResponse::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Responses"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 16 => { this.node_endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(true, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("NodeEndpoints"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 16 => {
+                    this.node_endpoints = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 1)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("NodeEndpoints"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -79,23 +101,50 @@ impl Message for FetchResponse {
         if version >= 7 {
             e.put_i16(*&self.error_code);
         }
-        if !(version >= 7) && self.session_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "SessionId", version }); }
+        if !(version >= 7) && self.session_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "SessionId",
+                version,
+            });
+        }
         if version >= 7 {
             e.put_i32(*&self.session_id);
         }
-        e.put_length(Some((&self.responses).len()), flexible, true); for x in (&self.responses).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.responses).len()), flexible, true);
+        for x in (&self.responses).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() { return Err(EncodeError::FieldNotInVersion { field: "NodeEndpoints", version }); }
-            if (version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() { count += 1; }
+            if !(version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "NodeEndpoints",
+                    version,
+                });
+            }
+            if (version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
                 e.put_uvarint(0);
-                e.put_uvarint(((length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>())) as u32);
-                e.put_length(Some((&self.node_endpoints).len()), true, true); for x in (&self.node_endpoints).iter() { (x).encode(e, version)?; }
+                e.put_uvarint(
+                    (length_len(Some(self.node_endpoints.len()), true, true)
+                        + self
+                            .node_endpoints
+                            .iter()
+                            .map(|x| x.encoded_len(version))
+                            .sum::<usize>()) as u32,
+                );
+                e.put_length(Some((&self.node_endpoints).len()), true, true);
+                for x in (&self.node_endpoints).iter() {
+                    (x).encode(e, version)?;
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -104,14 +153,36 @@ impl Message for FetchResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        if version >= 7 { n += 2; }
-        if version >= 7 { n += 4; }
-        n += (length_len(Some(self.responses.len()), flexible, true) + self.responses.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 7 {
+            n += 2;
+        }
+        if version >= 7 {
+            n += 4;
+        }
+        n += (length_len(Some(self.responses.len()), flexible, true)
+            + self
+                .responses
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() { let len = (length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 16) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                let len = (length_len(Some(self.node_endpoints.len()), true, true)
+                    + self
+                        .node_endpoints
+                        .iter()
+                        .map(|x| x.encoded_len(version))
+                        .sum::<usize>());
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -151,17 +222,17 @@ impl Message for EpochEndOffset {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
-            this.epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
+            this.epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Epoch"))?;
         }
         if version >= 12 {
-            this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("EndOffset"))?;
+            this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("EndOffset"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -171,11 +242,21 @@ impl Message for EpochEndOffset {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version >= 12) && self.epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "Epoch", version }); }
+        if !(version >= 12) && self.epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Epoch",
+                version,
+            });
+        }
         if version >= 12 {
             e.put_i32(*&self.epoch);
         }
-        if !(version >= 12) && self.end_offset != -1 { return Err(EncodeError::FieldNotInVersion { field: "EndOffset", version }); }
+        if !(version >= 12) && self.end_offset != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "EndOffset",
+                version,
+            });
+        }
         if version >= 12 {
             e.put_i64(*&self.end_offset);
         }
@@ -183,7 +264,9 @@ impl Message for EpochEndOffset {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -192,11 +275,17 @@ impl Message for EpochEndOffset {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 12 { n += 4; }
-        if version >= 12 { n += 8; }
+        if version >= 12 {
+            n += 4;
+        }
+        if version >= 12 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -231,17 +320,17 @@ impl Message for LeaderIdAndEpoch {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
-            this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
+            this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderId"))?;
         }
         if version >= 12 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -251,11 +340,21 @@ impl Message for LeaderIdAndEpoch {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version >= 12) && self.leader_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderId", version }); }
+        if !(version >= 12) && self.leader_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderId",
+                version,
+            });
+        }
         if version >= 12 {
             e.put_i32(*&self.leader_id);
         }
-        if !(version >= 12) && self.leader_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderEpoch", version }); }
+        if !(version >= 12) && self.leader_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderEpoch",
+                version,
+            });
+        }
         if version >= 12 {
             e.put_i32(*&self.leader_epoch);
         }
@@ -263,7 +362,9 @@ impl Message for LeaderIdAndEpoch {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -272,11 +373,17 @@ impl Message for LeaderIdAndEpoch {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 12 { n += 4; }
-        if version >= 12 { n += 4; }
+        if version >= 12 {
+            n += 4;
+        }
+        if version >= 12 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -308,14 +415,14 @@ impl Message for SnapshotId {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
-        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("EndOffset"))?;
-        this.epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
+        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("EndOffset"))?;
+        this.epoch =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -331,7 +438,9 @@ impl Message for SnapshotId {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -344,7 +453,9 @@ impl Message for SnapshotId {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -379,17 +490,17 @@ impl Message for AbortedTransaction {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 4 {
-            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
+            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("ProducerId"))?;
         }
         if version >= 4 {
-            this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("FirstOffset"))?;
+            this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("FirstOffset"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -399,11 +510,21 @@ impl Message for AbortedTransaction {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version >= 4) && self.producer_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "ProducerId", version }); }
+        if !(version >= 4) && self.producer_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ProducerId",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i64(*&self.producer_id);
         }
-        if !(version >= 4) && self.first_offset != 0 { return Err(EncodeError::FieldNotInVersion { field: "FirstOffset", version }); }
+        if !(version >= 4) && self.first_offset != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "FirstOffset",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i64(*&self.first_offset);
         }
@@ -411,7 +532,9 @@ impl Message for AbortedTransaction {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -420,11 +543,17 @@ impl Message for AbortedTransaction {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 4 { n += 8; }
-        if version >= 4 { n += 8; }
+        if version >= 4 {
+            n += 8;
+        }
+        if version >= 4 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -493,31 +622,67 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.high_watermark = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("HighWatermark"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.high_watermark = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("HighWatermark"))?;
         if version >= 4 {
-            this.last_stable_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LastStableOffset"))?;
+            this.last_stable_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LastStableOffset"))?;
         }
         if version >= 5 {
-            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LogStartOffset"))?;
+            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LogStartOffset"))?;
         }
         if version >= 4 {
-            this.aborted_transactions = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(AbortedTransaction::decode(d, version)?))?) }; if v.is_none() && !(version >= 4) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("AbortedTransactions"))?;
+            this.aborted_transactions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = match d.array_len(flexible, 1)? {
+                        None => None,
+                        Some(n) => {
+                            Some(d.array_of(n, |d| Ok(AbortedTransaction::decode(d, version)?))?)
+                        }
+                    };
+                    if v.is_none() && !(version >= 4) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("AbortedTransactions"))?;
         }
         if version >= 11 {
-            this.preferred_read_replica = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PreferredReadReplica"))?;
+            this.preferred_read_replica = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PreferredReadReplica"))?;
         }
-        this.records = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })().map_err(|e| e.in_field("Records"))?;
+        this.records = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Records"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 12 => { this.diverging_epoch = (|| -> Result<_, DecodeError> { Ok(EpochEndOffset::decode(d, version)?) })().map_err(|e| e.in_field("DivergingEpoch"))?; Ok(true) }
-                    1 if version >= 12 => { this.current_leader = (|| -> Result<_, DecodeError> { Ok(LeaderIdAndEpoch::decode(d, version)?) })().map_err(|e| e.in_field("CurrentLeader"))?; Ok(true) }
-                    2 if version >= 12 => { this.snapshot_id = (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })().map_err(|e| e.in_field("SnapshotId"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 12 => {
+                    this.diverging_epoch =
+                        (|| -> Result<_, DecodeError> { Ok(EpochEndOffset::decode(d, version)?) })(
+                        )
+                        .map_err(|e| e.in_field("DivergingEpoch"))?;
+                    Ok(true)
                 }
+                1 if version >= 12 => {
+                    this.current_leader = (|| -> Result<_, DecodeError> {
+                        Ok(LeaderIdAndEpoch::decode(d, version)?)
+                    })()
+                    .map_err(|e| e.in_field("CurrentLeader"))?;
+                    Ok(true)
+                }
+                2 if version >= 12 => {
+                    this.snapshot_id =
+                        (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })()
+                            .map_err(|e| e.in_field("SnapshotId"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -537,21 +702,70 @@ impl Message for PartitionData {
             e.put_i64(*&self.log_start_offset);
         }
         if version >= 4 {
-            match &self.aborted_transactions { None => { if !(version >= 4) { return Err(EncodeError::NullNotAllowed { field: "AbortedTransactions", version }); } e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+            match &self.aborted_transactions {
+                None => {
+                    if !(version >= 4) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "AbortedTransactions",
+                            version,
+                        });
+                    }
+                    e.put_length(None, flexible, true);
+                }
+                Some(v) => {
+                    e.put_length(Some((v).len()), flexible, true);
+                    for x in (v).iter() {
+                        (x).encode(e, version)?;
+                    }
+                }
+            }
         }
-        if !(version >= 11) && self.preferred_read_replica != -1 { return Err(EncodeError::FieldNotInVersion { field: "PreferredReadReplica", version }); }
+        if !(version >= 11) && self.preferred_read_replica != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PreferredReadReplica",
+                version,
+            });
+        }
         if version >= 11 {
             e.put_i32(*&self.preferred_read_replica);
         }
-        match &self.records { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_records(Some(v), flexible); } }
+        match &self.records {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_records(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 12) && self.diverging_epoch != EpochEndOffset::default() { return Err(EncodeError::FieldNotInVersion { field: "DivergingEpoch", version }); }
-            if (version >= 12) && self.diverging_epoch != EpochEndOffset::default() { count += 1; }
-            if !(version >= 12) && self.current_leader != LeaderIdAndEpoch::default() { return Err(EncodeError::FieldNotInVersion { field: "CurrentLeader", version }); }
-            if (version >= 12) && self.current_leader != LeaderIdAndEpoch::default() { count += 1; }
-            if !(version >= 12) && self.snapshot_id != SnapshotId::default() { return Err(EncodeError::FieldNotInVersion { field: "SnapshotId", version }); }
-            if (version >= 12) && self.snapshot_id != SnapshotId::default() { count += 1; }
+            if !(version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "DivergingEpoch",
+                    version,
+                });
+            }
+            if (version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
+                count += 1;
+            }
+            if !(version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "CurrentLeader",
+                    version,
+                });
+            }
+            if (version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
+                count += 1;
+            }
+            if !(version >= 12) && self.snapshot_id != SnapshotId::default() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "SnapshotId",
+                    version,
+                });
+            }
+            if (version >= 12) && self.snapshot_id != SnapshotId::default() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
@@ -560,18 +774,24 @@ impl Message for PartitionData {
                 (&self.diverging_epoch).encode(e, version)?;
             }
             if (version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
                 e.put_uvarint((self.current_leader.encoded_len(version)) as u32);
                 (&self.current_leader).encode(e, version)?;
             }
             if (version >= 12) && self.snapshot_id != SnapshotId::default() {
-                while let Some(u) = unknown.next_if(|u| u.tag < 2) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 2) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(2);
                 e.put_uvarint((self.snapshot_id.encoded_len(version)) as u32);
                 (&self.snapshot_id).encode(e, version)?;
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -583,17 +803,48 @@ impl Message for PartitionData {
         n += 4;
         n += 2;
         n += 8;
-        if version >= 4 { n += 8; }
-        if version >= 5 { n += 8; }
-        if version >= 4 { n += match &self.aborted_transactions { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) }; }
-        if version >= 11 { n += 4; }
-        n += match &self.records { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()) };
+        if version >= 4 {
+            n += 8;
+        }
+        if version >= 5 {
+            n += 8;
+        }
+        if version >= 4 {
+            n += match &self.aborted_transactions {
+                None => length_len(None, flexible, true),
+                Some(v) => {
+                    (length_len(Some(v.len()), flexible, true)
+                        + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+                }
+            };
+        }
+        if version >= 11 {
+            n += 4;
+        }
+        n += match &self.records {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 12) && self.diverging_epoch != EpochEndOffset::default() { let len = self.diverging_epoch.encoded_len(version); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (version >= 12) && self.current_leader != LeaderIdAndEpoch::default() { let len = self.current_leader.encoded_len(version); count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
-            if (version >= 12) && self.snapshot_id != SnapshotId::default() { let len = self.snapshot_id.encoded_len(version); count += 1; n += uvarint_len(2) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
+                let len = self.diverging_epoch.encoded_len(version);
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
+                let len = self.current_leader.encoded_len(version);
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 12) && self.snapshot_id != SnapshotId::default() {
+                let len = self.snapshot_id.encoded_len(version);
+                count += 1;
+                n += uvarint_len(2) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -632,18 +883,24 @@ impl Message for FetchableTopicResponse {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version <= 12 {
-            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Topic"))?;
+            this.topic = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Topic"))?;
         }
         if version >= 13 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -659,12 +916,17 @@ impl Message for FetchableTopicResponse {
         if version >= 13 {
             e.put_uuid(&self.topic_id);
         }
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -673,12 +935,23 @@ impl Message for FetchableTopicResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version <= 12 { n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len()); }
-        if version >= 13 { n += 16; }
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version <= 12 {
+            n += (length_len(Some(self.topic.len()), flexible, false) + self.topic.len());
+        }
+        if version >= 13 {
+            n += 16;
+        }
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -721,23 +994,33 @@ impl Message for NodeEndpoint {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 16 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version >= 16 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 16 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if version >= 16 {
-            this.rack = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 16) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Rack"))?;
+            this.rack = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 16) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -747,27 +1030,62 @@ impl Message for NodeEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 12;
-        if !(version >= 16) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version >= 16) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version >= 16 {
             e.put_i32(*&self.node_id);
         }
-        if !(version >= 16) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 16) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 16 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 16) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 16) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 16 {
             e.put_i32(*&self.port);
         }
-        if !(version >= 16) && self.rack != None { return Err(EncodeError::FieldNotInVersion { field: "Rack", version }); }
+        if !(version >= 16) && self.rack != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Rack",
+                version,
+            });
+        }
         if version >= 16 {
-            match &self.rack { None => { if !(version >= 16) { return Err(EncodeError::NullNotAllowed { field: "Rack", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.rack {
+                None => {
+                    if !(version >= 16) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Rack",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -776,13 +1094,26 @@ impl Message for NodeEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 12;
         let mut n = 0usize;
-        if version >= 16 { n += 4; }
-        if version >= 16 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 16 { n += 4; }
-        if version >= 16 { n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 16 {
+            n += 4;
+        }
+        if version >= 16 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 16 {
+            n += 4;
+        }
+        if version >= 16 {
+            n += match &self.rack {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -794,11 +1125,21 @@ impl crate::protocol::sample::Sample for FetchResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if version >= 7 { this.error_code = rng.i16(); }
-        if version >= 7 { this.session_id = rng.i32(); }
-        if true { this.responses = rng.vec(|rng| FetchableTopicResponse::sample(rng, version)); }
-        if version >= 16 { this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version)); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 7 {
+            this.error_code = rng.i16();
+        }
+        if version >= 7 {
+            this.session_id = rng.i32();
+        }
+        if true {
+            this.responses = rng.vec(|rng| FetchableTopicResponse::sample(rng, version));
+        }
+        if version >= 16 {
+            this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version));
+        }
         this
     }
 }
@@ -808,8 +1149,12 @@ impl crate::protocol::sample::Sample for EpochEndOffset {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 12 { this.epoch = rng.i32(); }
-        if version >= 12 { this.end_offset = rng.i64(); }
+        if version >= 12 {
+            this.epoch = rng.i32();
+        }
+        if version >= 12 {
+            this.end_offset = rng.i64();
+        }
         this
     }
 }
@@ -819,8 +1164,12 @@ impl crate::protocol::sample::Sample for LeaderIdAndEpoch {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 12 { this.leader_id = rng.i32(); }
-        if version >= 12 { this.leader_epoch = rng.i32(); }
+        if version >= 12 {
+            this.leader_id = rng.i32();
+        }
+        if version >= 12 {
+            this.leader_epoch = rng.i32();
+        }
         this
     }
 }
@@ -830,8 +1179,12 @@ impl crate::protocol::sample::Sample for SnapshotId {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.end_offset = rng.i64(); }
-        if true { this.epoch = rng.i32(); }
+        if true {
+            this.end_offset = rng.i64();
+        }
+        if true {
+            this.epoch = rng.i32();
+        }
         this
     }
 }
@@ -841,8 +1194,12 @@ impl crate::protocol::sample::Sample for AbortedTransaction {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.producer_id = rng.i64(); }
-        if version >= 4 { this.first_offset = rng.i64(); }
+        if version >= 4 {
+            this.producer_id = rng.i64();
+        }
+        if version >= 4 {
+            this.first_offset = rng.i64();
+        }
         this
     }
 }
@@ -852,17 +1209,41 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.high_watermark = rng.i64(); }
-        if version >= 4 { this.last_stable_offset = rng.i64(); }
-        if version >= 5 { this.log_start_offset = rng.i64(); }
-        if version >= 12 { this.diverging_epoch = EpochEndOffset::sample(rng, version); }
-        if version >= 12 { this.current_leader = LeaderIdAndEpoch::sample(rng, version); }
-        if version >= 12 { this.snapshot_id = SnapshotId::sample(rng, version); }
-        if version >= 4 { this.aborted_transactions = rng.maybe_null(version >= 4, |rng| rng.vec(|rng| AbortedTransaction::sample(rng, version))); }
-        if version >= 11 { this.preferred_read_replica = rng.i32(); }
-        if true { this.records = rng.maybe_null(true, |rng| rng.bytes()); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.high_watermark = rng.i64();
+        }
+        if version >= 4 {
+            this.last_stable_offset = rng.i64();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.i64();
+        }
+        if version >= 12 {
+            this.diverging_epoch = EpochEndOffset::sample(rng, version);
+        }
+        if version >= 12 {
+            this.current_leader = LeaderIdAndEpoch::sample(rng, version);
+        }
+        if version >= 12 {
+            this.snapshot_id = SnapshotId::sample(rng, version);
+        }
+        if version >= 4 {
+            this.aborted_transactions = rng.maybe_null(version >= 4, |rng| {
+                rng.vec(|rng| AbortedTransaction::sample(rng, version))
+            });
+        }
+        if version >= 11 {
+            this.preferred_read_replica = rng.i32();
+        }
+        if true {
+            this.records = rng.maybe_null(true, |rng| rng.bytes());
+        }
         this
     }
 }
@@ -872,9 +1253,15 @@ impl crate::protocol::sample::Sample for FetchableTopicResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 12 { this.topic = rng.string(); }
-        if version >= 13 { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if version <= 12 {
+            this.topic = rng.string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
@@ -884,11 +1271,18 @@ impl crate::protocol::sample::Sample for NodeEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 16 { this.node_id = rng.i32(); }
-        if version >= 16 { this.host = rng.string(); }
-        if version >= 16 { this.port = rng.i32(); }
-        if version >= 16 { this.rack = rng.maybe_null(version >= 16, |rng| rng.string()); }
+        if version >= 16 {
+            this.node_id = rng.i32();
+        }
+        if version >= 16 {
+            this.host = rng.string();
+        }
+        if version >= 16 {
+            this.port = rng.i32();
+        }
+        if version >= 16 {
+            this.rack = rng.maybe_null(version >= 16, |rng| rng.string());
+        }
         this
     }
 }
-

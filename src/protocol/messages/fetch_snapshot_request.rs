@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FetchSnapshotRequest` (request) from `FetchSnapshotRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FetchSnapshotRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,27 @@ impl Message for FetchSnapshotRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ReplicaId"))?;
-        this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxBytes"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicSnapshot::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ReplicaId"))?;
+        this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MaxBytes"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicSnapshot::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(true)?) })().map_err(|e| e.in_field("ClusterId"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.cluster_id =
+                        (|| -> Result<_, DecodeError> { Ok(d.nullable_string(true)?) })()
+                            .map_err(|e| e.in_field("ClusterId"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,18 +81,37 @@ impl Message for FetchSnapshotRequest {
         let flexible = true;
         e.put_i32(*&self.replica_id);
         e.put_i32(*&self.max_bytes);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.cluster_id != None { count += 1; }
+            if (true) && self.cluster_id != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.cluster_id != None {
                 e.put_uvarint(0);
-                e.put_uvarint((match &self.cluster_id { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }) as u32);
-                match &self.cluster_id { None => { e.put_string(None, true); } Some(v) => { e.put_string(Some(v), true); } }
+                e.put_uvarint(
+                    (match &self.cluster_id {
+                        None => length_len(None, true, false),
+                        Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                    }) as u32,
+                );
+                match &self.cluster_id {
+                    None => {
+                        e.put_string(None, true);
+                    }
+                    Some(v) => {
+                        e.put_string(Some(v), true);
+                    }
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -86,11 +122,25 @@ impl Message for FetchSnapshotRequest {
         let mut n = 0usize;
         n += 4;
         n += 4;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.cluster_id != None { let len = match &self.cluster_id { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.cluster_id != None {
+                let len = match &self.cluster_id {
+                    None => length_len(None, true, false),
+                    Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                };
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -129,14 +179,14 @@ impl Message for SnapshotId {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("EndOffset"))?;
-        this.epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
+        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("EndOffset"))?;
+        this.epoch =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -152,7 +202,9 @@ impl Message for SnapshotId {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -165,7 +217,9 @@ impl Message for SnapshotId {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -211,17 +265,23 @@ impl Message for PartitionSnapshot {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Partition"))?;
-        this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
-        this.snapshot_id = (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })().map_err(|e| e.in_field("SnapshotId"))?;
-        this.position = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Position"))?;
+        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Partition"))?;
+        this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
+        this.snapshot_id = (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })()
+            .map_err(|e| e.in_field("SnapshotId"))?;
+        this.position = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("Position"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 1 => { this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("ReplicaDirectoryId"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 1 => {
+                    this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                        .map_err(|e| e.in_field("ReplicaDirectoryId"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -237,7 +297,9 @@ impl Message for PartitionSnapshot {
         e.put_i64(*&self.position);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (version >= 1) && self.replica_directory_id != Uuid::ZERO { count += 1; }
+            if (version >= 1) && self.replica_directory_id != Uuid::ZERO {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 1) && self.replica_directory_id != Uuid::ZERO {
@@ -245,7 +307,9 @@ impl Message for PartitionSnapshot {
                 e.put_uvarint((16) as u32);
                 e.put_uuid(&self.replica_directory_id);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -260,8 +324,14 @@ impl Message for PartitionSnapshot {
         n += 8;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 1) && self.replica_directory_id != Uuid::ZERO { let len = 16; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 1) && self.replica_directory_id != Uuid::ZERO {
+                let len = 16;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -295,14 +365,19 @@ impl Message for TopicSnapshot {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionSnapshot::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionSnapshot::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -313,12 +388,17 @@ impl Message for TopicSnapshot {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -328,10 +408,17 @@ impl Message for TopicSnapshot {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -343,10 +430,18 @@ impl crate::protocol::sample::Sample for FetchSnapshotRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.cluster_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.replica_id = rng.i32(); }
-        if true { this.max_bytes = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| TopicSnapshot::sample(rng, version)); }
+        if true {
+            this.cluster_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.replica_id = rng.i32();
+        }
+        if true {
+            this.max_bytes = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicSnapshot::sample(rng, version));
+        }
         this
     }
 }
@@ -356,8 +451,12 @@ impl crate::protocol::sample::Sample for SnapshotId {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.end_offset = rng.i64(); }
-        if true { this.epoch = rng.i32(); }
+        if true {
+            this.end_offset = rng.i64();
+        }
+        if true {
+            this.epoch = rng.i32();
+        }
         this
     }
 }
@@ -367,11 +466,21 @@ impl crate::protocol::sample::Sample for PartitionSnapshot {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition = rng.i32(); }
-        if true { this.current_leader_epoch = rng.i32(); }
-        if true { this.snapshot_id = SnapshotId::sample(rng, version); }
-        if true { this.position = rng.i64(); }
-        if version >= 1 { this.replica_directory_id = rng.uuid(); }
+        if true {
+            this.partition = rng.i32();
+        }
+        if true {
+            this.current_leader_epoch = rng.i32();
+        }
+        if true {
+            this.snapshot_id = SnapshotId::sample(rng, version);
+        }
+        if true {
+            this.position = rng.i64();
+        }
+        if version >= 1 {
+            this.replica_directory_id = rng.uuid();
+        }
         this
     }
 }
@@ -381,9 +490,12 @@ impl crate::protocol::sample::Sample for TopicSnapshot {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| PartitionSnapshot::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionSnapshot::sample(rng, version));
+        }
         this
     }
 }
-

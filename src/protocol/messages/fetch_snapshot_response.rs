@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FetchSnapshotResponse` (response) from `FetchSnapshotResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FetchSnapshotResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,31 @@ impl Message for FetchSnapshotResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicSnapshot::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicSnapshot::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 1 => { this.node_endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(true, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("NodeEndpoints"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 1 => {
+                    this.node_endpoints = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 1)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("NodeEndpoints"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,19 +85,41 @@ impl Message for FetchSnapshotResponse {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() { return Err(EncodeError::FieldNotInVersion { field: "NodeEndpoints", version }); }
-            if (version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() { count += 1; }
+            if !(version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "NodeEndpoints",
+                    version,
+                });
+            }
+            if (version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
                 e.put_uvarint(0);
-                e.put_uvarint(((length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>())) as u32);
-                e.put_length(Some((&self.node_endpoints).len()), true, true); for x in (&self.node_endpoints).iter() { (x).encode(e, version)?; }
+                e.put_uvarint(
+                    (length_len(Some(self.node_endpoints.len()), true, true)
+                        + self
+                            .node_endpoints
+                            .iter()
+                            .map(|x| x.encoded_len(version))
+                            .sum::<usize>()) as u32,
+                );
+                e.put_length(Some((&self.node_endpoints).len()), true, true);
+                for x in (&self.node_endpoints).iter() {
+                    (x).encode(e, version)?;
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -87,11 +130,27 @@ impl Message for FetchSnapshotResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() { let len = (length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 1) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                let len = (length_len(Some(self.node_endpoints.len()), true, true)
+                    + self
+                        .node_endpoints
+                        .iter()
+                        .map(|x| x.encoded_len(version))
+                        .sum::<usize>());
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -130,14 +189,14 @@ impl Message for SnapshotId {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("EndOffset"))?;
-        this.epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
+        this.end_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("EndOffset"))?;
+        this.epoch =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Epoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -153,7 +212,9 @@ impl Message for SnapshotId {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -166,7 +227,9 @@ impl Message for SnapshotId {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -200,14 +263,14 @@ impl Message for LeaderIdAndEpoch {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -223,7 +286,9 @@ impl Message for LeaderIdAndEpoch {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -236,7 +301,9 @@ impl Message for LeaderIdAndEpoch {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -289,19 +356,29 @@ impl Message for PartitionSnapshot {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.snapshot_id = (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })().map_err(|e| e.in_field("SnapshotId"))?;
-        this.size = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Size"))?;
-        this.position = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Position"))?;
-        this.unaligned_records = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("UnalignedRecords"))?;
+        this.index =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.snapshot_id = (|| -> Result<_, DecodeError> { Ok(SnapshotId::decode(d, version)?) })()
+            .map_err(|e| e.in_field("SnapshotId"))?;
+        this.size =
+            (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Size"))?;
+        this.position = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("Position"))?;
+        this.unaligned_records = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("UnalignedRecords"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.current_leader = (|| -> Result<_, DecodeError> { Ok(LeaderIdAndEpoch::decode(d, version)?) })().map_err(|e| e.in_field("CurrentLeader"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.current_leader = (|| -> Result<_, DecodeError> {
+                        Ok(LeaderIdAndEpoch::decode(d, version)?)
+                    })()
+                    .map_err(|e| e.in_field("CurrentLeader"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -319,7 +396,9 @@ impl Message for PartitionSnapshot {
         e.put_records(Some(&self.unaligned_records), flexible);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.current_leader != LeaderIdAndEpoch::default() { count += 1; }
+            if (true) && self.current_leader != LeaderIdAndEpoch::default() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.current_leader != LeaderIdAndEpoch::default() {
@@ -327,7 +406,9 @@ impl Message for PartitionSnapshot {
                 e.put_uvarint((self.current_leader.encoded_len(version)) as u32);
                 (&self.current_leader).encode(e, version)?;
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -341,11 +422,18 @@ impl Message for PartitionSnapshot {
         n += self.snapshot_id.encoded_len(version);
         n += 8;
         n += 8;
-        n += (length_len(Some(self.unaligned_records.len()), flexible, true) + self.unaligned_records.len());
+        n += (length_len(Some(self.unaligned_records.len()), flexible, true)
+            + self.unaligned_records.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.current_leader != LeaderIdAndEpoch::default() { let len = self.current_leader.encoded_len(version); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.current_leader != LeaderIdAndEpoch::default() {
+                let len = self.current_leader.encoded_len(version);
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -379,14 +467,19 @@ impl Message for TopicSnapshot {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionSnapshot::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionSnapshot::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -397,12 +490,17 @@ impl Message for TopicSnapshot {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -412,10 +510,17 @@ impl Message for TopicSnapshot {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -454,20 +559,21 @@ impl Message for NodeEndpoint {
         let flexible = true;
         let mut this = Self::default();
         if version >= 1 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version >= 1 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 1 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -477,15 +583,30 @@ impl Message for NodeEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if !(version >= 1) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version >= 1) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i32(*&self.node_id);
         }
-        if !(version >= 1) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 1) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 1) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 1) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_u16(*&self.port);
         }
@@ -493,7 +614,9 @@ impl Message for NodeEndpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -502,12 +625,20 @@ impl Message for NodeEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        if version >= 1 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 1 { n += 2; }
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 1 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -519,10 +650,18 @@ impl crate::protocol::sample::Sample for FetchSnapshotResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.topics = rng.vec(|rng| TopicSnapshot::sample(rng, version)); }
-        if version >= 1 { this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.topics = rng.vec(|rng| TopicSnapshot::sample(rng, version));
+        }
+        if version >= 1 {
+            this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version));
+        }
         this
     }
 }
@@ -532,8 +671,12 @@ impl crate::protocol::sample::Sample for SnapshotId {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.end_offset = rng.i64(); }
-        if true { this.epoch = rng.i32(); }
+        if true {
+            this.end_offset = rng.i64();
+        }
+        if true {
+            this.epoch = rng.i32();
+        }
         this
     }
 }
@@ -543,8 +686,12 @@ impl crate::protocol::sample::Sample for LeaderIdAndEpoch {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.leader_id = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
         this
     }
 }
@@ -554,13 +701,27 @@ impl crate::protocol::sample::Sample for PartitionSnapshot {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.snapshot_id = SnapshotId::sample(rng, version); }
-        if true { this.current_leader = LeaderIdAndEpoch::sample(rng, version); }
-        if true { this.size = rng.i64(); }
-        if true { this.position = rng.i64(); }
-        if true { this.unaligned_records = rng.bytes(); }
+        if true {
+            this.index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.snapshot_id = SnapshotId::sample(rng, version);
+        }
+        if true {
+            this.current_leader = LeaderIdAndEpoch::sample(rng, version);
+        }
+        if true {
+            this.size = rng.i64();
+        }
+        if true {
+            this.position = rng.i64();
+        }
+        if true {
+            this.unaligned_records = rng.bytes();
+        }
         this
     }
 }
@@ -570,8 +731,12 @@ impl crate::protocol::sample::Sample for TopicSnapshot {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| PartitionSnapshot::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionSnapshot::sample(rng, version));
+        }
         this
     }
 }
@@ -581,10 +746,15 @@ impl crate::protocol::sample::Sample for NodeEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.node_id = rng.i32(); }
-        if version >= 1 { this.host = rng.string(); }
-        if version >= 1 { this.port = rng.u16(); }
+        if version >= 1 {
+            this.node_id = rng.i32();
+        }
+        if version >= 1 {
+            this.host = rng.string();
+        }
+        if version >= 1 {
+            this.port = rng.u16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FindCoordinatorRequest` (request) from `FindCoordinatorRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FindCoordinatorRequest (request), versions 0-6, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,20 +46,26 @@ impl Message for FindCoordinatorRequest {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version <= 3 {
-            this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Key"))?;
+            this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Key"))?;
         }
         if version >= 1 {
-            this.key_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("KeyType"))?;
+            this.key_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("KeyType"))?;
         }
         if version >= 4 {
-            this.coordinator_keys = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("CoordinatorKeys"))?;
+            this.coordinator_keys = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.string(flexible)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("CoordinatorKeys"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -63,23 +75,43 @@ impl Message for FindCoordinatorRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version <= 3) && self.key != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Key", version }); }
+        if !(version <= 3) && self.key != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Key",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_string(Some(&self.key), flexible);
         }
-        if !(version >= 1) && self.key_type != 0 { return Err(EncodeError::FieldNotInVersion { field: "KeyType", version }); }
+        if !(version >= 1) && self.key_type != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "KeyType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.key_type);
         }
-        if !(version >= 4) && self.coordinator_keys != Vec::<String>::new() { return Err(EncodeError::FieldNotInVersion { field: "CoordinatorKeys", version }); }
+        if !(version >= 4) && self.coordinator_keys != Vec::<String>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CoordinatorKeys",
+                version,
+            });
+        }
         if version >= 4 {
-            e.put_length(Some((&self.coordinator_keys).len()), flexible, true); for x in (&self.coordinator_keys).iter() { e.put_string(Some(x), flexible); }
+            e.put_length(Some((&self.coordinator_keys).len()), flexible, true);
+            for x in (&self.coordinator_keys).iter() {
+                e.put_string(Some(x), flexible);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -88,12 +120,25 @@ impl Message for FindCoordinatorRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version <= 3 { n += (length_len(Some(self.key.len()), flexible, false) + self.key.len()); }
-        if version >= 1 { n += 1; }
-        if version >= 4 { n += (length_len(Some(self.coordinator_keys.len()), flexible, true) + self.coordinator_keys.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()); }
+        if version <= 3 {
+            n += (length_len(Some(self.key.len()), flexible, false) + self.key.len());
+        }
+        if version >= 1 {
+            n += 1;
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.coordinator_keys.len()), flexible, true)
+                + self
+                    .coordinator_keys
+                    .iter()
+                    .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -112,10 +157,15 @@ impl crate::protocol::sample::Sample for FindCoordinatorRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 3 { this.key = rng.string(); }
-        if version >= 1 { this.key_type = rng.i8(); }
-        if version >= 4 { this.coordinator_keys = rng.vec(|rng| rng.string()); }
+        if version <= 3 {
+            this.key = rng.string();
+        }
+        if version >= 1 {
+            this.key_type = rng.i8();
+        }
+        if version >= 4 {
+            this.coordinator_keys = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `FindCoordinatorResponse` (response) from `FindCoordinatorResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// FindCoordinatorResponse (response), versions 0-6, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,32 +62,50 @@ impl Message for FindCoordinatorResponse {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if version <= 3 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if (1..=3).contains(&version) {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !((1..=3).contains(&version)) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !((1..=3).contains(&version)) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         }
         if version <= 3 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version <= 3 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version <= 3 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if version >= 4 {
-            this.coordinators = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Coordinator::decode(d, version)?))? }) })().map_err(|e| e.in_field("Coordinators"))?;
+            this.coordinators = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(Coordinator::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Coordinators"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -94,34 +118,77 @@ impl Message for FindCoordinatorResponse {
         if version >= 1 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        if !(version <= 3) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if !(version <= 3) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_i16(*&self.error_code);
         }
         if (1..=3).contains(&version) {
-            match &self.error_message { None => { if !((1..=3).contains(&version)) { return Err(EncodeError::NullNotAllowed { field: "ErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    if !((1..=3).contains(&version)) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
-        if !(version <= 3) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version <= 3) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_i32(*&self.node_id);
         }
-        if !(version <= 3) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version <= 3) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version <= 3) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version <= 3) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version <= 3 {
             e.put_i32(*&self.port);
         }
-        if !(version >= 4) && self.coordinators != Vec::<Coordinator>::new() { return Err(EncodeError::FieldNotInVersion { field: "Coordinators", version }); }
+        if !(version >= 4) && self.coordinators != Vec::<Coordinator>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Coordinators",
+                version,
+            });
+        }
         if version >= 4 {
-            e.put_length(Some((&self.coordinators).len()), flexible, true); for x in (&self.coordinators).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.coordinators).len()), flexible, true);
+            for x in (&self.coordinators).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -130,16 +197,40 @@ impl Message for FindCoordinatorResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        if version <= 3 { n += 2; }
-        if (1..=3).contains(&version) { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version <= 3 { n += 4; }
-        if version <= 3 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version <= 3 { n += 4; }
-        if version >= 4 { n += (length_len(Some(self.coordinators.len()), flexible, true) + self.coordinators.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 1 {
+            n += 4;
+        }
+        if version <= 3 {
+            n += 2;
+        }
+        if (1..=3).contains(&version) {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version <= 3 {
+            n += 4;
+        }
+        if version <= 3 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version <= 3 {
+            n += 4;
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.coordinators.len()), flexible, true)
+                + self
+                    .coordinators
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -197,29 +288,41 @@ impl Message for Coordinator {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Key"))?;
+            this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Key"))?;
         }
         if version >= 4 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version >= 4 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 4 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if version >= 4 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if version >= 4 {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 4) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 4) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -229,34 +332,74 @@ impl Message for Coordinator {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 4) && self.key != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Key", version }); }
+        if !(version >= 4) && self.key != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Key",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_string(Some(&self.key), flexible);
         }
-        if !(version >= 4) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version >= 4) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i32(*&self.node_id);
         }
-        if !(version >= 4) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 4) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 4) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 4) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i32(*&self.port);
         }
-        if !(version >= 4) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if !(version >= 4) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i16(*&self.error_code);
         }
         if version >= 4 {
-            match &self.error_message { None => { if !(version >= 4) { return Err(EncodeError::NullNotAllowed { field: "ErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    if !(version >= 4) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -265,15 +408,32 @@ impl Message for Coordinator {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 4 { n += (length_len(Some(self.key.len()), flexible, false) + self.key.len()); }
-        if version >= 4 { n += 4; }
-        if version >= 4 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 4 { n += 4; }
-        if version >= 4 { n += 2; }
-        if version >= 4 { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 4 {
+            n += (length_len(Some(self.key.len()), flexible, false) + self.key.len());
+        }
+        if version >= 4 {
+            n += 4;
+        }
+        if version >= 4 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 4 {
+            n += 4;
+        }
+        if version >= 4 {
+            n += 2;
+        }
+        if version >= 4 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -285,13 +445,27 @@ impl crate::protocol::sample::Sample for FindCoordinatorResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if version <= 3 { this.error_code = rng.i16(); }
-        if (1..=3).contains(&version) { this.error_message = rng.maybe_null((1..=3).contains(&version), |rng| rng.string()); }
-        if version <= 3 { this.node_id = rng.i32(); }
-        if version <= 3 { this.host = rng.string(); }
-        if version <= 3 { this.port = rng.i32(); }
-        if version >= 4 { this.coordinators = rng.vec(|rng| Coordinator::sample(rng, version)); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version <= 3 {
+            this.error_code = rng.i16();
+        }
+        if (1..=3).contains(&version) {
+            this.error_message = rng.maybe_null((1..=3).contains(&version), |rng| rng.string());
+        }
+        if version <= 3 {
+            this.node_id = rng.i32();
+        }
+        if version <= 3 {
+            this.host = rng.string();
+        }
+        if version <= 3 {
+            this.port = rng.i32();
+        }
+        if version >= 4 {
+            this.coordinators = rng.vec(|rng| Coordinator::sample(rng, version));
+        }
         this
     }
 }
@@ -301,13 +475,24 @@ impl crate::protocol::sample::Sample for Coordinator {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.key = rng.string(); }
-        if version >= 4 { this.node_id = rng.i32(); }
-        if version >= 4 { this.host = rng.string(); }
-        if version >= 4 { this.port = rng.i32(); }
-        if version >= 4 { this.error_code = rng.i16(); }
-        if version >= 4 { this.error_message = rng.maybe_null(version >= 4, |rng| rng.string()); }
+        if version >= 4 {
+            this.key = rng.string();
+        }
+        if version >= 4 {
+            this.node_id = rng.i32();
+        }
+        if version >= 4 {
+            this.host = rng.string();
+        }
+        if version >= 4 {
+            this.port = rng.i32();
+        }
+        if version >= 4 {
+            this.error_code = rng.i16();
+        }
+        if version >= 4 {
+            this.error_message = rng.maybe_null(version >= 4, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `GetTelemetrySubscriptionsResponse` (response) from `GetTelemetrySubscriptionsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// GetTelemetrySubscriptionsResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,21 +69,38 @@ impl Message for GetTelemetrySubscriptionsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.client_instance_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("ClientInstanceId"))?;
-        this.subscription_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SubscriptionId"))?;
-        this.accepted_compression_types = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i8()?))? }) })().map_err(|e| e.in_field("AcceptedCompressionTypes"))?;
-        this.push_interval_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PushIntervalMs"))?;
-        this.telemetry_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TelemetryMaxBytes"))?;
-        this.delta_temporality = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("DeltaTemporality"))?;
-        this.requested_metrics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("RequestedMetrics"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.client_instance_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("ClientInstanceId"))?;
+        this.subscription_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("SubscriptionId"))?;
+        this.accepted_compression_types = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i8()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AcceptedCompressionTypes"))?;
+        this.push_interval_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PushIntervalMs"))?;
+        this.telemetry_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("TelemetryMaxBytes"))?;
+        this.delta_temporality = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("DeltaTemporality"))?;
+        this.requested_metrics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("RequestedMetrics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -91,16 +114,28 @@ impl Message for GetTelemetrySubscriptionsResponse {
         e.put_i16(*&self.error_code);
         e.put_uuid(&self.client_instance_id);
         e.put_i32(*&self.subscription_id);
-        e.put_length(Some((&self.accepted_compression_types).len()), flexible, true); for x in (&self.accepted_compression_types).iter() { e.put_i8(*x); }
+        e.put_length(
+            Some((&self.accepted_compression_types).len()),
+            flexible,
+            true,
+        );
+        for x in (&self.accepted_compression_types).iter() {
+            e.put_i8(*x);
+        }
         e.put_i32(*&self.push_interval_ms);
         e.put_i32(*&self.telemetry_max_bytes);
         e.put_bool(*&self.delta_temporality);
-        e.put_length(Some((&self.requested_metrics).len()), flexible, true); for x in (&self.requested_metrics).iter() { e.put_string(Some(x), flexible); }
+        e.put_length(Some((&self.requested_metrics).len()), flexible, true);
+        for x in (&self.requested_metrics).iter() {
+            e.put_string(Some(x), flexible);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -113,14 +148,22 @@ impl Message for GetTelemetrySubscriptionsResponse {
         n += 2;
         n += 16;
         n += 4;
-        n += (length_len(Some(self.accepted_compression_types.len()), flexible, true) + self.accepted_compression_types.len() * 1);
+        n += (length_len(Some(self.accepted_compression_types.len()), flexible, true)
+            + self.accepted_compression_types.len() * 1);
         n += 4;
         n += 4;
         n += 1;
-        n += (length_len(Some(self.requested_metrics.len()), flexible, true) + self.requested_metrics.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.requested_metrics.len()), flexible, true)
+            + self
+                .requested_metrics
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -139,16 +182,33 @@ impl crate::protocol::sample::Sample for GetTelemetrySubscriptionsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.client_instance_id = rng.uuid(); }
-        if true { this.subscription_id = rng.i32(); }
-        if true { this.accepted_compression_types = rng.vec(|rng| rng.i8()); }
-        if true { this.push_interval_ms = rng.i32(); }
-        if true { this.telemetry_max_bytes = rng.i32(); }
-        if true { this.delta_temporality = rng.bool(); }
-        if true { this.requested_metrics = rng.vec(|rng| rng.string()); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.client_instance_id = rng.uuid();
+        }
+        if true {
+            this.subscription_id = rng.i32();
+        }
+        if true {
+            this.accepted_compression_types = rng.vec(|rng| rng.i8());
+        }
+        if true {
+            this.push_interval_ms = rng.i32();
+        }
+        if true {
+            this.telemetry_max_bytes = rng.i32();
+        }
+        if true {
+            this.delta_temporality = rng.bool();
+        }
+        if true {
+            this.requested_metrics = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `HeartbeatRequest` (request) from `HeartbeatRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// HeartbeatRequest (request), versions 0-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,18 +49,28 @@ impl Message for HeartbeatRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GenerationId"))?;
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("GenerationId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
         if version >= 3 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -67,15 +83,35 @@ impl Message for HeartbeatRequest {
         e.put_string(Some(&self.group_id), flexible);
         e.put_i32(*&self.generation_id);
         e.put_string(Some(&self.member_id), flexible);
-        if !(version >= 3) && self.group_instance_id != None { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
+        if !(version >= 3) && self.group_instance_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
+        }
         if version >= 3 {
-            match &self.group_instance_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -87,10 +123,17 @@ impl Message for HeartbeatRequest {
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += 4;
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        if version >= 3 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 3 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -109,11 +152,18 @@ impl crate::protocol::sample::Sample for HeartbeatRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.generation_id = rng.i32(); }
-        if true { this.member_id = rng.string(); }
-        if version >= 3 { this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.generation_id = rng.i32();
+        }
+        if true {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
         this
     }
 }
-

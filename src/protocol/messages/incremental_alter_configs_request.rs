@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `IncrementalAlterConfigsRequest` (request) from `IncrementalAlterConfigsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// IncrementalAlterConfigsRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for IncrementalAlterConfigsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.resources = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AlterConfigsResource::decode(d, version)?))? }) })().map_err(|e| e.in_field("Resources"))?;
-        this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ValidateOnly"))?;
+        this.resources = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(AlterConfigsResource::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Resources"))?;
+        this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("ValidateOnly"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,13 +63,18 @@ impl Message for IncrementalAlterConfigsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 1;
-        e.put_length(Some((&self.resources).len()), flexible, true); for x in (&self.resources).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.resources).len()), flexible, true);
+        for x in (&self.resources).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_bool(*&self.validate_only);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,11 +83,18 @@ impl Message for IncrementalAlterConfigsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 1;
         let mut n = 0usize;
-        n += (length_len(Some(self.resources.len()), flexible, true) + self.resources.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.resources.len()), flexible, true)
+            + self
+                .resources
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -116,15 +139,16 @@ impl Message for AlterableConfig {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.config_operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ConfigOperation"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Value"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.config_operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ConfigOperation"))?;
+        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Value"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -136,12 +160,21 @@ impl Message for AlterableConfig {
         let flexible = version >= 1;
         e.put_string(Some(&self.name), flexible);
         e.put_i8(*&self.config_operation);
-        match &self.value { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.value {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -152,10 +185,15 @@ impl Message for AlterableConfig {
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
         n += 1;
-        n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.value {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -193,15 +231,21 @@ impl Message for AlterConfigsResource {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
-        this.configs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AlterableConfig::decode(d, version)?))? }) })().map_err(|e| e.in_field("Configs"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
+        this.configs = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(AlterableConfig::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Configs"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -213,12 +257,17 @@ impl Message for AlterConfigsResource {
         let flexible = version >= 1;
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
-        e.put_length(Some((&self.configs).len()), flexible, true); for x in (&self.configs).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.configs).len()), flexible, true);
+        for x in (&self.configs).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -228,11 +277,19 @@ impl Message for AlterConfigsResource {
         let flexible = version >= 1;
         let mut n = 0usize;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
-        n += (length_len(Some(self.configs.len()), flexible, true) + self.configs.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
+        n += (length_len(Some(self.configs.len()), flexible, true)
+            + self
+                .configs
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -244,8 +301,12 @@ impl crate::protocol::sample::Sample for IncrementalAlterConfigsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resources = rng.vec(|rng| AlterConfigsResource::sample(rng, version)); }
-        if true { this.validate_only = rng.bool(); }
+        if true {
+            this.resources = rng.vec(|rng| AlterConfigsResource::sample(rng, version));
+        }
+        if true {
+            this.validate_only = rng.bool();
+        }
         this
     }
 }
@@ -255,9 +316,15 @@ impl crate::protocol::sample::Sample for AlterableConfig {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.config_operation = rng.i8(); }
-        if true { this.value = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.config_operation = rng.i8();
+        }
+        if true {
+            this.value = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -267,10 +334,15 @@ impl crate::protocol::sample::Sample for AlterConfigsResource {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if true { this.configs = rng.vec(|rng| AlterableConfig::sample(rng, version)); }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if true {
+            this.configs = rng.vec(|rng| AlterableConfig::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `InitProducerIdRequest` (request) from `InitProducerIdRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// InitProducerIdRequest (request), versions 0-5, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,20 +49,23 @@ impl Message for InitProducerIdRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
-        this.transaction_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TransactionTimeoutMs"))?;
+        this.transactional_id =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("TransactionalId"))?;
+        this.transaction_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("TransactionTimeoutMs"))?;
         if version >= 3 {
-            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
+            this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("ProducerId"))?;
         }
         if version >= 3 {
-            this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ProducerEpoch"))?;
+            this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ProducerEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -66,13 +75,30 @@ impl Message for InitProducerIdRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        match &self.transactional_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.transactional_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.transaction_timeout_ms);
-        if !(version >= 3) && self.producer_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "ProducerId", version }); }
+        if !(version >= 3) && self.producer_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ProducerId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i64(*&self.producer_id);
         }
-        if !(version >= 3) && self.producer_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "ProducerEpoch", version }); }
+        if !(version >= 3) && self.producer_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ProducerEpoch",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.producer_epoch);
         }
@@ -80,7 +106,9 @@ impl Message for InitProducerIdRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -89,13 +117,22 @@ impl Message for InitProducerIdRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        n += match &self.transactional_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.transactional_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
-        if version >= 3 { n += 8; }
-        if version >= 3 { n += 2; }
+        if version >= 3 {
+            n += 8;
+        }
+        if version >= 3 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -114,11 +151,18 @@ impl crate::protocol::sample::Sample for InitProducerIdRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.transactional_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.transaction_timeout_ms = rng.i32(); }
-        if version >= 3 { this.producer_id = rng.i64(); }
-        if version >= 3 { this.producer_epoch = rng.i16(); }
+        if true {
+            this.transactional_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.transaction_timeout_ms = rng.i32();
+        }
+        if version >= 3 {
+            this.producer_id = rng.i64();
+        }
+        if version >= 3 {
+            this.producer_epoch = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `InitProducerIdResponse` (response) from `InitProducerIdResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// InitProducerIdResponse (response), versions 0-5, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,18 @@ impl Message for InitProducerIdResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
-        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ProducerEpoch"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ProducerId"))?;
+        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ProducerEpoch"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,7 +78,9 @@ impl Message for InitProducerIdResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -85,7 +95,9 @@ impl Message for InitProducerIdResponse {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -104,11 +116,18 @@ impl crate::protocol::sample::Sample for InitProducerIdResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.producer_id = rng.i64(); }
-        if true { this.producer_epoch = rng.i16(); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.producer_id = rng.i64();
+        }
+        if true {
+            this.producer_epoch = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `JoinGroupRequest` (request) from `JoinGroupRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// JoinGroupRequest (request), versions 0-9, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,26 +65,53 @@ impl Message for JoinGroupRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.session_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SessionTimeoutMs"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.session_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("SessionTimeoutMs"))?;
         if version >= 1 {
-            this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
+            this.rebalance_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("RebalanceTimeoutMs"))?;
         }
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
         if version >= 5 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
-        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ProtocolType"))?;
-        this.protocols = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(JoinGroupRequestProtocol::decode(d, version)?))? }) })().map_err(|e| e.in_field("Protocols"))?;
+        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ProtocolType"))?;
+        this.protocols = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(JoinGroupRequestProtocol::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Protocols"))?;
         if version >= 8 {
-            this.reason = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 8) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Reason"))?;
+            this.reason = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 8) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Reason"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -94,20 +127,56 @@ impl Message for JoinGroupRequest {
             e.put_i32(*&self.rebalance_timeout_ms);
         }
         e.put_string(Some(&self.member_id), flexible);
-        if !(version >= 5) && self.group_instance_id != None { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
+        if !(version >= 5) && self.group_instance_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
+        }
         if version >= 5 {
-            match &self.group_instance_id { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_string(Some(&self.protocol_type), flexible);
-        e.put_length(Some((&self.protocols).len()), flexible, true); for x in (&self.protocols).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.protocols).len()), flexible, true);
+        for x in (&self.protocols).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 8 {
-            match &self.reason { None => { if !(version >= 8) { return Err(EncodeError::NullNotAllowed { field: "Reason", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.reason {
+                None => {
+                    if !(version >= 8) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Reason",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -118,15 +187,35 @@ impl Message for JoinGroupRequest {
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += 4;
-        if version >= 1 { n += 4; }
+        if version >= 1 {
+            n += 4;
+        }
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        if version >= 5 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += (length_len(Some(self.protocol_type.len()), flexible, false) + self.protocol_type.len());
-        n += (length_len(Some(self.protocols.len()), flexible, true) + self.protocols.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 8 { n += match &self.reason { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 5 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += (length_len(Some(self.protocol_type.len()), flexible, false)
+            + self.protocol_type.len());
+        n += (length_len(Some(self.protocols.len()), flexible, true)
+            + self
+                .protocols
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 8 {
+            n += match &self.reason {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -167,14 +256,14 @@ impl Message for JoinGroupRequestProtocol {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Metadata"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Metadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -190,7 +279,9 @@ impl Message for JoinGroupRequestProtocol {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -203,7 +294,9 @@ impl Message for JoinGroupRequestProtocol {
         n += (length_len(Some(self.metadata.len()), flexible, true) + self.metadata.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -215,14 +308,30 @@ impl crate::protocol::sample::Sample for JoinGroupRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.session_timeout_ms = rng.i32(); }
-        if version >= 1 { this.rebalance_timeout_ms = rng.i32(); }
-        if true { this.member_id = rng.string(); }
-        if version >= 5 { this.group_instance_id = rng.maybe_null(version >= 5, |rng| rng.string()); }
-        if true { this.protocol_type = rng.string(); }
-        if true { this.protocols = rng.vec(|rng| JoinGroupRequestProtocol::sample(rng, version)); }
-        if version >= 8 { this.reason = rng.maybe_null(version >= 8, |rng| rng.string()); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.session_timeout_ms = rng.i32();
+        }
+        if version >= 1 {
+            this.rebalance_timeout_ms = rng.i32();
+        }
+        if true {
+            this.member_id = rng.string();
+        }
+        if version >= 5 {
+            this.group_instance_id = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if true {
+            this.protocol_type = rng.string();
+        }
+        if true {
+            this.protocols = rng.vec(|rng| JoinGroupRequestProtocol::sample(rng, version));
+        }
+        if version >= 8 {
+            this.reason = rng.maybe_null(version >= 8, |rng| rng.string());
+        }
         this
     }
 }
@@ -232,9 +341,12 @@ impl crate::protocol::sample::Sample for JoinGroupRequestProtocol {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.metadata = rng.bytes(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.metadata = rng.bytes();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `JoinGroupResponse` (response) from `JoinGroupResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// JoinGroupResponse (response), versions 0-9, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,26 +69,54 @@ impl Message for JoinGroupResponse {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 2 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GenerationId"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("GenerationId"))?;
         if version >= 7 {
-            this.protocol_type = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 7) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ProtocolType"))?;
+            this.protocol_type = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 7) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ProtocolType"))?;
         }
-        this.protocol_name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 7) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ProtocolName"))?;
-        this.leader = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Leader"))?;
+        this.protocol_name = (|| -> Result<_, DecodeError> {
+            Ok({
+                let v = d.nullable_string(flexible)?;
+                if v.is_none() && !(version >= 7) {
+                    return Err(null_field());
+                }
+                v
+            })
+        })()
+        .map_err(|e| e.in_field("ProtocolName"))?;
+        this.leader = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Leader"))?;
         if version >= 9 {
-            this.skip_assignment = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("SkipAssignment"))?;
+            this.skip_assignment = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("SkipAssignment"))?;
         }
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
-        this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(JoinGroupResponseMember::decode(d, version)?))? }) })().map_err(|e| e.in_field("Members"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
+        this.members = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(JoinGroupResponseMember::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Members"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -98,21 +132,57 @@ impl Message for JoinGroupResponse {
         e.put_i16(*&self.error_code);
         e.put_i32(*&self.generation_id);
         if version >= 7 {
-            match &self.protocol_type { None => { if !(version >= 7) { return Err(EncodeError::NullNotAllowed { field: "ProtocolType", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.protocol_type {
+                None => {
+                    if !(version >= 7) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ProtocolType",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
-        match &self.protocol_name { None => { if !(version >= 7) { return Err(EncodeError::NullNotAllowed { field: "ProtocolName", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.protocol_name {
+            None => {
+                if !(version >= 7) {
+                    return Err(EncodeError::NullNotAllowed {
+                        field: "ProtocolName",
+                        version,
+                    });
+                }
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_string(Some(&self.leader), flexible);
-        if !(version >= 9) && self.skip_assignment != false { return Err(EncodeError::FieldNotInVersion { field: "SkipAssignment", version }); }
+        if !(version >= 9) && self.skip_assignment != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "SkipAssignment",
+                version,
+            });
+        }
         if version >= 9 {
             e.put_bool(*&self.skip_assignment);
         }
         e.put_string(Some(&self.member_id), flexible);
-        e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.members).len()), flexible, true);
+        for x in (&self.members).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -121,18 +191,37 @@ impl Message for JoinGroupResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 2 { n += 4; }
+        if version >= 2 {
+            n += 4;
+        }
         n += 2;
         n += 4;
-        if version >= 7 { n += match &self.protocol_type { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += match &self.protocol_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        if version >= 7 {
+            n += match &self.protocol_type {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += match &self.protocol_name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += (length_len(Some(self.leader.len()), flexible, false) + self.leader.len());
-        if version >= 9 { n += 1; }
+        if version >= 9 {
+            n += 1;
+        }
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.members.len()), flexible, true)
+            + self
+                .members
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -177,17 +266,26 @@ impl Message for JoinGroupResponseMember {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
         if version >= 5 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
-        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Metadata"))?;
+        this.metadata = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Metadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -199,14 +297,29 @@ impl Message for JoinGroupResponseMember {
         let flexible = version >= 6;
         e.put_string(Some(&self.member_id), flexible);
         if version >= 5 {
-            match &self.group_instance_id { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_bytes(Some(&self.metadata), flexible);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -216,11 +329,18 @@ impl Message for JoinGroupResponseMember {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        if version >= 5 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 5 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += (length_len(Some(self.metadata.len()), flexible, true) + self.metadata.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -232,15 +352,33 @@ impl crate::protocol::sample::Sample for JoinGroupResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.generation_id = rng.i32(); }
-        if version >= 7 { this.protocol_type = rng.maybe_null(version >= 7, |rng| rng.string()); }
-        if true { this.protocol_name = rng.maybe_null(version >= 7, |rng| rng.string()); }
-        if true { this.leader = rng.string(); }
-        if version >= 9 { this.skip_assignment = rng.bool(); }
-        if true { this.member_id = rng.string(); }
-        if true { this.members = rng.vec(|rng| JoinGroupResponseMember::sample(rng, version)); }
+        if version >= 2 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.generation_id = rng.i32();
+        }
+        if version >= 7 {
+            this.protocol_type = rng.maybe_null(version >= 7, |rng| rng.string());
+        }
+        if true {
+            this.protocol_name = rng.maybe_null(version >= 7, |rng| rng.string());
+        }
+        if true {
+            this.leader = rng.string();
+        }
+        if version >= 9 {
+            this.skip_assignment = rng.bool();
+        }
+        if true {
+            this.member_id = rng.string();
+        }
+        if true {
+            this.members = rng.vec(|rng| JoinGroupResponseMember::sample(rng, version));
+        }
         this
     }
 }
@@ -250,10 +388,15 @@ impl crate::protocol::sample::Sample for JoinGroupResponseMember {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.member_id = rng.string(); }
-        if version >= 5 { this.group_instance_id = rng.maybe_null(version >= 5, |rng| rng.string()); }
-        if true { this.metadata = rng.bytes(); }
+        if true {
+            this.member_id = rng.string();
+        }
+        if version >= 5 {
+            this.group_instance_id = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if true {
+            this.metadata = rng.bytes();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `LeaderAndIsrRequest` (request) from `LeaderAndIsrRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// LeaderAndIsrRequest (request), versions 0-7, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,30 +65,51 @@ impl Message for LeaderAndIsrRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
+        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerId"))?;
         if version >= 7 {
-            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("isKRaftController"))?;
+            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("isKRaftController"))?;
         }
-        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerEpoch"))?;
+        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerEpoch"))?;
         if version >= 2 {
-            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("BrokerEpoch"))?;
         }
         if version >= 5 {
-            this.r#type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Type"))?;
+            this.r#type =
+                (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Type"))?;
         }
         if version <= 1 {
-            this.ungrouped_partition_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrPartitionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("UngroupedPartitionStates"))?;
+            this.ungrouped_partition_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrPartitionState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("UngroupedPartitionStates"))?;
         }
         if version >= 2 {
-            this.topic_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrTopicState::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicStates"))?;
+            this.topic_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrTopicState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("TopicStates"))?;
         }
-        this.live_leaders = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrLiveLeader::decode(d, version)?))? }) })().map_err(|e| e.in_field("LiveLeaders"))?;
+        this.live_leaders = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(LeaderAndIsrLiveLeader::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("LiveLeaders"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -93,7 +120,12 @@ impl Message for LeaderAndIsrRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_i32(*&self.controller_id);
-        if !(version >= 7) && self.is_k_raft_controller != false { return Err(EncodeError::FieldNotInVersion { field: "isKRaftController", version }); }
+        if !(version >= 7) && self.is_k_raft_controller != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "isKRaftController",
+                version,
+            });
+        }
         if version >= 7 {
             e.put_bool(*&self.is_k_raft_controller);
         }
@@ -101,24 +133,56 @@ impl Message for LeaderAndIsrRequest {
         if version >= 2 {
             e.put_i64(*&self.broker_epoch);
         }
-        if !(version >= 5) && self.r#type != 0 { return Err(EncodeError::FieldNotInVersion { field: "Type", version }); }
+        if !(version >= 5) && self.r#type != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Type",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_i8(*&self.r#type);
         }
-        if !(version <= 1) && self.ungrouped_partition_states != Vec::<LeaderAndIsrPartitionState>::new() { return Err(EncodeError::FieldNotInVersion { field: "UngroupedPartitionStates", version }); }
+        if !(version <= 1)
+            && self.ungrouped_partition_states != Vec::<LeaderAndIsrPartitionState>::new()
+        {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "UngroupedPartitionStates",
+                version,
+            });
+        }
         if version <= 1 {
-            e.put_length(Some((&self.ungrouped_partition_states).len()), flexible, true); for x in (&self.ungrouped_partition_states).iter() { (x).encode(e, version)?; }
+            e.put_length(
+                Some((&self.ungrouped_partition_states).len()),
+                flexible,
+                true,
+            );
+            for x in (&self.ungrouped_partition_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !(version >= 2) && self.topic_states != Vec::<LeaderAndIsrTopicState>::new() { return Err(EncodeError::FieldNotInVersion { field: "TopicStates", version }); }
+        if !(version >= 2) && self.topic_states != Vec::<LeaderAndIsrTopicState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicStates",
+                version,
+            });
+        }
         if version >= 2 {
-            e.put_length(Some((&self.topic_states).len()), flexible, true); for x in (&self.topic_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topic_states).len()), flexible, true);
+            for x in (&self.topic_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        e.put_length(Some((&self.live_leaders).len()), flexible, true); for x in (&self.live_leaders).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.live_leaders).len()), flexible, true);
+        for x in (&self.live_leaders).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -128,16 +192,43 @@ impl Message for LeaderAndIsrRequest {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 4;
-        if version >= 7 { n += 1; }
+        if version >= 7 {
+            n += 1;
+        }
         n += 4;
-        if version >= 2 { n += 8; }
-        if version >= 5 { n += 1; }
-        if version <= 1 { n += (length_len(Some(self.ungrouped_partition_states.len()), flexible, true) + self.ungrouped_partition_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 2 { n += (length_len(Some(self.topic_states.len()), flexible, true) + self.topic_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        n += (length_len(Some(self.live_leaders.len()), flexible, true) + self.live_leaders.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 2 {
+            n += 8;
+        }
+        if version >= 5 {
+            n += 1;
+        }
+        if version <= 1 {
+            n += (length_len(Some(self.ungrouped_partition_states.len()), flexible, true)
+                + self
+                    .ungrouped_partition_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 2 {
+            n += (length_len(Some(self.topic_states.len()), flexible, true)
+                + self
+                    .topic_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        n += (length_len(Some(self.live_leaders.len()), flexible, true)
+            + self
+                .live_leaders
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -219,33 +310,63 @@ impl Message for LeaderAndIsrPartitionState {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version <= 1 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerEpoch"))?;
-        this.leader = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.isr = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Isr"))?;
-        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionEpoch"))?;
-        this.replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Replicas"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerEpoch"))?;
+        this.leader =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.isr = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Isr"))?;
+        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionEpoch"))?;
+        this.replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Replicas"))?;
         if version >= 3 {
-            this.adding_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("AddingReplicas"))?;
+            this.adding_replicas = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("AddingReplicas"))?;
         }
         if version >= 3 {
-            this.removing_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("RemovingReplicas"))?;
+            this.removing_replicas = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("RemovingReplicas"))?;
         }
         if version >= 1 {
-            this.is_new = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsNew"))?;
+            this.is_new = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsNew"))?;
         }
         if version >= 6 {
-            this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("LeaderRecoveryState"))?;
+            this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("LeaderRecoveryState"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -262,19 +383,36 @@ impl Message for LeaderAndIsrPartitionState {
         e.put_i32(*&self.controller_epoch);
         e.put_i32(*&self.leader);
         e.put_i32(*&self.leader_epoch);
-        e.put_length(Some((&self.isr).len()), flexible, true); for x in (&self.isr).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.isr).len()), flexible, true);
+        for x in (&self.isr).iter() {
+            e.put_i32(*x);
+        }
         e.put_i32(*&self.partition_epoch);
-        e.put_length(Some((&self.replicas).len()), flexible, true); for x in (&self.replicas).iter() { e.put_i32(*x); }
-        if version >= 3 {
-            e.put_length(Some((&self.adding_replicas).len()), flexible, true); for x in (&self.adding_replicas).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.replicas).len()), flexible, true);
+        for x in (&self.replicas).iter() {
+            e.put_i32(*x);
         }
         if version >= 3 {
-            e.put_length(Some((&self.removing_replicas).len()), flexible, true); for x in (&self.removing_replicas).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.adding_replicas).len()), flexible, true);
+            for x in (&self.adding_replicas).iter() {
+                e.put_i32(*x);
+            }
+        }
+        if version >= 3 {
+            e.put_length(Some((&self.removing_replicas).len()), flexible, true);
+            for x in (&self.removing_replicas).iter() {
+                e.put_i32(*x);
+            }
         }
         if version >= 1 {
             e.put_bool(*&self.is_new);
         }
-        if !(version >= 6) && self.leader_recovery_state != 0 { return Err(EncodeError::FieldNotInVersion { field: "LeaderRecoveryState", version }); }
+        if !(version >= 6) && self.leader_recovery_state != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderRecoveryState",
+                version,
+            });
+        }
         if version >= 6 {
             e.put_i8(*&self.leader_recovery_state);
         }
@@ -282,7 +420,9 @@ impl Message for LeaderAndIsrPartitionState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -291,7 +431,9 @@ impl Message for LeaderAndIsrPartitionState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version <= 1 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
+        if version <= 1 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
         n += 4;
         n += 4;
         n += 4;
@@ -299,13 +441,25 @@ impl Message for LeaderAndIsrPartitionState {
         n += (length_len(Some(self.isr.len()), flexible, true) + self.isr.len() * 4);
         n += 4;
         n += (length_len(Some(self.replicas.len()), flexible, true) + self.replicas.len() * 4);
-        if version >= 3 { n += (length_len(Some(self.adding_replicas.len()), flexible, true) + self.adding_replicas.len() * 4); }
-        if version >= 3 { n += (length_len(Some(self.removing_replicas.len()), flexible, true) + self.removing_replicas.len() * 4); }
-        if version >= 1 { n += 1; }
-        if version >= 6 { n += 1; }
+        if version >= 3 {
+            n += (length_len(Some(self.adding_replicas.len()), flexible, true)
+                + self.adding_replicas.len() * 4);
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.removing_replicas.len()), flexible, true)
+                + self.removing_replicas.len() * 4);
+        }
+        if version >= 1 {
+            n += 1;
+        }
+        if version >= 6 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -344,20 +498,26 @@ impl Message for LeaderAndIsrTopicState {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 2 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
         if version >= 5 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 2 {
-            this.partition_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrPartitionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionStates"))?;
+            this.partition_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrPartitionState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionStates"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -367,22 +527,37 @@ impl Message for LeaderAndIsrTopicState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 2) && self.topic_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TopicName", version }); }
+        if !(version >= 2) && self.topic_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicName",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_string(Some(&self.topic_name), flexible);
         }
         if version >= 5 {
             e.put_uuid(&self.topic_id);
         }
-        if !(version >= 2) && self.partition_states != Vec::<LeaderAndIsrPartitionState>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionStates", version }); }
+        if !(version >= 2) && self.partition_states != Vec::<LeaderAndIsrPartitionState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionStates",
+                version,
+            });
+        }
         if version >= 2 {
-            e.put_length(Some((&self.partition_states).len()), flexible, true); for x in (&self.partition_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partition_states).len()), flexible, true);
+            for x in (&self.partition_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -391,12 +566,25 @@ impl Message for LeaderAndIsrTopicState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 2 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
-        if version >= 5 { n += 16; }
-        if version >= 2 { n += (length_len(Some(self.partition_states.len()), flexible, true) + self.partition_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 2 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
+        if version >= 5 {
+            n += 16;
+        }
+        if version >= 2 {
+            n += (length_len(Some(self.partition_states.len()), flexible, true)
+                + self
+                    .partition_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -434,15 +622,16 @@ impl Message for LeaderAndIsrLiveLeader {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.host_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("HostName"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.host_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("HostName"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -459,7 +648,9 @@ impl Message for LeaderAndIsrLiveLeader {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -473,7 +664,9 @@ impl Message for LeaderAndIsrLiveLeader {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -485,14 +678,31 @@ impl crate::protocol::sample::Sample for LeaderAndIsrRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.controller_id = rng.i32(); }
-        if version >= 7 { this.is_k_raft_controller = rng.bool(); }
-        if true { this.controller_epoch = rng.i32(); }
-        if version >= 2 { this.broker_epoch = rng.i64(); }
-        if version >= 5 { this.r#type = rng.i8(); }
-        if version <= 1 { this.ungrouped_partition_states = rng.vec(|rng| LeaderAndIsrPartitionState::sample(rng, version)); }
-        if version >= 2 { this.topic_states = rng.vec(|rng| LeaderAndIsrTopicState::sample(rng, version)); }
-        if true { this.live_leaders = rng.vec(|rng| LeaderAndIsrLiveLeader::sample(rng, version)); }
+        if true {
+            this.controller_id = rng.i32();
+        }
+        if version >= 7 {
+            this.is_k_raft_controller = rng.bool();
+        }
+        if true {
+            this.controller_epoch = rng.i32();
+        }
+        if version >= 2 {
+            this.broker_epoch = rng.i64();
+        }
+        if version >= 5 {
+            this.r#type = rng.i8();
+        }
+        if version <= 1 {
+            this.ungrouped_partition_states =
+                rng.vec(|rng| LeaderAndIsrPartitionState::sample(rng, version));
+        }
+        if version >= 2 {
+            this.topic_states = rng.vec(|rng| LeaderAndIsrTopicState::sample(rng, version));
+        }
+        if true {
+            this.live_leaders = rng.vec(|rng| LeaderAndIsrLiveLeader::sample(rng, version));
+        }
         this
     }
 }
@@ -502,18 +712,42 @@ impl crate::protocol::sample::Sample for LeaderAndIsrPartitionState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 1 { this.topic_name = rng.string(); }
-        if true { this.partition_index = rng.i32(); }
-        if true { this.controller_epoch = rng.i32(); }
-        if true { this.leader = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.isr = rng.vec(|rng| rng.i32()); }
-        if true { this.partition_epoch = rng.i32(); }
-        if true { this.replicas = rng.vec(|rng| rng.i32()); }
-        if version >= 3 { this.adding_replicas = rng.vec(|rng| rng.i32()); }
-        if version >= 3 { this.removing_replicas = rng.vec(|rng| rng.i32()); }
-        if version >= 1 { this.is_new = rng.bool(); }
-        if version >= 6 { this.leader_recovery_state = rng.i8(); }
+        if version <= 1 {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.controller_epoch = rng.i32();
+        }
+        if true {
+            this.leader = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.isr = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.partition_epoch = rng.i32();
+        }
+        if true {
+            this.replicas = rng.vec(|rng| rng.i32());
+        }
+        if version >= 3 {
+            this.adding_replicas = rng.vec(|rng| rng.i32());
+        }
+        if version >= 3 {
+            this.removing_replicas = rng.vec(|rng| rng.i32());
+        }
+        if version >= 1 {
+            this.is_new = rng.bool();
+        }
+        if version >= 6 {
+            this.leader_recovery_state = rng.i8();
+        }
         this
     }
 }
@@ -523,9 +757,15 @@ impl crate::protocol::sample::Sample for LeaderAndIsrTopicState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.topic_name = rng.string(); }
-        if version >= 5 { this.topic_id = rng.uuid(); }
-        if version >= 2 { this.partition_states = rng.vec(|rng| LeaderAndIsrPartitionState::sample(rng, version)); }
+        if version >= 2 {
+            this.topic_name = rng.string();
+        }
+        if version >= 5 {
+            this.topic_id = rng.uuid();
+        }
+        if version >= 2 {
+            this.partition_states = rng.vec(|rng| LeaderAndIsrPartitionState::sample(rng, version));
+        }
         this
     }
 }
@@ -535,10 +775,15 @@ impl crate::protocol::sample::Sample for LeaderAndIsrLiveLeader {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.host_name = rng.string(); }
-        if true { this.port = rng.i32(); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.host_name = rng.string();
+        }
+        if true {
+            this.port = rng.i32();
+        }
         this
     }
 }
-

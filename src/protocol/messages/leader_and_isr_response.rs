@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `LeaderAndIsrResponse` (response) from `LeaderAndIsrResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// LeaderAndIsrResponse (response), versions 0-7, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +45,30 @@ impl Message for LeaderAndIsrResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version <= 4 {
-            this.partition_errors = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrPartitionError::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionErrors"))?;
+            this.partition_errors = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrPartitionError::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionErrors"))?;
         }
         if version >= 5 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrTopicError::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrTopicError::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -62,19 +79,37 @@ impl Message for LeaderAndIsrResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_i16(*&self.error_code);
-        if !(version <= 4) && self.partition_errors != Vec::<LeaderAndIsrPartitionError>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionErrors", version }); }
-        if version <= 4 {
-            e.put_length(Some((&self.partition_errors).len()), flexible, true); for x in (&self.partition_errors).iter() { (x).encode(e, version)?; }
+        if !(version <= 4) && self.partition_errors != Vec::<LeaderAndIsrPartitionError>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionErrors",
+                version,
+            });
         }
-        if !(version >= 5) && self.topics != Vec::<LeaderAndIsrTopicError>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if version <= 4 {
+            e.put_length(Some((&self.partition_errors).len()), flexible, true);
+            for x in (&self.partition_errors).iter() {
+                (x).encode(e, version)?;
+            }
+        }
+        if !(version >= 5) && self.topics != Vec::<LeaderAndIsrTopicError>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version >= 5 {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -84,11 +119,27 @@ impl Message for LeaderAndIsrResponse {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += 2;
-        if version <= 4 { n += (length_len(Some(self.partition_errors.len()), flexible, true) + self.partition_errors.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 5 { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version <= 4 {
+            n += (length_len(Some(self.partition_errors.len()), flexible, true)
+                + self
+                    .partition_errors
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -134,16 +185,17 @@ impl Message for LeaderAndIsrPartitionError {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version <= 4 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -162,7 +214,9 @@ impl Message for LeaderAndIsrPartitionError {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -171,12 +225,16 @@ impl Message for LeaderAndIsrPartitionError {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version <= 4 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
+        if version <= 4 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
         n += 4;
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -211,17 +269,22 @@ impl Message for LeaderAndIsrTopicError {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 5 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 5 {
-            this.partition_errors = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(LeaderAndIsrPartitionError::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionErrors"))?;
+            this.partition_errors = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(LeaderAndIsrPartitionError::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionErrors"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -231,19 +294,34 @@ impl Message for LeaderAndIsrTopicError {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 5) && self.topic_id != Uuid::ZERO { return Err(EncodeError::FieldNotInVersion { field: "TopicId", version }); }
+        if !(version >= 5) && self.topic_id != Uuid::ZERO {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicId",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_uuid(&self.topic_id);
         }
-        if !(version >= 5) && self.partition_errors != Vec::<LeaderAndIsrPartitionError>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionErrors", version }); }
+        if !(version >= 5) && self.partition_errors != Vec::<LeaderAndIsrPartitionError>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionErrors",
+                version,
+            });
+        }
         if version >= 5 {
-            e.put_length(Some((&self.partition_errors).len()), flexible, true); for x in (&self.partition_errors).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partition_errors).len()), flexible, true);
+            for x in (&self.partition_errors).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -252,11 +330,22 @@ impl Message for LeaderAndIsrTopicError {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 5 { n += 16; }
-        if version >= 5 { n += (length_len(Some(self.partition_errors.len()), flexible, true) + self.partition_errors.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 5 {
+            n += 16;
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.partition_errors.len()), flexible, true)
+                + self
+                    .partition_errors
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -268,9 +357,15 @@ impl crate::protocol::sample::Sample for LeaderAndIsrResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if version <= 4 { this.partition_errors = rng.vec(|rng| LeaderAndIsrPartitionError::sample(rng, version)); }
-        if version >= 5 { this.topics = rng.vec(|rng| LeaderAndIsrTopicError::sample(rng, version)); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version <= 4 {
+            this.partition_errors = rng.vec(|rng| LeaderAndIsrPartitionError::sample(rng, version));
+        }
+        if version >= 5 {
+            this.topics = rng.vec(|rng| LeaderAndIsrTopicError::sample(rng, version));
+        }
         this
     }
 }
@@ -280,9 +375,15 @@ impl crate::protocol::sample::Sample for LeaderAndIsrPartitionError {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 4 { this.topic_name = rng.string(); }
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
+        if version <= 4 {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
@@ -292,9 +393,12 @@ impl crate::protocol::sample::Sample for LeaderAndIsrTopicError {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 5 { this.topic_id = rng.uuid(); }
-        if version >= 5 { this.partition_errors = rng.vec(|rng| LeaderAndIsrPartitionError::sample(rng, version)); }
+        if version >= 5 {
+            this.topic_id = rng.uuid();
+        }
+        if version >= 5 {
+            this.partition_errors = rng.vec(|rng| LeaderAndIsrPartitionError::sample(rng, version));
+        }
         this
     }
 }
-

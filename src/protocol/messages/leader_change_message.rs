@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `LeaderChangeMessage` (data) from `LeaderChangeMessage.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// LeaderChangeMessage (data), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,28 @@ impl Message for LeaderChangeMessage {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Version"))?;
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
-        this.voters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Voter::decode(d, version)?))? }) })().map_err(|e| e.in_field("Voters"))?;
-        this.granting_voters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Voter::decode(d, version)?))? }) })().map_err(|e| e.in_field("GrantingVoters"))?;
+        this.version =
+            (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Version"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
+        this.voters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Voter::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Voters"))?;
+        this.granting_voters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Voter::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("GrantingVoters"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,13 +82,21 @@ impl Message for LeaderChangeMessage {
         let flexible = true;
         e.put_i16(*&self.version);
         e.put_i32(*&self.leader_id);
-        e.put_length(Some((&self.voters).len()), flexible, true); for x in (&self.voters).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.granting_voters).len()), flexible, true); for x in (&self.granting_voters).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.voters).len()), flexible, true);
+        for x in (&self.voters).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.granting_voters).len()), flexible, true);
+        for x in (&self.granting_voters).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -81,11 +107,23 @@ impl Message for LeaderChangeMessage {
         let mut n = 0usize;
         n += 2;
         n += 4;
-        n += (length_len(Some(self.voters.len()), flexible, true) + self.voters.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.granting_voters.len()), flexible, true) + self.granting_voters.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.voters.len()), flexible, true)
+            + self
+                .voters
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.granting_voters.len()), flexible, true)
+            + self
+                .granting_voters
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -125,16 +163,16 @@ impl Message for Voter {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.voter_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
+        this.voter_id =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
         if version >= 1 {
-            this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("VoterDirectoryId"))?;
+            this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("VoterDirectoryId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -145,7 +183,12 @@ impl Message for Voter {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.voter_id);
-        if !(version >= 1) && self.voter_directory_id != Uuid::ZERO { return Err(EncodeError::FieldNotInVersion { field: "VoterDirectoryId", version }); }
+        if !(version >= 1) && self.voter_directory_id != Uuid::ZERO {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "VoterDirectoryId",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_uuid(&self.voter_directory_id);
         }
@@ -153,7 +196,9 @@ impl Message for Voter {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -163,10 +208,14 @@ impl Message for Voter {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        if version >= 1 { n += 16; }
+        if version >= 1 {
+            n += 16;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -178,10 +227,18 @@ impl crate::protocol::sample::Sample for LeaderChangeMessage {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.version = rng.i16(); }
-        if true { this.leader_id = rng.i32(); }
-        if true { this.voters = rng.vec(|rng| Voter::sample(rng, version)); }
-        if true { this.granting_voters = rng.vec(|rng| Voter::sample(rng, version)); }
+        if true {
+            this.version = rng.i16();
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if true {
+            this.voters = rng.vec(|rng| Voter::sample(rng, version));
+        }
+        if true {
+            this.granting_voters = rng.vec(|rng| Voter::sample(rng, version));
+        }
         this
     }
 }
@@ -191,9 +248,12 @@ impl crate::protocol::sample::Sample for Voter {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.voter_id = rng.i32(); }
-        if version >= 1 { this.voter_directory_id = rng.uuid(); }
+        if true {
+            this.voter_id = rng.i32();
+        }
+        if version >= 1 {
+            this.voter_directory_id = rng.uuid();
+        }
         this
     }
 }
-

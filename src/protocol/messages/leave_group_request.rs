@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `LeaveGroupRequest` (request) from `LeaveGroupRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// LeaveGroupRequest (request), versions 0-5, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,19 +45,25 @@ impl Message for LeaveGroupRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
         if version <= 2 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 3 {
-            this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MemberIdentity::decode(d, version)?))? }) })().map_err(|e| e.in_field("Members"))?;
+            this.members = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(MemberIdentity::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Members"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -62,19 +74,34 @@ impl Message for LeaveGroupRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
         e.put_string(Some(&self.group_id), flexible);
-        if !(version <= 2) && self.member_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "MemberId", version }); }
+        if !(version <= 2) && self.member_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MemberId",
+                version,
+            });
+        }
         if version <= 2 {
             e.put_string(Some(&self.member_id), flexible);
         }
-        if !(version >= 3) && self.members != Vec::<MemberIdentity>::new() { return Err(EncodeError::FieldNotInVersion { field: "Members", version }); }
+        if !(version >= 3) && self.members != Vec::<MemberIdentity>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Members",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.members).len()), flexible, true);
+            for x in (&self.members).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -84,11 +111,22 @@ impl Message for LeaveGroupRequest {
         let flexible = version >= 4;
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
-        if version <= 2 { n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len()); }
-        if version >= 3 { n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version <= 2 {
+            n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.members.len()), flexible, true)
+                + self
+                    .members
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -134,20 +172,37 @@ impl Message for MemberIdentity {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 3 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 3 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
         if version >= 5 {
-            this.reason = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Reason"))?;
+            this.reason = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Reason"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -157,22 +212,60 @@ impl Message for MemberIdentity {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 3) && self.member_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "MemberId", version }); }
+        if !(version >= 3) && self.member_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MemberId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.member_id), flexible);
         }
-        if !(version >= 3) && self.group_instance_id != None { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
+        if !(version >= 3) && self.group_instance_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
+        }
         if version >= 3 {
-            match &self.group_instance_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if version >= 5 {
-            match &self.reason { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "Reason", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.reason {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Reason",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -181,12 +274,26 @@ impl Message for MemberIdentity {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len()); }
-        if version >= 3 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 5 { n += match &self.reason { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 3 {
+            n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
+        }
+        if version >= 3 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 5 {
+            n += match &self.reason {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -198,9 +305,15 @@ impl crate::protocol::sample::Sample for LeaveGroupRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if version <= 2 { this.member_id = rng.string(); }
-        if version >= 3 { this.members = rng.vec(|rng| MemberIdentity::sample(rng, version)); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if version <= 2 {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.members = rng.vec(|rng| MemberIdentity::sample(rng, version));
+        }
         this
     }
 }
@@ -210,10 +323,15 @@ impl crate::protocol::sample::Sample for MemberIdentity {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.member_id = rng.string(); }
-        if version >= 3 { this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if version >= 5 { this.reason = rng.maybe_null(version >= 5, |rng| rng.string()); }
+        if version >= 3 {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if version >= 5 {
+            this.reason = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `LeaveGroupResponse` (response) from `LeaveGroupResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// LeaveGroupResponse (response), versions 0-5, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,18 +46,24 @@ impl Message for LeaveGroupResponse {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version >= 3 {
-            this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MemberResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("Members"))?;
+            this.members = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(MemberResponse::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Members"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -65,15 +77,25 @@ impl Message for LeaveGroupResponse {
             e.put_i32(*&self.throttle_time_ms);
         }
         e.put_i16(*&self.error_code);
-        if !(version >= 3) && self.members != Vec::<MemberResponse>::new() { return Err(EncodeError::FieldNotInVersion { field: "Members", version }); }
+        if !(version >= 3) && self.members != Vec::<MemberResponse>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Members",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.members).len()), flexible, true);
+            for x in (&self.members).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -82,12 +104,23 @@ impl Message for LeaveGroupResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
+        if version >= 1 {
+            n += 4;
+        }
         n += 2;
-        if version >= 3 { n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 3 {
+            n += (length_len(Some(self.members.len()), flexible, true)
+                + self
+                    .members
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -133,20 +166,29 @@ impl Message for MemberResponse {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 3 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 3 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
         if version >= 3 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -156,15 +198,43 @@ impl Message for MemberResponse {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 4;
-        if !(version >= 3) && self.member_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "MemberId", version }); }
+        if !(version >= 3) && self.member_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MemberId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.member_id), flexible);
         }
-        if !(version >= 3) && self.group_instance_id != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
-        if version >= 3 {
-            match &self.group_instance_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 3) && self.group_instance_id != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
         }
-        if !(version >= 3) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if version >= 3 {
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version >= 3) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i16(*&self.error_code);
         }
@@ -172,7 +242,9 @@ impl Message for MemberResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -181,12 +253,23 @@ impl Message for MemberResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len()); }
-        if version >= 3 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 3 { n += 2; }
+        if version >= 3 {
+            n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
+        }
+        if version >= 3 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 3 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -198,9 +281,15 @@ impl crate::protocol::sample::Sample for LeaveGroupResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if version >= 3 { this.members = rng.vec(|rng| MemberResponse::sample(rng, version)); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version >= 3 {
+            this.members = rng.vec(|rng| MemberResponse::sample(rng, version));
+        }
         this
     }
 }
@@ -210,10 +299,15 @@ impl crate::protocol::sample::Sample for MemberResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.member_id = rng.string(); }
-        if version >= 3 { this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if version >= 3 { this.error_code = rng.i16(); }
+        if version >= 3 {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if version >= 3 {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListClientMetricsResourcesResponse` (response) from `ListClientMetricsResourcesResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListClientMetricsResourcesResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +45,21 @@ impl Message for ListClientMetricsResourcesResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.client_metrics_resources = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ClientMetricsResource::decode(d, version)?))? }) })().map_err(|e| e.in_field("ClientMetricsResources"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.client_metrics_resources = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ClientMetricsResource::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ClientMetricsResources"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -59,12 +71,17 @@ impl Message for ListClientMetricsResourcesResponse {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.client_metrics_resources).len()), flexible, true); for x in (&self.client_metrics_resources).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.client_metrics_resources).len()), flexible, true);
+        for x in (&self.client_metrics_resources).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -75,10 +92,17 @@ impl Message for ListClientMetricsResourcesResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += (length_len(Some(self.client_metrics_resources.len()), flexible, true) + self.client_metrics_resources.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.client_metrics_resources.len()), flexible, true)
+            + self
+                .client_metrics_resources
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -115,13 +139,12 @@ impl Message for ClientMetricsResource {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -136,7 +159,9 @@ impl Message for ClientMetricsResource {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -148,7 +173,9 @@ impl Message for ClientMetricsResource {
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -160,9 +187,16 @@ impl crate::protocol::sample::Sample for ListClientMetricsResourcesResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.client_metrics_resources = rng.vec(|rng| ClientMetricsResource::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.client_metrics_resources =
+                rng.vec(|rng| ClientMetricsResource::sample(rng, version));
+        }
         this
     }
 }
@@ -172,8 +206,9 @@ impl crate::protocol::sample::Sample for ClientMetricsResource {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
+        if true {
+            this.name = rng.string();
+        }
         this
     }
 }
-

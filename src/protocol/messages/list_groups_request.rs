@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListGroupsRequest` (request) from `ListGroupsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListGroupsRequest (request), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,17 +42,27 @@ impl Message for ListGroupsRequest {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
-            this.states_filter = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("StatesFilter"))?;
+            this.states_filter = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.string(flexible)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("StatesFilter"))?;
         }
         if version >= 5 {
-            this.types_filter = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("TypesFilter"))?;
+            this.types_filter = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.string(flexible)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("TypesFilter"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -56,19 +72,37 @@ impl Message for ListGroupsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        if !(version >= 4) && self.states_filter != Vec::<String>::new() { return Err(EncodeError::FieldNotInVersion { field: "StatesFilter", version }); }
-        if version >= 4 {
-            e.put_length(Some((&self.states_filter).len()), flexible, true); for x in (&self.states_filter).iter() { e.put_string(Some(x), flexible); }
+        if !(version >= 4) && self.states_filter != Vec::<String>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "StatesFilter",
+                version,
+            });
         }
-        if !(version >= 5) && self.types_filter != Vec::<String>::new() { return Err(EncodeError::FieldNotInVersion { field: "TypesFilter", version }); }
+        if version >= 4 {
+            e.put_length(Some((&self.states_filter).len()), flexible, true);
+            for x in (&self.states_filter).iter() {
+                e.put_string(Some(x), flexible);
+            }
+        }
+        if !(version >= 5) && self.types_filter != Vec::<String>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TypesFilter",
+                version,
+            });
+        }
         if version >= 5 {
-            e.put_length(Some((&self.types_filter).len()), flexible, true); for x in (&self.types_filter).iter() { e.put_string(Some(x), flexible); }
+            e.put_length(Some((&self.types_filter).len()), flexible, true);
+            for x in (&self.types_filter).iter() {
+                e.put_string(Some(x), flexible);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -77,11 +111,27 @@ impl Message for ListGroupsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 4 { n += (length_len(Some(self.states_filter.len()), flexible, true) + self.states_filter.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()); }
-        if version >= 5 { n += (length_len(Some(self.types_filter.len()), flexible, true) + self.types_filter.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()); }
+        if version >= 4 {
+            n += (length_len(Some(self.states_filter.len()), flexible, true)
+                + self
+                    .states_filter
+                    .iter()
+                    .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                    .sum::<usize>());
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.types_filter.len()), flexible, true)
+                + self
+                    .types_filter
+                    .iter()
+                    .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -100,9 +150,12 @@ impl crate::protocol::sample::Sample for ListGroupsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 4 { this.states_filter = rng.vec(|rng| rng.string()); }
-        if version >= 5 { this.types_filter = rng.vec(|rng| rng.string()); }
+        if version >= 4 {
+            this.states_filter = rng.vec(|rng| rng.string());
+        }
+        if version >= 5 {
+            this.types_filter = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListGroupsResponse` (response) from `ListGroupsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListGroupsResponse (response), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,16 +46,22 @@ impl Message for ListGroupsResponse {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ListedGroup::decode(d, version)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.groups = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ListedGroup::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Groups"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -63,12 +75,17 @@ impl Message for ListGroupsResponse {
             e.put_i32(*&self.throttle_time_ms);
         }
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.groups).len()), flexible, true);
+        for x in (&self.groups).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -77,12 +94,21 @@ impl Message for ListGroupsResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
+        if version >= 1 {
+            n += 4;
+        }
         n += 2;
-        n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.groups.len()), flexible, true)
+            + self
+                .groups
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -131,20 +157,22 @@ impl Message for ListedGroup {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ProtocolType"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.protocol_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ProtocolType"))?;
         if version >= 4 {
-            this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupState"))?;
+            this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("GroupState"))?;
         }
         if version >= 5 {
-            this.group_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupType"))?;
+            this.group_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("GroupType"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -166,7 +194,9 @@ impl Message for ListedGroup {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -176,12 +206,20 @@ impl Message for ListedGroup {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
-        n += (length_len(Some(self.protocol_type.len()), flexible, false) + self.protocol_type.len());
-        if version >= 4 { n += (length_len(Some(self.group_state.len()), flexible, false) + self.group_state.len()); }
-        if version >= 5 { n += (length_len(Some(self.group_type.len()), flexible, false) + self.group_type.len()); }
+        n += (length_len(Some(self.protocol_type.len()), flexible, false)
+            + self.protocol_type.len());
+        if version >= 4 {
+            n += (length_len(Some(self.group_state.len()), flexible, false)
+                + self.group_state.len());
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.group_type.len()), flexible, false) + self.group_type.len());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -193,9 +231,15 @@ impl crate::protocol::sample::Sample for ListGroupsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.groups = rng.vec(|rng| ListedGroup::sample(rng, version)); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.groups = rng.vec(|rng| ListedGroup::sample(rng, version));
+        }
         this
     }
 }
@@ -205,11 +249,18 @@ impl crate::protocol::sample::Sample for ListedGroup {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.protocol_type = rng.string(); }
-        if version >= 4 { this.group_state = rng.string(); }
-        if version >= 5 { this.group_type = rng.string(); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.protocol_type = rng.string();
+        }
+        if version >= 4 {
+            this.group_state = rng.string();
+        }
+        if version >= 5 {
+            this.group_type = rng.string();
+        }
         this
     }
 }
-

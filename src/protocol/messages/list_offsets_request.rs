@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListOffsetsRequest` (request) from `ListOffsetsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListOffsetsRequest (request), versions 0-10, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,20 +49,27 @@ impl Message for ListOffsetsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ReplicaId"))?;
+        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ReplicaId"))?;
         if version >= 2 {
-            this.isolation_level = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("IsolationLevel"))?;
+            this.isolation_level = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("IsolationLevel"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ListOffsetsTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ListOffsetsTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 10 {
-            this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TimeoutMs"))?;
+            this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("TimeoutMs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -67,11 +80,19 @@ impl Message for ListOffsetsRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
         e.put_i32(*&self.replica_id);
-        if !(version >= 2) && self.isolation_level != 0 { return Err(EncodeError::FieldNotInVersion { field: "IsolationLevel", version }); }
+        if !(version >= 2) && self.isolation_level != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsolationLevel",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_i8(*&self.isolation_level);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 10 {
             e.put_i32(*&self.timeout_ms);
         }
@@ -79,7 +100,9 @@ impl Message for ListOffsetsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -89,12 +112,23 @@ impl Message for ListOffsetsRequest {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += 4;
-        if version >= 2 { n += 1; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 10 { n += 4; }
+        if version >= 2 {
+            n += 1;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 10 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -143,20 +177,22 @@ impl Message for ListOffsetsPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
         if version >= 4 {
-            this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
+            this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
         }
-        this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Timestamp"))?;
+        this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("Timestamp"))?;
         if version == 0 {
-            this.max_num_offsets = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxNumOffsets"))?;
+            this.max_num_offsets = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("MaxNumOffsets"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -171,7 +207,12 @@ impl Message for ListOffsetsPartition {
             e.put_i32(*&self.current_leader_epoch);
         }
         e.put_i64(*&self.timestamp);
-        if !(version == 0) && self.max_num_offsets != 1 { return Err(EncodeError::FieldNotInVersion { field: "MaxNumOffsets", version }); }
+        if !(version == 0) && self.max_num_offsets != 1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MaxNumOffsets",
+                version,
+            });
+        }
         if version == 0 {
             e.put_i32(*&self.max_num_offsets);
         }
@@ -179,7 +220,9 @@ impl Message for ListOffsetsPartition {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -189,12 +232,18 @@ impl Message for ListOffsetsPartition {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += 4;
-        if version >= 4 { n += 4; }
+        if version >= 4 {
+            n += 4;
+        }
         n += 8;
-        if version == 0 { n += 4; }
+        if version == 0 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -228,14 +277,19 @@ impl Message for ListOffsetsTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ListOffsetsPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ListOffsetsPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -246,12 +300,17 @@ impl Message for ListOffsetsTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -261,10 +320,17 @@ impl Message for ListOffsetsTopic {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -276,10 +342,18 @@ impl crate::protocol::sample::Sample for ListOffsetsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.replica_id = rng.i32(); }
-        if version >= 2 { this.isolation_level = rng.i8(); }
-        if true { this.topics = rng.vec(|rng| ListOffsetsTopic::sample(rng, version)); }
-        if version >= 10 { this.timeout_ms = rng.i32(); }
+        if true {
+            this.replica_id = rng.i32();
+        }
+        if version >= 2 {
+            this.isolation_level = rng.i8();
+        }
+        if true {
+            this.topics = rng.vec(|rng| ListOffsetsTopic::sample(rng, version));
+        }
+        if version >= 10 {
+            this.timeout_ms = rng.i32();
+        }
         this
     }
 }
@@ -289,10 +363,18 @@ impl crate::protocol::sample::Sample for ListOffsetsPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if version >= 4 { this.current_leader_epoch = rng.i32(); }
-        if true { this.timestamp = rng.i64(); }
-        if version == 0 { this.max_num_offsets = rng.i32(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if version >= 4 {
+            this.current_leader_epoch = rng.i32();
+        }
+        if true {
+            this.timestamp = rng.i64();
+        }
+        if version == 0 {
+            this.max_num_offsets = rng.i32();
+        }
         this
     }
 }
@@ -302,9 +384,12 @@ impl crate::protocol::sample::Sample for ListOffsetsTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| ListOffsetsPartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| ListOffsetsPartition::sample(rng, version));
+        }
         this
     }
 }
-

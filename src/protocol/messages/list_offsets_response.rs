@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListOffsetsResponse` (response) from `ListOffsetsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListOffsetsResponse (response), versions 0-10, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,15 +42,20 @@ impl Message for ListOffsetsResponse {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 2 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ListOffsetsTopicResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ListOffsetsTopicResponse::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -57,12 +68,17 @@ impl Message for ListOffsetsResponse {
         if version >= 2 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -71,11 +87,20 @@ impl Message for ListOffsetsResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 2 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 2 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -131,26 +156,35 @@ impl Message for ListOffsetsPartitionResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version == 0 {
-            this.old_style_offsets = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 8)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i64()?))? }) })().map_err(|e| e.in_field("OldStyleOffsets"))?;
+            this.old_style_offsets = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 8)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i64()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("OldStyleOffsets"))?;
         }
         if version >= 1 {
-            this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Timestamp"))?;
+            this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("Timestamp"))?;
         }
         if version >= 1 {
-            this.offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("Offset"))?;
+            this.offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("Offset"))?;
         }
         if version >= 4 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -162,19 +196,42 @@ impl Message for ListOffsetsPartitionResponse {
         let flexible = version >= 6;
         e.put_i32(*&self.partition_index);
         e.put_i16(*&self.error_code);
-        if !(version == 0) && self.old_style_offsets != Vec::<i64>::new() { return Err(EncodeError::FieldNotInVersion { field: "OldStyleOffsets", version }); }
-        if version == 0 {
-            e.put_length(Some((&self.old_style_offsets).len()), flexible, true); for x in (&self.old_style_offsets).iter() { e.put_i64(*x); }
+        if !(version == 0) && self.old_style_offsets != Vec::<i64>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OldStyleOffsets",
+                version,
+            });
         }
-        if !(version >= 1) && self.timestamp != -1 { return Err(EncodeError::FieldNotInVersion { field: "Timestamp", version }); }
+        if version == 0 {
+            e.put_length(Some((&self.old_style_offsets).len()), flexible, true);
+            for x in (&self.old_style_offsets).iter() {
+                e.put_i64(*x);
+            }
+        }
+        if !(version >= 1) && self.timestamp != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Timestamp",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i64(*&self.timestamp);
         }
-        if !(version >= 1) && self.offset != -1 { return Err(EncodeError::FieldNotInVersion { field: "Offset", version }); }
+        if !(version >= 1) && self.offset != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Offset",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i64(*&self.offset);
         }
-        if !(version >= 4) && self.leader_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderEpoch", version }); }
+        if !(version >= 4) && self.leader_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderEpoch",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_i32(*&self.leader_epoch);
         }
@@ -182,7 +239,9 @@ impl Message for ListOffsetsPartitionResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -193,13 +252,24 @@ impl Message for ListOffsetsPartitionResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        if version == 0 { n += (length_len(Some(self.old_style_offsets.len()), flexible, true) + self.old_style_offsets.len() * 8); }
-        if version >= 1 { n += 8; }
-        if version >= 1 { n += 8; }
-        if version >= 4 { n += 4; }
+        if version == 0 {
+            n += (length_len(Some(self.old_style_offsets.len()), flexible, true)
+                + self.old_style_offsets.len() * 8);
+        }
+        if version >= 1 {
+            n += 8;
+        }
+        if version >= 1 {
+            n += 8;
+        }
+        if version >= 4 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -233,14 +303,19 @@ impl Message for ListOffsetsTopicResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ListOffsetsPartitionResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ListOffsetsPartitionResponse::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -251,12 +326,17 @@ impl Message for ListOffsetsTopicResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -266,10 +346,17 @@ impl Message for ListOffsetsTopicResponse {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -281,8 +368,12 @@ impl crate::protocol::sample::Sample for ListOffsetsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 2 { this.throttle_time_ms = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| ListOffsetsTopicResponse::sample(rng, version)); }
+        if version >= 2 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| ListOffsetsTopicResponse::sample(rng, version));
+        }
         this
     }
 }
@@ -292,12 +383,24 @@ impl crate::protocol::sample::Sample for ListOffsetsPartitionResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if version == 0 { this.old_style_offsets = rng.vec(|rng| rng.i64()); }
-        if version >= 1 { this.timestamp = rng.i64(); }
-        if version >= 1 { this.offset = rng.i64(); }
-        if version >= 4 { this.leader_epoch = rng.i32(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version == 0 {
+            this.old_style_offsets = rng.vec(|rng| rng.i64());
+        }
+        if version >= 1 {
+            this.timestamp = rng.i64();
+        }
+        if version >= 1 {
+            this.offset = rng.i64();
+        }
+        if version >= 4 {
+            this.leader_epoch = rng.i32();
+        }
         this
     }
 }
@@ -307,9 +410,12 @@ impl crate::protocol::sample::Sample for ListOffsetsTopicResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| ListOffsetsPartitionResponse::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| ListOffsetsPartitionResponse::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListTransactionsRequest` (request) from `ListTransactionsRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListTransactionsRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,28 @@ impl Message for ListTransactionsRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.state_filters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("StateFilters"))?;
-        this.producer_id_filters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 8)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i64()?))? }) })().map_err(|e| e.in_field("ProducerIdFilters"))?;
+        this.state_filters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("StateFilters"))?;
+        this.producer_id_filters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 8)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i64()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ProducerIdFilters"))?;
         if version >= 1 {
-            this.duration_filter = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("DurationFilter"))?;
+            this.duration_filter = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("DurationFilter"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -59,9 +76,20 @@ impl Message for ListTransactionsRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.state_filters).len()), flexible, true); for x in (&self.state_filters).iter() { e.put_string(Some(x), flexible); }
-        e.put_length(Some((&self.producer_id_filters).len()), flexible, true); for x in (&self.producer_id_filters).iter() { e.put_i64(*x); }
-        if !(version >= 1) && self.duration_filter != -1 { return Err(EncodeError::FieldNotInVersion { field: "DurationFilter", version }); }
+        e.put_length(Some((&self.state_filters).len()), flexible, true);
+        for x in (&self.state_filters).iter() {
+            e.put_string(Some(x), flexible);
+        }
+        e.put_length(Some((&self.producer_id_filters).len()), flexible, true);
+        for x in (&self.producer_id_filters).iter() {
+            e.put_i64(*x);
+        }
+        if !(version >= 1) && self.duration_filter != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "DurationFilter",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i64(*&self.duration_filter);
         }
@@ -69,7 +97,9 @@ impl Message for ListTransactionsRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -78,12 +108,22 @@ impl Message for ListTransactionsRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.state_filters.len()), flexible, true) + self.state_filters.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
-        n += (length_len(Some(self.producer_id_filters.len()), flexible, true) + self.producer_id_filters.len() * 8);
-        if version >= 1 { n += 8; }
+        n += (length_len(Some(self.state_filters.len()), flexible, true)
+            + self
+                .state_filters
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
+        n += (length_len(Some(self.producer_id_filters.len()), flexible, true)
+            + self.producer_id_filters.len() * 8);
+        if version >= 1 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -102,10 +142,15 @@ impl crate::protocol::sample::Sample for ListTransactionsRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.state_filters = rng.vec(|rng| rng.string()); }
-        if true { this.producer_id_filters = rng.vec(|rng| rng.i64()); }
-        if version >= 1 { this.duration_filter = rng.i64(); }
+        if true {
+            this.state_filters = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.producer_id_filters = rng.vec(|rng| rng.i64());
+        }
+        if version >= 1 {
+            this.duration_filter = rng.i64();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ListTransactionsResponse` (response) from `ListTransactionsResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ListTransactionsResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,16 +47,28 @@ impl Message for ListTransactionsResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.unknown_state_filters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("UnknownStateFilters"))?;
-        this.transaction_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TransactionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("TransactionStates"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.unknown_state_filters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("UnknownStateFilters"))?;
+        this.transaction_states = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TransactionState::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("TransactionStates"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -62,13 +80,21 @@ impl Message for ListTransactionsResponse {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.unknown_state_filters).len()), flexible, true); for x in (&self.unknown_state_filters).iter() { e.put_string(Some(x), flexible); }
-        e.put_length(Some((&self.transaction_states).len()), flexible, true); for x in (&self.transaction_states).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.unknown_state_filters).len()), flexible, true);
+        for x in (&self.unknown_state_filters).iter() {
+            e.put_string(Some(x), flexible);
+        }
+        e.put_length(Some((&self.transaction_states).len()), flexible, true);
+        for x in (&self.transaction_states).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -79,11 +105,23 @@ impl Message for ListTransactionsResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += (length_len(Some(self.unknown_state_filters.len()), flexible, true) + self.unknown_state_filters.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
-        n += (length_len(Some(self.transaction_states.len()), flexible, true) + self.transaction_states.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.unknown_state_filters.len()), flexible, true)
+            + self
+                .unknown_state_filters
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
+        n += (length_len(Some(self.transaction_states.len()), flexible, true)
+            + self
+                .transaction_states
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -126,15 +164,16 @@ impl Message for TransactionState {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
-        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
-        this.transaction_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionState"))?;
+        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TransactionalId"))?;
+        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ProducerId"))?;
+        this.transaction_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TransactionState"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -151,7 +190,9 @@ impl Message for TransactionState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -160,12 +201,16 @@ impl Message for TransactionState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.transactional_id.len()), flexible, false) + self.transactional_id.len());
+        n += (length_len(Some(self.transactional_id.len()), flexible, false)
+            + self.transactional_id.len());
         n += 8;
-        n += (length_len(Some(self.transaction_state.len()), flexible, false) + self.transaction_state.len());
+        n += (length_len(Some(self.transaction_state.len()), flexible, false)
+            + self.transaction_state.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -177,10 +222,18 @@ impl crate::protocol::sample::Sample for ListTransactionsResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.unknown_state_filters = rng.vec(|rng| rng.string()); }
-        if true { this.transaction_states = rng.vec(|rng| TransactionState::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.unknown_state_filters = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.transaction_states = rng.vec(|rng| TransactionState::sample(rng, version));
+        }
         this
     }
 }
@@ -190,10 +243,15 @@ impl crate::protocol::sample::Sample for TransactionState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.transactional_id = rng.string(); }
-        if true { this.producer_id = rng.i64(); }
-        if true { this.transaction_state = rng.string(); }
+        if true {
+            this.transactional_id = rng.string();
+        }
+        if true {
+            this.producer_id = rng.i64();
+        }
+        if true {
+            this.transaction_state = rng.string();
+        }
         this
     }
 }
-

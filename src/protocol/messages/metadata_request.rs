@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `MetadataRequest` (request) from `MetadataRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// MetadataRequest (request), versions 0-12, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,22 +49,39 @@ impl Message for MetadataRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(MetadataRequestTopic::decode(d, version)?))?) }; if v.is_none() && !(version >= 1) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let v = match d.array_len(flexible, 1)? {
+                    None => None,
+                    Some(n) => {
+                        Some(d.array_of(n, |d| Ok(MetadataRequestTopic::decode(d, version)?))?)
+                    }
+                };
+                if v.is_none() && !(version >= 1) {
+                    return Err(null_field());
+                }
+                v
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if version >= 4 {
-            this.allow_auto_topic_creation = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("AllowAutoTopicCreation"))?;
+            this.allow_auto_topic_creation = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("AllowAutoTopicCreation"))?;
         }
         if (8..=10).contains(&version) {
-            this.include_cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeClusterAuthorizedOperations"))?;
+            this.include_cluster_authorized_operations =
+                (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                    .map_err(|e| e.in_field("IncludeClusterAuthorizedOperations"))?;
         }
         if version >= 8 {
-            this.include_topic_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IncludeTopicAuthorizedOperations"))?;
+            this.include_topic_authorized_operations =
+                (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                    .map_err(|e| e.in_field("IncludeTopicAuthorizedOperations"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -68,16 +91,47 @@ impl Message for MetadataRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        match &self.topics { None => { if !(version >= 1) { return Err(EncodeError::NullNotAllowed { field: "Topics", version }); } e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
-        if !(version >= 4) && self.allow_auto_topic_creation != true { return Err(EncodeError::FieldNotInVersion { field: "AllowAutoTopicCreation", version }); }
+        match &self.topics {
+            None => {
+                if !(version >= 1) {
+                    return Err(EncodeError::NullNotAllowed {
+                        field: "Topics",
+                        version,
+                    });
+                }
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    (x).encode(e, version)?;
+                }
+            }
+        }
+        if !(version >= 4) && self.allow_auto_topic_creation != true {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AllowAutoTopicCreation",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_bool(*&self.allow_auto_topic_creation);
         }
-        if !((8..=10).contains(&version)) && self.include_cluster_authorized_operations != false { return Err(EncodeError::FieldNotInVersion { field: "IncludeClusterAuthorizedOperations", version }); }
+        if !((8..=10).contains(&version)) && self.include_cluster_authorized_operations != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeClusterAuthorizedOperations",
+                version,
+            });
+        }
         if (8..=10).contains(&version) {
             e.put_bool(*&self.include_cluster_authorized_operations);
         }
-        if !(version >= 8) && self.include_topic_authorized_operations != false { return Err(EncodeError::FieldNotInVersion { field: "IncludeTopicAuthorizedOperations", version }); }
+        if !(version >= 8) && self.include_topic_authorized_operations != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeTopicAuthorizedOperations",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_bool(*&self.include_topic_authorized_operations);
         }
@@ -85,7 +139,9 @@ impl Message for MetadataRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -94,13 +150,27 @@ impl Message for MetadataRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        n += match &self.topics { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) };
-        if version >= 4 { n += 1; }
-        if (8..=10).contains(&version) { n += 1; }
-        if version >= 8 { n += 1; }
+        n += match &self.topics {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+            }
+        };
+        if version >= 4 {
+            n += 1;
+        }
+        if (8..=10).contains(&version) {
+            n += 1;
+        }
+        if version >= 8 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -142,15 +212,23 @@ impl Message for MetadataRequestTopic {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
-        this.name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 10) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Name"))?;
+        this.name = (|| -> Result<_, DecodeError> {
+            Ok({
+                let v = d.nullable_string(flexible)?;
+                if v.is_none() && !(version >= 10) {
+                    return Err(null_field());
+                }
+                v
+            })
+        })()
+        .map_err(|e| e.in_field("Name"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -163,12 +241,27 @@ impl Message for MetadataRequestTopic {
         if version >= 10 {
             e.put_uuid(&self.topic_id);
         }
-        match &self.name { None => { if !(version >= 10) { return Err(EncodeError::NullNotAllowed { field: "Name", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.name {
+            None => {
+                if !(version >= 10) {
+                    return Err(EncodeError::NullNotAllowed {
+                        field: "Name",
+                        version,
+                    });
+                }
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -177,11 +270,18 @@ impl Message for MetadataRequestTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 10 { n += 16; }
-        n += match &self.name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        if version >= 10 {
+            n += 16;
+        }
+        n += match &self.name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -193,10 +293,20 @@ impl crate::protocol::sample::Sample for MetadataRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topics = rng.maybe_null(version >= 1, |rng| rng.vec(|rng| MetadataRequestTopic::sample(rng, version))); }
-        if version >= 4 { this.allow_auto_topic_creation = rng.bool(); }
-        if (8..=10).contains(&version) { this.include_cluster_authorized_operations = rng.bool(); }
-        if version >= 8 { this.include_topic_authorized_operations = rng.bool(); }
+        if true {
+            this.topics = rng.maybe_null(version >= 1, |rng| {
+                rng.vec(|rng| MetadataRequestTopic::sample(rng, version))
+            });
+        }
+        if version >= 4 {
+            this.allow_auto_topic_creation = rng.bool();
+        }
+        if (8..=10).contains(&version) {
+            this.include_cluster_authorized_operations = rng.bool();
+        }
+        if version >= 8 {
+            this.include_topic_authorized_operations = rng.bool();
+        }
         this
     }
 }
@@ -206,9 +316,12 @@ impl crate::protocol::sample::Sample for MetadataRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 10 { this.topic_id = rng.uuid(); }
-        if true { this.name = rng.maybe_null(version >= 10, |rng| rng.string()); }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.name = rng.maybe_null(version >= 10, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `MetadataResponse` (response) from `MetadataResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// MetadataResponse (response), versions 0-12, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,25 +58,47 @@ impl Message for MetadataResponse {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 3 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.brokers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MetadataResponseBroker::decode(d, version)?))? }) })().map_err(|e| e.in_field("Brokers"))?;
+        this.brokers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(MetadataResponseBroker::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Brokers"))?;
         if version >= 2 {
-            this.cluster_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ClusterId"))?;
+            this.cluster_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 2) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ClusterId"))?;
         }
         if version >= 1 {
-            this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
+            this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ControllerId"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MetadataResponseTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(MetadataResponseTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if (8..=10).contains(&version) {
-            this.cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ClusterAuthorizedOperations"))?;
+            this.cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ClusterAuthorizedOperations"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -83,15 +111,39 @@ impl Message for MetadataResponse {
         if version >= 3 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        e.put_length(Some((&self.brokers).len()), flexible, true); for x in (&self.brokers).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.brokers).len()), flexible, true);
+        for x in (&self.brokers).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 2 {
-            match &self.cluster_id { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "ClusterId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.cluster_id {
+                None => {
+                    if !(version >= 2) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ClusterId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if version >= 1 {
             e.put_i32(*&self.controller_id);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
-        if !((8..=10).contains(&version)) && self.cluster_authorized_operations != -2147483648 { return Err(EncodeError::FieldNotInVersion { field: "ClusterAuthorizedOperations", version }); }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
+        if !((8..=10).contains(&version)) && self.cluster_authorized_operations != -2147483648 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ClusterAuthorizedOperations",
+                version,
+            });
+        }
         if (8..=10).contains(&version) {
             e.put_i32(*&self.cluster_authorized_operations);
         }
@@ -99,7 +151,9 @@ impl Message for MetadataResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -108,15 +162,38 @@ impl Message for MetadataResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 3 { n += 4; }
-        n += (length_len(Some(self.brokers.len()), flexible, true) + self.brokers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 2 { n += match &self.cluster_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 1 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if (8..=10).contains(&version) { n += 4; }
+        if version >= 3 {
+            n += 4;
+        }
+        n += (length_len(Some(self.brokers.len()), flexible, true)
+            + self
+                .brokers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 2 {
+            n += match &self.cluster_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 1 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if (8..=10).contains(&version) {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -165,18 +242,28 @@ impl Message for MetadataResponseBroker {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+        this.node_id =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
         if version >= 1 {
-            this.rack = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 1) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Rack"))?;
+            this.rack = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 1) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -190,13 +277,28 @@ impl Message for MetadataResponseBroker {
         e.put_string(Some(&self.host), flexible);
         e.put_i32(*&self.port);
         if version >= 1 {
-            match &self.rack { None => { if !(version >= 1) { return Err(EncodeError::NullNotAllowed { field: "Rack", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.rack {
+                None => {
+                    if !(version >= 1) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Rack",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -208,10 +310,17 @@ impl Message for MetadataResponseBroker {
         n += 4;
         n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
         n += 4;
-        if version >= 1 { n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 1 {
+            n += match &self.rack {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -265,23 +374,43 @@ impl Message for MetadataResponsePartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderId"))?;
         if version >= 7 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderEpoch"))?;
         }
-        this.replica_nodes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("ReplicaNodes"))?;
-        this.isr_nodes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("IsrNodes"))?;
+        this.replica_nodes = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ReplicaNodes"))?;
+        this.isr_nodes = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("IsrNodes"))?;
         if version >= 5 {
-            this.offline_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("OfflineReplicas"))?;
+            this.offline_replicas = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("OfflineReplicas"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -297,16 +426,27 @@ impl Message for MetadataResponsePartition {
         if version >= 7 {
             e.put_i32(*&self.leader_epoch);
         }
-        e.put_length(Some((&self.replica_nodes).len()), flexible, true); for x in (&self.replica_nodes).iter() { e.put_i32(*x); }
-        e.put_length(Some((&self.isr_nodes).len()), flexible, true); for x in (&self.isr_nodes).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.replica_nodes).len()), flexible, true);
+        for x in (&self.replica_nodes).iter() {
+            e.put_i32(*x);
+        }
+        e.put_length(Some((&self.isr_nodes).len()), flexible, true);
+        for x in (&self.isr_nodes).iter() {
+            e.put_i32(*x);
+        }
         if version >= 5 {
-            e.put_length(Some((&self.offline_replicas).len()), flexible, true); for x in (&self.offline_replicas).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.offline_replicas).len()), flexible, true);
+            for x in (&self.offline_replicas).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -318,13 +458,21 @@ impl Message for MetadataResponsePartition {
         n += 2;
         n += 4;
         n += 4;
-        if version >= 7 { n += 4; }
-        n += (length_len(Some(self.replica_nodes.len()), flexible, true) + self.replica_nodes.len() * 4);
+        if version >= 7 {
+            n += 4;
+        }
+        n += (length_len(Some(self.replica_nodes.len()), flexible, true)
+            + self.replica_nodes.len() * 4);
         n += (length_len(Some(self.isr_nodes.len()), flexible, true) + self.isr_nodes.len() * 4);
-        if version >= 5 { n += (length_len(Some(self.offline_replicas.len()), flexible, true) + self.offline_replicas.len() * 4); }
+        if version >= 5 {
+            n += (length_len(Some(self.offline_replicas.len()), flexible, true)
+                + self.offline_replicas.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -374,24 +522,41 @@ impl Message for MetadataResponseTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 12) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Name"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.name = (|| -> Result<_, DecodeError> {
+            Ok({
+                let v = d.nullable_string(flexible)?;
+                if v.is_none() && !(version >= 12) {
+                    return Err(null_field());
+                }
+                v
+            })
+        })()
+        .map_err(|e| e.in_field("Name"))?;
         if version >= 10 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 1 {
-            this.is_internal = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsInternal"))?;
+            this.is_internal = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsInternal"))?;
         }
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(MetadataResponsePartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(MetadataResponsePartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if version >= 8 {
-            this.topic_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TopicAuthorizedOperations"))?;
+            this.topic_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("TopicAuthorizedOperations"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -402,15 +567,36 @@ impl Message for MetadataResponseTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         e.put_i16(*&self.error_code);
-        match &self.name { None => { if !(version >= 12) { return Err(EncodeError::NullNotAllowed { field: "Name", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.name {
+            None => {
+                if !(version >= 12) {
+                    return Err(EncodeError::NullNotAllowed {
+                        field: "Name",
+                        version,
+                    });
+                }
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if version >= 10 {
             e.put_uuid(&self.topic_id);
         }
         if version >= 1 {
             e.put_bool(*&self.is_internal);
         }
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
-        if !(version >= 8) && self.topic_authorized_operations != -2147483648 { return Err(EncodeError::FieldNotInVersion { field: "TopicAuthorizedOperations", version }); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 8) && self.topic_authorized_operations != -2147483648 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicAuthorizedOperations",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i32(*&self.topic_authorized_operations);
         }
@@ -418,7 +604,9 @@ impl Message for MetadataResponseTopic {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -428,14 +616,30 @@ impl Message for MetadataResponseTopic {
         let flexible = version >= 9;
         let mut n = 0usize;
         n += 2;
-        n += match &self.name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        if version >= 10 { n += 16; }
-        if version >= 1 { n += 1; }
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 8 { n += 4; }
+        n += match &self.name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        if version >= 10 {
+            n += 16;
+        }
+        if version >= 1 {
+            n += 1;
+        }
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 8 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -447,12 +651,24 @@ impl crate::protocol::sample::Sample for MetadataResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.throttle_time_ms = rng.i32(); }
-        if true { this.brokers = rng.vec(|rng| MetadataResponseBroker::sample(rng, version)); }
-        if version >= 2 { this.cluster_id = rng.maybe_null(version >= 2, |rng| rng.string()); }
-        if version >= 1 { this.controller_id = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| MetadataResponseTopic::sample(rng, version)); }
-        if (8..=10).contains(&version) { this.cluster_authorized_operations = rng.i32(); }
+        if version >= 3 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.brokers = rng.vec(|rng| MetadataResponseBroker::sample(rng, version));
+        }
+        if version >= 2 {
+            this.cluster_id = rng.maybe_null(version >= 2, |rng| rng.string());
+        }
+        if version >= 1 {
+            this.controller_id = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| MetadataResponseTopic::sample(rng, version));
+        }
+        if (8..=10).contains(&version) {
+            this.cluster_authorized_operations = rng.i32();
+        }
         this
     }
 }
@@ -462,10 +678,18 @@ impl crate::protocol::sample::Sample for MetadataResponseBroker {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.node_id = rng.i32(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.i32(); }
-        if version >= 1 { this.rack = rng.maybe_null(version >= 1, |rng| rng.string()); }
+        if true {
+            this.node_id = rng.i32();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.i32();
+        }
+        if version >= 1 {
+            this.rack = rng.maybe_null(version >= 1, |rng| rng.string());
+        }
         this
     }
 }
@@ -475,13 +699,27 @@ impl crate::protocol::sample::Sample for MetadataResponsePartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.partition_index = rng.i32(); }
-        if true { this.leader_id = rng.i32(); }
-        if version >= 7 { this.leader_epoch = rng.i32(); }
-        if true { this.replica_nodes = rng.vec(|rng| rng.i32()); }
-        if true { this.isr_nodes = rng.vec(|rng| rng.i32()); }
-        if version >= 5 { this.offline_replicas = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.leader_id = rng.i32();
+        }
+        if version >= 7 {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.replica_nodes = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.isr_nodes = rng.vec(|rng| rng.i32());
+        }
+        if version >= 5 {
+            this.offline_replicas = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -491,13 +729,24 @@ impl crate::protocol::sample::Sample for MetadataResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.name = rng.maybe_null(version >= 12, |rng| rng.string()); }
-        if version >= 10 { this.topic_id = rng.uuid(); }
-        if version >= 1 { this.is_internal = rng.bool(); }
-        if true { this.partitions = rng.vec(|rng| MetadataResponsePartition::sample(rng, version)); }
-        if version >= 8 { this.topic_authorized_operations = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.name = rng.maybe_null(version >= 12, |rng| rng.string());
+        }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
+        }
+        if version >= 1 {
+            this.is_internal = rng.bool();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| MetadataResponsePartition::sample(rng, version));
+        }
+        if version >= 8 {
+            this.topic_authorized_operations = rng.i32();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetCommitRequest` (request) from `OffsetCommitRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetCommitRequest (request), versions 0-9, flexible from 8.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,26 +57,43 @@ impl Message for OffsetCommitRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
         if version >= 1 {
-            this.generation_id_or_member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GenerationIdOrMemberEpoch"))?;
+            this.generation_id_or_member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("GenerationIdOrMemberEpoch"))?;
         }
         if version >= 1 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 7 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 7) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 7) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
         if (2..=4).contains(&version) {
-            this.retention_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("RetentionTimeMs"))?;
+            this.retention_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("RetentionTimeMs"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetCommitRequestTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetCommitRequestTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -87,19 +110,42 @@ impl Message for OffsetCommitRequest {
         if version >= 1 {
             e.put_string(Some(&self.member_id), flexible);
         }
-        if !(version >= 7) && self.group_instance_id != None { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
+        if !(version >= 7) && self.group_instance_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
+        }
         if version >= 7 {
-            match &self.group_instance_id { None => { if !(version >= 7) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 7) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if (2..=4).contains(&version) {
             e.put_i64(*&self.retention_time_ms);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -109,14 +155,32 @@ impl Message for OffsetCommitRequest {
         let flexible = version >= 8;
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
-        if version >= 1 { n += 4; }
-        if version >= 1 { n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len()); }
-        if version >= 7 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if (2..=4).contains(&version) { n += 8; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
+        }
+        if version >= 7 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if (2..=4).contains(&version) {
+            n += 8;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -169,21 +233,25 @@ impl Message for OffsetCommitRequestPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CommittedOffset"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("CommittedOffset"))?;
         if version >= 6 {
-            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
+            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
         }
         if version == 1 {
-            this.commit_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CommitTimestamp"))?;
+            this.commit_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("CommitTimestamp"))?;
         }
-        this.committed_metadata = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("CommittedMetadata"))?;
+        this.committed_metadata =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("CommittedMetadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -198,16 +266,30 @@ impl Message for OffsetCommitRequestPartition {
         if version >= 6 {
             e.put_i32(*&self.committed_leader_epoch);
         }
-        if !(version == 1) && self.commit_timestamp != -1 { return Err(EncodeError::FieldNotInVersion { field: "CommitTimestamp", version }); }
+        if !(version == 1) && self.commit_timestamp != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CommitTimestamp",
+                version,
+            });
+        }
         if version == 1 {
             e.put_i64(*&self.commit_timestamp);
         }
-        match &self.committed_metadata { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.committed_metadata {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -218,12 +300,21 @@ impl Message for OffsetCommitRequestPartition {
         let mut n = 0usize;
         n += 4;
         n += 8;
-        if version >= 6 { n += 4; }
-        if version == 1 { n += 8; }
-        n += match &self.committed_metadata { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        if version >= 6 {
+            n += 4;
+        }
+        if version == 1 {
+            n += 8;
+        }
+        n += match &self.committed_metadata {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -257,14 +348,19 @@ impl Message for OffsetCommitRequestTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetCommitRequestPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetCommitRequestPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -275,12 +371,17 @@ impl Message for OffsetCommitRequestTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -290,10 +391,17 @@ impl Message for OffsetCommitRequestTopic {
         let flexible = version >= 8;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -305,12 +413,24 @@ impl crate::protocol::sample::Sample for OffsetCommitRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if version >= 1 { this.generation_id_or_member_epoch = rng.i32(); }
-        if version >= 1 { this.member_id = rng.string(); }
-        if version >= 7 { this.group_instance_id = rng.maybe_null(version >= 7, |rng| rng.string()); }
-        if (2..=4).contains(&version) { this.retention_time_ms = rng.i64(); }
-        if true { this.topics = rng.vec(|rng| OffsetCommitRequestTopic::sample(rng, version)); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if version >= 1 {
+            this.generation_id_or_member_epoch = rng.i32();
+        }
+        if version >= 1 {
+            this.member_id = rng.string();
+        }
+        if version >= 7 {
+            this.group_instance_id = rng.maybe_null(version >= 7, |rng| rng.string());
+        }
+        if (2..=4).contains(&version) {
+            this.retention_time_ms = rng.i64();
+        }
+        if true {
+            this.topics = rng.vec(|rng| OffsetCommitRequestTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -320,11 +440,21 @@ impl crate::protocol::sample::Sample for OffsetCommitRequestPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.committed_offset = rng.i64(); }
-        if version >= 6 { this.committed_leader_epoch = rng.i32(); }
-        if version == 1 { this.commit_timestamp = rng.i64(); }
-        if true { this.committed_metadata = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.committed_offset = rng.i64();
+        }
+        if version >= 6 {
+            this.committed_leader_epoch = rng.i32();
+        }
+        if version == 1 {
+            this.commit_timestamp = rng.i64();
+        }
+        if true {
+            this.committed_metadata = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -334,9 +464,12 @@ impl crate::protocol::sample::Sample for OffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| OffsetCommitRequestPartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| OffsetCommitRequestPartition::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetCommitResponse` (response) from `OffsetCommitResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetCommitResponse (response), versions 0-9, flexible from 8.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,15 +42,20 @@ impl Message for OffsetCommitResponse {
         let flexible = version >= 8;
         let mut this = Self::default();
         if version >= 3 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetCommitResponseTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetCommitResponseTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -57,12 +68,17 @@ impl Message for OffsetCommitResponse {
         if version >= 3 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -71,11 +87,20 @@ impl Message for OffsetCommitResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 8;
         let mut n = 0usize;
-        if version >= 3 { n += 4; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 3 {
+            n += 4;
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -116,14 +141,14 @@ impl Message for OffsetCommitResponsePartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -139,7 +164,9 @@ impl Message for OffsetCommitResponsePartition {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -152,7 +179,9 @@ impl Message for OffsetCommitResponsePartition {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -186,14 +215,21 @@ impl Message for OffsetCommitResponseTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetCommitResponsePartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(OffsetCommitResponsePartition::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -204,12 +240,17 @@ impl Message for OffsetCommitResponseTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -219,10 +260,17 @@ impl Message for OffsetCommitResponseTopic {
         let flexible = version >= 8;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -234,8 +282,12 @@ impl crate::protocol::sample::Sample for OffsetCommitResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.throttle_time_ms = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| OffsetCommitResponseTopic::sample(rng, version)); }
+        if version >= 3 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| OffsetCommitResponseTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -245,8 +297,12 @@ impl crate::protocol::sample::Sample for OffsetCommitResponsePartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
@@ -256,9 +312,12 @@ impl crate::protocol::sample::Sample for OffsetCommitResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| OffsetCommitResponsePartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| OffsetCommitResponsePartition::sample(rng, version));
+        }
         this
     }
 }
-

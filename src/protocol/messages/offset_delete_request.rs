@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetDeleteRequest` (request) from `OffsetDeleteRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetDeleteRequest (request), versions 0-0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,15 +37,25 @@ impl Message for OffsetDeleteRequest {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetDeleteRequestTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetDeleteRequestTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(Some(&self.group_id), false);
-        e.put_length(Some((&self.topics).len()), false, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), false, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         Ok(())
     }
 
@@ -47,7 +63,12 @@ impl Message for OffsetDeleteRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), false, false) + self.group_id.len());
-        n += (length_len(Some(self.topics.len()), false, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), false, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n
     }
 }
@@ -68,9 +89,7 @@ pub struct OffsetDeleteRequestPartition {
 
 impl Default for OffsetDeleteRequestPartition {
     fn default() -> Self {
-        OffsetDeleteRequestPartition {
-            partition_index: 0,
-        }
+        OffsetDeleteRequestPartition { partition_index: 0 }
     }
 }
 
@@ -78,7 +97,8 @@ impl Message for OffsetDeleteRequestPartition {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
         Ok(this)
     }
 
@@ -119,15 +139,25 @@ impl Message for OffsetDeleteRequestTopic {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetDeleteRequestPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetDeleteRequestPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(Some(&self.name), false);
-        e.put_length(Some((&self.partitions).len()), false, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), false, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         Ok(())
     }
 
@@ -135,7 +165,12 @@ impl Message for OffsetDeleteRequestTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), false, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), false, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), false, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n
     }
 }
@@ -145,8 +180,12 @@ impl crate::protocol::sample::Sample for OffsetDeleteRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.topics = rng.vec(|rng| OffsetDeleteRequestTopic::sample(rng, version)); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.topics = rng.vec(|rng| OffsetDeleteRequestTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -156,7 +195,9 @@ impl crate::protocol::sample::Sample for OffsetDeleteRequestPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
         this
     }
 }
@@ -166,9 +207,12 @@ impl crate::protocol::sample::Sample for OffsetDeleteRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| OffsetDeleteRequestPartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| OffsetDeleteRequestPartition::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetDeleteResponse` (response) from `OffsetDeleteResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetDeleteResponse (response), versions 0-0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,9 +41,17 @@ impl Message for OffsetDeleteResponse {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetDeleteResponseTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(OffsetDeleteResponseTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         Ok(this)
     }
 
@@ -45,7 +59,10 @@ impl Message for OffsetDeleteResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_i16(*&self.error_code);
         e.put_i32(*&self.throttle_time_ms);
-        e.put_length(Some((&self.topics).len()), false, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), false, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         Ok(())
     }
 
@@ -54,7 +71,12 @@ impl Message for OffsetDeleteResponse {
         let mut n = 0usize;
         n += 2;
         n += 4;
-        n += (length_len(Some(self.topics.len()), false, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), false, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n
     }
 }
@@ -89,8 +111,10 @@ impl Message for OffsetDeleteResponsePartition {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         Ok(this)
     }
 
@@ -133,15 +157,27 @@ impl Message for OffsetDeleteResponseTopic {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetDeleteResponsePartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(OffsetDeleteResponsePartition::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_string(Some(&self.name), false);
-        e.put_length(Some((&self.partitions).len()), false, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), false, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         Ok(())
     }
 
@@ -149,7 +185,12 @@ impl Message for OffsetDeleteResponseTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), false, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), false, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), false, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n
     }
 }
@@ -159,9 +200,15 @@ impl crate::protocol::sample::Sample for OffsetDeleteResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| OffsetDeleteResponseTopic::sample(rng, version)); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| OffsetDeleteResponseTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -171,8 +218,12 @@ impl crate::protocol::sample::Sample for OffsetDeleteResponsePartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
@@ -182,9 +233,12 @@ impl crate::protocol::sample::Sample for OffsetDeleteResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| OffsetDeleteResponsePartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| OffsetDeleteResponsePartition::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetFetchRequest` (request) from `OffsetFetchRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetFetchRequest (request), versions 0-9, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,23 +50,44 @@ impl Message for OffsetFetchRequest {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
-            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
+            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("GroupId"))?;
         }
         if version <= 7 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(OffsetFetchRequestTopic::decode(d, version)?))?) }; if v.is_none() && !((2..=7).contains(&version)) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v =
+                        match d.array_len(flexible, 1)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| {
+                                Ok(OffsetFetchRequestTopic::decode(d, version)?)
+                            })?),
+                        };
+                    if v.is_none() && !((2..=7).contains(&version)) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if version >= 8 {
-            this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchRequestGroup::decode(d, version)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+            this.groups = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(OffsetFetchRequestGroup::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Groups"))?;
         }
         if version >= 7 {
-            this.require_stable = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("RequireStable"))?;
+            this.require_stable = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("RequireStable"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,19 +97,58 @@ impl Message for OffsetFetchRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version <= 7) && self.group_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "GroupId", version }); }
+        if !(version <= 7) && self.group_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupId",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_string(Some(&self.group_id), flexible);
         }
-        if !(version <= 7) && self.topics != Some(Vec::<OffsetFetchRequestTopic>::new()) { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !(version <= 7) && self.topics != Some(Vec::<OffsetFetchRequestTopic>::new()) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version <= 7 {
-            match &self.topics { None => { if !((2..=7).contains(&version)) { return Err(EncodeError::NullNotAllowed { field: "Topics", version }); } e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+            match &self.topics {
+                None => {
+                    if !((2..=7).contains(&version)) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Topics",
+                            version,
+                        });
+                    }
+                    e.put_length(None, flexible, true);
+                }
+                Some(v) => {
+                    e.put_length(Some((v).len()), flexible, true);
+                    for x in (v).iter() {
+                        (x).encode(e, version)?;
+                    }
+                }
+            }
         }
-        if !(version >= 8) && self.groups != Vec::<OffsetFetchRequestGroup>::new() { return Err(EncodeError::FieldNotInVersion { field: "Groups", version }); }
+        if !(version >= 8) && self.groups != Vec::<OffsetFetchRequestGroup>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Groups",
+                version,
+            });
+        }
         if version >= 8 {
-            e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.groups).len()), flexible, true);
+            for x in (&self.groups).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !(version >= 7) && self.require_stable != false { return Err(EncodeError::FieldNotInVersion { field: "RequireStable", version }); }
+        if !(version >= 7) && self.require_stable != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "RequireStable",
+                version,
+            });
+        }
         if version >= 7 {
             e.put_bool(*&self.require_stable);
         }
@@ -90,7 +156,9 @@ impl Message for OffsetFetchRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -99,13 +167,34 @@ impl Message for OffsetFetchRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version <= 7 { n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len()); }
-        if version <= 7 { n += match &self.topics { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) }; }
-        if version >= 8 { n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 7 { n += 1; }
+        if version <= 7 {
+            n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
+        }
+        if version <= 7 {
+            n += match &self.topics {
+                None => length_len(None, flexible, true),
+                Some(v) => {
+                    (length_len(Some(v.len()), flexible, true)
+                        + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+                }
+            };
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.groups.len()), flexible, true)
+                + self
+                    .groups
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 7 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -147,17 +236,22 @@ impl Message for OffsetFetchRequestTopic {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version <= 7 {
-            this.partition_indexes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("PartitionIndexes"))?;
+            this.partition_indexes = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionIndexes"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -167,19 +261,34 @@ impl Message for OffsetFetchRequestTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version <= 7) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version <= 7) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version <= 7) && self.partition_indexes != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndexes", version }); }
+        if !(version <= 7) && self.partition_indexes != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndexes",
+                version,
+            });
+        }
         if version <= 7 {
-            e.put_length(Some((&self.partition_indexes).len()), flexible, true); for x in (&self.partition_indexes).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.partition_indexes).len()), flexible, true);
+            for x in (&self.partition_indexes).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -188,11 +297,18 @@ impl Message for OffsetFetchRequestTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version <= 7 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version <= 7 { n += (length_len(Some(self.partition_indexes.len()), flexible, true) + self.partition_indexes.len() * 4); }
+        if version <= 7 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version <= 7 {
+            n += (length_len(Some(self.partition_indexes.len()), flexible, true)
+                + self.partition_indexes.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -227,17 +343,22 @@ impl Message for OffsetFetchRequestTopics {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 8 {
-            this.partition_indexes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("PartitionIndexes"))?;
+            this.partition_indexes = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionIndexes"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -247,19 +368,34 @@ impl Message for OffsetFetchRequestTopics {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 8) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 8) && self.partition_indexes != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndexes", version }); }
+        if !(version >= 8) && self.partition_indexes != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndexes",
+                version,
+            });
+        }
         if version >= 8 {
-            e.put_length(Some((&self.partition_indexes).len()), flexible, true); for x in (&self.partition_indexes).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.partition_indexes).len()), flexible, true);
+            for x in (&self.partition_indexes).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -268,11 +404,18 @@ impl Message for OffsetFetchRequestTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 8 { n += (length_len(Some(self.partition_indexes.len()), flexible, true) + self.partition_indexes.len() * 4); }
+        if version >= 8 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.partition_indexes.len()), flexible, true)
+                + self.partition_indexes.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -315,23 +458,47 @@ impl Message for OffsetFetchRequestGroup {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
-            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
+            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("GroupId"))?;
         }
         if version >= 9 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 9) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 9) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 9 {
-            this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MemberEpoch"))?;
+            this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("MemberEpoch"))?;
         }
         if version >= 8 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(OffsetFetchRequestTopics::decode(d, version)?))?) }; if v.is_none() && !(version >= 8) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v =
+                        match d.array_len(flexible, 1)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| {
+                                Ok(OffsetFetchRequestTopics::decode(d, version)?)
+                            })?),
+                        };
+                    if v.is_none() && !(version >= 8) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -341,25 +508,66 @@ impl Message for OffsetFetchRequestGroup {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.group_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "GroupId", version }); }
+        if !(version >= 8) && self.group_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupId",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_string(Some(&self.group_id), flexible);
         }
         if version >= 9 {
-            match &self.member_id { None => { if !(version >= 9) { return Err(EncodeError::NullNotAllowed { field: "MemberId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.member_id {
+                None => {
+                    if !(version >= 9) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "MemberId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if version >= 9 {
             e.put_i32(*&self.member_epoch);
         }
-        if !(version >= 8) && self.topics != Some(Vec::<OffsetFetchRequestTopics>::new()) { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !(version >= 8) && self.topics != Some(Vec::<OffsetFetchRequestTopics>::new()) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version >= 8 {
-            match &self.topics { None => { if !(version >= 8) { return Err(EncodeError::NullNotAllowed { field: "Topics", version }); } e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { (x).encode(e, version)?; } } }
+            match &self.topics {
+                None => {
+                    if !(version >= 8) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Topics",
+                            version,
+                        });
+                    }
+                    e.put_length(None, flexible, true);
+                }
+                Some(v) => {
+                    e.put_length(Some((v).len()), flexible, true);
+                    for x in (v).iter() {
+                        (x).encode(e, version)?;
+                    }
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -368,13 +576,32 @@ impl Message for OffsetFetchRequestGroup {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 { n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len()); }
-        if version >= 9 { n += match &self.member_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 9 { n += 4; }
-        if version >= 8 { n += match &self.topics { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| x.encoded_len(version)).sum::<usize>()) }; }
+        if version >= 8 {
+            n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
+        }
+        if version >= 9 {
+            n += match &self.member_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 9 {
+            n += 4;
+        }
+        if version >= 8 {
+            n += match &self.topics {
+                None => length_len(None, flexible, true),
+                Some(v) => {
+                    (length_len(Some(v.len()), flexible, true)
+                        + v.iter().map(|x| x.encoded_len(version)).sum::<usize>())
+                }
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -386,10 +613,20 @@ impl crate::protocol::sample::Sample for OffsetFetchRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 7 { this.group_id = rng.string(); }
-        if version <= 7 { this.topics = rng.maybe_null((2..=7).contains(&version), |rng| rng.vec(|rng| OffsetFetchRequestTopic::sample(rng, version))); }
-        if version >= 8 { this.groups = rng.vec(|rng| OffsetFetchRequestGroup::sample(rng, version)); }
-        if version >= 7 { this.require_stable = rng.bool(); }
+        if version <= 7 {
+            this.group_id = rng.string();
+        }
+        if version <= 7 {
+            this.topics = rng.maybe_null((2..=7).contains(&version), |rng| {
+                rng.vec(|rng| OffsetFetchRequestTopic::sample(rng, version))
+            });
+        }
+        if version >= 8 {
+            this.groups = rng.vec(|rng| OffsetFetchRequestGroup::sample(rng, version));
+        }
+        if version >= 7 {
+            this.require_stable = rng.bool();
+        }
         this
     }
 }
@@ -399,8 +636,12 @@ impl crate::protocol::sample::Sample for OffsetFetchRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 7 { this.name = rng.string(); }
-        if version <= 7 { this.partition_indexes = rng.vec(|rng| rng.i32()); }
+        if version <= 7 {
+            this.name = rng.string();
+        }
+        if version <= 7 {
+            this.partition_indexes = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -410,8 +651,12 @@ impl crate::protocol::sample::Sample for OffsetFetchRequestTopics {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.name = rng.string(); }
-        if version >= 8 { this.partition_indexes = rng.vec(|rng| rng.i32()); }
+        if version >= 8 {
+            this.name = rng.string();
+        }
+        if version >= 8 {
+            this.partition_indexes = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -421,11 +666,20 @@ impl crate::protocol::sample::Sample for OffsetFetchRequestGroup {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.group_id = rng.string(); }
-        if version >= 9 { this.member_id = rng.maybe_null(version >= 9, |rng| rng.string()); }
-        if version >= 9 { this.member_epoch = rng.i32(); }
-        if version >= 8 { this.topics = rng.maybe_null(version >= 8, |rng| rng.vec(|rng| OffsetFetchRequestTopics::sample(rng, version))); }
+        if version >= 8 {
+            this.group_id = rng.string();
+        }
+        if version >= 9 {
+            this.member_id = rng.maybe_null(version >= 9, |rng| rng.string());
+        }
+        if version >= 9 {
+            this.member_epoch = rng.i32();
+        }
+        if version >= 8 {
+            this.topics = rng.maybe_null(version >= 8, |rng| {
+                rng.vec(|rng| OffsetFetchRequestTopics::sample(rng, version))
+            });
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `OffsetFetchResponse` (response) from `OffsetFetchResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// OffsetFetchResponse (response), versions 0-9, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,23 +50,35 @@ impl Message for OffsetFetchResponse {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 3 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if version <= 7 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchResponseTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(OffsetFetchResponseTopic::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if (2..=7).contains(&version) {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if version >= 8 {
-            this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchResponseGroup::decode(d, version)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+            this.groups = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(OffsetFetchResponseGroup::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Groups"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -73,22 +91,40 @@ impl Message for OffsetFetchResponse {
         if version >= 3 {
             e.put_i32(*&self.throttle_time_ms);
         }
-        if !(version <= 7) && self.topics != Vec::<OffsetFetchResponseTopic>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !(version <= 7) && self.topics != Vec::<OffsetFetchResponseTopic>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if version <= 7 {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if (2..=7).contains(&version) {
             e.put_i16(*&self.error_code);
         }
-        if !(version >= 8) && self.groups != Vec::<OffsetFetchResponseGroup>::new() { return Err(EncodeError::FieldNotInVersion { field: "Groups", version }); }
+        if !(version >= 8) && self.groups != Vec::<OffsetFetchResponseGroup>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Groups",
+                version,
+            });
+        }
         if version >= 8 {
-            e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.groups).len()), flexible, true);
+            for x in (&self.groups).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -97,13 +133,33 @@ impl Message for OffsetFetchResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 3 { n += 4; }
-        if version <= 7 { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if (2..=7).contains(&version) { n += 2; }
-        if version >= 8 { n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 3 {
+            n += 4;
+        }
+        if version <= 7 {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if (2..=7).contains(&version) {
+            n += 2;
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.groups.len()), flexible, true)
+                + self
+                    .groups
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -157,26 +213,37 @@ impl Message for OffsetFetchResponsePartition {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
-            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PartitionIndex"))?;
         }
         if version <= 7 {
-            this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CommittedOffset"))?;
+            this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("CommittedOffset"))?;
         }
         if (5..=7).contains(&version) {
-            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
+            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
         }
         if version <= 7 {
-            this.metadata = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version <= 7) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Metadata"))?;
+            this.metadata = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version <= 7) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Metadata"))?;
         }
         if version <= 7 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -186,22 +253,55 @@ impl Message for OffsetFetchResponsePartition {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version <= 7) && self.partition_index != 0 { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndex", version }); }
+        if !(version <= 7) && self.partition_index != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndex",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_i32(*&self.partition_index);
         }
-        if !(version <= 7) && self.committed_offset != 0 { return Err(EncodeError::FieldNotInVersion { field: "CommittedOffset", version }); }
+        if !(version <= 7) && self.committed_offset != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CommittedOffset",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_i64(*&self.committed_offset);
         }
         if (5..=7).contains(&version) {
             e.put_i32(*&self.committed_leader_epoch);
         }
-        if !(version <= 7) && self.metadata != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "Metadata", version }); }
-        if version <= 7 {
-            match &self.metadata { None => { if !(version <= 7) { return Err(EncodeError::NullNotAllowed { field: "Metadata", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version <= 7) && self.metadata != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Metadata",
+                version,
+            });
         }
-        if !(version <= 7) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if version <= 7 {
+            match &self.metadata {
+                None => {
+                    if !(version <= 7) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Metadata",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version <= 7) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_i16(*&self.error_code);
         }
@@ -209,7 +309,9 @@ impl Message for OffsetFetchResponsePartition {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -218,14 +320,29 @@ impl Message for OffsetFetchResponsePartition {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version <= 7 { n += 4; }
-        if version <= 7 { n += 8; }
-        if (5..=7).contains(&version) { n += 4; }
-        if version <= 7 { n += match &self.metadata { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version <= 7 { n += 2; }
+        if version <= 7 {
+            n += 4;
+        }
+        if version <= 7 {
+            n += 8;
+        }
+        if (5..=7).contains(&version) {
+            n += 4;
+        }
+        if version <= 7 {
+            n += match &self.metadata {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version <= 7 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -260,17 +377,22 @@ impl Message for OffsetFetchResponseTopic {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version <= 7 {
-            this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchResponsePartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+            this.partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(OffsetFetchResponsePartition::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Partitions"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -280,19 +402,34 @@ impl Message for OffsetFetchResponseTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version <= 7) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version <= 7) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version <= 7 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version <= 7) && self.partitions != Vec::<OffsetFetchResponsePartition>::new() { return Err(EncodeError::FieldNotInVersion { field: "Partitions", version }); }
+        if !(version <= 7) && self.partitions != Vec::<OffsetFetchResponsePartition>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Partitions",
+                version,
+            });
+        }
         if version <= 7 {
-            e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partitions).len()), flexible, true);
+            for x in (&self.partitions).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -301,11 +438,22 @@ impl Message for OffsetFetchResponseTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version <= 7 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version <= 7 { n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version <= 7 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version <= 7 {
+            n += (length_len(Some(self.partitions.len()), flexible, true)
+                + self
+                    .partitions
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -352,26 +500,37 @@ impl Message for OffsetFetchResponsePartitions {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
-            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PartitionIndex"))?;
         }
         if version >= 8 {
-            this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CommittedOffset"))?;
+            this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("CommittedOffset"))?;
         }
         if version >= 8 {
-            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
+            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
         }
         if version >= 8 {
-            this.metadata = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 8) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Metadata"))?;
+            this.metadata = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 8) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Metadata"))?;
         }
         if version >= 8 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -381,22 +540,55 @@ impl Message for OffsetFetchResponsePartitions {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.partition_index != 0 { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndex", version }); }
+        if !(version >= 8) && self.partition_index != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndex",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i32(*&self.partition_index);
         }
-        if !(version >= 8) && self.committed_offset != 0 { return Err(EncodeError::FieldNotInVersion { field: "CommittedOffset", version }); }
+        if !(version >= 8) && self.committed_offset != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "CommittedOffset",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i64(*&self.committed_offset);
         }
         if version >= 8 {
             e.put_i32(*&self.committed_leader_epoch);
         }
-        if !(version >= 8) && self.metadata != Some(String::from("")) { return Err(EncodeError::FieldNotInVersion { field: "Metadata", version }); }
-        if version >= 8 {
-            match &self.metadata { None => { if !(version >= 8) { return Err(EncodeError::NullNotAllowed { field: "Metadata", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 8) && self.metadata != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Metadata",
+                version,
+            });
         }
-        if !(version >= 8) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if version >= 8 {
+            match &self.metadata {
+                None => {
+                    if !(version >= 8) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Metadata",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if !(version >= 8) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i16(*&self.error_code);
         }
@@ -404,7 +596,9 @@ impl Message for OffsetFetchResponsePartitions {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -413,14 +607,29 @@ impl Message for OffsetFetchResponsePartitions {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 { n += 4; }
-        if version >= 8 { n += 8; }
-        if version >= 8 { n += 4; }
-        if version >= 8 { n += match &self.metadata { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 8 { n += 2; }
+        if version >= 8 {
+            n += 4;
+        }
+        if version >= 8 {
+            n += 8;
+        }
+        if version >= 8 {
+            n += 4;
+        }
+        if version >= 8 {
+            n += match &self.metadata {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 8 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -455,17 +664,24 @@ impl Message for OffsetFetchResponseTopics {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if version >= 8 {
-            this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchResponsePartitions::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+            this.partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| {
+                        Ok(OffsetFetchResponsePartitions::decode(d, version)?)
+                    })?
+                })
+            })()
+            .map_err(|e| e.in_field("Partitions"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -475,19 +691,34 @@ impl Message for OffsetFetchResponseTopics {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !(version >= 8) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_string(Some(&self.name), flexible);
         }
-        if !(version >= 8) && self.partitions != Vec::<OffsetFetchResponsePartitions>::new() { return Err(EncodeError::FieldNotInVersion { field: "Partitions", version }); }
+        if !(version >= 8) && self.partitions != Vec::<OffsetFetchResponsePartitions>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Partitions",
+                version,
+            });
+        }
         if version >= 8 {
-            e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partitions).len()), flexible, true);
+            for x in (&self.partitions).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -496,11 +727,22 @@ impl Message for OffsetFetchResponseTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if version >= 8 { n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 8 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.partitions.len()), flexible, true)
+                + self
+                    .partitions
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -539,20 +781,26 @@ impl Message for OffsetFetchResponseGroup {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
-            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
+            this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("GroupId"))?;
         }
         if version >= 8 {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(OffsetFetchResponseTopics::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(OffsetFetchResponseTopics::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if version >= 8 {
-            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -562,15 +810,33 @@ impl Message for OffsetFetchResponseGroup {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.group_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "GroupId", version }); }
+        if !(version >= 8) && self.group_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupId",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_string(Some(&self.group_id), flexible);
         }
-        if !(version >= 8) && self.topics != Vec::<OffsetFetchResponseTopics>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
-        if version >= 8 {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        if !(version >= 8) && self.topics != Vec::<OffsetFetchResponseTopics>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
         }
-        if !(version >= 8) && self.error_code != 0 { return Err(EncodeError::FieldNotInVersion { field: "ErrorCode", version }); }
+        if version >= 8 {
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
+        }
+        if !(version >= 8) && self.error_code != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorCode",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i16(*&self.error_code);
         }
@@ -578,7 +844,9 @@ impl Message for OffsetFetchResponseGroup {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -587,12 +855,25 @@ impl Message for OffsetFetchResponseGroup {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 { n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len()); }
-        if version >= 8 { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 8 { n += 2; }
+        if version >= 8 {
+            n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 8 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -604,10 +885,18 @@ impl crate::protocol::sample::Sample for OffsetFetchResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.throttle_time_ms = rng.i32(); }
-        if version <= 7 { this.topics = rng.vec(|rng| OffsetFetchResponseTopic::sample(rng, version)); }
-        if (2..=7).contains(&version) { this.error_code = rng.i16(); }
-        if version >= 8 { this.groups = rng.vec(|rng| OffsetFetchResponseGroup::sample(rng, version)); }
+        if version >= 3 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version <= 7 {
+            this.topics = rng.vec(|rng| OffsetFetchResponseTopic::sample(rng, version));
+        }
+        if (2..=7).contains(&version) {
+            this.error_code = rng.i16();
+        }
+        if version >= 8 {
+            this.groups = rng.vec(|rng| OffsetFetchResponseGroup::sample(rng, version));
+        }
         this
     }
 }
@@ -617,11 +906,21 @@ impl crate::protocol::sample::Sample for OffsetFetchResponsePartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 7 { this.partition_index = rng.i32(); }
-        if version <= 7 { this.committed_offset = rng.i64(); }
-        if (5..=7).contains(&version) { this.committed_leader_epoch = rng.i32(); }
-        if version <= 7 { this.metadata = rng.maybe_null(version <= 7, |rng| rng.string()); }
-        if version <= 7 { this.error_code = rng.i16(); }
+        if version <= 7 {
+            this.partition_index = rng.i32();
+        }
+        if version <= 7 {
+            this.committed_offset = rng.i64();
+        }
+        if (5..=7).contains(&version) {
+            this.committed_leader_epoch = rng.i32();
+        }
+        if version <= 7 {
+            this.metadata = rng.maybe_null(version <= 7, |rng| rng.string());
+        }
+        if version <= 7 {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
@@ -631,8 +930,12 @@ impl crate::protocol::sample::Sample for OffsetFetchResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 7 { this.name = rng.string(); }
-        if version <= 7 { this.partitions = rng.vec(|rng| OffsetFetchResponsePartition::sample(rng, version)); }
+        if version <= 7 {
+            this.name = rng.string();
+        }
+        if version <= 7 {
+            this.partitions = rng.vec(|rng| OffsetFetchResponsePartition::sample(rng, version));
+        }
         this
     }
 }
@@ -642,11 +945,21 @@ impl crate::protocol::sample::Sample for OffsetFetchResponsePartitions {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.partition_index = rng.i32(); }
-        if version >= 8 { this.committed_offset = rng.i64(); }
-        if version >= 8 { this.committed_leader_epoch = rng.i32(); }
-        if version >= 8 { this.metadata = rng.maybe_null(version >= 8, |rng| rng.string()); }
-        if version >= 8 { this.error_code = rng.i16(); }
+        if version >= 8 {
+            this.partition_index = rng.i32();
+        }
+        if version >= 8 {
+            this.committed_offset = rng.i64();
+        }
+        if version >= 8 {
+            this.committed_leader_epoch = rng.i32();
+        }
+        if version >= 8 {
+            this.metadata = rng.maybe_null(version >= 8, |rng| rng.string());
+        }
+        if version >= 8 {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
@@ -656,8 +969,12 @@ impl crate::protocol::sample::Sample for OffsetFetchResponseTopics {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.name = rng.string(); }
-        if version >= 8 { this.partitions = rng.vec(|rng| OffsetFetchResponsePartitions::sample(rng, version)); }
+        if version >= 8 {
+            this.name = rng.string();
+        }
+        if version >= 8 {
+            this.partitions = rng.vec(|rng| OffsetFetchResponsePartitions::sample(rng, version));
+        }
         this
     }
 }
@@ -667,10 +984,15 @@ impl crate::protocol::sample::Sample for OffsetFetchResponseGroup {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.group_id = rng.string(); }
-        if version >= 8 { this.topics = rng.vec(|rng| OffsetFetchResponseTopics::sample(rng, version)); }
-        if version >= 8 { this.error_code = rng.i16(); }
+        if version >= 8 {
+            this.group_id = rng.string();
+        }
+        if version >= 8 {
+            this.topics = rng.vec(|rng| OffsetFetchResponseTopics::sample(rng, version));
+        }
+        if version >= 8 {
+            this.error_code = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ProduceRequest` (request) from `ProduceRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ProduceRequest (request), versions 0-11, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,17 +50,32 @@ impl Message for ProduceRequest {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 3 {
-            this.transactional_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("TransactionalId"))?;
+            this.transactional_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("TransactionalId"))?;
         }
-        this.acks = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Acks"))?;
-        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("TimeoutMs"))?;
-        this.topic_data = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicProduceData::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicData"))?;
+        this.acks =
+            (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Acks"))?;
+        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("TimeoutMs"))?;
+        this.topic_data = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicProduceData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("TopicData"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -64,18 +85,41 @@ impl Message for ProduceRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        if !(version >= 3) && self.transactional_id != None { return Err(EncodeError::FieldNotInVersion { field: "TransactionalId", version }); }
+        if !(version >= 3) && self.transactional_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TransactionalId",
+                version,
+            });
+        }
         if version >= 3 {
-            match &self.transactional_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "TransactionalId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.transactional_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "TransactionalId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_i16(*&self.acks);
         e.put_i32(*&self.timeout_ms);
-        e.put_length(Some((&self.topic_data).len()), flexible, true); for x in (&self.topic_data).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topic_data).len()), flexible, true);
+        for x in (&self.topic_data).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -84,13 +128,25 @@ impl Message for ProduceRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 3 { n += match &self.transactional_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 3 {
+            n += match &self.transactional_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += 2;
         n += 4;
-        n += (length_len(Some(self.topic_data.len()), flexible, true) + self.topic_data.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topic_data.len()), flexible, true)
+            + self
+                .topic_data
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -131,14 +187,14 @@ impl Message for PartitionProduceData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
-        this.records = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })().map_err(|e| e.in_field("Records"))?;
+        this.index =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
+        this.records = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Records"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -149,12 +205,21 @@ impl Message for PartitionProduceData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         e.put_i32(*&self.index);
-        match &self.records { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_records(Some(v), flexible); } }
+        match &self.records {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_records(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -164,10 +229,15 @@ impl Message for PartitionProduceData {
         let flexible = version >= 9;
         let mut n = 0usize;
         n += 4;
-        n += match &self.records { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()) };
+        n += match &self.records {
+            None => length_len(None, flexible, true),
+            Some(v) => (length_len(Some(v.len()), flexible, true) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -201,14 +271,19 @@ impl Message for TopicProduceData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partition_data = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionProduceData::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionData"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partition_data = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionProduceData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionData"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -219,12 +294,17 @@ impl Message for TopicProduceData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partition_data).len()), flexible, true); for x in (&self.partition_data).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partition_data).len()), flexible, true);
+        for x in (&self.partition_data).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -234,10 +314,17 @@ impl Message for TopicProduceData {
         let flexible = version >= 9;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partition_data.len()), flexible, true) + self.partition_data.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partition_data.len()), flexible, true)
+            + self
+                .partition_data
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -249,10 +336,18 @@ impl crate::protocol::sample::Sample for ProduceRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.transactional_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if true { this.acks = rng.i16(); }
-        if true { this.timeout_ms = rng.i32(); }
-        if true { this.topic_data = rng.vec(|rng| TopicProduceData::sample(rng, version)); }
+        if version >= 3 {
+            this.transactional_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if true {
+            this.acks = rng.i16();
+        }
+        if true {
+            this.timeout_ms = rng.i32();
+        }
+        if true {
+            this.topic_data = rng.vec(|rng| TopicProduceData::sample(rng, version));
+        }
         this
     }
 }
@@ -262,8 +357,12 @@ impl crate::protocol::sample::Sample for PartitionProduceData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.index = rng.i32(); }
-        if true { this.records = rng.maybe_null(true, |rng| rng.bytes()); }
+        if true {
+            this.index = rng.i32();
+        }
+        if true {
+            this.records = rng.maybe_null(true, |rng| rng.bytes());
+        }
         this
     }
 }
@@ -273,9 +372,12 @@ impl crate::protocol::sample::Sample for TopicProduceData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partition_data = rng.vec(|rng| PartitionProduceData::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partition_data = rng.vec(|rng| PartitionProduceData::sample(rng, version));
+        }
         this
     }
 }
-

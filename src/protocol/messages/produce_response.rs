@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ProduceResponse` (response) from `ProduceResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ProduceResponse (response), versions 0-11, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,31 @@ impl Message for ProduceResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.responses = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicProduceResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("Responses"))?;
+        this.responses = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicProduceResponse::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Responses"))?;
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 10 => { this.node_endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(true, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("NodeEndpoints"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 10 => {
+                    this.node_endpoints = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 1)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(NodeEndpoint::decode(d, version)?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("NodeEndpoints"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -59,22 +79,44 @@ impl Message for ProduceResponse {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        e.put_length(Some((&self.responses).len()), flexible, true); for x in (&self.responses).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.responses).len()), flexible, true);
+        for x in (&self.responses).iter() {
+            (x).encode(e, version)?;
+        }
         if version >= 1 {
             e.put_i32(*&self.throttle_time_ms);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() { return Err(EncodeError::FieldNotInVersion { field: "NodeEndpoints", version }); }
-            if (version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() { count += 1; }
+            if !(version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "NodeEndpoints",
+                    version,
+                });
+            }
+            if (version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
                 e.put_uvarint(0);
-                e.put_uvarint(((length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>())) as u32);
-                e.put_length(Some((&self.node_endpoints).len()), true, true); for x in (&self.node_endpoints).iter() { (x).encode(e, version)?; }
+                e.put_uvarint(
+                    (length_len(Some(self.node_endpoints.len()), true, true)
+                        + self
+                            .node_endpoints
+                            .iter()
+                            .map(|x| x.encoded_len(version))
+                            .sum::<usize>()) as u32,
+                );
+                e.put_length(Some((&self.node_endpoints).len()), true, true);
+                for x in (&self.node_endpoints).iter() {
+                    (x).encode(e, version)?;
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -83,12 +125,30 @@ impl Message for ProduceResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        n += (length_len(Some(self.responses.len()), flexible, true) + self.responses.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += 4; }
+        n += (length_len(Some(self.responses.len()), flexible, true)
+            + self
+                .responses
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() { let len = (length_len(Some(self.node_endpoints.len()), true, true) + self.node_endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 10) && self.node_endpoints != Vec::<NodeEndpoint>::new() {
+                let len = (length_len(Some(self.node_endpoints.len()), true, true)
+                    + self
+                        .node_endpoints
+                        .iter()
+                        .map(|x| x.encoded_len(version))
+                        .sum::<usize>());
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -130,17 +190,25 @@ impl Message for BatchIndexAndErrorMessage {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 8 {
-            this.batch_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BatchIndex"))?;
+            this.batch_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("BatchIndex"))?;
         }
         if version >= 8 {
-            this.batch_index_error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 8) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("BatchIndexErrorMessage"))?;
+            this.batch_index_error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 8) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("BatchIndexErrorMessage"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -150,19 +218,44 @@ impl Message for BatchIndexAndErrorMessage {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        if !(version >= 8) && self.batch_index != 0 { return Err(EncodeError::FieldNotInVersion { field: "BatchIndex", version }); }
+        if !(version >= 8) && self.batch_index != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "BatchIndex",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_i32(*&self.batch_index);
         }
-        if !(version >= 8) && self.batch_index_error_message != None { return Err(EncodeError::FieldNotInVersion { field: "BatchIndexErrorMessage", version }); }
+        if !(version >= 8) && self.batch_index_error_message != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "BatchIndexErrorMessage",
+                version,
+            });
+        }
         if version >= 8 {
-            match &self.batch_index_error_message { None => { if !(version >= 8) { return Err(EncodeError::NullNotAllowed { field: "BatchIndexErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.batch_index_error_message {
+                None => {
+                    if !(version >= 8) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "BatchIndexErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -171,11 +264,20 @@ impl Message for BatchIndexAndErrorMessage {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 8 { n += 4; }
-        if version >= 8 { n += match &self.batch_index_error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 8 {
+            n += 4;
+        }
+        if version >= 8 {
+            n += match &self.batch_index_error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -210,17 +312,17 @@ impl Message for LeaderIdAndEpoch {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {
-            this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderId"))?;
+            this.leader_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderId"))?;
         }
         if version >= 10 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -230,11 +332,21 @@ impl Message for LeaderIdAndEpoch {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        if !(version >= 10) && self.leader_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderId", version }); }
+        if !(version >= 10) && self.leader_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderId",
+                version,
+            });
+        }
         if version >= 10 {
             e.put_i32(*&self.leader_id);
         }
-        if !(version >= 10) && self.leader_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderEpoch", version }); }
+        if !(version >= 10) && self.leader_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderEpoch",
+                version,
+            });
+        }
         if version >= 10 {
             e.put_i32(*&self.leader_epoch);
         }
@@ -242,7 +354,9 @@ impl Message for LeaderIdAndEpoch {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -251,11 +365,17 @@ impl Message for LeaderIdAndEpoch {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 10 { n += 4; }
-        if version >= 10 { n += 4; }
+        if version >= 10 {
+            n += 4;
+        }
+        if version >= 10 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -312,28 +432,52 @@ impl Message for PartitionProduceResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.base_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BaseOffset"))?;
+        this.index =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Index"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.base_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("BaseOffset"))?;
         if version >= 2 {
-            this.log_append_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LogAppendTimeMs"))?;
+            this.log_append_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LogAppendTimeMs"))?;
         }
         if version >= 5 {
-            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LogStartOffset"))?;
+            this.log_start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("LogStartOffset"))?;
         }
         if version >= 8 {
-            this.record_errors = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(BatchIndexAndErrorMessage::decode(d, version)?))? }) })().map_err(|e| e.in_field("RecordErrors"))?;
+            this.record_errors = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(BatchIndexAndErrorMessage::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("RecordErrors"))?;
         }
         if version >= 8 {
-            this.error_message = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 8) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ErrorMessage"))?;
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 8) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 10 => { this.current_leader = (|| -> Result<_, DecodeError> { Ok(LeaderIdAndEpoch::decode(d, version)?) })().map_err(|e| e.in_field("CurrentLeader"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 10 => {
+                    this.current_leader = (|| -> Result<_, DecodeError> {
+                        Ok(LeaderIdAndEpoch::decode(d, version)?)
+                    })()
+                    .map_err(|e| e.in_field("CurrentLeader"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -353,15 +497,38 @@ impl Message for PartitionProduceResponse {
             e.put_i64(*&self.log_start_offset);
         }
         if version >= 8 {
-            e.put_length(Some((&self.record_errors).len()), flexible, true); for x in (&self.record_errors).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.record_errors).len()), flexible, true);
+            for x in (&self.record_errors).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version >= 8 {
-            match &self.error_message { None => { if !(version >= 8) { return Err(EncodeError::NullNotAllowed { field: "ErrorMessage", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.error_message {
+                None => {
+                    if !(version >= 8) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 10) && self.current_leader != LeaderIdAndEpoch::default() { return Err(EncodeError::FieldNotInVersion { field: "CurrentLeader", version }); }
-            if (version >= 10) && self.current_leader != LeaderIdAndEpoch::default() { count += 1; }
+            if !(version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "CurrentLeader",
+                    version,
+                });
+            }
+            if (version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
@@ -369,7 +536,9 @@ impl Message for PartitionProduceResponse {
                 e.put_uvarint((self.current_leader.encoded_len(version)) as u32);
                 (&self.current_leader).encode(e, version)?;
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -381,14 +550,36 @@ impl Message for PartitionProduceResponse {
         n += 4;
         n += 2;
         n += 8;
-        if version >= 2 { n += 8; }
-        if version >= 5 { n += 8; }
-        if version >= 8 { n += (length_len(Some(self.record_errors.len()), flexible, true) + self.record_errors.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 8 { n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 2 {
+            n += 8;
+        }
+        if version >= 5 {
+            n += 8;
+        }
+        if version >= 8 {
+            n += (length_len(Some(self.record_errors.len()), flexible, true)
+                + self
+                    .record_errors
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 8 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 10) && self.current_leader != LeaderIdAndEpoch::default() { let len = self.current_leader.encoded_len(version); count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
+                let len = self.current_leader.encoded_len(version);
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -422,14 +613,19 @@ impl Message for TopicProduceResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partition_responses = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionProduceResponse::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionResponses"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partition_responses = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionProduceResponse::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("PartitionResponses"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -440,12 +636,17 @@ impl Message for TopicProduceResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partition_responses).len()), flexible, true); for x in (&self.partition_responses).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partition_responses).len()), flexible, true);
+        for x in (&self.partition_responses).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -455,10 +656,17 @@ impl Message for TopicProduceResponse {
         let flexible = version >= 9;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partition_responses.len()), flexible, true) + self.partition_responses.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partition_responses.len()), flexible, true)
+            + self
+                .partition_responses
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -501,23 +709,33 @@ impl Message for NodeEndpoint {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {
-            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("NodeId"))?;
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
         }
         if version >= 10 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 10 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if version >= 10 {
-            this.rack = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 10) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Rack"))?;
+            this.rack = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 10) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -527,27 +745,62 @@ impl Message for NodeEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        if !(version >= 10) && self.node_id != 0 { return Err(EncodeError::FieldNotInVersion { field: "NodeId", version }); }
+        if !(version >= 10) && self.node_id != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "NodeId",
+                version,
+            });
+        }
         if version >= 10 {
             e.put_i32(*&self.node_id);
         }
-        if !(version >= 10) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 10) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 10 {
             e.put_string(Some(&self.host), flexible);
         }
-        if !(version >= 10) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 10) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 10 {
             e.put_i32(*&self.port);
         }
-        if !(version >= 10) && self.rack != None { return Err(EncodeError::FieldNotInVersion { field: "Rack", version }); }
+        if !(version >= 10) && self.rack != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Rack",
+                version,
+            });
+        }
         if version >= 10 {
-            match &self.rack { None => { if !(version >= 10) { return Err(EncodeError::NullNotAllowed { field: "Rack", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.rack {
+                None => {
+                    if !(version >= 10) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "Rack",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -556,13 +809,26 @@ impl Message for NodeEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        if version >= 10 { n += 4; }
-        if version >= 10 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 10 { n += 4; }
-        if version >= 10 { n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 10 {
+            n += 4;
+        }
+        if version >= 10 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 10 {
+            n += 4;
+        }
+        if version >= 10 {
+            n += match &self.rack {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -574,9 +840,15 @@ impl crate::protocol::sample::Sample for ProduceResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.responses = rng.vec(|rng| TopicProduceResponse::sample(rng, version)); }
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if version >= 10 { this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version)); }
+        if true {
+            this.responses = rng.vec(|rng| TopicProduceResponse::sample(rng, version));
+        }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if version >= 10 {
+            this.node_endpoints = rng.vec(|rng| NodeEndpoint::sample(rng, version));
+        }
         this
     }
 }
@@ -586,8 +858,12 @@ impl crate::protocol::sample::Sample for BatchIndexAndErrorMessage {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 { this.batch_index = rng.i32(); }
-        if version >= 8 { this.batch_index_error_message = rng.maybe_null(version >= 8, |rng| rng.string()); }
+        if version >= 8 {
+            this.batch_index = rng.i32();
+        }
+        if version >= 8 {
+            this.batch_index_error_message = rng.maybe_null(version >= 8, |rng| rng.string());
+        }
         this
     }
 }
@@ -597,8 +873,12 @@ impl crate::protocol::sample::Sample for LeaderIdAndEpoch {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 10 { this.leader_id = rng.i32(); }
-        if version >= 10 { this.leader_epoch = rng.i32(); }
+        if version >= 10 {
+            this.leader_id = rng.i32();
+        }
+        if version >= 10 {
+            this.leader_epoch = rng.i32();
+        }
         this
     }
 }
@@ -608,14 +888,30 @@ impl crate::protocol::sample::Sample for PartitionProduceResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.index = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.base_offset = rng.i64(); }
-        if version >= 2 { this.log_append_time_ms = rng.i64(); }
-        if version >= 5 { this.log_start_offset = rng.i64(); }
-        if version >= 8 { this.record_errors = rng.vec(|rng| BatchIndexAndErrorMessage::sample(rng, version)); }
-        if version >= 8 { this.error_message = rng.maybe_null(version >= 8, |rng| rng.string()); }
-        if version >= 10 { this.current_leader = LeaderIdAndEpoch::sample(rng, version); }
+        if true {
+            this.index = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.base_offset = rng.i64();
+        }
+        if version >= 2 {
+            this.log_append_time_ms = rng.i64();
+        }
+        if version >= 5 {
+            this.log_start_offset = rng.i64();
+        }
+        if version >= 8 {
+            this.record_errors = rng.vec(|rng| BatchIndexAndErrorMessage::sample(rng, version));
+        }
+        if version >= 8 {
+            this.error_message = rng.maybe_null(version >= 8, |rng| rng.string());
+        }
+        if version >= 10 {
+            this.current_leader = LeaderIdAndEpoch::sample(rng, version);
+        }
         this
     }
 }
@@ -625,8 +921,13 @@ impl crate::protocol::sample::Sample for TopicProduceResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partition_responses = rng.vec(|rng| PartitionProduceResponse::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partition_responses =
+                rng.vec(|rng| PartitionProduceResponse::sample(rng, version));
+        }
         this
     }
 }
@@ -636,11 +937,18 @@ impl crate::protocol::sample::Sample for NodeEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 10 { this.node_id = rng.i32(); }
-        if version >= 10 { this.host = rng.string(); }
-        if version >= 10 { this.port = rng.i32(); }
-        if version >= 10 { this.rack = rng.maybe_null(version >= 10, |rng| rng.string()); }
+        if version >= 10 {
+            this.node_id = rng.i32();
+        }
+        if version >= 10 {
+            this.host = rng.string();
+        }
+        if version >= 10 {
+            this.port = rng.i32();
+        }
+        if version >= 10 {
+            this.rack = rng.maybe_null(version >= 10, |rng| rng.string());
+        }
         this
     }
 }
-

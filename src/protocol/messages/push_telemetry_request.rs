@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `PushTelemetryRequest` (request) from `PushTelemetryRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// PushTelemetryRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,17 +53,20 @@ impl Message for PushTelemetryRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.client_instance_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("ClientInstanceId"))?;
-        this.subscription_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("SubscriptionId"))?;
-        this.terminating = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Terminating"))?;
-        this.compression_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("CompressionType"))?;
-        this.metrics = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Metrics"))?;
+        this.client_instance_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("ClientInstanceId"))?;
+        this.subscription_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("SubscriptionId"))?;
+        this.terminating = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+            .map_err(|e| e.in_field("Terminating"))?;
+        this.compression_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("CompressionType"))?;
+        this.metrics = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Metrics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -76,7 +85,9 @@ impl Message for PushTelemetryRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -92,7 +103,9 @@ impl Message for PushTelemetryRequest {
         n += (length_len(Some(self.metrics.len()), flexible, true) + self.metrics.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -111,12 +124,21 @@ impl crate::protocol::sample::Sample for PushTelemetryRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.client_instance_id = rng.uuid(); }
-        if true { this.subscription_id = rng.i32(); }
-        if true { this.terminating = rng.bool(); }
-        if true { this.compression_type = rng.i8(); }
-        if true { this.metrics = rng.bytes(); }
+        if true {
+            this.client_instance_id = rng.uuid();
+        }
+        if true {
+            this.subscription_id = rng.i32();
+        }
+        if true {
+            this.terminating = rng.bool();
+        }
+        if true {
+            this.compression_type = rng.i8();
+        }
+        if true {
+            this.metrics = rng.bytes();
+        }
         this
     }
 }
-

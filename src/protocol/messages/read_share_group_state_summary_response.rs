@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ReadShareGroupStateSummaryResponse` (response) from `ReadShareGroupStateSummaryResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ReadShareGroupStateSummaryResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,13 +37,17 @@ impl Message for ReadShareGroupStateSummaryResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.results = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ReadStateSummaryResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Results"))?;
+        this.results = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ReadStateSummaryResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Results"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -47,12 +57,17 @@ impl Message for ReadShareGroupStateSummaryResponse {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.results).len()), flexible, true); for x in (&self.results).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.results).len()), flexible, true);
+        for x in (&self.results).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -61,10 +76,17 @@ impl Message for ReadShareGroupStateSummaryResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.results.len()), flexible, true) + self.results.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.results.len()), flexible, true)
+            + self
+                .results
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -117,17 +139,20 @@ impl Message for PartitionResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Partition"))?;
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.state_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("StateEpoch"))?;
-        this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("StartOffset"))?;
+        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Partition"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.state_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("StateEpoch"))?;
+        this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("StartOffset"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -139,14 +164,23 @@ impl Message for PartitionResult {
         let flexible = true;
         e.put_i32(*&self.partition);
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.state_epoch);
         e.put_i64(*&self.start_offset);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -157,12 +191,17 @@ impl Message for PartitionResult {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
         n += 8;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -196,14 +235,19 @@ impl Message for ReadStateSummaryResult {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionResult::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionResult::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -214,12 +258,17 @@ impl Message for ReadStateSummaryResult {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -229,10 +278,17 @@ impl Message for ReadStateSummaryResult {
         let flexible = true;
         let mut n = 0usize;
         n += 16;
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -244,7 +300,9 @@ impl crate::protocol::sample::Sample for ReadShareGroupStateSummaryResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.results = rng.vec(|rng| ReadStateSummaryResult::sample(rng, version)); }
+        if true {
+            this.results = rng.vec(|rng| ReadStateSummaryResult::sample(rng, version));
+        }
         this
     }
 }
@@ -254,11 +312,21 @@ impl crate::protocol::sample::Sample for PartitionResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.state_epoch = rng.i32(); }
-        if true { this.start_offset = rng.i64(); }
+        if true {
+            this.partition = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.state_epoch = rng.i32();
+        }
+        if true {
+            this.start_offset = rng.i64();
+        }
         this
     }
 }
@@ -268,9 +336,12 @@ impl crate::protocol::sample::Sample for ReadStateSummaryResult {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| PartitionResult::sample(rng, version)); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionResult::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `RequestHeader` (header) from `RequestHeader.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// RequestHeader (header), versions 0-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,18 +49,28 @@ impl Message for RequestHeader {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.request_api_key = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("RequestApiKey"))?;
-        this.request_api_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("RequestApiVersion"))?;
-        this.correlation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CorrelationId"))?;
+        this.request_api_key = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("RequestApiKey"))?;
+        this.request_api_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("RequestApiVersion"))?;
+        this.correlation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("CorrelationId"))?;
         if version >= 1 {
-            this.client_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(false)?; if v.is_none() && !(version >= 1) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ClientId"))?;
+            this.client_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(false)?;
+                    if v.is_none() && !(version >= 1) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ClientId"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -68,13 +84,28 @@ impl Message for RequestHeader {
         e.put_i16(*&self.request_api_version);
         e.put_i32(*&self.correlation_id);
         if version >= 1 {
-            match &self.client_id { None => { if !(version >= 1) { return Err(EncodeError::NullNotAllowed { field: "ClientId", version }); } e.put_string(None, false); } Some(v) => { e.put_string(Some(v), false); } }
+            match &self.client_id {
+                None => {
+                    if !(version >= 1) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ClientId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, false);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), false);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -86,10 +117,17 @@ impl Message for RequestHeader {
         n += 2;
         n += 2;
         n += 4;
-        if version >= 1 { n += match &self.client_id { None => length_len(None, false, false), Some(v) => (length_len(Some(v.len()), false, false) + v.len()) }; }
+        if version >= 1 {
+            n += match &self.client_id {
+                None => length_len(None, false, false),
+                Some(v) => (length_len(Some(v.len()), false, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -108,11 +146,18 @@ impl crate::protocol::sample::Sample for RequestHeader {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.request_api_key = rng.i16(); }
-        if true { this.request_api_version = rng.i16(); }
-        if true { this.correlation_id = rng.i32(); }
-        if version >= 1 { this.client_id = rng.maybe_null(version >= 1, |rng| rng.string()); }
+        if true {
+            this.request_api_key = rng.i16();
+        }
+        if true {
+            this.request_api_version = rng.i16();
+        }
+        if true {
+            this.correlation_id = rng.i32();
+        }
+        if version >= 1 {
+            this.client_id = rng.maybe_null(version >= 1, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `SaslAuthenticateResponse` (response) from `SaslAuthenticateResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// SaslAuthenticateResponse (response), versions 0-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,18 +49,20 @@ impl Message for SaslAuthenticateResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.auth_bytes = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("AuthBytes"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.auth_bytes = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("AuthBytes"))?;
         if version >= 1 {
-            this.session_lifetime_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("SessionLifetimeMs"))?;
+            this.session_lifetime_ms = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("SessionLifetimeMs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -65,7 +73,14 @@ impl Message for SaslAuthenticateResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_bytes(Some(&self.auth_bytes), flexible);
         if version >= 1 {
             e.put_i64(*&self.session_lifetime_ms);
@@ -74,7 +89,9 @@ impl Message for SaslAuthenticateResponse {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -84,12 +101,19 @@ impl Message for SaslAuthenticateResponse {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += (length_len(Some(self.auth_bytes.len()), flexible, true) + self.auth_bytes.len());
-        if version >= 1 { n += 8; }
+        if version >= 1 {
+            n += 8;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -108,11 +132,18 @@ impl crate::protocol::sample::Sample for SaslAuthenticateResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.auth_bytes = rng.bytes(); }
-        if version >= 1 { this.session_lifetime_ms = rng.i64(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.auth_bytes = rng.bytes();
+        }
+        if version >= 1 {
+            this.session_lifetime_ms = rng.i64();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `SaslHandshakeRequest` (request) from `SaslHandshakeRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// SaslHandshakeRequest (request), versions 0-1.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +33,8 @@ impl Message for SaslHandshakeRequest {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })().map_err(|e| e.in_field("Mechanism"))?;
+        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.string(false)?) })()
+            .map_err(|e| e.in_field("Mechanism"))?;
         Ok(this)
     }
 
@@ -57,8 +64,9 @@ impl crate::protocol::sample::Sample for SaslHandshakeRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.mechanism = rng.string(); }
+        if true {
+            this.mechanism = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `SaslHandshakeResponse` (response) from `SaslHandshakeResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// SaslHandshakeResponse (response), versions 0-1.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,15 +37,25 @@ impl Message for SaslHandshakeResponse {
     #[allow(unused_variables)]
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.mechanisms = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(false, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(false)?))? }) })().map_err(|e| e.in_field("Mechanisms"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.mechanisms = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(false, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(false)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Mechanisms"))?;
         Ok(this)
     }
 
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         e.put_i16(*&self.error_code);
-        e.put_length(Some((&self.mechanisms).len()), false, true); for x in (&self.mechanisms).iter() { e.put_string(Some(x), false); }
+        e.put_length(Some((&self.mechanisms).len()), false, true);
+        for x in (&self.mechanisms).iter() {
+            e.put_string(Some(x), false);
+        }
         Ok(())
     }
 
@@ -47,7 +63,12 @@ impl Message for SaslHandshakeResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let mut n = 0usize;
         n += 2;
-        n += (length_len(Some(self.mechanisms.len()), false, true) + self.mechanisms.iter().map(|x| (length_len(Some(x.len()), false, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.mechanisms.len()), false, true)
+            + self
+                .mechanisms
+                .iter()
+                .map(|x| (length_len(Some(x.len()), false, false) + x.len()))
+                .sum::<usize>());
         n
     }
 }
@@ -64,9 +85,12 @@ impl crate::protocol::sample::Sample for SaslHandshakeResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.mechanisms = rng.vec(|rng| rng.string()); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.mechanisms = rng.vec(|rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ShareFetchRequest` (request) from `ShareFetchRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ShareFetchRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,20 +65,36 @@ impl Message for ShareFetchRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
-        this.share_session_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ShareSessionEpoch"))?;
-        this.max_wait_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxWaitMs"))?;
-        this.min_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MinBytes"))?;
-        this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MaxBytes"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FetchTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
-        this.forgotten_topics_data = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(ForgottenTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("ForgottenTopicsData"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
+        this.share_session_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ShareSessionEpoch"))?;
+        this.max_wait_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MaxWaitMs"))?;
+        this.min_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MinBytes"))?;
+        this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MaxBytes"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FetchTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
+        this.forgotten_topics_data = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(ForgottenTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("ForgottenTopicsData"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -82,19 +104,41 @@ impl Message for ShareFetchRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        match &self.group_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.member_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.group_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.member_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.share_session_epoch);
         e.put_i32(*&self.max_wait_ms);
         e.put_i32(*&self.min_bytes);
         e.put_i32(*&self.max_bytes);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.forgotten_topics_data).len()), flexible, true); for x in (&self.forgotten_topics_data).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.forgotten_topics_data).len()), flexible, true);
+        for x in (&self.forgotten_topics_data).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -103,17 +147,35 @@ impl Message for ShareFetchRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += match &self.group_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.member_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.group_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.member_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
         n += 4;
         n += 4;
         n += 4;
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.forgotten_topics_data.len()), flexible, true) + self.forgotten_topics_data.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.forgotten_topics_data.len()), flexible, true)
+            + self
+                .forgotten_topics_data
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -158,15 +220,21 @@ impl Message for AcknowledgementBatch {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("FirstOffset"))?;
-        this.last_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LastOffset"))?;
-        this.acknowledge_types = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i8()?))? }) })().map_err(|e| e.in_field("AcknowledgeTypes"))?;
+        this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("FirstOffset"))?;
+        this.last_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("LastOffset"))?;
+        this.acknowledge_types = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i8()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AcknowledgeTypes"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -178,12 +246,17 @@ impl Message for AcknowledgementBatch {
         let flexible = true;
         e.put_i64(*&self.first_offset);
         e.put_i64(*&self.last_offset);
-        e.put_length(Some((&self.acknowledge_types).len()), flexible, true); for x in (&self.acknowledge_types).iter() { e.put_i8(*x); }
+        e.put_length(Some((&self.acknowledge_types).len()), flexible, true);
+        for x in (&self.acknowledge_types).iter() {
+            e.put_i8(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -194,10 +267,13 @@ impl Message for AcknowledgementBatch {
         let mut n = 0usize;
         n += 8;
         n += 8;
-        n += (length_len(Some(self.acknowledge_types.len()), flexible, true) + self.acknowledge_types.len() * 1);
+        n += (length_len(Some(self.acknowledge_types.len()), flexible, true)
+            + self.acknowledge_types.len() * 1);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -235,15 +311,21 @@ impl Message for FetchPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionMaxBytes"))?;
-        this.acknowledgement_batches = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(AcknowledgementBatch::decode(d, version)?))? }) })().map_err(|e| e.in_field("AcknowledgementBatches"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionMaxBytes"))?;
+        this.acknowledgement_batches = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(AcknowledgementBatch::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AcknowledgementBatches"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -255,12 +337,17 @@ impl Message for FetchPartition {
         let flexible = true;
         e.put_i32(*&self.partition_index);
         e.put_i32(*&self.partition_max_bytes);
-        e.put_length(Some((&self.acknowledgement_batches).len()), flexible, true); for x in (&self.acknowledgement_batches).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.acknowledgement_batches).len()), flexible, true);
+        for x in (&self.acknowledgement_batches).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -271,10 +358,17 @@ impl Message for FetchPartition {
         let mut n = 0usize;
         n += 4;
         n += 4;
-        n += (length_len(Some(self.acknowledgement_batches.len()), flexible, true) + self.acknowledgement_batches.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.acknowledgement_batches.len()), flexible, true)
+            + self
+                .acknowledgement_batches
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -308,14 +402,19 @@ impl Message for FetchTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FetchPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FetchPartition::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -326,12 +425,17 @@ impl Message for FetchTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -341,10 +445,17 @@ impl Message for FetchTopic {
         let flexible = true;
         let mut n = 0usize;
         n += 16;
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -378,14 +489,19 @@ impl Message for ForgottenTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -396,12 +512,17 @@ impl Message for ForgottenTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -414,7 +535,9 @@ impl Message for ForgottenTopic {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -426,14 +549,30 @@ impl crate::protocol::sample::Sample for ShareFetchRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.member_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.share_session_epoch = rng.i32(); }
-        if true { this.max_wait_ms = rng.i32(); }
-        if true { this.min_bytes = rng.i32(); }
-        if true { this.max_bytes = rng.i32(); }
-        if true { this.topics = rng.vec(|rng| FetchTopic::sample(rng, version)); }
-        if true { this.forgotten_topics_data = rng.vec(|rng| ForgottenTopic::sample(rng, version)); }
+        if true {
+            this.group_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.member_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.share_session_epoch = rng.i32();
+        }
+        if true {
+            this.max_wait_ms = rng.i32();
+        }
+        if true {
+            this.min_bytes = rng.i32();
+        }
+        if true {
+            this.max_bytes = rng.i32();
+        }
+        if true {
+            this.topics = rng.vec(|rng| FetchTopic::sample(rng, version));
+        }
+        if true {
+            this.forgotten_topics_data = rng.vec(|rng| ForgottenTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -443,9 +582,15 @@ impl crate::protocol::sample::Sample for AcknowledgementBatch {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.first_offset = rng.i64(); }
-        if true { this.last_offset = rng.i64(); }
-        if true { this.acknowledge_types = rng.vec(|rng| rng.i8()); }
+        if true {
+            this.first_offset = rng.i64();
+        }
+        if true {
+            this.last_offset = rng.i64();
+        }
+        if true {
+            this.acknowledge_types = rng.vec(|rng| rng.i8());
+        }
         this
     }
 }
@@ -455,9 +600,16 @@ impl crate::protocol::sample::Sample for FetchPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.partition_max_bytes = rng.i32(); }
-        if true { this.acknowledgement_batches = rng.vec(|rng| AcknowledgementBatch::sample(rng, version)); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.partition_max_bytes = rng.i32();
+        }
+        if true {
+            this.acknowledgement_batches =
+                rng.vec(|rng| AcknowledgementBatch::sample(rng, version));
+        }
         this
     }
 }
@@ -467,8 +619,12 @@ impl crate::protocol::sample::Sample for FetchTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| FetchPartition::sample(rng, version)); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| FetchPartition::sample(rng, version));
+        }
         this
     }
 }
@@ -478,9 +634,12 @@ impl crate::protocol::sample::Sample for ForgottenTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
-

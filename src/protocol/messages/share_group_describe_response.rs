@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ShareGroupDescribeResponse` (response) from `ShareGroupDescribeResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ShareGroupDescribeResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for ShareGroupDescribeResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
-        this.groups = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(DescribedGroup::decode(d, version)?))? }) })().map_err(|e| e.in_field("Groups"))?;
+        this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        this.groups = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(DescribedGroup::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Groups"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -53,12 +64,17 @@ impl Message for ShareGroupDescribeResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
-        e.put_length(Some((&self.groups).len()), flexible, true); for x in (&self.groups).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.groups).len()), flexible, true);
+        for x in (&self.groups).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -68,10 +84,17 @@ impl Message for ShareGroupDescribeResponse {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.groups.len()), flexible, true) + self.groups.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.groups.len()), flexible, true)
+            + self
+                .groups
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -116,15 +139,21 @@ impl Message for TopicPartitions {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TopicName"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -136,12 +165,17 @@ impl Message for TopicPartitions {
         let flexible = true;
         e.put_uuid(&self.topic_id);
         e.put_string(Some(&self.topic_name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            e.put_i32(*x);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -155,7 +189,9 @@ impl Message for TopicPartitions {
         n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.len() * 4);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -185,13 +221,17 @@ impl Message for Assignment {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicPartitions"))?;
+        this.topic_partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TopicPartitions::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("TopicPartitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -201,12 +241,17 @@ impl Message for Assignment {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.topic_partitions).len()), flexible, true); for x in (&self.topic_partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topic_partitions).len()), flexible, true);
+        for x in (&self.topic_partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -215,10 +260,17 @@ impl Message for Assignment {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.topic_partitions.len()), flexible, true) + self.topic_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topic_partitions.len()), flexible, true)
+            + self
+                .topic_partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -272,19 +324,29 @@ impl Message for Member {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
-        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("RackId"))?;
-        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MemberEpoch"))?;
-        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientId"))?;
-        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ClientHost"))?;
-        this.subscribed_topic_names = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("SubscribedTopicNames"))?;
-        this.assignment = (|| -> Result<_, DecodeError> { Ok(Assignment::decode(d, version)?) })().map_err(|e| e.in_field("Assignment"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
+        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("RackId"))?;
+        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MemberEpoch"))?;
+        this.client_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientId"))?;
+        this.client_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ClientHost"))?;
+        this.subscribed_topic_names = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("SubscribedTopicNames"))?;
+        this.assignment = (|| -> Result<_, DecodeError> { Ok(Assignment::decode(d, version)?) })()
+            .map_err(|e| e.in_field("Assignment"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -295,17 +357,29 @@ impl Message for Member {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.member_id), flexible);
-        match &self.rack_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.rack_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.member_epoch);
         e.put_string(Some(&self.client_id), flexible);
         e.put_string(Some(&self.client_host), flexible);
-        e.put_length(Some((&self.subscribed_topic_names).len()), flexible, true); for x in (&self.subscribed_topic_names).iter() { e.put_string(Some(x), flexible); }
+        e.put_length(Some((&self.subscribed_topic_names).len()), flexible, true);
+        for x in (&self.subscribed_topic_names).iter() {
+            e.put_string(Some(x), flexible);
+        }
         (&self.assignment).encode(e, version)?;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -315,15 +389,25 @@ impl Message for Member {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
-        n += match &self.rack_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.rack_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
         n += (length_len(Some(self.client_id.len()), flexible, false) + self.client_id.len());
         n += (length_len(Some(self.client_host.len()), flexible, false) + self.client_host.len());
-        n += (length_len(Some(self.subscribed_topic_names.len()), flexible, true) + self.subscribed_topic_names.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.subscribed_topic_names.len()), flexible, true)
+            + self
+                .subscribed_topic_names
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
         n += self.assignment.encoded_len(version);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -385,21 +469,33 @@ impl Message for DescribedGroup {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
-        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ErrorMessage"))?;
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupState"))?;
-        this.group_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GroupEpoch"))?;
-        this.assignment_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("AssignmentEpoch"))?;
-        this.assignor_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("AssignorName"))?;
-        this.members = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Member::decode(d, version)?))? }) })().map_err(|e| e.in_field("Members"))?;
-        this.authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("AuthorizedOperations"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupState"))?;
+        this.group_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("GroupEpoch"))?;
+        this.assignment_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("AssignmentEpoch"))?;
+        this.assignor_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("AssignorName"))?;
+        this.members = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Member::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Members"))?;
+        this.authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("AuthorizedOperations"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -410,19 +506,31 @@ impl Message for DescribedGroup {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i16(*&self.error_code);
-        match &self.error_message { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.error_message {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_string(Some(&self.group_id), flexible);
         e.put_string(Some(&self.group_state), flexible);
         e.put_i32(*&self.group_epoch);
         e.put_i32(*&self.assignment_epoch);
         e.put_string(Some(&self.assignor_name), flexible);
-        e.put_length(Some((&self.members).len()), flexible, true); for x in (&self.members).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.members).len()), flexible, true);
+        for x in (&self.members).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_i32(*&self.authorized_operations);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -432,17 +540,28 @@ impl Message for DescribedGroup {
         let flexible = true;
         let mut n = 0usize;
         n += 2;
-        n += match &self.error_message { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.error_message {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += (length_len(Some(self.group_state.len()), flexible, false) + self.group_state.len());
         n += 4;
         n += 4;
-        n += (length_len(Some(self.assignor_name.len()), flexible, false) + self.assignor_name.len());
-        n += (length_len(Some(self.members.len()), flexible, true) + self.members.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.assignor_name.len()), flexible, false)
+            + self.assignor_name.len());
+        n += (length_len(Some(self.members.len()), flexible, true)
+            + self
+                .members
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -454,8 +573,12 @@ impl crate::protocol::sample::Sample for ShareGroupDescribeResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.throttle_time_ms = rng.i32(); }
-        if true { this.groups = rng.vec(|rng| DescribedGroup::sample(rng, version)); }
+        if true {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.groups = rng.vec(|rng| DescribedGroup::sample(rng, version));
+        }
         this
     }
 }
@@ -465,9 +588,15 @@ impl crate::protocol::sample::Sample for TopicPartitions {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.topic_name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| rng.i32()); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -477,7 +606,9 @@ impl crate::protocol::sample::Sample for Assignment {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_partitions = rng.vec(|rng| TopicPartitions::sample(rng, version)); }
+        if true {
+            this.topic_partitions = rng.vec(|rng| TopicPartitions::sample(rng, version));
+        }
         this
     }
 }
@@ -487,13 +618,27 @@ impl crate::protocol::sample::Sample for Member {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.member_id = rng.string(); }
-        if true { this.rack_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.member_epoch = rng.i32(); }
-        if true { this.client_id = rng.string(); }
-        if true { this.client_host = rng.string(); }
-        if true { this.subscribed_topic_names = rng.vec(|rng| rng.string()); }
-        if true { this.assignment = Assignment::sample(rng, version); }
+        if true {
+            this.member_id = rng.string();
+        }
+        if true {
+            this.rack_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.member_epoch = rng.i32();
+        }
+        if true {
+            this.client_id = rng.string();
+        }
+        if true {
+            this.client_host = rng.string();
+        }
+        if true {
+            this.subscribed_topic_names = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.assignment = Assignment::sample(rng, version);
+        }
         this
     }
 }
@@ -503,16 +648,33 @@ impl crate::protocol::sample::Sample for DescribedGroup {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.error_code = rng.i16(); }
-        if true { this.error_message = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.group_id = rng.string(); }
-        if true { this.group_state = rng.string(); }
-        if true { this.group_epoch = rng.i32(); }
-        if true { this.assignment_epoch = rng.i32(); }
-        if true { this.assignor_name = rng.string(); }
-        if true { this.members = rng.vec(|rng| Member::sample(rng, version)); }
-        if true { this.authorized_operations = rng.i32(); }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if true {
+            this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.group_state = rng.string();
+        }
+        if true {
+            this.group_epoch = rng.i32();
+        }
+        if true {
+            this.assignment_epoch = rng.i32();
+        }
+        if true {
+            this.assignor_name = rng.string();
+        }
+        if true {
+            this.members = rng.vec(|rng| Member::sample(rng, version));
+        }
+        if true {
+            this.authorized_operations = rng.i32();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ShareGroupHeartbeatRequest` (request) from `ShareGroupHeartbeatRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ShareGroupHeartbeatRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,17 +53,25 @@ impl Message for ShareGroupHeartbeatRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
-        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("MemberEpoch"))?;
-        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("RackId"))?;
-        this.subscribed_topic_names = (|| -> Result<_, DecodeError> { Ok(match d.array_len(flexible, 1)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?) }) })().map_err(|e| e.in_field("SubscribedTopicNames"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("MemberId"))?;
+        this.member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("MemberEpoch"))?;
+        this.rack_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("RackId"))?;
+        this.subscribed_topic_names = (|| -> Result<_, DecodeError> {
+            Ok(match d.array_len(flexible, 1)? {
+                None => None,
+                Some(n) => Some(d.array_of(n, |d| Ok(d.string(flexible)?))?),
+            })
+        })()
+        .map_err(|e| e.in_field("SubscribedTopicNames"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -70,13 +84,32 @@ impl Message for ShareGroupHeartbeatRequest {
         e.put_string(Some(&self.group_id), flexible);
         e.put_string(Some(&self.member_id), flexible);
         e.put_i32(*&self.member_epoch);
-        match &self.rack_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
-        match &self.subscribed_topic_names { None => { e.put_length(None, flexible, true); } Some(v) => { e.put_length(Some((v).len()), flexible, true); for x in (v).iter() { e.put_string(Some(x), flexible); } } }
+        match &self.rack_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
+        match &self.subscribed_topic_names {
+            None => {
+                e.put_length(None, flexible, true);
+            }
+            Some(v) => {
+                e.put_length(Some((v).len()), flexible, true);
+                for x in (v).iter() {
+                    e.put_string(Some(x), flexible);
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -88,11 +121,24 @@ impl Message for ShareGroupHeartbeatRequest {
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
         n += 4;
-        n += match &self.rack_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
-        n += match &self.subscribed_topic_names { None => length_len(None, flexible, true), Some(v) => (length_len(Some(v.len()), flexible, true) + v.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>()) };
+        n += match &self.rack_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
+        n += match &self.subscribed_topic_names {
+            None => length_len(None, flexible, true),
+            Some(v) => {
+                (length_len(Some(v.len()), flexible, true)
+                    + v.iter()
+                        .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                        .sum::<usize>())
+            }
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -111,12 +157,21 @@ impl crate::protocol::sample::Sample for ShareGroupHeartbeatRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.member_id = rng.string(); }
-        if true { this.member_epoch = rng.i32(); }
-        if true { this.rack_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.subscribed_topic_names = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string())); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.member_id = rng.string();
+        }
+        if true {
+            this.member_epoch = rng.i32();
+        }
+        if true {
+            this.rack_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.subscribed_topic_names = rng.maybe_null(true, |rng| rng.vec(|rng| rng.string()));
+        }
         this
     }
 }
-

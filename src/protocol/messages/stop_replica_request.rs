@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `StopReplicaRequest` (request) from `StopReplicaRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// StopReplicaRequest (request), versions 0-4, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,32 +65,53 @@ impl Message for StopReplicaRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
+        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerId"))?;
         if version >= 4 {
-            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("isKRaftController"))?;
+            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("isKRaftController"))?;
         }
-        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerEpoch"))?;
+        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerEpoch"))?;
         if version >= 1 {
-            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("BrokerEpoch"))?;
         }
         if version <= 2 {
-            this.delete_partitions = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("DeletePartitions"))?;
+            this.delete_partitions = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("DeletePartitions"))?;
         }
         if version == 0 {
-            this.ungrouped_partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(StopReplicaPartitionV0::decode(d, version)?))? }) })().map_err(|e| e.in_field("UngroupedPartitions"))?;
+            this.ungrouped_partitions = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(StopReplicaPartitionV0::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("UngroupedPartitions"))?;
         }
         if (1..=2).contains(&version) {
-            this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(StopReplicaTopicV1::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+            this.topics = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(StopReplicaTopicV1::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Topics"))?;
         }
         if version >= 3 {
-            this.topic_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(StopReplicaTopicState::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicStates"))?;
+            this.topic_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(StopReplicaTopicState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("TopicStates"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -95,7 +122,12 @@ impl Message for StopReplicaRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
         e.put_i32(*&self.controller_id);
-        if !(version >= 4) && self.is_k_raft_controller != false { return Err(EncodeError::FieldNotInVersion { field: "isKRaftController", version }); }
+        if !(version >= 4) && self.is_k_raft_controller != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "isKRaftController",
+                version,
+            });
+        }
         if version >= 4 {
             e.put_bool(*&self.is_k_raft_controller);
         }
@@ -103,27 +135,58 @@ impl Message for StopReplicaRequest {
         if version >= 1 {
             e.put_i64(*&self.broker_epoch);
         }
-        if !(version <= 2) && self.delete_partitions != false { return Err(EncodeError::FieldNotInVersion { field: "DeletePartitions", version }); }
+        if !(version <= 2) && self.delete_partitions != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "DeletePartitions",
+                version,
+            });
+        }
         if version <= 2 {
             e.put_bool(*&self.delete_partitions);
         }
-        if !(version == 0) && self.ungrouped_partitions != Vec::<StopReplicaPartitionV0>::new() { return Err(EncodeError::FieldNotInVersion { field: "UngroupedPartitions", version }); }
+        if !(version == 0) && self.ungrouped_partitions != Vec::<StopReplicaPartitionV0>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "UngroupedPartitions",
+                version,
+            });
+        }
         if version == 0 {
-            e.put_length(Some((&self.ungrouped_partitions).len()), flexible, true); for x in (&self.ungrouped_partitions).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.ungrouped_partitions).len()), flexible, true);
+            for x in (&self.ungrouped_partitions).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !((1..=2).contains(&version)) && self.topics != Vec::<StopReplicaTopicV1>::new() { return Err(EncodeError::FieldNotInVersion { field: "Topics", version }); }
+        if !((1..=2).contains(&version)) && self.topics != Vec::<StopReplicaTopicV1>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Topics",
+                version,
+            });
+        }
         if (1..=2).contains(&version) {
-            e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topics).len()), flexible, true);
+            for x in (&self.topics).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !(version >= 3) && self.topic_states != Vec::<StopReplicaTopicState>::new() { return Err(EncodeError::FieldNotInVersion { field: "TopicStates", version }); }
+        if !(version >= 3) && self.topic_states != Vec::<StopReplicaTopicState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicStates",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.topic_states).len()), flexible, true); for x in (&self.topic_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topic_states).len()), flexible, true);
+            for x in (&self.topic_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -133,16 +196,45 @@ impl Message for StopReplicaRequest {
         let flexible = version >= 2;
         let mut n = 0usize;
         n += 4;
-        if version >= 4 { n += 1; }
+        if version >= 4 {
+            n += 1;
+        }
         n += 4;
-        if version >= 1 { n += 8; }
-        if version <= 2 { n += 1; }
-        if version == 0 { n += (length_len(Some(self.ungrouped_partitions.len()), flexible, true) + self.ungrouped_partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if (1..=2).contains(&version) { n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 3 { n += (length_len(Some(self.topic_states.len()), flexible, true) + self.topic_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 1 {
+            n += 8;
+        }
+        if version <= 2 {
+            n += 1;
+        }
+        if version == 0 {
+            n += (length_len(Some(self.ungrouped_partitions.len()), flexible, true)
+                + self
+                    .ungrouped_partitions
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if (1..=2).contains(&version) {
+            n += (length_len(Some(self.topics.len()), flexible, true)
+                + self
+                    .topics
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.topic_states.len()), flexible, true)
+                + self
+                    .topic_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -184,17 +276,17 @@ impl Message for StopReplicaPartitionV0 {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version == 0 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
         if version == 0 {
-            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PartitionIndex"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -204,11 +296,21 @@ impl Message for StopReplicaPartitionV0 {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        if !(version == 0) && self.topic_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TopicName", version }); }
+        if !(version == 0) && self.topic_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicName",
+                version,
+            });
+        }
         if version == 0 {
             e.put_string(Some(&self.topic_name), flexible);
         }
-        if !(version == 0) && self.partition_index != 0 { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndex", version }); }
+        if !(version == 0) && self.partition_index != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndex",
+                version,
+            });
+        }
         if version == 0 {
             e.put_i32(*&self.partition_index);
         }
@@ -216,7 +318,9 @@ impl Message for StopReplicaPartitionV0 {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -225,11 +329,17 @@ impl Message for StopReplicaPartitionV0 {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        if version == 0 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
-        if version == 0 { n += 4; }
+        if version == 0 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
+        if version == 0 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -264,17 +374,22 @@ impl Message for StopReplicaTopicV1 {
         let flexible = version >= 2;
         let mut this = Self::default();
         if (1..=2).contains(&version) {
-            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
         }
         if (1..=2).contains(&version) {
-            this.partition_indexes = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("PartitionIndexes"))?;
+            this.partition_indexes = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionIndexes"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -284,19 +399,34 @@ impl Message for StopReplicaTopicV1 {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        if !((1..=2).contains(&version)) && self.name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Name", version }); }
+        if !((1..=2).contains(&version)) && self.name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Name",
+                version,
+            });
+        }
         if (1..=2).contains(&version) {
             e.put_string(Some(&self.name), flexible);
         }
-        if !((1..=2).contains(&version)) && self.partition_indexes != Vec::<i32>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndexes", version }); }
+        if !((1..=2).contains(&version)) && self.partition_indexes != Vec::<i32>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndexes",
+                version,
+            });
+        }
         if (1..=2).contains(&version) {
-            e.put_length(Some((&self.partition_indexes).len()), flexible, true); for x in (&self.partition_indexes).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.partition_indexes).len()), flexible, true);
+            for x in (&self.partition_indexes).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -305,11 +435,18 @@ impl Message for StopReplicaTopicV1 {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        if (1..=2).contains(&version) { n += (length_len(Some(self.name.len()), flexible, false) + self.name.len()); }
-        if (1..=2).contains(&version) { n += (length_len(Some(self.partition_indexes.len()), flexible, true) + self.partition_indexes.len() * 4); }
+        if (1..=2).contains(&version) {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if (1..=2).contains(&version) {
+            n += (length_len(Some(self.partition_indexes.len()), flexible, true)
+                + self.partition_indexes.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -348,20 +485,21 @@ impl Message for StopReplicaPartitionState {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {
-            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
+            this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PartitionIndex"))?;
         }
         if version >= 3 {
-            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
+            this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("LeaderEpoch"))?;
         }
         if version >= 3 {
-            this.delete_partition = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("DeletePartition"))?;
+            this.delete_partition = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("DeletePartition"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -371,15 +509,30 @@ impl Message for StopReplicaPartitionState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        if !(version >= 3) && self.partition_index != 0 { return Err(EncodeError::FieldNotInVersion { field: "PartitionIndex", version }); }
+        if !(version >= 3) && self.partition_index != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionIndex",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i32(*&self.partition_index);
         }
-        if !(version >= 3) && self.leader_epoch != -1 { return Err(EncodeError::FieldNotInVersion { field: "LeaderEpoch", version }); }
+        if !(version >= 3) && self.leader_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LeaderEpoch",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i32(*&self.leader_epoch);
         }
-        if !(version >= 3) && self.delete_partition != false { return Err(EncodeError::FieldNotInVersion { field: "DeletePartition", version }); }
+        if !(version >= 3) && self.delete_partition != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "DeletePartition",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_bool(*&self.delete_partition);
         }
@@ -387,7 +540,9 @@ impl Message for StopReplicaPartitionState {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -396,12 +551,20 @@ impl Message for StopReplicaPartitionState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        if version >= 3 { n += 4; }
-        if version >= 3 { n += 4; }
-        if version >= 3 { n += 1; }
+        if version >= 3 {
+            n += 4;
+        }
+        if version >= 3 {
+            n += 4;
+        }
+        if version >= 3 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -436,17 +599,22 @@ impl Message for StopReplicaTopicState {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
         if version >= 3 {
-            this.partition_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(StopReplicaPartitionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionStates"))?;
+            this.partition_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(StopReplicaPartitionState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionStates"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -456,19 +624,34 @@ impl Message for StopReplicaTopicState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 2;
-        if !(version >= 3) && self.topic_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TopicName", version }); }
+        if !(version >= 3) && self.topic_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicName",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.topic_name), flexible);
         }
-        if !(version >= 3) && self.partition_states != Vec::<StopReplicaPartitionState>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionStates", version }); }
+        if !(version >= 3) && self.partition_states != Vec::<StopReplicaPartitionState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionStates",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.partition_states).len()), flexible, true); for x in (&self.partition_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partition_states).len()), flexible, true);
+            for x in (&self.partition_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -477,11 +660,22 @@ impl Message for StopReplicaTopicState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 2;
         let mut n = 0usize;
-        if version >= 3 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
-        if version >= 3 { n += (length_len(Some(self.partition_states.len()), flexible, true) + self.partition_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 3 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.partition_states.len()), flexible, true)
+                + self
+                    .partition_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -493,14 +687,30 @@ impl crate::protocol::sample::Sample for StopReplicaRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.controller_id = rng.i32(); }
-        if version >= 4 { this.is_k_raft_controller = rng.bool(); }
-        if true { this.controller_epoch = rng.i32(); }
-        if version >= 1 { this.broker_epoch = rng.i64(); }
-        if version <= 2 { this.delete_partitions = rng.bool(); }
-        if version == 0 { this.ungrouped_partitions = rng.vec(|rng| StopReplicaPartitionV0::sample(rng, version)); }
-        if (1..=2).contains(&version) { this.topics = rng.vec(|rng| StopReplicaTopicV1::sample(rng, version)); }
-        if version >= 3 { this.topic_states = rng.vec(|rng| StopReplicaTopicState::sample(rng, version)); }
+        if true {
+            this.controller_id = rng.i32();
+        }
+        if version >= 4 {
+            this.is_k_raft_controller = rng.bool();
+        }
+        if true {
+            this.controller_epoch = rng.i32();
+        }
+        if version >= 1 {
+            this.broker_epoch = rng.i64();
+        }
+        if version <= 2 {
+            this.delete_partitions = rng.bool();
+        }
+        if version == 0 {
+            this.ungrouped_partitions = rng.vec(|rng| StopReplicaPartitionV0::sample(rng, version));
+        }
+        if (1..=2).contains(&version) {
+            this.topics = rng.vec(|rng| StopReplicaTopicV1::sample(rng, version));
+        }
+        if version >= 3 {
+            this.topic_states = rng.vec(|rng| StopReplicaTopicState::sample(rng, version));
+        }
         this
     }
 }
@@ -510,8 +720,12 @@ impl crate::protocol::sample::Sample for StopReplicaPartitionV0 {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version == 0 { this.topic_name = rng.string(); }
-        if version == 0 { this.partition_index = rng.i32(); }
+        if version == 0 {
+            this.topic_name = rng.string();
+        }
+        if version == 0 {
+            this.partition_index = rng.i32();
+        }
         this
     }
 }
@@ -521,8 +735,12 @@ impl crate::protocol::sample::Sample for StopReplicaTopicV1 {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if (1..=2).contains(&version) { this.name = rng.string(); }
-        if (1..=2).contains(&version) { this.partition_indexes = rng.vec(|rng| rng.i32()); }
+        if (1..=2).contains(&version) {
+            this.name = rng.string();
+        }
+        if (1..=2).contains(&version) {
+            this.partition_indexes = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -532,9 +750,15 @@ impl crate::protocol::sample::Sample for StopReplicaPartitionState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.partition_index = rng.i32(); }
-        if version >= 3 { this.leader_epoch = rng.i32(); }
-        if version >= 3 { this.delete_partition = rng.bool(); }
+        if version >= 3 {
+            this.partition_index = rng.i32();
+        }
+        if version >= 3 {
+            this.leader_epoch = rng.i32();
+        }
+        if version >= 3 {
+            this.delete_partition = rng.bool();
+        }
         this
     }
 }
@@ -544,9 +768,12 @@ impl crate::protocol::sample::Sample for StopReplicaTopicState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 3 { this.topic_name = rng.string(); }
-        if version >= 3 { this.partition_states = rng.vec(|rng| StopReplicaPartitionState::sample(rng, version)); }
+        if version >= 3 {
+            this.topic_name = rng.string();
+        }
+        if version >= 3 {
+            this.partition_states = rng.vec(|rng| StopReplicaPartitionState::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `SyncGroupResponse` (response) from `SyncGroupResponse.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// SyncGroupResponse (response), versions 0-5, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,22 +54,41 @@ impl Message for SyncGroupResponse {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
-            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ThrottleTimeMs"))?;
+            this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("ThrottleTimeMs"))?;
         }
-        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ErrorCode"))?;
+        this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ErrorCode"))?;
         if version >= 5 {
-            this.protocol_type = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ProtocolType"))?;
+            this.protocol_type = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ProtocolType"))?;
         }
         if version >= 5 {
-            this.protocol_name = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 5) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("ProtocolName"))?;
+            this.protocol_name = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ProtocolName"))?;
         }
-        this.assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Assignment"))?;
+        this.assignment = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Assignment"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -78,17 +103,45 @@ impl Message for SyncGroupResponse {
         }
         e.put_i16(*&self.error_code);
         if version >= 5 {
-            match &self.protocol_type { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "ProtocolType", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.protocol_type {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ProtocolType",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if version >= 5 {
-            match &self.protocol_name { None => { if !(version >= 5) { return Err(EncodeError::NullNotAllowed { field: "ProtocolName", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.protocol_name {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ProtocolName",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         e.put_bytes(Some(&self.assignment), flexible);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -97,14 +150,28 @@ impl Message for SyncGroupResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 4;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
+        if version >= 1 {
+            n += 4;
+        }
         n += 2;
-        if version >= 5 { n += match &self.protocol_type { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        if version >= 5 { n += match &self.protocol_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version >= 5 {
+            n += match &self.protocol_type {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 5 {
+            n += match &self.protocol_name {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += (length_len(Some(self.assignment.len()), flexible, true) + self.assignment.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -123,12 +190,21 @@ impl crate::protocol::sample::Sample for SyncGroupResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.throttle_time_ms = rng.i32(); }
-        if true { this.error_code = rng.i16(); }
-        if version >= 5 { this.protocol_type = rng.maybe_null(version >= 5, |rng| rng.string()); }
-        if version >= 5 { this.protocol_name = rng.maybe_null(version >= 5, |rng| rng.string()); }
-        if true { this.assignment = rng.bytes(); }
+        if version >= 1 {
+            this.throttle_time_ms = rng.i32();
+        }
+        if true {
+            this.error_code = rng.i16();
+        }
+        if version >= 5 {
+            this.protocol_type = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if version >= 5 {
+            this.protocol_name = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if true {
+            this.assignment = rng.bytes();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `TxnOffsetCommitRequest` (request) from `TxnOffsetCommitRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// TxnOffsetCommitRequest (request), versions 0-4, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,26 +65,45 @@ impl Message for TxnOffsetCommitRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TransactionalId"))?;
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ProducerId"))?;
-        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("ProducerEpoch"))?;
+        this.transactional_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TransactionalId"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ProducerId"))?;
+        this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("ProducerEpoch"))?;
         if version >= 3 {
-            this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("GenerationId"))?;
+            this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("GenerationId"))?;
         }
         if version >= 3 {
-            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("MemberId"))?;
+            this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("MemberId"))?;
         }
         if version >= 3 {
-            this.group_instance_id = (|| -> Result<_, DecodeError> { Ok({ let v = d.nullable_string(flexible)?; if v.is_none() && !(version >= 3) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("GroupInstanceId"))?;
+            this.group_instance_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("GroupInstanceId"))?;
         }
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TxnOffsetCommitRequestTopic::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(TxnOffsetCommitRequestTopic::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -92,24 +117,57 @@ impl Message for TxnOffsetCommitRequest {
         e.put_string(Some(&self.group_id), flexible);
         e.put_i64(*&self.producer_id);
         e.put_i16(*&self.producer_epoch);
-        if !(version >= 3) && self.generation_id != -1 { return Err(EncodeError::FieldNotInVersion { field: "GenerationId", version }); }
+        if !(version >= 3) && self.generation_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GenerationId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_i32(*&self.generation_id);
         }
-        if !(version >= 3) && self.member_id != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "MemberId", version }); }
+        if !(version >= 3) && self.member_id != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MemberId",
+                version,
+            });
+        }
         if version >= 3 {
             e.put_string(Some(&self.member_id), flexible);
         }
-        if !(version >= 3) && self.group_instance_id != None { return Err(EncodeError::FieldNotInVersion { field: "GroupInstanceId", version }); }
-        if version >= 3 {
-            match &self.group_instance_id { None => { if !(version >= 3) { return Err(EncodeError::NullNotAllowed { field: "GroupInstanceId", version }); } e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        if !(version >= 3) && self.group_instance_id != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "GroupInstanceId",
+                version,
+            });
         }
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        if version >= 3 {
+            match &self.group_instance_id {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "GroupInstanceId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -118,17 +176,34 @@ impl Message for TxnOffsetCommitRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        n += (length_len(Some(self.transactional_id.len()), flexible, false) + self.transactional_id.len());
+        n += (length_len(Some(self.transactional_id.len()), flexible, false)
+            + self.transactional_id.len());
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += 8;
         n += 2;
-        if version >= 3 { n += 4; }
-        if version >= 3 { n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len()); }
-        if version >= 3 { n += match &self.group_instance_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 3 {
+            n += 4;
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.member_id.len()), flexible, false) + self.member_id.len());
+        }
+        if version >= 3 {
+            n += match &self.group_instance_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -177,18 +252,21 @@ impl Message for TxnOffsetCommitRequestPartition {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("CommittedOffset"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.committed_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("CommittedOffset"))?;
         if version >= 2 {
-            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
+            this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
         }
-        this.committed_metadata = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("CommittedMetadata"))?;
+        this.committed_metadata =
+            (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("CommittedMetadata"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -203,12 +281,21 @@ impl Message for TxnOffsetCommitRequestPartition {
         if version >= 2 {
             e.put_i32(*&self.committed_leader_epoch);
         }
-        match &self.committed_metadata { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.committed_metadata {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -219,11 +306,18 @@ impl Message for TxnOffsetCommitRequestPartition {
         let mut n = 0usize;
         n += 4;
         n += 8;
-        if version >= 2 { n += 4; }
-        n += match &self.committed_metadata { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        if version >= 2 {
+            n += 4;
+        }
+        n += match &self.committed_metadata {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -257,14 +351,21 @@ impl Message for TxnOffsetCommitRequestTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(TxnOffsetCommitRequestPartition::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| {
+                    Ok(TxnOffsetCommitRequestPartition::decode(d, version)?)
+                })?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -275,12 +376,17 @@ impl Message for TxnOffsetCommitRequestTopic {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
         e.put_string(Some(&self.name), flexible);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -290,10 +396,17 @@ impl Message for TxnOffsetCommitRequestTopic {
         let flexible = version >= 3;
         let mut n = 0usize;
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -305,14 +418,30 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.transactional_id = rng.string(); }
-        if true { this.group_id = rng.string(); }
-        if true { this.producer_id = rng.i64(); }
-        if true { this.producer_epoch = rng.i16(); }
-        if version >= 3 { this.generation_id = rng.i32(); }
-        if version >= 3 { this.member_id = rng.string(); }
-        if version >= 3 { this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string()); }
-        if true { this.topics = rng.vec(|rng| TxnOffsetCommitRequestTopic::sample(rng, version)); }
+        if true {
+            this.transactional_id = rng.string();
+        }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.producer_id = rng.i64();
+        }
+        if true {
+            this.producer_epoch = rng.i16();
+        }
+        if version >= 3 {
+            this.generation_id = rng.i32();
+        }
+        if version >= 3 {
+            this.member_id = rng.string();
+        }
+        if version >= 3 {
+            this.group_instance_id = rng.maybe_null(version >= 3, |rng| rng.string());
+        }
+        if true {
+            this.topics = rng.vec(|rng| TxnOffsetCommitRequestTopic::sample(rng, version));
+        }
         this
     }
 }
@@ -322,10 +451,18 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitRequestPartition {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_index = rng.i32(); }
-        if true { this.committed_offset = rng.i64(); }
-        if version >= 2 { this.committed_leader_epoch = rng.i32(); }
-        if true { this.committed_metadata = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.committed_offset = rng.i64();
+        }
+        if version >= 2 {
+            this.committed_leader_epoch = rng.i32();
+        }
+        if true {
+            this.committed_metadata = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
@@ -335,9 +472,12 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.partitions = rng.vec(|rng| TxnOffsetCommitRequestPartition::sample(rng, version)); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| TxnOffsetCommitRequestPartition::sample(rng, version));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `UpdateFeaturesRequest` (request) from `UpdateFeaturesRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// UpdateFeaturesRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,17 +45,23 @@ impl Message for UpdateFeaturesRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("timeoutMs"))?;
-        this.feature_updates = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(FeatureUpdateKey::decode(d, version)?))? }) })().map_err(|e| e.in_field("FeatureUpdates"))?;
+        this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("timeoutMs"))?;
+        this.feature_updates = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(FeatureUpdateKey::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("FeatureUpdates"))?;
         if version >= 1 {
-            this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("ValidateOnly"))?;
+            this.validate_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("ValidateOnly"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -60,8 +72,16 @@ impl Message for UpdateFeaturesRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.timeout_ms);
-        e.put_length(Some((&self.feature_updates).len()), flexible, true); for x in (&self.feature_updates).iter() { (x).encode(e, version)?; }
-        if !(version >= 1) && self.validate_only != false { return Err(EncodeError::FieldNotInVersion { field: "ValidateOnly", version }); }
+        e.put_length(Some((&self.feature_updates).len()), flexible, true);
+        for x in (&self.feature_updates).iter() {
+            (x).encode(e, version)?;
+        }
+        if !(version >= 1) && self.validate_only != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ValidateOnly",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_bool(*&self.validate_only);
         }
@@ -69,7 +89,9 @@ impl Message for UpdateFeaturesRequest {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -79,11 +101,20 @@ impl Message for UpdateFeaturesRequest {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += (length_len(Some(self.feature_updates.len()), flexible, true) + self.feature_updates.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        if version >= 1 { n += 1; }
+        n += (length_len(Some(self.feature_updates.len()), flexible, true)
+            + self
+                .feature_updates
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -132,20 +163,22 @@ impl Message for FeatureUpdateKey {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.feature = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Feature"))?;
-        this.max_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxVersionLevel"))?;
+        this.feature = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Feature"))?;
+        this.max_version_level = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxVersionLevel"))?;
         if version == 0 {
-            this.allow_downgrade = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("AllowDowngrade"))?;
+            this.allow_downgrade = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("AllowDowngrade"))?;
         }
         if version >= 1 {
-            this.upgrade_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("UpgradeType"))?;
+            this.upgrade_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("UpgradeType"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -157,11 +190,21 @@ impl Message for FeatureUpdateKey {
         let flexible = true;
         e.put_string(Some(&self.feature), flexible);
         e.put_i16(*&self.max_version_level);
-        if !(version == 0) && self.allow_downgrade != false { return Err(EncodeError::FieldNotInVersion { field: "AllowDowngrade", version }); }
+        if !(version == 0) && self.allow_downgrade != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AllowDowngrade",
+                version,
+            });
+        }
         if version == 0 {
             e.put_bool(*&self.allow_downgrade);
         }
-        if !(version >= 1) && self.upgrade_type != 1 { return Err(EncodeError::FieldNotInVersion { field: "UpgradeType", version }); }
+        if !(version >= 1) && self.upgrade_type != 1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "UpgradeType",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i8(*&self.upgrade_type);
         }
@@ -169,7 +212,9 @@ impl Message for FeatureUpdateKey {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -180,11 +225,17 @@ impl Message for FeatureUpdateKey {
         let mut n = 0usize;
         n += (length_len(Some(self.feature.len()), flexible, false) + self.feature.len());
         n += 2;
-        if version == 0 { n += 1; }
-        if version >= 1 { n += 1; }
+        if version == 0 {
+            n += 1;
+        }
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -196,9 +247,15 @@ impl crate::protocol::sample::Sample for UpdateFeaturesRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.timeout_ms = rng.i32(); }
-        if true { this.feature_updates = rng.vec(|rng| FeatureUpdateKey::sample(rng, version)); }
-        if version >= 1 { this.validate_only = rng.bool(); }
+        if true {
+            this.timeout_ms = rng.i32();
+        }
+        if true {
+            this.feature_updates = rng.vec(|rng| FeatureUpdateKey::sample(rng, version));
+        }
+        if version >= 1 {
+            this.validate_only = rng.bool();
+        }
         this
     }
 }
@@ -208,11 +265,18 @@ impl crate::protocol::sample::Sample for FeatureUpdateKey {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.feature = rng.string(); }
-        if true { this.max_version_level = rng.i16(); }
-        if version == 0 { this.allow_downgrade = rng.bool(); }
-        if version >= 1 { this.upgrade_type = rng.i8(); }
+        if true {
+            this.feature = rng.string();
+        }
+        if true {
+            this.max_version_level = rng.i16();
+        }
+        if version == 0 {
+            this.allow_downgrade = rng.bool();
+        }
+        if version >= 1 {
+            this.upgrade_type = rng.i8();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `UpdateMetadataRequest` (request) from `UpdateMetadataRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// UpdateMetadataRequest (request), versions 0-8, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,28 +64,52 @@ impl Message for UpdateMetadataRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerId"))?;
+        this.controller_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerId"))?;
         if version >= 8 {
-            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("isKRaftController"))?;
+            this.is_k_raft_controller = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("isKRaftController"))?;
         }
-        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerEpoch"))?;
+        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerEpoch"))?;
         if version >= 5 {
-            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+            this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("BrokerEpoch"))?;
         }
         if version <= 4 {
-            this.ungrouped_partition_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(UpdateMetadataPartitionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("UngroupedPartitionStates"))?;
+            this.ungrouped_partition_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(UpdateMetadataPartitionState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("UngroupedPartitionStates"))?;
         }
         if version >= 5 {
-            this.topic_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(UpdateMetadataTopicState::decode(d, version)?))? }) })().map_err(|e| e.in_field("TopicStates"))?;
+            this.topic_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(UpdateMetadataTopicState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("TopicStates"))?;
         }
-        this.live_brokers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(UpdateMetadataBroker::decode(d, version)?))? }) })().map_err(|e| e.in_field("LiveBrokers"))?;
+        this.live_brokers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(UpdateMetadataBroker::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("LiveBrokers"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 if version >= 8 => { this.r#type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Type"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 8 => {
+                    this.r#type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                        .map_err(|e| e.in_field("Type"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -90,7 +120,12 @@ impl Message for UpdateMetadataRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
         e.put_i32(*&self.controller_id);
-        if !(version >= 8) && self.is_k_raft_controller != false { return Err(EncodeError::FieldNotInVersion { field: "isKRaftController", version }); }
+        if !(version >= 8) && self.is_k_raft_controller != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "isKRaftController",
+                version,
+            });
+        }
         if version >= 8 {
             e.put_bool(*&self.is_k_raft_controller);
         }
@@ -98,19 +133,51 @@ impl Message for UpdateMetadataRequest {
         if version >= 5 {
             e.put_i64(*&self.broker_epoch);
         }
-        if !(version <= 4) && self.ungrouped_partition_states != Vec::<UpdateMetadataPartitionState>::new() { return Err(EncodeError::FieldNotInVersion { field: "UngroupedPartitionStates", version }); }
+        if !(version <= 4)
+            && self.ungrouped_partition_states != Vec::<UpdateMetadataPartitionState>::new()
+        {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "UngroupedPartitionStates",
+                version,
+            });
+        }
         if version <= 4 {
-            e.put_length(Some((&self.ungrouped_partition_states).len()), flexible, true); for x in (&self.ungrouped_partition_states).iter() { (x).encode(e, version)?; }
+            e.put_length(
+                Some((&self.ungrouped_partition_states).len()),
+                flexible,
+                true,
+            );
+            for x in (&self.ungrouped_partition_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        if !(version >= 5) && self.topic_states != Vec::<UpdateMetadataTopicState>::new() { return Err(EncodeError::FieldNotInVersion { field: "TopicStates", version }); }
+        if !(version >= 5) && self.topic_states != Vec::<UpdateMetadataTopicState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicStates",
+                version,
+            });
+        }
         if version >= 5 {
-            e.put_length(Some((&self.topic_states).len()), flexible, true); for x in (&self.topic_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.topic_states).len()), flexible, true);
+            for x in (&self.topic_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
-        e.put_length(Some((&self.live_brokers).len()), flexible, true); for x in (&self.live_brokers).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.live_brokers).len()), flexible, true);
+        for x in (&self.live_brokers).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if !(version >= 8) && self.r#type != 0 { return Err(EncodeError::FieldNotInVersion { field: "Type", version }); }
-            if (version >= 8) && self.r#type != 0 { count += 1; }
+            if !(version >= 8) && self.r#type != 0 {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "Type",
+                    version,
+                });
+            }
+            if (version >= 8) && self.r#type != 0 {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 8) && self.r#type != 0 {
@@ -118,7 +185,9 @@ impl Message for UpdateMetadataRequest {
                 e.put_uvarint((1) as u32);
                 e.put_i8(*&self.r#type);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -128,16 +197,45 @@ impl Message for UpdateMetadataRequest {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += 4;
-        if version >= 8 { n += 1; }
+        if version >= 8 {
+            n += 1;
+        }
         n += 4;
-        if version >= 5 { n += 8; }
-        if version <= 4 { n += (length_len(Some(self.ungrouped_partition_states.len()), flexible, true) + self.ungrouped_partition_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 5 { n += (length_len(Some(self.topic_states.len()), flexible, true) + self.topic_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        n += (length_len(Some(self.live_brokers.len()), flexible, true) + self.live_brokers.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        if version >= 5 {
+            n += 8;
+        }
+        if version <= 4 {
+            n += (length_len(Some(self.ungrouped_partition_states.len()), flexible, true)
+                + self
+                    .ungrouped_partition_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.topic_states.len()), flexible, true)
+                + self
+                    .topic_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        n += (length_len(Some(self.live_brokers.len()), flexible, true)
+            + self
+                .live_brokers
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (version >= 8) && self.r#type != 0 { let len = 1; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (version >= 8) && self.r#type != 0 {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -207,24 +305,46 @@ impl Message for UpdateMetadataPartitionState {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 4 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
-        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionIndex"))?;
-        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ControllerEpoch"))?;
-        this.leader = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.isr = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Isr"))?;
-        this.zk_version = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("ZkVersion"))?;
-        this.replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Replicas"))?;
+        this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionIndex"))?;
+        this.controller_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ControllerEpoch"))?;
+        this.leader =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.isr = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Isr"))?;
+        this.zk_version = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ZkVersion"))?;
+        this.replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Replicas"))?;
         if version >= 4 {
-            this.offline_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("OfflineReplicas"))?;
+            this.offline_replicas = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.i32()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("OfflineReplicas"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -241,17 +361,28 @@ impl Message for UpdateMetadataPartitionState {
         e.put_i32(*&self.controller_epoch);
         e.put_i32(*&self.leader);
         e.put_i32(*&self.leader_epoch);
-        e.put_length(Some((&self.isr).len()), flexible, true); for x in (&self.isr).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.isr).len()), flexible, true);
+        for x in (&self.isr).iter() {
+            e.put_i32(*x);
+        }
         e.put_i32(*&self.zk_version);
-        e.put_length(Some((&self.replicas).len()), flexible, true); for x in (&self.replicas).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.replicas).len()), flexible, true);
+        for x in (&self.replicas).iter() {
+            e.put_i32(*x);
+        }
         if version >= 4 {
-            e.put_length(Some((&self.offline_replicas).len()), flexible, true); for x in (&self.offline_replicas).iter() { e.put_i32(*x); }
+            e.put_length(Some((&self.offline_replicas).len()), flexible, true);
+            for x in (&self.offline_replicas).iter() {
+                e.put_i32(*x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -260,7 +391,9 @@ impl Message for UpdateMetadataPartitionState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version <= 4 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
+        if version <= 4 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
         n += 4;
         n += 4;
         n += 4;
@@ -268,10 +401,15 @@ impl Message for UpdateMetadataPartitionState {
         n += (length_len(Some(self.isr.len()), flexible, true) + self.isr.len() * 4);
         n += 4;
         n += (length_len(Some(self.replicas.len()), flexible, true) + self.replicas.len() * 4);
-        if version >= 4 { n += (length_len(Some(self.offline_replicas.len()), flexible, true) + self.offline_replicas.len() * 4); }
+        if version >= 4 {
+            n += (length_len(Some(self.offline_replicas.len()), flexible, true)
+                + self.offline_replicas.len() * 4);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -310,20 +448,26 @@ impl Message for UpdateMetadataTopicState {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 5 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TopicName"))?;
+            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("TopicName"))?;
         }
         if version >= 7 {
-            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 5 {
-            this.partition_states = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(UpdateMetadataPartitionState::decode(d, version)?))? }) })().map_err(|e| e.in_field("PartitionStates"))?;
+            this.partition_states = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(UpdateMetadataPartitionState::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("PartitionStates"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -333,22 +477,37 @@ impl Message for UpdateMetadataTopicState {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 5) && self.topic_name != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "TopicName", version }); }
+        if !(version >= 5) && self.topic_name != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TopicName",
+                version,
+            });
+        }
         if version >= 5 {
             e.put_string(Some(&self.topic_name), flexible);
         }
         if version >= 7 {
             e.put_uuid(&self.topic_id);
         }
-        if !(version >= 5) && self.partition_states != Vec::<UpdateMetadataPartitionState>::new() { return Err(EncodeError::FieldNotInVersion { field: "PartitionStates", version }); }
+        if !(version >= 5) && self.partition_states != Vec::<UpdateMetadataPartitionState>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionStates",
+                version,
+            });
+        }
         if version >= 5 {
-            e.put_length(Some((&self.partition_states).len()), flexible, true); for x in (&self.partition_states).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.partition_states).len()), flexible, true);
+            for x in (&self.partition_states).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -357,12 +516,25 @@ impl Message for UpdateMetadataTopicState {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 5 { n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len()); }
-        if version >= 7 { n += 16; }
-        if version >= 5 { n += (length_len(Some(self.partition_states.len()), flexible, true) + self.partition_states.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
+        if version >= 5 {
+            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
+        }
+        if version >= 7 {
+            n += 16;
+        }
+        if version >= 5 {
+            n += (length_len(Some(self.partition_states.len()), flexible, true)
+                + self
+                    .partition_states
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -405,23 +577,25 @@ impl Message for UpdateMetadataEndpoint {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 1 {
-            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
+            this.port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("Port"))?;
         }
         if version >= 1 {
-            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
+            this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Host"))?;
         }
         if version >= 3 {
-            this.listener = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Listener"))?;
+            this.listener = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Listener"))?;
         }
         if version >= 1 {
-            this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("SecurityProtocol"))?;
+            this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("SecurityProtocol"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -431,18 +605,33 @@ impl Message for UpdateMetadataEndpoint {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 1) && self.port != 0 { return Err(EncodeError::FieldNotInVersion { field: "Port", version }); }
+        if !(version >= 1) && self.port != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Port",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i32(*&self.port);
         }
-        if !(version >= 1) && self.host != String::from("") { return Err(EncodeError::FieldNotInVersion { field: "Host", version }); }
+        if !(version >= 1) && self.host != String::from("") {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Host",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_string(Some(&self.host), flexible);
         }
         if version >= 3 {
             e.put_string(Some(&self.listener), flexible);
         }
-        if !(version >= 1) && self.security_protocol != 0 { return Err(EncodeError::FieldNotInVersion { field: "SecurityProtocol", version }); }
+        if !(version >= 1) && self.security_protocol != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "SecurityProtocol",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_i16(*&self.security_protocol);
         }
@@ -450,7 +639,9 @@ impl Message for UpdateMetadataEndpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -459,13 +650,23 @@ impl Message for UpdateMetadataEndpoint {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 1 { n += 4; }
-        if version >= 1 { n += (length_len(Some(self.host.len()), flexible, false) + self.host.len()); }
-        if version >= 3 { n += (length_len(Some(self.listener.len()), flexible, false) + self.listener.len()); }
-        if version >= 1 { n += 2; }
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.listener.len()), flexible, false) + self.listener.len());
+        }
+        if version >= 1 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -511,25 +712,33 @@ impl Message for UpdateMetadataBroker {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        this.id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Id"))?;
+        this.id =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Id"))?;
         if version == 0 {
-            this.v0_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("V0Host"))?;
+            this.v0_host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("V0Host"))?;
         }
         if version == 0 {
-            this.v0_port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("V0Port"))?;
+            this.v0_port = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("V0Port"))?;
         }
         if version >= 1 {
-            this.endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(UpdateMetadataEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("Endpoints"))?;
+            this.endpoints = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(UpdateMetadataEndpoint::decode(d, version)?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Endpoints"))?;
         }
         if version >= 2 {
-            this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Rack"))?;
+            this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+                .map_err(|e| e.in_field("Rack"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -547,16 +756,28 @@ impl Message for UpdateMetadataBroker {
             e.put_i32(*&self.v0_port);
         }
         if version >= 1 {
-            e.put_length(Some((&self.endpoints).len()), flexible, true); for x in (&self.endpoints).iter() { (x).encode(e, version)?; }
+            e.put_length(Some((&self.endpoints).len()), flexible, true);
+            for x in (&self.endpoints).iter() {
+                (x).encode(e, version)?;
+            }
         }
         if version >= 2 {
-            match &self.rack { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+            match &self.rack {
+                None => {
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -566,13 +787,31 @@ impl Message for UpdateMetadataBroker {
         let flexible = version >= 6;
         let mut n = 0usize;
         n += 4;
-        if version == 0 { n += (length_len(Some(self.v0_host.len()), flexible, false) + self.v0_host.len()); }
-        if version == 0 { n += 4; }
-        if version >= 1 { n += (length_len(Some(self.endpoints.len()), flexible, true) + self.endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>()); }
-        if version >= 2 { n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) }; }
+        if version == 0 {
+            n += (length_len(Some(self.v0_host.len()), flexible, false) + self.v0_host.len());
+        }
+        if version == 0 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += (length_len(Some(self.endpoints.len()), flexible, true)
+                + self
+                    .endpoints
+                    .iter()
+                    .map(|x| x.encoded_len(version))
+                    .sum::<usize>());
+        }
+        if version >= 2 {
+            n += match &self.rack {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -584,14 +823,31 @@ impl crate::protocol::sample::Sample for UpdateMetadataRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.controller_id = rng.i32(); }
-        if version >= 8 { this.is_k_raft_controller = rng.bool(); }
-        if version >= 8 { this.r#type = rng.i8(); }
-        if true { this.controller_epoch = rng.i32(); }
-        if version >= 5 { this.broker_epoch = rng.i64(); }
-        if version <= 4 { this.ungrouped_partition_states = rng.vec(|rng| UpdateMetadataPartitionState::sample(rng, version)); }
-        if version >= 5 { this.topic_states = rng.vec(|rng| UpdateMetadataTopicState::sample(rng, version)); }
-        if true { this.live_brokers = rng.vec(|rng| UpdateMetadataBroker::sample(rng, version)); }
+        if true {
+            this.controller_id = rng.i32();
+        }
+        if version >= 8 {
+            this.is_k_raft_controller = rng.bool();
+        }
+        if version >= 8 {
+            this.r#type = rng.i8();
+        }
+        if true {
+            this.controller_epoch = rng.i32();
+        }
+        if version >= 5 {
+            this.broker_epoch = rng.i64();
+        }
+        if version <= 4 {
+            this.ungrouped_partition_states =
+                rng.vec(|rng| UpdateMetadataPartitionState::sample(rng, version));
+        }
+        if version >= 5 {
+            this.topic_states = rng.vec(|rng| UpdateMetadataTopicState::sample(rng, version));
+        }
+        if true {
+            this.live_brokers = rng.vec(|rng| UpdateMetadataBroker::sample(rng, version));
+        }
         this
     }
 }
@@ -601,15 +857,33 @@ impl crate::protocol::sample::Sample for UpdateMetadataPartitionState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 4 { this.topic_name = rng.string(); }
-        if true { this.partition_index = rng.i32(); }
-        if true { this.controller_epoch = rng.i32(); }
-        if true { this.leader = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.isr = rng.vec(|rng| rng.i32()); }
-        if true { this.zk_version = rng.i32(); }
-        if true { this.replicas = rng.vec(|rng| rng.i32()); }
-        if version >= 4 { this.offline_replicas = rng.vec(|rng| rng.i32()); }
+        if version <= 4 {
+            this.topic_name = rng.string();
+        }
+        if true {
+            this.partition_index = rng.i32();
+        }
+        if true {
+            this.controller_epoch = rng.i32();
+        }
+        if true {
+            this.leader = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.isr = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.zk_version = rng.i32();
+        }
+        if true {
+            this.replicas = rng.vec(|rng| rng.i32());
+        }
+        if version >= 4 {
+            this.offline_replicas = rng.vec(|rng| rng.i32());
+        }
         this
     }
 }
@@ -619,9 +893,16 @@ impl crate::protocol::sample::Sample for UpdateMetadataTopicState {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 5 { this.topic_name = rng.string(); }
-        if version >= 7 { this.topic_id = rng.uuid(); }
-        if version >= 5 { this.partition_states = rng.vec(|rng| UpdateMetadataPartitionState::sample(rng, version)); }
+        if version >= 5 {
+            this.topic_name = rng.string();
+        }
+        if version >= 7 {
+            this.topic_id = rng.uuid();
+        }
+        if version >= 5 {
+            this.partition_states =
+                rng.vec(|rng| UpdateMetadataPartitionState::sample(rng, version));
+        }
         this
     }
 }
@@ -631,10 +912,18 @@ impl crate::protocol::sample::Sample for UpdateMetadataEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 1 { this.port = rng.i32(); }
-        if version >= 1 { this.host = rng.string(); }
-        if version >= 3 { this.listener = rng.string(); }
-        if version >= 1 { this.security_protocol = rng.i16(); }
+        if version >= 1 {
+            this.port = rng.i32();
+        }
+        if version >= 1 {
+            this.host = rng.string();
+        }
+        if version >= 3 {
+            this.listener = rng.string();
+        }
+        if version >= 1 {
+            this.security_protocol = rng.i16();
+        }
         this
     }
 }
@@ -644,12 +933,21 @@ impl crate::protocol::sample::Sample for UpdateMetadataBroker {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.id = rng.i32(); }
-        if version == 0 { this.v0_host = rng.string(); }
-        if version == 0 { this.v0_port = rng.i32(); }
-        if version >= 1 { this.endpoints = rng.vec(|rng| UpdateMetadataEndpoint::sample(rng, version)); }
-        if version >= 2 { this.rack = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.id = rng.i32();
+        }
+        if version == 0 {
+            this.v0_host = rng.string();
+        }
+        if version == 0 {
+            this.v0_port = rng.i32();
+        }
+        if version >= 1 {
+            this.endpoints = rng.vec(|rng| UpdateMetadataEndpoint::sample(rng, version));
+        }
+        if version >= 2 {
+            this.rack = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `UpdateRaftVoterRequest` (request) from `UpdateRaftVoterRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// UpdateRaftVoterRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,18 +56,28 @@ impl Message for UpdateRaftVoterRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("ClusterId"))?;
-        this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
-        this.voter_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
-        this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("VoterDirectoryId"))?;
-        this.listeners = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Listener::decode(d, version)?))? }) })().map_err(|e| e.in_field("Listeners"))?;
-        this.k_raft_version_feature = (|| -> Result<_, DecodeError> { Ok(KRaftVersionFeature::decode(d, version)?) })().map_err(|e| e.in_field("KRaftVersionFeature"))?;
+        this.cluster_id = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("ClusterId"))?;
+        this.current_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("CurrentLeaderEpoch"))?;
+        this.voter_id =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
+        this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("VoterDirectoryId"))?;
+        this.listeners = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Listener::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Listeners"))?;
+        this.k_raft_version_feature =
+            (|| -> Result<_, DecodeError> { Ok(KRaftVersionFeature::decode(d, version)?) })()
+                .map_err(|e| e.in_field("KRaftVersionFeature"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -71,17 +87,29 @@ impl Message for UpdateRaftVoterRequest {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        match &self.cluster_id { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.cluster_id {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_i32(*&self.current_leader_epoch);
         e.put_i32(*&self.voter_id);
         e.put_uuid(&self.voter_directory_id);
-        e.put_length(Some((&self.listeners).len()), flexible, true); for x in (&self.listeners).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.listeners).len()), flexible, true);
+        for x in (&self.listeners).iter() {
+            (x).encode(e, version)?;
+        }
         (&self.k_raft_version_feature).encode(e, version)?;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -90,15 +118,25 @@ impl Message for UpdateRaftVoterRequest {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += match &self.cluster_id { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.cluster_id {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 4;
         n += 4;
         n += 16;
-        n += (length_len(Some(self.listeners.len()), flexible, true) + self.listeners.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.listeners.len()), flexible, true)
+            + self
+                .listeners
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += self.k_raft_version_feature.encoded_len(version);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -143,15 +181,16 @@ impl Message for Listener {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -168,7 +207,9 @@ impl Message for Listener {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -182,7 +223,9 @@ impl Message for Listener {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -216,14 +259,14 @@ impl Message for KRaftVersionFeature {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinSupportedVersion"))?;
-        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxSupportedVersion"))?;
+        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinSupportedVersion"))?;
+        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxSupportedVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -239,7 +282,9 @@ impl Message for KRaftVersionFeature {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -252,7 +297,9 @@ impl Message for KRaftVersionFeature {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -264,12 +311,24 @@ impl crate::protocol::sample::Sample for UpdateRaftVoterRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.cluster_id = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.current_leader_epoch = rng.i32(); }
-        if true { this.voter_id = rng.i32(); }
-        if true { this.voter_directory_id = rng.uuid(); }
-        if true { this.listeners = rng.vec(|rng| Listener::sample(rng, version)); }
-        if true { this.k_raft_version_feature = KRaftVersionFeature::sample(rng, version); }
+        if true {
+            this.cluster_id = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.current_leader_epoch = rng.i32();
+        }
+        if true {
+            this.voter_id = rng.i32();
+        }
+        if true {
+            this.voter_directory_id = rng.uuid();
+        }
+        if true {
+            this.listeners = rng.vec(|rng| Listener::sample(rng, version));
+        }
+        if true {
+            this.k_raft_version_feature = KRaftVersionFeature::sample(rng, version);
+        }
         this
     }
 }
@@ -279,9 +338,15 @@ impl crate::protocol::sample::Sample for Listener {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.u16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.u16();
+        }
         this
     }
 }
@@ -291,9 +356,12 @@ impl crate::protocol::sample::Sample for KRaftVersionFeature {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.min_supported_version = rng.i16(); }
-        if true { this.max_supported_version = rng.i16(); }
+        if true {
+            this.min_supported_version = rng.i16();
+        }
+        if true {
+            this.max_supported_version = rng.i16();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `VotersRecord` (data) from `VotersRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// VotersRecord (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,14 +40,19 @@ impl Message for VotersRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Version"))?;
-        this.voters = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Voter::decode(d, version)?))? }) })().map_err(|e| e.in_field("Voters"))?;
+        this.version =
+            (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("Version"))?;
+        this.voters = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Voter::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Voters"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -52,12 +63,17 @@ impl Message for VotersRecord {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i16(*&self.version);
-        e.put_length(Some((&self.voters).len()), flexible, true); for x in (&self.voters).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.voters).len()), flexible, true);
+        for x in (&self.voters).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -67,10 +83,17 @@ impl Message for VotersRecord {
         let flexible = true;
         let mut n = 0usize;
         n += 2;
-        n += (length_len(Some(self.voters.len()), flexible, true) + self.voters.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.voters.len()), flexible, true)
+            + self
+                .voters
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -115,15 +138,16 @@ impl Message for Endpoint {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -140,7 +164,9 @@ impl Message for Endpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -154,7 +180,9 @@ impl Message for Endpoint {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -188,14 +216,14 @@ impl Message for KRaftVersionFeature {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinSupportedVersion"))?;
-        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxSupportedVersion"))?;
+        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinSupportedVersion"))?;
+        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxSupportedVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -211,7 +239,9 @@ impl Message for KRaftVersionFeature {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -224,7 +254,9 @@ impl Message for KRaftVersionFeature {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -266,16 +298,24 @@ impl Message for Voter {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.voter_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
-        this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("VoterDirectoryId"))?;
-        this.endpoints = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(Endpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("Endpoints"))?;
-        this.k_raft_version_feature = (|| -> Result<_, DecodeError> { Ok(KRaftVersionFeature::decode(d, version)?) })().map_err(|e| e.in_field("KRaftVersionFeature"))?;
+        this.voter_id =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("VoterId"))?;
+        this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("VoterDirectoryId"))?;
+        this.endpoints = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(Endpoint::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Endpoints"))?;
+        this.k_raft_version_feature =
+            (|| -> Result<_, DecodeError> { Ok(KRaftVersionFeature::decode(d, version)?) })()
+                .map_err(|e| e.in_field("KRaftVersionFeature"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -287,13 +327,18 @@ impl Message for Voter {
         let flexible = true;
         e.put_i32(*&self.voter_id);
         e.put_uuid(&self.voter_directory_id);
-        e.put_length(Some((&self.endpoints).len()), flexible, true); for x in (&self.endpoints).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.endpoints).len()), flexible, true);
+        for x in (&self.endpoints).iter() {
+            (x).encode(e, version)?;
+        }
         (&self.k_raft_version_feature).encode(e, version)?;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -304,11 +349,18 @@ impl Message for Voter {
         let mut n = 0usize;
         n += 4;
         n += 16;
-        n += (length_len(Some(self.endpoints.len()), flexible, true) + self.endpoints.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.endpoints.len()), flexible, true)
+            + self
+                .endpoints
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += self.k_raft_version_feature.encoded_len(version);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -320,8 +372,12 @@ impl crate::protocol::sample::Sample for VotersRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.version = rng.i16(); }
-        if true { this.voters = rng.vec(|rng| Voter::sample(rng, version)); }
+        if true {
+            this.version = rng.i16();
+        }
+        if true {
+            this.voters = rng.vec(|rng| Voter::sample(rng, version));
+        }
         this
     }
 }
@@ -331,9 +387,15 @@ impl crate::protocol::sample::Sample for Endpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.u16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.u16();
+        }
         this
     }
 }
@@ -343,8 +405,12 @@ impl crate::protocol::sample::Sample for KRaftVersionFeature {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.min_supported_version = rng.i16(); }
-        if true { this.max_supported_version = rng.i16(); }
+        if true {
+            this.min_supported_version = rng.i16();
+        }
+        if true {
+            this.max_supported_version = rng.i16();
+        }
         this
     }
 }
@@ -354,11 +420,18 @@ impl crate::protocol::sample::Sample for Voter {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.voter_id = rng.i32(); }
-        if true { this.voter_directory_id = rng.uuid(); }
-        if true { this.endpoints = rng.vec(|rng| Endpoint::sample(rng, version)); }
-        if true { this.k_raft_version_feature = KRaftVersionFeature::sample(rng, version); }
+        if true {
+            this.voter_id = rng.i32();
+        }
+        if true {
+            this.voter_directory_id = rng.uuid();
+        }
+        if true {
+            this.endpoints = rng.vec(|rng| Endpoint::sample(rng, version));
+        }
+        if true {
+            this.k_raft_version_feature = KRaftVersionFeature::sample(rng, version);
+        }
         this
     }
 }
-

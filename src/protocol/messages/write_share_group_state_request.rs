@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `WriteShareGroupStateRequest` (request) from `WriteShareGroupStateRequest.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// WriteShareGroupStateRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +41,19 @@ impl Message for WriteShareGroupStateRequest {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("GroupId"))?;
-        this.topics = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(WriteStateData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Topics"))?;
+        this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("GroupId"))?;
+        this.topics = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(WriteStateData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Topics"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -53,12 +64,17 @@ impl Message for WriteShareGroupStateRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.group_id), flexible);
-        e.put_length(Some((&self.topics).len()), flexible, true); for x in (&self.topics).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.topics).len()), flexible, true);
+        for x in (&self.topics).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -68,10 +84,17 @@ impl Message for WriteShareGroupStateRequest {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
-        n += (length_len(Some(self.topics.len()), flexible, true) + self.topics.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.topics.len()), flexible, true)
+            + self
+                .topics
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -120,16 +143,18 @@ impl Message for StateBatch {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("FirstOffset"))?;
-        this.last_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("LastOffset"))?;
-        this.delivery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("DeliveryState"))?;
-        this.delivery_count = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("DeliveryCount"))?;
+        this.first_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("FirstOffset"))?;
+        this.last_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("LastOffset"))?;
+        this.delivery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("DeliveryState"))?;
+        this.delivery_count = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("DeliveryCount"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -147,7 +172,9 @@ impl Message for StateBatch {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -162,7 +189,9 @@ impl Message for StateBatch {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -207,17 +236,25 @@ impl Message for PartitionData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Partition"))?;
-        this.state_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("StateEpoch"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("StartOffset"))?;
-        this.state_batches = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(StateBatch::decode(d, version)?))? }) })().map_err(|e| e.in_field("StateBatches"))?;
+        this.partition = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Partition"))?;
+        this.state_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("StateEpoch"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("StartOffset"))?;
+        this.state_batches = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(StateBatch::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("StateBatches"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -231,12 +268,17 @@ impl Message for PartitionData {
         e.put_i32(*&self.state_epoch);
         e.put_i32(*&self.leader_epoch);
         e.put_i64(*&self.start_offset);
-        e.put_length(Some((&self.state_batches).len()), flexible, true); for x in (&self.state_batches).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.state_batches).len()), flexible, true);
+        for x in (&self.state_batches).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -249,10 +291,17 @@ impl Message for PartitionData {
         n += 4;
         n += 4;
         n += 8;
-        n += (length_len(Some(self.state_batches.len()), flexible, true) + self.state_batches.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.state_batches.len()), flexible, true)
+            + self
+                .state_batches
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -286,14 +335,19 @@ impl Message for WriteStateData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.partitions = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Partitions"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.partitions = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(PartitionData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Partitions"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -304,12 +358,17 @@ impl Message for WriteStateData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.partitions).len()), flexible, true); for x in (&self.partitions).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.partitions).len()), flexible, true);
+        for x in (&self.partitions).iter() {
+            (x).encode(e, version)?;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -319,10 +378,17 @@ impl Message for WriteStateData {
         let flexible = true;
         let mut n = 0usize;
         n += 16;
-        n += (length_len(Some(self.partitions.len()), flexible, true) + self.partitions.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.partitions.len()), flexible, true)
+            + self
+                .partitions
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -334,8 +400,12 @@ impl crate::protocol::sample::Sample for WriteShareGroupStateRequest {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.group_id = rng.string(); }
-        if true { this.topics = rng.vec(|rng| WriteStateData::sample(rng, version)); }
+        if true {
+            this.group_id = rng.string();
+        }
+        if true {
+            this.topics = rng.vec(|rng| WriteStateData::sample(rng, version));
+        }
         this
     }
 }
@@ -345,10 +415,18 @@ impl crate::protocol::sample::Sample for StateBatch {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.first_offset = rng.i64(); }
-        if true { this.last_offset = rng.i64(); }
-        if true { this.delivery_state = rng.i8(); }
-        if true { this.delivery_count = rng.i16(); }
+        if true {
+            this.first_offset = rng.i64();
+        }
+        if true {
+            this.last_offset = rng.i64();
+        }
+        if true {
+            this.delivery_state = rng.i8();
+        }
+        if true {
+            this.delivery_count = rng.i16();
+        }
         this
     }
 }
@@ -358,11 +436,21 @@ impl crate::protocol::sample::Sample for PartitionData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition = rng.i32(); }
-        if true { this.state_epoch = rng.i32(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.start_offset = rng.i64(); }
-        if true { this.state_batches = rng.vec(|rng| StateBatch::sample(rng, version)); }
+        if true {
+            this.partition = rng.i32();
+        }
+        if true {
+            this.state_epoch = rng.i32();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.start_offset = rng.i64();
+        }
+        if true {
+            this.state_batches = rng.vec(|rng| StateBatch::sample(rng, version));
+        }
         this
     }
 }
@@ -372,9 +460,12 @@ impl crate::protocol::sample::Sample for WriteStateData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.partitions = rng.vec(|rng| PartitionData::sample(rng, version)); }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.partitions = rng.vec(|rng| PartitionData::sample(rng, version));
+        }
         this
     }
 }
-

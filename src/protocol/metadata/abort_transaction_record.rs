@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AbortTransactionRecord` (metadata) from `AbortTransactionRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AbortTransactionRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,11 +39,13 @@ impl Message for AbortTransactionRecord {
         let mut this = Self::default();
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.reason = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(true)?) })().map_err(|e| e.in_field("Reason"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.reason = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(true)?) })()
+                        .map_err(|e| e.in_field("Reason"))?;
+                    Ok(true)
                 }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -49,15 +57,31 @@ impl Message for AbortTransactionRecord {
         let flexible = true;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.reason != None { count += 1; }
+            if (true) && self.reason != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.reason != None {
                 e.put_uvarint(0);
-                e.put_uvarint((match &self.reason { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }) as u32);
-                match &self.reason { None => { e.put_string(None, true); } Some(v) => { e.put_string(Some(v), true); } }
+                e.put_uvarint(
+                    (match &self.reason {
+                        None => length_len(None, true, false),
+                        Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                    }) as u32,
+                );
+                match &self.reason {
+                    None => {
+                        e.put_string(None, true);
+                    }
+                    Some(v) => {
+                        e.put_string(Some(v), true);
+                    }
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -68,8 +92,17 @@ impl Message for AbortTransactionRecord {
         let mut n = 0usize;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.reason != None { let len = match &self.reason { None => length_len(None, true, false), Some(v) => (length_len(Some(v.len()), true, false) + v.len()) }; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.reason != None {
+                let len = match &self.reason {
+                    None => length_len(None, true, false),
+                    Some(v) => (length_len(Some(v.len()), true, false) + v.len()),
+                };
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -88,8 +121,9 @@ impl crate::protocol::sample::Sample for AbortTransactionRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.reason = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.reason = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `AccessControlEntryRecord` (metadata) from `AccessControlEntryRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// AccessControlEntryRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,20 +65,26 @@ impl Message for AccessControlEntryRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("Id"))?;
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
-        this.pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PatternType"))?;
-        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Principal"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Operation"))?;
-        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("PermissionType"))?;
+        this.id =
+            (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("Id"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
+        this.pattern_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("PatternType"))?;
+        this.principal = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Principal"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.operation = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Operation"))?;
+        this.permission_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("PermissionType"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -94,7 +106,9 @@ impl Message for AccessControlEntryRecord {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -105,7 +119,8 @@ impl Message for AccessControlEntryRecord {
         let mut n = 0usize;
         n += 16;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
         n += 1;
         n += (length_len(Some(self.principal.len()), flexible, false) + self.principal.len());
         n += (length_len(Some(self.host.len()), flexible, false) + self.host.len());
@@ -113,7 +128,9 @@ impl Message for AccessControlEntryRecord {
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -132,15 +149,30 @@ impl crate::protocol::sample::Sample for AccessControlEntryRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.id = rng.uuid(); }
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if true { this.pattern_type = rng.i8(); }
-        if true { this.principal = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.operation = rng.i8(); }
-        if true { this.permission_type = rng.i8(); }
+        if true {
+            this.id = rng.uuid();
+        }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if true {
+            this.pattern_type = rng.i8();
+        }
+        if true {
+            this.principal = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.operation = rng.i8();
+        }
+        if true {
+            this.permission_type = rng.i8();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `BrokerRegistrationChangeRecord` (metadata) from `BrokerRegistrationChangeRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// BrokerRegistrationChangeRecord (metadata), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,19 +53,33 @@ impl Message for BrokerRegistrationChangeRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
-        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
+        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("BrokerEpoch"))?;
         if version >= 2 {
-            this.log_dirs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.uuid()?))? }) })().map_err(|e| e.in_field("LogDirs"))?;
+            this.log_dirs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.uuid()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("LogDirs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.fenced = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Fenced"))?; Ok(true) }
-                    1 if version >= 1 => { this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("InControlledShutdown"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.fenced = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                        .map_err(|e| e.in_field("Fenced"))?;
+                    Ok(true)
                 }
+                1 if version >= 1 => {
+                    this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                        .map_err(|e| e.in_field("InControlledShutdown"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -71,15 +91,32 @@ impl Message for BrokerRegistrationChangeRecord {
         let flexible = true;
         e.put_i32(*&self.broker_id);
         e.put_i64(*&self.broker_epoch);
-        if !(version >= 2) && self.log_dirs != Vec::<Uuid>::new() { return Err(EncodeError::FieldNotInVersion { field: "LogDirs", version }); }
+        if !(version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LogDirs",
+                version,
+            });
+        }
         if version >= 2 {
-            e.put_length(Some((&self.log_dirs).len()), flexible, true); for x in (&self.log_dirs).iter() { e.put_uuid(x); }
+            e.put_length(Some((&self.log_dirs).len()), flexible, true);
+            for x in (&self.log_dirs).iter() {
+                e.put_uuid(x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.fenced != 0 { count += 1; }
-            if !(version >= 1) && self.in_controlled_shutdown != 0 { return Err(EncodeError::FieldNotInVersion { field: "InControlledShutdown", version }); }
-            if (version >= 1) && self.in_controlled_shutdown != 0 { count += 1; }
+            if (true) && self.fenced != 0 {
+                count += 1;
+            }
+            if !(version >= 1) && self.in_controlled_shutdown != 0 {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "InControlledShutdown",
+                    version,
+                });
+            }
+            if (version >= 1) && self.in_controlled_shutdown != 0 {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.fenced != 0 {
@@ -88,12 +125,16 @@ impl Message for BrokerRegistrationChangeRecord {
                 e.put_i8(*&self.fenced);
             }
             if (version >= 1) && self.in_controlled_shutdown != 0 {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
                 e.put_uvarint((1) as u32);
                 e.put_i8(*&self.in_controlled_shutdown);
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -104,12 +145,24 @@ impl Message for BrokerRegistrationChangeRecord {
         let mut n = 0usize;
         n += 4;
         n += 8;
-        if version >= 2 { n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16); }
+        if version >= 2 {
+            n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.fenced != 0 { let len = 1; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (version >= 1) && self.in_controlled_shutdown != 0 { let len = 1; count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.fenced != 0 {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 1) && self.in_controlled_shutdown != 0 {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -128,12 +181,21 @@ impl crate::protocol::sample::Sample for BrokerRegistrationChangeRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if true { this.broker_epoch = rng.i64(); }
-        if true { this.fenced = rng.i8(); }
-        if version >= 1 { this.in_controlled_shutdown = rng.i8(); }
-        if version >= 2 { this.log_dirs = rng.vec(|rng| rng.uuid()); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if true {
+            this.broker_epoch = rng.i64();
+        }
+        if true {
+            this.fenced = rng.i8();
+        }
+        if version >= 1 {
+            this.in_controlled_shutdown = rng.i8();
+        }
+        if version >= 2 {
+            this.log_dirs = rng.vec(|rng| rng.uuid());
+        }
         this
     }
 }
-

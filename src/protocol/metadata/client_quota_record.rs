@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ClientQuotaRecord` (metadata) from `ClientQuotaRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ClientQuotaRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,23 @@ impl Message for ClientQuotaRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.entity = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(EntityData::decode(d, version)?))? }) })().map_err(|e| e.in_field("Entity"))?;
-        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Key"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
-        this.remove = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Remove"))?;
+        this.entity = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(EntityData::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Entity"))?;
+        this.key = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Key"))?;
+        this.value =
+            (|| -> Result<_, DecodeError> { Ok(d.f64()?) })().map_err(|e| e.in_field("Value"))?;
+        this.remove =
+            (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Remove"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -62,7 +75,10 @@ impl Message for ClientQuotaRecord {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        e.put_length(Some((&self.entity).len()), flexible, true); for x in (&self.entity).iter() { (x).encode(e, version)?; }
+        e.put_length(Some((&self.entity).len()), flexible, true);
+        for x in (&self.entity).iter() {
+            (x).encode(e, version)?;
+        }
         e.put_string(Some(&self.key), flexible);
         e.put_f64(*&self.value);
         e.put_bool(*&self.remove);
@@ -70,7 +86,9 @@ impl Message for ClientQuotaRecord {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -79,13 +97,20 @@ impl Message for ClientQuotaRecord {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        n += (length_len(Some(self.entity.len()), flexible, true) + self.entity.iter().map(|x| x.encoded_len(version)).sum::<usize>());
+        n += (length_len(Some(self.entity.len()), flexible, true)
+            + self
+                .entity
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
         n += (length_len(Some(self.key.len()), flexible, false) + self.key.len());
         n += 8;
         n += 1;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -126,14 +151,14 @@ impl Message for EntityData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("EntityType"))?;
-        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("EntityName"))?;
+        this.entity_type = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityType"))?;
+        this.entity_name = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("EntityName"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -144,12 +169,21 @@ impl Message for EntityData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_string(Some(&self.entity_type), flexible);
-        match &self.entity_name { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.entity_name {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -159,10 +193,15 @@ impl Message for EntityData {
         let flexible = true;
         let mut n = 0usize;
         n += (length_len(Some(self.entity_type.len()), flexible, false) + self.entity_type.len());
-        n += match &self.entity_name { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.entity_name {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -174,10 +213,18 @@ impl crate::protocol::sample::Sample for ClientQuotaRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity = rng.vec(|rng| EntityData::sample(rng, version)); }
-        if true { this.key = rng.string(); }
-        if true { this.value = rng.f64(); }
-        if true { this.remove = rng.bool(); }
+        if true {
+            this.entity = rng.vec(|rng| EntityData::sample(rng, version));
+        }
+        if true {
+            this.key = rng.string();
+        }
+        if true {
+            this.value = rng.f64();
+        }
+        if true {
+            this.remove = rng.bool();
+        }
         this
     }
 }
@@ -187,9 +234,12 @@ impl crate::protocol::sample::Sample for EntityData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.entity_type = rng.string(); }
-        if true { this.entity_name = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.entity_type = rng.string();
+        }
+        if true {
+            this.entity_name = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `ConfigRecord` (metadata) from `ConfigRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// ConfigRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,16 +49,18 @@ impl Message for ConfigRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("ResourceType"))?;
-        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("ResourceName"))?;
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Value"))?;
+        this.resource_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("ResourceType"))?;
+        this.resource_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("ResourceName"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.value = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Value"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -65,12 +73,21 @@ impl Message for ConfigRecord {
         e.put_i8(*&self.resource_type);
         e.put_string(Some(&self.resource_name), flexible);
         e.put_string(Some(&self.name), flexible);
-        match &self.value { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        match &self.value {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -80,12 +97,18 @@ impl Message for ConfigRecord {
         let flexible = true;
         let mut n = 0usize;
         n += 1;
-        n += (length_len(Some(self.resource_name.len()), flexible, false) + self.resource_name.len());
+        n += (length_len(Some(self.resource_name.len()), flexible, false)
+            + self.resource_name.len());
         n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
-        n += match &self.value { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += match &self.value {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -104,11 +127,18 @@ impl crate::protocol::sample::Sample for ConfigRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.resource_type = rng.i8(); }
-        if true { this.resource_name = rng.string(); }
-        if true { this.name = rng.string(); }
-        if true { this.value = rng.maybe_null(true, |rng| rng.string()); }
+        if true {
+            this.resource_type = rng.i8();
+        }
+        if true {
+            this.resource_name = rng.string();
+        }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.value = rng.maybe_null(true, |rng| rng.string());
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `DelegationTokenRecord` (metadata) from `DelegationTokenRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// DelegationTokenRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,19 +61,29 @@ impl Message for DelegationTokenRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.owner = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Owner"))?;
-        this.requester = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Requester"))?;
-        this.renewers = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.string(flexible)?))? }) })().map_err(|e| e.in_field("Renewers"))?;
-        this.issue_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("IssueTimestamp"))?;
-        this.max_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("MaxTimestamp"))?;
-        this.expiration_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("ExpirationTimestamp"))?;
-        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("TokenId"))?;
+        this.owner = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Owner"))?;
+        this.requester = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Requester"))?;
+        this.renewers = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.string(flexible)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Renewers"))?;
+        this.issue_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("IssueTimestamp"))?;
+        this.max_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("MaxTimestamp"))?;
+        this.expiration_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("ExpirationTimestamp"))?;
+        this.token_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("TokenId"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -79,7 +95,10 @@ impl Message for DelegationTokenRecord {
         let flexible = true;
         e.put_string(Some(&self.owner), flexible);
         e.put_string(Some(&self.requester), flexible);
-        e.put_length(Some((&self.renewers).len()), flexible, true); for x in (&self.renewers).iter() { e.put_string(Some(x), flexible); }
+        e.put_length(Some((&self.renewers).len()), flexible, true);
+        for x in (&self.renewers).iter() {
+            e.put_string(Some(x), flexible);
+        }
         e.put_i64(*&self.issue_timestamp);
         e.put_i64(*&self.max_timestamp);
         e.put_i64(*&self.expiration_timestamp);
@@ -88,7 +107,9 @@ impl Message for DelegationTokenRecord {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -99,14 +120,21 @@ impl Message for DelegationTokenRecord {
         let mut n = 0usize;
         n += (length_len(Some(self.owner.len()), flexible, false) + self.owner.len());
         n += (length_len(Some(self.requester.len()), flexible, false) + self.requester.len());
-        n += (length_len(Some(self.renewers.len()), flexible, true) + self.renewers.iter().map(|x| (length_len(Some(x.len()), flexible, false) + x.len())).sum::<usize>());
+        n += (length_len(Some(self.renewers.len()), flexible, true)
+            + self
+                .renewers
+                .iter()
+                .map(|x| (length_len(Some(x.len()), flexible, false) + x.len()))
+                .sum::<usize>());
         n += 8;
         n += 8;
         n += 8;
         n += (length_len(Some(self.token_id.len()), flexible, false) + self.token_id.len());
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -125,14 +153,27 @@ impl crate::protocol::sample::Sample for DelegationTokenRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.owner = rng.string(); }
-        if true { this.requester = rng.string(); }
-        if true { this.renewers = rng.vec(|rng| rng.string()); }
-        if true { this.issue_timestamp = rng.i64(); }
-        if true { this.max_timestamp = rng.i64(); }
-        if true { this.expiration_timestamp = rng.i64(); }
-        if true { this.token_id = rng.string(); }
+        if true {
+            this.owner = rng.string();
+        }
+        if true {
+            this.requester = rng.string();
+        }
+        if true {
+            this.renewers = rng.vec(|rng| rng.string());
+        }
+        if true {
+            this.issue_timestamp = rng.i64();
+        }
+        if true {
+            this.max_timestamp = rng.i64();
+        }
+        if true {
+            this.expiration_timestamp = rng.i64();
+        }
+        if true {
+            this.token_id = rng.string();
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `PartitionChangeRecord` (metadata) from `PartitionChangeRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// PartitionChangeRecord (metadata), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,23 +77,112 @@ impl Message for PartitionChangeRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionId"))?;
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
+        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionId"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.isr = (|| -> Result<_, DecodeError> { Ok(match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("Isr"))?; Ok(true) }
-                    1 => { this.leader = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?; Ok(true) }
-                    2 => { this.replicas = (|| -> Result<_, DecodeError> { Ok(match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("Replicas"))?; Ok(true) }
-                    3 => { this.removing_replicas = (|| -> Result<_, DecodeError> { Ok(match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("RemovingReplicas"))?; Ok(true) }
-                    4 => { this.adding_replicas = (|| -> Result<_, DecodeError> { Ok(match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }) })().map_err(|e| e.in_field("AddingReplicas"))?; Ok(true) }
-                    5 => { this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("LeaderRecoveryState"))?; Ok(true) }
-                    8 if version >= 1 => { this.directories = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(true, 16)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.uuid()?))?) }; if v.is_none() && !(version >= 1) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("Directories"))?; Ok(true) }
-                    6 if version >= 2 => { this.eligible_leader_replicas = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("EligibleLeaderReplicas"))?; Ok(true) }
-                    7 if version >= 2 => { this.last_known_elr = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("LastKnownElr"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.isr = (|| -> Result<_, DecodeError> {
+                        Ok(match d.array_len(true, 4)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                        })
+                    })()
+                    .map_err(|e| e.in_field("Isr"))?;
+                    Ok(true)
                 }
+                1 => {
+                    this.leader = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                        .map_err(|e| e.in_field("Leader"))?;
+                    Ok(true)
+                }
+                2 => {
+                    this.replicas = (|| -> Result<_, DecodeError> {
+                        Ok(match d.array_len(true, 4)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                        })
+                    })()
+                    .map_err(|e| e.in_field("Replicas"))?;
+                    Ok(true)
+                }
+                3 => {
+                    this.removing_replicas = (|| -> Result<_, DecodeError> {
+                        Ok(match d.array_len(true, 4)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                        })
+                    })()
+                    .map_err(|e| e.in_field("RemovingReplicas"))?;
+                    Ok(true)
+                }
+                4 => {
+                    this.adding_replicas = (|| -> Result<_, DecodeError> {
+                        Ok(match d.array_len(true, 4)? {
+                            None => None,
+                            Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                        })
+                    })()
+                    .map_err(|e| e.in_field("AddingReplicas"))?;
+                    Ok(true)
+                }
+                5 => {
+                    this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                        .map_err(|e| e.in_field("LeaderRecoveryState"))?;
+                    Ok(true)
+                }
+                8 if version >= 1 => {
+                    this.directories = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 16)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.uuid()?))?),
+                            };
+                            if v.is_none() && !(version >= 1) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("Directories"))?;
+                    Ok(true)
+                }
+                6 if version >= 2 => {
+                    this.eligible_leader_replicas = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 4)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                            };
+                            if v.is_none() && !(version >= 2) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("EligibleLeaderReplicas"))?;
+                    Ok(true)
+                }
+                7 if version >= 2 => {
+                    this.last_known_elr = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 4)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                            };
+                            if v.is_none() && !(version >= 2) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("LastKnownElr"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -101,74 +196,248 @@ impl Message for PartitionChangeRecord {
         e.put_uuid(&self.topic_id);
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.isr != None { count += 1; }
-            if (true) && self.leader != -2 { count += 1; }
-            if (true) && self.replicas != None { count += 1; }
-            if (true) && self.removing_replicas != None { count += 1; }
-            if (true) && self.adding_replicas != None { count += 1; }
-            if (true) && self.leader_recovery_state != -1 { count += 1; }
-            if !(version >= 2) && self.eligible_leader_replicas != None { return Err(EncodeError::FieldNotInVersion { field: "EligibleLeaderReplicas", version }); }
-            if (version >= 2) && self.eligible_leader_replicas != None { count += 1; }
-            if !(version >= 2) && self.last_known_elr != None { return Err(EncodeError::FieldNotInVersion { field: "LastKnownElr", version }); }
-            if (version >= 2) && self.last_known_elr != None { count += 1; }
-            if !(version >= 1) && self.directories != None { return Err(EncodeError::FieldNotInVersion { field: "Directories", version }); }
-            if (version >= 1) && self.directories != None { count += 1; }
+            if (true) && self.isr != None {
+                count += 1;
+            }
+            if (true) && self.leader != -2 {
+                count += 1;
+            }
+            if (true) && self.replicas != None {
+                count += 1;
+            }
+            if (true) && self.removing_replicas != None {
+                count += 1;
+            }
+            if (true) && self.adding_replicas != None {
+                count += 1;
+            }
+            if (true) && self.leader_recovery_state != -1 {
+                count += 1;
+            }
+            if !(version >= 2) && self.eligible_leader_replicas != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "EligibleLeaderReplicas",
+                    version,
+                });
+            }
+            if (version >= 2) && self.eligible_leader_replicas != None {
+                count += 1;
+            }
+            if !(version >= 2) && self.last_known_elr != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "LastKnownElr",
+                    version,
+                });
+            }
+            if (version >= 2) && self.last_known_elr != None {
+                count += 1;
+            }
+            if !(version >= 1) && self.directories != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "Directories",
+                    version,
+                });
+            }
+            if (version >= 1) && self.directories != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.isr != None {
                 e.put_uvarint(0);
-                e.put_uvarint((match &self.isr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.isr { None => { e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.isr {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.isr {
+                    None => {
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (true) && self.leader != -2 {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
                 e.put_uvarint((4) as u32);
                 e.put_i32(*&self.leader);
             }
             if (true) && self.replicas != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 2) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 2) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(2);
-                e.put_uvarint((match &self.replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.replicas { None => { e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.replicas {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.replicas {
+                    None => {
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (true) && self.removing_replicas != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 3) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 3) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(3);
-                e.put_uvarint((match &self.removing_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.removing_replicas { None => { e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.removing_replicas {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.removing_replicas {
+                    None => {
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (true) && self.adding_replicas != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 4) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 4) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(4);
-                e.put_uvarint((match &self.adding_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.adding_replicas { None => { e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.adding_replicas {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.adding_replicas {
+                    None => {
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (true) && self.leader_recovery_state != -1 {
-                while let Some(u) = unknown.next_if(|u| u.tag < 5) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 5) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(5);
                 e.put_uvarint((1) as u32);
                 e.put_i8(*&self.leader_recovery_state);
             }
             if (version >= 2) && self.eligible_leader_replicas != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 6) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 6) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(6);
-                e.put_uvarint((match &self.eligible_leader_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.eligible_leader_replicas { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "EligibleLeaderReplicas", version }); } e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.eligible_leader_replicas {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.eligible_leader_replicas {
+                    None => {
+                        if !(version >= 2) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "EligibleLeaderReplicas",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (version >= 2) && self.last_known_elr != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 7) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 7) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(7);
-                e.put_uvarint((match &self.last_known_elr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.last_known_elr { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "LastKnownElr", version }); } e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.last_known_elr {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.last_known_elr {
+                    None => {
+                        if !(version >= 2) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "LastKnownElr",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (version >= 1) && self.directories != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 8) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 8) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(8);
-                e.put_uvarint((match &self.directories { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16) }) as u32);
-                match &self.directories { None => { if !(version >= 1) { return Err(EncodeError::NullNotAllowed { field: "Directories", version }); } e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_uuid(x); } } }
+                e.put_uvarint(
+                    (match &self.directories {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                    }) as u32,
+                );
+                match &self.directories {
+                    None => {
+                        if !(version >= 1) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "Directories",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_uuid(x);
+                        }
+                    }
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -181,16 +450,75 @@ impl Message for PartitionChangeRecord {
         n += 16;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.isr != None { let len = match &self.isr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (true) && self.leader != -2 { let len = 4; count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
-            if (true) && self.replicas != None { let len = match &self.replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(2) + uvarint_len(len as u32) + len; }
-            if (true) && self.removing_replicas != None { let len = match &self.removing_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(3) + uvarint_len(len as u32) + len; }
-            if (true) && self.adding_replicas != None { let len = match &self.adding_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(4) + uvarint_len(len as u32) + len; }
-            if (true) && self.leader_recovery_state != -1 { let len = 1; count += 1; n += uvarint_len(5) + uvarint_len(len as u32) + len; }
-            if (version >= 1) && self.directories != None { let len = match &self.directories { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16) }; count += 1; n += uvarint_len(8) + uvarint_len(len as u32) + len; }
-            if (version >= 2) && self.eligible_leader_replicas != None { let len = match &self.eligible_leader_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(6) + uvarint_len(len as u32) + len; }
-            if (version >= 2) && self.last_known_elr != None { let len = match &self.last_known_elr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(7) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.isr != None {
+                let len = match &self.isr {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (true) && self.leader != -2 {
+                let len = 4;
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
+            if (true) && self.replicas != None {
+                let len = match &self.replicas {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(2) + uvarint_len(len as u32) + len;
+            }
+            if (true) && self.removing_replicas != None {
+                let len = match &self.removing_replicas {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(3) + uvarint_len(len as u32) + len;
+            }
+            if (true) && self.adding_replicas != None {
+                let len = match &self.adding_replicas {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(4) + uvarint_len(len as u32) + len;
+            }
+            if (true) && self.leader_recovery_state != -1 {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(5) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 1) && self.directories != None {
+                let len = match &self.directories {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                };
+                count += 1;
+                n += uvarint_len(8) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 2) && self.eligible_leader_replicas != None {
+                let len = match &self.eligible_leader_replicas {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(6) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 2) && self.last_known_elr != None {
+                let len = match &self.last_known_elr {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(7) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -209,18 +537,40 @@ impl crate::protocol::sample::Sample for PartitionChangeRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_id = rng.i32(); }
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.isr = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.leader = rng.i32(); }
-        if true { this.replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.removing_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.adding_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32())); }
-        if true { this.leader_recovery_state = rng.i8(); }
-        if version >= 1 { this.directories = rng.maybe_null(version >= 1, |rng| rng.vec(|rng| rng.uuid())); }
-        if version >= 2 { this.eligible_leader_replicas = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32())); }
-        if version >= 2 { this.last_known_elr = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32())); }
+        if true {
+            this.partition_id = rng.i32();
+        }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.isr = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.leader = rng.i32();
+        }
+        if true {
+            this.replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.removing_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.adding_replicas = rng.maybe_null(true, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if true {
+            this.leader_recovery_state = rng.i8();
+        }
+        if version >= 1 {
+            this.directories = rng.maybe_null(version >= 1, |rng| rng.vec(|rng| rng.uuid()));
+        }
+        if version >= 2 {
+            this.eligible_leader_replicas =
+                rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if version >= 2 {
+            this.last_known_elr = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32()));
+        }
         this
     }
 }
-

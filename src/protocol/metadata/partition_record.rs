@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `PartitionRecord` (metadata) from `PartitionRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// PartitionRecord (metadata), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,27 +85,94 @@ impl Message for PartitionRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionId"))?;
-        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("TopicId"))?;
-        this.replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Replicas"))?;
-        this.isr = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("Isr"))?;
-        this.removing_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("RemovingReplicas"))?;
-        this.adding_replicas = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.i32()?))? }) })().map_err(|e| e.in_field("AddingReplicas"))?;
-        this.leader = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
-        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("LeaderEpoch"))?;
-        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("PartitionEpoch"))?;
+        this.partition_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionId"))?;
+        this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("TopicId"))?;
+        this.replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Replicas"))?;
+        this.isr = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Isr"))?;
+        this.removing_replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("RemovingReplicas"))?;
+        this.adding_replicas = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 4)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(d.i32()?))?
+            })
+        })()
+        .map_err(|e| e.in_field("AddingReplicas"))?;
+        this.leader =
+            (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Leader"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
+        this.partition_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("PartitionEpoch"))?;
         if version >= 1 {
-            this.directories = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.uuid()?))? }) })().map_err(|e| e.in_field("Directories"))?;
+            this.directories = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.uuid()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("Directories"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    0 => { this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("LeaderRecoveryState"))?; Ok(true) }
-                    1 if version >= 2 => { this.eligible_leader_replicas = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("EligibleLeaderReplicas"))?; Ok(true) }
-                    2 if version >= 2 => { this.last_known_elr = (|| -> Result<_, DecodeError> { Ok({ let v = match d.array_len(true, 4)? { None => None, Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?) }; if v.is_none() && !(version >= 2) { return Err(null_field()); } v }) })().map_err(|e| e.in_field("LastKnownElr"))?; Ok(true) }
-                    _ => Ok(false),
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 => {
+                    this.leader_recovery_state = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                        .map_err(|e| e.in_field("LeaderRecoveryState"))?;
+                    Ok(true)
                 }
+                1 if version >= 2 => {
+                    this.eligible_leader_replicas = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 4)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                            };
+                            if v.is_none() && !(version >= 2) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("EligibleLeaderReplicas"))?;
+                    Ok(true)
+                }
+                2 if version >= 2 => {
+                    this.last_known_elr = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 4)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.i32()?))?),
+                            };
+                            if v.is_none() && !(version >= 2) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("LastKnownElr"))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -111,24 +184,60 @@ impl Message for PartitionRecord {
         let flexible = true;
         e.put_i32(*&self.partition_id);
         e.put_uuid(&self.topic_id);
-        e.put_length(Some((&self.replicas).len()), flexible, true); for x in (&self.replicas).iter() { e.put_i32(*x); }
-        e.put_length(Some((&self.isr).len()), flexible, true); for x in (&self.isr).iter() { e.put_i32(*x); }
-        e.put_length(Some((&self.removing_replicas).len()), flexible, true); for x in (&self.removing_replicas).iter() { e.put_i32(*x); }
-        e.put_length(Some((&self.adding_replicas).len()), flexible, true); for x in (&self.adding_replicas).iter() { e.put_i32(*x); }
+        e.put_length(Some((&self.replicas).len()), flexible, true);
+        for x in (&self.replicas).iter() {
+            e.put_i32(*x);
+        }
+        e.put_length(Some((&self.isr).len()), flexible, true);
+        for x in (&self.isr).iter() {
+            e.put_i32(*x);
+        }
+        e.put_length(Some((&self.removing_replicas).len()), flexible, true);
+        for x in (&self.removing_replicas).iter() {
+            e.put_i32(*x);
+        }
+        e.put_length(Some((&self.adding_replicas).len()), flexible, true);
+        for x in (&self.adding_replicas).iter() {
+            e.put_i32(*x);
+        }
         e.put_i32(*&self.leader);
         e.put_i32(*&self.leader_epoch);
         e.put_i32(*&self.partition_epoch);
-        if !(version >= 1) && self.directories != Vec::<Uuid>::new() { return Err(EncodeError::FieldNotInVersion { field: "Directories", version }); }
+        if !(version >= 1) && self.directories != Vec::<Uuid>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Directories",
+                version,
+            });
+        }
         if version >= 1 {
-            e.put_length(Some((&self.directories).len()), flexible, true); for x in (&self.directories).iter() { e.put_uuid(x); }
+            e.put_length(Some((&self.directories).len()), flexible, true);
+            for x in (&self.directories).iter() {
+                e.put_uuid(x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            if (true) && self.leader_recovery_state != 0 { count += 1; }
-            if !(version >= 2) && self.eligible_leader_replicas != None { return Err(EncodeError::FieldNotInVersion { field: "EligibleLeaderReplicas", version }); }
-            if (version >= 2) && self.eligible_leader_replicas != None { count += 1; }
-            if !(version >= 2) && self.last_known_elr != None { return Err(EncodeError::FieldNotInVersion { field: "LastKnownElr", version }); }
-            if (version >= 2) && self.last_known_elr != None { count += 1; }
+            if (true) && self.leader_recovery_state != 0 {
+                count += 1;
+            }
+            if !(version >= 2) && self.eligible_leader_replicas != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "EligibleLeaderReplicas",
+                    version,
+                });
+            }
+            if (version >= 2) && self.eligible_leader_replicas != None {
+                count += 1;
+            }
+            if !(version >= 2) && self.last_known_elr != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "LastKnownElr",
+                    version,
+                });
+            }
+            if (version >= 2) && self.last_known_elr != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.leader_recovery_state != 0 {
@@ -137,18 +246,66 @@ impl Message for PartitionRecord {
                 e.put_i8(*&self.leader_recovery_state);
             }
             if (version >= 2) && self.eligible_leader_replicas != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 1) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(1);
-                e.put_uvarint((match &self.eligible_leader_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.eligible_leader_replicas { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "EligibleLeaderReplicas", version }); } e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.eligible_leader_replicas {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.eligible_leader_replicas {
+                    None => {
+                        if !(version >= 2) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "EligibleLeaderReplicas",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
             if (version >= 2) && self.last_known_elr != None {
-                while let Some(u) = unknown.next_if(|u| u.tag < 2) { e.put_raw_tagged(u); }
+                while let Some(u) = unknown.next_if(|u| u.tag < 2) {
+                    e.put_raw_tagged(u);
+                }
                 e.put_uvarint(2);
-                e.put_uvarint((match &self.last_known_elr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }) as u32);
-                match &self.last_known_elr { None => { if !(version >= 2) { return Err(EncodeError::NullNotAllowed { field: "LastKnownElr", version }); } e.put_length(None, true, true); } Some(v) => { e.put_length(Some((v).len()), true, true); for x in (v).iter() { e.put_i32(*x); } } }
+                e.put_uvarint(
+                    (match &self.last_known_elr {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                    }) as u32,
+                );
+                match &self.last_known_elr {
+                    None => {
+                        if !(version >= 2) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "LastKnownElr",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_i32(*x);
+                        }
+                    }
+                }
             }
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -161,18 +318,43 @@ impl Message for PartitionRecord {
         n += 16;
         n += (length_len(Some(self.replicas.len()), flexible, true) + self.replicas.len() * 4);
         n += (length_len(Some(self.isr.len()), flexible, true) + self.isr.len() * 4);
-        n += (length_len(Some(self.removing_replicas.len()), flexible, true) + self.removing_replicas.len() * 4);
-        n += (length_len(Some(self.adding_replicas.len()), flexible, true) + self.adding_replicas.len() * 4);
+        n += (length_len(Some(self.removing_replicas.len()), flexible, true)
+            + self.removing_replicas.len() * 4);
+        n += (length_len(Some(self.adding_replicas.len()), flexible, true)
+            + self.adding_replicas.len() * 4);
         n += 4;
         n += 4;
         n += 4;
-        if version >= 1 { n += (length_len(Some(self.directories.len()), flexible, true) + self.directories.len() * 16); }
+        if version >= 1 {
+            n += (length_len(Some(self.directories.len()), flexible, true)
+                + self.directories.len() * 16);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
-            if (true) && self.leader_recovery_state != 0 { let len = 1; count += 1; n += uvarint_len(0) + uvarint_len(len as u32) + len; }
-            if (version >= 2) && self.eligible_leader_replicas != None { let len = match &self.eligible_leader_replicas { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(1) + uvarint_len(len as u32) + len; }
-            if (version >= 2) && self.last_known_elr != None { let len = match &self.last_known_elr { None => length_len(None, true, true), Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4) }; count += 1; n += uvarint_len(2) + uvarint_len(len as u32) + len; }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
+            if (true) && self.leader_recovery_state != 0 {
+                let len = 1;
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 2) && self.eligible_leader_replicas != None {
+                let len = match &self.eligible_leader_replicas {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 2) && self.last_known_elr != None {
+                let len = match &self.last_known_elr {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 4),
+                };
+                count += 1;
+                n += uvarint_len(2) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -191,20 +373,46 @@ impl crate::protocol::sample::Sample for PartitionRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.partition_id = rng.i32(); }
-        if true { this.topic_id = rng.uuid(); }
-        if true { this.replicas = rng.vec(|rng| rng.i32()); }
-        if true { this.isr = rng.vec(|rng| rng.i32()); }
-        if true { this.removing_replicas = rng.vec(|rng| rng.i32()); }
-        if true { this.adding_replicas = rng.vec(|rng| rng.i32()); }
-        if true { this.leader = rng.i32(); }
-        if true { this.leader_recovery_state = rng.i8(); }
-        if true { this.leader_epoch = rng.i32(); }
-        if true { this.partition_epoch = rng.i32(); }
-        if version >= 1 { this.directories = rng.vec(|rng| rng.uuid()); }
-        if version >= 2 { this.eligible_leader_replicas = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32())); }
-        if version >= 2 { this.last_known_elr = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32())); }
+        if true {
+            this.partition_id = rng.i32();
+        }
+        if true {
+            this.topic_id = rng.uuid();
+        }
+        if true {
+            this.replicas = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.isr = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.removing_replicas = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.adding_replicas = rng.vec(|rng| rng.i32());
+        }
+        if true {
+            this.leader = rng.i32();
+        }
+        if true {
+            this.leader_recovery_state = rng.i8();
+        }
+        if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
+            this.partition_epoch = rng.i32();
+        }
+        if version >= 1 {
+            this.directories = rng.vec(|rng| rng.uuid());
+        }
+        if version >= 2 {
+            this.eligible_leader_replicas =
+                rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32()));
+        }
+        if version >= 2 {
+            this.last_known_elr = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.i32()));
+        }
         this
     }
 }
-

@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `RegisterBrokerRecord` (metadata) from `RegisterBrokerRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// RegisterBrokerRecord (metadata), versions 0-3, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,28 +73,51 @@ impl Message for RegisterBrokerRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("BrokerId"))?;
+        this.broker_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("BrokerId"))?;
         if version >= 2 {
-            this.is_migrating_zk_broker = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("IsMigratingZkBroker"))?;
+            this.is_migrating_zk_broker = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsMigratingZkBroker"))?;
         }
-        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })().map_err(|e| e.in_field("IncarnationId"))?;
-        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })().map_err(|e| e.in_field("BrokerEpoch"))?;
-        this.end_points = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(BrokerEndpoint::decode(d, version)?))? }) })().map_err(|e| e.in_field("EndPoints"))?;
-        this.features = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(BrokerFeature::decode(d, version)?))? }) })().map_err(|e| e.in_field("Features"))?;
-        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })().map_err(|e| e.in_field("Rack"))?;
-        this.fenced = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Fenced"))?;
+        this.incarnation_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+            .map_err(|e| e.in_field("IncarnationId"))?;
+        this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+            .map_err(|e| e.in_field("BrokerEpoch"))?;
+        this.end_points = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(BrokerEndpoint::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("EndPoints"))?;
+        this.features = (|| -> Result<_, DecodeError> {
+            Ok({
+                let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
+                d.array_of(n, |d| Ok(BrokerFeature::decode(d, version)?))?
+            })
+        })()
+        .map_err(|e| e.in_field("Features"))?;
+        this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
+            .map_err(|e| e.in_field("Rack"))?;
+        this.fenced =
+            (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("Fenced"))?;
         if version >= 1 {
-            this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })().map_err(|e| e.in_field("InControlledShutdown"))?;
+            this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("InControlledShutdown"))?;
         }
         if version >= 3 {
-            this.log_dirs = (|| -> Result<_, DecodeError> { Ok({ let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?; d.array_of(n, |d| Ok(d.uuid()?))? }) })().map_err(|e| e.in_field("LogDirs"))?;
+            this.log_dirs = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
+                    d.array_of(n, |d| Ok(d.uuid()?))?
+                })
+            })()
+            .map_err(|e| e.in_field("LogDirs"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -99,29 +128,62 @@ impl Message for RegisterBrokerRecord {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.broker_id);
-        if !(version >= 2) && self.is_migrating_zk_broker != false { return Err(EncodeError::FieldNotInVersion { field: "IsMigratingZkBroker", version }); }
+        if !(version >= 2) && self.is_migrating_zk_broker != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsMigratingZkBroker",
+                version,
+            });
+        }
         if version >= 2 {
             e.put_bool(*&self.is_migrating_zk_broker);
         }
         e.put_uuid(&self.incarnation_id);
         e.put_i64(*&self.broker_epoch);
-        e.put_length(Some((&self.end_points).len()), flexible, true); for x in (&self.end_points).iter() { (x).encode(e, version)?; }
-        e.put_length(Some((&self.features).len()), flexible, true); for x in (&self.features).iter() { (x).encode(e, version)?; }
-        match &self.rack { None => { e.put_string(None, flexible); } Some(v) => { e.put_string(Some(v), flexible); } }
+        e.put_length(Some((&self.end_points).len()), flexible, true);
+        for x in (&self.end_points).iter() {
+            (x).encode(e, version)?;
+        }
+        e.put_length(Some((&self.features).len()), flexible, true);
+        for x in (&self.features).iter() {
+            (x).encode(e, version)?;
+        }
+        match &self.rack {
+            None => {
+                e.put_string(None, flexible);
+            }
+            Some(v) => {
+                e.put_string(Some(v), flexible);
+            }
+        }
         e.put_bool(*&self.fenced);
-        if !(version >= 1) && self.in_controlled_shutdown != false { return Err(EncodeError::FieldNotInVersion { field: "InControlledShutdown", version }); }
+        if !(version >= 1) && self.in_controlled_shutdown != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "InControlledShutdown",
+                version,
+            });
+        }
         if version >= 1 {
             e.put_bool(*&self.in_controlled_shutdown);
         }
-        if !(version >= 3) && self.log_dirs != Vec::<Uuid>::new() { return Err(EncodeError::FieldNotInVersion { field: "LogDirs", version }); }
+        if !(version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "LogDirs",
+                version,
+            });
+        }
         if version >= 3 {
-            e.put_length(Some((&self.log_dirs).len()), flexible, true); for x in (&self.log_dirs).iter() { e.put_uuid(x); }
+            e.put_length(Some((&self.log_dirs).len()), flexible, true);
+            for x in (&self.log_dirs).iter() {
+                e.put_uuid(x);
+            }
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -131,18 +193,39 @@ impl Message for RegisterBrokerRecord {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        if version >= 2 { n += 1; }
+        if version >= 2 {
+            n += 1;
+        }
         n += 16;
         n += 8;
-        n += (length_len(Some(self.end_points.len()), flexible, true) + self.end_points.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += (length_len(Some(self.features.len()), flexible, true) + self.features.iter().map(|x| x.encoded_len(version)).sum::<usize>());
-        n += match &self.rack { None => length_len(None, flexible, false), Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()) };
+        n += (length_len(Some(self.end_points.len()), flexible, true)
+            + self
+                .end_points
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += (length_len(Some(self.features.len()), flexible, true)
+            + self
+                .features
+                .iter()
+                .map(|x| x.encoded_len(version))
+                .sum::<usize>());
+        n += match &self.rack {
+            None => length_len(None, flexible, false),
+            Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+        };
         n += 1;
-        if version >= 1 { n += 1; }
-        if version >= 3 { n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16); }
+        if version >= 1 {
+            n += 1;
+        }
+        if version >= 3 {
+            n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -191,16 +274,18 @@ impl Message for BrokerEndpoint {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Host"))?;
-        this.port = (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
-        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("SecurityProtocol"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.host = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Host"))?;
+        this.port =
+            (|| -> Result<_, DecodeError> { Ok(d.u16()?) })().map_err(|e| e.in_field("Port"))?;
+        this.security_protocol = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("SecurityProtocol"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -218,7 +303,9 @@ impl Message for BrokerEndpoint {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -233,7 +320,9 @@ impl Message for BrokerEndpoint {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -271,15 +360,16 @@ impl Message for BrokerFeature {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MinSupportedVersion"))?;
-        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })().map_err(|e| e.in_field("MaxSupportedVersion"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.min_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MinSupportedVersion"))?;
+        this.max_supported_version = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+            .map_err(|e| e.in_field("MaxSupportedVersion"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -296,7 +386,9 @@ impl Message for BrokerFeature {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -310,7 +402,9 @@ impl Message for BrokerFeature {
         n += 2;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -322,16 +416,36 @@ impl crate::protocol::sample::Sample for RegisterBrokerRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.broker_id = rng.i32(); }
-        if version >= 2 { this.is_migrating_zk_broker = rng.bool(); }
-        if true { this.incarnation_id = rng.uuid(); }
-        if true { this.broker_epoch = rng.i64(); }
-        if true { this.end_points = rng.vec(|rng| BrokerEndpoint::sample(rng, version)); }
-        if true { this.features = rng.vec(|rng| BrokerFeature::sample(rng, version)); }
-        if true { this.rack = rng.maybe_null(true, |rng| rng.string()); }
-        if true { this.fenced = rng.bool(); }
-        if version >= 1 { this.in_controlled_shutdown = rng.bool(); }
-        if version >= 3 { this.log_dirs = rng.vec(|rng| rng.uuid()); }
+        if true {
+            this.broker_id = rng.i32();
+        }
+        if version >= 2 {
+            this.is_migrating_zk_broker = rng.bool();
+        }
+        if true {
+            this.incarnation_id = rng.uuid();
+        }
+        if true {
+            this.broker_epoch = rng.i64();
+        }
+        if true {
+            this.end_points = rng.vec(|rng| BrokerEndpoint::sample(rng, version));
+        }
+        if true {
+            this.features = rng.vec(|rng| BrokerFeature::sample(rng, version));
+        }
+        if true {
+            this.rack = rng.maybe_null(true, |rng| rng.string());
+        }
+        if true {
+            this.fenced = rng.bool();
+        }
+        if version >= 1 {
+            this.in_controlled_shutdown = rng.bool();
+        }
+        if version >= 3 {
+            this.log_dirs = rng.vec(|rng| rng.uuid());
+        }
         this
     }
 }
@@ -341,10 +455,18 @@ impl crate::protocol::sample::Sample for BrokerEndpoint {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.host = rng.string(); }
-        if true { this.port = rng.u16(); }
-        if true { this.security_protocol = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.host = rng.string();
+        }
+        if true {
+            this.port = rng.u16();
+        }
+        if true {
+            this.security_protocol = rng.i16();
+        }
         this
     }
 }
@@ -354,10 +476,15 @@ impl crate::protocol::sample::Sample for BrokerFeature {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.min_supported_version = rng.i16(); }
-        if true { this.max_supported_version = rng.i16(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.min_supported_version = rng.i16();
+        }
+        if true {
+            this.max_supported_version = rng.i16();
+        }
         this
     }
 }
-

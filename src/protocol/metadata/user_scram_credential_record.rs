@@ -2,10 +2,16 @@
 // Do not edit: change the generator (xtask/src/lib.rs) or the specs, then regenerate.
 //! `UserScramCredentialRecord` (metadata) from `UserScramCredentialRecord.json`.
 
-#![allow(clippy::all, unused_imports, unused_parens, unused_mut, unused_variables)]
+#![allow(
+    clippy::all,
+    unused_imports,
+    unused_parens,
+    unused_mut,
+    unused_variables
+)]
 
-use bytes::Bytes;
 use crate::protocol::codec::*;
+use bytes::Bytes;
 
 /// UserScramCredentialRecord (metadata), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,18 +57,22 @@ impl Message for UserScramCredentialRecord {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })().map_err(|e| e.in_field("Name"))?;
-        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })().map_err(|e| e.in_field("Mechanism"))?;
-        this.salt = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("Salt"))?;
-        this.stored_key = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("StoredKey"))?;
-        this.server_key = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })().map_err(|e| e.in_field("ServerKey"))?;
-        this.iterations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Iterations"))?;
+        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+            .map_err(|e| e.in_field("Name"))?;
+        this.mechanism = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+            .map_err(|e| e.in_field("Mechanism"))?;
+        this.salt = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("Salt"))?;
+        this.stored_key = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("StoredKey"))?;
+        this.server_key = (|| -> Result<_, DecodeError> { Ok(d.bytes(flexible)?) })()
+            .map_err(|e| e.in_field("ServerKey"))?;
+        this.iterations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("Iterations"))?;
         if flexible {
             let mut unknown = Vec::new();
-            d.tagged_fields(&mut unknown, |tag, d| {
-                match tag {
-                    _ => Ok(false),
-                }
+            d.tagged_fields(&mut unknown, |tag, d| match tag {
+                _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
         }
@@ -82,7 +92,9 @@ impl Message for UserScramCredentialRecord {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
-            for u in unknown { e.put_raw_tagged(u); }
+            for u in unknown {
+                e.put_raw_tagged(u);
+            }
         }
         Ok(())
     }
@@ -99,7 +111,9 @@ impl Message for UserScramCredentialRecord {
         n += 4;
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
-            for u in &self.unknown_tagged_fields { n += raw_tagged_len(u); }
+            for u in &self.unknown_tagged_fields {
+                n += raw_tagged_len(u);
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -118,13 +132,24 @@ impl crate::protocol::sample::Sample for UserScramCredentialRecord {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true { this.name = rng.string(); }
-        if true { this.mechanism = rng.i8(); }
-        if true { this.salt = rng.bytes(); }
-        if true { this.stored_key = rng.bytes(); }
-        if true { this.server_key = rng.bytes(); }
-        if true { this.iterations = rng.i32(); }
+        if true {
+            this.name = rng.string();
+        }
+        if true {
+            this.mechanism = rng.i8();
+        }
+        if true {
+            this.salt = rng.bytes();
+        }
+        if true {
+            this.stored_key = rng.bytes();
+        }
+        if true {
+            this.server_key = rng.bytes();
+        }
+        if true {
+            this.iterations = rng.i32();
+        }
         this
     }
 }
-

@@ -1,0 +1,140 @@
+//! The `kfk` command line: clap definitions of every subcommand, one file per subcommand, and
+//! the exit-code policy (0 success, 1 failure of the work, 2 bad usage; a closed stdout is
+//! success). Turns flags into configs and calls `broker::run`, `client`, `protocol`, `log`.
+//!
+//! Must not: hold broker or client logic; each subcommand file only parses, calls, prints.
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod generate;
+
+/// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
+/// wire protocol.
+#[derive(Parser, Debug)]
+#[command(name = "kfk", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands, named after Kafka's `kafka-*.sh` tools.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a Kafka-compatible broker (`kfk broker start`).
+    Broker(generate::Pending),
+    /// Read lines from stdin and produce them to a topic (kafka-console-producer).
+    ConsoleProducer(generate::Pending),
+    /// Consume records from a topic and print them (kafka-console-consumer).
+    ConsoleConsumer(generate::Pending),
+    /// Create, list, describe, alter and delete topics (kafka-topics).
+    Topics(generate::Pending),
+    /// List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups).
+    ConsumerGroups(generate::Pending),
+    /// Describe and alter topic and broker configs (kafka-configs).
+    Configs(generate::Pending),
+    /// Measure producer throughput and latency (kafka-producer-perf-test).
+    ProducerPerfTest(generate::Pending),
+    /// Measure consumer throughput (kafka-consumer-perf-test).
+    ConsumerPerfTest(generate::Pending),
+    /// Print the batches, records and index entries of log segment files (kafka-dump-log).
+    DumpLog(generate::Pending),
+    /// Print a shell completion script for kfk.
+    Completions(generate::CompletionsArgs),
+    /// Print kfk's man page (roff).
+    Man(generate::ManArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let name = subcommand_name(&cli.command);
+    let result = match cli.command {
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man(args) => generate::man(&args),
+        Command::Broker(args)
+        | Command::ConsoleProducer(args)
+        | Command::ConsoleConsumer(args)
+        | Command::Topics(args)
+        | Command::ConsumerGroups(args)
+        | Command::Configs(args)
+        | Command::ProducerPerfTest(args)
+        | Command::ConsumerPerfTest(args)
+        | Command::DumpLog(args) => generate::pending(name, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kfk {name}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn subcommand_name(command: &Command) -> &'static str {
+    match command {
+        Command::Broker(_) => "broker",
+        Command::ConsoleProducer(_) => "console-producer",
+        Command::ConsoleConsumer(_) => "console-consumer",
+        Command::Topics(_) => "topics",
+        Command::ConsumerGroups(_) => "consumer-groups",
+        Command::Configs(_) => "configs",
+        Command::ProducerPerfTest(_) => "producer-perf-test",
+        Command::ConsumerPerfTest(_) => "consumer-perf-test",
+        Command::DumpLog(_) => "dump-log",
+        Command::Completions(_) => "completions",
+        Command::Man(_) => "man",
+    }
+}
+
+/// A subcommand's failure: usage errors exit 2, everything else 1.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad flags or values; the message names the flag.
+    Usage(String),
+    /// The work failed (I/O, broker errors).
+    Failed(String),
+    /// Writing to stdout failed.
+    Io(std::io::Error),
+}
+
+impl CliError {
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
+            CliError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Io(e)
+    }
+}
+
+/// The clap command tree (for completions and man pages).
+pub fn command() -> clap::Command {
+    Cli::command()
+}
