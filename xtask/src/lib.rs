@@ -176,7 +176,7 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn parse_fields(list: &Value, structs: &mut Vec<StructDef>, top: Option<Versions>) -> Vec<Field> {
+fn parse_fields(list: &Value, structs: &mut Vec<StructDef>) -> Vec<Field> {
     let mut out = Vec::new();
     for f in list.as_array().map(Vec::as_slice).unwrap_or(&[]) {
         let name = str_field(f, "name").expect("field name").to_string();
@@ -187,7 +187,7 @@ fn parse_fields(list: &Value, structs: &mut Vec<StructDef>, top: Option<Versions
             other => other.to_string(),
         });
         if let Some(children) = f.get("fields") {
-            let child_fields = parse_fields(children, structs, top);
+            let child_fields = parse_fields(children, structs);
             let sname = struct_name_of(&ty).expect("struct type").to_string();
             if !structs.iter().any(|s| s.name == sname) {
                 structs.push(StructDef {
@@ -222,14 +222,14 @@ pub fn parse_spec(text: &str) -> Spec {
     let mut structs = Vec::new();
     if let Some(common) = v.get("commonStructs").and_then(Value::as_array) {
         for c in common {
-            let fields = parse_fields(&c["fields"], &mut structs, Some(valid));
+            let fields = parse_fields(&c["fields"], &mut structs);
             structs.push(StructDef {
                 name: str_field(c, "name").expect("name").to_string(),
                 fields,
             });
         }
     }
-    let fields = parse_fields(&v["fields"], &mut structs, Some(valid));
+    let fields = parse_fields(&v["fields"], &mut structs);
     Spec {
         root: StructDef {
             name: name.clone(),
