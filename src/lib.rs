@@ -2,4 +2,5 @@
 //! `kfk` command line.
 
 pub mod cli;
+pub mod log;
 pub mod protocol;

@@ -666,6 +666,94 @@ impl BatchBuilder {
     }
 }
 
+/// Re-encodes a batch keeping only `records` (a subset of its own, as compaction leaves
+/// them): base offset, last offset delta, producer fields, epoch and codec are kept; offset
+/// deltas stay as they were. With `delete_horizon_ms` the horizon flag is set and the base
+/// timestamp holds the horizon (KIP-534); record timestamps stay right because their deltas
+/// are taken from the new base.
+pub fn rebuild(
+    header: &BatchHeader,
+    records: &[Record],
+    delete_horizon_ms: Option<i64>,
+) -> Vec<u8> {
+    let min_ts = records
+        .iter()
+        .map(|r| r.timestamp)
+        .min()
+        .unwrap_or(header.base_timestamp);
+    let base_timestamp = delete_horizon_ms.unwrap_or(if header.has_delete_horizon() {
+        header.base_timestamp
+    } else {
+        min_ts
+    });
+    let mut body = Encoder::new();
+    for r in records {
+        let headers: Vec<(&str, Option<&[u8]>)> = r
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_deref()))
+            .collect();
+        let ts_delta = r.timestamp - base_timestamp;
+        let offset_delta = (r.offset - header.base_offset) as i32;
+        let len = record_body_len(
+            ts_delta,
+            offset_delta,
+            r.key.as_deref(),
+            r.value.as_deref(),
+            &headers,
+        );
+        body.put_varint(len as i32);
+        body.put_i8(0);
+        body.put_varlong(ts_delta);
+        body.put_varint(offset_delta);
+        put_varint_bytes(&mut body, r.key.as_deref());
+        put_varint_bytes(&mut body, r.value.as_deref());
+        body.put_varint(headers.len() as i32);
+        for (k, v) in &headers {
+            put_varint_bytes(&mut body, Some(k.as_bytes()));
+            put_varint_bytes(&mut body, *v);
+        }
+    }
+    let plain = body.into_bytes();
+    let codec = header.compression().unwrap_or(Compression::None);
+    let payload = match codec {
+        Compression::None => plain.to_vec(),
+        c => compression::compress(c, &plain),
+    };
+    let mut attributes = header.attributes;
+    let mut max_timestamp = header.max_timestamp;
+    if delete_horizon_ms.is_some() {
+        attributes |= ATTR_DELETE_HORIZON;
+    }
+    if !header.is_log_append_time() {
+        max_timestamp = records
+            .iter()
+            .map(|r| r.timestamp)
+            .max()
+            .unwrap_or(header.max_timestamp);
+    }
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + payload.len());
+    out.extend_from_slice(&header.base_offset.to_be_bytes());
+    out.extend_from_slice(
+        &((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + payload.len()) as i32).to_be_bytes(),
+    );
+    out.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
+    out.push(MAGIC_V2 as u8);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    out.extend_from_slice(&base_timestamp.to_be_bytes());
+    out.extend_from_slice(&max_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.producer_id.to_be_bytes());
+    out.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    out.extend_from_slice(&header.base_sequence.to_be_bytes());
+    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    out.extend_from_slice(&payload);
+    let crc = compute_crc(&out);
+    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
 fn put_varint_bytes(e: &mut Encoder, b: Option<&[u8]>) {
     match b {
         None => e.put_varint(-1),

@@ -1193,9 +1193,52 @@ fn api_name(spec: &Spec) -> String {
     upper_camel(spec.name.strip_suffix("Request").unwrap_or(&spec.name))
 }
 
+/// Runs rustfmt over the generated files (all at once, in a scratch directory), so the
+/// committed code is formatted as `cargo fmt` leaves it.
+fn rustfmt_all(files: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    let scratch = std::env::temp_dir().join(format!("kfk-xtask-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    // The real layout, so rustfmt follows each `mod.rs` to its children.
+    let mut roots = Vec::new();
+    for (rel, text) in &files {
+        let path = scratch.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if rel.ends_with("/mod.rs") {
+            roots.push(path);
+        }
+    }
+    let rustfmt = std::env::var("RUSTFMT").unwrap_or_else(|_| "rustfmt".to_string());
+    let status = std::process::Command::new(&rustfmt)
+        .args(["--edition", "2021"])
+        .args(&roots)
+        .status()
+        .map_err(|e| format!("cannot run {rustfmt}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{rustfmt} failed on the generated code ({status})"));
+    }
+    let mut out = BTreeMap::new();
+    for rel in files.into_keys() {
+        let path = scratch.join(&rel);
+        out.insert(
+            rel,
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(out)
+}
+
+/// Every generated file, formatted: path relative to the repository root → contents.
+pub fn render_all(specs: &Path) -> Result<BTreeMap<String, String>, String> {
+    rustfmt_all(generate_all(specs)?)
+}
+
 /// Writes the generated files under `repo`, returning the paths written.
 pub fn write_all(specs: &Path, repo: &Path) -> Result<Vec<String>, String> {
-    let files = generate_all(specs)?;
+    let files = render_all(specs)?;
     for (rel, text) in &files {
         let path = repo.join(rel);
         if let Some(parent) = path.parent() {
@@ -1209,7 +1252,7 @@ pub fn write_all(specs: &Path, repo: &Path) -> Result<Vec<String>, String> {
 /// Paths whose committed text differs from what the generator would write (or that are
 /// missing), and generated-folder files the generator would not write.
 pub fn stale_files(specs: &Path, repo: &Path) -> Result<Vec<String>, String> {
-    let files = generate_all(specs)?;
+    let files = render_all(specs)?;
     let mut stale = Vec::new();
     for (rel, text) in &files {
         match std::fs::read_to_string(repo.join(rel)) {
