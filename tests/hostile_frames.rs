@@ -2,7 +2,7 @@
 //! and mutated frames must never panic, and decoding any frame may allocate at most
 //! 2 × its size + 64 KiB at its peak (a counting global allocator measures it).
 //!
-//! The allocator counts every thread of the process, so the tests here take one lock.
+//! The allocator counts per thread, so the harness's other threads do not disturb it.
 
 use bytes::Bytes;
 use kfk::protocol::frame::{decode_request_frame, encode_request_frame, FrameError};
@@ -10,16 +10,22 @@ use kfk::protocol::messages::{metadata_request, produce_request};
 use kfk::protocol::record_batch::{validate, BatchBuilder, BatchIter};
 use kfk::protocol::{ApiKey, Compression, RequestBody};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct CountingAllocator;
 
-static CURRENT_BYTES: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread, so other threads of the test harness cannot disturb a measurement.
+    static CURRENT_BYTES: Cell<isize> = const { Cell::new(0) };
+    static PEAK_BYTES: Cell<isize> = const { Cell::new(0) };
+}
 
-fn note_alloc(size: usize) {
-    let now = CURRENT_BYTES.fetch_add(size, Ordering::Relaxed) + size;
-    PEAK_BYTES.fetch_max(now, Ordering::Relaxed);
+fn note(delta: isize) {
+    let _ = CURRENT_BYTES.try_with(|c| {
+        let now = c.get() + delta;
+        c.set(now);
+        let _ = PEAK_BYTES.try_with(|p| p.set(p.get().max(now)));
+    });
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counters only
@@ -29,7 +35,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            note_alloc(layout.size());
+            note(layout.size() as isize);
         }
         p
     }
@@ -37,15 +43,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) };
-        CURRENT_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        note(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            CURRENT_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-            note_alloc(new_size);
+            note(new_size as isize - layout.size() as isize);
         }
         p
     }
@@ -54,17 +59,13 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-/// Bytes allocated at the peak of `f`, above what was live when it started.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
+/// Bytes this thread allocated at the peak of `f`, above what it held when `f` started.
 fn peak_allocation_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = CURRENT_BYTES.load(Ordering::Relaxed);
-    PEAK_BYTES.store(start, Ordering::Relaxed);
+    let start = CURRENT_BYTES.with(Cell::get);
+    PEAK_BYTES.with(|p| p.set(start));
     let out = f();
-    (
-        out,
-        PEAK_BYTES.load(Ordering::Relaxed).saturating_sub(start),
-    )
+    let peak = PEAK_BYTES.with(Cell::get);
+    (out, (peak - start).max(0) as usize)
 }
 
 struct Rng(u64);
@@ -186,7 +187,6 @@ fn random_frame(rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn random_and_mutated_frames_never_panic_and_stay_within_the_allocation_bound() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let seeds = seeds();
     let mut rng = Rng(0x005e_ed0f_4b1d);
     let (mut decoded, mut refused, mut batches) = (0, 0, 0);
@@ -242,7 +242,6 @@ fn metadata_v0_frame_claiming_54_million_topics_allocates_nothing_large() {
     let mut frame = vec![0, 0, 0, 14, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0];
     frame.extend_from_slice(&54_000_000i32.to_be_bytes());
     let frame = Bytes::from(frame);
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (result, peak) = peak_allocation_of(|| decode_request_frame(&frame));
     assert!(result.is_err());
     assert!(peak <= 2 * 18 + 64 * 1024, "peak {peak}");
@@ -250,7 +249,6 @@ fn metadata_v0_frame_claiming_54_million_topics_allocates_nothing_large() {
 
 #[test]
 fn the_counting_allocator_sees_allocations() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (v, peak) = peak_allocation_of(|| vec![1u8; 1 << 20]);
     assert_eq!(v.len(), 1 << 20);
     assert!(peak >= 1 << 20, "peak {peak}");

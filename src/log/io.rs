@@ -144,6 +144,7 @@ pub struct SimulatedFs {
     files: Mutex<BTreeMap<PathBuf, Arc<SimFile>>>,
     syncs: Arc<AtomicU64>,
     now_ms: AtomicU64,
+    sync_delay_us: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Default)]
@@ -151,6 +152,8 @@ struct SimFile {
     volatile: Mutex<Vec<u8>>,
     durable: Mutex<Vec<u8>>,
     syncs: Arc<AtomicU64>,
+    /// How long a sync takes (a disk's fsync latency), in microseconds.
+    sync_delay_us: Arc<AtomicU64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -193,6 +196,10 @@ impl LogFile for SimFile {
         Ok(())
     }
     fn sync_data(&self) -> io::Result<()> {
+        let delay = self.sync_delay_us.load(Ordering::SeqCst);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         let snapshot = lock(&self.volatile).clone();
         *lock(&self.durable) = snapshot;
         self.syncs.fetch_add(1, Ordering::SeqCst);
@@ -216,6 +223,20 @@ impl SimulatedFs {
     /// `sync_data` calls so far, over all files.
     pub fn sync_count(&self) -> u64 {
         self.syncs.load(Ordering::SeqCst)
+    }
+
+    /// Makes every sync take `delay`, as a real disk's fsync does.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.sync_delay_us
+            .store(delay.as_micros() as u64, Ordering::SeqCst);
+    }
+
+    fn new_file(&self) -> Arc<SimFile> {
+        Arc::new(SimFile {
+            syncs: self.syncs.clone(),
+            sync_delay_us: self.sync_delay_us.clone(),
+            ..SimFile::default()
+        })
     }
 
     /// Sets the modification time every file reports (tests control time).
@@ -250,10 +271,7 @@ impl LogFs for SimulatedFs {
         if !create {
             return Err(Self::not_found(path));
         }
-        let file = Arc::new(SimFile {
-            syncs: self.syncs.clone(),
-            ..SimFile::default()
-        });
+        let file = self.new_file();
         files.insert(path.to_path_buf(), file.clone());
         Ok(file)
     }
@@ -300,10 +318,7 @@ impl LogFs for SimulatedFs {
         Ok(data)
     }
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let file = Arc::new(SimFile {
-            syncs: self.syncs.clone(),
-            ..SimFile::default()
-        });
+        let file = self.new_file();
         file.write_all_at(data, 0)?;
         file.sync_data()?;
         lock(&self.files).insert(path.to_path_buf(), file);

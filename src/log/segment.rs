@@ -142,10 +142,9 @@ impl LogSegment {
         }
     }
 
-    /// Opens an existing segment whose files were closed cleanly: sizes from the files,
-    /// timestamps from the time index, the next offset from a scan after the last index
-    /// entry. Use [`LogSegment::recover`] after an unclean stop.
-    pub fn open(
+    /// Opens an existing segment's files without reading its batches; [`LogSegment::recover`]
+    /// must follow (or use [`LogSegment::open`]).
+    pub fn open_unchecked(
         fs: &dyn LogFs,
         dir: &Path,
         base_offset: i64,
@@ -165,27 +164,83 @@ impl LogSegment {
             base_offset,
             limits.max_index_bytes,
         )?;
-        let mut segment =
-            LogSegment::assemble(dir, base_offset, log, size, offset_index, time_index);
-        if let Some((ts, offset)) = segment.time_index.entries().last() {
-            segment.max_timestamp = ts;
-            segment.offset_of_max_timestamp = offset;
+        Ok(LogSegment::assemble(
+            dir,
+            base_offset,
+            log,
+            size,
+            offset_index,
+            time_index,
+        ))
+    }
+
+    /// Opens an existing segment whose files were closed cleanly: sizes from the files,
+    /// timestamps from the time index, the next offset from a scan after the last index
+    /// entry. When the indexes fail a sanity check or the tail does not parse, the segment
+    /// is recovered instead (indexes rebuilt, a torn tail cut off).
+    pub fn open(
+        fs: &dyn LogFs,
+        dir: &Path,
+        base_offset: i64,
+        limits: SegmentLimits,
+    ) -> io::Result<LogSegment> {
+        let mut segment = LogSegment::open_unchecked(fs, dir, base_offset, limits)?;
+        match segment.load_tail() {
+            Ok(()) => Ok(segment),
+            Err(e) => {
+                tracing::warn!(segment = base_offset, dir = %dir.display(), error = %e, "segment or index inconsistent; rebuilding");
+                let cut = segment.recover(limits, |_| {})?;
+                if cut > 0 {
+                    tracing::warn!(
+                        segment = base_offset,
+                        bytes = cut,
+                        "truncated a corrupt tail"
+                    );
+                }
+                Ok(segment)
+            }
         }
-        let (_, start) = segment.offset_index.lookup(i64::MAX);
-        let tail: Vec<BatchHeader> = segment
+    }
+
+    /// Checks the indexes against the log (a sample of entries must point at batches ending
+    /// at the indexed offset) and reads the state the indexes do not hold.
+    fn load_tail(&mut self) -> io::Result<()> {
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+        let entries: Vec<(i64, u32)> = self.offset_index.entries().collect();
+        let step = (entries.len() / 32).max(1);
+        for (offset, position) in entries.iter().step_by(step).chain(entries.last()) {
+            let header = self
+                .header_at(u64::from(*position))?
+                .ok_or_else(|| invalid(format!("index entry past the end ({position})")))?;
+            if header.last_offset() != *offset {
+                return Err(invalid(format!(
+                    "index entry {offset}@{position} points at a batch ending at {}",
+                    header.last_offset()
+                )));
+            }
+        }
+        if let Some((ts, offset)) = self.time_index.entries().last() {
+            if offset < self.base_offset || ts < 0 {
+                return Err(invalid("time index out of range".into()));
+            }
+            self.max_timestamp = ts;
+            self.offset_of_max_timestamp = offset;
+        }
+        let (_, start) = self.offset_index.lookup(i64::MAX);
+        let tail: Vec<BatchHeader> = self
             .batches_from(u64::from(start))
             .map(|r| r.map(|l| l.header))
             .collect::<io::Result<_>>()?;
         for header in &tail {
-            segment.next_offset = header.next_offset();
-            if header.max_timestamp > segment.max_timestamp {
-                segment.max_timestamp = header.max_timestamp;
-                segment.offset_of_max_timestamp = header.last_offset();
+            self.next_offset = header.next_offset();
+            if header.max_timestamp > self.max_timestamp {
+                self.max_timestamp = header.max_timestamp;
+                self.offset_of_max_timestamp = header.last_offset();
             }
         }
-        let first = segment.batches_from(0).next().transpose()?;
-        segment.first_batch_timestamp = first.map(|l| l.header.max_timestamp);
-        Ok(segment)
+        let first = self.batches_from(0).next().transpose()?;
+        self.first_batch_timestamp = first.map(|l| l.header.max_timestamp);
+        Ok(())
     }
 
     pub fn size(&self) -> u64 {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Decompressed bytes one batch may expand to during validation.
 pub const DECOMPRESS_LIMIT_BYTES: usize = 64 << 20;
@@ -225,8 +225,7 @@ impl Log {
             let segment = if options.clean_shutdown {
                 LogSegment::open(self.fs.as_ref(), &self.dir, base, limits)?
             } else {
-                let mut s = LogSegment::open(self.fs.as_ref(), &self.dir, base, limits)
-                    .or_else(|_| LogSegment::create(self.fs.as_ref(), &self.dir, base, limits))?;
+                let mut s = LogSegment::open_unchecked(self.fs.as_ref(), &self.dir, base, limits)?;
                 let cut = s.recover(limits, |_| {})?;
                 report.segments_scanned += 1;
                 if cut > 0 {
@@ -271,7 +270,7 @@ impl Log {
     fn delete_slot(&self, base: i64, slot: Option<LogSegment>) -> io::Result<u64> {
         let segment = match slot {
             Some(s) => s,
-            None => LogSegment::open(self.fs.as_ref(), &self.dir, base, self.limits())?,
+            None => LogSegment::open_unchecked(self.fs.as_ref(), &self.dir, base, self.limits())?,
         };
         let size = segment.size();
         segment.delete(self.fs.as_ref())?;
@@ -1032,15 +1031,23 @@ fn stamp_log_append_time(head: &mut [u8; BATCH_HEADER_BYTES], body: &[u8], times
 #[derive(Debug)]
 pub struct SharedLog {
     log: Mutex<Log>,
-    /// Held while a sync runs, so later flushers find their data already synced.
-    flush_lock: Mutex<()>,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+}
+
+/// Group-commit bookkeeping: at most one sync runs; callers whose offsets it covers wait
+/// for it instead of syncing again.
+#[derive(Debug, Default)]
+struct FlushState {
+    sync_in_progress: bool,
 }
 
 impl SharedLog {
     pub fn new(log: Log) -> Self {
         SharedLog {
             log: Mutex::new(log),
-            flush_lock: Mutex::new(()),
+            flush: Mutex::new(FlushState::default()),
+            flushed: Condvar::new(),
         }
     }
 
@@ -1068,17 +1075,32 @@ impl SharedLog {
         Ok(info)
     }
 
-    /// Makes every offset below `target` durable. Concurrent callers queue on one lock; the
-    /// first syncs everything appended so far and the others find their data covered.
+    /// Makes every offset below `target` durable. One caller at a time syncs everything
+    /// appended so far; callers arriving meanwhile wait and usually find themselves covered.
     pub fn flush_to(&self, target: i64, now_ms: i64) -> io::Result<()> {
-        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let pending = {
-            let mut log = self.lock();
-            if log.recovery_point >= target {
+        let mut state = self.flush.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.lock().recovery_point >= target {
                 return Ok(());
             }
-            log.begin_flush()?
-        };
+            if !state.sync_in_progress {
+                break;
+            }
+            state = self.flushed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.sync_in_progress = true;
+        drop(state);
+        let result = self.sync_all_appended(now_ms);
+        self.flush
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sync_in_progress = false;
+        self.flushed.notify_all();
+        result
+    }
+
+    fn sync_all_appended(&self, now_ms: i64) -> io::Result<()> {
+        let pending = self.lock().begin_flush()?;
         pending.file.sync_data()?;
         self.lock().finish_flush(pending, now_ms);
         Ok(())
