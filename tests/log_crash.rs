@@ -46,7 +46,7 @@ fn batch(n: usize, tag: usize, producer: Option<(i64, i32)>) -> Bytes {
             &[],
         );
     }
-    b.build(if tag % 3 == 0 {
+    b.build(if tag.is_multiple_of(3) {
         Compression::Gzip
     } else {
         Compression::None

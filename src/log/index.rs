@@ -23,9 +23,15 @@ pub const TIME_ENTRY_BYTES: usize = 12;
 struct SparseIndex<E> {
     file: Arc<dyn LogFile>,
     entries: Vec<E>,
+    /// Raw bytes of entries not yet written to the file (written behind, in one write).
+    pending: Vec<u8>,
     max_entries: usize,
     entry_bytes: usize,
 }
+
+/// Unwritten index bytes that trigger a write: indexes are rebuilt by recovery for any
+/// segment past the recovery point, so writing them behind is safe.
+const PENDING_WRITE_BYTES: usize = 4096;
 
 impl<E: Copy> SparseIndex<E> {
     fn open(
@@ -52,6 +58,7 @@ impl<E: Copy> SparseIndex<E> {
         Ok(SparseIndex {
             file,
             entries,
+            pending: Vec::new(),
             max_entries,
             entry_bytes,
         })
@@ -62,27 +69,49 @@ impl<E: Copy> SparseIndex<E> {
     }
 
     fn push(&mut self, e: E, raw: &[u8]) -> io::Result<()> {
-        let position = (self.entries.len() * self.entry_bytes) as u64;
-        self.file.write_all_at(raw, position)?;
         self.entries.push(e);
+        self.pending.extend_from_slice(raw);
+        if self.pending.len() >= PENDING_WRITE_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the entries not yet in the file.
+    fn write_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.entries.len() - self.pending.len() / self.entry_bytes;
+        self.file
+            .write_all_at(&self.pending, (written * self.entry_bytes) as u64)?;
+        self.pending.clear();
         Ok(())
     }
 
     /// Keeps only entries satisfying `keep` (a prefix) and rewrites the file length.
     fn truncate_while(&mut self, keep: impl Fn(&E) -> bool) -> io::Result<()> {
+        self.write_pending()?;
         let n = self.entries.iter().take_while(|e| keep(e)).count();
         self.entries.truncate(n);
         self.file.set_len((n * self.entry_bytes) as u64)
     }
 
-    fn preallocate(&self) -> io::Result<()> {
+    fn preallocate(&mut self) -> io::Result<()> {
+        self.write_pending()?;
         self.file
             .set_len((self.max_entries * self.entry_bytes) as u64)
     }
 
-    fn trim(&self) -> io::Result<()> {
+    fn trim(&mut self) -> io::Result<()> {
+        self.write_pending()?;
         self.file
             .set_len((self.entries.len() * self.entry_bytes) as u64)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.write_pending()?;
+        self.file.sync_data()
     }
 }
 
@@ -124,6 +153,21 @@ impl OffsetIndex {
             .entries
             .iter()
             .map(|&(r, p)| (self.base_offset + i64::from(r), p))
+    }
+
+    /// The last entry whose position is ≤ `position` and whose offset is < `offset_bound`:
+    /// a batch boundary a read can jump to without scanning the batches before it.
+    pub fn floor_by_position(&self, position: u64, offset_bound: i64) -> Option<(i64, u32)> {
+        let entries = &self.inner.entries;
+        let n = entries.partition_point(|&(r, p)| {
+            u64::from(p) <= position && self.base_offset + i64::from(r) < offset_bound
+        });
+        (n > 0).then(|| {
+            (
+                self.base_offset + i64::from(entries[n - 1].0),
+                entries[n - 1].1,
+            )
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -188,16 +232,16 @@ impl OffsetIndex {
         self.inner.truncate_while(|&(_, p)| p < position)
     }
 
-    pub fn preallocate(&self) -> io::Result<()> {
+    pub fn preallocate(&mut self) -> io::Result<()> {
         self.inner.preallocate()
     }
 
-    pub fn trim(&self) -> io::Result<()> {
+    pub fn trim(&mut self) -> io::Result<()> {
         self.inner.trim()
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.inner.file.sync_data()
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.inner.sync()
     }
 }
 
@@ -287,16 +331,16 @@ impl TimeIndex {
             .truncate_while(|&(_, r)| base + i64::from(r) < offset)
     }
 
-    pub fn preallocate(&self) -> io::Result<()> {
+    pub fn preallocate(&mut self) -> io::Result<()> {
         self.inner.preallocate()
     }
 
-    pub fn trim(&self) -> io::Result<()> {
+    pub fn trim(&mut self) -> io::Result<()> {
         self.inner.trim()
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.inner.file.sync_data()
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.inner.sync()
     }
 }
 
@@ -320,6 +364,7 @@ mod tests {
         assert_eq!(idx.lookup(149), (120, 9000));
         assert_eq!(idx.lookup(10_000), (150, 20000));
         // Reopen with the preallocated zeros still on disk: only real entries come back.
+        idx.sync().unwrap();
         let again = OffsetIndex::open(fs.as_ref(), path, 100, 1024).unwrap();
         assert_eq!(again.len(), 3);
         idx.trim().unwrap();

@@ -44,10 +44,16 @@ pub struct FileRegion {
 impl FileRegion {
     /// The bytes of the region (the copy fallback when `sendfile` does not apply).
     pub fn read_bytes(&self) -> io::Result<Bytes> {
-        let mut buf =
-            vec![0u8; usize::try_from(self.length).map_err(|_| io::ErrorKind::InvalidInput)?];
-        self.file.read_exact_at(&mut buf, self.position)?;
+        let mut buf = Vec::new();
+        self.read_into(&mut buf)?;
         Ok(Bytes::from(buf))
+    }
+
+    /// Reads the region into `buf` (resized to fit; a reused buffer is not zeroed again).
+    pub fn read_into(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        let len = usize::try_from(self.length).map_err(|_| io::ErrorKind::InvalidInput)?;
+        buf.resize(len, 0);
+        self.file.read_exact_at(buf, self.position)
     }
 }
 
@@ -275,6 +281,12 @@ impl LogSegment {
         &self.time_index
     }
 
+    /// Preallocates the index files (the segment becomes the active one).
+    pub fn preallocate_indexes(&mut self) -> io::Result<()> {
+        self.offset_index.preallocate()?;
+        self.time_index.preallocate()
+    }
+
     /// Whether the indexes have room for one more entry.
     pub fn indexes_full(&self) -> bool {
         self.offset_index.is_full() || self.time_index.is_full()
@@ -393,7 +405,16 @@ impl LogSegment {
             return Ok(None);
         };
         let mut end = first.position;
-        for located in self.batches_from(first.position) {
+        // Jump over whole batches the index vouches for, then scan the last few headers.
+        let limit = first.position.saturating_add(max_bytes);
+        let mut scan_from = first.position;
+        if let Some((_, p)) = self.offset_index.floor_by_position(limit, upper_bound) {
+            if u64::from(p) > first.position {
+                scan_from = u64::from(p);
+                end = scan_from;
+            }
+        }
+        for located in self.batches_from(scan_from) {
             let located = located?;
             let batch_end = located.position + located.header.total_size() as u64;
             if located.header.last_offset() >= upper_bound {
@@ -556,7 +577,7 @@ impl LogSegment {
     }
 
     /// Syncs the log and index files.
-    pub fn flush(&self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         self.log.sync_data()?;
         self.offset_index.sync()?;
         self.time_index.sync()

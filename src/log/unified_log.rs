@@ -26,6 +26,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+/// Batches with a body up to this size are written with one write (header and body copied
+/// into one buffer); larger ones as two writes, without the copy.
+const COALESCE_WRITE_BYTES: usize = 256 << 10;
+
 /// Decompressed bytes one batch may expand to during validation.
 pub const DECOMPRESS_LIMIT_BYTES: usize = 64 << 20;
 const SNAPSHOTS_KEPT: usize = 2;
@@ -127,6 +131,8 @@ pub struct Log {
     cleaned_up_to: i64,
     /// The earliest delete horizon of tombstones the cleaner kept: a pass is due then.
     next_tombstone_horizon_ms: Option<i64>,
+    /// Reused for joining a stamped header with its batch body (one write per batch).
+    write_buffer: Vec<u8>,
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> LogError {
@@ -188,6 +194,7 @@ impl Log {
             last_flush_ms: 0,
             cleaned_up_to: i64::MIN,
             next_tombstone_horizon_ms: None,
+            write_buffer: Vec::new(),
         };
         let report = log.load(options).map_err(io_err(format!("{name}: open")))?;
         Ok((log, report))
@@ -249,9 +256,7 @@ impl Log {
             }
         }
         let active_base = *self.segments.keys().next_back().unwrap_or(&0);
-        let active = self.active_segment()?;
-        active.offset_index().preallocate()?;
-        active.time_index().preallocate()?;
+        self.active_segment()?.preallocate_indexes()?;
         self.log_end_offset = self.active_segment()?.next_offset().max(active_base);
         self.log_start_offset = self
             .log_start_offset
@@ -600,7 +605,19 @@ impl Log {
             stamp_log_append_time(&mut head, &batch[BATCH_HEADER_BYTES..], log_append_time);
         }
         let header = BatchHeader::parse(&head).map_err(|e| io::Error::other(e.to_string()))?;
-        self.append_stamped(&head, &batch[BATCH_HEADER_BYTES..], &header, now_ms)?;
+        let body = &batch[BATCH_HEADER_BYTES..];
+        if body.len() <= COALESCE_WRITE_BYTES {
+            // One write per batch: the stamped header and the body, copied side by side.
+            let mut joined = std::mem::take(&mut self.write_buffer);
+            joined.clear();
+            joined.extend_from_slice(&head);
+            joined.extend_from_slice(body);
+            let result = self.append_stamped(&joined, &[], &header, now_ms);
+            self.write_buffer = joined;
+            result?;
+        } else {
+            self.append_stamped(&head, body, &header, now_ms)?;
+        }
         Ok(header)
     }
 
@@ -661,6 +678,9 @@ impl Log {
             return Ok(());
         }
         self.active_segment()?.close_active()?;
+        // Its files are closed until a read needs them again, so file handles stay few.
+        let old = *self.segments.keys().next_back().unwrap_or(&base);
+        self.segments.insert(old, None);
         self.write_producer_snapshot(base)?;
         let segment = LogSegment::create(self.fs.as_ref(), &self.dir, base, self.limits())?;
         self.segments.insert(base, Some(segment));
@@ -897,8 +917,7 @@ impl Log {
             self.active_segment()?.truncate_to(offset, limits)?;
         }
         let active = self.active_segment()?;
-        active.offset_index().preallocate()?;
-        active.time_index().preallocate()?;
+        active.preallocate_indexes()?;
         self.log_end_offset = active.next_offset();
         self.recovery_point = self.recovery_point.min(self.log_end_offset);
         self.leader_epochs.truncate_from_end(self.log_end_offset);
