@@ -7,6 +7,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod dump_log;
 pub mod generate;
 
 /// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
@@ -38,7 +39,7 @@ pub enum Command {
     /// Measure consumer throughput (kafka-consumer-perf-test).
     ConsumerPerfTest(generate::Pending),
     /// Print the batches, records and index entries of log segment files (kafka-dump-log).
-    DumpLog(generate::Pending),
+    DumpLog(dump_log::DumpLogArgs),
     /// Print a shell completion script for kfk.
     Completions(generate::CompletionsArgs),
     /// Print kfk's man page (roff).
@@ -59,6 +60,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
+        Command::DumpLog(args) => dump_log::run(&args),
         Command::Broker(args)
         | Command::ConsoleProducer(args)
         | Command::ConsoleConsumer(args)
@@ -66,8 +68,7 @@ pub fn main() -> ExitCode {
         | Command::ConsumerGroups(args)
         | Command::Configs(args)
         | Command::ProducerPerfTest(args)
-        | Command::ConsumerPerfTest(args)
-        | Command::DumpLog(args) => generate::pending(name, &args),
+        | Command::ConsumerPerfTest(args) => generate::pending(name, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
