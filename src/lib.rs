@@ -1,6 +1,7 @@
 //! kfk: Apache Kafka as one Rust binary. The library holds every module; `src/main.rs` is the
 //! `kfk` command line.
 
+pub mod broker;
 pub mod cli;
 pub mod log;
 pub mod protocol;

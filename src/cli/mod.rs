@@ -7,6 +7,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod broker;
 pub mod dump_log;
 pub mod generate;
 
@@ -23,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a Kafka-compatible broker (`kfk broker start`).
-    Broker(generate::Pending),
+    Broker(broker::BrokerArgs),
     /// Read lines from stdin and produce them to a topic (kafka-console-producer).
     ConsoleProducer(generate::Pending),
     /// Consume records from a topic and print them (kafka-console-consumer).
@@ -57,12 +58,13 @@ pub fn main() -> ExitCode {
         }
     };
     let name = subcommand_name(&cli.command);
+    init_logging(if name == "broker" { "info" } else { "warn" });
     let result = match cli.command {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
         Command::DumpLog(args) => dump_log::run(&args),
-        Command::Broker(args)
-        | Command::ConsoleProducer(args)
+        Command::Broker(args) => broker::run(&args),
+        Command::ConsoleProducer(args)
         | Command::ConsoleConsumer(args)
         | Command::Topics(args)
         | Command::ConsumerGroups(args)
@@ -78,6 +80,20 @@ pub fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// `tracing` to stderr; the level comes from `KFK_LOG` (or `RUST_LOG`), else `default`.
+fn init_logging(default: &str) {
+    let filter = std::env::var("KFK_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn subcommand_name(command: &Command) -> &'static str {

@@ -102,6 +102,9 @@ impl LogManager {
                 let _ = fs.remove_file(&marker);
             }
         }
+        if work.is_empty() {
+            report.clean_shutdown = true; // a new (or empty) data dir has nothing to recover
+        }
         let opened = open_in_parallel(&fs, work, config_for)?;
         let mut logs = HashMap::new();
         for (tp, dir, log, r) in opened {

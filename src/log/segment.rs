@@ -212,6 +212,12 @@ impl LogSegment {
     /// at the indexed offset) and reads the state the indexes do not hold.
     fn load_tail(&mut self) -> io::Result<()> {
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
+        if self.size == 0 {
+            // An empty segment: whatever its (preallocated) index files hold is not an entry.
+            self.offset_index.truncate_to_position(0)?;
+            self.time_index.truncate_to_offset(self.base_offset)?;
+            return Ok(());
+        }
         let entries: Vec<(i64, u32)> = self.offset_index.entries().collect();
         let step = (entries.len() / 32).max(1);
         for (offset, position) in entries.iter().step_by(step).chain(entries.last()) {

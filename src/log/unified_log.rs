@@ -228,6 +228,9 @@ impl Log {
         };
         let mut truncated_at: Option<usize> = None;
         for (i, &base) in bases.iter().enumerate().filter(|(_, &b)| b >= first_dirty) {
+            if self.segments.get(&base).is_some_and(Option::is_some) {
+                continue; // created just now
+            }
             let limits = self.limits();
             let segment = if options.clean_shutdown {
                 LogSegment::open(self.fs.as_ref(), &self.dir, base, limits)?

@@ -1,0 +1,576 @@
+//! Broker configuration with Kafka's property names: read from a TOML file (quoted keys such
+//! as `"log.dir" = "..."` or dotted keys `log.retention.hours = 168`) or a Java
+//! `.properties` file such as an existing `server.properties`, then `--override key=value`.
+//!
+//! Every key is implemented, known but not used by kfk yet (a warning, once), or unknown (an
+//! error naming it). Bad values are errors naming the key. Defaults follow Kafka's, except
+//! where ARCHITECTURE.md's table says otherwise (listeners on loopback, `./kfk-data`, ...).
+
+use crate::log::config::{topic_config, validate_topic_config, TOPIC_CONFIGS};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, naming the key (or file) at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One listener, `PLAINTEXT://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn parse(text: &str) -> Result<Listener, ConfigError> {
+        let bad = || {
+            ConfigError(format!(
+                "listener {text:?} is not of the form PLAINTEXT://host:port"
+            ))
+        };
+        let (name, rest) = text.split_once("://").ok_or_else(bad)?;
+        let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = port.parse().map_err(|_| bad())?;
+        if name != "PLAINTEXT" {
+            return Err(ConfigError(format!(
+                "listener {text:?}: only PLAINTEXT listeners are supported (no SSL or SASL yet)"
+            )));
+        }
+        Ok(Listener {
+            name: name.to_string(),
+            host,
+            port,
+        })
+    }
+}
+
+/// Broker keys kfk implements, with Kafka's defaults (kfk's own where ARCHITECTURE.md says).
+const IMPLEMENTED: &[(&str, &str)] = &[
+    ("node.id", "1"),
+    ("broker.id", "-1"),
+    ("listeners", "PLAINTEXT://localhost:9092"),
+    ("advertised.listeners", ""),
+    ("log.dirs", ""),
+    ("log.dir", "./kfk-data"),
+    ("num.partitions", "1"),
+    ("default.replication.factor", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("delete.topic.enable", "true"),
+    ("socket.request.max.bytes", "104857600"),
+    ("queued.max.requests", "500"),
+    ("queued.max.request.bytes", "268435456"),
+    ("connections.max.idle.ms", "600000"),
+    ("max.connections", "2147483647"),
+    ("log.retention.hours", "168"),
+    ("log.retention.minutes", ""),
+    ("log.roll.hours", "168"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("log.flush.scheduler.interval.ms", "1000"),
+    ("log.flush.offset.checkpoint.interval.ms", "60000"),
+    ("log.cleaner.enable", "true"),
+    ("log.cleaner.backoff.ms", "15000"),
+    ("producer.id.expiration.ms", "86400000"),
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.replication.factor", "1"),
+    ("offsets.retention.minutes", "10080"),
+    ("offsets.retention.check.interval.ms", "600000"),
+    ("group.initial.rebalance.delay.ms", "0"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    ("group.max.size", "2147483647"),
+    ("cluster.id", ""),
+];
+
+/// Keys Kafka knows that kfk accepts but does not act on yet.
+const KNOWN_UNUSED: &[&str] = &[
+    "process.roles",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "controller.listener.names",
+    "listener.security.protocol.map",
+    "inter.broker.listener.name",
+    "num.network.threads",
+    "num.io.threads",
+    "num.replica.fetchers",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "num.recovery.threads.per.data.dir",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+    "transaction.state.log.num.partitions",
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+    "metadata.log.dir",
+    "log.segment.delete.delay.ms",
+    "replica.lag.time.max.ms",
+    "auto.leader.rebalance.enable",
+    "group.coordinator.rebalance.protocols",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr",
+    "offsets.topic.segment.bytes",
+    "offsets.commit.timeout.ms",
+    "log.preallocate",
+    "log.roll.jitter.ms",
+    "log.local.retention.bytes",
+    "log.local.retention.ms",
+    "remote.log.storage.system.enable",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+    "unclean.leader.election.enable",
+    "follower.replication.throttled.replicas",
+    "leader.replication.throttled.replicas",
+];
+
+/// How kfk treats a broker key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyClass {
+    Implemented,
+    KnownUnused,
+    Unknown,
+}
+
+/// The class of `key`.
+pub fn key_class(key: &str) -> KeyClass {
+    if IMPLEMENTED.iter().any(|(k, _)| *k == key)
+        || TOPIC_CONFIGS.iter().any(|d| d.broker_name == key && d.used)
+        || key == "log.roll.ms"
+        || key == "log.retention.ms"
+    {
+        return KeyClass::Implemented;
+    }
+    if KNOWN_UNUSED.contains(&key) || TOPIC_CONFIGS.iter().any(|d| d.broker_name == key) {
+        return KeyClass::KnownUnused;
+    }
+    KeyClass::Unknown
+}
+
+/// The broker's configuration, typed.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Every key set by file or override (Kafka names), for DescribeConfigs.
+    pub raw: BTreeMap<String, String>,
+    pub node_id: i32,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Vec<Listener>,
+    pub log_dirs: Vec<PathBuf>,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub socket_request_max_bytes: usize,
+    pub queued_max_requests: usize,
+    pub queued_max_request_bytes: usize,
+    pub connections_max_idle_ms: u64,
+    pub max_connections: usize,
+    pub retention_check_interval_ms: u64,
+    pub flush_scheduler_interval_ms: u64,
+    pub checkpoint_interval_ms: u64,
+    pub cleaner_enable: bool,
+    pub cleaner_backoff_ms: u64,
+    pub producer_id_expiration_ms: i64,
+    pub offsets_topic_num_partitions: i32,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: u64,
+    pub group_initial_rebalance_delay_ms: u64,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub group_max_size: usize,
+    pub cluster_id: Option<String>,
+    /// Topic-config defaults from the broker-level keys (`log.segment.bytes` → `segment.bytes`).
+    pub topic_defaults: BTreeMap<String, String>,
+    /// Keys set that kfk does not act on yet (warned about once at start).
+    pub unused_keys: Vec<String>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig::from_map(BTreeMap::new())
+            .unwrap_or_else(|e| unreachable!("defaults are valid: {e}"))
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| {
+        ConfigError(format!(
+            "invalid value {value:?} for {key}: not a valid number"
+        ))
+    })
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ConfigError(format!(
+            "invalid value {other:?} for {key}: expected true or false"
+        ))),
+    }
+}
+
+impl BrokerConfig {
+    /// Builds the config from Kafka-named keys; unknown keys and bad values are errors.
+    pub fn from_map(raw: BTreeMap<String, String>) -> Result<BrokerConfig, ConfigError> {
+        let mut unused_keys = Vec::new();
+        for key in raw.keys() {
+            match key_class(key) {
+                KeyClass::Implemented => {}
+                KeyClass::KnownUnused => unused_keys.push(key.clone()),
+                KeyClass::Unknown => {
+                    return Err(ConfigError(format!("unknown config key {key:?}")))
+                }
+            }
+        }
+        let get = |key: &str| -> String {
+            raw.get(key).cloned().unwrap_or_else(|| {
+                IMPLEMENTED
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(String::new(), |(_, d)| d.to_string())
+            })
+        };
+        let num = |key: &str| -> Result<i64, ConfigError> { parse_num(key, &get(key)) };
+        let positive = |key: &str| -> Result<u64, ConfigError> {
+            let v = num(key)?;
+            u64::try_from(v).map_err(|_| {
+                ConfigError(format!("invalid value {v} for {key}: must not be negative"))
+            })
+        };
+        let listeners = parse_listeners("listeners", &get("listeners"))?;
+        let advertised = match get("advertised.listeners") {
+            s if s.trim().is_empty() => listeners.clone(),
+            s => parse_listeners("advertised.listeners", &s)?,
+        };
+        let log_dirs: Vec<PathBuf> = match get("log.dirs") {
+            s if !s.trim().is_empty() => s.split(',').map(|d| PathBuf::from(d.trim())).collect(),
+            _ => vec![PathBuf::from(get("log.dir"))],
+        };
+        let broker_id = num("broker.id")?;
+        let node_id = if raw.contains_key("node.id") || broker_id < 0 {
+            num("node.id")?
+        } else {
+            broker_id
+        };
+        let node_id = i32::try_from(node_id)
+            .map_err(|_| ConfigError(format!("invalid value {node_id} for node.id")))?;
+        let default_rf = num("default.replication.factor")?;
+        let num_partitions = num("num.partitions")?;
+        if num_partitions < 1 {
+            return Err(ConfigError(format!(
+                "invalid value {num_partitions} for num.partitions: must be at least 1"
+            )));
+        }
+        let topic_defaults = topic_defaults(&raw)?;
+        Ok(BrokerConfig {
+            node_id,
+            listeners,
+            advertised_listeners: advertised,
+            log_dirs,
+            num_partitions: num_partitions as i32,
+            default_replication_factor: i16::try_from(default_rf).map_err(|_| {
+                ConfigError(format!(
+                    "invalid value {default_rf} for default.replication.factor"
+                ))
+            })?,
+            auto_create_topics_enable: parse_bool(
+                "auto.create.topics.enable",
+                &get("auto.create.topics.enable"),
+            )?,
+            delete_topic_enable: parse_bool("delete.topic.enable", &get("delete.topic.enable"))?,
+            socket_request_max_bytes: positive("socket.request.max.bytes")? as usize,
+            queued_max_requests: positive("queued.max.requests")?.max(1) as usize,
+            queued_max_request_bytes: positive("queued.max.request.bytes")? as usize,
+            connections_max_idle_ms: positive("connections.max.idle.ms")?,
+            max_connections: positive("max.connections")? as usize,
+            retention_check_interval_ms: positive("log.retention.check.interval.ms")?.max(1),
+            flush_scheduler_interval_ms: positive("log.flush.scheduler.interval.ms")?.max(1),
+            checkpoint_interval_ms: positive("log.flush.offset.checkpoint.interval.ms")?.max(1),
+            cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
+            cleaner_backoff_ms: positive("log.cleaner.backoff.ms")?.max(1),
+            producer_id_expiration_ms: num("producer.id.expiration.ms")?,
+            offsets_topic_num_partitions: num("offsets.topic.num.partitions")?.clamp(1, 10_000)
+                as i32,
+            offsets_retention_ms: num("offsets.retention.minutes")?.saturating_mul(60_000),
+            offsets_retention_check_interval_ms: positive("offsets.retention.check.interval.ms")?
+                .max(1),
+            group_initial_rebalance_delay_ms: positive("group.initial.rebalance.delay.ms")?,
+            group_min_session_timeout_ms: num("group.min.session.timeout.ms")? as i32,
+            group_max_session_timeout_ms: num("group.max.session.timeout.ms")? as i32,
+            group_max_size: positive("group.max.size")? as usize,
+            cluster_id: Some(get("cluster.id")).filter(|s| !s.is_empty()),
+            topic_defaults,
+            unused_keys,
+            raw,
+        })
+    }
+
+    /// Reads a config file (TOML, or Java properties for `.properties` files or when TOML
+    /// does not parse) and applies `overrides` (`key=value`) on top.
+    pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
+        let mut raw = match file {
+            Some(path) => read_config_file(path)?,
+            None => BTreeMap::new(),
+        };
+        for o in overrides {
+            let (k, v) = o.split_once('=').ok_or_else(|| {
+                ConfigError(format!("--override {o:?} is not of the form key=value"))
+            })?;
+            raw.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        BrokerConfig::from_map(raw)
+    }
+
+    /// The configured value or default of a broker key (for DescribeConfigs).
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        self.raw.get(key).cloned().or_else(|| {
+            IMPLEMENTED
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    /// Every implemented broker key with its value and whether it was set explicitly.
+    pub fn describe(&self) -> Vec<(String, String, bool)> {
+        let mut out: Vec<(String, String, bool)> = IMPLEMENTED
+            .iter()
+            .map(|(k, d)| {
+                (
+                    k.to_string(),
+                    self.raw.get(*k).cloned().unwrap_or_else(|| d.to_string()),
+                    self.raw.contains_key(*k),
+                )
+            })
+            .collect();
+        for d in TOPIC_CONFIGS {
+            if !out.iter().any(|(k, _, _)| k == d.broker_name) {
+                let value = self
+                    .raw
+                    .get(d.broker_name)
+                    .cloned()
+                    .unwrap_or_else(|| d.default.to_string());
+                out.push((
+                    d.broker_name.to_string(),
+                    value,
+                    self.raw.contains_key(d.broker_name),
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
+    let list: Vec<Listener> = value
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Listener::parse(s.trim()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ConfigError(format!("{key}: {e}")))?;
+    if list.is_empty() {
+        return Err(ConfigError(format!(
+            "{key} must name at least one listener"
+        )));
+    }
+    Ok(list)
+}
+
+/// Topic-config defaults from broker keys, with `log.retention.{ms,minutes,hours}` and
+/// `log.roll.{ms,hours}` resolved by Kafka's precedence.
+fn topic_defaults(raw: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for d in TOPIC_CONFIGS {
+        if let Some(v) = raw.get(d.broker_name) {
+            validate_topic_config(d.name, v).map_err(|e| {
+                ConfigError(format!(
+                    "invalid value {v:?} for {}: {}",
+                    d.broker_name, e.reason
+                ))
+            })?;
+            out.insert(d.name.to_string(), v.clone());
+        }
+    }
+    let ms_of = |key: &str, unit_ms: i64| -> Result<Option<i64>, ConfigError> {
+        match raw.get(key) {
+            None => Ok(None),
+            Some(v) => {
+                let n: i64 = parse_num(key, v)?;
+                Ok(Some(if n < 0 { -1 } else { n.saturating_mul(unit_ms) }))
+            }
+        }
+    };
+    let retention = match ms_of("log.retention.ms", 1)? {
+        Some(v) => Some(v),
+        None => match ms_of("log.retention.minutes", 60_000)? {
+            Some(v) => Some(v),
+            None => ms_of("log.retention.hours", 3_600_000)?,
+        },
+    };
+    if let Some(v) = retention {
+        out.insert("retention.ms".into(), v.to_string());
+    }
+    let roll = match ms_of("log.roll.ms", 1)? {
+        Some(v) => Some(v),
+        None => ms_of("log.roll.hours", 3_600_000)?,
+    };
+    if let Some(v) = roll {
+        out.insert("segment.ms".into(), v.max(1).to_string());
+    }
+    debug_assert!(out.keys().all(|k| topic_config(k).is_some()));
+    Ok(out)
+}
+
+fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    let is_properties = path.extension().is_some_and(|e| e == "properties");
+    if is_properties {
+        return Ok(parse_properties(&text));
+    }
+    match text.parse::<toml::Table>() {
+        Ok(table) => {
+            let mut out = BTreeMap::new();
+            flatten_toml("", &toml::Value::Table(table), &mut out)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            Ok(out)
+        }
+        Err(toml_err) if path.extension().is_some_and(|e| e == "toml") => {
+            Err(ConfigError(format!("{}: {toml_err}", path.display())))
+        }
+        Err(_) => Ok(parse_properties(&text)),
+    }
+}
+
+fn flatten_toml(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    let text = match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten_toml(&key, v, out)?;
+            }
+            return Ok(());
+        }
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(n) => Ok(n.to_string()),
+                other => Err(format!("{prefix}: unsupported list item {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+        toml::Value::Datetime(d) => d.to_string(),
+    };
+    out.insert(prefix.to_string(), text);
+    Ok(())
+}
+
+/// Java `.properties`: `key=value`, `key: value` or `key value`; `#`/`!` comments; a
+/// trailing backslash continues the line.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let full = std::mem::take(&mut pending);
+        let split_at = full
+            .find(['=', ':'])
+            .or_else(|| full.find(char::is_whitespace));
+        let (k, v) = match split_at {
+            Some(i) => (&full[..i], &full[i + 1..]),
+            None => (full.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_a_safe_single_node() {
+        let c = BrokerConfig::default();
+        assert_eq!(
+            c.listeners,
+            vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "localhost".into(),
+                port: 9092
+            }]
+        );
+        assert_eq!(c.log_dirs, vec![PathBuf::from("./kfk-data")]);
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.group_initial_rebalance_delay_ms, 0);
+    }
+
+    #[test]
+    fn toml_dotted_and_quoted_keys_and_properties_both_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("kfk.toml");
+        std::fs::write(
+            &toml_path,
+            "\"log.dir\" = \"/tmp/x\"\nlog.retention.hours = 1\nnum.partitions = 3\n",
+        )
+        .unwrap();
+        let c = BrokerConfig::load(Some(&toml_path), &["num.partitions=5".into()]).unwrap();
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/x")]);
+        assert_eq!(c.topic_defaults["retention.ms"], "3600000");
+        assert_eq!(c.num_partitions, 5, "overrides win over the file");
+        let props = dir.path().join("server.properties");
+        std::fs::write(&props, "# comment\nlog.dirs=/a,/b\nprocess.roles=broker,controller\nlisteners = PLAINTEXT://127.0.0.1:0\n").unwrap();
+        let c = BrokerConfig::load(Some(&props), &[]).unwrap();
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.unused_keys, vec!["process.roles".to_string()]);
+        assert_eq!(c.listeners[0].port, 0);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = BrokerConfig::load(None, &["no.such.key=1".into()]).unwrap_err();
+        assert!(err.0.contains("no.such.key"), "{err}");
+        let err = BrokerConfig::load(None, &["num.partitions=many".into()]).unwrap_err();
+        assert!(err.0.contains("num.partitions"), "{err}");
+        let err = BrokerConfig::load(None, &["log.segment.bytes=-5".into()]).unwrap_err();
+        assert!(err.0.contains("log.segment.bytes"), "{err}");
+        let err = BrokerConfig::load(None, &["listeners=SSL://localhost:9093".into()]).unwrap_err();
+        assert!(err.0.contains("PLAINTEXT"), "{err}");
+    }
+}

@@ -1,0 +1,220 @@
+//! One client connection: reads size-prefixed frames, decodes them, dispatches each to its
+//! handler and writes the response, one request at a time, so responses keep request order.
+//!
+//! Frames are read incrementally: memory grows with the bytes that actually arrive (never
+//! from the length prefix), and every KiB held counts against `queued.max.request.bytes`
+//! across all connections. A frame over `socket.request.max.bytes`, a malformed frame, an
+//! unknown API or an unadvertised version closes this connection only, with a logged reason.
+//! An idle connection is closed after `connections.max.idle.ms`.
+
+use super::handlers::{self, Outcome};
+use super::Broker;
+use crate::protocol::frame::{decode_request_frame, encode_response_frame, FrameError};
+use crate::protocol::messages::api_versions_response::ApiVersionsResponse;
+use crate::protocol::{ApiKey, ErrorCode, ResponseBody};
+use bytes::{Bytes, BytesMut};
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Bytes read per step while a frame arrives.
+const READ_STEP_BYTES: usize = 64 * 1024;
+
+/// Why a connection ends.
+enum Closed {
+    /// The peer closed it or went idle: nothing to report.
+    Quietly,
+    /// A protocol violation: logged.
+    Because(String),
+}
+
+/// A whole request frame with the request-bytes permits it holds.
+struct Frame {
+    bytes: Bytes,
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut stop = broker.shutdown_signal();
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms.max(1));
+    loop {
+        let frame = tokio::select! {
+            f = read_frame(&broker, &mut reader, idle) => f,
+            _ = stop.changed() => return,
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(Closed::Quietly) => return,
+            Err(Closed::Because(why)) => {
+                tracing::warn!(%peer, "closing connection: {why}");
+                return;
+            }
+        };
+        match respond(&broker, frame).await {
+            Ok(None) => {}
+            Ok(Some(chunks)) => {
+                if let Err(e) = write_chunks(&mut writer, chunks).await {
+                    tracing::debug!(%peer, error = %e, "write failed");
+                    return;
+                }
+            }
+            Err(why) => {
+                tracing::warn!(%peer, "closing connection: {why}");
+                return;
+            }
+        }
+    }
+}
+
+async fn read_frame(
+    broker: &Broker,
+    reader: &mut (impl AsyncRead + Unpin),
+    idle: Duration,
+) -> Result<Frame, Closed> {
+    let mut prefix = [0u8; 4];
+    match tokio::time::timeout(idle, reader.read_exact(&mut prefix)).await {
+        Err(_) => return Err(Closed::Quietly),
+        Ok(Err(_)) => return Err(Closed::Quietly),
+        Ok(Ok(_)) => {}
+    }
+    let size = i32::from_be_bytes(prefix);
+    let max = broker.config.socket_request_max_bytes;
+    let size = match usize::try_from(size) {
+        Ok(s) if s > 0 && s <= max => s,
+        _ => {
+            return Err(Closed::Because(format!(
+                "frame size {size} is outside 1..={max} (socket.request.max.bytes)"
+            )))
+        }
+    };
+    let mut buf = BytesMut::with_capacity(4 + size.min(READ_STEP_BYTES));
+    buf.extend_from_slice(&prefix);
+    let mut permits = Vec::new();
+    while buf.len() < 4 + size {
+        let want = (4 + size - buf.len()).min(READ_STEP_BYTES);
+        let kib = u32::try_from(want.div_ceil(1024)).unwrap_or(u32::MAX);
+        let permit = broker
+            .request_bytes
+            .clone()
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|_| Closed::Quietly)?;
+        permits.push(permit);
+        buf.reserve(want);
+        let mut limited = (&mut *reader).take(want as u64);
+        match tokio::time::timeout(idle, limited.read_buf(&mut buf)).await {
+            Err(_) => {
+                return Err(Closed::Because(format!(
+                    "no data for {} ms in the middle of a frame",
+                    idle.as_millis()
+                )))
+            }
+            Ok(Err(e)) => return Err(Closed::Because(format!("read failed: {e}"))),
+            Ok(Ok(0)) => return Err(Closed::Quietly),
+            Ok(Ok(_)) => {}
+        }
+    }
+    Ok(Frame {
+        bytes: buf.freeze(),
+        _permits: permits,
+    })
+}
+
+/// Decodes and handles one frame: the response chunks, `None` for no response, or why the
+/// connection must close.
+async fn respond(broker: &Arc<Broker>, frame: Frame) -> Result<Option<Vec<Bytes>>, String> {
+    let request = match decode_request_frame(&frame.bytes) {
+        Ok(r) => r,
+        Err(FrameError::UnsupportedVersion {
+            api_key: ApiKey::ApiVersions,
+            header,
+        }) => {
+            // KIP-511: answer in the v0 body with UNSUPPORTED_VERSION and our range.
+            let body = ResponseBody::ApiVersions(ApiVersionsResponse {
+                error_code: ErrorCode::UNSUPPORTED_VERSION.0,
+                api_keys: handlers::api_versions::advertised(),
+                ..Default::default()
+            });
+            return encode_response_frame(ApiKey::ApiVersions, 0, header.correlation_id, &body)
+                .map(Some)
+                .map_err(|e| e.to_string());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let (api_key, version, correlation_id) = (
+        request.api_key,
+        request.api_version,
+        request.header.correlation_id,
+    );
+    if !handlers::is_advertised(api_key, version) {
+        if api_key == ApiKey::ApiVersions {
+            let body = ResponseBody::ApiVersions(ApiVersionsResponse {
+                error_code: ErrorCode::UNSUPPORTED_VERSION.0,
+                api_keys: handlers::api_versions::advertised(),
+                ..Default::default()
+            });
+            return encode_response_frame(ApiKey::ApiVersions, 0, correlation_id, &body)
+                .map(Some)
+                .map_err(|e| e.to_string());
+        }
+        return Err(format!(
+            "{} v{version} is not supported by this broker",
+            api_key.name()
+        ));
+    }
+    let _slot = broker
+        .request_slots
+        .acquire()
+        .await
+        .map_err(|_| "shutting down".to_string())?;
+    match handlers::dispatch(broker, request).await {
+        Outcome::Respond(body) => encode_response_frame(api_key, version, correlation_id, &body)
+            .map(Some)
+            .map_err(|e| {
+                format!(
+                    "cannot encode the {} v{version} response: {e}",
+                    api_key.name()
+                )
+            }),
+        Outcome::NoResponse => Ok(None),
+        Outcome::Close(why) => Err(why),
+    }
+}
+
+/// Writes the chunks with vectored writes (large record chunks are not copied).
+async fn write_chunks(
+    writer: &mut (impl AsyncWrite + Unpin),
+    chunks: Vec<Bytes>,
+) -> std::io::Result<()> {
+    let mut index = 0;
+    let mut offset = 0;
+    while index < chunks.len() {
+        let slices: Vec<IoSlice<'_>> = std::iter::once(&chunks[index][offset..])
+            .chain(chunks[index + 1..].iter().map(|c| &c[..]))
+            .take(64)
+            .map(IoSlice::new)
+            .collect();
+        let mut written = writer.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while index < chunks.len() && written > 0 {
+            let left = chunks[index].len() - offset;
+            if written >= left {
+                written -= left;
+                index += 1;
+                offset = 0;
+            } else {
+                offset += written;
+                written = 0;
+            }
+        }
+    }
+    writer.flush().await
+}

@@ -1,0 +1,30 @@
+//! ApiVersions: the implemented APIs with the ranges of ARCHITECTURE.md's table. No
+//! supported or finalized features are listed (librdkafka 2.0.2 misparses tagged fields it
+//! does not know).
+
+use super::IMPLEMENTED;
+use crate::protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
+use crate::protocol::ResponseBody;
+
+/// The advertised `(key, min, max)` list.
+pub fn advertised() -> Vec<ApiVersion> {
+    IMPLEMENTED
+        .iter()
+        .map(|k| {
+            let (min, max) = k.advertised_range();
+            ApiVersion {
+                api_key: *k as i16,
+                min_version: min,
+                max_version: max,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+pub fn handle() -> ResponseBody {
+    ResponseBody::ApiVersions(ApiVersionsResponse {
+        api_keys: advertised(),
+        ..Default::default()
+    })
+}

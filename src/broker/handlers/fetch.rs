@@ -1,0 +1,177 @@
+//! Fetch: whole batches from each partition up to the high watermark, sent as stored. Below
+//! `min_bytes` the request waits until data arrives (woken by appends) or `max_wait_ms`
+//! passes. Fetch sessions are declined (session id 0: every fetch is a full fetch);
+//! `read_committed` sees last stable offset = high watermark. Consumers below Fetch v10
+//! never get zstd batches (UNSUPPORTED_COMPRESSION_TYPE for that partition).
+
+use crate::broker::Broker;
+use crate::protocol::messages::fetch_request::{FetchPartition, FetchRequest};
+use crate::protocol::messages::fetch_response::{
+    FetchResponse, FetchableTopicResponse, PartitionData,
+};
+use crate::protocol::record_batch::BatchIter;
+use crate::protocol::{Compression, ErrorCode, ResponseBody};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
+    PartitionData {
+        partition_index: index,
+        error_code: code.0,
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        records: Some(Bytes::new()),
+        ..Default::default()
+    }
+}
+
+fn has_zstd(records: &Bytes) -> bool {
+    BatchIter::new(records.clone()).any(|(h, _)| h.compression() == Some(Compression::Zstd))
+}
+
+/// One pass over the requested partitions; returns the answer and the bytes it carries.
+fn read_all(
+    broker: &Broker,
+    request: &FetchRequest,
+    names: &[Option<String>],
+    version: i16,
+) -> (Vec<FetchableTopicResponse>, usize) {
+    let follower = request.replica_id >= 0 || request.replica_state.replica_id >= 0;
+    let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0).max(1);
+    let mut total = 0usize;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for (t, name) in request.topics.iter().zip(names) {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| match name {
+                None => partition_error(p.partition, ErrorCode::UNKNOWN_TOPIC_ID),
+                Some(name) => read_partition(
+                    broker,
+                    name,
+                    p,
+                    &mut remaining,
+                    &mut total,
+                    follower,
+                    version,
+                ),
+            })
+            .collect();
+        topics.push(FetchableTopicResponse {
+            topic: if version < 13 {
+                t.topic.clone()
+            } else {
+                String::new()
+            },
+            topic_id: if version >= 13 {
+                t.topic_id
+            } else {
+                Default::default()
+            },
+            partitions,
+            ..Default::default()
+        });
+    }
+    (topics, total)
+}
+
+fn read_partition(
+    broker: &Broker,
+    topic: &str,
+    p: &FetchPartition,
+    remaining: &mut usize,
+    total: &mut usize,
+    follower: bool,
+    version: i16,
+) -> PartitionData {
+    let Some(partition) = broker.partition(topic, p.partition) else {
+        return partition_error(p.partition, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    };
+    if let Err(code) = partition.check_epoch(p.current_leader_epoch) {
+        return partition_error(p.partition, code);
+    }
+    let max = usize::try_from(p.partition_max_bytes)
+        .unwrap_or(0)
+        .min(*remaining) as u64;
+    // KIP-74: the first partition with data returns at least one whole batch.
+    let min_one = *total == 0;
+    let read = match tokio::task::block_in_place(|| {
+        partition.read(p.fetch_offset, max, min_one, follower)
+    }) {
+        Ok(r) => r,
+        Err(code) => {
+            let mut e = partition_error(p.partition, code);
+            e.high_watermark = partition.high_watermark();
+            e.log_start_offset = partition.log.lock().log_start_offset();
+            return e;
+        }
+    };
+    let mut data = PartitionData {
+        partition_index: p.partition,
+        high_watermark: read.high_watermark,
+        last_stable_offset: read.high_watermark,
+        log_start_offset: read.log_start_offset,
+        records: Some(Bytes::new()),
+        ..Default::default()
+    };
+    if let Some(region) = read.records {
+        match tokio::task::block_in_place(|| region.read_bytes()) {
+            Ok(bytes) if version < 10 && has_zstd(&bytes) => {
+                return partition_error(p.partition, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE)
+            }
+            Ok(bytes) => {
+                *remaining = remaining.saturating_sub(bytes.len());
+                *total += bytes.len();
+                data.records = Some(bytes);
+            }
+            Err(e) => {
+                tracing::error!(topic, partition = p.partition, error = %e, "reading a segment failed");
+                return partition_error(p.partition, ErrorCode::KAFKA_STORAGE_ERROR);
+            }
+        }
+    }
+    data
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> ResponseBody {
+    let names: Vec<Option<String>> = request
+        .topics
+        .iter()
+        .map(|t| {
+            if version >= 13 {
+                broker.metadata.topic_name_by_id(&t.topic_id)
+            } else {
+                Some(t.topic.clone())
+            }
+        })
+        .collect();
+    let deadline =
+        Instant::now() + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let mut arrivals = broker.data_arrived.subscribe();
+    let mut shutdown = broker.shutdown_signal();
+    let responses = loop {
+        arrivals.borrow_and_update();
+        let (topics, total) = read_all(broker, &request, &names, version);
+        let has_error = topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .any(|p| p.error_code != 0);
+        let now = Instant::now();
+        if total >= min_bytes || has_error || now >= deadline || broker.is_shutting_down() {
+            break topics;
+        }
+        tokio::select! {
+            _ = arrivals.changed() => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = shutdown.changed() => {}
+        }
+    };
+    ResponseBody::Fetch(FetchResponse {
+        session_id: 0,
+        responses,
+        ..Default::default()
+    })
+}

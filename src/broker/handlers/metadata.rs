@@ -1,0 +1,128 @@
+//! Metadata (with auto topic creation) and DescribeCluster.
+
+use crate::broker::metadata::TopicMeta;
+use crate::broker::Broker;
+use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
+use crate::protocol::messages::describe_cluster_response::{
+    DescribeClusterBroker, DescribeClusterResponse,
+};
+use crate::protocol::messages::metadata_request::MetadataRequest;
+use crate::protocol::messages::metadata_response::{
+    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use crate::protocol::{ErrorCode, ResponseBody, Uuid};
+use std::collections::BTreeMap;
+
+fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        name: Some(t.name.clone()),
+        topic_id: t.id,
+        is_internal: t.name == "__consumer_offsets",
+        partitions: t
+            .partitions
+            .iter()
+            .map(|p| MetadataResponsePartition {
+                partition_index: p.index,
+                leader_id: p.leader,
+                leader_epoch: p.leader_epoch,
+                replica_nodes: p.replicas.clone(),
+                isr_nodes: p.isr.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn error_entry(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataResponseTopic {
+    MetadataResponseTopic {
+        error_code: code.0,
+        name,
+        topic_id: id,
+        ..Default::default()
+    }
+}
+
+pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> ResponseBody {
+    let (node_id, host, port) = broker.endpoint();
+    let topics = match request.topics {
+        // null (v1+) or an empty list at v0: every topic.
+        None => broker.metadata.topics().iter().map(topic_entry).collect(),
+        Some(list) if list.is_empty() && version == 0 => {
+            broker.metadata.topics().iter().map(topic_entry).collect()
+        }
+        Some(list) => list
+            .into_iter()
+            .map(|t| {
+                let name = match t.name {
+                    Some(n) => n,
+                    None => match broker.metadata.topic_name_by_id(&t.topic_id) {
+                        Some(n) => n,
+                        None => return error_entry(None, t.topic_id, ErrorCode::UNKNOWN_TOPIC_ID),
+                    },
+                };
+                if let Some(topic) = broker.metadata.topic(&name) {
+                    return topic_entry(&topic);
+                }
+                let auto = broker.config.auto_create_topics_enable
+                    && (version < 4 || request.allow_auto_topic_creation);
+                if !auto {
+                    return error_entry(
+                        Some(name),
+                        Uuid::ZERO,
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    );
+                }
+                match broker.create_topic(&name, -1, -1, &BTreeMap::new(), false) {
+                    // Usable at once on one node, so answered like any other topic.
+                    Ok(topic) => topic_entry(&topic),
+                    Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => {
+                        broker.metadata.topic(&name).map_or_else(
+                            || {
+                                error_entry(
+                                    Some(name.clone()),
+                                    Uuid::ZERO,
+                                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                )
+                            },
+                            |t| topic_entry(&t),
+                        )
+                    }
+                    Err((code, why)) => {
+                        tracing::info!(topic = %name, "auto-creation refused: {why}");
+                        error_entry(Some(name), Uuid::ZERO, code)
+                    }
+                }
+            })
+            .collect(),
+    };
+    ResponseBody::Metadata(MetadataResponse {
+        brokers: vec![MetadataResponseBroker {
+            node_id,
+            host,
+            port,
+            rack: None,
+            ..Default::default()
+        }],
+        cluster_id: Some(broker.cluster_id.clone()),
+        controller_id: node_id,
+        topics,
+        ..Default::default()
+    })
+}
+
+pub fn describe_cluster(broker: &Broker, _request: DescribeClusterRequest) -> ResponseBody {
+    let (node_id, host, port) = broker.endpoint();
+    ResponseBody::DescribeCluster(DescribeClusterResponse {
+        cluster_id: broker.cluster_id.clone(),
+        controller_id: node_id,
+        brokers: vec![DescribeClusterBroker {
+            broker_id: node_id,
+            host,
+            port,
+            rack: None,
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}

@@ -1,0 +1,79 @@
+//! Request dispatch: one file per API family. Each handler turns every per-topic or
+//! per-partition problem into that entry's error code, so one bad partition never fails a
+//! whole request. Handlers never touch segment files (they go through `Partition` and the
+//! metadata store).
+
+pub mod api_versions;
+pub mod configs;
+pub mod fetch;
+pub mod metadata;
+pub mod offsets;
+pub mod produce;
+pub mod topics;
+
+use super::Broker;
+use crate::protocol::{ApiKey, Request, RequestBody, ResponseBody};
+use std::sync::Arc;
+
+/// What the connection does after a request.
+pub enum Outcome {
+    Respond(ResponseBody),
+    /// acks=0 produces get no answer.
+    NoResponse,
+    /// Close the connection (logged with the reason), e.g. a failed acks=0 produce.
+    Close(String),
+}
+
+/// The APIs this broker implements and therefore advertises.
+pub const IMPLEMENTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// Whether `api_key` at `version` is advertised (and so served).
+pub fn is_advertised(api_key: ApiKey, version: i16) -> bool {
+    let (min, max) = api_key.advertised_range();
+    IMPLEMENTED.contains(&api_key) && (min..=max).contains(&version)
+}
+
+pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Outcome {
+    let version = request.api_version;
+    let b = broker.as_ref();
+    let respond = Outcome::Respond;
+    match request.body {
+        RequestBody::ApiVersions(_) => respond(api_versions::handle()),
+        RequestBody::Metadata(r) => respond(metadata::handle(b, r, version)),
+        RequestBody::Produce(r) => produce::handle(broker, r, version).await,
+        RequestBody::Fetch(r) => respond(fetch::handle(broker, r, version).await),
+        RequestBody::ListOffsets(r) => respond(offsets::list_offsets(b, r, version)),
+        RequestBody::OffsetForLeaderEpoch(r) => respond(offsets::offset_for_leader_epoch(b, r)),
+        RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),
+        RequestBody::InitProducerId(r) => respond(offsets::init_producer_id(b, r)),
+        RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version)),
+        RequestBody::DeleteTopics(r) => respond(topics::delete_topics(b, r, version)),
+        RequestBody::CreatePartitions(r) => respond(topics::create_partitions(b, r)),
+        RequestBody::DescribeCluster(r) => respond(metadata::describe_cluster(b, r)),
+        RequestBody::DescribeConfigs(r) => respond(configs::describe_configs(b, r, version)),
+        RequestBody::AlterConfigs(r) => respond(configs::alter_configs(b, r)),
+        RequestBody::IncrementalAlterConfigs(r) => {
+            respond(configs::incremental_alter_configs(b, r))
+        }
+        other => Outcome::Close(format!(
+            "{} is not served by this broker",
+            other.api_key().name()
+        )),
+    }
+}

@@ -1,0 +1,151 @@
+//! Produce: per partition, validation and append through `Partition::append` (acks 0/1/all;
+//! on one node `all` is the local write, synced first when the flush policy asks). Produce
+//! v0–2 is advertised only because librdkafka needs it (KAFKA-18659) and is refused; a
+//! transactional produce is refused as ARCHITECTURE.md says.
+
+use super::Outcome;
+use crate::broker::metadata::now_ms;
+use crate::broker::Broker;
+use crate::protocol::messages::produce_request::ProduceRequest;
+use crate::protocol::messages::produce_response::{
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
+use crate::protocol::record_batch::BatchIter;
+use crate::protocol::{Compression, ErrorCode, ResponseBody};
+use bytes::Bytes;
+use std::sync::Arc;
+
+fn failed(index: i32, code: ErrorCode, message: impl Into<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse {
+        index,
+        error_code: code.0,
+        base_offset: -1,
+        log_append_time_ms: -1,
+        log_start_offset: -1,
+        error_message: Some(message.into()),
+        ..Default::default()
+    }
+}
+
+/// Checks that hold before the log sees the records.
+fn precheck(records: &Bytes, version: i16) -> Result<(), (ErrorCode, String)> {
+    let mut batches = BatchIter::new(records.clone());
+    let mut count = 0;
+    for (header, _) in batches.by_ref() {
+        count += 1;
+        if version < 7 && header.compression() == Some(Compression::Zstd) {
+            return Err((
+                ErrorCode::UNSUPPORTED_COMPRESSION_TYPE,
+                "zstd needs Produce v7 or later".into(),
+            ));
+        }
+    }
+    if count != 1 && !batches.partial_tail() {
+        return Err((
+            ErrorCode::INVALID_RECORD,
+            format!("Produce v3+ carries exactly one record batch per partition, not {count}"),
+        ));
+    }
+    Ok(())
+}
+
+fn produce_partition(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    records: Option<Bytes>,
+    version: i16,
+) -> PartitionProduceResponse {
+    let Some(partition) = broker.partition(topic, index) else {
+        return failed(
+            index,
+            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            format!("{topic}-{index} does not exist"),
+        );
+    };
+    let records = records.unwrap_or_default();
+    if let Err((code, why)) = precheck(&records, version) {
+        return failed(index, code, why);
+    }
+    let now = now_ms();
+    let appended = tokio::task::block_in_place(|| {
+        let (info, flush) = partition.append(&records, now)?;
+        if flush {
+            partition
+                .log
+                .flush_to(info.last_offset + 1, now)
+                .map_err(|e| crate::log::AppendError {
+                    code: ErrorCode::KAFKA_STORAGE_ERROR,
+                    message: e.to_string(),
+                })?;
+        }
+        Ok::<_, crate::log::AppendError>(info)
+    });
+    match appended {
+        Ok(info) => PartitionProduceResponse {
+            index,
+            error_code: 0,
+            base_offset: info.base_offset,
+            log_append_time_ms: info.log_append_time,
+            log_start_offset: info.log_start_offset,
+            ..Default::default()
+        },
+        Err(e) => {
+            tracing::debug!(topic, partition = index, error = %e, "produce refused");
+            failed(index, e.code, e.message)
+        }
+    }
+}
+
+pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Outcome {
+    let refuse_all: Option<(ErrorCode, String)> = if version < 3 {
+        Some((
+            ErrorCode::UNSUPPORTED_VERSION,
+            "Produce v0-2 (message format v0/v1) is not supported; use v3 or later".into(),
+        ))
+    } else if request.transactional_id.is_some() {
+        tracing::info!(transactional_id = ?request.transactional_id, "refusing a transactional produce: transactions are not supported");
+        Some((
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "transactions are not supported by this broker".into(),
+        ))
+    } else if !matches!(request.acks, -1..=1) {
+        Some((
+            ErrorCode::INVALID_REQUIRED_ACKS,
+            format!("acks must be -1, 0 or 1, not {}", request.acks),
+        ))
+    } else {
+        None
+    };
+    let mut any_error = false;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
+        for p in topic.partition_data {
+            let r = match &refuse_all {
+                Some((code, why)) => failed(p.index, *code, why.clone()),
+                None => produce_partition(broker, &topic.name, p.index, p.records, version),
+            };
+            any_error |= r.error_code != 0;
+            partition_responses.push(r);
+        }
+        responses.push(TopicProduceResponse {
+            name: topic.name,
+            partition_responses,
+            ..Default::default()
+        });
+    }
+    broker.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
+    if request.acks == 0 {
+        // No answer; a failure closes the connection so the client notices.
+        return if any_error {
+            Outcome::Close("an acks=0 produce failed".into())
+        } else {
+            Outcome::NoResponse
+        };
+    }
+    Outcome::Respond(ResponseBody::Produce(ProduceResponse {
+        responses,
+        ..Default::default()
+    }))
+}

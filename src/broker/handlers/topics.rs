@@ -1,0 +1,191 @@
+//! CreateTopics (validate-only and per-topic configs), DeleteTopics (by name or id) and
+//! CreatePartitions.
+
+use crate::broker::Broker;
+use crate::protocol::messages::create_partitions_request::CreatePartitionsRequest;
+use crate::protocol::messages::create_partitions_response::{
+    CreatePartitionsResponse, CreatePartitionsTopicResult,
+};
+use crate::protocol::messages::create_topics_request::CreateTopicsRequest;
+use crate::protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult, CreateTopicsResponse,
+};
+use crate::protocol::messages::delete_topics_request::DeleteTopicsRequest;
+use crate::protocol::messages::delete_topics_response::{
+    DeletableTopicResult, DeleteTopicsResponse,
+};
+use crate::protocol::{ErrorCode, ResponseBody, Uuid};
+use std::collections::BTreeMap;
+
+pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16) -> ResponseBody {
+    let mut seen = std::collections::HashSet::new();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let mut r = CreatableTopicResult {
+                name: t.name.clone(),
+                num_partitions: -1,
+                replication_factor: -1,
+                ..Default::default()
+            };
+            if !seen.insert(t.name.clone()) {
+                r.error_code = ErrorCode::INVALID_REQUEST.0;
+                r.error_message = Some(format!(
+                    "topic '{}' appears more than once in the request",
+                    t.name
+                ));
+                return r;
+            }
+            let configs: BTreeMap<String, String> = t
+                .configs
+                .iter()
+                .filter_map(|c| c.value.clone().map(|v| (c.name.clone(), v)))
+                .collect();
+            let (partitions, rf) = if t.assignments.is_empty() {
+                (t.num_partitions, t.replication_factor)
+            } else {
+                let rf = t
+                    .assignments
+                    .iter()
+                    .map(|a| a.broker_ids.len())
+                    .max()
+                    .unwrap_or(0) as i16;
+                if t.assignments
+                    .iter()
+                    .flat_map(|a| &a.broker_ids)
+                    .any(|&b| b != broker.node_id)
+                {
+                    r.error_code = ErrorCode::INVALID_REPLICA_ASSIGNMENT.0;
+                    r.error_message = Some(format!(
+                        "replica assignment names brokers other than {}",
+                        broker.node_id
+                    ));
+                    return r;
+                }
+                (t.assignments.len() as i32, rf)
+            };
+            match tokio::task::block_in_place(|| {
+                broker.create_topic(&t.name, partitions, rf, &configs, request.validate_only)
+            }) {
+                Ok(topic) => {
+                    r.topic_id = topic.id;
+                    r.num_partitions = if partitions == -1 {
+                        broker.config.num_partitions
+                    } else {
+                        partitions
+                    };
+                    r.replication_factor = 1;
+                    if version >= 5 {
+                        let effective = broker.effective_topic_configs(&configs);
+                        r.configs = Some(
+                            crate::log::config::TOPIC_CONFIGS
+                                .iter()
+                                .map(|d| CreatableTopicConfigs {
+                                    name: d.name.to_string(),
+                                    value: Some(
+                                        effective
+                                            .get(d.name)
+                                            .cloned()
+                                            .unwrap_or_else(|| d.default.to_string()),
+                                    ),
+                                    config_source: if configs.contains_key(d.name) { 1 } else { 5 },
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                Err((code, message)) => {
+                    r.error_code = code.0;
+                    r.error_message = Some(message);
+                }
+            }
+            r
+        })
+        .collect();
+    ResponseBody::CreateTopics(CreateTopicsResponse {
+        topics,
+        ..Default::default()
+    })
+}
+
+pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> ResponseBody {
+    let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::ZERO))
+            .collect()
+    };
+    let responses = targets
+        .into_iter()
+        .map(|(name, id)| {
+            let mut r = DeletableTopicResult {
+                name: name.clone(),
+                topic_id: id,
+                ..Default::default()
+            };
+            let resolved = name.or_else(|| broker.metadata.topic_name_by_id(&id));
+            match resolved {
+                None => {
+                    r.error_code = if id.is_zero() {
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0
+                    } else {
+                        ErrorCode::UNKNOWN_TOPIC_ID.0
+                    }
+                }
+                Some(name) => match tokio::task::block_in_place(|| broker.delete_topic(&name)) {
+                    Ok(topic) => {
+                        r.name = Some(name);
+                        r.topic_id = if version >= 6 { topic.id } else { Uuid::ZERO };
+                    }
+                    Err(code) => {
+                        r.name = Some(name);
+                        r.error_code = code.0;
+                    }
+                },
+            }
+            r
+        })
+        .collect();
+    ResponseBody::DeleteTopics(DeleteTopicsResponse {
+        responses,
+        ..Default::default()
+    })
+}
+
+pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest) -> ResponseBody {
+    let results = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let mut r = CreatePartitionsTopicResult { name: t.name.clone(), ..Default::default() };
+            let outcome = match broker.metadata.topic(&t.name) {
+                None => Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("topic '{}' does not exist", t.name))),
+                Some(topic) if t.count <= topic.partitions.len() as i32 => Err((ErrorCode::INVALID_PARTITIONS, format!("topic currently has {} partitions, {} would not increase the number of partitions", topic.partitions.len(), t.count))),
+                Some(_) if t.assignments.iter().flatten().flat_map(|a| &a.broker_ids).any(|&b| b != broker.node_id) => Err((ErrorCode::INVALID_REPLICA_ASSIGNMENT, "assignment names unknown brokers".to_string())),
+                Some(_) if request.validate_only => Ok(()),
+                Some(_) => tokio::task::block_in_place(|| {
+                    let topic = broker.metadata.add_partitions(&t.name, t.count).map_err(|c| (c, "cannot add partitions".to_string()))?;
+                    broker.ensure_partitions(&topic).map_err(|c| (c, "cannot create the partition logs".to_string()))
+                }),
+            };
+            if let Err((code, message)) = outcome {
+                r.error_code = code.0;
+                r.error_message = Some(message);
+            }
+            r
+        })
+        .collect();
+    ResponseBody::CreatePartitions(CreatePartitionsResponse {
+        results,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,483 @@
+//! Cluster metadata: topics (with their topic ids), partitions, topic and broker configs and
+//! producer-id blocks, kept as Kafka's KRaft records in the metadata log
+//! `<log dir>/__cluster_metadata-0` and replayed at start.
+//!
+//! Record layout (as KRaft's `MetadataRecordSerde`): key null; value = uvarint frame version
+//! (1) | uvarint api key (record type) | uvarint version | the record at that version. Each
+//! change is one batch, synced before it is acknowledged, so a change is all or nothing.
+//!
+//! Must not: touch partition logs (the broker creates and deletes them after a change).
+
+use crate::log::{LogConfig, SharedLog};
+use crate::protocol::codec::{Decoder, Encoder, Message, VersionedMessage};
+use crate::protocol::metadata::{
+    config_record::ConfigRecord, partition_record::PartitionRecord,
+    producer_ids_record::ProducerIdsRecord, remove_topic_record::RemoveTopicRecord,
+    topic_record::TopicRecord,
+};
+use crate::protocol::record_batch::{decode_records, BatchBuilder, BatchIter};
+use crate::protocol::{Compression, ErrorCode, Uuid};
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+/// Producer ids are handed out in blocks; a block is persisted before its first id is used.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+const FRAME_VERSION: u32 = 1;
+/// `ConfigRecord.resource_type` values (Kafka's `ConfigResource.Type`).
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionMeta {
+    pub index: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicMeta {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<PartitionMeta>,
+    /// Topic-level config overrides.
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicMeta {
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("__")
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Image {
+    topics: BTreeMap<String, TopicMeta>,
+    names_by_id: HashMap<Uuid, String>,
+    broker_configs: BTreeMap<String, String>,
+    /// First producer id not yet persisted as allocated.
+    producer_id_limit: i64,
+    next_producer_id: i64,
+}
+
+/// The metadata log and the image built from it.
+#[derive(Debug)]
+pub struct MetadataStore {
+    log: Arc<SharedLog>,
+    node_id: i32,
+    image: RwLock<Image>,
+}
+
+/// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name {name:?} is not allowed"));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "topic name is {} characters long; the limit is 249",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name {name:?} contains {c:?}; legal characters are [a-zA-Z0-9._-]"
+        ));
+    }
+    Ok(())
+}
+
+fn encode_record<M: VersionedMessage>(m: &M) -> Vec<u8> {
+    let version = M::MAX_VERSION;
+    let mut e = Encoder::new();
+    e.put_uvarint(FRAME_VERSION);
+    e.put_uvarint(M::API_KEY as u32);
+    e.put_uvarint(version as u32);
+    // Every field is set within the version: encoding cannot be refused.
+    let encoded = m.encode(&mut e, version);
+    debug_assert!(
+        encoded.is_ok(),
+        "metadata record encodes at its max version"
+    );
+    e.into_bytes().to_vec()
+}
+
+/// A random topic id (v4-style UUID bits), never the zero id.
+pub fn random_uuid() -> Uuid {
+    let mut bytes = [0u8; 16];
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut x = (seed as u64) ^ ((seed >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32);
+    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    x ^= counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for chunk in bytes.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = x.wrapping_add(0x2545_F491_4F6C_DD1D);
+        chunk.copy_from_slice(&x.to_be_bytes());
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid(bytes)
+}
+
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl MetadataStore {
+    /// Replays the metadata log.
+    pub fn open(log: Arc<SharedLog>, node_id: i32) -> Result<MetadataStore, String> {
+        let store = MetadataStore {
+            log,
+            node_id,
+            image: RwLock::new(Image::default()),
+        };
+        store.replay()?;
+        Ok(store)
+    }
+
+    /// The default config of the metadata log.
+    pub fn log_config() -> LogConfig {
+        LogConfig::default()
+    }
+
+    fn replay(&self) -> Result<(), String> {
+        let mut image = Image::default();
+        let (start, end) = {
+            let l = self.log.lock();
+            (l.log_start_offset(), l.log_end_offset())
+        };
+        let mut offset = start;
+        while offset < end {
+            let region = self
+                .log
+                .lock()
+                .read(offset, 1 << 20, end, true)
+                .map_err(|e| format!("metadata log read at {offset}: {e}"))?;
+            let Some(region) = region else { break };
+            let bytes = region
+                .read_bytes()
+                .map_err(|e| format!("metadata log read: {e}"))?;
+            for (header, batch) in BatchIter::new(bytes) {
+                for record in decode_records(&batch, 64 << 20)
+                    .map_err(|e| format!("metadata log batch at {}: {e}", header.base_offset))?
+                {
+                    if let Some(value) = record.value {
+                        apply(&mut image, &value).map_err(|e| {
+                            format!("metadata record at offset {}: {e}", record.offset)
+                        })?;
+                    }
+                }
+                offset = header.next_offset();
+            }
+        }
+        image.next_producer_id = image.producer_id_limit;
+        *self.image.write().unwrap_or_else(|e| e.into_inner()) = image;
+        Ok(())
+    }
+
+    /// Appends the records as one batch and syncs it.
+    fn commit(&self, records: &[Vec<u8>]) -> Result<(), ErrorCode> {
+        let now = now_ms();
+        let mut b = BatchBuilder::new();
+        for r in records {
+            b.append(now, None, Some(r), &[]);
+        }
+        let batch = b.build(Compression::None);
+        let info = self
+            .log
+            .lock()
+            .append_as_leader(&batch, 0, now)
+            .map_err(|e| {
+                tracing::error!(error = %e, "metadata log append failed");
+                ErrorCode::KAFKA_STORAGE_ERROR
+            })?;
+        self.log.flush_to(info.last_offset + 1, now).map_err(|e| {
+            tracing::error!(error = %e, "metadata log sync failed");
+            ErrorCode::KAFKA_STORAGE_ERROR
+        })?;
+        let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
+        for r in records {
+            if let Err(e) = apply(&mut image, &Bytes::copy_from_slice(r)) {
+                tracing::error!(error = %e, "applying a committed metadata record failed");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn topic(&self, name: &str) -> Option<TopicMeta> {
+        self.image
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .topics
+            .get(name)
+            .cloned()
+    }
+
+    pub fn topic_name_by_id(&self, id: &Uuid) -> Option<String> {
+        self.image
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .names_by_id
+            .get(id)
+            .cloned()
+    }
+
+    pub fn topics(&self) -> Vec<TopicMeta> {
+        self.image
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .topics
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn broker_configs(&self) -> BTreeMap<String, String> {
+        self.image
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .broker_configs
+            .clone()
+    }
+
+    /// Creates a topic with `partitions` partitions on this node and its config overrides.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<TopicMeta, ErrorCode> {
+        if self.topic(name).is_some() {
+            return Err(ErrorCode::TOPIC_ALREADY_EXISTS);
+        }
+        let id = random_uuid();
+        let mut records = vec![encode_record(&TopicRecord {
+            name: name.to_string(),
+            topic_id: id,
+            ..Default::default()
+        })];
+        for p in 0..partitions {
+            records.push(self.partition_record(id, p));
+        }
+        for (k, v) in configs {
+            records.push(encode_record(&ConfigRecord {
+                resource_type: RESOURCE_TOPIC,
+                resource_name: name.to_string(),
+                name: k.clone(),
+                value: Some(v.clone()),
+                ..Default::default()
+            }));
+        }
+        self.commit(&records)?;
+        self.topic(name).ok_or(ErrorCode::UNKNOWN_SERVER_ERROR)
+    }
+
+    fn partition_record(&self, topic_id: Uuid, partition: i32) -> Vec<u8> {
+        encode_record(&PartitionRecord {
+            partition_id: partition,
+            topic_id,
+            replicas: vec![self.node_id],
+            isr: vec![self.node_id],
+            leader: self.node_id,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            directories: vec![Uuid::ZERO],
+            ..Default::default()
+        })
+    }
+
+    /// Grows a topic to `count` partitions.
+    pub fn add_partitions(&self, name: &str, count: i32) -> Result<TopicMeta, ErrorCode> {
+        let topic = self
+            .topic(name)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(ErrorCode::INVALID_PARTITIONS);
+        }
+        let records: Vec<Vec<u8>> = (current..count)
+            .map(|p| self.partition_record(topic.id, p))
+            .collect();
+        self.commit(&records)?;
+        self.topic(name).ok_or(ErrorCode::UNKNOWN_SERVER_ERROR)
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, ErrorCode> {
+        let topic = self
+            .topic(name)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
+        self.commit(&[encode_record(&RemoveTopicRecord {
+            topic_id: topic.id,
+            ..Default::default()
+        })])?;
+        Ok(topic)
+    }
+
+    /// Sets (`Some`) or removes (`None`) configs of a topic (`RESOURCE_TOPIC`) or of the
+    /// broker (`RESOURCE_BROKER`, resource name "" for the cluster default).
+    pub fn alter_configs(
+        &self,
+        resource_type: i8,
+        resource_name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), ErrorCode> {
+        let records: Vec<Vec<u8>> = changes
+            .iter()
+            .map(|(k, v)| {
+                encode_record(&ConfigRecord {
+                    resource_type,
+                    resource_name: resource_name.to_string(),
+                    name: k.clone(),
+                    value: v.clone(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.commit(&records)
+    }
+
+    /// The next producer id: never one handed out before, across restarts.
+    pub fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
+        {
+            let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
+            if image.next_producer_id < image.producer_id_limit {
+                image.next_producer_id += 1;
+                return Ok(image.next_producer_id - 1);
+            }
+        }
+        let limit = self
+            .image
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .producer_id_limit;
+        let record = ProducerIdsRecord {
+            broker_id: self.node_id,
+            broker_epoch: 0,
+            next_producer_id: limit + PRODUCER_ID_BLOCK,
+            ..Default::default()
+        };
+        self.commit(&[encode_record(&record)])?;
+        let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
+        image.next_producer_id = image.next_producer_id.max(limit) + 1;
+        Ok(image.next_producer_id - 1)
+    }
+}
+
+/// Applies one record value to the image.
+fn apply(image: &mut Image, value: &Bytes) -> Result<(), String> {
+    let mut d = Decoder::new(value);
+    let err = |e: crate::protocol::DecodeError| e.to_string();
+    let frame = d.uvarint().map_err(err)?;
+    if frame != FRAME_VERSION {
+        return Err(format!("unknown frame version {frame}"));
+    }
+    let api_key = d.uvarint().map_err(err)? as i16;
+    let version = d.uvarint().map_err(err)? as i16;
+    match api_key {
+        k if k == TopicRecord::API_KEY => {
+            let r = TopicRecord::decode(&mut d, version).map_err(err)?;
+            image.names_by_id.insert(r.topic_id, r.name.clone());
+            image.topics.insert(
+                r.name.clone(),
+                TopicMeta {
+                    name: r.name,
+                    id: r.topic_id,
+                    partitions: Vec::new(),
+                    configs: BTreeMap::new(),
+                },
+            );
+        }
+        k if k == PartitionRecord::API_KEY => {
+            let r = PartitionRecord::decode(&mut d, version).map_err(err)?;
+            let name = image
+                .names_by_id
+                .get(&r.topic_id)
+                .cloned()
+                .ok_or("partition of an unknown topic")?;
+            if let Some(t) = image.topics.get_mut(&name) {
+                let meta = PartitionMeta {
+                    index: r.partition_id,
+                    leader: r.leader,
+                    leader_epoch: r.leader_epoch,
+                    replicas: r.replicas,
+                    isr: r.isr,
+                };
+                match t.partitions.iter_mut().find(|p| p.index == r.partition_id) {
+                    Some(p) => *p = meta,
+                    None => t.partitions.push(meta),
+                }
+                t.partitions.sort_by_key(|p| p.index);
+            }
+        }
+        k if k == ConfigRecord::API_KEY => {
+            let r = ConfigRecord::decode(&mut d, version).map_err(err)?;
+            let target = match r.resource_type {
+                RESOURCE_TOPIC => image
+                    .topics
+                    .get_mut(&r.resource_name)
+                    .map(|t| &mut t.configs),
+                RESOURCE_BROKER => Some(&mut image.broker_configs),
+                _ => None,
+            };
+            if let Some(map) = target {
+                match r.value {
+                    Some(v) => map.insert(r.name, v),
+                    None => map.remove(&r.name),
+                };
+            }
+        }
+        k if k == RemoveTopicRecord::API_KEY => {
+            let r = RemoveTopicRecord::decode(&mut d, version).map_err(err)?;
+            if let Some(name) = image.names_by_id.remove(&r.topic_id) {
+                image.topics.remove(&name);
+            }
+        }
+        k if k == ProducerIdsRecord::API_KEY => {
+            let r = ProducerIdsRecord::decode(&mut d, version).map_err(err)?;
+            image.producer_id_limit = image.producer_id_limit.max(r.next_producer_id);
+        }
+        _ => {} // records kfk does not use yet (brokers, features, ...) are skipped
+    }
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        assert!(validate_topic_name("orders.v1_x-2").is_ok());
+        for bad in ["", ".", "..", "../../x", "a/b", "é", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn random_uuids_differ_and_are_never_zero() {
+        let a = random_uuid();
+        let b = random_uuid();
+        assert_ne!(a, b);
+        assert!(!a.is_zero());
+    }
+}

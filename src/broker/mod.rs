@@ -1,0 +1,539 @@
+//! The broker: listener, per-connection tasks, request dispatch (`handlers/`, one file per
+//! API family), the partitions map and cluster metadata, config.
+//!
+//! [`start`] opens the data dirs (recovering after an unclean stop), replays the metadata
+//! log, binds the listeners and runs until [`RunningBroker::shutdown`]: stop accepting, let
+//! in-flight requests finish, then close every log (flush, checkpoints, clean-shutdown
+//! marker). [`run`] does that for `kfk broker start`, stopping on SIGINT/SIGTERM.
+
+pub mod config;
+pub mod connection;
+pub mod handlers;
+pub mod metadata;
+pub mod partition;
+pub mod server;
+
+use crate::log::manager::LogManager;
+use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
+use crate::protocol::ErrorCode;
+use config::BrokerConfig;
+use metadata::{now_ms, validate_topic_name, MetadataStore, TopicMeta, METADATA_TOPIC};
+use partition::Partition;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{watch, Semaphore};
+
+/// Shared state of a running broker.
+#[derive(Debug)]
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub cluster_id: String,
+    pub node_id: i32,
+    /// Host and port clients are told to connect to (the listener's, with the bound port).
+    pub advertised_host: String,
+    pub advertised_port: std::sync::atomic::AtomicU16,
+    pub logs: Arc<LogManager>,
+    pub metadata: MetadataStore,
+    partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
+    /// Bumped after every append: long-polling fetches wait on it.
+    pub data_arrived: watch::Sender<u64>,
+    /// `queued.max.request.bytes`: bytes of requests being read or handled, in KiB permits.
+    pub request_bytes: Arc<Semaphore>,
+    /// `queued.max.requests`: requests being handled at once.
+    pub request_slots: Arc<Semaphore>,
+    /// `max.connections`.
+    pub connection_slots: Arc<Semaphore>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// A broker started by [`start`].
+#[derive(Debug)]
+pub struct RunningBroker {
+    pub broker: Arc<Broker>,
+    pub addrs: Vec<SocketAddr>,
+    server: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Broker {
+    pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(topic.to_string(), index))
+            .cloned()
+    }
+
+    pub fn partitions_of(&self, topic: &str) -> Vec<Arc<Partition>> {
+        let map = self.partitions.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Arc<Partition>> =
+            map.values().filter(|p| p.topic == topic).cloned().collect();
+        out.sort_by_key(|p| p.index);
+        out
+    }
+
+    pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Broker-level topic defaults (config file and dynamic broker configs), then the
+    /// topic's own overrides.
+    pub fn effective_topic_configs(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let mut values = self.config.topic_defaults.clone();
+        for (k, v) in self.metadata.broker_configs() {
+            if let Some(d) = crate::log::config::TOPIC_CONFIGS
+                .iter()
+                .find(|d| d.broker_name == k)
+            {
+                values.insert(d.name.to_string(), v);
+            }
+        }
+        values.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        values
+    }
+
+    pub fn log_config_for(&self, topic: &TopicMeta) -> LogConfig {
+        LogConfig::from_map(&self.effective_topic_configs(&topic.configs)).unwrap_or_else(|e| {
+            tracing::warn!(topic = %topic.name, error = %e, "invalid stored topic config; using defaults");
+            LogConfig::default()
+        })
+    }
+
+    /// Creates the logs and partition objects of `topic` that do not exist yet.
+    pub fn ensure_partitions(&self, topic: &TopicMeta) -> Result<(), ErrorCode> {
+        let config = self.log_config_for(topic);
+        let id = topic.id.to_string();
+        for p in &topic.partitions {
+            if self.partition(&topic.name, p.index).is_some() {
+                continue;
+            }
+            let log = self
+                .logs
+                .get_or_create(&topic.name, p.index, config.clone(), &id)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot create partition log");
+                    ErrorCode::KAFKA_STORAGE_ERROR
+                })?;
+            let partition = Arc::new(Partition::new(
+                &topic.name,
+                p.index,
+                topic.id,
+                log,
+                p.leader_epoch,
+            ));
+            self.partitions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((topic.name.clone(), p.index), partition);
+        }
+        Ok(())
+    }
+
+    /// Creates a topic (metadata, then logs). Errors carry Kafka's code and a message.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicMeta, (ErrorCode, String)> {
+        validate_topic_name(name).map_err(|m| (ErrorCode::INVALID_TOPIC_EXCEPTION, m))?;
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
+        let rf = if replication_factor == -1 {
+            self.config.default_replication_factor
+        } else {
+            replication_factor
+        };
+        if partitions < 1 {
+            return Err((
+                ErrorCode::INVALID_PARTITIONS,
+                format!("number of partitions must be at least 1, not {partitions}"),
+            ));
+        }
+        if rf < 1 {
+            return Err((
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!("replication factor must be at least 1, not {rf}"),
+            ));
+        }
+        if rf > 1 {
+            return Err((
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!("replication factor {rf} is larger than the number of brokers (1)"),
+            ));
+        }
+        for (k, v) in configs {
+            crate::log::config::validate_topic_config(k, v)
+                .map_err(|e| (ErrorCode::INVALID_CONFIG, e.to_string()))?;
+        }
+        if self.metadata.topic(name).is_some() {
+            return Err((
+                ErrorCode::TOPIC_ALREADY_EXISTS,
+                format!("topic '{name}' already exists"),
+            ));
+        }
+        if let Some(other) = self
+            .metadata
+            .topics()
+            .into_iter()
+            .find(|t| t.name != name && t.name.replace('.', "_") == name.replace('.', "_"))
+        {
+            return Err((
+                ErrorCode::INVALID_TOPIC_EXCEPTION,
+                format!(
+                    "topic '{name}' collides with existing topic '{}'",
+                    other.name
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(TopicMeta {
+                name: name.to_string(),
+                id: crate::protocol::Uuid::ZERO,
+                partitions: Vec::new(),
+                configs: configs.clone(),
+            });
+        }
+        let topic = self
+            .metadata
+            .create_topic(name, partitions, configs)
+            .map_err(|c| (c, format!("cannot create topic '{name}'")))?;
+        self.ensure_partitions(&topic)
+            .map_err(|c| (c, "cannot create the partition logs".into()))?;
+        tracing::info!(topic = name, partitions, id = %topic.id, "created topic");
+        Ok(topic)
+    }
+
+    /// Deletes a topic: metadata first, then its logs.
+    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, ErrorCode> {
+        if !self.config.delete_topic_enable {
+            return Err(ErrorCode::TOPIC_DELETION_DISABLED);
+        }
+        let topic = self.metadata.delete_topic(name)?;
+        let removed: Vec<Arc<Partition>> = {
+            let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
+            topic
+                .partitions
+                .iter()
+                .filter_map(|p| map.remove(&(name.to_string(), p.index)))
+                .collect()
+        };
+        for p in removed {
+            if let Err(e) = self.logs.delete(&p.topic, p.index) {
+                tracing::error!(topic = name, partition = p.index, error = %e, "deleting the partition log failed");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    /// Applies changed topic configs to the running logs (no restart needed).
+    pub fn reload_topic_configs(&self, name: &str) {
+        if let Some(topic) = self.metadata.topic(name) {
+            let config = self.log_config_for(&topic);
+            for p in self.partitions_of(name) {
+                p.log.lock().set_config(config.clone());
+            }
+        }
+    }
+
+    fn advertised_port(&self) -> u16 {
+        self.advertised_port
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// `(node id, host, port)` of this broker as clients must reach it.
+    pub fn endpoint(&self) -> (i32, String, i32) {
+        (
+            self.node_id,
+            self.advertised_host.clone(),
+            i32::from(self.advertised_port()),
+        )
+    }
+}
+
+/// Reads or writes `meta.properties` in each log dir; returns the cluster id.
+fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, String> {
+    let mut cluster_id: Option<String> = config.cluster_id.clone();
+    for dir in &config.log_dirs {
+        fs.create_dir_all(dir)
+            .map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+        let path = dir.join("meta.properties");
+        if let Some(props) = checkpoint::read_properties(fs, &path).map_err(|e| e.to_string())? {
+            if let Some(node) = props.get("node.id") {
+                if node.parse::<i32>().ok() != Some(config.node_id) {
+                    return Err(format!(
+                        "{} belongs to node.id {node}, but this broker is node.id {}",
+                        path.display(),
+                        config.node_id
+                    ));
+                }
+            }
+            if let Some(id) = props.get("cluster.id") {
+                match &cluster_id {
+                    Some(existing) if existing != id => {
+                        return Err(format!(
+                            "{} has cluster.id {id}, expected {existing}",
+                            path.display()
+                        ))
+                    }
+                    _ => cluster_id = Some(id.clone()),
+                }
+            }
+        }
+    }
+    let cluster_id = cluster_id.unwrap_or_else(|| metadata::random_uuid().to_string());
+    for dir in &config.log_dirs {
+        let path = dir.join("meta.properties");
+        if !fs.exists(&path) {
+            let text = format!("#\n#kfk meta.properties\nversion=1\ncluster.id={cluster_id}\nnode.id={}\ndirectory.id={}\n", config.node_id, metadata::random_uuid());
+            fs.write_atomic(&path, text.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    Ok(cluster_id)
+}
+
+/// Opens the data dirs and metadata, binds the listeners and starts serving.
+pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
+    if let Some(limit) = crate::log::manager::raise_open_files_limit() {
+        if limit < 4096 {
+            tracing::warn!(
+                limit,
+                "the open-files limit is low; many partitions or segments may exhaust it"
+            );
+        }
+    }
+    for key in &config.unused_keys {
+        tracing::warn!(key = %key, "config key is known to Kafka but not used by kfk yet");
+    }
+    let fs: Arc<dyn LogFs> = Arc::new(OsFs);
+    let cluster_id = prepare_log_dirs(fs.as_ref(), &config)?;
+    let dirs = config.log_dirs.clone();
+    let (logs, report) =
+        tokio::task::spawn_blocking(move || LogManager::open(fs, dirs, &|_| LogConfig::default()))
+            .await
+            .map_err(|e| format!("opening the logs panicked: {e}"))?
+            .map_err(|e| e.to_string())?;
+    if !report.clean_shutdown {
+        tracing::warn!(
+            scanned = report.recovery.segments_scanned,
+            truncated_bytes = report.recovery.bytes_truncated,
+            "recovered after an unclean shutdown"
+        );
+    }
+    let logs = Arc::new(logs);
+    let metadata_log = logs
+        .get_or_create(
+            METADATA_TOPIC,
+            0,
+            MetadataStore::log_config(),
+            "AAAAAAAAAAAAAAAAAAAAAQ",
+        )
+        .map_err(|e| e.to_string())?;
+    let metadata = MetadataStore::open(metadata_log, config.node_id)?;
+    let listener = config.listeners[0].clone();
+    let advertised = config
+        .advertised_listeners
+        .first()
+        .cloned()
+        .unwrap_or_else(|| listener.clone());
+    let (shutdown, _) = watch::channel(false);
+    let broker = Arc::new(Broker {
+        cluster_id,
+        node_id: config.node_id,
+        advertised_host: advertised.host.clone(),
+        advertised_port: std::sync::atomic::AtomicU16::new(advertised.port),
+        request_bytes: Arc::new(Semaphore::new(
+            (config.queued_max_request_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS),
+        )),
+        request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
+        connection_slots: Arc::new(Semaphore::new(
+            config.max_connections.min(Semaphore::MAX_PERMITS),
+        )),
+        config,
+        logs,
+        metadata,
+        partitions: RwLock::new(HashMap::new()),
+        data_arrived: watch::channel(0).0,
+        shutdown,
+    });
+    load_partitions(&broker)?;
+    let (listeners, addrs) = server::bind(&listener).await?;
+    if listener.port == 0 || broker.config.advertised_listeners == broker.config.listeners {
+        let port = addrs.first().map_or(advertised.port, |a| a.port());
+        if advertised.port == 0 || advertised == listener {
+            broker
+                .advertised_port
+                .store(port, std::sync::atomic::Ordering::Release);
+        }
+    }
+    let server = tokio::spawn(server::serve(broker.clone(), listeners));
+    let tasks = spawn_background_tasks(&broker);
+    Ok(RunningBroker {
+        broker,
+        addrs,
+        server,
+        tasks,
+    })
+}
+
+/// Partition objects for every topic; partition dirs of topics that no longer exist are
+/// removed.
+fn load_partitions(broker: &Arc<Broker>) -> Result<(), String> {
+    let topics = broker.metadata.topics();
+    for topic in &topics {
+        broker
+            .ensure_partitions(topic)
+            .map_err(|c| format!("cannot open topic {}: {}", topic.name, c.name()))?;
+        broker.reload_topic_configs(&topic.name);
+    }
+    for (topic, partition) in broker.logs.partitions() {
+        let known = topic == METADATA_TOPIC
+            || topics
+                .iter()
+                .any(|t| t.name == topic && t.partitions.iter().any(|p| p.index == partition));
+        if !known {
+            tracing::warn!(topic = %topic, partition, "removing the log of a partition that no longer exists");
+            let _ = broker.logs.delete(&topic, partition);
+        }
+    }
+    Ok(())
+}
+
+fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
+    let every = |ms: u64, b: &Arc<Broker>, job: fn(&Broker)| {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut stop = b.shutdown_signal();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let b2 = b.clone();
+                let _ = tokio::task::spawn_blocking(move || job(&b2)).await;
+            }
+        })
+    };
+    let c = &broker.config;
+    let mut tasks = vec![
+        every(c.flush_scheduler_interval_ms, broker, |b| {
+            if let Err(e) = b.logs.flush_due(now_ms()) {
+                tracing::error!(error = %e, "scheduled flush failed");
+            }
+        }),
+        every(c.retention_check_interval_ms, broker, |b| {
+            let hw =
+                |tp: &(String, i32)| b.partition(&tp.0, tp.1).map_or(0, |p| p.high_watermark());
+            match b.logs.enforce_retention(now_ms(), &hw) {
+                Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted segments"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "retention failed"),
+            }
+        }),
+        every(c.checkpoint_interval_ms, broker, |b| {
+            if let Err(e) = b.logs.checkpoint() {
+                tracing::error!(error = %e, "writing checkpoints failed");
+            }
+        }),
+    ];
+    if c.cleaner_enable {
+        tasks.push(every(c.cleaner_backoff_ms, broker, |b| {
+            if let Err(e) = b.logs.compact(now_ms()) {
+                tracing::error!(error = %e, "compaction failed");
+            }
+        }));
+    }
+    tasks
+}
+
+impl RunningBroker {
+    /// The first bound address (with port 0, the port the OS chose).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 5 s), then closes every log:
+    /// flush, checkpoints, clean-shutdown marker.
+    pub async fn shutdown(self) -> Result<(), String> {
+        let _ = self.broker.shutdown.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let logs = self.broker.logs.clone();
+        tokio::task::spawn_blocking(move || logs.shutdown())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("clean shutdown failed: {e}"))
+    }
+}
+
+/// `kfk broker start`: runs until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(config: BrokerConfig) -> Result<(), String> {
+    let dirs: Vec<String> = config
+        .log_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let started = std::time::Instant::now();
+    let running = start(config).await?;
+    let b = &running.broker;
+    let listeners: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
+    eprintln!(
+        "kfk broker {} started in {} ms: node.id {}, cluster.id {}, data in {}, listening on {} (advertised as {}:{})",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_millis(),
+        b.node_id,
+        b.cluster_id,
+        dirs.join(","),
+        listeners.join(", "),
+        b.advertised_host,
+        b.advertised_port()
+    );
+    wait_for_signal().await;
+    eprintln!("kfk broker: shutting down");
+    running.shutdown().await?;
+    eprintln!("kfk broker: stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
