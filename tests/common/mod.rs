@@ -232,3 +232,214 @@ pub fn run_with_input(
         status.code().unwrap_or(-1),
     )
 }
+
+/// A minimal blocking protocol client on kfk's codec, for tests that need exact requests.
+pub struct RawClient {
+    stream: std::net::TcpStream,
+    correlation_id: i32,
+}
+
+impl RawClient {
+    pub fn connect(addr: &str) -> RawClient {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        RawClient {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    /// Sends a request and reads its response.
+    pub fn call(
+        &mut self,
+        api: kfk::protocol::ApiKey,
+        version: i16,
+        body: kfk::protocol::RequestBody,
+    ) -> kfk::protocol::ResponseBody {
+        use std::io::{Read, Write};
+        self.correlation_id += 1;
+        for chunk in kfk::protocol::frame::encode_request_frame(
+            api,
+            version,
+            self.correlation_id,
+            Some("kfk-test"),
+            &body,
+        )
+        .expect("encode")
+        {
+            self.stream.write_all(&chunk).expect("write");
+        }
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).expect("response length");
+        let mut payload = vec![0u8; i32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut payload).expect("response");
+        let r = kfk::protocol::frame::decode_response_payload(
+            api,
+            version,
+            &bytes::Bytes::from(payload),
+        )
+        .expect("decode");
+        assert_eq!(r.correlation_id, self.correlation_id);
+        r.body
+    }
+
+    /// Produces one batch (acks=-1) and returns (error code, base offset).
+    pub fn produce(&mut self, topic: &str, partition: i32, batch: bytes::Bytes) -> (i16, i64) {
+        use kfk::protocol::messages::produce_request::*;
+        let body = kfk::protocol::RequestBody::Produce(ProduceRequest {
+            acks: -1,
+            timeout_ms: 10_000,
+            topic_data: vec![TopicProduceData {
+                name: topic.into(),
+                partition_data: vec![PartitionProduceData {
+                    index: partition,
+                    records: Some(batch),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let kfk::protocol::ResponseBody::Produce(r) =
+            self.call(kfk::protocol::ApiKey::Produce, 9, body)
+        else {
+            panic!("not a produce response")
+        };
+        let p = &r.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset)
+    }
+
+    /// Creates a topic; returns the error code.
+    pub fn create_topic(&mut self, name: &str, partitions: i32, configs: &[(&str, &str)]) -> i16 {
+        use kfk::protocol::messages::create_topics_request::*;
+        let body = kfk::protocol::RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: partitions,
+                replication_factor: 1,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| CreatableTopicConfig {
+                        name: k.to_string(),
+                        value: Some(v.to_string()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            timeout_ms: 10_000,
+            ..Default::default()
+        });
+        let kfk::protocol::ResponseBody::CreateTopics(r) =
+            self.call(kfk::protocol::ApiKey::CreateTopics, 7, body)
+        else {
+            panic!()
+        };
+        r.topics[0].error_code
+    }
+
+    /// The topic id and partition count from Metadata.
+    pub fn topic_id(&mut self, name: &str) -> (kfk::protocol::Uuid, usize) {
+        use kfk::protocol::messages::metadata_request::*;
+        let body = kfk::protocol::RequestBody::Metadata(MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(name.into()),
+                ..Default::default()
+            }]),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        });
+        let kfk::protocol::ResponseBody::Metadata(r) =
+            self.call(kfk::protocol::ApiKey::Metadata, 12, body)
+        else {
+            panic!()
+        };
+        (r.topics[0].topic_id, r.topics[0].partitions.len())
+    }
+
+    /// (producer id, epoch) from InitProducerId.
+    pub fn init_producer_id(&mut self) -> (i64, i16) {
+        use kfk::protocol::messages::init_producer_id_request::*;
+        let body = kfk::protocol::RequestBody::InitProducerId(InitProducerIdRequest {
+            transactional_id: None,
+            transaction_timeout_ms: 60_000,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        });
+        let kfk::protocol::ResponseBody::InitProducerId(r) =
+            self.call(kfk::protocol::ApiKey::InitProducerId, 4, body)
+        else {
+            panic!()
+        };
+        assert_eq!(r.error_code, 0);
+        (r.producer_id, r.producer_epoch)
+    }
+
+    /// Every record value of a partition from offset 0, via Fetch v12.
+    pub fn fetch_all(&mut self, topic: &str, partition: i32) -> Vec<(i64, Option<bytes::Bytes>)> {
+        use kfk::protocol::messages::fetch_request::*;
+        let mut out = Vec::new();
+        let mut offset = 0;
+        loop {
+            let body = kfk::protocol::RequestBody::Fetch(FetchRequest {
+                replica_id: -1,
+                max_wait_ms: 0,
+                min_bytes: 0,
+                max_bytes: 1 << 20,
+                topics: vec![FetchTopic {
+                    topic: topic.into(),
+                    partitions: vec![FetchPartition {
+                        partition,
+                        fetch_offset: offset,
+                        partition_max_bytes: 1 << 20,
+                        current_leader_epoch: -1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            let kfk::protocol::ResponseBody::Fetch(r) =
+                self.call(kfk::protocol::ApiKey::Fetch, 12, body)
+            else {
+                panic!()
+            };
+            let p = &r.responses[0].partitions[0];
+            assert_eq!(p.error_code, 0, "fetch error");
+            let records = p.records.clone().unwrap_or_default();
+            if records.is_empty() {
+                return out;
+            }
+            for (_, batch) in kfk::protocol::record_batch::BatchIter::new(records) {
+                kfk::protocol::record_batch::verify_crc(&batch).expect("valid batch");
+                for r in
+                    kfk::protocol::record_batch::decode_records(&batch, 1 << 26).expect("records")
+                {
+                    offset = r.offset + 1;
+                    out.push((r.offset, r.value));
+                }
+            }
+        }
+    }
+}
+
+/// One batch of `values` (an idempotent one when `producer` is `Some((id, epoch, seq))`).
+pub fn batch_of(values: &[&str], producer: Option<(i64, i16, i32)>) -> bytes::Bytes {
+    let mut b = kfk::protocol::record_batch::BatchBuilder::new();
+    if let Some((id, epoch, seq)) = producer {
+        b.producer_id = id;
+        b.producer_epoch = epoch;
+        b.base_sequence = seq;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for v in values {
+        b.append(now, None, Some(v.as_bytes()), &[]);
+    }
+    b.build(kfk::protocol::Compression::None)
+}

@@ -200,7 +200,9 @@ pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> Resp
         producer_epoch: -1,
         ..Default::default()
     };
-    if request.transactional_id.is_some() {
+    if request.transactional_id.as_deref() == Some("") {
+        r.error_code = ErrorCode::INVALID_REQUEST.0;
+    } else if request.transactional_id.is_some() {
         tracing::info!(transactional_id = ?request.transactional_id, "refusing InitProducerId for a transactional id: transactions are not supported");
         r.error_code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0;
     } else if request.producer_id >= 0 {

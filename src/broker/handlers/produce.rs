@@ -103,7 +103,11 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
             ErrorCode::UNSUPPORTED_VERSION,
             "Produce v0-2 (message format v0/v1) is not supported; use v3 or later".into(),
         ))
-    } else if request.transactional_id.is_some() {
+    } else if request
+        .transactional_id
+        .as_deref()
+        .is_some_and(|t| !t.is_empty())
+    {
         tracing::info!(transactional_id = ?request.transactional_id, "refusing a transactional produce: transactions are not supported");
         Some((
             ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
