@@ -3,5 +3,7 @@
 
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod log;
+pub mod partitioner;
 pub mod protocol;

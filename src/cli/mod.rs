@@ -8,6 +8,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod broker;
+pub mod console_consumer;
+pub mod console_producer;
 pub mod dump_log;
 pub mod generate;
 
@@ -26,9 +28,9 @@ pub enum Command {
     /// Run a Kafka-compatible broker (`kfk broker start`).
     Broker(broker::BrokerArgs),
     /// Read lines from stdin and produce them to a topic (kafka-console-producer).
-    ConsoleProducer(generate::Pending),
+    ConsoleProducer(console_producer::ConsoleProducerArgs),
     /// Consume records from a topic and print them (kafka-console-consumer).
-    ConsoleConsumer(generate::Pending),
+    ConsoleConsumer(console_consumer::ConsoleConsumerArgs),
     /// Create, list, describe, alter and delete topics (kafka-topics).
     Topics(generate::Pending),
     /// List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups).
@@ -64,9 +66,9 @@ pub fn main() -> ExitCode {
         Command::Man(args) => generate::man(&args),
         Command::DumpLog(args) => dump_log::run(&args),
         Command::Broker(args) => broker::run(&args),
-        Command::ConsoleProducer(args)
-        | Command::ConsoleConsumer(args)
-        | Command::Topics(args)
+        Command::ConsoleProducer(args) => console_producer::run(&args),
+        Command::ConsoleConsumer(args) => console_consumer::run(&args),
+        Command::Topics(args)
         | Command::ConsumerGroups(args)
         | Command::Configs(args)
         | Command::ProducerPerfTest(args)

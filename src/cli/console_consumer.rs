@@ -1,0 +1,537 @@
+//! `kfk console-consumer` (kafka-console-consumer): prints records of a topic (or of topics
+//! matching `--include`) with Kafka's `DefaultMessageFormatter` properties and field order.
+//! Prints `Processed a total of N messages` on stderr at exit; a closed stdout (`| head`)
+//! ends it quietly with exit 0. Group consumption (`--group`) comes with the group
+//! coordinator; until then the tool reads assigned partitions.
+
+use super::CliError;
+use crate::client::consumer::{Consumer, ConsumerRecord, TopicPartition};
+use crate::client::{read_properties_file, ClientError, Properties};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  kfk console-consumer --bootstrap-server localhost:9092 --topic test --from-beginning\n  kfk console-consumer --bootstrap-server localhost:9092 --topic test --partition 0 --offset 42 --max-messages 10 --property print.key=true"
+)]
+pub struct ConsoleConsumerArgs {
+    /// The broker(s) to connect to, host:port[,host:port...].
+    #[arg(long, value_name = "SERVERS")]
+    pub bootstrap_server: String,
+    /// The topic to consume.
+    #[arg(long, required_unless_present = "include", conflicts_with = "include")]
+    pub topic: Option<String>,
+    /// Consume every topic whose name matches this regular expression (anchored).
+    #[arg(long, value_name = "REGEX", visible_alias = "whitelist")]
+    pub include: Option<String>,
+    /// Consume only this partition.
+    #[arg(long)]
+    pub partition: Option<i32>,
+    /// Where to start: earliest, latest or an offset (needs --partition). Default latest.
+    #[arg(long, value_name = "OFFSET")]
+    pub offset: Option<String>,
+    /// Start from the earliest offset (when there is no committed offset).
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Exit after this many messages.
+    #[arg(long, value_name = "N")]
+    pub max_messages: Option<u64>,
+    /// Exit when no message arrives for this long.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// Consumer group (not available yet: consumer groups come with the group coordinator).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// read_committed or read_uncommitted (default).
+    #[arg(long, value_name = "LEVEL", default_value = "read_uncommitted")]
+    pub isolation_level: String,
+    /// A consumer property KEY=VALUE (repeatable).
+    #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
+    pub consumer_property: Vec<String>,
+    /// A .properties file of consumer properties.
+    #[arg(long = "consumer.config", value_name = "FILE")]
+    pub consumer_config: Option<PathBuf>,
+    /// A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition,
+    /// print.offset, print.headers, print.key, print.value, key.separator, line.separator,
+    /// headers.separator, null.literal.
+    #[arg(
+        long = "property",
+        visible_alias = "formatter-property",
+        value_name = "KEY=VALUE"
+    )]
+    pub property: Vec<String>,
+    /// Skip records that cannot be printed instead of stopping.
+    #[arg(long)]
+    pub skip_message_on_error: bool,
+}
+
+/// Kafka's `DefaultMessageFormatter`.
+#[derive(Debug, Clone)]
+pub struct Formatter {
+    pub print_timestamp: bool,
+    pub print_partition: bool,
+    pub print_offset: bool,
+    pub print_headers: bool,
+    pub print_key: bool,
+    pub print_value: bool,
+    pub key_separator: String,
+    pub line_separator: String,
+    pub headers_separator: String,
+    pub null_literal: String,
+}
+
+impl Formatter {
+    pub fn from_properties(pairs: &[String]) -> Result<Formatter, CliError> {
+        let mut f = Formatter {
+            print_timestamp: false,
+            print_partition: false,
+            print_offset: false,
+            print_headers: false,
+            print_key: false,
+            print_value: true,
+            key_separator: "\t".into(),
+            line_separator: "\n".into(),
+            headers_separator: ",".into(),
+            null_literal: "null".into(),
+        };
+        for p in pairs {
+            let (k, v) = p.split_once('=').ok_or_else(|| {
+                CliError::Usage(format!("--property {p:?} is not of the form KEY=VALUE"))
+            })?;
+            let flag = || -> Result<bool, CliError> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    other => Err(CliError::Usage(format!(
+                        "--property {k}={other}: expected true or false"
+                    ))),
+                }
+            };
+            match k.trim() {
+                "print.timestamp" => f.print_timestamp = flag()?,
+                "print.partition" => f.print_partition = flag()?,
+                "print.offset" => f.print_offset = flag()?,
+                "print.headers" => f.print_headers = flag()?,
+                "print.key" => f.print_key = flag()?,
+                "print.value" => f.print_value = flag()?,
+                "key.separator" => f.key_separator = unescape(v),
+                "line.separator" => f.line_separator = unescape(v),
+                "headers.separator" => f.headers_separator = unescape(v),
+                "null.literal" => f.null_literal = v.to_string(),
+                "key.deserializer" | "value.deserializer" | "headers.deserializer" => {}
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "--property {other}: unknown formatter property"
+                    )))
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// Writes one record in Kafka's field order.
+    pub fn write(&self, out: &mut impl Write, r: &ConsumerRecord) -> std::io::Result<()> {
+        let text = |b: &Option<bytes::Bytes>| {
+            b.as_ref()
+                .map_or_else(|| self.null_literal.clone().into_bytes(), |b| b.to_vec())
+        };
+        if self.print_timestamp {
+            write!(
+                out,
+                "{}:{}",
+                if r.log_append_time {
+                    "LogAppendTime"
+                } else {
+                    "CreateTime"
+                },
+                r.timestamp
+            )?;
+            out.write_all(self.key_separator.as_bytes())?;
+        }
+        if self.print_partition {
+            write!(out, "Partition:{}", r.partition)?;
+            out.write_all(self.key_separator.as_bytes())?;
+        }
+        if self.print_offset {
+            write!(out, "Offset:{}", r.offset)?;
+            out.write_all(self.key_separator.as_bytes())?;
+        }
+        if self.print_headers {
+            if r.headers.is_empty() {
+                out.write_all(b"NO_HEADERS")?;
+            }
+            for (i, (k, v)) in r.headers.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(self.headers_separator.as_bytes())?;
+                }
+                out.write_all(k.as_bytes())?;
+                out.write_all(b":")?;
+                out.write_all(&text(v))?;
+            }
+            out.write_all(self.key_separator.as_bytes())?;
+        }
+        if self.print_key {
+            out.write_all(&text(&r.key))?;
+            if self.print_value {
+                out.write_all(self.key_separator.as_bytes())?;
+            }
+        }
+        if self.print_value {
+            out.write_all(&text(&r.value))?;
+        }
+        out.write_all(self.line_separator.as_bytes())
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t")
+        .replace("\\n", "\n")
+        .replace("\\r", "\r")
+}
+
+fn consumer_properties(args: &ConsoleConsumerArgs) -> Result<Properties, CliError> {
+    let mut props = Properties(match &args.consumer_config {
+        Some(f) => read_properties_file(f)
+            .map_err(|e| CliError::Usage(format!("--consumer.config: {e}")))?,
+        None => BTreeMap::new(),
+    });
+    for p in &args.consumer_property {
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!(
+                "--consumer-property {p:?} is not of the form KEY=VALUE"
+            ))
+        })?;
+        props.set(k.trim(), v);
+    }
+    props.set("bootstrap.servers", args.bootstrap_server.clone());
+    props.set("isolation.level", args.isolation_level.clone());
+    if props.get("client.id").is_none() {
+        props.set("client.id", "console-consumer");
+    }
+    if args.from_beginning {
+        props.set("auto.offset.reset", "earliest");
+    } else if props.get("auto.offset.reset").is_none() {
+        props.set("auto.offset.reset", "latest");
+    }
+    crate::client::consumer::ConsumerConfig::from_properties(&props)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(props)
+}
+
+/// Where to start: `None` = the reset policy, else an offset or earliest/latest marker.
+enum Start {
+    Reset,
+    Earliest,
+    Latest,
+    At(i64),
+}
+
+fn start_of(args: &ConsoleConsumerArgs) -> Result<Start, CliError> {
+    match args.offset.as_deref() {
+        None => Ok(Start::Reset),
+        Some("earliest") => Ok(Start::Earliest),
+        Some("latest") => Ok(Start::Latest),
+        Some(n) => {
+            let n: i64 = n.parse().map_err(|_| {
+                CliError::Usage(format!(
+                    "--offset {n:?}: expected earliest, latest or a number"
+                ))
+            })?;
+            if args.partition.is_none() {
+                return Err(CliError::Usage("--offset needs --partition".into()));
+            }
+            if n < 0 {
+                return Err(CliError::Usage(format!(
+                    "--offset {n}: must not be negative"
+                )));
+            }
+            Ok(Start::At(n))
+        }
+    }
+}
+
+pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
+    if args.group.is_some() {
+        return Err(CliError::Usage("--group: consumer groups are not available in this build yet; omit --group to read the topic's partitions directly".into()));
+    }
+    let props = consumer_properties(args)?;
+    let formatter = Formatter::from_properties(&args.property)?;
+    let start = start_of(args)?;
+    let include = match &args.include {
+        Some(re) => {
+            Some(Pattern::new(re).map_err(|e| CliError::Usage(format!("--include {re:?}: {e}")))?)
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut processed = 0u64;
+    let result = runtime.block_on(consume(
+        args,
+        props,
+        &formatter,
+        start,
+        include,
+        &mut processed,
+    ));
+    eprintln!("Processed a total of {processed} messages");
+    result
+}
+
+async fn consume(
+    args: &ConsoleConsumerArgs,
+    props: Properties,
+    formatter: &Formatter,
+    start: Start,
+    include: Option<Pattern>,
+    processed: &mut u64,
+) -> Result<(), CliError> {
+    let failed = |e: ClientError| CliError::Failed(e.to_string());
+    let mut consumer = Consumer::new(&props).await.map_err(failed)?;
+    let topics: Vec<String> = match (&args.topic, &include) {
+        (Some(t), _) => vec![t.clone()],
+        (None, Some(p)) => {
+            consumer.cluster.refresh(&[]).await.map_err(failed)?;
+            consumer
+                .cluster
+                .topic_names()
+                .into_iter()
+                .filter(|t| p.matches(t) && !t.starts_with("__"))
+                .collect()
+        }
+        (None, None) => unreachable!("clap requires --topic or --include"),
+    };
+    let mut assignment: Vec<TopicPartition> = Vec::new();
+    for t in &topics {
+        let info = consumer
+            .cluster
+            .wait_for_topic(t, false, Duration::from_secs(5))
+            .await
+            .map_err(failed)?;
+        for p in &info.partitions {
+            if args.partition.is_none_or(|want| want == p.index) {
+                assignment.push((t.clone(), p.index));
+            }
+        }
+    }
+    if let Some(p) = args.partition {
+        if assignment.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--partition {p}: no such partition of {}",
+                topics.join(",")
+            )));
+        }
+    }
+    consumer.assign(assignment.clone()).await.map_err(failed)?;
+    match start {
+        Start::Reset => {}
+        Start::Earliest => consumer.seek_to_beginning(&assignment),
+        Start::Latest => consumer.seek_to_end(&assignment),
+        Start::At(n) => {
+            for tp in &assignment {
+                consumer.seek(tp, n);
+            }
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(256 << 10, stdout.lock());
+    let idle_limit = args.timeout_ms.map(Duration::from_millis);
+    let mut last = Instant::now();
+    loop {
+        if args.max_messages.is_some_and(|m| *processed >= m) {
+            break;
+        }
+        let wait = idle_limit.map_or(Duration::from_millis(1000), |l| {
+            l.saturating_sub(last.elapsed())
+                .max(Duration::from_millis(1))
+        });
+        let records = consumer.poll(wait).await.map_err(failed)?;
+        if records.is_empty() {
+            out.flush()?;
+            if idle_limit.is_some_and(|l| last.elapsed() >= l) {
+                break;
+            }
+            continue;
+        }
+        last = Instant::now();
+        for r in &records {
+            if args.max_messages.is_some_and(|m| *processed >= m) {
+                break;
+            }
+            formatter.write(&mut out, r)?;
+            *processed += 1;
+        }
+        out.flush()?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A small anchored regular expression for `--include`: `.`, `*`, `+`, `?`, `|`,
+/// character classes `[...]`, and literal characters (escape with `\`). Enough for topic
+/// lists such as `orders.*|payments`.
+struct Pattern {
+    alternatives: Vec<Vec<(Atom, Repeat)>>,
+}
+
+#[derive(Debug, Clone)]
+enum Atom {
+    Any,
+    Char(char),
+    Class(Vec<(char, char)>, bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Repeat {
+    One,
+    Star,
+    Plus,
+    Optional,
+}
+
+impl Pattern {
+    fn new(re: &str) -> Result<Pattern, String> {
+        let mut alternatives = Vec::new();
+        for alt in re.split('|') {
+            let mut seq: Vec<(Atom, Repeat)> = Vec::new();
+            let mut chars = alt.chars().peekable();
+            while let Some(c) = chars.next() {
+                let atom = match c {
+                    '.' => Atom::Any,
+                    '\\' => Atom::Char(chars.next().ok_or("trailing backslash")?),
+                    '[' => {
+                        let negate = chars.peek() == Some(&'^');
+                        if negate {
+                            chars.next();
+                        }
+                        let mut ranges = Vec::new();
+                        loop {
+                            let c = chars.next().ok_or("unclosed [")?;
+                            if c == ']' {
+                                break;
+                            }
+                            if chars.peek() == Some(&'-') {
+                                chars.next();
+                                let hi = chars.next().ok_or("unclosed [")?;
+                                ranges.push((c, hi));
+                            } else {
+                                ranges.push((c, c));
+                            }
+                        }
+                        Atom::Class(ranges, negate)
+                    }
+                    '*' | '+' | '?' => return Err(format!("nothing to repeat before {c}")),
+                    '(' | ')' | '{' | '}' | '^' | '$' => {
+                        return Err(format!("{c} is not supported in --include patterns"))
+                    }
+                    c => Atom::Char(c),
+                };
+                let repeat = match chars.peek() {
+                    Some('*') => Repeat::Star,
+                    Some('+') => Repeat::Plus,
+                    Some('?') => Repeat::Optional,
+                    _ => Repeat::One,
+                };
+                if repeat != Repeat::One {
+                    chars.next();
+                }
+                seq.push((atom, repeat));
+            }
+            alternatives.push(seq);
+        }
+        Ok(Pattern { alternatives })
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        let chars: Vec<char> = text.chars().collect();
+        self.alternatives.iter().any(|seq| match_seq(seq, &chars))
+    }
+}
+
+fn atom_matches(a: &Atom, c: char) -> bool {
+    match a {
+        Atom::Any => true,
+        Atom::Char(x) => *x == c,
+        Atom::Class(ranges, negate) => {
+            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negate
+        }
+    }
+}
+
+fn match_seq(seq: &[(Atom, Repeat)], text: &[char]) -> bool {
+    let Some(((atom, repeat), rest)) = seq.split_first() else {
+        return text.is_empty();
+    };
+    match repeat {
+        Repeat::One => {
+            text.first().is_some_and(|c| atom_matches(atom, *c)) && match_seq(rest, &text[1..])
+        }
+        Repeat::Optional => {
+            match_seq(rest, text)
+                || (text.first().is_some_and(|c| atom_matches(atom, *c))
+                    && match_seq(rest, &text[1..]))
+        }
+        Repeat::Star | Repeat::Plus => {
+            let min = usize::from(*repeat == Repeat::Plus);
+            let run = text.iter().take_while(|c| atom_matches(atom, **c)).count();
+            (min..=run).rev().any(|n| match_seq(rest, &text[n..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatter_prints_kafkas_fields_in_kafkas_order() {
+        let f = Formatter::from_properties(&[
+            "print.timestamp=true".into(),
+            "print.partition=true".into(),
+            "print.offset=true".into(),
+            "print.headers=true".into(),
+            "print.key=true".into(),
+        ])
+        .unwrap();
+        let r = ConsumerRecord {
+            topic: "t".into(),
+            partition: 2,
+            offset: 7,
+            timestamp: 99,
+            log_append_time: false,
+            key: None,
+            value: Some("v".into()),
+            headers: vec![("h".into(), Some("x".into())), ("n".into(), None)],
+        };
+        let mut out = Vec::new();
+        f.write(&mut out, &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CreateTime:99\tPartition:2\tOffset:7\th:x,n:null\tnull\tv\n"
+        );
+        let r2 = ConsumerRecord {
+            headers: vec![],
+            ..r
+        };
+        let mut out = Vec::new();
+        Formatter::from_properties(&["print.headers=true".into()])
+            .unwrap()
+            .write(&mut out, &r2)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "NO_HEADERS\tv\n");
+    }
+
+    #[test]
+    fn include_patterns_are_anchored_regular_expressions() {
+        let p = Pattern::new("orders.*|pay[a-z]+").unwrap();
+        assert!(p.matches("orders") && p.matches("orders-eu") && p.matches("payments"));
+        assert!(!p.matches("my-orders") && !p.matches("pay") && !p.matches("pay1"));
+        assert!(Pattern::new("*x").is_err());
+    }
+}

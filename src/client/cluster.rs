@@ -1,0 +1,267 @@
+//! Cluster metadata as a client sees it: bootstrap, brokers, topics with their partitions'
+//! leaders, one connection per broker (reconnected with backoff when it dies), refreshes on
+//! errors and after `metadata.max.age.ms`.
+
+use super::connection::Connection;
+use super::{ClientConfig, ClientError};
+use crate::protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody, Uuid};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionInfo {
+    pub index: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    brokers: HashMap<i32, String>,
+    topics: HashMap<String, TopicInfo>,
+    connections: HashMap<i32, Connection>,
+    bootstrap: Option<Connection>,
+    refreshed: Option<Instant>,
+}
+
+/// Shared view of the cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    pub config: ClientConfig,
+    state: Mutex<State>,
+}
+
+impl Cluster {
+    pub fn new(config: ClientConfig) -> Arc<Cluster> {
+        Arc::new(Cluster {
+            config,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection to any broker: the bootstrap list is tried in order, retrying with
+    /// backoff until `bootstrap_timeout`; the error names the addresses and the reason.
+    pub async fn any_connection(&self) -> Result<Connection, ClientError> {
+        if let Some(c) = self.lock().bootstrap.clone().filter(|c| !c.is_dead()) {
+            return Ok(c);
+        }
+        let live: Vec<Connection> = self
+            .lock()
+            .connections
+            .values()
+            .filter(|c| !c.is_dead())
+            .cloned()
+            .collect();
+        if let Some(c) = live.into_iter().next() {
+            return Ok(c);
+        }
+        let deadline = Instant::now() + self.config.bootstrap_timeout;
+        let mut backoff = self.config.reconnect_backoff;
+        loop {
+            let mut last = String::new();
+            for addr in &self.config.bootstrap_servers {
+                match Connection::connect(
+                    addr,
+                    &self.config.client_id,
+                    self.config.connect_timeout,
+                    self.config.request_timeout,
+                )
+                .await
+                {
+                    Ok(c) => {
+                        self.lock().bootstrap = Some(c.clone());
+                        return Ok(c);
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            if Instant::now() + backoff > deadline {
+                return Err(ClientError::Unreachable(format!(
+                    "no broker reachable at {} after {} s: {}",
+                    self.config.bootstrap_servers.join(","),
+                    self.config.bootstrap_timeout.as_secs(),
+                    last.rsplit(": ").next().unwrap_or(&last)
+                )));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.config.reconnect_backoff_max);
+        }
+    }
+
+    /// The connection to broker `node`, (re)connecting when needed.
+    pub async fn connection(&self, node: i32) -> Result<Connection, ClientError> {
+        if let Some(c) = self
+            .lock()
+            .connections
+            .get(&node)
+            .filter(|c| !c.is_dead())
+            .cloned()
+        {
+            return Ok(c);
+        }
+        let addr = self.lock().brokers.get(&node).cloned();
+        let addr = match addr {
+            Some(a) => a,
+            None => {
+                self.refresh(&[]).await?;
+                self.lock()
+                    .brokers
+                    .get(&node)
+                    .cloned()
+                    .ok_or_else(|| ClientError::Protocol(format!("unknown broker {node}")))?
+            }
+        };
+        let conn = Connection::connect(
+            &addr,
+            &self.config.client_id,
+            self.config.connect_timeout,
+            self.config.request_timeout,
+        )
+        .await?;
+        self.lock().connections.insert(node, conn.clone());
+        Ok(conn)
+    }
+
+    /// Fetches metadata for `topics` (all known topics when empty) and updates the view.
+    /// Topics that do not exist are auto-created only when `auto_create` is set.
+    pub async fn refresh_topics(
+        &self,
+        topics: &[String],
+        auto_create: bool,
+    ) -> Result<(), ClientError> {
+        let conn = self.any_connection().await?;
+        let request = RequestBody::Metadata(MetadataRequest {
+            topics: if topics.is_empty() {
+                None
+            } else {
+                Some(
+                    topics
+                        .iter()
+                        .map(|t| MetadataRequestTopic {
+                            name: Some(t.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                )
+            },
+            allow_auto_topic_creation: auto_create,
+            ..Default::default()
+        });
+        let (_, body) = match conn.call(ApiKey::Metadata, request).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.lock().bootstrap = None;
+                return Err(e);
+            }
+        };
+        let ResponseBody::Metadata(m) = body else {
+            return Err(ClientError::Protocol(
+                "Metadata answered with another API".into(),
+            ));
+        };
+        let mut state = self.lock();
+        for b in &m.brokers {
+            state
+                .brokers
+                .insert(b.node_id, format!("{}:{}", b.host, b.port));
+        }
+        for t in m.topics {
+            let Some(name) = t.name else { continue };
+            if t.error_code != 0 {
+                state.topics.remove(&name);
+                continue;
+            }
+            let mut partitions: Vec<PartitionInfo> = t
+                .partitions
+                .iter()
+                .map(|p| PartitionInfo {
+                    index: p.partition_index,
+                    leader: p.leader_id,
+                    leader_epoch: p.leader_epoch,
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.index);
+            state.topics.insert(
+                name.clone(),
+                TopicInfo {
+                    name,
+                    id: t.topic_id,
+                    partitions,
+                },
+            );
+        }
+        state.refreshed = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Refreshes metadata for `topics` without auto-creation.
+    pub async fn refresh(&self, topics: &[String]) -> Result<(), ClientError> {
+        self.refresh_topics(topics, false).await
+    }
+
+    pub fn topic(&self, name: &str) -> Option<TopicInfo> {
+        self.lock().topics.get(name).cloned()
+    }
+
+    pub fn topic_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.lock().topics.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the metadata is older than `metadata.max.age.ms`.
+    pub fn is_stale(&self) -> bool {
+        self.lock()
+            .refreshed
+            .is_none_or(|t| t.elapsed() > self.config.metadata_max_age)
+    }
+
+    /// Waits for metadata of `topic`, asking for it (and auto-creation if `auto_create`) until
+    /// `timeout`. The error says why the topic is missing.
+    pub async fn wait_for_topic(
+        &self,
+        topic: &str,
+        auto_create: bool,
+        timeout: Duration,
+    ) -> Result<TopicInfo, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.refresh_topics(&[topic.to_string()], auto_create)
+                .await?;
+            if let Some(t) = self
+                .topic(topic)
+                .filter(|t| !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0))
+            {
+                return Ok(t);
+            }
+            if Instant::now() >= deadline {
+                return Err(ClientError::Broker(
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!(
+                        "topic {topic} not present in metadata after {} ms",
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Forgets a connection that failed.
+    pub fn drop_connection(&self, node: i32) {
+        self.lock().connections.remove(&node);
+    }
+}

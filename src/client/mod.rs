@@ -1,0 +1,214 @@
+//! Kafka clients: connections, cluster metadata, the producer and the consumer, configured
+//! with Kafka's property names and defaults. Work against a kfk broker and any other
+//! Kafka-compatible broker.
+//!
+//! Must not: use the broker or log modules (only `protocol` and `partitioner`).
+
+pub mod cluster;
+pub mod connection;
+pub mod consumer;
+pub mod producer;
+
+use crate::protocol::ErrorCode;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A client failure. Broker answers keep their Kafka error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// No broker could be reached (the message names the addresses and why).
+    Unreachable(String),
+    /// A connection closed under a request.
+    Disconnected(String),
+    /// No answer within `request.timeout.ms`.
+    Timeout(String),
+    /// The broker answered with an error.
+    Broker(ErrorCode, String),
+    /// The broker lacks an API or version we need.
+    Unsupported(String),
+    /// The peer broke the protocol.
+    Protocol(String),
+    /// Bad configuration (names the property).
+    Config(String),
+    /// `buffer.memory` stayed full for `max.block.ms`, or the metadata did not arrive.
+    Blocked(String),
+    /// The client was closed.
+    Closed,
+}
+
+impl ClientError {
+    /// Whether retrying may succeed (Kafka's retriable errors and transport failures).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            ClientError::Disconnected(_)
+            | ClientError::Timeout(_)
+            | ClientError::Unreachable(_) => true,
+            ClientError::Broker(code, _) => code.is_retriable(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Unreachable(m)
+            | ClientError::Protocol(m)
+            | ClientError::Config(m)
+            | ClientError::Blocked(m)
+            | ClientError::Unsupported(m)
+            | ClientError::Timeout(m) => f.write_str(m),
+            ClientError::Disconnected(m) => write!(f, "disconnected: {m}"),
+            ClientError::Broker(code, m) if m.is_empty() => write!(f, "{}", code.name()),
+            ClientError::Broker(code, m) => write!(f, "{}: {m}", code.name()),
+            ClientError::Closed => f.write_str("the client is closed"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Settings shared by every client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub bootstrap_servers: Vec<String>,
+    pub client_id: String,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How long to keep trying the bootstrap servers before giving up.
+    pub bootstrap_timeout: Duration,
+    pub reconnect_backoff: Duration,
+    pub reconnect_backoff_max: Duration,
+    pub metadata_max_age: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            bootstrap_servers: vec!["localhost:9092".into()],
+            client_id: "kfk".into(),
+            request_timeout: Duration::from_millis(30_000),
+            connect_timeout: Duration::from_millis(5_000),
+            bootstrap_timeout: Duration::from_millis(5_000),
+            reconnect_backoff: Duration::from_millis(50),
+            reconnect_backoff_max: Duration::from_millis(1_000),
+            metadata_max_age: Duration::from_millis(300_000),
+        }
+    }
+}
+
+/// Kafka-style properties (`key=value`), with typed getters that name the key on error.
+#[derive(Debug, Clone, Default)]
+pub struct Properties(pub BTreeMap<String, String>);
+
+impl Properties {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.0.insert(key.to_string(), value.into());
+    }
+
+    pub fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ClientError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| ClientError::Config(format!("invalid value {v:?} for {key}"))),
+        }
+    }
+
+    pub fn ms(&self, key: &str, default_ms: u64) -> Result<Duration, ClientError> {
+        Ok(Duration::from_millis(self.num(key, default_ms)?))
+    }
+
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool, ClientError> {
+        match self.get(key).map(str::trim) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(v) => Err(ClientError::Config(format!(
+                "invalid value {v:?} for {key}: expected true or false"
+            ))),
+        }
+    }
+
+    /// The settings every client shares.
+    pub fn client_config(&self, default_client_id: &str) -> Result<ClientConfig, ClientError> {
+        let d = ClientConfig::default();
+        let servers: Vec<String> = self
+            .get("bootstrap.servers")
+            .unwrap_or("localhost:9092")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if servers.is_empty() {
+            return Err(ClientError::Config("bootstrap.servers is empty".into()));
+        }
+        for s in &servers {
+            if s.rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+                .is_none()
+            {
+                return Err(ClientError::Config(format!(
+                    "bootstrap server {s:?} is not host:port"
+                )));
+            }
+        }
+        Ok(ClientConfig {
+            bootstrap_servers: servers,
+            client_id: self
+                .get("client.id")
+                .unwrap_or(default_client_id)
+                .to_string(),
+            request_timeout: self.ms("request.timeout.ms", d.request_timeout.as_millis() as u64)?,
+            connect_timeout: self.ms("socket.connection.setup.timeout.ms", 5_000)?,
+            bootstrap_timeout: self.ms("kfk.bootstrap.timeout.ms", 5_000)?,
+            reconnect_backoff: self.ms("reconnect.backoff.ms", 50)?,
+            reconnect_backoff_max: self.ms("reconnect.backoff.max.ms", 1_000)?,
+            metadata_max_age: self.ms("metadata.max.age.ms", 300_000)?,
+        })
+    }
+}
+
+/// Reads a Java `.properties` file (as `--producer.config` / `--consumer.config` take).
+pub fn read_properties_file(
+    path: &std::path::Path,
+) -> Result<BTreeMap<String, String>, ClientError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ClientError::Config(format!("cannot read {}: {e}", path.display())))?;
+    Ok(parse_properties(&text))
+}
+
+/// Java `.properties`: `key=value`, `key: value` or `key value`; `#`/`!` comments; a
+/// trailing backslash continues the line.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let full = std::mem::take(&mut pending);
+        let split_at = full
+            .find(['=', ':'])
+            .or_else(|| full.find(char::is_whitespace));
+        let (k, v) = match split_at {
+            Some(i) => (&full[..i], &full[i + 1..]),
+            None => (full.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}

@@ -1,0 +1,715 @@
+//! The producer, with Kafka's property names and defaults: partitioner (murmur2 keys,
+//! sticky null keys), per-partition batches (`batch.size`, `linger.ms`), compression,
+//! `buffer.memory` back-pressure up to `max.block.ms`, `acks`, retries bounded by
+//! `delivery.timeout.ms` with `retry.backoff.ms`, and the idempotent producer (producer id,
+//! sequence numbers, up to `max.in.flight.requests.per.connection` batches in flight per
+//! partition, order kept across retries: after a failure the partition's failed batches are
+//! resent in sequence order before anything new).
+//!
+//! Every record gets a delivery result (its offset or its error); `flush` and `close` wait
+//! for all of them. Nothing is dropped silently.
+
+use super::cluster::Cluster;
+use super::{ClientError, Properties};
+use crate::partitioner::{Partitioner, PartitionerKind};
+use crate::protocol::messages::init_producer_id_request::InitProducerIdRequest;
+use crate::protocol::messages::produce_request::{
+    PartitionProduceData, ProduceRequest, TopicProduceData,
+};
+use crate::protocol::record_batch::{BatchBuilder, NO_PRODUCER_EPOCH, NO_PRODUCER_ID};
+use crate::protocol::{ApiKey, Compression, ErrorCode, RequestBody, ResponseBody};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Producer settings (Kafka's names; defaults as the Java client's).
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    pub acks: i16,
+    pub batch_size: usize,
+    pub linger: Duration,
+    pub compression: Compression,
+    pub buffer_memory: usize,
+    pub max_block: Duration,
+    pub retries: u32,
+    pub delivery_timeout: Duration,
+    pub retry_backoff: Duration,
+    pub enable_idempotence: bool,
+    pub max_in_flight: usize,
+    pub max_request_size: usize,
+    pub partitioner: PartitionerKind,
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.id",
+    "acks",
+    "batch.size",
+    "linger.ms",
+    "compression.type",
+    "buffer.memory",
+    "max.block.ms",
+    "retries",
+    "delivery.timeout.ms",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "enable.idempotence",
+    "max.in.flight.requests.per.connection",
+    "max.request.size",
+    "request.timeout.ms",
+    "metadata.max.age.ms",
+    "partitioner",
+    "partitioner.class",
+    "key.serializer",
+    "value.serializer",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "kfk.bootstrap.timeout.ms",
+    "send.buffer.bytes",
+    "receive.buffer.bytes",
+    "security.protocol",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.zstd.level",
+];
+
+impl ProducerConfig {
+    pub fn from_properties(p: &Properties) -> Result<ProducerConfig, ClientError> {
+        for k in p.0.keys() {
+            if !KNOWN_KEYS.contains(&k.as_str()) {
+                tracing::warn!(key = %k, "the producer property is not a known config; ignored");
+            }
+        }
+        if let Some(sp) = p
+            .get("security.protocol")
+            .filter(|s| !s.eq_ignore_ascii_case("PLAINTEXT"))
+        {
+            return Err(ClientError::Config(format!(
+                "security.protocol={sp} is not supported (PLAINTEXT only)"
+            )));
+        }
+        let acks = match p.get("acks").unwrap_or("all").trim() {
+            "all" | "-1" => -1,
+            "1" => 1,
+            "0" => 0,
+            other => {
+                return Err(ClientError::Config(format!(
+                    "invalid value {other:?} for acks: expected all, -1, 0 or 1"
+                )))
+            }
+        };
+        let compression = match p.get("compression.type") {
+            None => Compression::None,
+            Some(c) => Compression::parse(c.trim()).ok_or_else(|| ClientError::Config(format!("invalid value {c:?} for compression.type: expected none, gzip, snappy, lz4 or zstd")))?,
+        };
+        let partitioner_name = p
+            .get("partitioner")
+            .or(p.get("partitioner.class"))
+            .unwrap_or("default");
+        let partitioner = PartitionerKind::parse(partitioner_name).ok_or_else(|| {
+            ClientError::Config(format!(
+                "invalid value {partitioner_name:?} for partitioner"
+            ))
+        })?;
+        let idempotence_explicit = p.get("enable.idempotence").is_some();
+        let mut enable_idempotence = p.bool("enable.idempotence", true)?;
+        let max_in_flight: usize = p.num("max.in.flight.requests.per.connection", 5)?;
+        let retries: u32 = p.num("retries", i32::MAX as u32)?;
+        if enable_idempotence && (acks != -1 || max_in_flight > 5 || retries == 0) {
+            if idempotence_explicit {
+                return Err(ClientError::Config("enable.idempotence=true needs acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5".into()));
+            }
+            enable_idempotence = false; // as the Java client: implicit idempotence yields to explicit acks/retries
+        }
+        Ok(ProducerConfig {
+            acks,
+            batch_size: p.num("batch.size", 16_384)?,
+            linger: p.ms("linger.ms", 5)?,
+            compression,
+            buffer_memory: p.num("buffer.memory", 33_554_432)?,
+            max_block: p.ms("max.block.ms", 60_000)?,
+            retries,
+            delivery_timeout: p.ms("delivery.timeout.ms", 120_000)?,
+            retry_backoff: p.ms("retry.backoff.ms", 100)?,
+            enable_idempotence,
+            max_in_flight: max_in_flight.max(1),
+            max_request_size: p.num("max.request.size", 1_048_576)?,
+            partitioner,
+        })
+    }
+}
+
+/// A record to send.
+#[derive(Debug, Clone, Default)]
+pub struct ProducerRecord {
+    pub topic: String,
+    pub partition: Option<i32>,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+    pub timestamp: Option<i64>,
+}
+
+/// Where a record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: i32,
+    /// -1 with acks=0.
+    pub offset: i64,
+}
+
+pub type DeliveryResult = Result<RecordMetadata, ClientError>;
+
+/// Resolves when the record is acknowledged or has failed.
+pub type DeliveryFuture = oneshot::Receiver<DeliveryResult>;
+
+type TopicPartition = (String, i32);
+
+struct OpenBatch {
+    builder: BatchBuilder,
+    deliveries: Vec<oneshot::Sender<DeliveryResult>>,
+    permits: Vec<OwnedSemaphorePermit>,
+    created: Instant,
+}
+
+struct SealedBatch {
+    bytes: Bytes,
+    records: usize,
+    base_sequence: i32,
+    deliveries: Vec<oneshot::Sender<DeliveryResult>>,
+    _permits: Vec<OwnedSemaphorePermit>,
+    created: Instant,
+    not_before: Instant,
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    open: Option<OpenBatch>,
+    ready: VecDeque<SealedBatch>,
+    in_flight: usize,
+    next_sequence: i32,
+    /// Failed batches wait here until the partition's in-flight batches are all back.
+    retry: Vec<SealedBatch>,
+}
+
+struct State {
+    partitioner: Partitioner,
+    queues: HashMap<TopicPartition, PartitionQueue>,
+    /// Records not yet delivered or failed.
+    outstanding: usize,
+    flushing: bool,
+    closed: bool,
+    producer_id: i64,
+    producer_epoch: i16,
+}
+
+struct Inner {
+    cluster: Arc<Cluster>,
+    config: ProducerConfig,
+    state: Mutex<State>,
+    wake: Notify,
+    idle: Notify,
+    buffer: Arc<Semaphore>,
+}
+
+/// A Kafka producer. Cheap to clone; the background sender stops on `close`.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl Producer {
+    /// Creates a producer from Kafka-named properties and starts its sender task.
+    pub async fn new(properties: &Properties) -> Result<Producer, ClientError> {
+        let config = ProducerConfig::from_properties(properties)?;
+        let cluster = Cluster::new(properties.client_config("kfk-producer")?);
+        cluster.any_connection().await?;
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                partitioner: Partitioner::new(config.partitioner, config.batch_size),
+                queues: HashMap::new(),
+                outstanding: 0,
+                flushing: false,
+                closed: false,
+                producer_id: NO_PRODUCER_ID,
+                producer_epoch: NO_PRODUCER_EPOCH,
+            }),
+            buffer: Arc::new(Semaphore::new(
+                config.buffer_memory.clamp(1, Semaphore::MAX_PERMITS),
+            )),
+            config,
+            cluster,
+            wake: Notify::new(),
+            idle: Notify::new(),
+        });
+        if inner.config.enable_idempotence {
+            init_producer_id(&inner).await?;
+        }
+        tokio::spawn(sender_loop(inner.clone()));
+        Ok(Producer { inner })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a record; waits (up to `max.block.ms`) for metadata and for room in
+    /// `buffer.memory`. The returned future gives the record's offset or error.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
+        let inner = &self.inner;
+        if self.lock().closed {
+            return Err(ClientError::Closed);
+        }
+        let deadline = Instant::now() + inner.config.max_block;
+        let topic = match inner.cluster.topic(&record.topic) {
+            Some(t) if !inner.cluster.is_stale() => t,
+            _ => inner
+                .cluster
+                .wait_for_topic(&record.topic, true, inner.config.max_block)
+                .await
+                .map_err(|e| {
+                    ClientError::Blocked(format!(
+                        "no metadata for topic {} within max.block.ms ({} ms): {e}",
+                        record.topic,
+                        inner.config.max_block.as_millis()
+                    ))
+                })?,
+        };
+        let partitions = topic.partitions.len() as i32;
+        let headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let size = record.key.as_ref().map_or(0, Bytes::len)
+            + record.value.as_ref().map_or(0, Bytes::len)
+            + headers
+                .iter()
+                .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
+                .sum::<usize>()
+            + 32;
+        if size > inner.config.max_request_size || size > inner.config.buffer_memory {
+            return Err(ClientError::Broker(
+                ErrorCode::MESSAGE_TOO_LARGE,
+                format!("the record is {size} bytes, more than max.request.size or buffer.memory"),
+            ));
+        }
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let permit = match tokio::time::timeout_at(deadline.into(), inner.buffer.clone().acquire_many_owned(permits)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(ClientError::Closed),
+            Err(_) => {
+                return Err(ClientError::Blocked(format!(
+                    "failed to allocate {size} bytes within max.block.ms ({} ms): buffer.memory ({} bytes) is full because the broker is not keeping up or is unreachable",
+                    inner.config.max_block.as_millis(),
+                    inner.config.buffer_memory
+                )))
+            }
+        };
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let (tx, rx) = oneshot::channel();
+        let wake = {
+            let mut state = self.lock();
+            let partition = match record.partition {
+                Some(p) if p >= 0 && p < partitions => p,
+                Some(p) => {
+                    return Err(ClientError::Broker(
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                        format!("partition {p} of {} does not exist", record.topic),
+                    ))
+                }
+                None => state
+                    .partitioner
+                    .partition(record.key.as_deref(), size, partitions),
+            };
+            let batch_size = inner.config.batch_size;
+            let pid = (state.producer_id, state.producer_epoch);
+            let queue = state
+                .queues
+                .entry((record.topic.clone(), partition))
+                .or_default();
+            let would_overflow = queue.open.as_ref().is_some_and(|b| {
+                !b.builder.is_empty()
+                    && b.builder.estimated_size()
+                        + b.builder.record_size(
+                            timestamp,
+                            record.key.as_deref(),
+                            record.value.as_deref(),
+                            &headers,
+                        )
+                        > batch_size
+            });
+            let mut sealed = false;
+            if would_overflow {
+                sealed = true;
+                seal(queue, inner.config.compression, &pid);
+            }
+            let open = queue.open.get_or_insert_with(|| OpenBatch {
+                builder: BatchBuilder::new(),
+                deliveries: Vec::new(),
+                permits: Vec::new(),
+                created: Instant::now(),
+            });
+            open.builder.append(
+                timestamp,
+                record.key.as_deref(),
+                record.value.as_deref(),
+                &headers,
+            );
+            open.deliveries.push(tx);
+            open.permits.push(permit);
+            let full = open.builder.estimated_size() >= batch_size;
+            state.outstanding += 1;
+            sealed || full
+        };
+        if wake {
+            inner.wake.notify_one();
+        }
+        Ok(rx)
+    }
+
+    /// Sends everything queued now and waits until every record has its result.
+    pub async fn flush(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            {
+                let mut state = self.lock();
+                if state.outstanding == 0 {
+                    state.flushing = false;
+                    return;
+                }
+                state.flushing = true;
+            }
+            self.inner.wake.notify_one();
+            let _ = tokio::time::timeout(Duration::from_millis(50), notified).await;
+        }
+    }
+
+    /// Flushes, then stops the sender.
+    pub async fn close(&self) {
+        self.flush().await;
+        self.lock().closed = true;
+        self.inner.wake.notify_one();
+    }
+
+    /// The producer id in use (-1 when not idempotent).
+    pub fn producer_id(&self) -> i64 {
+        self.lock().producer_id
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Closes the partition's open batch: assigns its sequence and builds its bytes.
+fn seal(queue: &mut PartitionQueue, codec: Compression, pid: &(i64, i16)) {
+    let Some(mut open) = queue.open.take() else {
+        return;
+    };
+    if open.builder.is_empty() {
+        return;
+    }
+    let records = open.builder.len() as usize;
+    if pid.0 >= 0 {
+        open.builder.producer_id = pid.0;
+        open.builder.producer_epoch = pid.1;
+        open.builder.base_sequence = queue.next_sequence;
+        queue.next_sequence = queue.next_sequence.wrapping_add(records as i32) & i32::MAX;
+    }
+    let now = Instant::now();
+    queue.ready.push_back(SealedBatch {
+        bytes: open.builder.build(codec),
+        records,
+        base_sequence: open.builder.base_sequence,
+        deliveries: open.deliveries,
+        _permits: open.permits,
+        created: open.created,
+        not_before: now,
+    });
+}
+
+async fn init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
+    let conn = inner.cluster.any_connection().await?;
+    if conn.version_for(ApiKey::InitProducerId).is_none() {
+        tracing::warn!("the broker does not support InitProducerId; idempotence is off");
+        return Ok(());
+    }
+    let request = RequestBody::InitProducerId(InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    });
+    let (_, body) = conn.call(ApiKey::InitProducerId, request).await?;
+    let ResponseBody::InitProducerId(r) = body else {
+        return Err(ClientError::Protocol(
+            "InitProducerId answered with another API".into(),
+        ));
+    };
+    if r.error_code != 0 {
+        return Err(ClientError::Broker(
+            ErrorCode(r.error_code),
+            "InitProducerId failed".into(),
+        ));
+    }
+    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.producer_id = r.producer_id;
+    state.producer_epoch = r.producer_epoch;
+    Ok(())
+}
+
+/// A request ready to go to one broker.
+struct Outgoing {
+    node: i32,
+    batches: Vec<(TopicPartition, SealedBatch)>,
+}
+
+async fn sender_loop(inner: Arc<Inner>) {
+    loop {
+        let (outgoing, next_wake, closed) = collect_ready(&inner);
+        for out in outgoing {
+            tokio::spawn(send_request(inner.clone(), out));
+        }
+        if closed {
+            return;
+        }
+        let sleep = next_wake.map_or(Duration::from_millis(100), |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        let _ = tokio::time::timeout(sleep.max(Duration::from_micros(200)), inner.wake.notified())
+            .await;
+    }
+}
+
+/// Seals batches whose linger passed (or all, when flushing) and takes the sendable ones,
+/// grouped by leader. Returns also when to look again.
+fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
+    let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    let pid = (state.producer_id, state.producer_epoch);
+    let flushing = state.flushing || state.closed;
+    let mut next_wake: Option<Instant> = None;
+    let mut by_node: HashMap<i32, Outgoing> = HashMap::new();
+    let config = &inner.config;
+    let mut keys: Vec<TopicPartition> = state.queues.keys().cloned().collect();
+    keys.sort();
+    for tp in keys {
+        let leader = inner
+            .cluster
+            .topic(&tp.0)
+            .and_then(|t| {
+                t.partitions
+                    .iter()
+                    .find(|p| p.index == tp.1)
+                    .map(|p| p.leader)
+            })
+            .unwrap_or(-1);
+        let queue = state.queues.get_mut(&tp).expect("key from the map");
+        if let Some(open) = &queue.open {
+            let due = open.created + config.linger;
+            if flushing || due <= now {
+                seal(queue, config.compression, &pid);
+            } else {
+                next_wake = Some(next_wake.map_or(due, |w: Instant| w.min(due)));
+            }
+        }
+        if !queue.retry.is_empty() {
+            if queue.in_flight > 0 {
+                continue;
+            }
+            let mut retry = std::mem::take(&mut queue.retry);
+            retry.sort_by_key(|b| b.base_sequence);
+            for b in retry.into_iter().rev() {
+                queue.ready.push_front(b);
+            }
+        }
+        if leader < 0 {
+            continue;
+        }
+        let limit = if pid.0 >= 0 {
+            config.max_in_flight
+        } else {
+            config.max_in_flight.max(1)
+        };
+        if queue.in_flight < limit {
+            if let Some(front) = queue.ready.front() {
+                if front.not_before > now {
+                    next_wake = Some(
+                        next_wake.map_or(front.not_before, |w: Instant| w.min(front.not_before)),
+                    );
+                    continue;
+                }
+                let batch = queue.ready.pop_front().expect("front exists");
+                queue.in_flight += 1;
+                by_node
+                    .entry(leader)
+                    .or_insert_with(|| Outgoing {
+                        node: leader,
+                        batches: Vec::new(),
+                    })
+                    .batches
+                    .push((tp.clone(), batch));
+            }
+        }
+        if !queue.ready.is_empty() && queue.in_flight < limit {
+            next_wake = Some(now);
+        }
+    }
+    (
+        by_node.into_values().collect(),
+        next_wake,
+        state.closed && state.outstanding == 0,
+    )
+}
+
+async fn send_request(inner: Arc<Inner>, out: Outgoing) {
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    for ((topic, partition), batch) in &out.batches {
+        let data = PartitionProduceData {
+            index: *partition,
+            records: Some(batch.bytes.clone()),
+            ..Default::default()
+        };
+        match topics.iter_mut().find(|t| &t.name == topic) {
+            Some(t) => t.partition_data.push(data),
+            None => topics.push(TopicProduceData {
+                name: topic.clone(),
+                partition_data: vec![data],
+                ..Default::default()
+            }),
+        }
+    }
+    let timeout_ms =
+        i32::try_from(inner.cluster.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
+    let request = RequestBody::Produce(ProduceRequest {
+        transactional_id: None,
+        acks: inner.config.acks,
+        timeout_ms,
+        topic_data: topics,
+        ..Default::default()
+    });
+    let result = match inner.cluster.connection(out.node).await {
+        Err(e) => Err(e),
+        Ok(conn) if inner.config.acks == 0 => match conn.version_for(ApiKey::Produce) {
+            None => Err(ClientError::Unsupported(
+                "the broker does not support Produce v3+".into(),
+            )),
+            Some(v) => conn
+                .send_only(ApiKey::Produce, v, request)
+                .await
+                .map(|()| None),
+        },
+        Ok(conn) => conn
+            .call(ApiKey::Produce, request)
+            .await
+            .map(|(_, body)| Some(body)),
+    };
+    let answers: HashMap<TopicPartition, (i16, i64, String)> = match &result {
+        Ok(Some(ResponseBody::Produce(r))) => r
+            .responses
+            .iter()
+            .flat_map(|t| {
+                t.partition_responses.iter().map(move |p| {
+                    (
+                        (t.name.clone(), p.index),
+                        (
+                            p.error_code,
+                            p.base_offset,
+                            p.error_message.clone().unwrap_or_default(),
+                        ),
+                    )
+                })
+            })
+            .collect(),
+        _ => HashMap::new(),
+    };
+    if let Err(e) = &result {
+        if e.is_retriable() {
+            inner.cluster.drop_connection(out.node);
+        }
+    }
+    let mut refresh = false;
+    {
+        let mut state = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        for (tp, batch) in out.batches {
+            let outcome: Result<i64, ClientError> = match (&result, answers.get(&tp)) {
+                (Ok(None), _) => Ok(-1),
+                (Ok(Some(_)), Some((0, base, _))) => Ok(*base),
+                (Ok(Some(_)), Some((code, _, _)))
+                    if *code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER.0 =>
+                {
+                    Ok(-1)
+                }
+                (Ok(Some(_)), Some((code, _, msg))) => {
+                    Err(ClientError::Broker(ErrorCode(*code), msg.clone()))
+                }
+                (Ok(Some(_)), None) => Err(ClientError::Protocol(format!(
+                    "no answer for {}-{}",
+                    tp.0, tp.1
+                ))),
+                (Err(e), _) => Err(e.clone()),
+            };
+            let queue = state.queues.entry(tp.clone()).or_default();
+            queue.in_flight = queue.in_flight.saturating_sub(1);
+            let idempotent_gap = matches!(&outcome, Err(ClientError::Broker(c, _)) if *c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                && queue
+                    .retry
+                    .iter()
+                    .chain(queue.ready.iter())
+                    .any(|b| b.base_sequence < batch.base_sequence);
+            match outcome {
+                Ok(base) => {
+                    for (i, d) in batch.deliveries.into_iter().enumerate() {
+                        let offset = if base < 0 { -1 } else { base + i as i64 };
+                        let _ = d.send(Ok(RecordMetadata {
+                            topic: tp.0.clone(),
+                            partition: tp.1,
+                            offset,
+                        }));
+                    }
+                    state.outstanding -= batch.records;
+                }
+                Err(e)
+                    if (e.is_retriable() || idempotent_gap)
+                        && batch.created.elapsed() < inner.config.delivery_timeout
+                        && inner.config.retries > 0 =>
+                {
+                    refresh |= true;
+                    tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "retrying a batch");
+                    let mut batch = batch;
+                    batch.not_before = Instant::now() + inner.config.retry_backoff;
+                    state.queues.entry(tp).or_default().retry.push(batch);
+                }
+                Err(e) => {
+                    for d in batch.deliveries {
+                        let _ = d.send(Err(e.clone()));
+                    }
+                    state.outstanding -= batch.records;
+                }
+            }
+        }
+        if state.outstanding == 0 {
+            inner.idle.notify_waiters();
+        }
+    }
+    if refresh {
+        let topics: Vec<String> = inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queues
+            .keys()
+            .map(|k| k.0.clone())
+            .collect();
+        let _ = inner.cluster.refresh(&topics).await;
+    }
+    inner.wake.notify_one();
+}
