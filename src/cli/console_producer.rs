@@ -217,11 +217,7 @@ impl LineReader {
     }
 
     /// Turns line `n` into `(key, value, headers)`.
-    pub fn parse(
-        &self,
-        line: &str,
-        n: u64,
-    ) -> Result<ParsedLine, String> {
+    pub fn parse(&self, line: &str, n: u64) -> Result<ParsedLine, String> {
         let mut rest = line;
         let mut headers = Vec::new();
         if self.parse_headers {
@@ -234,9 +230,11 @@ impl LineReader {
                         match pair.split_once(self.headers_key_separator.as_str()) {
                             Some((k, v)) => headers.push((k.to_string(), self.nullable(v))),
                             None if self.ignore_error => headers.push((pair.to_string(), None)),
-                            None => return Err(format!(
+                            None => {
+                                return Err(format!(
                                 "No header key separator found in pair '{pair}' on line number {n}"
-                            )),
+                            ))
+                            }
                         }
                     }
                     rest = r;

@@ -53,10 +53,20 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // One line: clap's first line, then where to look for more.
+            let text = e.render().to_string();
+            let before_usage = text.split("\n\nUsage:").next().unwrap_or(&text);
+            let one_line = before_usage
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("kfk: {one_line} (see --help)");
+            return ExitCode::from(2);
         }
     };
     let name = subcommand_name(&cli.command);

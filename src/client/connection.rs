@@ -163,6 +163,18 @@ impl Connection {
         version: i16,
         body: RequestBody,
     ) -> Result<ResponseBody, ClientError> {
+        self.submit(api, version, body).await?.response().await
+    }
+
+    /// Queues a request; requests go out in the order they are submitted. The response is
+    /// awaited separately, so a caller can keep submitting (pipelining) while earlier
+    /// responses are outstanding.
+    pub async fn submit(
+        &self,
+        api: ApiKey,
+        version: i16,
+        body: RequestBody,
+    ) -> Result<PendingResponse, ClientError> {
         let (tx, rx) = oneshot::channel();
         self.calls
             .send(Call {
@@ -173,22 +185,43 @@ impl Connection {
             })
             .await
             .map_err(|_| ClientError::Disconnected(self.addr.clone()))?;
-        match tokio::time::timeout(self.request_timeout, rx).await {
+        Ok(PendingResponse {
+            rx,
+            api,
+            conn: self.clone(),
+        })
+    }
+}
+
+/// A submitted request's response.
+pub struct PendingResponse {
+    rx: oneshot::Receiver<Result<ResponseBody, ClientError>>,
+    api: ApiKey,
+    conn: Connection,
+}
+
+impl PendingResponse {
+    /// Waits for the response, up to the connection's request timeout.
+    pub async fn response(self) -> Result<ResponseBody, ClientError> {
+        let conn = &self.conn;
+        match tokio::time::timeout(conn.request_timeout, self.rx).await {
             Err(_) => {
                 // A late response would arrive out of step: this connection is done.
-                self.dead.store(true, Ordering::Release);
+                conn.dead.store(true, Ordering::Release);
                 Err(ClientError::Timeout(format!(
                     "{} request to {} got no answer within {} ms",
-                    api.name(),
-                    self.addr,
-                    self.request_timeout.as_millis()
+                    self.api.name(),
+                    conn.addr,
+                    conn.request_timeout.as_millis()
                 )))
             }
-            Ok(Err(_)) => Err(ClientError::Disconnected(self.addr.clone())),
+            Ok(Err(_)) => Err(ClientError::Disconnected(conn.addr.clone())),
             Ok(Ok(r)) => r,
         }
     }
+}
 
+impl Connection {
     /// Sends a request that gets no response (an acks=0 produce).
     pub async fn send_only(
         &self,

@@ -44,9 +44,11 @@ impl ConsumerConfig {
             "earliest" => OffsetReset::Earliest,
             "latest" => OffsetReset::Latest,
             "none" => OffsetReset::None,
-            other => return Err(ClientError::Config(format!(
+            other => {
+                return Err(ClientError::Config(format!(
                 "invalid value {other:?} for auto.offset.reset: expected earliest, latest or none"
-            ))),
+            )))
+            }
         };
         let isolation_level = match p
             .get("isolation.level")

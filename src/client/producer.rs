@@ -191,6 +191,8 @@ struct PartitionQueue {
     open: Option<OpenBatch>,
     ready: VecDeque<SealedBatch>,
     in_flight: usize,
+    /// Base sequences of the batches in flight (idempotent producers).
+    in_flight_sequences: std::collections::BTreeSet<i32>,
     next_sequence: i32,
     /// Failed batches wait here until the partition's in-flight batches are all back.
     retry: Vec<SealedBatch>,
@@ -475,8 +477,10 @@ struct Outgoing {
 async fn sender_loop(inner: Arc<Inner>) {
     loop {
         let (outgoing, next_wake, closed) = collect_ready(&inner);
+        // Requests are submitted here, in order, so a partition's batches reach the broker
+        // in sequence order; only the waiting for answers runs concurrently.
         for out in outgoing {
-            tokio::spawn(send_request(inner.clone(), out));
+            dispatch(&inner, out).await;
         }
         if closed {
             return;
@@ -549,6 +553,7 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
                 }
                 let batch = queue.ready.pop_front().expect("front exists");
                 queue.in_flight += 1;
+                queue.in_flight_sequences.insert(batch.base_sequence);
                 by_node
                     .entry(leader)
                     .or_insert_with(|| Outgoing {
@@ -570,7 +575,7 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
     )
 }
 
-async fn send_request(inner: Arc<Inner>, out: Outgoing) {
+async fn dispatch(inner: &Arc<Inner>, out: Outgoing) {
     let mut topics: Vec<TopicProduceData> = Vec::new();
     for ((topic, partition), batch) in &out.batches {
         let data = PartitionProduceData {
@@ -596,22 +601,37 @@ async fn send_request(inner: Arc<Inner>, out: Outgoing) {
         topic_data: topics,
         ..Default::default()
     });
-    let result = match inner.cluster.connection(out.node).await {
+    let submitted = match inner.cluster.connection(out.node).await {
         Err(e) => Err(e),
-        Ok(conn) if inner.config.acks == 0 => match conn.version_for(ApiKey::Produce) {
-            None => Err(ClientError::Unsupported(
-                "the broker does not support Produce v3+".into(),
-            )),
-            Some(v) => conn
+        Ok(conn) => match conn.version_for(ApiKey::Produce) {
+            None => Err(ClientError::Unsupported(format!(
+                "the broker at {} does not support Produce v3+",
+                conn.addr
+            ))),
+            Some(v) if inner.config.acks == 0 => conn
                 .send_only(ApiKey::Produce, v, request)
                 .await
                 .map(|()| None),
+            Some(v) => conn.submit(ApiKey::Produce, v, request).await.map(Some),
         },
-        Ok(conn) => conn
-            .call(ApiKey::Produce, request)
-            .await
-            .map(|(_, body)| Some(body)),
     };
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let result = match submitted {
+            Ok(Some(pending)) => pending.response().await.map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        complete(inner, out, result).await;
+    });
+}
+
+/// Hands each batch of a finished request its outcome: delivered, retried, or failed.
+async fn complete(
+    inner: Arc<Inner>,
+    out: Outgoing,
+    result: Result<Option<ResponseBody>, ClientError>,
+) {
     let answers: HashMap<TopicPartition, (i16, i64, String)> = match &result {
         Ok(Some(ResponseBody::Produce(r))) => r
             .responses

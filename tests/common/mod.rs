@@ -182,8 +182,11 @@ pub fn run_with_input(
     timeout: Duration,
 ) -> (Vec<u8>, String, i32) {
     use std::io::{Read, Write};
+    // cargo test puts target/ on LD_LIBRARY_PATH, where the bundled librdkafka of the rdkafka
+    // dev-dependency (built without zlib) would shadow the system one kcat links.
     let mut child = Command::new(program)
         .args(args)
+        .env_remove("LD_LIBRARY_PATH")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
