@@ -131,8 +131,7 @@ fn cutting_proxy(
         std::thread::spawn(move || {
             let mut sent = 0usize;
             let mut buf = [0u8; 4096];
-            loop {
-                let Ok(k) = c_read.read(&mut buf) else { break };
+            while let Ok(k) = c_read.read(&mut buf) {
                 if k == 0 {
                     break;
                 }
