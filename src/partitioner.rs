@@ -185,8 +185,8 @@ mod tests {
     fn null_keys_stick_to_a_partition_until_batch_size_bytes() {
         let mut p = Partitioner::new(PartitionerKind::Default, 1000);
         let first = p.partition(None, 100, 6);
-        for _ in 0..8 {
-            assert_eq!(p.partition(None, 100, 6), first);
+        for _ in 0..9 {
+            assert_eq!(p.partition(None, 100, 6), first, "ten records of 100 bytes fill batch.size");
         }
         assert_ne!(
             p.partition(None, 100, 6),
