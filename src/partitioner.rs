@@ -186,7 +186,11 @@ mod tests {
         let mut p = Partitioner::new(PartitionerKind::Default, 1000);
         let first = p.partition(None, 100, 6);
         for _ in 0..9 {
-            assert_eq!(p.partition(None, 100, 6), first, "ten records of 100 bytes fill batch.size");
+            assert_eq!(
+                p.partition(None, 100, 6),
+                first,
+                "ten records of 100 bytes fill batch.size"
+            );
         }
         assert_ne!(
             p.partition(None, 100, 6),

@@ -332,3 +332,73 @@ fn a_closed_stdout_ends_the_consumer_quietly() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n1\n2\n");
 }
+
+#[test]
+fn kfk_and_kafka_python_interoperate_both_ways_in_every_codec() {
+    if !common::require_python_module(
+        "kfk_and_kafka_python_interoperate_both_ways_in_every_codec",
+        "kafka",
+    ) {
+        return;
+    }
+    let python = Path::new("/usr/bin/env");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/kafka_python_console.py"
+    );
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let input: String = (0..300)
+            .map(|i| format!("k{i}\t{codec} value {i} {}\n", "q".repeat(i % 30)))
+            .collect();
+        let expected: String = input.lines().map(|l| l.replace('\t', ":") + "\n").collect();
+        // kfk console-producer -> kafka-python.
+        let topic = format!("to-py-{codec}");
+        let (err, code) = produce(
+            &broker,
+            &topic,
+            input.as_bytes(),
+            &["--compression-codec", codec, "--property", "parse.key=true"],
+        );
+        assert_eq!(code, 0, "{codec}: {err}");
+        let (out, err, code) = run_with_input(
+            python,
+            &["python3", script, "consume", &b, &topic, "300"],
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            expected,
+            "kfk -> kafka-python, {codec}"
+        );
+        // kafka-python -> kfk console-consumer.
+        let topic = format!("from-py-{codec}");
+        let (_, err, code) = run_with_input(
+            python,
+            &["python3", script, "produce", &b, &topic, codec],
+            input.as_bytes(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{err}");
+        let (out, err, code) = consume(
+            &broker,
+            &topic,
+            300,
+            &[
+                "--property",
+                "print.key=true",
+                "--property",
+                "key.separator=:",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            expected,
+            "kafka-python -> kfk, {codec}"
+        );
+    }
+}
