@@ -216,6 +216,15 @@ impl Cluster {
         self.lock().topics.get(name).cloned()
     }
 
+    /// The partition count of a known topic (no copy of its metadata).
+    pub fn partition_count(&self, name: &str) -> Option<i32> {
+        self.lock()
+            .topics
+            .get(name)
+            .map(|t| t.partitions.len() as i32)
+            .filter(|n| *n > 0)
+    }
+
     pub fn topic_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.lock().topics.keys().cloned().collect();
         v.sort();

@@ -267,9 +267,13 @@ impl Producer {
             return Err(ClientError::Closed);
         }
         let deadline = Instant::now() + inner.config.max_block;
-        let topic = match inner.cluster.topic(&record.topic) {
-            Some(t) if !inner.cluster.is_stale() => t,
-            _ => inner
+        let partitions = match inner
+            .cluster
+            .partition_count(&record.topic)
+            .filter(|_| !inner.cluster.is_stale())
+        {
+            Some(n) => n,
+            None => inner
                 .cluster
                 .wait_for_topic(&record.topic, true, inner.config.max_block)
                 .await
@@ -279,9 +283,10 @@ impl Producer {
                         record.topic,
                         inner.config.max_block.as_millis()
                     ))
-                })?,
+                })?
+                .partitions
+                .len() as i32,
         };
-        let partitions = topic.partitions.len() as i32;
         let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers
             .iter()
@@ -301,16 +306,20 @@ impl Producer {
             ));
         }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = match tokio::time::timeout_at(deadline.into(), inner.buffer.clone().acquire_many_owned(permits)).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(_)) => return Err(ClientError::Closed),
-            Err(_) => {
-                return Err(ClientError::Blocked(format!(
-                    "failed to allocate {size} bytes within max.block.ms ({} ms): buffer.memory ({} bytes) is full because the broker is not keeping up or is unreachable",
-                    inner.config.max_block.as_millis(),
-                    inner.config.buffer_memory
-                )))
-            }
+        // Fast path without a timer; only a full buffer arms the max.block.ms deadline.
+        let permit = match inner.buffer.clone().try_acquire_many_owned(permits) {
+            Ok(p) => p,
+            Err(_) => match tokio::time::timeout_at(deadline.into(), inner.buffer.clone().acquire_many_owned(permits)).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(ClientError::Closed),
+                Err(_) => {
+                    return Err(ClientError::Blocked(format!(
+                        "failed to allocate {size} bytes within max.block.ms ({} ms): buffer.memory ({} bytes) is full because the broker is not keeping up or is unreachable",
+                        inner.config.max_block.as_millis(),
+                        inner.config.buffer_memory
+                    )))
+                }
+            },
         };
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let (tx, rx) = oneshot::channel();

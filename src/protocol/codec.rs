@@ -615,6 +615,17 @@ impl Encoder {
         self.put_slice(&field.data);
     }
 
+    /// The bytes written so far when they are one contiguous buffer (nothing was handed on
+    /// with [`Encoder::put_chunk`]); empty otherwise.
+    pub fn contiguous(&self) -> &[u8] {
+        debug_assert!(self.chunks.is_empty(), "contiguous() on a chunked encoder");
+        if self.chunks.is_empty() {
+            &self.buf
+        } else {
+            &[]
+        }
+    }
+
     /// The written bytes as chunks in order (large records payloads are shared, not copied).
     pub fn into_chunks(mut self) -> Vec<Bytes> {
         if !self.buf.is_empty() {

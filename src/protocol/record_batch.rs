@@ -525,7 +525,8 @@ impl Iterator for BatchIter {
 pub struct BatchBuilder {
     base_timestamp: Option<i64>,
     max_timestamp: i64,
-    records: Vec<u8>,
+    /// The encoded records, appended in place (no allocation per record).
+    records: Encoder,
     count: i32,
     pub producer_id: i64,
     pub producer_epoch: i16,
@@ -539,7 +540,7 @@ impl Default for BatchBuilder {
         BatchBuilder {
             base_timestamp: None,
             max_timestamp: -1,
-            records: Vec::new(),
+            records: Encoder::new(),
             count: 0,
             producer_id: NO_PRODUCER_ID,
             producer_epoch: NO_PRODUCER_EPOCH,
@@ -613,19 +614,18 @@ impl BatchBuilder {
         let delta = timestamp - base;
         let offset_delta = self.count;
         let body = record_body_len(delta, offset_delta, key, value, headers);
-        let mut e = Encoder::with_capacity(body + 5);
+        let e = &mut self.records;
         e.put_varint(body as i32);
         e.put_i8(0);
         e.put_varlong(delta);
         e.put_varint(offset_delta);
-        put_varint_bytes(&mut e, key);
-        put_varint_bytes(&mut e, value);
+        put_varint_bytes(e, key);
+        put_varint_bytes(e, value);
         e.put_varint(headers.len() as i32);
         for (k, v) in headers {
-            put_varint_bytes(&mut e, Some(k.as_bytes()));
-            put_varint_bytes(&mut e, *v);
+            put_varint_bytes(e, Some(k.as_bytes()));
+            put_varint_bytes(e, *v);
         }
-        self.records.extend_from_slice(&e.into_bytes());
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
         offset_delta
@@ -633,11 +633,12 @@ impl BatchBuilder {
 
     /// The finished batch at base offset 0, compressed with `codec`, CRC computed.
     pub fn build(&self, codec: Compression) -> Bytes {
+        let records = self.records.contiguous();
         let body = match codec {
             Compression::None => None,
-            c => Some(compression::compress(c, &self.records)),
+            c => Some(compression::compress(c, records)),
         };
-        let body: &[u8] = body.as_deref().unwrap_or(&self.records);
+        let body: &[u8] = body.as_deref().unwrap_or(records);
         let mut attributes = codec as i16;
         if self.transactional {
             attributes |= ATTR_TRANSACTIONAL;
