@@ -643,26 +643,22 @@ impl BatchBuilder {
         if self.transactional {
             attributes |= ATTR_TRANSACTIONAL;
         }
-        let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
-        out.extend_from_slice(&0i64.to_be_bytes());
-        out.extend_from_slice(
-            &((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + body.len()) as i32).to_be_bytes(),
-        );
-        out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
-        out.push(MAGIC_V2 as u8);
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&attributes.to_be_bytes());
-        out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes());
-        let base_timestamp = self.base_timestamp.unwrap_or(-1);
-        out.extend_from_slice(&base_timestamp.to_be_bytes());
-        out.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        out.extend_from_slice(&self.producer_id.to_be_bytes());
-        out.extend_from_slice(&self.producer_epoch.to_be_bytes());
-        out.extend_from_slice(&self.base_sequence.to_be_bytes());
-        out.extend_from_slice(&self.count.to_be_bytes());
-        out.extend_from_slice(body);
-        let crc = compute_crc(&out);
-        out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let header = BatchHeader {
+            base_offset: 0,
+            batch_length: 0,
+            partition_leader_epoch: self.partition_leader_epoch,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes,
+            last_offset_delta: (self.count - 1).max(0),
+            base_timestamp: self.base_timestamp.unwrap_or(-1),
+            max_timestamp: self.max_timestamp,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            records_count: self.count,
+        };
+        let out = assemble(&header, body);
         Bytes::from(out)
     }
 }
@@ -733,23 +729,35 @@ pub fn rebuild(
             .max()
             .unwrap_or(header.max_timestamp);
     }
-    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + payload.len());
+    let rebuilt = BatchHeader {
+        attributes,
+        base_timestamp,
+        max_timestamp,
+        records_count: records.len() as i32,
+        ..*header
+    };
+    assemble(&rebuilt, &payload)
+}
+
+/// A whole batch: `header`'s fields (its length and CRC computed here) followed by `body`.
+fn assemble(header: &BatchHeader, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
     out.extend_from_slice(&header.base_offset.to_be_bytes());
     out.extend_from_slice(
-        &((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + payload.len()) as i32).to_be_bytes(),
+        &((BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES + body.len()) as i32).to_be_bytes(),
     );
     out.extend_from_slice(&header.partition_leader_epoch.to_be_bytes());
     out.push(MAGIC_V2 as u8);
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&attributes.to_be_bytes());
+    out.extend_from_slice(&header.attributes.to_be_bytes());
     out.extend_from_slice(&header.last_offset_delta.to_be_bytes());
-    out.extend_from_slice(&base_timestamp.to_be_bytes());
-    out.extend_from_slice(&max_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.base_timestamp.to_be_bytes());
+    out.extend_from_slice(&header.max_timestamp.to_be_bytes());
     out.extend_from_slice(&header.producer_id.to_be_bytes());
     out.extend_from_slice(&header.producer_epoch.to_be_bytes());
     out.extend_from_slice(&header.base_sequence.to_be_bytes());
-    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&header.records_count.to_be_bytes());
+    out.extend_from_slice(body);
     let crc = compute_crc(&out);
     out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     out
