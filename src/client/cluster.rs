@@ -216,6 +216,17 @@ impl Cluster {
         self.lock().topics.get(name).cloned()
     }
 
+    /// The leader of `topic`-`partition`, if known (no copy of the metadata).
+    pub fn leader(&self, topic: &str, partition: i32) -> Option<i32> {
+        self.lock()
+            .topics
+            .get(topic)?
+            .partitions
+            .iter()
+            .find(|p| p.index == partition)
+            .map(|p| p.leader)
+    }
+
     /// The partition count of a known topic (no copy of its metadata).
     pub fn partition_count(&self, name: &str) -> Option<i32> {
         self.lock()

@@ -200,7 +200,8 @@ struct PartitionQueue {
 
 struct State {
     partitioner: Partitioner,
-    queues: HashMap<TopicPartition, PartitionQueue>,
+    /// Per topic, per partition: looked up by `&str`, so a record costs no key allocation.
+    queues: HashMap<String, HashMap<i32, PartitionQueue>>,
     /// Records not yet delivered or failed.
     outstanding: usize,
     flushing: bool,
@@ -339,10 +340,7 @@ impl Producer {
             };
             let batch_size = inner.config.batch_size;
             let pid = (state.producer_id, state.producer_epoch);
-            let queue = state
-                .queues
-                .entry((record.topic.clone(), partition))
-                .or_default();
+            let queue = queue_mut(&mut state.queues, &record.topic, partition);
             let would_overflow = queue.open.as_ref().is_some_and(|b| {
                 !b.builder.is_empty()
                     && b.builder.estimated_size()
@@ -417,6 +415,21 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The queue of `topic`-`partition`, created on first use (allocating only then).
+fn queue_mut<'a>(
+    queues: &'a mut HashMap<String, HashMap<i32, PartitionQueue>>,
+    topic: &str,
+    partition: i32,
+) -> &'a mut PartitionQueue {
+    if !queues.contains_key(topic) {
+        queues.insert(topic.to_string(), HashMap::new());
+    }
+    match queues.get_mut(topic) {
+        Some(partitions) => partitions.entry(partition).or_default(),
+        None => unreachable!("the topic's map was inserted just above"),
+    }
 }
 
 /// Closes the partition's open batch: assigns its sequence and builds its bytes.
@@ -512,20 +525,15 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
     let mut next_wake: Option<Instant> = None;
     let mut by_node: HashMap<i32, Outgoing> = HashMap::new();
     let config = &inner.config;
-    let mut keys: Vec<TopicPartition> = state.queues.keys().cloned().collect();
+    let mut keys: Vec<TopicPartition> = state
+        .queues
+        .iter()
+        .flat_map(|(t, parts)| parts.keys().map(move |p| (t.clone(), *p)))
+        .collect();
     keys.sort();
     for tp in keys {
-        let leader = inner
-            .cluster
-            .topic(&tp.0)
-            .and_then(|t| {
-                t.partitions
-                    .iter()
-                    .find(|p| p.index == tp.1)
-                    .map(|p| p.leader)
-            })
-            .unwrap_or(-1);
-        let queue = state.queues.get_mut(&tp).expect("key from the map");
+        let leader = inner.cluster.leader(&tp.0, tp.1).unwrap_or(-1);
+        let queue = queue_mut(&mut state.queues, &tp.0, tp.1);
         if let Some(open) = &queue.open {
             let due = open.created + config.linger;
             if flushing || due <= now {
@@ -686,7 +694,7 @@ async fn complete(
                 ))),
                 (Err(e), _) => Err(e.clone()),
             };
-            let queue = state.queues.entry(tp.clone()).or_default();
+            let queue = queue_mut(&mut state.queues, &tp.0, tp.1);
             queue.in_flight = queue.in_flight.saturating_sub(1);
             let idempotent_gap = matches!(&outcome, Err(ClientError::Broker(c, _)) if *c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
                 && queue
@@ -715,7 +723,7 @@ async fn complete(
                     tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "retrying a batch");
                     let mut batch = batch;
                     batch.not_before = Instant::now() + inner.config.retry_backoff;
-                    state.queues.entry(tp).or_default().retry.push(batch);
+                    queue_mut(&mut state.queues, &tp.0, tp.1).retry.push(batch);
                 }
                 Err(e) => {
                     for d in batch.deliveries {
@@ -736,7 +744,7 @@ async fn complete(
             .unwrap_or_else(|e| e.into_inner())
             .queues
             .keys()
-            .map(|k| k.0.clone())
+            .cloned()
             .collect();
         let _ = inner.cluster.refresh(&topics).await;
     }
