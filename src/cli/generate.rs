@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use std::io::Write;
 
 /// Shells clap_complete can write completions for.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
     Zsh,
@@ -55,6 +55,27 @@ pub fn completion_script(shell: Shell) -> Vec<u8> {
     };
     clap_complete::generate(shell, &mut cmd, "kfk", &mut out);
     out
+}
+
+impl Shell {
+    pub const ALL: [Shell; 5] = [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::Elvish,
+        Shell::Powershell,
+    ];
+
+    /// The file the committed script lives in under `completions/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Shell::Bash => "kfk.bash",
+            Shell::Zsh => "_kfk",
+            Shell::Fish => "kfk.fish",
+            Shell::Elvish => "kfk.elv",
+            Shell::Powershell => "_kfk.ps1",
+        }
+    }
 }
 
 /// The man page (roff).

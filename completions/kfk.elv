@@ -1,0 +1,205 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[kfk] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'kfk'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'kfk'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand broker 'Run a Kafka-compatible broker (`kfk broker start`)'
+            cand console-producer 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
+            cand console-consumer 'Consume records from a topic and print them (kafka-console-consumer)'
+            cand topics 'Create, list, describe, alter and delete topics (kafka-topics)'
+            cand consumer-groups 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
+            cand configs 'Describe and alter topic and broker configs (kafka-configs)'
+            cand producer-perf-test 'Measure producer throughput and latency (kafka-producer-perf-test)'
+            cand consumer-perf-test 'Measure consumer throughput (kafka-consumer-perf-test)'
+            cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+            cand completions 'Print a shell completion script for kfk'
+            cand man 'Print kfk''s man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'kfk;broker'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'kfk;broker;start'= {
+            cand --config 'Config file: TOML (Kafka''s property names as keys) or a Java .properties file such as an existing server.properties'
+            cand --override 'Set a config key (Kafka''s property name), over the config file. Repeatable'
+            cand --data-dir 'Data directory (log.dirs); wins over the config file. Default ./kfk-data'
+            cand --listeners 'Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then advertised)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;broker;help'= {
+            cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'kfk;broker;help;start'= {
+        }
+        &'kfk;broker;help;help'= {
+        }
+        &'kfk;console-producer'= {
+            cand --bootstrap-server 'The broker(s) to connect to, host:port[,host:port...]'
+            cand --broker-list 'Deprecated alias of --bootstrap-server'
+            cand --topic 'The topic to produce to'
+            cand --compression-codec 'Compression: none, gzip, snappy, lz4 or zstd (gzip when given without a value)'
+            cand --batch-size 'Bytes per batch (batch.size). Default 16384'
+            cand --timeout 'linger.ms: how long to wait to fill a batch. Default 1000'
+            cand --request-required-acks 'acks: -1 (all), 0 or 1. Default -1'
+            cand --request-timeout-ms 'request.timeout.ms. Default 1500'
+            cand --message-send-max-retries 'retries. Default 3'
+            cand --retry-backoff-ms 'retry.backoff.ms. Default 100'
+            cand --max-block-ms 'max.block.ms: how long a full buffer may block. Default 60000'
+            cand --max-memory-bytes 'buffer.memory. Default 33554432'
+            cand --metadata-expiry-ms 'metadata.max.age.ms. Default 300000'
+            cand --producer-property 'A producer property KEY=VALUE (repeatable)'
+            cand --producer.config 'A .properties file of producer properties'
+            cand --property 'A line-reader property KEY=VALUE (repeatable): parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker'
+            cand --reader-property 'A line-reader property KEY=VALUE (repeatable): parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker'
+            cand --sync 'Send each record synchronously, waiting for its acknowledgement'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;console-consumer'= {
+            cand --bootstrap-server 'The broker(s) to connect to, host:port[,host:port...]'
+            cand --topic 'The topic to consume'
+            cand --include 'Consume every topic whose name matches this regular expression (anchored)'
+            cand --whitelist 'Consume every topic whose name matches this regular expression (anchored)'
+            cand --partition 'Consume only this partition'
+            cand --offset 'Where to start: earliest, latest or an offset (needs --partition). Default latest'
+            cand --max-messages 'Exit after this many messages'
+            cand --timeout-ms 'Exit when no message arrives for this long'
+            cand --group 'Consumer group (not available yet: consumer groups come with the group coordinator)'
+            cand --isolation-level 'read_committed or read_uncommitted (default)'
+            cand --consumer-property 'A consumer property KEY=VALUE (repeatable)'
+            cand --consumer.config 'A .properties file of consumer properties'
+            cand --property 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal'
+            cand --formatter-property 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal'
+            cand --from-beginning 'Start from the earliest offset (when there is no committed offset)'
+            cand --skip-message-on-error 'Skip records that cannot be printed instead of stopping'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;topics'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;consumer-groups'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;configs'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;producer-perf-test'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;consumer-perf-test'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;dump-log'= {
+            cand --files 'Comma-separated segment files to dump: `.log`, `.index`, `.timeindex`'
+            cand --deep-iteration 'Print every record, not just the batch headers'
+            cand --print-data-log 'Print record keys and payloads (implies --deep-iteration)'
+            cand --index-sanity-check 'Check each index entry against the log segment beside it and report mismatches'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;help'= {
+            cand broker 'Run a Kafka-compatible broker (`kfk broker start`)'
+            cand console-producer 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
+            cand console-consumer 'Consume records from a topic and print them (kafka-console-consumer)'
+            cand topics 'Create, list, describe, alter and delete topics (kafka-topics)'
+            cand consumer-groups 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
+            cand configs 'Describe and alter topic and broker configs (kafka-configs)'
+            cand producer-perf-test 'Measure producer throughput and latency (kafka-producer-perf-test)'
+            cand consumer-perf-test 'Measure consumer throughput (kafka-consumer-perf-test)'
+            cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+            cand completions 'Print a shell completion script for kfk'
+            cand man 'Print kfk''s man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'kfk;help;broker'= {
+            cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
+        }
+        &'kfk;help;broker;start'= {
+        }
+        &'kfk;help;console-producer'= {
+        }
+        &'kfk;help;console-consumer'= {
+        }
+        &'kfk;help;topics'= {
+        }
+        &'kfk;help;consumer-groups'= {
+        }
+        &'kfk;help;configs'= {
+        }
+        &'kfk;help;producer-perf-test'= {
+        }
+        &'kfk;help;consumer-perf-test'= {
+        }
+        &'kfk;help;dump-log'= {
+        }
+        &'kfk;help;completions'= {
+        }
+        &'kfk;help;man'= {
+        }
+        &'kfk;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

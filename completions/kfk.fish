@@ -1,0 +1,120 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kfk_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_kfk_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kfk_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kfk_using_subcommand
+    set -l cmd (__fish_kfk_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kfk -n "__fish_kfk_needs_command" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_needs_command" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "broker" -d 'Run a Kafka-compatible broker (`kfk broker start`)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "console-producer" -d 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "console-consumer" -d 'Consume records from a topic and print them (kafka-console-consumer)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "topics" -d 'Create, list, describe, alter and delete topics (kafka-topics)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-groups" -d 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "configs" -d 'Describe and alter topic and broker configs (kafka-configs)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "producer-perf-test" -d 'Measure producer throughput and latency (kafka-producer-perf-test)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-perf-test" -d 'Measure consumer throughput (kafka-consumer-perf-test)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l config -d 'Config file: TOML (Kafka\'s property names as keys) or a Java .properties file such as an existing server.properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l override -d 'Set a config key (Kafka\'s property name), over the config file. Repeatable' -r
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l data-dir -d 'Data directory (log.dirs); wins over the config file. Default ./kfk-data' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l listeners -d 'Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then advertised)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l broker-list -d 'Deprecated alias of --bootstrap-server' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l topic -d 'The topic to produce to' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l compression-codec -d 'Compression: none, gzip, snappy, lz4 or zstd (gzip when given without a value)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l batch-size -d 'Bytes per batch (batch.size). Default 16384' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l timeout -d 'linger.ms: how long to wait to fill a batch. Default 1000' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l request-required-acks -d 'acks: -1 (all), 0 or 1. Default -1' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l request-timeout-ms -d 'request.timeout.ms. Default 1500' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l message-send-max-retries -d 'retries. Default 3' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l retry-backoff-ms -d 'retry.backoff.ms. Default 100' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l max-block-ms -d 'max.block.ms: how long a full buffer may block. Default 60000' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l max-memory-bytes -d 'buffer.memory. Default 33554432' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l metadata-expiry-ms -d 'metadata.max.age.ms. Default 300000' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l producer-property -d 'A producer property KEY=VALUE (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l producer.config -d 'A .properties file of producer properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l property -l reader-property -d 'A line-reader property KEY=VALUE (repeatable): parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l sync -d 'Send each record synchronously, waiting for its acknowledgement'
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l topic -d 'The topic to consume' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l include -l whitelist -d 'Consume every topic whose name matches this regular expression (anchored)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l partition -d 'Consume only this partition' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l offset -d 'Where to start: earliest, latest or an offset (needs --partition). Default latest' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l max-messages -d 'Exit after this many messages' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l timeout-ms -d 'Exit when no message arrives for this long' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l group -d 'Consumer group (not available yet: consumer groups come with the group coordinator)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l isolation-level -d 'read_committed or read_uncommitted (default)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer-property -d 'A consumer property KEY=VALUE (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer.config -d 'A .properties file of consumer properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l property -l formatter-property -d 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l from-beginning -d 'Start from the earliest offset (when there is no committed offset)'
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l skip-message-on-error -d 'Skip records that cannot be printed instead of stopping'
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l files -d 'Comma-separated segment files to dump: `.log`, `.index`, `.timeindex`' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l deep-iteration -d 'Print every record, not just the batch headers'
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l print-data-log -d 'Print record keys and payloads (implies --deep-iteration)'
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l index-sanity-check -d 'Check each index entry against the log segment beside it and report mismatches'
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand man" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand man" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "broker" -d 'Run a Kafka-compatible broker (`kfk broker start`)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "console-producer" -d 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "console-consumer" -d 'Consume records from a topic and print them (kafka-console-consumer)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "topics" -d 'Create, list, describe, alter and delete topics (kafka-topics)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "consumer-groups" -d 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "configs" -d 'Describe and alter topic and broker configs (kafka-configs)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "producer-perf-test" -d 'Measure producer throughput and latency (kafka-producer-perf-test)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "consumer-perf-test" -d 'Measure consumer throughput (kafka-consumer-perf-test)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "completions" -d 'Print a shell completion script for kfk'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "man" -d 'Print kfk\'s man page (roff)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kfk -n "__fish_kfk_using_subcommand help; and __fish_seen_subcommand_from broker" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
