@@ -95,3 +95,53 @@ fn a_failed_acks_0_produce_closes_the_connection() {
         "no answer, and the connection is closed"
     );
 }
+
+#[test]
+fn a_long_polling_fetch_is_woken_by_a_produce() {
+    use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+    let broker = TestBroker::start();
+    let mut c = RawClient::connect(&broker.bootstrap());
+    assert_eq!(c.create_topic("poll", 1, &[]), 0);
+    let addr = broker.bootstrap();
+    let producer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        RawClient::connect(&addr).produce("poll", 0, batch_of(&["wake"], None))
+    });
+    let started = std::time::Instant::now();
+    let body = RequestBody::Fetch(FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 10_000,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: "poll".into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1 << 20,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let ResponseBody::Fetch(r) = c.call(ApiKey::Fetch, 12, body) else {
+        panic!()
+    };
+    let waited = started.elapsed();
+    assert_eq!(producer.join().unwrap(), (0, 0));
+    assert!(
+        !r.responses[0].partitions[0]
+            .records
+            .clone()
+            .unwrap_or_default()
+            .is_empty(),
+        "the fetch returns the new record"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(250)
+            && waited < std::time::Duration::from_secs(3),
+        "woken by the append, not the 10 s deadline: {waited:?}"
+    );
+}

@@ -276,3 +276,29 @@ fn compacted_topics_refuse_records_without_a_key() {
     assert_eq!(err.code, ErrorCode::INVALID_RECORD);
     assert_eq!(log.log_end_offset(), 0, "nothing is appended");
 }
+
+#[test]
+fn log_append_time_topics_stamp_the_append_time_and_keep_the_crc_valid() {
+    let (_, mut log) = open(cfg(&[("message.timestamp.type", "LogAppendTime")]));
+    let info = log
+        .append_as_leader(
+            &record_batch(5, &[("k", Some("v")), ("k2", Some("w"))]),
+            0,
+            1_700_000_123_456,
+        )
+        .unwrap();
+    assert_eq!(info.log_append_time, 1_700_000_123_456);
+    let region = log
+        .read(0, 1 << 20, log.log_end_offset(), true)
+        .unwrap()
+        .unwrap();
+    let bytes = region.read_bytes().unwrap();
+    let header = kfk::protocol::record_batch::validate(&bytes, 1 << 20)
+        .expect("CRC recomputed after stamping");
+    assert!(header.is_log_append_time());
+    let records = decode_records(&bytes, 1 << 20).unwrap();
+    assert!(
+        records.iter().all(|r| r.timestamp == 1_700_000_123_456),
+        "{records:?}"
+    );
+}
