@@ -103,6 +103,19 @@ pub struct Consumer {
     assignment: Vec<TopicPartition>,
     positions: HashMap<TopicPartition, Position>,
     buffered: VecDeque<ConsumerRecord>,
+    /// Bumped by every seek or assignment change of a partition, so the answer of a fetch
+    /// sent before it is dropped for that partition.
+    epochs: HashMap<TopicPartition, u64>,
+    /// The next fetch, sent while the application processes the records already returned.
+    in_flight: Option<InFlightFetch>,
+}
+
+type FetchTask = tokio::task::JoinHandle<Result<(i32, i16, ResponseBody), ClientError>>;
+
+/// Fetch requests on their way, with the partition epochs they were sent under.
+struct InFlightFetch {
+    tasks: Vec<FetchTask>,
+    epochs: HashMap<TopicPartition, u64>,
 }
 
 impl Consumer {
@@ -116,6 +129,8 @@ impl Consumer {
             assignment: Vec::new(),
             positions: HashMap::new(),
             buffered: VecDeque::new(),
+            epochs: HashMap::new(),
+            in_flight: None,
         })
     }
 
@@ -125,6 +140,9 @@ impl Consumer {
         topics.dedup();
         self.cluster.refresh(&topics).await?;
         self.positions.retain(|tp, _| partitions.contains(tp));
+        for tp in &partitions {
+            self.bump(tp);
+        }
         self.buffered.retain(|r| {
             partitions
                 .iter()
@@ -138,7 +156,12 @@ impl Consumer {
         &self.assignment
     }
 
+    fn bump(&mut self, tp: &TopicPartition) {
+        *self.epochs.entry(tp.clone()).or_default() += 1;
+    }
+
     pub fn seek(&mut self, tp: &TopicPartition, offset: i64) {
+        self.bump(tp);
         self.positions.insert(tp.clone(), Position::At(offset));
         self.buffered
             .retain(|r| !(r.topic == tp.0 && r.partition == tp.1));
@@ -146,6 +169,7 @@ impl Consumer {
 
     pub fn seek_to_beginning(&mut self, tps: &[TopicPartition]) {
         for tp in tps {
+            self.bump(tp);
             self.positions.insert(tp.clone(), Position::Earliest);
             self.buffered
                 .retain(|r| !(r.topic == tp.0 && r.partition == tp.1));
@@ -154,6 +178,7 @@ impl Consumer {
 
     pub fn seek_to_end(&mut self, tps: &[TopicPartition]) {
         for tp in tps {
+            self.bump(tp);
             self.positions.insert(tp.clone(), Position::Latest);
             self.buffered
                 .retain(|r| !(r.topic == tp.0 && r.partition == tp.1));
@@ -309,7 +334,12 @@ impl Consumer {
         loop {
             if !self.buffered.is_empty() {
                 let n = self.buffered.len().min(self.config.max_poll_records);
-                return Ok(self.buffered.drain(..n).collect());
+                let records: Vec<ConsumerRecord> = self.buffered.drain(..n).collect();
+                if self.buffered.is_empty() && self.in_flight.is_none() {
+                    // Pipelining: the next fetch travels while the caller handles these.
+                    self.in_flight = Some(self.launch_fetch(self.config.fetch_max_wait).await);
+                }
+                return Ok(records);
             }
             if self.assignment.is_empty() {
                 tokio::time::sleep_until(deadline.into()).await;
@@ -329,6 +359,15 @@ impl Consumer {
 
     /// One fetch from every leader at once; decoded records go to the buffer.
     async fn fetch_once(&mut self, wait: Duration) -> Result<(), ClientError> {
+        let flight = match self.in_flight.take() {
+            Some(f) => f,
+            None => self.launch_fetch(wait).await,
+        };
+        self.complete_fetch(flight).await
+    }
+
+    /// Sends a fetch to every leader of the assigned partitions (without waiting).
+    async fn launch_fetch(&mut self, wait: Duration) -> InFlightFetch {
         let mut by_leader: HashMap<i32, Vec<TopicPartition>> = HashMap::new();
         for tp in &self.assignment {
             match self.leader(tp) {
@@ -353,8 +392,18 @@ impl Consumer {
                 Ok::<_, ClientError>((node, version, body))
             }));
         }
+        let epochs = self
+            .assignment
+            .iter()
+            .map(|tp| (tp.clone(), self.epochs.get(tp).copied().unwrap_or(0)))
+            .collect();
+        InFlightFetch { tasks, epochs }
+    }
+
+    /// Takes the answers of a fetch into the buffer (skipping partitions sought since).
+    async fn complete_fetch(&mut self, flight: InFlightFetch) -> Result<(), ClientError> {
         let mut refresh = false;
-        for t in tasks {
+        for t in flight.tasks {
             match t.await.map_err(|e| ClientError::Protocol(e.to_string()))? {
                 Ok((_, _, ResponseBody::Fetch(r))) => {
                     if r.error_code != 0 {
@@ -371,6 +420,12 @@ impl Consumer {
                         };
                         let Some(name) = name else { continue };
                         for p in topic.partitions {
+                            let tp = (name.clone(), p.partition_index);
+                            if flight.epochs.get(&tp)
+                                != Some(&self.epochs.get(&tp).copied().unwrap_or(0))
+                            {
+                                continue; // sought or reassigned after this fetch was sent
+                            }
                             refresh |= self.take_partition(
                                 &name,
                                 p.partition_index,
