@@ -605,7 +605,11 @@ impl Log {
         record_batch::set_base_offset(&mut head, base_offset);
         record_batch::set_partition_leader_epoch(&mut head, leader_epoch);
         if log_append_time >= 0 {
-            stamp_log_append_time(&mut head, &batch[BATCH_HEADER_BYTES..], log_append_time);
+            record_batch::set_log_append_time_split(
+                &mut head,
+                &batch[BATCH_HEADER_BYTES..],
+                log_append_time,
+            );
         }
         let header = BatchHeader::parse(&head).map_err(|e| io::Error::other(e.to_string()))?;
         let body = &batch[BATCH_HEADER_BYTES..];
@@ -1037,15 +1041,6 @@ impl Log {
     pub fn delete(self) -> io::Result<()> {
         self.fs.remove_dir_all(&self.dir)
     }
-}
-
-/// Sets LogAppendTime in a header copy and recomputes its CRC over header + body.
-fn stamp_log_append_time(head: &mut [u8; BATCH_HEADER_BYTES], body: &[u8], timestamp_ms: i64) {
-    let attributes = i16::from_be_bytes([head[21], head[22]]) | record_batch::ATTR_LOG_APPEND_TIME;
-    head[21..23].copy_from_slice(&attributes.to_be_bytes());
-    head[35..43].copy_from_slice(&timestamp_ms.to_be_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&head[21..]), body);
-    head[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// A log shared between request handlers: appends and reads take the log lock briefly;

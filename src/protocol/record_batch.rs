@@ -369,12 +369,22 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
 /// Stamps LogAppendTime: sets the timestamp-type bit, writes `timestamp_ms` as the max
 /// timestamp and recomputes the CRC (both fields are under it).
 pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
-    let attributes = be_i16(batch, ATTRIBUTES_OFFSET) | ATTR_LOG_APPEND_TIME;
-    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+    let (head, body) = batch.split_at_mut(BATCH_HEADER_BYTES);
+    set_log_append_time_split(head, body, timestamp_ms);
+}
+
+/// [`set_log_append_time`] for a batch held as a header copy (61 bytes) and its untouched
+/// body, as the log appends it without copying the body.
+pub fn set_log_append_time_split(head: &mut [u8], body: &[u8], timestamp_ms: i64) {
+    let attributes = be_i16(head, ATTRIBUTES_OFFSET) | ATTR_LOG_APPEND_TIME;
+    head[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    head[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
         .copy_from_slice(&timestamp_ms.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&head[ATTRIBUTES_OFFSET..BATCH_HEADER_BYTES]),
+        body,
+    );
+    head[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// A record header (key is never null; value may be).
