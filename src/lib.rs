@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod cli;
 pub mod client;
+pub mod group;
 pub mod log;
 pub mod partitioner;
 pub mod protocol;
