@@ -92,6 +92,7 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
     ("group.max.size", "2147483647"),
+    ("offset.metadata.max.bytes", "4096"),
     ("cluster.id", ""),
 ];
 
@@ -190,6 +191,7 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: i32,
     pub group_max_session_timeout_ms: i32,
     pub group_max_size: usize,
+    pub offset_metadata_max_bytes: usize,
     pub cluster_id: Option<String>,
     /// Topic-config defaults from the broker-level keys (`log.segment.bytes` → `segment.bytes`).
     pub topic_defaults: BTreeMap<String, String>,
@@ -311,6 +313,7 @@ impl BrokerConfig {
             group_min_session_timeout_ms: num("group.min.session.timeout.ms")? as i32,
             group_max_session_timeout_ms: num("group.max.session.timeout.ms")? as i32,
             group_max_size: positive("group.max.size")? as usize,
+            offset_metadata_max_bytes: positive("offset.metadata.max.bytes")? as usize,
             cluster_id: Some(get("cluster.id")).filter(|s| !s.is_empty()),
             topic_defaults,
             unused_keys,

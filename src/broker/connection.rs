@@ -59,7 +59,7 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
-        match respond(&broker, frame).await {
+        match respond(&broker, frame, peer).await {
             Ok(None) => {}
             Ok(Some(chunks)) => {
                 if let Err(e) = write_chunks(&mut writer, chunks).await {
@@ -132,7 +132,11 @@ async fn read_frame(
 
 /// Decodes and handles one frame: the response chunks, `None` for no response, or why the
 /// connection must close.
-async fn respond(broker: &Arc<Broker>, frame: Frame) -> Result<Option<Vec<Bytes>>, String> {
+async fn respond(
+    broker: &Arc<Broker>,
+    frame: Frame,
+    peer: SocketAddr,
+) -> Result<Option<Vec<Bytes>>, String> {
     let request = match decode_request_frame(&frame.bytes) {
         Ok(r) => r,
         Err(FrameError::UnsupportedVersion {
@@ -177,7 +181,7 @@ async fn respond(broker: &Arc<Broker>, frame: Frame) -> Result<Option<Vec<Bytes>
         .acquire()
         .await
         .map_err(|_| "shutting down".to_string())?;
-    match handlers::dispatch(broker, request).await {
+    match handlers::dispatch(broker, request, peer).await {
         Outcome::Respond(body) => encode_response_frame(api_key, version, correlation_id, &body)
             .map(Some)
             .map_err(|e| {

@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod partition;
 pub mod server;
 
+use crate::group::{Coordinator, GroupConfig, GroupRecord, OffsetsLog, OFFSETS_TOPIC};
 use crate::log::manager::LogManager;
 use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
 use crate::protocol::ErrorCode;
@@ -44,6 +45,10 @@ pub struct Broker {
     pub request_slots: Arc<Semaphore>,
     /// `max.connections`.
     pub connection_slots: Arc<Semaphore>,
+    /// The group coordinator (every group's `__consumer_offsets` partition is local).
+    pub groups: Coordinator,
+    /// Serializes the lazy creation of `__consumer_offsets`.
+    offsets_topic_creation: std::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -259,6 +264,42 @@ impl Broker {
         }
     }
 
+    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions)
+    /// unless it exists.
+    pub fn ensure_offsets_topic(&self) -> Result<(), ErrorCode> {
+        if self.metadata.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let _guard = self
+            .offsets_topic_creation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.metadata.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let configs: BTreeMap<String, String> = [
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "104857600"),
+            ("compression.type", "producer"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        match self.create_topic(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            1,
+            &configs,
+            false,
+        ) {
+            Ok(_) | Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => Ok(()),
+            Err((code, why)) => {
+                tracing::error!(error = %why, "cannot create {OFFSETS_TOPIC}");
+                Err(code)
+            }
+        }
+    }
+
     fn advertised_port(&self) -> u16 {
         self.advertised_port
             .load(std::sync::atomic::Ordering::Acquire)
@@ -271,6 +312,33 @@ impl Broker {
             self.advertised_host.clone(),
             i32::from(self.advertised_port()),
         )
+    }
+}
+
+/// The coordinator's records go through the same append path as a produce.
+impl OffsetsLog for Broker {
+    fn append(&self, partition: i32, batch: bytes::Bytes) -> Result<(), ErrorCode> {
+        let p = match self.partition(OFFSETS_TOPIC, partition) {
+            Some(p) => p,
+            None => {
+                self.ensure_offsets_topic()?;
+                self.partition(OFFSETS_TOPIC, partition)
+                    .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
+            }
+        };
+        let now = now_ms();
+        let (info, flush) = p.append(&batch, now).map_err(|e| {
+            tracing::error!(partition, error = %e, "appending to {OFFSETS_TOPIC} failed");
+            e.code
+        })?;
+        if flush {
+            p.log.flush_to(info.last_offset + 1, now).map_err(|e| {
+                tracing::error!(partition, error = %e, "flushing {OFFSETS_TOPIC} failed");
+                ErrorCode::KAFKA_STORAGE_ERROR
+            })?;
+        }
+        self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
     }
 }
 
@@ -361,6 +429,7 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         .cloned()
         .unwrap_or_else(|| listener.clone());
     let (shutdown, _) = watch::channel(false);
+    let groups = Coordinator::new(group_config(&config));
     let broker = Arc::new(Broker {
         cluster_id,
         node_id: config.node_id,
@@ -378,9 +447,15 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         metadata,
         partitions: RwLock::new(HashMap::new()),
         data_arrived: watch::channel(0).0,
+        groups,
+        offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown,
     });
     load_partitions(&broker)?;
+    let loader = broker.clone();
+    tokio::task::spawn_blocking(move || load_groups(&loader))
+        .await
+        .map_err(|e| format!("loading the groups panicked: {e}"))??;
     let (listeners, addrs) = server::bind(&listener).await?;
     if listener.port == 0 || broker.config.advertised_listeners == broker.config.listeners {
         let port = addrs.first().map_or(advertised.port, |a| a.port());
@@ -398,6 +473,76 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         server,
         tasks,
     })
+}
+
+fn group_config(c: &BrokerConfig) -> GroupConfig {
+    GroupConfig {
+        min_session_timeout_ms: c.group_min_session_timeout_ms,
+        max_session_timeout_ms: c.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: i64::try_from(c.group_initial_rebalance_delay_ms)
+            .unwrap_or(i64::MAX),
+        max_size: c.group_max_size,
+        offsets_partitions: c.offsets_topic_num_partitions,
+        offsets_retention_ms: c.offsets_retention_ms,
+        offset_metadata_max_bytes: c.offset_metadata_max_bytes,
+    }
+}
+
+/// Reads every `__consumer_offsets` partition from its start and replays the records into
+/// the coordinator: committed offsets and group metadata survive a restart.
+fn load_groups(broker: &Broker) -> Result<(), String> {
+    let now = now_ms();
+    let (mut records, mut batches) = (0u64, 0u64);
+    for p in broker.partitions_of(OFFSETS_TOPIC) {
+        let mut offset = p.log.lock().log_start_offset();
+        loop {
+            let read = p
+                .read(offset, 1 << 20, true, true)
+                .map_err(|c| format!("reading {OFFSETS_TOPIC}-{}: {}", p.index, c.name()))?;
+            let Some(region) = read.records else { break };
+            let bytes = region
+                .read_bytes()
+                .map_err(|e| format!("reading {OFFSETS_TOPIC}-{}: {e}", p.index))?;
+            let before = offset;
+            for (header, batch) in crate::protocol::record_batch::BatchIter::new(bytes) {
+                offset = offset.max(header.next_offset());
+                if header.is_control() {
+                    continue;
+                }
+                batches += 1;
+                let decoded = crate::protocol::record_batch::decode_records(&batch, 64 << 20)
+                    .map_err(|e| format!("{OFFSETS_TOPIC}-{}: bad batch: {e}", p.index))?;
+                for r in decoded {
+                    let Some(key) = r.key else { continue };
+                    match GroupRecord::decode(&key, r.value.as_ref()) {
+                        Ok(Some(record)) => {
+                            broker.groups.load(record, now);
+                            records += 1;
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(
+                            partition = p.index,
+                            offset = r.offset,
+                            error = %e,
+                            "skipping an unreadable {OFFSETS_TOPIC} record"
+                        ),
+                    }
+                }
+            }
+            if offset <= before || offset >= read.log_end_offset {
+                break;
+            }
+        }
+    }
+    if records > 0 {
+        tracing::info!(
+            records,
+            batches,
+            groups = broker.groups.list().len(),
+            "loaded groups and offsets from {OFFSETS_TOPIC}"
+        );
+    }
+    Ok(())
 }
 
 /// Partition objects for every topic; partition dirs of topics that no longer exist are
@@ -462,6 +607,13 @@ fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<(
             }
         }),
     ];
+    tasks.push(every(100, broker, |b| b.groups.tick(b, now_ms())));
+    tasks.push(every(c.offsets_retention_check_interval_ms, broker, |b| {
+        let n = b.groups.expire_offsets(b, now_ms());
+        if n > 0 {
+            tracing::info!(offsets = n, "expired committed offsets");
+        }
+    }));
     if c.cleaner_enable {
         tasks.push(every(c.cleaner_backoff_ms, broker, |b| {
             if let Err(e) = b.logs.compact(now_ms()) {

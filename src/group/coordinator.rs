@@ -1051,9 +1051,15 @@ impl Coordinator {
         now: i64,
     ) -> ErrorCode {
         let mut groups = self.lock();
-        let group = groups
-            .entry(group_id.to_string())
-            .or_insert_with(|| Group::new(group_id, now));
+        let Some(group) = groups.get_mut(group_id) else {
+            // An unknown group: a simple (offsets-only) group when no generation is claimed,
+            // else a commit from a generation that is gone.
+            return if generation < 0 {
+                ErrorCode::NONE
+            } else {
+                ErrorCode::ILLEGAL_GENERATION
+            };
+        };
         if generation < 0 && group.state == GroupState::Empty {
             return ErrorCode::NONE; // a group that only stores offsets
         }

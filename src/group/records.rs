@@ -49,7 +49,6 @@ impl GroupRecord {
                 group: group.to_string(),
                 topic: topic.to_string(),
                 partition,
-                ..Default::default()
             },
             value,
         }
@@ -59,7 +58,6 @@ impl GroupRecord {
         GroupRecord::Group {
             key: GroupMetadataKey {
                 group: group.to_string(),
-                ..Default::default()
             },
             value,
         }

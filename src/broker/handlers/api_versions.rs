@@ -6,10 +6,11 @@ use super::IMPLEMENTED;
 use crate::protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use crate::protocol::ResponseBody;
 
-/// The advertised `(key, min, max)` list.
+/// The advertised `(key, min, max)` list, by API key as Kafka lists it.
 pub fn advertised() -> Vec<ApiVersion> {
-    IMPLEMENTED
-        .iter()
+    let mut keys = IMPLEMENTED.to_vec();
+    keys.sort_by_key(|k| *k as i16);
+    keys.iter()
         .map(|k| {
             let (min, max) = k.advertised_range();
             ApiVersion {

@@ -6,6 +6,7 @@
 pub mod api_versions;
 pub mod configs;
 pub mod fetch;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
@@ -13,6 +14,7 @@ pub mod topics;
 
 use super::Broker;
 use crate::protocol::{ApiKey, Request, RequestBody, ResponseBody};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the connection does after a request.
@@ -41,6 +43,17 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeCluster,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
 
 /// Whether `api_key` at `version` is advertised (and so served).
@@ -49,8 +62,9 @@ pub fn is_advertised(api_key: ApiKey, version: i16) -> bool {
     IMPLEMENTED.contains(&api_key) && (min..=max).contains(&version)
 }
 
-pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Outcome {
+pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) -> Outcome {
     let version = request.api_version;
+    let client_id = request.header.client_id.clone().unwrap_or_default();
     let b = broker.as_ref();
     let respond = Outcome::Respond;
     match request.body {
@@ -70,6 +84,35 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request) -> Outcome {
         RequestBody::AlterConfigs(r) => respond(configs::alter_configs(b, r)),
         RequestBody::IncrementalAlterConfigs(r) => {
             respond(configs::incremental_alter_configs(b, r))
+        }
+        RequestBody::FindCoordinator(r) => respond(ResponseBody::FindCoordinator(
+            groups::find_coordinator(b, r, version),
+        )),
+        RequestBody::JoinGroup(r) => respond(ResponseBody::JoinGroup(
+            groups::join_group(broker, r, version, &client_id, peer).await,
+        )),
+        RequestBody::SyncGroup(r) => respond(ResponseBody::SyncGroup(
+            groups::sync_group(broker, r, version).await,
+        )),
+        RequestBody::Heartbeat(r) => respond(ResponseBody::Heartbeat(groups::heartbeat(b, r))),
+        RequestBody::LeaveGroup(r) => {
+            respond(ResponseBody::LeaveGroup(groups::leave_group(b, r, version)))
+        }
+        RequestBody::OffsetCommit(r) => respond(ResponseBody::OffsetCommit(groups::offset_commit(
+            b, r, version,
+        ))),
+        RequestBody::OffsetFetch(r) => respond(ResponseBody::OffsetFetch(groups::offset_fetch(
+            b, r, version,
+        ))),
+        RequestBody::ListGroups(r) => respond(ResponseBody::ListGroups(groups::list_groups(b, r))),
+        RequestBody::DescribeGroups(r) => {
+            respond(ResponseBody::DescribeGroups(groups::describe_groups(b, r)))
+        }
+        RequestBody::DeleteGroups(r) => {
+            respond(ResponseBody::DeleteGroups(groups::delete_groups(b, r)))
+        }
+        RequestBody::OffsetDelete(r) => {
+            respond(ResponseBody::OffsetDelete(groups::offset_delete(b, r)))
         }
         other => Outcome::Close(format!(
             "{} is not served by this broker",
