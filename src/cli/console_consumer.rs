@@ -1,16 +1,19 @@
 //! `kfk console-consumer` (kafka-console-consumer): prints records of a topic (or of topics
 //! matching `--include`) with Kafka's `DefaultMessageFormatter` properties and field order.
 //! Prints `Processed a total of N messages` on stderr at exit; a closed stdout (`| head`)
-//! ends it quietly with exit 0. Group consumption (`--group`) comes with the group
-//! coordinator; until then the tool reads assigned partitions.
+//! ends it quietly with exit 0. Without `--partition` it joins a consumer group: `--group`, or
+//! a generated `console-consumer-NNNNN` group with auto-commit off (as Kafka does); with
+//! `--partition` it reads that partition directly. SIGINT/SIGTERM close the consumer
+//! cleanly (commit, LeaveGroup).
 
 use super::CliError;
-use crate::client::consumer::{Consumer, ConsumerRecord, TopicPartition};
+use crate::client::consumer::{Consumer, ConsumerRecord, Subscription, TopicPartition};
 use crate::client::{read_properties_file, ClientError, Properties};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
@@ -42,8 +45,8 @@ pub struct ConsoleConsumerArgs {
     /// Exit when no message arrives for this long.
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
-    /// Consumer group (not available yet: consumer groups come with the group coordinator).
-    #[arg(long)]
+    /// The consumer group to join (default: a generated group that commits nothing).
+    #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
     /// read_committed or read_uncommitted (default).
     #[arg(long, value_name = "LEVEL", default_value = "read_uncommitted")]
@@ -211,9 +214,32 @@ fn consumer_properties(args: &ConsoleConsumerArgs) -> Result<Properties, CliErro
     if props.get("client.id").is_none() {
         props.set("client.id", "console-consumer");
     }
-    if args.from_beginning {
+    if args.partition.is_none() {
+        match &args.group {
+            Some(g) => props.set("group.id", g.clone()),
+            None if props.get("group.id").is_some() => {}
+            None => {
+                // Kafka's console consumer: a throwaway group that commits nothing.
+                let n = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+                    ^ std::process::id();
+                props.set("group.id", format!("console-consumer-{}", n % 100_000));
+                if props.get("enable.auto.commit").is_none() {
+                    props.set("enable.auto.commit", "false");
+                }
+            }
+        }
+    } else if let Some(g) = &args.group {
+        props.set("group.id", g.clone());
+    }
+    if args.from_beginning
+        || (args.partition.is_none() && args.offset.as_deref() == Some("earliest"))
+    {
         props.set("auto.offset.reset", "earliest");
-    } else if props.get("auto.offset.reset").is_none() {
+    } else if (args.partition.is_none() && args.offset.as_deref() == Some("latest"))
+        || props.get("auto.offset.reset").is_none()
+    {
         props.set("auto.offset.reset", "latest");
     }
     crate::client::consumer::ConsumerConfig::from_properties(&props)
@@ -254,9 +280,6 @@ fn start_of(args: &ConsoleConsumerArgs) -> Result<Start, CliError> {
 }
 
 pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
-    if args.group.is_some() {
-        return Err(CliError::Usage("--group: consumer groups are not available in this build yet; omit --group to read the topic's partitions directly".into()));
-    }
     let props = consumer_properties(args)?;
     let formatter = Formatter::from_properties(&args.property)?;
     let start = start_of(args)?;
@@ -294,51 +317,66 @@ async fn consume(
 ) -> Result<(), CliError> {
     let failed = |e: ClientError| CliError::Failed(e.to_string());
     let mut consumer = Consumer::new(&props).await.map_err(failed)?;
-    let topics: Vec<String> = match (&args.topic, &include) {
-        (Some(t), _) => vec![t.clone()],
-        (None, Some(p)) => {
-            consumer.cluster.refresh(&[]).await.map_err(failed)?;
+    if args.partition.is_none() {
+        let subscription = match (&args.topic, include) {
+            (Some(t), _) => Subscription::Topics(vec![t.clone()]),
+            (None, Some(p)) => Subscription::Pattern(Arc::new(move |t: &str| p.matches(t))),
+            (None, None) => unreachable!("clap requires --topic or --include"),
+        };
+        if let Subscription::Topics(t) = &subscription {
             consumer
                 .cluster
-                .topic_names()
-                .into_iter()
-                .filter(|t| p.matches(t) && !t.starts_with("__"))
-                .collect()
+                .wait_for_topic(&t[0], false, Duration::from_secs(5))
+                .await
+                .map_err(failed)?;
         }
-        (None, None) => unreachable!("clap requires --topic or --include"),
-    };
-    let mut assignment: Vec<TopicPartition> = Vec::new();
-    for t in &topics {
+        consumer.subscribe(subscription).map_err(failed)?;
+    } else {
+        let (Some(topic), Some(p)) = (&args.topic, args.partition) else {
+            return Err(CliError::Usage("--partition needs --topic".into()));
+        };
         let info = consumer
             .cluster
-            .wait_for_topic(t, false, Duration::from_secs(5))
+            .wait_for_topic(topic, false, Duration::from_secs(5))
             .await
             .map_err(failed)?;
-        for p in &info.partitions {
-            if args.partition.is_none_or(|want| want == p.index) {
-                assignment.push((t.clone(), p.index));
-            }
-        }
-    }
-    if let Some(p) = args.partition {
-        if assignment.is_empty() {
+        if !info.partitions.iter().any(|x| x.index == p) {
             return Err(CliError::Usage(format!(
-                "--partition {p}: no such partition of {}",
-                topics.join(",")
+                "--partition {p}: no such partition of {topic}"
             )));
         }
-    }
-    consumer.assign(assignment.clone()).await.map_err(failed)?;
-    match start {
-        Start::Reset => {}
-        Start::Earliest => consumer.seek_to_beginning(&assignment),
-        Start::Latest => consumer.seek_to_end(&assignment),
-        Start::At(n) => {
-            for tp in &assignment {
-                consumer.seek(tp, n);
+        let assignment: Vec<TopicPartition> = vec![(topic.clone(), p)];
+        consumer.assign(assignment.clone()).await.map_err(failed)?;
+        match start {
+            Start::Reset => {}
+            Start::Earliest => consumer.seek_to_beginning(&assignment),
+            Start::Latest => consumer.seek_to_end(&assignment),
+            Start::At(n) => {
+                for tp in &assignment {
+                    consumer.seek(tp, n);
+                }
             }
         }
     }
+    let result = print_records(args, &mut consumer, formatter, processed).await;
+    let closed = consumer.close().await;
+    result?;
+    if let Err(e) = closed {
+        eprintln!("kfk console-consumer: committing offsets at close failed: {e}");
+    }
+    Ok(())
+}
+
+async fn print_records(
+    args: &ConsoleConsumerArgs,
+    consumer: &mut Consumer,
+    formatter: &Formatter,
+    processed: &mut u64,
+) -> Result<(), CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let failed = |e: ClientError| CliError::Failed(e.to_string());
+    let mut term = signal(SignalKind::terminate()).map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| CliError::Failed(e.to_string()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 << 10, stdout.lock());
     let idle_limit = args.timeout_ms.map(Duration::from_millis);
@@ -351,7 +389,11 @@ async fn consume(
             l.saturating_sub(last.elapsed())
                 .max(Duration::from_millis(1))
         });
-        let records = consumer.poll(wait).await.map_err(failed)?;
+        let records = tokio::select! {
+            r = consumer.poll(wait) => r.map_err(failed)?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
         if records.is_empty() {
             out.flush()?;
             if idle_limit.is_some_and(|l| last.elapsed() >= l) {
@@ -360,8 +402,18 @@ async fn consume(
             continue;
         }
         last = Instant::now();
-        for r in &records {
+        for (i, r) in records.iter().enumerate() {
             if args.max_messages.is_some_and(|m| *processed >= m) {
+                // Not printed: rewind so a group commit at close does not skip them.
+                let mut rewind: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+                for u in &records[i..] {
+                    rewind
+                        .entry((u.topic.clone(), u.partition))
+                        .or_insert(u.offset);
+                }
+                for (tp, o) in rewind {
+                    consumer.seek(&tp, o);
+                }
                 break;
             }
             formatter.write(&mut out, r)?;

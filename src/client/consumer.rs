@@ -1,10 +1,14 @@
-//! The consumer with caller-chosen partitions (group membership comes with the group
-//! coordinator): `assign`, `seek`, `seek_to_beginning`/`end`, `auto.offset.reset`
-//! (earliest, latest, none), fetching from every leader at once (`fetch.min.bytes`,
-//! `fetch.max.wait.ms`, `fetch.max.bytes`, `max.partition.fetch.bytes`, `max.poll.records`),
-//! decompression, CRC checks (`check.crcs`), leader changes and OFFSET_OUT_OF_RANGE.
+//! The consumer: caller-chosen partitions (`assign`, `seek`, `seek_to_beginning`/`end`) or
+//! group membership (`subscribe` to topics or a pattern, with `group.id`: partitions
+//! assigned by the group, committed offsets resumed, auto-commit, rebalance listener, see
+//! [`super::group`]); `auto.offset.reset` (earliest, latest, none), fetching from every
+//! leader at once (`fetch.min.bytes`, `fetch.max.wait.ms`, `fetch.max.bytes`,
+//! `max.partition.fetch.bytes`, `max.poll.records`), decompression, CRC checks
+//! (`check.crcs`), leader changes and OFFSET_OUT_OF_RANGE.
 
+use super::assignor;
 use super::cluster::Cluster;
+use super::group::{GroupSettings, Membership};
 use super::{ClientError, Properties};
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use crate::protocol::messages::list_offsets_request::{
@@ -96,6 +100,27 @@ enum Position {
     Latest,
 }
 
+/// Called around rebalances (Java's `ConsumerRebalanceListener`).
+pub trait RebalanceListener: Send {
+    /// Before partitions are taken away (offsets are still committable).
+    fn on_partitions_revoked(&mut self, _partitions: &[TopicPartition]) {}
+    /// After partitions are assigned (positions are set from committed offsets).
+    fn on_partitions_assigned(&mut self, _partitions: &[TopicPartition]) {}
+    /// When the membership was lost: the partitions may already belong to others.
+    fn on_partitions_lost(&mut self, partitions: &[TopicPartition]) {
+        self.on_partitions_revoked(partitions);
+    }
+}
+
+/// Topics a group member subscribes to.
+#[derive(Clone)]
+pub enum Subscription {
+    Topics(Vec<String>),
+    /// Every (non-internal) topic whose name the predicate accepts, re-checked every
+    /// `metadata.max.age.ms`.
+    Pattern(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
 /// A consumer of assigned partitions.
 pub struct Consumer {
     pub cluster: Arc<Cluster>,
@@ -108,6 +133,14 @@ pub struct Consumer {
     epochs: HashMap<TopicPartition, u64>,
     /// The next fetch, sent while the application processes the records already returned.
     in_flight: Option<InFlightFetch>,
+    /// Group membership (with `group.id`).
+    group: Option<Membership>,
+    subscription: Option<Subscription>,
+    /// The topics the subscription resolved to at the last rebalance.
+    subscribed_topics: Vec<String>,
+    listener: Option<Box<dyn RebalanceListener>>,
+    next_auto_commit: Instant,
+    next_topic_check: Instant,
 }
 
 type FetchTask = tokio::task::JoinHandle<Result<(i32, i16, ResponseBody), ClientError>>;
@@ -121,8 +154,10 @@ struct InFlightFetch {
 impl Consumer {
     pub async fn new(properties: &Properties) -> Result<Consumer, ClientError> {
         let config = ConsumerConfig::from_properties(properties)?;
+        let group_settings = GroupSettings::from_properties(properties)?;
         let cluster = Cluster::new(properties.client_config("kfk-consumer")?);
         cluster.any_connection().await?;
+        let group = group_settings.map(|s| Membership::new(s, cluster.clone()));
         Ok(Consumer {
             cluster,
             config,
@@ -131,7 +166,294 @@ impl Consumer {
             buffered: VecDeque::new(),
             epochs: HashMap::new(),
             in_flight: None,
+            group,
+            subscription: None,
+            subscribed_topics: Vec::new(),
+            listener: None,
+            next_auto_commit: Instant::now(),
+            next_topic_check: Instant::now(),
         })
+    }
+
+    /// The group membership (`group.id` set).
+    pub fn group(&self) -> Option<&Membership> {
+        self.group.as_ref()
+    }
+
+    /// Joins the group for `subscription` at the next `poll`.
+    pub fn subscribe(&mut self, subscription: Subscription) -> Result<(), ClientError> {
+        let Some(group) = &self.group else {
+            return Err(ClientError::Config(
+                "subscribe needs group.id (use assign without a group)".into(),
+            ));
+        };
+        group.request_rejoin();
+        self.subscription = Some(subscription);
+        Ok(())
+    }
+
+    pub fn set_rebalance_listener(&mut self, listener: Box<dyn RebalanceListener>) {
+        self.listener = Some(listener);
+    }
+
+    /// The offsets a commit stores now: for each assigned partition, the offset of the next
+    /// record `poll` returns.
+    pub fn committable(&self) -> Vec<(TopicPartition, i64)> {
+        let mut first_buffered: HashMap<(&str, i32), i64> = HashMap::new();
+        for r in &self.buffered {
+            first_buffered
+                .entry((r.topic.as_str(), r.partition))
+                .or_insert(r.offset);
+        }
+        self.assignment
+            .iter()
+            .filter_map(|tp| {
+                let at = first_buffered.get(&(tp.0.as_str(), tp.1)).copied().or(
+                    match self.positions.get(tp) {
+                        Some(Position::At(o)) => Some(*o),
+                        _ => None,
+                    },
+                )?;
+                Some((tp.clone(), at))
+            })
+            .collect()
+    }
+
+    /// Commits `offsets` (or, with `None`, every assigned partition's position) and waits
+    /// for the answer.
+    pub async fn commit_sync(
+        &mut self,
+        offsets: Option<Vec<(TopicPartition, i64)>>,
+    ) -> Result<(), ClientError> {
+        let offsets = offsets.unwrap_or_else(|| self.committable());
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| ClientError::Config("committing offsets needs group.id".into()))?;
+        group.commit(&offsets).await
+    }
+
+    /// Sends a commit without waiting; the returned task holds its outcome.
+    pub async fn commit_async(
+        &mut self,
+        offsets: Option<Vec<(TopicPartition, i64)>>,
+    ) -> Result<tokio::task::JoinHandle<Result<(), ClientError>>, ClientError> {
+        let offsets = offsets.unwrap_or_else(|| self.committable());
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| ClientError::Config("committing offsets needs group.id".into()))?;
+        group.commit_async(&offsets).await
+    }
+
+    /// The group's committed offsets for `tps` (-1: none).
+    pub async fn committed(
+        &mut self,
+        tps: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, ClientError> {
+        let group = self
+            .group
+            .as_mut()
+            .ok_or_else(|| ClientError::Config("committed offsets need group.id".into()))?;
+        group.committed(tps).await
+    }
+
+    /// Commits (with auto-commit), tells the listener, and leaves the group.
+    pub async fn close(&mut self) -> Result<(), ClientError> {
+        let mut result = Ok(());
+        if self.subscription.is_some() {
+            if let Some(g) = &self.group {
+                if g.settings.auto_commit && !g.needs_rejoin() {
+                    let offsets = self.committable();
+                    if let Some(g) = self.group.as_mut() {
+                        result = g.commit(&offsets).await;
+                    }
+                }
+            }
+            let assigned = self.assignment.clone();
+            if let Some(l) = self.listener.as_mut() {
+                l.on_partitions_revoked(&assigned);
+            }
+        }
+        if let Some(g) = self.group.as_mut() {
+            g.leave().await;
+        }
+        self.subscription = None;
+        result
+    }
+
+    /// Rebalances when needed and auto-commits when due.
+    async fn maintain_group(&mut self) -> Result<(), ClientError> {
+        let Some(group) = &self.group else {
+            return Ok(());
+        };
+        group.polled();
+        if let Some(e) = group.take_fatal() {
+            return Err(e);
+        }
+        if self.subscription.is_none() {
+            return Ok(());
+        }
+        if let Some(Subscription::Pattern(_)) = &self.subscription {
+            if Instant::now() >= self.next_topic_check {
+                self.next_topic_check = Instant::now() + self.cluster.config.metadata_max_age;
+                if self.resolve_subscription().await? != self.subscribed_topics {
+                    group.request_rejoin();
+                }
+            }
+        }
+        if group.needs_rejoin() {
+            self.rebalance().await?;
+        }
+        let auto_commit = self.group.as_ref().is_some_and(|g| g.settings.auto_commit);
+        if auto_commit && Instant::now() >= self.next_auto_commit {
+            self.auto_commit().await;
+        }
+        Ok(())
+    }
+
+    async fn auto_commit(&mut self) {
+        let Some(group) = self.group.as_ref() else {
+            return;
+        };
+        self.next_auto_commit = Instant::now() + group.settings.auto_commit_interval;
+        let offsets = self.committable();
+        if let Some(g) = self.group.as_mut() {
+            if let Err(e) = g.commit(&offsets).await {
+                tracing::warn!(error = %e, "auto-commit failed");
+            }
+        }
+    }
+
+    async fn resolve_subscription(&self) -> Result<Vec<String>, ClientError> {
+        let mut topics = match &self.subscription {
+            None => Vec::new(),
+            Some(Subscription::Topics(t)) => t.clone(),
+            Some(Subscription::Pattern(matches)) => {
+                self.cluster.refresh(&[]).await?;
+                self.cluster
+                    .topic_names()
+                    .into_iter()
+                    .filter(|t| !t.starts_with("__") && matches(t))
+                    .collect()
+            }
+        };
+        topics.sort();
+        topics.dedup();
+        Ok(topics)
+    }
+
+    /// One rebalance: eager (everything revoked, committed first) unless every configured
+    /// assignor is cooperative, in which case only the partitions that move are revoked.
+    async fn rebalance(&mut self) -> Result<(), ClientError> {
+        let Some(group) = self.group.as_ref() else {
+            return Ok(());
+        };
+        let cooperative = group
+            .settings
+            .assignors
+            .iter()
+            .all(|a| assignor::is_cooperative(a));
+        let auto_commit = group.settings.auto_commit;
+        let lost = group.take_lost();
+        let current = self.assignment.clone();
+        let owned = if lost {
+            if let Some(l) = self.listener.as_mut() {
+                l.on_partitions_lost(&current);
+            }
+            self.assign_local(Vec::new());
+            Vec::new()
+        } else if cooperative {
+            current
+        } else {
+            if auto_commit {
+                self.auto_commit().await;
+            }
+            if let Some(l) = self.listener.as_mut() {
+                l.on_partitions_revoked(&current);
+            }
+            self.assign_local(Vec::new());
+            Vec::new()
+        };
+        let topics = self.resolve_subscription().await?;
+        self.subscribed_topics = topics.clone();
+        self.next_topic_check = Instant::now() + self.cluster.config.metadata_max_age;
+        if !topics.is_empty() {
+            self.cluster.refresh(&topics).await?;
+        }
+        let group = self.group.as_mut().expect("checked above");
+        let result = group.rebalance(&topics, &owned).await?;
+        let revoked: Vec<TopicPartition> = owned
+            .iter()
+            .filter(|tp| !result.assigned.contains(tp))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = result
+            .assigned
+            .iter()
+            .filter(|tp| !owned.contains(tp))
+            .cloned()
+            .collect();
+        if !revoked.is_empty() {
+            if auto_commit {
+                let offsets: Vec<(TopicPartition, i64)> = self
+                    .committable()
+                    .into_iter()
+                    .filter(|(tp, _)| revoked.contains(tp))
+                    .collect();
+                if let Some(g) = self.group.as_mut() {
+                    if let Err(e) = g.commit(&offsets).await {
+                        tracing::warn!(error = %e, "commit before revocation failed");
+                    }
+                }
+            }
+            if let Some(l) = self.listener.as_mut() {
+                l.on_partitions_revoked(&revoked);
+            }
+            // KIP-429: rejoin so the revoked partitions can be given to their new owner.
+            if let Some(g) = self.group.as_ref() {
+                g.request_rejoin();
+            }
+        }
+        self.assign_local(result.assigned.clone());
+        if !added.is_empty() {
+            let committed = match self.group.as_mut() {
+                Some(g) => g.committed(&added).await?,
+                None => HashMap::new(),
+            };
+            for tp in &added {
+                match committed.get(tp) {
+                    Some(o) if *o >= 0 => self.seek(tp, *o),
+                    _ => {
+                        self.positions.remove(tp);
+                    }
+                }
+            }
+        }
+        if let Some(l) = self.listener.as_mut() {
+            l.on_partitions_assigned(&added);
+        }
+        tracing::info!(
+            generation = result.generation,
+            protocol = %result.protocol,
+            assigned = ?result.assigned,
+            "joined the group"
+        );
+        Ok(())
+    }
+
+    /// Sets the assignment without a metadata round trip (group rebalances).
+    fn assign_local(&mut self, partitions: Vec<TopicPartition>) {
+        self.positions.retain(|tp, _| partitions.contains(tp));
+        for tp in &partitions {
+            self.bump(tp);
+        }
+        self.buffered.retain(|r| {
+            partitions
+                .iter()
+                .any(|(t, p)| *t == r.topic && *p == r.partition)
+        });
+        self.assignment = partitions;
     }
 
     /// Consumes exactly these partitions from now on.
@@ -331,7 +653,9 @@ impl Consumer {
     /// Records from the assigned partitions: waits up to `timeout` for some.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ClientError> {
         let deadline = Instant::now() + timeout;
+        let wake = self.group.as_ref().map(|g| g.wake.clone());
         loop {
+            self.maintain_group().await?;
             if !self.buffered.is_empty() {
                 let n = self.buffered.len().min(self.config.max_poll_records);
                 let records: Vec<ConsumerRecord> = self.buffered.drain(..n).collect();
@@ -342,15 +666,31 @@ impl Consumer {
                 return Ok(records);
             }
             if self.assignment.is_empty() {
-                tokio::time::sleep_until(deadline.into()).await;
-                return Ok(Vec::new());
+                let sleep = tokio::time::sleep_until(deadline.into());
+                match &wake {
+                    Some(w) => tokio::select! {
+                        _ = sleep => return Ok(Vec::new()),
+                        _ = w.notified() => continue,
+                    },
+                    None => {
+                        sleep.await;
+                        return Ok(Vec::new());
+                    }
+                }
             }
             self.resolve_positions().await?;
             let wait = self
                 .config
                 .fetch_max_wait
                 .min(deadline.saturating_duration_since(Instant::now()));
-            self.fetch_once(wait).await?;
+            match &wake {
+                // A rebalance (flagged by the heartbeat task) interrupts the fetch wait.
+                Some(w) => tokio::select! {
+                    r = self.fetch_once(wait) => r?,
+                    _ = w.notified() => {}
+                },
+                None => self.fetch_once(wait).await?,
+            }
             if self.buffered.is_empty() && Instant::now() >= deadline {
                 return Ok(Vec::new());
             }

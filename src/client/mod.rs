@@ -4,9 +4,11 @@
 //!
 //! Must not: use the broker or log modules (only `protocol` and `partitioner`).
 
+pub mod assignor;
 pub mod cluster;
 pub mod connection;
 pub mod consumer;
+pub mod group;
 pub mod producer;
 
 use crate::protocol::ErrorCode;
