@@ -94,7 +94,7 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --offset 'Where to start: earliest, latest or an offset (needs --partition). Default latest'
             cand --max-messages 'Exit after this many messages'
             cand --timeout-ms 'Exit when no message arrives for this long'
-            cand --group 'Consumer group (not available yet: consumer groups come with the group coordinator)'
+            cand --group 'The consumer group to join (default: a generated group that commits nothing)'
             cand --isolation-level 'read_committed or read_uncommitted (default)'
             cand --consumer-property 'A consumer property KEY=VALUE (repeatable)'
             cand --consumer.config 'A .properties file of consumer properties'

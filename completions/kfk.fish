@@ -76,7 +76,7 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l partition -
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l offset -d 'Where to start: earliest, latest or an offset (needs --partition). Default latest' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l max-messages -d 'Exit after this many messages' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l timeout-ms -d 'Exit when no message arrives for this long' -r
-complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l group -d 'Consumer group (not available yet: consumer groups come with the group coordinator)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l group -d 'The consumer group to join (default: a generated group that commits nothing)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l isolation-level -d 'read_committed or read_uncommitted (default)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer-property -d 'A consumer property KEY=VALUE (repeatable)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer.config -d 'A .properties file of consumer properties' -r -F
