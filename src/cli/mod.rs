@@ -10,6 +10,7 @@ use std::process::ExitCode;
 pub mod broker;
 pub mod console_consumer;
 pub mod console_producer;
+pub mod consumer_groups;
 pub mod dump_log;
 pub mod generate;
 
@@ -34,7 +35,7 @@ pub enum Command {
     /// Create, list, describe, alter and delete topics (kafka-topics).
     Topics(generate::Pending),
     /// List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups).
-    ConsumerGroups(generate::Pending),
+    ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
     /// Describe and alter topic and broker configs (kafka-configs).
     Configs(generate::Pending),
     /// Measure producer throughput and latency (kafka-producer-perf-test).
@@ -78,8 +79,8 @@ pub fn main() -> ExitCode {
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
         Command::ConsoleConsumer(args) => console_consumer::run(&args),
+        Command::ConsumerGroups(args) => consumer_groups::run(&args),
         Command::Topics(args)
-        | Command::ConsumerGroups(args)
         | Command::Configs(args)
         | Command::ProducerPerfTest(args)
         | Command::ConsumerPerfTest(args) => generate::pending(name, &args),

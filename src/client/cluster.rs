@@ -236,6 +236,13 @@ impl Cluster {
             .filter(|n| *n > 0)
     }
 
+    /// The ids of the known brokers.
+    pub fn broker_ids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self.lock().brokers.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
     pub fn topic_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.lock().topics.keys().cloned().collect();
         v.sort();

@@ -4,6 +4,7 @@
 //!
 //! Must not: use the broker or log modules (only `protocol` and `partitioner`).
 
+pub mod admin;
 pub mod assignor;
 pub mod cluster;
 pub mod connection;
