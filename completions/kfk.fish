@@ -87,6 +87,33 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s h -l help -
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand topics" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand topics" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l command-config -d 'A .properties file of client properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l group -d 'The consumer group (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l state -d 'With --list: filter by state (comma-separated); with --describe: show the group state' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l topic -d 'Topic, optionally with partitions: `t` or `t:0,1` (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l to-offset -d 'Reset to this offset (clamped to the partition\'s range)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l shift-by -d 'Shift the committed offsets by N (may be negative)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l to-datetime -d 'Reset to the first offset at or after a time: YYYY-MM-DDTHH:mm:SS.sss[Z|±hh:mm]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l by-duration -d 'Reset to the offset at now minus an ISO-8601 duration: PnDTnHnMn.nS' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l from-file -d 'Reset to the offsets of a CSV file (topic,partition,offset)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l timeout -d 'Timeout for the requests, in ms' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l list -d 'List all consumer groups'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l describe -d 'Describe consumer groups and their offsets lag'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l delete -d 'Delete consumer groups (they must have no members)'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l delete-offsets -d 'Delete committed offsets of a group (for --topic)'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l reset-offsets -d 'Reset the committed offsets of a group (inactive groups only)'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l all-groups -d 'Apply to every group'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l members -d 'With --describe: show members'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l offsets -d 'With --describe: show offsets and lag (the default)'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l verbose -d 'With --describe --members: show each member\'s assignment'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l all-topics -d 'Reset every topic the group has offsets for'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l to-earliest -d 'Reset to the earliest offset'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l to-latest -d 'Reset to the latest offset'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l to-current -d 'Reset to the current committed offset'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l dry-run -d 'Show the new offsets without applying them (the default)'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l execute -d 'Apply the reset'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l export -d 'Print the new offsets as CSV (for --from-file)'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -s h -l help -d 'Print help'

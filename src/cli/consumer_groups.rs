@@ -469,7 +469,10 @@ async fn delete(admin: &GroupAdmin, groups: &[String]) -> Result<(), CliError> {
     if !bad.is_empty() {
         println!("Deletion of some consumer groups failed:");
         for (g, c) in &bad {
-            println!("* Group '{g}' could not be deleted due to: {}", describe_error(*c, g));
+            println!(
+                "* Group '{g}' could not be deleted due to: {}",
+                describe_error(*c, g)
+            );
         }
         return Err(CliError::Failed("deleting consumer groups failed".into()));
     }
@@ -478,9 +481,10 @@ async fn delete(admin: &GroupAdmin, groups: &[String]) -> Result<(), CliError> {
 
 fn describe_error(code: ErrorCode, group: &str) -> String {
     match code {
-        ErrorCode::NON_EMPTY_GROUP => format!(
+        ErrorCode::NON_EMPTY_GROUP => {
             "org.apache.kafka.common.errors.GroupNotEmptyException: The group is not empty."
-        ),
+                .to_string()
+        }
         ErrorCode::GROUP_ID_NOT_FOUND => format!(
             "org.apache.kafka.common.errors.GroupIdNotFoundException: The group id does not exist: {group}"
         ),
@@ -515,9 +519,7 @@ async fn topic_partitions(
             .await
             .map_err(failed)?;
         let Some(info) = consumer.cluster.topic(&topic) else {
-            return Err(CliError::Failed(format!(
-                "topic '{topic}' does not exist"
-            )));
+            return Err(CliError::Failed(format!("topic '{topic}' does not exist")));
         };
         match parts {
             Some(ps) => out.extend(ps.into_iter().map(|p| (topic.clone(), p))),
@@ -533,7 +535,9 @@ async fn delete_offsets(
     groups: &[String],
 ) -> Result<(), CliError> {
     let [group] = groups else {
-        return Err(CliError::Usage("--delete-offsets takes exactly one --group".into()));
+        return Err(CliError::Usage(
+            "--delete-offsets takes exactly one --group".into(),
+        ));
     };
     if args.topic.is_empty() {
         return Err(CliError::Usage("--delete-offsets needs --topic".into()));
@@ -551,8 +555,11 @@ async fn delete_offsets(
             }
             None => {
                 let committed = admin.committed(group).await.map_err(failed)?;
-                let mut found: Vec<TopicPartition> =
-                    committed.keys().filter(|(t, _)| t == spec).cloned().collect();
+                let mut found: Vec<TopicPartition> = committed
+                    .keys()
+                    .filter(|(t, _)| t == spec)
+                    .cloned()
+                    .collect();
                 if found.is_empty() {
                     found.push((spec.clone(), 0));
                 }
@@ -710,7 +717,11 @@ async fn reset(
             let text = std::fs::read_to_string(f)
                 .map_err(|e| CliError::Usage(format!("--from-file {}: {e}", f.display())))?;
             let mut v = Vec::new();
-            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
                 let cols: Vec<&str> = line.split(',').map(str::trim).collect();
                 let parsed = match cols.as_slice() {
                     [t, p, o] | [_, t, p, o] => p
@@ -767,7 +778,10 @@ async fn reset(
             let found = list_offsets(props, &tps, ts).await?;
             for tp in &tps {
                 let o = found.get(tp).copied().filter(|o| *o >= 0);
-                new_offsets.insert(tp.clone(), o.unwrap_or_else(|| latest.get(tp).copied().unwrap_or(0)));
+                new_offsets.insert(
+                    tp.clone(),
+                    o.unwrap_or_else(|| latest.get(tp).copied().unwrap_or(0)),
+                );
             }
         } else if let Some(dur) = &args.by_duration {
             let ms = parse_duration(dur).ok_or_else(|| {
@@ -776,7 +790,10 @@ async fn reset(
             let found = list_offsets(props, &tps, now_ms() - ms).await?;
             for tp in &tps {
                 let o = found.get(tp).copied().filter(|o| *o >= 0);
-                new_offsets.insert(tp.clone(), o.unwrap_or_else(|| latest.get(tp).copied().unwrap_or(0)));
+                new_offsets.insert(
+                    tp.clone(),
+                    o.unwrap_or_else(|| latest.get(tp).copied().unwrap_or(0)),
+                );
             }
         } else {
             for tp in &tps {
@@ -849,10 +866,16 @@ mod tests {
             parse_datetime("2026-12-02T01:00:00.000+01:00"),
             parse_datetime("2026-12-02T00:00:00.000Z")
         );
-        assert_eq!(parse_datetime("2021-03-01T00:00:00"), Some(1_614_556_800_000));
+        assert_eq!(
+            parse_datetime("2021-03-01T00:00:00"),
+            Some(1_614_556_800_000)
+        );
         assert_eq!(parse_datetime("yesterday"), None);
         assert_eq!(parse_duration("PT1H"), Some(3_600_000));
-        assert_eq!(parse_duration("P1DT2M3.5S"), Some(86_400_000 + 120_000 + 3500));
+        assert_eq!(
+            parse_duration("P1DT2M3.5S"),
+            Some(86_400_000 + 120_000 + 3500)
+        );
         assert_eq!(parse_duration("P"), None);
         assert_eq!(parse_duration("1H"), None);
     }

@@ -87,7 +87,11 @@ impl GroupAdmin {
         loop {
             attempts += 1;
             let request = FindCoordinatorRequest {
-                key: if version < 4 { group.into() } else { String::new() },
+                key: if version < 4 {
+                    group.into()
+                } else {
+                    String::new()
+                },
                 key_type: 0,
                 coordinator_keys: if version >= 4 {
                     vec![group.into()]
@@ -195,7 +199,10 @@ impl GroupAdmin {
     }
 
     /// Every committed offset of `group`.
-    pub async fn committed(&self, group: &str) -> Result<BTreeMap<TopicPartition, i64>, ClientError> {
+    pub async fn committed(
+        &self,
+        group: &str,
+    ) -> Result<BTreeMap<TopicPartition, i64>, ClientError> {
         let (conn, _) = self.coordinator(group).await?;
         let api = ApiKey::OffsetFetch;
         let version = conn.version_for(api).ok_or_else(|| {
@@ -350,15 +357,10 @@ impl GroupAdmin {
                     name: name.into(),
                     partitions: ps
                         .into_iter()
-                        .map(|partition_index| OffsetDeleteRequestPartition {
-                            partition_index,
-                            ..Default::default()
-                        })
+                        .map(|partition_index| OffsetDeleteRequestPartition { partition_index })
                         .collect(),
-                    ..Default::default()
                 })
                 .collect(),
-            ..Default::default()
         };
         let (_, body) = conn
             .call(ApiKey::OffsetDelete, RequestBody::OffsetDelete(request))
