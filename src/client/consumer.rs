@@ -101,7 +101,7 @@ enum Position {
 }
 
 /// Called around rebalances (Java's `ConsumerRebalanceListener`).
-pub trait RebalanceListener: Send {
+pub trait RebalanceListener: Send + Sync {
     /// Before partitions are taken away (offsets are still committable).
     fn on_partitions_revoked(&mut self, _partitions: &[TopicPartition]) {}
     /// After partitions are assigned (positions are set from committed offsets).
