@@ -122,10 +122,17 @@ async fn main() {
             }
             let total = (groups * members) as usize;
             let start = Instant::now();
-            // Settled: every member has had an assignment.
-            while rebalances.load(Ordering::Relaxed) < total {
+            // Settled: every member has had an assignment and none for 5 s.
+            let (mut last, mut quiet_since) = (0, Instant::now());
+            loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if start.elapsed() > Duration::from_secs(120) {
+                let now = rebalances.load(Ordering::Relaxed);
+                if now != last {
+                    (last, quiet_since) = (now, Instant::now());
+                }
+                if (now >= total && quiet_since.elapsed() > Duration::from_secs(5))
+                    || start.elapsed() > Duration::from_secs(120)
+                {
                     break;
                 }
             }

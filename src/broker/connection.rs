@@ -176,11 +176,20 @@ async fn respond(
             api_key.name()
         ));
     }
-    let _slot = broker
-        .request_slots
-        .acquire()
-        .await
-        .map_err(|_| "shutting down".to_string())?;
+    // A JoinGroup or SyncGroup may wait for the rest of its group (up to the rebalance
+    // timeout) without doing work: it holds no request slot, so hundreds of members
+    // rejoining at once cannot starve other requests.
+    let _slot = if matches!(api_key, ApiKey::JoinGroup | ApiKey::SyncGroup) {
+        None
+    } else {
+        Some(
+            broker
+                .request_slots
+                .acquire()
+                .await
+                .map_err(|_| "shutting down".to_string())?,
+        )
+    };
     match handlers::dispatch(broker, request, peer).await {
         Outcome::Respond(body) => encode_response_frame(api_key, version, correlation_id, &body)
             .map(Some)
