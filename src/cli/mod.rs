@@ -51,8 +51,41 @@ pub enum Command {
 }
 
 /// Runs the command line and returns the process exit code.
+/// Kafka's script names kfk answers to when invoked through a link (`kafka-topics.sh` acts
+/// as `kfk topics`), so existing scripts keep working.
+const DROP_IN_NAMES: &[(&str, &str)] = &[
+    ("kafka-console-producer", "console-producer"),
+    ("kafka-console-consumer", "console-consumer"),
+    ("kafka-topics", "topics"),
+    ("kafka-consumer-groups", "consumer-groups"),
+    ("kafka-configs", "configs"),
+    ("kafka-producer-perf-test", "producer-perf-test"),
+    ("kafka-consumer-perf-test", "consumer-perf-test"),
+    ("kafka-dump-log", "dump-log"),
+];
+
+/// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
+pub fn effective_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(first) = args.first() else {
+        return args;
+    };
+    let name = std::path::Path::new(first)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let name = name.strip_suffix(".sh").unwrap_or(name);
+    match DROP_IN_NAMES.iter().find(|(alias, _)| *alias == name) {
+        Some((_, sub)) => {
+            let mut out = vec![std::ffi::OsString::from("kfk"), (*sub).into()];
+            out.extend(args.into_iter().skip(1));
+            out
+        }
+        None => args,
+    }
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(effective_args(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print(); // --help, --version
@@ -107,6 +140,29 @@ fn init_logging(default: &str) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_script_names_act_as_their_subcommands() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            effective_args(args(&["/usr/bin/kafka-topics.sh", "--list"])),
+            args(&["kfk", "topics", "--list"])
+        );
+        assert_eq!(
+            effective_args(args(&["kafka-console-consumer", "--topic", "t"])),
+            args(&["kfk", "console-consumer", "--topic", "t"])
+        );
+        assert_eq!(effective_args(args(&["kfk", "man"])), args(&["kfk", "man"]));
+        assert_eq!(
+            effective_args(args(&["./kafka-dump-log.sh"])),
+            args(&["kfk", "dump-log"])
+        );
+    }
 }
 
 fn subcommand_name(command: &Command) -> &'static str {
