@@ -85,6 +85,26 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l from-beginn
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l skip-message-on-error -d 'Skip records that cannot be printed instead of stopping'
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l command-config -d 'A .properties file of client properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l topic -d 'The topic (a regular expression except with --create)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l partitions -d 'Number of partitions (create: default the broker\'s num.partitions; alter: new total)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l replication-factor -d 'Replication factor (default the broker\'s default.replication.factor)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l replica-assignment -d 'Replicas per partition: broker ids, partitions separated by commas (`1:2,1:2`)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l config -d 'A topic config override KEY=VALUE (repeatable), with --create' -r
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l list -d 'List the topics'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l describe -d 'Describe topics: partitions, leaders, replicas, ISR, config overrides'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l create -d 'Create a topic'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l alter -d 'Add partitions to a topic'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l delete -d 'Delete topics'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l if-exists -d 'With --alter/--delete/--describe: do nothing when the topic does not exist'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l if-not-exists -d 'With --create: do nothing when the topic exists'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l exclude-internal -d 'Leave out internal topics (__consumer_offsets)'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l under-replicated-partitions -d 'Describe only partitions whose ISR is smaller than their replicas'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l unavailable-partitions -d 'Describe only partitions without a live leader'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l under-min-isr-partitions -d 'Describe only partitions whose ISR is below min.insync.replicas'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l at-min-isr-partitions -d 'Describe only replicated partitions whose ISR equals min.insync.replicas'
+complete -c kfk -n "__fish_kfk_using_subcommand topics" -l topics-with-overrides -d 'Describe only topics with config overrides (their summary line)'
 complete -c kfk -n "__fish_kfk_using_subcommand topics" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand topics" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
@@ -116,6 +136,18 @@ complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l execute -d '
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -l export -d 'Print the new offsets as CSV (for --from-file)'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-groups" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l command-config -d 'A .properties file of client properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l entity-type -d 'topics or brokers' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l entity-name -d 'The topic name or broker id' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l topic -d 'Shorthand for --entity-type topics --entity-name TOPIC' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l broker -d 'Shorthand for --entity-type brokers --entity-name ID' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l add-config -d 'Configs to set: k1=v1,k2=[v1,v2],... (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l delete-config -d 'Configs to remove: k1,k2 (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l describe -d 'Show configs'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l alter -d 'Change configs'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l entity-default -d 'The cluster-wide default for brokers'
+complete -c kfk -n "__fish_kfk_using_subcommand configs" -l all -d 'With --describe: every config, not only the overrides'
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -s h -l help -d 'Print help'

@@ -428,7 +428,7 @@ async fn print_records(
 /// A small anchored regular expression for `--include`: `.`, `*`, `+`, `?`, `|`,
 /// character classes `[...]`, and literal characters (escape with `\`). Enough for topic
 /// lists such as `orders.*|payments`.
-struct Pattern {
+pub(crate) struct Pattern {
     alternatives: Vec<Vec<(Atom, Repeat)>>,
 }
 
@@ -448,7 +448,7 @@ enum Repeat {
 }
 
 impl Pattern {
-    fn new(re: &str) -> Result<Pattern, String> {
+    pub(crate) fn new(re: &str) -> Result<Pattern, String> {
         let mut alternatives = Vec::new();
         for alt in re.split('|') {
             let mut seq: Vec<(Atom, Repeat)> = Vec::new();
@@ -500,7 +500,7 @@ impl Pattern {
         Ok(Pattern { alternatives })
     }
 
-    fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         let chars: Vec<char> = text.chars().collect();
         self.alternatives.iter().any(|seq| match_seq(seq, &chars))
     }

@@ -8,11 +8,13 @@ use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod broker;
+pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
 pub mod dump_log;
 pub mod generate;
+pub mod topics;
 
 /// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
 /// wire protocol.
@@ -33,11 +35,11 @@ pub enum Command {
     /// Consume records from a topic and print them (kafka-console-consumer).
     ConsoleConsumer(console_consumer::ConsoleConsumerArgs),
     /// Create, list, describe, alter and delete topics (kafka-topics).
-    Topics(generate::Pending),
+    Topics(topics::TopicsArgs),
     /// List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups).
     ConsumerGroups(consumer_groups::ConsumerGroupsArgs),
     /// Describe and alter topic and broker configs (kafka-configs).
-    Configs(generate::Pending),
+    Configs(configs::ConfigsArgs),
     /// Measure producer throughput and latency (kafka-producer-perf-test).
     ProducerPerfTest(generate::Pending),
     /// Measure consumer throughput (kafka-consumer-perf-test).
@@ -113,10 +115,11 @@ pub fn main() -> ExitCode {
         Command::ConsoleProducer(args) => console_producer::run(&args),
         Command::ConsoleConsumer(args) => console_consumer::run(&args),
         Command::ConsumerGroups(args) => consumer_groups::run(&args),
-        Command::Topics(args)
-        | Command::Configs(args)
-        | Command::ProducerPerfTest(args)
-        | Command::ConsumerPerfTest(args) => generate::pending(name, &args),
+        Command::Topics(args) => topics::run(&args),
+        Command::Configs(args) => configs::run(&args),
+        Command::ProducerPerfTest(args) | Command::ConsumerPerfTest(args) => {
+            generate::pending(name, &args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

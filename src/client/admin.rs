@@ -383,3 +383,315 @@ impl GroupAdmin {
             .collect()))
     }
 }
+
+/// Config resource types (DescribeConfigs / IncrementalAlterConfigs).
+pub const RESOURCE_TOPIC: i8 = 2;
+pub const RESOURCE_BROKER: i8 = 4;
+
+/// A failed admin operation: Kafka's error code and the broker's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminError {
+    pub code: ErrorCode,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) if !m.is_empty() => f.write_str(m),
+            _ => f.write_str(self.code.name()),
+        }
+    }
+}
+
+fn admin_result(code: i16, message: Option<String>) -> Result<(), AdminError> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(AdminError {
+            code: ErrorCode(code),
+            message,
+        })
+    }
+}
+
+impl GroupAdmin {
+    /// Sends `body` to any broker (on one node: the controller) at the negotiated version.
+    async fn call_any(
+        &self,
+        api: ApiKey,
+        body: RequestBody,
+    ) -> Result<(i16, ResponseBody), ClientError> {
+        let conn = self.cluster.any_connection().await?;
+        conn.call(api, body).await
+    }
+
+    /// Metadata for `topics` (every topic with `None`).
+    pub async fn metadata(
+        &self,
+        topics: Option<Vec<String>>,
+    ) -> Result<crate::protocol::messages::metadata_response::MetadataResponse, ClientError> {
+        use crate::protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+        let request = MetadataRequest {
+            topics: topics.map(|ts| {
+                ts.into_iter()
+                    .map(|name| MetadataRequestTopic {
+                        name: Some(name),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
+        let (_, body) = self
+            .call_any(ApiKey::Metadata, RequestBody::Metadata(request))
+            .await?;
+        match body {
+            ResponseBody::Metadata(r) => Ok(r),
+            _ => Err(unexpected(ApiKey::Metadata)),
+        }
+    }
+
+    /// CreateTopics for one topic: `assignments` (partition → brokers) or a partition count
+    /// and replication factor (-1: the broker's defaults).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        assignments: Vec<Vec<i32>>,
+        configs: &[(String, String)],
+    ) -> Result<Result<(), AdminError>, ClientError> {
+        use crate::protocol::messages::create_topics_request::{
+            CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
+        };
+        let with_assignments = !assignments.is_empty();
+        let request = CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.into(),
+                num_partitions: if with_assignments { -1 } else { partitions },
+                replication_factor: if with_assignments {
+                    -1
+                } else {
+                    replication_factor
+                },
+                assignments: assignments
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, broker_ids)| CreatableReplicaAssignment {
+                        partition_index: i as i32,
+                        broker_ids,
+                        ..Default::default()
+                    })
+                    .collect(),
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| CreatableTopicConfig {
+                        name: k.clone(),
+                        value: Some(v.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            timeout_ms: i32::try_from(self.cluster.config.request_timeout.as_millis())
+                .unwrap_or(30_000),
+            validate_only: false,
+            ..Default::default()
+        };
+        let (_, body) = self
+            .call_any(ApiKey::CreateTopics, RequestBody::CreateTopics(request))
+            .await?;
+        let ResponseBody::CreateTopics(r) = body else {
+            return Err(unexpected(ApiKey::CreateTopics));
+        };
+        let t = r
+            .topics
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("CreateTopics: no result".into()))?;
+        Ok(admin_result(t.error_code, t.error_message))
+    }
+
+    pub async fn delete_topic(&self, name: &str) -> Result<Result<(), AdminError>, ClientError> {
+        use crate::protocol::messages::delete_topics_request::{
+            DeleteTopicState, DeleteTopicsRequest,
+        };
+        let conn = self.cluster.any_connection().await?;
+        let api = ApiKey::DeleteTopics;
+        let version = conn.version_for(api).ok_or_else(|| {
+            ClientError::Unsupported("the broker does not support DeleteTopics".into())
+        })?;
+        let request = DeleteTopicsRequest {
+            topics: if version >= 6 {
+                vec![DeleteTopicState {
+                    name: Some(name.into()),
+                    ..Default::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            topic_names: if version < 6 {
+                vec![name.into()]
+            } else {
+                Vec::new()
+            },
+            timeout_ms: 30_000,
+            ..Default::default()
+        };
+        let ResponseBody::DeleteTopics(r) = conn
+            .call_at(api, version, RequestBody::DeleteTopics(request))
+            .await?
+        else {
+            return Err(unexpected(api));
+        };
+        let t = r
+            .responses
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("DeleteTopics: no result".into()))?;
+        Ok(admin_result(t.error_code, t.error_message))
+    }
+
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignments: Option<Vec<Vec<i32>>>,
+    ) -> Result<Result<(), AdminError>, ClientError> {
+        use crate::protocol::messages::create_partitions_request::{
+            CreatePartitionsAssignment, CreatePartitionsRequest, CreatePartitionsTopic,
+        };
+        let request = CreatePartitionsRequest {
+            topics: vec![CreatePartitionsTopic {
+                name: name.into(),
+                count,
+                assignments: assignments.map(|a| {
+                    a.into_iter()
+                        .map(|broker_ids| CreatePartitionsAssignment {
+                            broker_ids,
+                            ..Default::default()
+                        })
+                        .collect()
+                }),
+                ..Default::default()
+            }],
+            timeout_ms: 30_000,
+            validate_only: false,
+            ..Default::default()
+        };
+        let (_, body) = self
+            .call_any(
+                ApiKey::CreatePartitions,
+                RequestBody::CreatePartitions(request),
+            )
+            .await?;
+        let ResponseBody::CreatePartitions(r) = body else {
+            return Err(unexpected(ApiKey::CreatePartitions));
+        };
+        let t = r
+            .results
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("CreatePartitions: no result".into()))?;
+        Ok(admin_result(t.error_code, t.error_message))
+    }
+
+    /// DescribeConfigs of one resource, with synonyms.
+    pub async fn describe_configs(
+        &self,
+        resource_type: i8,
+        name: &str,
+    ) -> Result<
+        Result<
+            Vec<
+                crate::protocol::messages::describe_configs_response::DescribeConfigsResourceResult,
+            >,
+            AdminError,
+        >,
+        ClientError,
+    > {
+        use crate::protocol::messages::describe_configs_request::{
+            DescribeConfigsRequest, DescribeConfigsResource,
+        };
+        let request = DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type,
+                resource_name: name.into(),
+                configuration_keys: None,
+                ..Default::default()
+            }],
+            include_synonyms: true,
+            include_documentation: false,
+            ..Default::default()
+        };
+        let (_, body) = self
+            .call_any(
+                ApiKey::DescribeConfigs,
+                RequestBody::DescribeConfigs(request),
+            )
+            .await?;
+        let ResponseBody::DescribeConfigs(r) = body else {
+            return Err(unexpected(ApiKey::DescribeConfigs));
+        };
+        let res = r
+            .results
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("DescribeConfigs: no result".into()))?;
+        Ok(admin_result(res.error_code, res.error_message).map(|()| res.configs))
+    }
+
+    /// IncrementalAlterConfigs: set `set`, delete `delete`.
+    pub async fn alter_configs(
+        &self,
+        resource_type: i8,
+        name: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<Result<(), AdminError>, ClientError> {
+        use crate::protocol::messages::incremental_alter_configs_request::{
+            AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
+        };
+        let configs = set
+            .iter()
+            .map(|(k, v)| AlterableConfig {
+                name: k.clone(),
+                config_operation: 0,
+                value: Some(v.clone()),
+                ..Default::default()
+            })
+            .chain(delete.iter().map(|k| AlterableConfig {
+                name: k.clone(),
+                config_operation: 1,
+                value: None,
+                ..Default::default()
+            }))
+            .collect();
+        let request = IncrementalAlterConfigsRequest {
+            resources: vec![AlterConfigsResource {
+                resource_type,
+                resource_name: name.into(),
+                configs,
+                ..Default::default()
+            }],
+            validate_only: false,
+            ..Default::default()
+        };
+        let (_, body) = self
+            .call_any(
+                ApiKey::IncrementalAlterConfigs,
+                RequestBody::IncrementalAlterConfigs(request),
+            )
+            .await?;
+        let ResponseBody::IncrementalAlterConfigs(r) = body else {
+            return Err(unexpected(ApiKey::IncrementalAlterConfigs));
+        };
+        let res =
+            r.responses.into_iter().next().ok_or_else(|| {
+                ClientError::Protocol("IncrementalAlterConfigs: no result".into())
+            })?;
+        Ok(admin_result(res.error_code, res.error_message))
+    }
+}
