@@ -150,8 +150,30 @@ complete -c kfk -n "__fish_kfk_using_subcommand configs" -l entity-default -d 'T
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -l all -d 'With --describe: every config, not only the overrides'
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand configs" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l topic -d 'The topic to produce to' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l num-records -d 'How many records to send' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l record-size -d 'Size of each record in bytes (random uppercase letters)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l payload-file -d 'Records are taken at random from this file\'s entries' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l payload-delimiter -d 'Separates the entries of --payload-file' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l throughput -d 'Target records per second; -1 for no limit' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l producer-props -d 'Producer properties KEY=VALUE (bootstrap.servers, acks, linger.ms, ...)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l producer.config -d 'A .properties file of producer properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l bootstrap-server -d 'The broker(s) to connect to (overrides bootstrap.servers)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -l print-metrics -d 'Print the producer\'s counters at the end'
 complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand producer-perf-test" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l bootstrap-server -l broker-list -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l topic -d 'The topic to consume' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l messages -d 'How many messages to consume' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l group -d 'The consumer group (default: perf-consumer-NNNNN)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l fetch-size -d 'max.partition.fetch.bytes' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l timeout -d 'Give up when no message arrives for this long (ms)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l reporting-interval -d 'The reporting interval (ms) of --show-detailed-stats' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l consumer-property -d 'Consumer properties KEY=VALUE (repeatable)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l consumer.config -d 'A .properties file of consumer properties' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l from-latest -d 'Start from the latest offset instead of the earliest'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l show-detailed-stats -d 'Print a line per reporting interval'
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l hide-header -d 'Do not print the header line'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l files -d 'Comma-separated segment files to dump: `.log`, `.index`, `.timeindex`' -r

@@ -27,21 +27,6 @@ pub struct CompletionsArgs {
 #[command(after_help = "Example:\n  kfk man > kfk.1 && man -l kfk.1")]
 pub struct ManArgs {}
 
-/// Arguments of a subcommand whose implementation has not landed in this build.
-#[derive(Args, Debug)]
-pub struct Pending {
-    /// Arguments (this subcommand is not available in this build yet).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
-}
-
-/// Refuses a subcommand that this build does not provide yet, clearly and with exit code 1.
-pub fn pending(name: &str, _args: &Pending) -> Result<(), CliError> {
-    Err(CliError::Failed(format!(
-        "the {name} subcommand is not available in this build yet"
-    )))
-}
-
 /// The completion script for `shell`.
 pub fn completion_script(shell: Shell) -> Vec<u8> {
     let mut cmd = super::command();

@@ -14,6 +14,7 @@ pub mod console_producer;
 pub mod consumer_groups;
 pub mod dump_log;
 pub mod generate;
+pub mod perf;
 pub mod topics;
 
 /// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
@@ -41,9 +42,9 @@ pub enum Command {
     /// Describe and alter topic and broker configs (kafka-configs).
     Configs(configs::ConfigsArgs),
     /// Measure producer throughput and latency (kafka-producer-perf-test).
-    ProducerPerfTest(generate::Pending),
+    ProducerPerfTest(perf::ProducerPerfArgs),
     /// Measure consumer throughput (kafka-consumer-perf-test).
-    ConsumerPerfTest(generate::Pending),
+    ConsumerPerfTest(perf::ConsumerPerfArgs),
     /// Print the batches, records and index entries of log segment files (kafka-dump-log).
     DumpLog(dump_log::DumpLogArgs),
     /// Print a shell completion script for kfk.
@@ -117,9 +118,8 @@ pub fn main() -> ExitCode {
         Command::ConsumerGroups(args) => consumer_groups::run(&args),
         Command::Topics(args) => topics::run(&args),
         Command::Configs(args) => configs::run(&args),
-        Command::ProducerPerfTest(args) | Command::ConsumerPerfTest(args) => {
-            generate::pending(name, &args)
-        }
+        Command::ProducerPerfTest(args) => perf::producer_perf(&args),
+        Command::ConsumerPerfTest(args) => perf::consumer_perf(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
