@@ -92,3 +92,28 @@ fn the_man_page_renders() {
         "{text}"
     );
 }
+
+#[test]
+fn every_flag_has_help_text_and_every_tool_an_example() {
+    let cmd = kfk::cli::command();
+    for sub in cmd.get_subcommands() {
+        let name = sub.get_name();
+        for arg in sub.get_arguments() {
+            if arg.is_hide_set() {
+                continue;
+            }
+            assert!(
+                arg.get_help().is_some(),
+                "kfk {name}: --{} has no help text",
+                arg.get_id()
+            );
+        }
+        if !["completions", "man", "broker"].contains(&name) {
+            let after = sub
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(after.contains("kfk "), "kfk {name} --help shows no example");
+        }
+    }
+}
