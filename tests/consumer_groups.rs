@@ -477,3 +477,34 @@ fn resetting_an_active_group_is_refused_with_kafkas_message() {
     );
     assert_eq!(c.terminate(), 0);
 }
+
+#[test]
+fn consumer_groups_bad_input_is_one_line_and_a_non_zero_exit() {
+    let broker = TestBroker::start();
+    for bad in [
+        vec!["--describe"],
+        vec!["--list", "--describe"],
+        vec!["--reset-offsets", "--group", "g", "--topic", "t"],
+        vec!["--reset-offsets", "--group", "g", "--to-earliest"],
+        vec![
+            "--reset-offsets",
+            "--group",
+            "g",
+            "--all-topics",
+            "--to-datetime",
+            "yesterday",
+        ],
+        vec!["--delete-offsets", "--group", "g"],
+        vec!["--describe", "--group", "g", "--bogus"],
+    ] {
+        let (_, err, code) = consumer_groups(&broker, &bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+    }
+    let (_, err, code) = consumer_groups(&broker, &["--describe", "--group", "missing"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        "kfk consumer-groups: Error: Consumer group 'missing' does not exist."
+    );
+}
