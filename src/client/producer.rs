@@ -264,10 +264,6 @@ impl Producer {
     /// `buffer.memory`. The returned future gives the record's offset or error.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
         let inner = &self.inner;
-        if self.lock().closed {
-            return Err(ClientError::Closed);
-        }
-        let deadline = Instant::now() + inner.config.max_block;
         let partitions = match inner
             .cluster
             .partition_count(&record.topic)
@@ -310,7 +306,7 @@ impl Producer {
         // Fast path without a timer; only a full buffer arms the max.block.ms deadline.
         let permit = match inner.buffer.clone().try_acquire_many_owned(permits) {
             Ok(p) => p,
-            Err(_) => match tokio::time::timeout_at(deadline.into(), inner.buffer.clone().acquire_many_owned(permits)).await {
+            Err(_) => match tokio::time::timeout(inner.config.max_block, inner.buffer.clone().acquire_many_owned(permits)).await {
                 Ok(Ok(p)) => p,
                 Ok(Err(_)) => return Err(ClientError::Closed),
                 Err(_) => {
@@ -326,6 +322,9 @@ impl Producer {
         let (tx, rx) = oneshot::channel();
         let wake = {
             let mut state = self.lock();
+            if state.closed {
+                return Err(ClientError::Closed);
+            }
             let partition = match record.partition {
                 Some(p) if p >= 0 && p < partitions => p,
                 Some(p) => {

@@ -602,8 +602,8 @@ impl Coordinator {
         Waiting::Later(rx)
     }
 
-    /// A static member rejoining with a new member id: the old id is fenced; with unchanged
-    /// metadata in a Stable group there is no rebalance (KIP-345).
+    /// A static member rejoining with a new member id: the old id is fenced; in a Stable group
+    /// whose selected protocol stays the same there is no rebalance (KIP-345).
     fn replace_static_member(
         &self,
         group: &mut Group,
@@ -621,7 +621,7 @@ impl Coordinator {
         if let Some(w) = member.sync_waiter.take() {
             let _ = w.send(sync_error(ErrorCode::FENCED_INSTANCE_ID));
         }
-        let unchanged = member.protocols == req.protocols;
+        member.protocols = req.protocols.clone();
         member.id = new_id.clone();
         member.client_id = req.client_id.clone();
         member.client_host = req.client_host.clone();
@@ -637,6 +637,9 @@ impl Coordinator {
             group.leader = Some(new_id.clone());
         }
         group.members.insert(new_id.clone(), member);
+        // As Kafka: only a change of the protocol the group would select forces a rebalance
+        // (new metadata alone does not; a consumer leader notices subscription changes).
+        let unchanged = group.select_protocol() == group.protocol;
         if group.state == GroupState::Stable && unchanged {
             tracing::info!(group = %group.id, member = %new_id, "static member rejoined without a rebalance");
             let mut r = self.join_response(group, &new_id);

@@ -287,9 +287,20 @@ fn static_member_rejoins_without_a_rebalance_and_fences_its_old_id() {
         c.check_commit("g", 1, &old, Some("i-1"), 5002),
         ErrorCode::FENCED_INSTANCE_ID
     );
-    // Changed metadata does rebalance.
-    let changed = ready(c.join(req("", Some("i-1"), b"other"), 6000));
-    assert_eq!(changed.generation_id, 2);
+    // New metadata for the same protocol: still no rebalance (as Kafka, only a change of the
+    // protocol the group would select forces one).
+    let new_meta = ready(c.join(req("", Some("i-1"), b"other"), 6000));
+    assert_eq!(new_meta.generation_id, 1);
+    let mut other = req("", Some("i-1"), b"m");
+    other.protocols = vec![
+        ("roundrobin".into(), Bytes::from_static(b"m")),
+        ("range".into(), Bytes::from_static(b"m")),
+    ];
+    let changed = ready(c.join(other, 7000));
+    assert_eq!(
+        changed.generation_id, 2,
+        "a new selected protocol rebalances"
+    );
 }
 
 #[test]
