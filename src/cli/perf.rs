@@ -283,10 +283,14 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
         let mut pending: VecDeque<(Instant, usize, DeliveryFuture)> = VecDeque::new();
         let mut settle = |r: Result<crate::client::producer::DeliveryResult, _>,
                           sent: Instant,
+                          acked: Instant,
                           bytes: usize,
                           stats: &mut Stats| match r {
             Ok(Ok(_)) => {
-                stats.record(sent.elapsed().as_millis() as u64, bytes);
+                stats.record(
+                    acked.saturating_duration_since(sent).as_millis() as u64,
+                    bytes,
+                );
                 if stats.count.is_multiple_of(4096) {
                     progress.set(stats.count);
                 }
@@ -313,9 +317,11 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
                 value: Some(value),
                 ..Default::default()
             };
-            let sent = Instant::now();
+            // One clock read per record: this record's send time, and the time at which
+            // the acknowledgements found below are read.
+            let now = Instant::now();
             match producer.send(record).await {
-                Ok(d) => pending.push_back((sent, bytes, d)),
+                Ok(d) => pending.push_back((now, bytes, d)),
                 Err(e) => {
                     failure = Some(e);
                     break;
@@ -326,7 +332,7 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
                     Err(tokio::sync::oneshot::error::TryRecvError::Empty) => break,
                     r => {
                         let (sent, bytes, _) = pending.pop_front().expect("front exists");
-                        settle(r.map_err(|_| ()), sent, bytes, &mut stats);
+                        settle(r.map_err(|_| ()), sent, now, bytes, &mut stats);
                     }
                 }
             }
@@ -341,7 +347,8 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
         }
         producer.flush().await;
         for (sent, bytes, d) in pending.drain(..) {
-            settle(d.await.map_err(|_| ()), sent, bytes, &mut stats);
+            let r = d.await;
+            settle(r.map_err(|_| ()), sent, Instant::now(), bytes, &mut stats);
         }
         progress.finish();
         stats.print_total();

@@ -38,6 +38,8 @@ struct State {
 pub struct Cluster {
     pub config: ClientConfig,
     state: Mutex<State>,
+    /// Wall-clock ms of the last refresh (0: never), read without the lock on hot paths.
+    refreshed_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Cluster {
@@ -45,6 +47,7 @@ impl Cluster {
         Arc::new(Cluster {
             config,
             state: Mutex::new(State::default()),
+            refreshed_ms: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -204,6 +207,12 @@ impl Cluster {
             );
         }
         state.refreshed = Some(Instant::now());
+        self.refreshed_ms.store(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            std::sync::atomic::Ordering::Release,
+        );
         Ok(())
     }
 
@@ -250,6 +259,14 @@ impl Cluster {
     }
 
     /// Whether the metadata is older than `metadata.max.age.ms`.
+    /// [`Cluster::is_stale`] given the wall-clock time in ms the caller already has: no lock
+    /// and no clock read (the producer's per-record check).
+    pub fn is_stale_at(&self, now_ms: i64) -> bool {
+        let refreshed = self.refreshed_ms.load(std::sync::atomic::Ordering::Acquire);
+        refreshed == 0
+            || now_ms.saturating_sub(refreshed) > self.config.metadata_max_age.as_millis() as i64
+    }
+
     pub fn is_stale(&self) -> bool {
         self.lock()
             .refreshed

@@ -264,10 +264,13 @@ impl Producer {
     /// `buffer.memory`. The returned future gives the record's offset or error.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
         let inner = &self.inner;
+        // One clock read per record: the record's timestamp and the metadata-age check.
+        let now = now_ms();
+        let timestamp = record.timestamp.unwrap_or(now);
         let partitions = match inner
             .cluster
             .partition_count(&record.topic)
-            .filter(|_| !inner.cluster.is_stale())
+            .filter(|_| !inner.cluster.is_stale_at(now))
         {
             Some(n) => n,
             None => inner
@@ -318,7 +321,6 @@ impl Producer {
                 }
             },
         };
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let (tx, rx) = oneshot::channel();
         let wake = {
             let mut state = self.lock();
