@@ -172,7 +172,8 @@ type TopicPartition = (String, i32);
 struct OpenBatch {
     builder: BatchBuilder,
     deliveries: Vec<oneshot::Sender<DeliveryResult>>,
-    permits: Vec<OwnedSemaphorePermit>,
+    /// The batch's share of `buffer.memory`, merged into one permit (released at once).
+    permits: Option<OwnedSemaphorePermit>,
     created: Instant,
 }
 
@@ -181,7 +182,7 @@ struct SealedBatch {
     records: usize,
     base_sequence: i32,
     deliveries: Vec<oneshot::Sender<DeliveryResult>>,
-    _permits: Vec<OwnedSemaphorePermit>,
+    _permits: Option<OwnedSemaphorePermit>,
     created: Instant,
     not_before: Instant,
 }
@@ -361,7 +362,7 @@ impl Producer {
             let open = queue.open.get_or_insert_with(|| OpenBatch {
                 builder: BatchBuilder::new(),
                 deliveries: Vec::new(),
-                permits: Vec::new(),
+                permits: None,
                 created: Instant::now(),
             });
             open.builder.append(
@@ -371,7 +372,10 @@ impl Producer {
                 &headers,
             );
             open.deliveries.push(tx);
-            open.permits.push(permit);
+            match open.permits.as_mut() {
+                Some(p) => p.merge(permit),
+                None => open.permits = Some(permit),
+            }
             let full = open.builder.estimated_size() >= batch_size;
             state.outstanding += 1;
             sealed || full
