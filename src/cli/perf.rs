@@ -127,7 +127,7 @@ impl Stats {
         }
     }
 
-    fn record(&mut self, latency_ms: u64, bytes: usize) {
+    fn record(&mut self, latency_ms: u64, bytes: usize, now: Instant) {
         if self.count.is_multiple_of(self.sampling) {
             self.sample.push(latency_ms.min(u64::from(u32::MAX)) as u32);
         }
@@ -139,9 +139,9 @@ impl Stats {
         self.window_bytes += bytes as u64;
         self.window_total += latency_ms;
         self.window_max = self.window_max.max(latency_ms);
-        if self.window_start.elapsed() >= Duration::from_secs(5) {
+        if now.saturating_duration_since(self.window_start) >= Duration::from_secs(5) {
             self.print_window();
-            self.window_start = Instant::now();
+            self.window_start = now;
             self.window_count = 0;
             self.window_bytes = 0;
             self.window_total = 0;
@@ -290,6 +290,7 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
                 stats.record(
                     acked.saturating_duration_since(sent).as_millis() as u64,
                     bytes,
+                    acked,
                 );
                 if stats.count.is_multiple_of(4096) {
                     progress.set(stats.count);
@@ -591,7 +592,7 @@ mod tests {
     fn percentiles_come_from_the_sorted_sample() {
         let mut s = Stats::new(1000);
         for i in 0..1000 {
-            s.record(i, 10);
+            s.record(i, 10, Instant::now());
         }
         s.sample.sort_unstable();
         assert_eq!(s.sample.len(), 1000);

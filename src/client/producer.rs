@@ -360,7 +360,7 @@ impl Producer {
                 seal(queue, inner.config.compression, &pid);
             }
             let open = queue.open.get_or_insert_with(|| OpenBatch {
-                builder: BatchBuilder::new(),
+                builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
                 deliveries: Vec::new(),
                 permits: None,
                 created: Instant::now(),

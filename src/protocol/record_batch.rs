@@ -586,6 +586,15 @@ impl BatchBuilder {
         Self::default()
     }
 
+    /// A builder whose record buffer is allocated once for about `bytes` of records (the
+    /// producer passes `batch.size`, so a batch never reallocates as it fills).
+    pub fn with_capacity(bytes: usize) -> Self {
+        BatchBuilder {
+            records: Encoder::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     pub fn len(&self) -> i32 {
         self.count
     }
