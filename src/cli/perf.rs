@@ -328,14 +328,10 @@ pub fn producer_perf(args: &ProducerPerfArgs) -> Result<(), CliError> {
                     break;
                 }
             }
-            while let Some((_, _, d)) = pending.front_mut() {
-                match d.try_recv() {
-                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => break,
-                    r => {
-                        let (sent, bytes, _) = pending.pop_front().expect("front exists");
-                        settle(r.map_err(|_| ()), sent, now, bytes, &mut stats);
-                    }
-                }
+            while let Some((_, _, d)) = pending.front() {
+                let Some(r) = d.try_result() else { break };
+                let (sent, bytes, _) = pending.pop_front().expect("front exists");
+                settle(Ok(r), sent, now, bytes, &mut stats);
             }
             if args.throughput > 0.0 {
                 // Kafka's ThroughputThrottler: stay at or below the target rate.

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Producer settings (Kafka's names; defaults as the Java client's).
 #[derive(Debug, Clone)]
@@ -164,14 +164,123 @@ pub struct RecordMetadata {
 
 pub type DeliveryResult = Result<RecordMetadata, ClientError>;
 
+/// The outcome of one batch, shared by the delivery futures of its records (one allocation
+/// per batch instead of a channel per record).
+#[derive(Debug)]
+struct BatchCompletion {
+    topic: String,
+    partition: i32,
+    state: Mutex<CompletionState>,
+}
+
+#[derive(Debug, Default)]
+struct CompletionState {
+    /// The batch's base offset (-1 with acks=0), or why it failed.
+    outcome: Option<Result<i64, ClientError>>,
+    wakers: Vec<std::task::Waker>,
+}
+
+impl BatchCompletion {
+    fn new(topic: &str, partition: i32) -> Arc<BatchCompletion> {
+        Arc::new(BatchCompletion {
+            topic: topic.to_string(),
+            partition,
+            state: Mutex::new(CompletionState::default()),
+        })
+    }
+
+    fn complete(&self, outcome: Result<i64, ClientError>) {
+        let wakers = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if s.outcome.is_some() {
+                return;
+            }
+            s.outcome = Some(outcome);
+            std::mem::take(&mut s.wakers)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    fn result(&self, index: u32) -> Option<DeliveryResult> {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.outcome.as_ref().map(|o| match o {
+            Ok(base) => Ok(RecordMetadata {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset: if *base < 0 {
+                    -1
+                } else {
+                    base + i64::from(index)
+                },
+            }),
+            Err(e) => Err(e.clone()),
+        })
+    }
+}
+
+/// A batch's completion as the producer holds it: dropping it unresolved (the producer went
+/// away) fails its records instead of leaving their futures pending.
+struct Completer(Arc<BatchCompletion>);
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        self.0.complete(Err(ClientError::Closed));
+    }
+}
+
+/// The producer dropped a record's batch without an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryDropped;
+
+impl std::fmt::Display for DeliveryDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the producer was dropped before the record's outcome was known")
+    }
+}
+
+impl std::error::Error for DeliveryDropped {}
+
 /// Resolves when the record is acknowledged or has failed.
-pub type DeliveryFuture = oneshot::Receiver<DeliveryResult>;
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    completion: Arc<BatchCompletion>,
+    index: u32,
+}
+
+impl DeliveryFuture {
+    /// The outcome if it is known already (never waits).
+    pub fn try_result(&self) -> Option<DeliveryResult> {
+        self.completion.result(self.index)
+    }
+}
+
+impl std::future::Future for DeliveryFuture {
+    type Output = Result<DeliveryResult, DeliveryDropped>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let c = &self.completion;
+        let mut s = c.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.outcome.is_none() {
+            if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                s.wakers.push(cx.waker().clone());
+            }
+            return std::task::Poll::Pending;
+        }
+        drop(s);
+        std::task::Poll::Ready(Ok(c.result(self.index).expect("outcome is set")))
+    }
+}
 
 type TopicPartition = (String, i32);
 
 struct OpenBatch {
     builder: BatchBuilder,
-    deliveries: Vec<oneshot::Sender<DeliveryResult>>,
+    completion: Completer,
     /// The batch's share of `buffer.memory`, merged into one permit (released at once).
     permits: Option<OwnedSemaphorePermit>,
     created: Instant,
@@ -181,7 +290,7 @@ struct SealedBatch {
     bytes: Bytes,
     records: usize,
     base_sequence: i32,
-    deliveries: Vec<oneshot::Sender<DeliveryResult>>,
+    completion: Completer,
     _permits: Option<OwnedSemaphorePermit>,
     created: Instant,
     not_before: Instant,
@@ -322,7 +431,6 @@ impl Producer {
                 }
             },
         };
-        let (tx, rx) = oneshot::channel();
         let wake = {
             let mut state = self.lock();
             if state.closed {
@@ -361,29 +469,33 @@ impl Producer {
             }
             let open = queue.open.get_or_insert_with(|| OpenBatch {
                 builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
-                deliveries: Vec::new(),
+                completion: Completer(BatchCompletion::new(&record.topic, partition)),
                 permits: None,
                 created: Instant::now(),
             });
-            open.builder.append(
+            let index = open.builder.append(
                 timestamp,
                 record.key.as_deref(),
                 record.value.as_deref(),
                 &headers,
             );
-            open.deliveries.push(tx);
+            let delivery = DeliveryFuture {
+                completion: open.completion.0.clone(),
+                index: index as u32,
+            };
             match open.permits.as_mut() {
                 Some(p) => p.merge(permit),
                 None => open.permits = Some(permit),
             }
             let full = open.builder.estimated_size() >= batch_size;
             state.outstanding += 1;
-            sealed || full
+            (sealed || full, delivery)
         };
+        let (wake, delivery) = wake;
         if wake {
             inner.wake.notify_one();
         }
-        Ok(rx)
+        Ok(delivery)
     }
 
     /// Sends everything queued now and waits until every record has its result.
@@ -457,7 +569,7 @@ fn seal(queue: &mut PartitionQueue, codec: Compression, pid: &(i64, i16)) {
         bytes: open.builder.build(codec),
         records,
         base_sequence: open.builder.base_sequence,
-        deliveries: open.deliveries,
+        completion: open.completion,
         _permits: open.permits,
         created: open.created,
         not_before: now,
@@ -709,14 +821,7 @@ async fn complete(
                     .any(|b| b.base_sequence < batch.base_sequence);
             match outcome {
                 Ok(base) => {
-                    for (i, d) in batch.deliveries.into_iter().enumerate() {
-                        let offset = if base < 0 { -1 } else { base + i as i64 };
-                        let _ = d.send(Ok(RecordMetadata {
-                            topic: tp.0.clone(),
-                            partition: tp.1,
-                            offset,
-                        }));
-                    }
+                    batch.completion.0.complete(Ok(base));
                     state.outstanding -= batch.records;
                 }
                 Err(e)
@@ -731,9 +836,7 @@ async fn complete(
                     queue_mut(&mut state.queues, &tp.0, tp.1).retry.push(batch);
                 }
                 Err(e) => {
-                    for d in batch.deliveries {
-                        let _ = d.send(Err(e.clone()));
-                    }
+                    batch.completion.0.complete(Err(e));
                     state.outstanding -= batch.records;
                 }
             }
