@@ -5,19 +5,15 @@
 use super::assignor::{self, TopicPartition};
 use super::cluster::Cluster;
 use super::connection::Connection;
+use super::group::{
+    fetch_offsets, find_group_coordinator, offset_commit_request, send_offset_commit,
+};
 use super::ClientError;
 use crate::protocol::messages::delete_groups_request::DeleteGroupsRequest;
 use crate::protocol::messages::describe_groups_request::DescribeGroupsRequest;
-use crate::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use crate::protocol::messages::list_groups_request::ListGroupsRequest;
-use crate::protocol::messages::offset_commit_request::{
-    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
 use crate::protocol::messages::offset_delete_request::{
     OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
-};
-use crate::protocol::messages::offset_fetch_request::{
-    OffsetFetchRequest, OffsetFetchRequestGroup,
 };
 use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
 use std::collections::BTreeMap;
@@ -79,42 +75,16 @@ impl GroupAdmin {
         group: &str,
     ) -> Result<(Connection, (i32, String, i32)), ClientError> {
         let conn = self.cluster.any_connection().await?;
-        let api = ApiKey::FindCoordinator;
-        let version = conn.version_for(api).ok_or_else(|| {
-            ClientError::Unsupported("the broker does not support FindCoordinator".into())
-        })?;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let request = FindCoordinatorRequest {
-                key: if version < 4 {
-                    group.into()
-                } else {
-                    String::new()
-                },
-                key_type: 0,
-                coordinator_keys: if version >= 4 {
-                    vec![group.into()]
-                } else {
-                    Vec::new()
-                },
-                ..Default::default()
+            let (node, host, port) = match find_group_coordinator(&conn, group).await {
+                Err(ClientError::Broker(code, _)) if code.is_retriable() && attempts < 20 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+                other => other?,
             };
-            let ResponseBody::FindCoordinator(r) = conn
-                .call_at(api, version, RequestBody::FindCoordinator(request))
-                .await?
-            else {
-                return Err(unexpected(api));
-            };
-            let (code, node, host, port) = match r.coordinators.into_iter().next() {
-                Some(c) if version >= 4 => (c.error_code, c.node_id, c.host, c.port),
-                _ => (r.error_code, r.node_id, r.host, r.port),
-            };
-            if ErrorCode(code).is_retriable() && attempts < 20 {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-            check(code, format!("finding the coordinator of group '{group}'"))?;
             let c = Connection::connect(
                 &format!("{host}:{port}"),
                 &self.cluster.config.client_id,
@@ -204,57 +174,9 @@ impl GroupAdmin {
         group: &str,
     ) -> Result<BTreeMap<TopicPartition, i64>, ClientError> {
         let (conn, _) = self.coordinator(group).await?;
-        let api = ApiKey::OffsetFetch;
-        let version = conn.version_for(api).ok_or_else(|| {
-            ClientError::Unsupported("the broker does not support OffsetFetch".into())
-        })?;
-        let request = if version >= 8 {
-            OffsetFetchRequest {
-                groups: vec![OffsetFetchRequestGroup {
-                    group_id: group.into(),
-                    member_id: None,
-                    member_epoch: -1,
-                    topics: None,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
-        } else {
-            OffsetFetchRequest {
-                group_id: group.into(),
-                topics: None,
-                ..Default::default()
-            }
-        };
-        let ResponseBody::OffsetFetch(r) = conn
-            .call_at(api, version, RequestBody::OffsetFetch(request))
-            .await?
-        else {
-            return Err(unexpected(api));
-        };
-        let mut out = BTreeMap::new();
-        if version >= 8 {
-            for g in r.groups {
-                check(g.error_code, "OffsetFetch")?;
-                for t in g.topics {
-                    for p in t.partitions {
-                        if p.error_code == 0 && p.committed_offset >= 0 {
-                            out.insert((t.name.clone(), p.partition_index), p.committed_offset);
-                        }
-                    }
-                }
-            }
-        } else {
-            check(r.error_code, "OffsetFetch")?;
-            for t in r.topics {
-                for p in t.partitions {
-                    if p.error_code == 0 && p.committed_offset >= 0 {
-                        out.insert((t.name.clone(), p.partition_index), p.committed_offset);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        let mut offsets = fetch_offsets(&conn, group, None).await?;
+        offsets.retain(|_, o| *o >= 0);
+        Ok(offsets)
     }
 
     /// Commits offsets outside group membership (generation -1): the coordinator accepts it
@@ -265,50 +187,10 @@ impl GroupAdmin {
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<Vec<(TopicPartition, ErrorCode)>, ClientError> {
         let (conn, _) = self.coordinator(group).await?;
-        let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), o) in offsets {
-            topics
-                .entry(t.as_str())
-                .or_default()
-                .push(OffsetCommitRequestPartition {
-                    partition_index: *p,
-                    committed_offset: *o,
-                    committed_leader_epoch: -1,
-                    commit_timestamp: -1,
-                    committed_metadata: Some(String::new()),
-                    ..Default::default()
-                });
-        }
-        let request = OffsetCommitRequest {
-            group_id: group.into(),
-            generation_id_or_member_epoch: -1,
-            member_id: String::new(),
-            retention_time_ms: -1,
-            topics: topics
-                .into_iter()
-                .map(|(name, partitions)| OffsetCommitRequestTopic {
-                    name: name.into(),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let (_, body) = conn
-            .call(ApiKey::OffsetCommit, RequestBody::OffsetCommit(request))
-            .await?;
-        let ResponseBody::OffsetCommit(r) = body else {
-            return Err(unexpected(ApiKey::OffsetCommit));
-        };
-        Ok(r.topics
-            .into_iter()
-            .flat_map(|t| {
-                let name = t.name;
-                t.partitions
-                    .into_iter()
-                    .map(move |p| ((name.clone(), p.partition_index), ErrorCode(p.error_code)))
-            })
-            .collect())
+        let offsets: Vec<(TopicPartition, i64)> =
+            offsets.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+        let request = offset_commit_request(group, -1, String::new(), None, &offsets);
+        send_offset_commit(&conn, request).await
     }
 
     /// DeleteGroups: each group with its result.

@@ -261,46 +261,7 @@ impl Membership {
     /// FindCoordinator: the coordinator's `host:port`.
     async fn find_coordinator(&self) -> Result<String, ClientError> {
         let conn = self.cluster.any_connection().await?;
-        let api = ApiKey::FindCoordinator;
-        let version = conn.version_for(api).ok_or_else(|| {
-            ClientError::Unsupported("the broker does not support FindCoordinator".into())
-        })?;
-        let group = self.settings.group_id.clone();
-        let request = FindCoordinatorRequest {
-            key: if version < 4 {
-                group.clone()
-            } else {
-                String::new()
-            },
-            key_type: 0,
-            coordinator_keys: if version >= 4 {
-                vec![group]
-            } else {
-                Vec::new()
-            },
-            ..Default::default()
-        };
-        let ResponseBody::FindCoordinator(r) = conn
-            .call_at(api, version, RequestBody::FindCoordinator(request))
-            .await?
-        else {
-            return Err(unexpected(api));
-        };
-        let (code, message, host, port) = if version >= 4 {
-            let c =
-                r.coordinators.into_iter().next().ok_or_else(|| {
-                    ClientError::Protocol("FindCoordinator: no coordinator".into())
-                })?;
-            (c.error_code, c.error_message, c.host, c.port)
-        } else {
-            (r.error_code, r.error_message, r.host, r.port)
-        };
-        if code != 0 {
-            return Err(ClientError::Broker(
-                ErrorCode(code),
-                message.unwrap_or_else(|| "FindCoordinator".into()),
-            ));
-        }
+        let (_, host, port) = find_group_coordinator(&conn, &self.settings.group_id).await?;
         Ok(format!("{host}:{port}"))
     }
 
@@ -624,37 +585,14 @@ impl Membership {
                 (String::new(), -1)
             }
         };
-        let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), o) in offsets {
-            topics
-                .entry(t.as_str())
-                .or_default()
-                .push(OffsetCommitRequestPartition {
-                    partition_index: *p,
-                    committed_offset: *o,
-                    committed_leader_epoch: -1,
-                    commit_timestamp: -1,
-                    committed_metadata: Some(String::new()),
-                    ..Default::default()
-                });
-        }
-        let request = OffsetCommitRequest {
-            group_id: self.settings.group_id.clone(),
-            generation_id_or_member_epoch: generation,
+        let request = offset_commit_request(
+            &self.settings.group_id,
+            generation,
             member_id,
-            group_instance_id: self.settings.instance_id.clone(),
-            retention_time_ms: -1,
-            topics: topics
-                .into_iter()
-                .map(|(name, partitions)| OffsetCommitRequestTopic {
-                    name: name.to_string(),
-                    partitions,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        Ok((conn, RequestBody::OffsetCommit(request)))
+            self.settings.instance_id.clone(),
+            offsets,
+        );
+        Ok((conn, request))
     }
 
     /// The group's committed offsets for `tps` (-1 where none).
@@ -686,83 +624,10 @@ impl Membership {
         tps: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>, ClientError> {
         let conn = self.coordinator().await?;
-        let api = ApiKey::OffsetFetch;
-        let version = conn.version_for(api).ok_or_else(|| {
-            ClientError::Unsupported("the broker does not support OffsetFetch".into())
-        })?;
-        let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-        for (t, p) in tps {
-            by_topic.entry(t.clone()).or_default().push(*p);
-        }
-        let request = if version >= 8 {
-            OffsetFetchRequest {
-                groups: vec![OffsetFetchRequestGroup {
-                    group_id: self.settings.group_id.clone(),
-                    member_id: None,
-                    member_epoch: -1,
-                    topics: Some(
-                        by_topic
-                            .into_iter()
-                            .map(|(name, partition_indexes)| OffsetFetchRequestTopics {
-                                name,
-                                partition_indexes,
-                                ..Default::default()
-                            })
-                            .collect(),
-                    ),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
-        } else {
-            OffsetFetchRequest {
-                group_id: self.settings.group_id.clone(),
-                topics: Some(
-                    by_topic
-                        .into_iter()
-                        .map(|(name, partition_indexes)| OffsetFetchRequestTopic {
-                            name,
-                            partition_indexes,
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
-                ..Default::default()
-            }
-        };
-        let ResponseBody::OffsetFetch(r) = conn
-            .call_at(api, version, RequestBody::OffsetFetch(request))
+        Ok(fetch_offsets(&conn, &self.settings.group_id, Some(tps))
             .await?
-        else {
-            return Err(unexpected(api));
-        };
-        let mut out = HashMap::new();
-        let check = |code: i16, what: &str| -> Result<(), ClientError> {
-            if code != 0 {
-                return Err(ClientError::Broker(ErrorCode(code), what.to_string()));
-            }
-            Ok(())
-        };
-        if version >= 8 {
-            for g in r.groups {
-                check(g.error_code, "OffsetFetch")?;
-                for t in g.topics {
-                    for p in t.partitions {
-                        check(p.error_code, "OffsetFetch")?;
-                        out.insert((t.name.clone(), p.partition_index), p.committed_offset);
-                    }
-                }
-            }
-        } else {
-            check(r.error_code, "OffsetFetch")?;
-            for t in r.topics {
-                for p in t.partitions {
-                    check(p.error_code, "OffsetFetch")?;
-                    out.insert((t.name.clone(), p.partition_index), p.committed_offset);
-                }
-            }
-        }
-        Ok(out)
+            .into_iter()
+            .collect())
     }
 
     /// Leaves the group (static members stay, as in Java: their session timeout decides)
@@ -828,22 +693,227 @@ impl Drop for Membership {
 }
 
 async fn commit_call(conn: Connection, request: RequestBody) -> Result<(), ClientError> {
+    match send_offset_commit(&conn, request)
+        .await?
+        .into_iter()
+        .find(|(_, code)| !code.is_ok())
+    {
+        Some(((t, p), code)) => Err(ClientError::Broker(code, format!("committing {t}-{p}"))),
+        None => Ok(()),
+    }
+}
+
+// ---- Requests shared with the group admin client ------------------------------------------
+
+/// FindCoordinator for `group` on `conn` (batched keys from v4): `(node id, host, port)`.
+pub(crate) async fn find_group_coordinator(
+    conn: &Connection,
+    group: &str,
+) -> Result<(i32, String, i32), ClientError> {
+    let api = ApiKey::FindCoordinator;
+    let version = conn.version_for(api).ok_or_else(|| {
+        ClientError::Unsupported("the broker does not support FindCoordinator".into())
+    })?;
+    let batched = version >= 4;
+    let request = FindCoordinatorRequest {
+        key: if batched { String::new() } else { group.into() },
+        key_type: 0,
+        coordinator_keys: if batched {
+            vec![group.into()]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    };
+    let ResponseBody::FindCoordinator(r) = conn
+        .call_at(api, version, RequestBody::FindCoordinator(request))
+        .await?
+    else {
+        return Err(unexpected(api));
+    };
+    let (code, message, node, host, port) = if batched {
+        let c = r
+            .coordinators
+            .into_iter()
+            .next()
+            .ok_or_else(|| ClientError::Protocol("FindCoordinator: no coordinator".into()))?;
+        (c.error_code, c.error_message, c.node_id, c.host, c.port)
+    } else {
+        (r.error_code, r.error_message, r.node_id, r.host, r.port)
+    };
+    if code != 0 {
+        return Err(ClientError::Broker(
+            ErrorCode(code),
+            message.unwrap_or_else(|| format!("finding the coordinator of group '{group}'")),
+        ));
+    }
+    Ok((node, host, port))
+}
+
+/// An OffsetCommit of `offsets` (the next offsets to consume).
+pub(crate) fn offset_commit_request(
+    group: &str,
+    generation: i32,
+    member_id: String,
+    instance_id: Option<String>,
+    offsets: &[(TopicPartition, i64)],
+) -> RequestBody {
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for ((t, p), o) in offsets {
+        topics
+            .entry(t.as_str())
+            .or_default()
+            .push(OffsetCommitRequestPartition {
+                partition_index: *p,
+                committed_offset: *o,
+                committed_leader_epoch: -1,
+                commit_timestamp: -1,
+                committed_metadata: Some(String::new()),
+                ..Default::default()
+            });
+    }
+    RequestBody::OffsetCommit(OffsetCommitRequest {
+        group_id: group.into(),
+        generation_id_or_member_epoch: generation,
+        member_id,
+        group_instance_id: instance_id,
+        retention_time_ms: -1,
+        topics: topics
+            .into_iter()
+            .map(|(name, partitions)| OffsetCommitRequestTopic {
+                name: name.to_string(),
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// Sends an OffsetCommit: each partition with its result.
+pub(crate) async fn send_offset_commit(
+    conn: &Connection,
+    request: RequestBody,
+) -> Result<Vec<(TopicPartition, ErrorCode)>, ClientError> {
     let api = ApiKey::OffsetCommit;
     let (_, body) = conn.call(api, request).await?;
     let ResponseBody::OffsetCommit(r) = body else {
         return Err(unexpected(api));
     };
-    for t in r.topics {
-        for p in t.partitions {
-            if p.error_code != 0 {
-                return Err(ClientError::Broker(
-                    ErrorCode(p.error_code),
-                    format!("committing {}-{}", t.name, p.partition_index),
-                ));
+    Ok(r.topics
+        .into_iter()
+        .flat_map(|t| {
+            let name = t.name;
+            t.partitions
+                .into_iter()
+                .map(move |p| ((name.clone(), p.partition_index), ErrorCode(p.error_code)))
+        })
+        .collect())
+}
+
+/// OffsetFetch of `group` for `partitions` (`None`: every offset the group has); -1 where
+/// there is none. Any error code fails the call.
+pub(crate) async fn fetch_offsets(
+    conn: &Connection,
+    group: &str,
+    partitions: Option<&[TopicPartition]>,
+) -> Result<BTreeMap<TopicPartition, i64>, ClientError> {
+    let api = ApiKey::OffsetFetch;
+    let version = conn.version_for(api).ok_or_else(|| {
+        ClientError::Unsupported("the broker does not support OffsetFetch".into())
+    })?;
+    let by_topic = partitions.map(|tps| {
+        let mut by: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for (t, p) in tps {
+            by.entry(t.clone()).or_default().push(*p);
+        }
+        by
+    });
+    let request = if version >= 8 {
+        OffsetFetchRequest {
+            groups: vec![OffsetFetchRequestGroup {
+                group_id: group.into(),
+                member_id: None,
+                member_epoch: -1,
+                topics: by_topic.map(|by| {
+                    by.into_iter()
+                        .map(|(name, partition_indexes)| OffsetFetchRequestTopics {
+                            name,
+                            partition_indexes,
+                            ..Default::default()
+                        })
+                        .collect()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    } else {
+        OffsetFetchRequest {
+            group_id: group.into(),
+            topics: by_topic.map(|by| {
+                by.into_iter()
+                    .map(|(name, partition_indexes)| OffsetFetchRequestTopic {
+                        name,
+                        partition_indexes,
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            ..Default::default()
+        }
+    };
+    let ResponseBody::OffsetFetch(r) = conn
+        .call_at(api, version, RequestBody::OffsetFetch(request))
+        .await?
+    else {
+        return Err(unexpected(api));
+    };
+    let check = |code: i16| {
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(ClientError::Broker(
+                ErrorCode(code),
+                format!("OffsetFetch of group '{group}'"),
+            ))
+        }
+    };
+    // (partition, offset, error) per topic, whichever layout the version has.
+    let mut rows: Vec<(String, i32, i64, i16)> = Vec::new();
+    if version >= 8 {
+        for g in r.groups {
+            check(g.error_code)?;
+            for t in g.topics {
+                rows.extend(t.partitions.into_iter().map(|p| {
+                    (
+                        t.name.clone(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.error_code,
+                    )
+                }));
             }
         }
+    } else {
+        check(r.error_code)?;
+        for t in r.topics {
+            rows.extend(t.partitions.into_iter().map(|p| {
+                (
+                    t.name.clone(),
+                    p.partition_index,
+                    p.committed_offset,
+                    p.error_code,
+                )
+            }));
+        }
     }
-    Ok(())
+    let mut out = BTreeMap::new();
+    for (t, p, offset, code) in rows {
+        check(code)?;
+        out.insert((t, p), offset);
+    }
+    Ok(out)
 }
 
 fn millis(d: Duration) -> i32 {
