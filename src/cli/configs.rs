@@ -2,12 +2,10 @@
 //! flags and output lines. Changed topic configs take effect on the broker without a restart.
 
 use super::CliError;
-use crate::client::admin::{GroupAdmin, RESOURCE_BROKER, RESOURCE_TOPIC};
-use crate::client::cluster::Cluster;
-use crate::client::{read_properties_file, ClientError, Properties};
+use crate::client::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::client::ClientError;
 use crate::protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
 use clap::Args;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -186,23 +184,9 @@ pub fn run(args: &ConfigsArgs) -> Result<(), CliError> {
         .map(|k| k.trim().to_string())
         .filter(|k| !k.is_empty())
         .collect();
-    let mut props = Properties(match &args.command_config {
-        Some(f) => read_properties_file(f)
-            .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?,
-        None => BTreeMap::new(),
-    });
-    props.set("bootstrap.servers", args.bootstrap_server.clone());
-    let config = props
-        .client_config("kfk-configs")
-        .map_err(|e| CliError::Usage(format!("--bootstrap-server: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(async {
-        let cluster = Cluster::new(config);
-        cluster.any_connection().await.map_err(failed)?;
-        let admin = GroupAdmin::new(cluster);
+    let props = super::admin_properties(&args.command_config, &args.bootstrap_server)?;
+    let props = &props;
+    super::with_admin(props, "kfk-configs", |admin| async move {
         let resource_type = if kind == "topics" {
             RESOURCE_TOPIC
         } else {

@@ -3,9 +3,8 @@
 
 use super::CliError;
 use crate::client::admin::{GroupAdmin, GroupDescription};
-use crate::client::cluster::Cluster;
 use crate::client::consumer::Consumer;
-use crate::client::{read_properties_file, ClientError, Properties};
+use crate::client::{ClientError, Properties};
 use crate::protocol::ErrorCode;
 use clap::Args;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -128,26 +127,12 @@ pub fn run(args: &ConsumerGroupsArgs) -> Result<(), CliError> {
             "--execute and --dry-run cannot be used together".into(),
         ));
     }
-    let mut props = Properties(match &args.command_config {
-        Some(f) => read_properties_file(f)
-            .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?,
-        None => BTreeMap::new(),
-    });
-    props.set("bootstrap.servers", args.bootstrap_server.clone());
+    let mut props = super::admin_properties(&args.command_config, &args.bootstrap_server)?;
     if props.get("request.timeout.ms").is_none() {
         props.set("request.timeout.ms", args.timeout.to_string());
     }
-    let config = props
-        .client_config("kfk-consumer-groups")
-        .map_err(|e| CliError::Usage(format!("--bootstrap-server: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(async {
-        let cluster = Cluster::new(config);
-        cluster.any_connection().await.map_err(failed)?;
-        let admin = GroupAdmin::new(cluster);
+    let props = &props;
+    super::with_admin(props, "kfk-consumer-groups", |admin| async move {
         if args.list {
             return list(&admin, args).await;
         }
@@ -163,13 +148,13 @@ pub fn run(args: &ConsumerGroupsArgs) -> Result<(), CliError> {
             args.group.clone()
         };
         if args.describe {
-            describe(&admin, &props, args, &groups).await
+            describe(&admin, props, args, &groups).await
         } else if args.delete {
             delete(&admin, &groups).await
         } else if args.delete_offsets {
             delete_offsets(&admin, args, &groups).await
         } else {
-            reset(&admin, &props, args, &groups).await
+            reset(&admin, props, args, &groups).await
         }
     })
 }

@@ -184,6 +184,47 @@ fn subcommand_name(command: &Command) -> &'static str {
     }
 }
 
+/// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.
+pub(crate) fn admin_properties(
+    command_config: &Option<std::path::PathBuf>,
+    bootstrap_server: &str,
+) -> Result<crate::client::Properties, CliError> {
+    let mut props = crate::client::Properties(match command_config {
+        Some(f) => crate::client::read_properties_file(f)
+            .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?,
+        None => std::collections::BTreeMap::new(),
+    });
+    props.set("bootstrap.servers", bootstrap_server);
+    Ok(props)
+}
+
+/// Runs an admin tool's `work` on a current-thread runtime with a connected admin client.
+pub(crate) fn with_admin<F, Fut>(
+    props: &crate::client::Properties,
+    client_id: &str,
+    work: F,
+) -> Result<(), CliError>
+where
+    F: FnOnce(crate::client::admin::GroupAdmin) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>>,
+{
+    let config = props
+        .client_config(client_id)
+        .map_err(|e| CliError::Usage(format!("--bootstrap-server: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    runtime.block_on(async {
+        let cluster = crate::client::cluster::Cluster::new(config);
+        cluster
+            .any_connection()
+            .await
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        work(crate::client::admin::GroupAdmin::new(cluster)).await
+    })
+}
+
 /// A subcommand's failure: usage errors exit 2, everything else 1.
 #[derive(Debug)]
 pub enum CliError {

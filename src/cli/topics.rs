@@ -4,12 +4,10 @@
 use super::console_consumer::Pattern;
 use super::CliError;
 use crate::client::admin::{AdminError, GroupAdmin, RESOURCE_TOPIC};
-use crate::client::cluster::Cluster;
-use crate::client::{read_properties_file, ClientError, Properties};
+use crate::client::ClientError;
 use crate::protocol::messages::metadata_response::MetadataResponseTopic;
 use crate::protocol::ErrorCode;
 use clap::Args;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -141,23 +139,9 @@ pub fn run(args: &TopicsArgs) -> Result<(), CliError> {
         }
         _ => None,
     };
-    let mut props = Properties(match &args.command_config {
-        Some(f) => read_properties_file(f)
-            .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?,
-        None => BTreeMap::new(),
-    });
-    props.set("bootstrap.servers", args.bootstrap_server.clone());
-    let config = props
-        .client_config("kfk-topics")
-        .map_err(|e| CliError::Usage(format!("--bootstrap-server: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(async {
-        let cluster = Cluster::new(config);
-        cluster.any_connection().await.map_err(failed)?;
-        let admin = GroupAdmin::new(cluster);
+    let props = super::admin_properties(&args.command_config, &args.bootstrap_server)?;
+    let props = &props;
+    super::with_admin(props, "kfk-topics", |admin| async move {
         if args.create {
             return create(&admin, args, &configs, assignment).await;
         }
