@@ -15,7 +15,7 @@ use crate::protocol::metadata::{
     producer_ids_record::ProducerIdsRecord, remove_topic_record::RemoveTopicRecord,
     topic_record::TopicRecord,
 };
-use crate::protocol::record_batch::{decode_records, BatchBuilder, BatchIter};
+use crate::protocol::record_batch::BatchBuilder;
 use crate::protocol::{Compression, ErrorCode, Uuid};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -153,34 +153,13 @@ impl MetadataStore {
 
     fn replay(&self) -> Result<(), String> {
         let mut image = Image::default();
-        let (start, end) = {
-            let l = self.log.lock();
-            (l.log_start_offset(), l.log_end_offset())
-        };
-        let mut offset = start;
-        while offset < end {
-            let region = self
-                .log
-                .lock()
-                .read(offset, 1 << 20, end, true)
-                .map_err(|e| format!("metadata log read at {offset}: {e}"))?;
-            let Some(region) = region else { break };
-            let bytes = region
-                .read_bytes()
-                .map_err(|e| format!("metadata log read: {e}"))?;
-            for (header, batch) in BatchIter::new(bytes) {
-                for record in decode_records(&batch, 64 << 20)
-                    .map_err(|e| format!("metadata log batch at {}: {e}", header.base_offset))?
-                {
-                    if let Some(value) = record.value {
-                        apply(&mut image, &value).map_err(|e| {
-                            format!("metadata record at offset {}: {e}", record.offset)
-                        })?;
-                    }
-                }
-                offset = header.next_offset();
-            }
-        }
+        self.log
+            .scan_records(|_, record| match record.value {
+                Some(value) => apply(&mut image, &value)
+                    .map_err(|e| format!("metadata record at offset {}: {e}", record.offset)),
+                None => Ok(()),
+            })
+            .map_err(|e| format!("replaying the metadata log: {e}"))?;
         image.next_producer_id = image.producer_id_limit;
         *self.image.write().unwrap_or_else(|e| e.into_inner()) = image;
         Ok(())

@@ -492,52 +492,33 @@ fn group_config(c: &BrokerConfig) -> GroupConfig {
 /// the coordinator: committed offsets and group metadata survive a restart.
 fn load_groups(broker: &Broker) -> Result<(), String> {
     let now = now_ms();
-    let (mut records, mut batches) = (0u64, 0u64);
+    let mut records = 0u64;
     for p in broker.partitions_of(OFFSETS_TOPIC) {
-        let mut offset = p.log.lock().log_start_offset();
-        loop {
-            let read = p
-                .read(offset, 1 << 20, true, true)
-                .map_err(|c| format!("reading {OFFSETS_TOPIC}-{}: {}", p.index, c.name()))?;
-            let Some(region) = read.records else { break };
-            let bytes = region
-                .read_bytes()
-                .map_err(|e| format!("reading {OFFSETS_TOPIC}-{}: {e}", p.index))?;
-            let before = offset;
-            for (header, batch) in crate::protocol::record_batch::BatchIter::new(bytes) {
-                offset = offset.max(header.next_offset());
-                if header.is_control() {
-                    continue;
-                }
-                batches += 1;
-                let decoded = crate::protocol::record_batch::decode_records(&batch, 64 << 20)
-                    .map_err(|e| format!("{OFFSETS_TOPIC}-{}: bad batch: {e}", p.index))?;
-                for r in decoded {
-                    let Some(key) = r.key else { continue };
-                    match GroupRecord::decode(&key, r.value.as_ref()) {
-                        Ok(Some(record)) => {
-                            broker.groups.load(record, now);
-                            records += 1;
-                        }
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(
-                            partition = p.index,
-                            offset = r.offset,
-                            error = %e,
-                            "skipping an unreadable {OFFSETS_TOPIC} record"
-                        ),
+        p.log
+            .scan_records(|header, r| {
+                let Some(key) = r.key.filter(|_| !header.is_control()) else {
+                    return Ok(());
+                };
+                match GroupRecord::decode(&key, r.value.as_ref()) {
+                    Ok(Some(record)) => {
+                        broker.groups.load(record, now);
+                        records += 1;
                     }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(
+                        partition = p.index,
+                        offset = r.offset,
+                        error = %e,
+                        "skipping an unreadable {OFFSETS_TOPIC} record"
+                    ),
                 }
-            }
-            if offset <= before || offset >= read.log_end_offset {
-                break;
-            }
-        }
+                Ok(())
+            })
+            .map_err(|e| format!("reading {OFFSETS_TOPIC}-{}: {e}", p.index))?;
     }
     if records > 0 {
         tracing::info!(
             records,
-            batches,
             groups = broker.groups.list().len(),
             "loaded groups and offsets from {OFFSETS_TOPIC}"
         );

@@ -1060,6 +1060,42 @@ struct FlushState {
 }
 
 impl SharedLog {
+    /// Every record from the log start to the log end, in order, with its batch's header: the
+    /// replay of an internal log (cluster metadata, `__consumer_offsets`). Reads 1 MiB at a
+    /// time and decodes without holding the log's lock.
+    pub fn scan_records(
+        &self,
+        mut f: impl FnMut(&BatchHeader, record_batch::Record) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let (mut offset, end) = {
+            let l = self.lock();
+            (l.log_start_offset(), l.log_end_offset())
+        };
+        while offset < end {
+            let region = self
+                .lock()
+                .read(offset, 1 << 20, end, true)
+                .map_err(|e| format!("read at offset {offset}: {e}"))?;
+            let Some(region) = region else { break };
+            let bytes = region
+                .read_bytes()
+                .map_err(|e| format!("read at offset {offset}: {e}"))?;
+            let before = offset;
+            for (header, batch) in BatchIter::new(bytes) {
+                offset = offset.max(header.next_offset());
+                let records = record_batch::decode_records(&batch, 64 << 20)
+                    .map_err(|e| format!("batch at offset {}: {e}", header.base_offset))?;
+                for record in records {
+                    f(&header, record)?;
+                }
+            }
+            if offset <= before {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(log: Log) -> Self {
         SharedLog {
             log: Mutex::new(log),
