@@ -180,6 +180,13 @@ impl Consumer {
         self.group.as_ref()
     }
 
+    /// The group membership, for calls that need `group.id`.
+    fn member(&mut self) -> Result<&mut Membership, ClientError> {
+        self.group
+            .as_mut()
+            .ok_or_else(|| ClientError::Config("this call needs group.id".into()))
+    }
+
     /// Joins the group for `subscription` at the next `poll`.
     pub fn subscribe(&mut self, subscription: Subscription) -> Result<(), ClientError> {
         let Some(group) = &self.group else {
@@ -226,10 +233,7 @@ impl Consumer {
         offsets: Option<Vec<(TopicPartition, i64)>>,
     ) -> Result<(), ClientError> {
         let offsets = offsets.unwrap_or_else(|| self.committable());
-        let group = self
-            .group
-            .as_mut()
-            .ok_or_else(|| ClientError::Config("committing offsets needs group.id".into()))?;
+        let group = self.member()?;
         group.commit(&offsets).await
     }
 
@@ -239,10 +243,7 @@ impl Consumer {
         offsets: Option<Vec<(TopicPartition, i64)>>,
     ) -> Result<tokio::task::JoinHandle<Result<(), ClientError>>, ClientError> {
         let offsets = offsets.unwrap_or_else(|| self.committable());
-        let group = self
-            .group
-            .as_mut()
-            .ok_or_else(|| ClientError::Config("committing offsets needs group.id".into()))?;
+        let group = self.member()?;
         group.commit_async(&offsets).await
     }
 
@@ -251,10 +252,7 @@ impl Consumer {
         &mut self,
         tps: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>, ClientError> {
-        let group = self
-            .group
-            .as_mut()
-            .ok_or_else(|| ClientError::Config("committed offsets need group.id".into()))?;
+        let group = self.member()?;
         group.committed(tps).await
     }
 
