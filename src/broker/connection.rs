@@ -155,6 +155,15 @@ async fn respond(
         }
         Err(e) => return Err(e.to_string()),
     };
+    if request.trailing_bytes > 0 {
+        tracing::debug!(
+            %peer,
+            api = request.api_key.name(),
+            version = request.api_version,
+            bytes = request.trailing_bytes,
+            "ignoring bytes after the request body"
+        );
+    }
     let (api_key, version, correlation_id) = (
         request.api_key,
         request.api_version,

@@ -49,6 +49,9 @@ pub struct Request {
     pub api_key: ApiKey,
     pub api_version: i16,
     pub body: RequestBody,
+    /// Bytes the frame carried after the body. Kafka's request parser ignores them (and
+    /// librdkafka's Metadata v12 "all topics" request carries 3); the broker logs them.
+    pub trailing_bytes: usize,
 }
 
 /// Why a request frame could not be turned into a [`Request`].
@@ -138,7 +141,9 @@ pub fn frame_payload(frame: &Bytes) -> Result<Bytes, FrameError> {
 }
 
 /// Decodes one size-prefixed request frame into its header and typed body. `records` fields
-/// of the body are slices of `frame`, not copies.
+/// of the body are slices of `frame`, not copies. Bytes after the body are counted in
+/// [`Request::trailing_bytes`], not refused (Kafka's parser ignores them); a body that ends
+/// too early is an error.
 pub fn decode_request_frame(frame: &Bytes) -> Result<Request, FrameError> {
     decode_request_payload(&frame_payload(frame)?)
 }
@@ -173,16 +178,12 @@ pub fn decode_request_payload(payload: &Bytes) -> Result<Request, FrameError> {
         return Err(FrameError::UnsupportedVersion { api_key, header });
     }
     let body = RequestBody::decode(api_key, &mut d, api_version).map_err(body_error)?;
-    if d.remaining() != 0 {
-        return Err(body_error(DecodeError::new(DecodeErrorKind::BadFrame(
-            "trailing bytes after the request body",
-        ))));
-    }
     Ok(Request {
         header,
         api_key,
         api_version,
         body,
+        trailing_bytes: d.remaining(),
     })
 }
 
@@ -340,6 +341,44 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_counted_not_refused() {
+        let body = RequestBody::Metadata(MetadataRequest {
+            topics: None,
+            ..Default::default()
+        });
+        let mut frame =
+            concat(encode_request_frame(ApiKey::Metadata, 12, 3, Some("x"), &body).unwrap())
+                .to_vec();
+        frame.extend_from_slice(&[0, 0, 0]);
+        let size = i32::try_from(frame.len() - 4).unwrap();
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        let req = decode_request_frame(&Bytes::from(frame)).unwrap();
+        assert_eq!(req.trailing_bytes, 3);
+        assert_eq!(req.body, body);
+    }
+
+    #[test]
+    fn a_body_that_ends_early_is_still_an_error() {
+        let body = RequestBody::Metadata(MetadataRequest {
+            topics: Some(Vec::new()),
+            ..Default::default()
+        });
+        let mut frame =
+            concat(encode_request_frame(ApiKey::Metadata, 12, 3, Some("x"), &body).unwrap())
+                .to_vec();
+        frame.truncate(frame.len() - 2);
+        let size = i32::try_from(frame.len() - 4).unwrap();
+        frame[..4].copy_from_slice(&size.to_be_bytes());
+        assert!(matches!(
+            decode_request_frame(&Bytes::from(frame)),
+            Err(FrameError::Body {
+                api_key: ApiKey::Metadata,
+                ..
+            })
+        ));
     }
 
     #[test]

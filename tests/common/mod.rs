@@ -288,6 +288,18 @@ impl RawClient {
         r.body
     }
 
+    /// Sends a whole frame as given (size prefix included) and returns the response payload
+    /// after the size prefix, or `None` when the broker closed the connection instead.
+    pub fn call_raw(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        use std::io::{Read, Write};
+        self.stream.write_all(frame).ok()?;
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).ok()?;
+        let mut payload = vec![0u8; usize::try_from(i32::from_be_bytes(len)).ok()?];
+        self.stream.read_exact(&mut payload).ok()?;
+        Some(payload)
+    }
+
     /// Produces one batch (acks=-1) and returns (error code, base offset).
     pub fn produce(&mut self, topic: &str, partition: i32, batch: bytes::Bytes) -> (i16, i64) {
         use kfk::protocol::messages::produce_request::*;
