@@ -82,8 +82,7 @@ for name, t in sorted(md.topics.items()):
 
 #[test]
 fn kcat_lists_metadata_with_auto_creation_allowed() {
-    let Some(kcat) = require_tool("kcat_lists_metadata_with_auto_creation_allowed", "kcat")
-    else {
+    let Some(kcat) = require_tool("kcat_lists_metadata_with_auto_creation_allowed", "kcat") else {
         return;
     };
     let broker = TestBroker::start();
@@ -103,5 +102,8 @@ fn kcat_lists_metadata_with_auto_creation_allowed() {
     );
     let out = String::from_utf8_lossy(&out);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("topic \"listed-by-kcat\" with 1 partitions"), "{out}");
+    assert!(
+        out.contains("topic \"listed-by-kcat\" with 1 partitions"),
+        "{out}"
+    );
 }

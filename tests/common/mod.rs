@@ -32,6 +32,14 @@ impl TestBroker {
         b
     }
 
+    /// A broker on an existing data dir (kept after the test: the caller owns it).
+    pub fn start_on(dir: &Path, extra: &[&str]) -> TestBroker {
+        Self::spawn(
+            dir.to_path_buf(),
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
     fn spawn(dir: PathBuf, extra: Vec<String>) -> TestBroker {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kfk"));
         cmd.args([
