@@ -508,3 +508,190 @@ fn consumer_groups_bad_input_is_one_line_and_a_non_zero_exit() {
         "kfk consumer-groups: Error: Consumer group 'missing' does not exist."
     );
 }
+
+/// A console consumer in `group` that prints `Partition:P<TAB>Offset:O<TAB>value` lines.
+fn positioned_consumer(broker: &TestBroker, topic: &str, group: &str, strategy: &str) -> Running {
+    let b = broker.bootstrap();
+    let strategy = format!("partition.assignment.strategy={strategy}");
+    Running::spawn(
+        kfk(),
+        &[
+            "console-consumer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--from-beginning",
+            "--property",
+            "print.partition=true",
+            "--property",
+            "print.offset=true",
+            "--consumer-property",
+            "session.timeout.ms=6000",
+            "--consumer-property",
+            &strategy,
+        ],
+    )
+}
+
+/// Produces `rounds` rounds of 60 keyed records (keys over every partition), one round every
+/// 200 ms, on a thread: records keep arriving while the members join and rebalance.
+fn produce_while_joining(
+    broker: &TestBroker,
+    topic: &str,
+    rounds: u32,
+) -> std::thread::JoinHandle<()> {
+    let (b, topic) = (broker.bootstrap(), topic.to_string());
+    std::thread::spawn(move || {
+        for round in 0..rounds {
+            let input: String = (0..60).map(|i| format!("k{i}:r{round}-{i}\n")).collect();
+            let (_, err, code) = run_with_input(
+                kfk(),
+                &[
+                    "console-producer",
+                    "--bootstrap-server",
+                    &b,
+                    "--topic",
+                    &topic,
+                    "--property",
+                    "parse.key=true",
+                    "--property",
+                    "key.separator=:",
+                ],
+                input.as_bytes(),
+                Duration::from_secs(60),
+            );
+            assert_eq!(code, 0, "{err}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
+/// `(partition, offset)` of each `Partition:P<TAB>Offset:O<TAB>value` line.
+fn positions(lines: &[String]) -> Vec<(i32, i64)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            let p = f.next()?.strip_prefix("Partition:")?.parse().ok()?;
+            let o = f.next()?.strip_prefix("Offset:")?.parse().ok()?;
+            Some((p, o))
+        })
+        .collect()
+}
+
+/// Every member got records, together they printed every offset of the topic, and no
+/// offset was printed by two members.
+fn assert_split_without_overlap(broker: &TestBroker, topic: &str, members: &[&Running]) {
+    let mut raw = RawClient::connect(&broker.bootstrap());
+    let (_, partitions) = raw.topic_id(topic);
+    let expected: HashSet<(i32, i64)> = (0..partitions as i32)
+        .flat_map(|p| {
+            let n = raw.fetch_all(topic, p).len() as i64;
+            (0..n).map(move |o| (p, o))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen: HashSet<(i32, i64)> =
+            members.iter().flat_map(|m| positions(&m.lines())).collect();
+        if expected.is_subset(&seen) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} offsets never printed",
+            expected.difference(&seen).count(),
+            expected.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut owner: HashMap<(i32, i64), usize> = HashMap::new();
+    for (i, m) in members.iter().enumerate() {
+        let printed = positions(&m.lines());
+        assert!(!printed.is_empty(), "member {i} printed nothing");
+        for at in printed {
+            if let Some(other) = owner.insert(at, i) {
+                panic!("offset {at:?} printed by members {other} and {i}");
+            }
+        }
+    }
+}
+
+/// Issue 11, item 2: members started in the same instant each fetch exactly what they own.
+#[test]
+fn console_consumers_started_together_each_print_only_their_partitions() {
+    let broker = TestBroker::start();
+    let mut raw = RawClient::connect(&broker.bootstrap());
+    for (n, strategy) in [
+        (2, "range"),
+        (3, "range"),
+        (4, "range"),
+        (3, "cooperative-sticky"),
+    ] {
+        let topic = format!("together-{n}-{strategy}");
+        let group = format!("g-{n}-{strategy}");
+        assert_eq!(raw.create_topic(&topic, 6, &[]), 0);
+        let producer = produce_while_joining(&broker, &topic, 15);
+        let members: Vec<Running> = (0..n)
+            .map(|_| positioned_consumer(&broker, &topic, &group, strategy))
+            .collect();
+        producer.join().unwrap();
+        wait_for_split(&broker, &group, n, 6, 6usize.div_ceil(n));
+        // Records after the group settled reach every member.
+        produce_while_joining(&broker, &topic, 2).join().unwrap();
+        let refs: Vec<&Running> = members.iter().collect();
+        assert_split_without_overlap(&broker, &topic, &refs);
+    }
+}
+
+/// Issue 11, item 2 with third-party members: kfk, librdkafka (kcat -G) and kafka-python
+/// started together in one group.
+#[test]
+fn kfk_kcat_and_kafka_python_started_together_print_disjoint_offsets() {
+    let test = "kfk_kcat_and_kafka_python_started_together_print_disjoint_offsets";
+    let Some(kcat) = require_tool(test, "kcat") else {
+        return;
+    };
+    if !require_python_module(test, "kafka") {
+        return;
+    }
+    let broker = TestBroker::start();
+    let mut raw = RawClient::connect(&broker.bootstrap());
+    assert_eq!(raw.create_topic("together-mixed", 6, &[]), 0);
+    let b = broker.bootstrap();
+    let producer = produce_while_joining(&broker, "together-mixed", 15);
+    let ours = positioned_consumer(&broker, "together-mixed", "mixed-together", "range");
+    let theirs = Running::spawn(
+        &kcat,
+        &[
+            "-b",
+            &b,
+            "-G",
+            "mixed-together",
+            "-X",
+            "auto.offset.reset=earliest",
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "partition.assignment.strategy=range",
+            "-u",
+            "-q",
+            "-f",
+            "Partition:%p\tOffset:%o\t%s\n",
+            "together-mixed",
+        ],
+    );
+    let script = format!(
+        "from kafka import KafkaConsumer\nc = KafkaConsumer('together-mixed', bootstrap_servers='{b}', group_id='mixed-together', auto_offset_reset='earliest', session_timeout_ms=6000, client_id='kafka-python')\nfor m in c:\n    print('Partition:%d\\tOffset:%d\\t%s' % (m.partition, m.offset, m.value.decode()), flush=True)\n"
+    );
+    let python = Running::spawn(Path::new("python3"), &["-c", &script]);
+    producer.join().unwrap();
+    wait_for_split(&broker, "mixed-together", 3, 6, 2);
+    produce_while_joining(&broker, "together-mixed", 2)
+        .join()
+        .unwrap();
+    assert_split_without_overlap(&broker, "together-mixed", &[&ours, &theirs, &python]);
+}
