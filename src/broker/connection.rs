@@ -186,9 +186,13 @@ async fn respond(
         ));
     }
     // A JoinGroup or SyncGroup may wait for the rest of its group (up to the rebalance
-    // timeout) without doing work: it holds no request slot, so hundreds of members
-    // rejoining at once cannot starve other requests.
-    let _slot = if matches!(api_key, ApiKey::JoinGroup | ApiKey::SyncGroup) {
+    // timeout) without doing work, and a Fetch may wait for data (up to its max wait): they
+    // hold no request slot while waiting (a Fetch takes one for each read), so hundreds of
+    // parked requests cannot starve other clients.
+    let _slot = if matches!(
+        api_key,
+        ApiKey::JoinGroup | ApiKey::SyncGroup | ApiKey::Fetch
+    ) {
         None
     } else {
         Some(

@@ -37,8 +37,6 @@ pub struct Broker {
     pub logs: Arc<LogManager>,
     pub metadata: MetadataStore,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
-    /// Bumped after every append: long-polling fetches wait on it.
-    pub data_arrived: watch::Sender<u64>,
     /// `queued.max.request.bytes`: bytes of requests being read or handled, in KiB permits.
     pub request_bytes: Arc<Semaphore>,
     /// `queued.max.requests`: requests being handled at once.
@@ -326,18 +324,10 @@ impl OffsetsLog for Broker {
                     .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?
             }
         };
-        let now = now_ms();
-        let (info, flush) = p.append(&batch, now).map_err(|e| {
+        p.append_records(&batch, -1, now_ms()).map_err(|e| {
             tracing::error!(partition, error = %e, "appending to {OFFSETS_TOPIC} failed");
             e.code
         })?;
-        if flush {
-            p.log.flush_to(info.last_offset + 1, now).map_err(|e| {
-                tracing::error!(partition, error = %e, "flushing {OFFSETS_TOPIC} failed");
-                ErrorCode::KAFKA_STORAGE_ERROR
-            })?;
-        }
-        self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }
 }
@@ -446,7 +436,6 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         logs,
         metadata,
         partitions: RwLock::new(HashMap::new()),
-        data_arrived: watch::channel(0).0,
         groups,
         offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown,

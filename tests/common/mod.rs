@@ -147,6 +147,67 @@ impl Drop for TestBroker {
     }
 }
 
+/// Raises this test process's open-files limit to the hard limit (tests with many sockets).
+pub fn raise_fd_limit() {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: get/setrlimit only touch the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+/// Opens `count` connections that each send a Fetch v12 of `topic`-0 at `offset` with
+/// `max_wait_ms` 30000 and never read the answer: long-polls parked at the log end.
+pub fn park_long_polls(
+    addr: &str,
+    topic: &str,
+    offset: i64,
+    count: usize,
+) -> Vec<std::net::TcpStream> {
+    use kfk::protocol::messages::fetch_request::*;
+    use std::io::Write;
+    let body = kfk::protocol::RequestBody::Fetch(FetchRequest {
+        replica_id: -1,
+        max_wait_ms: 30_000,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes: 1 << 20,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let frame: Vec<u8> = kfk::protocol::frame::encode_request_frame(
+        kfk::protocol::ApiKey::Fetch,
+        12,
+        1,
+        Some("long-poll"),
+        &body,
+    )
+    .expect("encode")
+    .concat();
+    (0..count)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            s.write_all(&frame).expect("send the fetch");
+            s
+        })
+        .collect()
+}
+
 /// The path of a third-party tool, or `None` after printing `SKIPPED <test>: needs <tool>`;
 /// with `KFK_REQUIRE_INTEROP=1` a missing tool fails the test instead.
 pub fn require_tool(test: &str, tool: &str) -> Option<PathBuf> {

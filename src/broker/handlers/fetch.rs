@@ -1,6 +1,7 @@
 //! Fetch: whole batches from each partition up to the high watermark, sent as stored. Below
-//! `min_bytes` the request waits until data arrives (woken by appends) or `max_wait_ms`
-//! passes. Fetch sessions are declined (session id 0: every fetch is a full fetch);
+//! `min_bytes` the request waits until one of its partitions grows (an append wakes only the
+//! fetches waiting on its partition) or `max_wait_ms` passes. Each read pass holds a
+//! `queued.max.requests` slot; the wait holds none, as in Kafka's purgatory. Fetch sessions are declined (session id 0: every fetch is a full fetch);
 //! `read_committed` sees last stable offset = high watermark. Consumers below Fetch v10
 //! never get zstd batches (UNSUPPORTED_COMPRESSION_TYPE for that partition).
 
@@ -14,6 +15,7 @@ use crate::protocol::{Compression, ErrorCode, ResponseBody};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
     PartitionData {
@@ -37,6 +39,7 @@ fn read_all(
     request: &FetchRequest,
     names: &[Option<String>],
     version: i16,
+    waiter: &Arc<Notify>,
 ) -> (Vec<FetchableTopicResponse>, usize) {
     let follower = request.replica_id >= 0 || request.replica_state.replica_id >= 0;
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0).max(1);
@@ -52,10 +55,13 @@ fn read_all(
                     broker,
                     name,
                     p,
-                    &mut remaining,
-                    &mut total,
+                    Budget {
+                        remaining: &mut remaining,
+                        total: &mut total,
+                    },
                     follower,
                     version,
+                    waiter,
                 ),
             })
             .collect();
@@ -77,18 +83,26 @@ fn read_all(
     (topics, total)
 }
 
+/// The response's byte budget: what is left of `max_bytes`, and what was read so far.
+struct Budget<'a> {
+    remaining: &'a mut usize,
+    total: &'a mut usize,
+}
+
 fn read_partition(
     broker: &Broker,
     topic: &str,
     p: &FetchPartition,
-    remaining: &mut usize,
-    total: &mut usize,
+    budget: Budget<'_>,
     follower: bool,
     version: i16,
+    waiter: &Arc<Notify>,
 ) -> PartitionData {
+    let Budget { remaining, total } = budget;
     let Some(partition) = broker.partition(topic, p.partition) else {
         return partition_error(p.partition, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     };
+    partition.wake_on_append(waiter);
     if let Err(code) = partition.check_epoch(p.current_leader_epoch) {
         return partition_error(p.partition, code);
     }
@@ -150,11 +164,15 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     let deadline =
         Instant::now() + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let mut arrivals = broker.data_arrived.subscribe();
+    let waiter = Arc::new(Notify::new());
     let mut shutdown = broker.shutdown_signal();
     let responses = loop {
-        arrivals.borrow_and_update();
-        let (topics, total) = read_all(broker, &request, &names, version);
+        let (topics, total) = {
+            let Ok(_slot) = broker.request_slots.acquire().await else {
+                break Vec::new();
+            };
+            read_all(broker, &request, &names, version, &waiter)
+        };
         let has_error = topics
             .iter()
             .flat_map(|t| &t.partitions)
@@ -164,7 +182,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             break topics;
         }
         tokio::select! {
-            _ = arrivals.changed() => {}
+            _ = waiter.notified() => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
             _ = shutdown.changed() => {}
         }

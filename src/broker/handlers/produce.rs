@@ -1,5 +1,5 @@
-//! Produce: per partition, validation and append through `Partition::append` (acks 0/1/all;
-//! on one node `all` is the local write, synced first when the flush policy asks). Produce
+//! Produce: per partition, validation and append through `Partition::append_records` (acks
+//! 0/1/all; on one node `all` is the local write, refused below `min.insync.replicas`). Produce
 //! v0–2 is advertised only because librdkafka needs it (KAFKA-18659) and is refused; a
 //! transactional produce is refused as ARCHITECTURE.md says.
 
@@ -54,6 +54,7 @@ fn produce_partition(
     topic: &str,
     index: i32,
     records: Option<Bytes>,
+    acks: i16,
     version: i16,
 ) -> PartitionProduceResponse {
     let Some(partition) = broker.partition(topic, index) else {
@@ -67,20 +68,8 @@ fn produce_partition(
     if let Err((code, why)) = precheck(&records, version) {
         return failed(index, code, why);
     }
-    let now = now_ms();
-    let appended = tokio::task::block_in_place(|| {
-        let (info, flush) = partition.append(&records, now)?;
-        if flush {
-            partition
-                .log
-                .flush_to(info.last_offset + 1, now)
-                .map_err(|e| crate::log::AppendError {
-                    code: ErrorCode::KAFKA_STORAGE_ERROR,
-                    message: e.to_string(),
-                })?;
-        }
-        Ok::<_, crate::log::AppendError>(info)
-    });
+    let appended =
+        tokio::task::block_in_place(|| partition.append_records(&records, acks, now_ms()));
     match appended {
         Ok(info) => PartitionProduceResponse {
             index,
@@ -128,7 +117,14 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
         for p in topic.partition_data {
             let r = match &refuse_all {
                 Some((code, why)) => failed(p.index, *code, why.clone()),
-                None => produce_partition(broker, &topic.name, p.index, p.records, version),
+                None => produce_partition(
+                    broker,
+                    &topic.name,
+                    p.index,
+                    p.records,
+                    request.acks,
+                    version,
+                ),
             };
             any_error |= r.error_code != 0;
             partition_responses.push(r);
@@ -139,7 +135,6 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
             ..Default::default()
         });
     }
-    broker.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
     if request.acks == 0 {
         // No answer; a failure closes the connection so the client notices.
         return if any_error {
