@@ -52,7 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file: TOML (Kafka''s property names as keys) or a Java .properties file such as an existing server.properties')
             [CompletionResult]::new('--override', '--override', [CompletionResultType]::ParameterName, 'Set a config key (Kafka''s property name), over the config file. Repeatable')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory (log.dirs); wins over the config file. Default ./kfk-data')
-            [CompletionResult]::new('--listeners', '--listeners', [CompletionResultType]::ParameterName, 'Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then advertised)')
+            [CompletionResult]::new('--listeners', '--listeners', [CompletionResultType]::ParameterName, 'Listeners (the `listeners` key), e.g. PLAINTEXT://localhost:9092 or several separated by commas. An empty host binds every interface and advertises this machine''s host name; port 0 takes any free port, which is then advertised')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -47,7 +47,7 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --config 'Config file: TOML (Kafka''s property names as keys) or a Java .properties file such as an existing server.properties'
             cand --override 'Set a config key (Kafka''s property name), over the config file. Repeatable'
             cand --data-dir 'Data directory (log.dirs); wins over the config file. Default ./kfk-data'
-            cand --listeners 'Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then advertised)'
+            cand --listeners 'Listeners (the `listeners` key), e.g. PLAINTEXT://localhost:9092 or several separated by commas. An empty host binds every interface and advertises this machine''s host name; port 0 takes any free port, which is then advertised'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -45,7 +45,7 @@ complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subc
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l config -d 'Config file: TOML (Kafka\'s property names as keys) or a Java .properties file such as an existing server.properties' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l override -d 'Set a config key (Kafka\'s property name), over the config file. Repeatable' -r
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l data-dir -d 'Data directory (log.dirs); wins over the config file. Default ./kfk-data' -r -F
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l listeners -d 'Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then advertised)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l listeners -d 'Listeners (the `listeners` key), e.g. PLAINTEXT://localhost:9092 or several separated by commas. An empty host binds every interface and advertises this machine\'s host name; port 0 takes any free port, which is then advertised' -r
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'

@@ -23,7 +23,8 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// One listener, `PLAINTEXT://host:port`.
+/// One listener, `NAME://host:port`: its name (mapped to a security protocol by
+/// `listener.security.protocol.map`), host (empty: every interface) and port (0: any free one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     pub name: String,
@@ -35,7 +36,7 @@ impl Listener {
     pub fn parse(text: &str) -> Result<Listener, ConfigError> {
         let bad = || {
             ConfigError(format!(
-                "listener {text:?} is not of the form PLAINTEXT://host:port"
+                "listener {text:?} is not of the form NAME://host:port (e.g. PLAINTEXT://localhost:9092)"
             ))
         };
         let (name, rest) = text.split_once("://").ok_or_else(bad)?;
@@ -45,18 +46,39 @@ impl Listener {
             .trim_end_matches(']')
             .to_string();
         let port = port.parse().map_err(|_| bad())?;
-        if name != "PLAINTEXT" {
-            return Err(ConfigError(format!(
-                "listener {text:?}: only PLAINTEXT listeners are supported (no SSL or SASL yet)"
-            )));
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid_name {
+            return Err(bad());
         }
         Ok(Listener {
-            name: name.to_string(),
+            name: name.to_ascii_uppercase(),
             host,
             port,
         })
     }
 }
+
+/// What a node does (`process.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessRoles {
+    pub broker: bool,
+    pub controller: bool,
+}
+
+/// One voter of `controller.quorum.voters` (`id@host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumVoter {
+    pub node_id: i32,
+    pub host: String,
+    pub port: u16,
+}
+
+/// Kafka's default `listener.security.protocol.map`: each protocol's own name.
+const DEFAULT_PROTOCOL_MAP: &str =
+    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
 
 /// Broker keys kfk implements, with Kafka's defaults (kfk's own where ARCHITECTURE.md says).
 const IMPLEMENTED: &[(&str, &str)] = &[
@@ -94,21 +116,21 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("group.max.size", "2147483647"),
     ("offset.metadata.max.bytes", "4096"),
     ("cluster.id", ""),
+    ("process.roles", ""),
+    ("controller.quorum.voters", ""),
+    ("controller.quorum.bootstrap.servers", ""),
+    ("controller.listener.names", ""),
+    ("listener.security.protocol.map", DEFAULT_PROTOCOL_MAP),
+    ("inter.broker.listener.name", ""),
+    ("socket.send.buffer.bytes", "102400"),
+    ("socket.receive.buffer.bytes", "102400"),
 ];
 
 /// Keys Kafka knows that kfk accepts but does not act on yet.
 const KNOWN_UNUSED: &[&str] = &[
-    "process.roles",
-    "controller.quorum.voters",
-    "controller.quorum.bootstrap.servers",
-    "controller.listener.names",
-    "listener.security.protocol.map",
-    "inter.broker.listener.name",
     "num.network.threads",
     "num.io.threads",
     "num.replica.fetchers",
-    "socket.send.buffer.bytes",
-    "socket.receive.buffer.bytes",
     "num.recovery.threads.per.data.dir",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
@@ -166,8 +188,24 @@ pub struct BrokerConfig {
     /// Every key set by file or override (Kafka names), for DescribeConfigs.
     pub raw: BTreeMap<String, String>,
     pub node_id: i32,
+    /// Every listener to bind, clients' and controllers'.
     pub listeners: Vec<Listener>,
+    /// What each listener tells clients to connect to, in the order of `listeners`
+    /// (`advertised.listeners` where it names the listener, else the listener itself).
     pub advertised_listeners: Vec<Listener>,
+    /// `process.roles` (unset: a combined single node, as kfk always ran).
+    pub process_roles: ProcessRoles,
+    /// `controller.listener.names`: listeners that serve the controller's APIs only.
+    pub controller_listener_names: Vec<String>,
+    /// `inter.broker.listener.name`.
+    pub inter_broker_listener_name: String,
+    /// `controller.quorum.voters` (static quorum); empty with a dynamic quorum.
+    pub quorum_voters: Vec<QuorumVoter>,
+    /// `controller.quorum.bootstrap.servers` (dynamic quorum, `host:port` each).
+    pub quorum_bootstrap_servers: Vec<String>,
+    /// `socket.send.buffer.bytes` / `socket.receive.buffer.bytes` (-1: the OS default).
+    pub socket_send_buffer_bytes: i32,
+    pub socket_receive_buffer_bytes: i32,
     pub log_dirs: Vec<PathBuf>,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
@@ -253,10 +291,6 @@ impl BrokerConfig {
             })
         };
         let listeners = parse_listeners("listeners", &get("listeners"))?;
-        let advertised = match get("advertised.listeners") {
-            s if s.trim().is_empty() => listeners.clone(),
-            s => parse_listeners("advertised.listeners", &s)?,
-        };
         let log_dirs: Vec<PathBuf> = match get("log.dirs") {
             s if !s.trim().is_empty() => s.split(',').map(|d| PathBuf::from(d.trim())).collect(),
             _ => vec![PathBuf::from(get("log.dir"))],
@@ -277,10 +311,18 @@ impl BrokerConfig {
             )));
         }
         let topic_defaults = topic_defaults(&raw)?;
+        let network = Network::from_keys(&get, node_id, listeners)?;
         Ok(BrokerConfig {
             node_id,
-            listeners,
-            advertised_listeners: advertised,
+            listeners: network.listeners,
+            advertised_listeners: network.advertised,
+            process_roles: network.roles,
+            controller_listener_names: network.controller_listener_names,
+            inter_broker_listener_name: network.inter_broker_listener_name,
+            quorum_voters: network.voters,
+            quorum_bootstrap_servers: network.bootstrap_servers,
+            socket_send_buffer_bytes: socket_buffer("socket.send.buffer.bytes", &get)?,
+            socket_receive_buffer_bytes: socket_buffer("socket.receive.buffer.bytes", &get)?,
             log_dirs,
             num_partitions: num_partitions as i32,
             default_replication_factor: i16::try_from(default_rf).map_err(|_| {
@@ -376,6 +418,243 @@ impl BrokerConfig {
         out.sort();
         out
     }
+}
+
+/// The listeners, roles and quorum keys, checked together as Kafka checks them.
+struct Network {
+    listeners: Vec<Listener>,
+    advertised: Vec<Listener>,
+    roles: ProcessRoles,
+    controller_listener_names: Vec<String>,
+    inter_broker_listener_name: String,
+    voters: Vec<QuorumVoter>,
+    bootstrap_servers: Vec<String>,
+}
+
+fn names_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+impl Network {
+    fn from_keys(
+        get: &dyn Fn(&str) -> String,
+        node_id: i32,
+        listeners: Vec<Listener>,
+    ) -> Result<Network, ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        let protocols = parse_protocol_map(&get("listener.security.protocol.map"))?;
+        let mut seen = std::collections::BTreeSet::new();
+        for l in &listeners {
+            if !seen.insert(l.name.clone()) {
+                return err(format!(
+                    "listeners: the listener name {} appears twice",
+                    l.name
+                ));
+            }
+            match protocols.get(&l.name).map(String::as_str) {
+                Some("PLAINTEXT") => {}
+                Some(other) => {
+                    return err(format!(
+                        "listeners: {} uses security protocol {other}; only PLAINTEXT is supported (no SSL or SASL yet)",
+                        l.name
+                    ))
+                }
+                None => {
+                    return err(format!(
+                        "listeners: {} has no security protocol in listener.security.protocol.map",
+                        l.name
+                    ))
+                }
+            }
+        }
+        let roles = match get("process.roles").trim() {
+            "" => ProcessRoles {
+                broker: true,
+                controller: true,
+            },
+            text => {
+                let mut roles = ProcessRoles {
+                    broker: false,
+                    controller: false,
+                };
+                for r in text.split(',').map(str::trim) {
+                    match r {
+                        "broker" => roles.broker = true,
+                        "controller" => roles.controller = true,
+                        other => {
+                            return err(format!(
+                                "invalid value {other:?} in process.roles: expected broker and/or controller"
+                            ))
+                        }
+                    }
+                }
+                if !(roles.broker && roles.controller) {
+                    return err(format!(
+                        "process.roles={text}: kfk runs one combined node (broker,controller) until the cluster support arrives"
+                    ));
+                }
+                roles
+            }
+        };
+        let controller_listener_names = names_list(&get("controller.listener.names"));
+        for name in &controller_listener_names {
+            if !listeners.iter().any(|l| &l.name == name) {
+                return err(format!(
+                    "controller.listener.names: {name} is not one of the listeners"
+                ));
+            }
+        }
+        let process_roles_set = !get("process.roles").trim().is_empty();
+        if process_roles_set && controller_listener_names.is_empty() {
+            return err("controller.listener.names must name a listener when process.roles contains controller".into());
+        }
+        if !listeners
+            .iter()
+            .any(|l| !controller_listener_names.contains(&l.name))
+        {
+            return err(
+                "listeners: no listener for clients (every listener is a controller listener)"
+                    .into(),
+            );
+        }
+        let inter_broker_listener_name = match get("inter.broker.listener.name").trim() {
+            "" => listeners
+                .iter()
+                .find(|l| !controller_listener_names.contains(&l.name))
+                .map(|l| l.name.clone())
+                .unwrap_or_default(),
+            name => {
+                let name = name.to_ascii_uppercase();
+                if !listeners.iter().any(|l| l.name == name) {
+                    return err(format!(
+                        "inter.broker.listener.name: {name} is not one of the listeners"
+                    ));
+                }
+                if controller_listener_names.contains(&name) {
+                    return err(format!(
+                        "inter.broker.listener.name: {name} is a controller listener"
+                    ));
+                }
+                name
+            }
+        };
+        let advertised = Self::advertised(&get("advertised.listeners"), &listeners)?;
+        let voters = parse_voters(&get("controller.quorum.voters"))?;
+        if let Some(other) = voters.iter().find(|v| v.node_id != node_id) {
+            return err(format!(
+                "controller.quorum.voters names node {} besides this node {node_id}: a quorum of several nodes comes with kfk's cluster support",
+                other.node_id
+            ));
+        }
+        let bootstrap_servers: Vec<String> = get("controller.quorum.bootstrap.servers")
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !voters.is_empty() && !bootstrap_servers.is_empty() {
+            return err(
+                "set controller.quorum.voters or controller.quorum.bootstrap.servers, not both"
+                    .into(),
+            );
+        }
+        if process_roles_set && voters.is_empty() && bootstrap_servers.is_empty() {
+            return err("process.roles needs controller.quorum.voters or controller.quorum.bootstrap.servers".into());
+        }
+        Ok(Network {
+            listeners,
+            advertised,
+            roles,
+            controller_listener_names,
+            inter_broker_listener_name,
+            voters,
+            bootstrap_servers,
+        })
+    }
+
+    /// For each listener, what it advertises: its `advertised.listeners` entry, else itself.
+    fn advertised(value: &str, listeners: &[Listener]) -> Result<Vec<Listener>, ConfigError> {
+        let given = if value.trim().is_empty() {
+            Vec::new()
+        } else {
+            parse_listeners("advertised.listeners", value)?
+        };
+        for a in &given {
+            if !listeners.iter().any(|l| l.name == a.name) {
+                return Err(ConfigError(format!(
+                    "advertised.listeners: {} is not one of the listeners",
+                    a.name
+                )));
+            }
+        }
+        let effective: Vec<Listener> = listeners
+            .iter()
+            .map(|l| given.iter().find(|a| a.name == l.name).unwrap_or(l).clone())
+            .collect();
+        if effective.iter().any(|a| a.host == "0.0.0.0") {
+            return Err(ConfigError(
+                "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address (or set advertised.listeners when a listener binds 0.0.0.0)".into(),
+            ));
+        }
+        Ok(effective)
+    }
+}
+
+fn parse_protocol_map(value: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|pair| {
+            let (name, protocol) = pair.split_once(':').ok_or_else(|| {
+                ConfigError(format!(
+                    "listener.security.protocol.map: {pair:?} is not NAME:PROTOCOL"
+                ))
+            })?;
+            Ok((
+                name.trim().to_ascii_uppercase(),
+                protocol.trim().to_ascii_uppercase(),
+            ))
+        })
+        .collect()
+}
+
+fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|v| {
+            let bad = || {
+                ConfigError(format!(
+                    "controller.quorum.voters: {v:?} is not of the form id@host:port"
+                ))
+            };
+            let (id, address) = v.split_once('@').ok_or_else(bad)?;
+            let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+            Ok(QuorumVoter {
+                node_id: id.trim().parse().map_err(|_| bad())?,
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string(),
+                port: port.parse().map_err(|_| bad())?,
+            })
+        })
+        .collect()
+}
+
+fn socket_buffer(key: &str, get: &dyn Fn(&str) -> String) -> Result<i32, ConfigError> {
+    let v: i32 = parse_num(key, &get(key))?;
+    if v < -1 {
+        return Err(ConfigError(format!(
+            "invalid value {v} for {key}: -1 (the OS default) or a size in bytes"
+        )));
+    }
+    Ok(v)
 }
 
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
@@ -531,11 +810,140 @@ mod tests {
         assert_eq!(c.topic_defaults["retention.ms"], "3600000");
         assert_eq!(c.num_partitions, 5, "overrides win over the file");
         let props = dir.path().join("server.properties");
-        std::fs::write(&props, "# comment\nlog.dirs=/a,/b\nprocess.roles=broker,controller\nlisteners = PLAINTEXT://127.0.0.1:0\n").unwrap();
+        std::fs::write(
+            &props,
+            "# comment\nlog.dirs=/a,/b\nnum.io.threads=8\nlisteners = PLAINTEXT://127.0.0.1:0\n",
+        )
+        .unwrap();
         let c = BrokerConfig::load(Some(&props), &[]).unwrap();
         assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
-        assert_eq!(c.unused_keys, vec!["process.roles".to_string()]);
+        assert_eq!(c.unused_keys, vec!["num.io.threads".to_string()]);
         assert_eq!(c.listeners[0].port, 0);
+    }
+
+    fn load(pairs: &[&str]) -> Result<BrokerConfig, ConfigError> {
+        let overrides: Vec<String> = pairs.iter().map(|s| s.to_string()).collect();
+        BrokerConfig::load(None, &overrides)
+    }
+
+    /// Kafka 4's shipped single-node `config/server.properties` (its keys and values).
+    const KAFKA_4_SINGLE_NODE: &[&str] = &[
+        "process.roles=broker,controller",
+        "node.id=1",
+        "controller.quorum.bootstrap.servers=localhost:9093",
+        "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+        "inter.broker.listener.name=PLAINTEXT",
+        "advertised.listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    ];
+
+    #[test]
+    fn kafka_4s_single_node_server_properties_is_one_combined_node() {
+        let c = load(KAFKA_4_SINGLE_NODE).unwrap();
+        assert_eq!(
+            c.process_roles,
+            ProcessRoles {
+                broker: true,
+                controller: true
+            }
+        );
+        let names: Vec<&str> = c.listeners.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["PLAINTEXT", "CONTROLLER"]);
+        assert!(c.listeners.iter().all(|l| l.host.is_empty()));
+        assert_eq!(c.controller_listener_names, ["CONTROLLER"]);
+        assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
+        assert_eq!(c.quorum_bootstrap_servers, ["localhost:9093"]);
+        let advertised: Vec<(&str, u16)> = c
+            .advertised_listeners
+            .iter()
+            .map(|l| (l.host.as_str(), l.port))
+            .collect();
+        assert_eq!(advertised, [("localhost", 9092), ("localhost", 9093)]);
+
+        // The older static-quorum form.
+        let mut voters = KAFKA_4_SINGLE_NODE.to_vec();
+        voters[2] = "controller.quorum.voters=1@localhost:9093";
+        let c = load(&voters).unwrap();
+        assert_eq!(
+            c.quorum_voters,
+            [QuorumVoter {
+                node_id: 1,
+                host: "localhost".into(),
+                port: 9093
+            }]
+        );
+    }
+
+    #[test]
+    fn listener_and_quorum_mistakes_are_refused_naming_the_key() {
+        let refused = |pairs: &[&str], mentions: &str| {
+            let err = load(pairs).unwrap_err();
+            assert!(err.0.contains(mentions), "{pairs:?}: {err}");
+        };
+        refused(
+            &["listeners=PLAINTEXT://0.0.0.0:9092"],
+            "nonroutable meta-address 0.0.0.0",
+        );
+        refused(
+            &[
+                "listeners=PLAINTEXT://:9092",
+                "advertised.listeners=PLAINTEXT://0.0.0.0:9092",
+            ],
+            "nonroutable meta-address 0.0.0.0",
+        );
+        refused(
+            &["listeners=PLAINTEXT://:9092,EXTERNAL://:9094"],
+            "EXTERNAL has no security protocol",
+        );
+        refused(
+            &[
+                "listeners=PLAINTEXT://:9092",
+                "advertised.listeners=OTHER://h:1",
+            ],
+            "advertised.listeners: OTHER",
+        );
+        refused(
+            &[
+                "process.roles=broker,controller",
+                "controller.quorum.voters=1@localhost:9093",
+            ],
+            "controller.listener.names",
+        );
+        refused(
+            &[
+                "process.roles=broker,controller",
+                "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "controller.quorum.voters=1@a:9093,2@b:9093",
+            ],
+            "controller.quorum.voters names node 2",
+        );
+        refused(&["process.roles=broker"], "process.roles=broker");
+        refused(
+            &[
+                "listeners=PLAINTEXT://:9092",
+                "inter.broker.listener.name=REPLICATION",
+            ],
+            "inter.broker.listener.name",
+        );
+    }
+
+    #[test]
+    fn an_empty_host_with_an_advertised_name_and_extra_named_listeners_are_accepted() {
+        let c = load(&[
+            "listeners=PLAINTEXT://0.0.0.0:9092,EXTERNAL://:9094",
+            "advertised.listeners=PLAINTEXT://broker1:9092",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        ])
+        .unwrap();
+        assert_eq!(c.advertised_listeners[0].host, "broker1");
+        assert_eq!(
+            c.advertised_listeners[1].host, "",
+            "advertises the host name"
+        );
+        assert_eq!(c.inter_broker_listener_name, "PLAINTEXT");
     }
 
     #[test]

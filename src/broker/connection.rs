@@ -41,7 +41,9 @@ struct Frame {
     _permits: Vec<OwnedSemaphorePermit>,
 }
 
-pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, listener: usize) {
+    let origin = handlers::Origin { peer, listener };
+    let controller_listener = broker.listeners.get(listener).is_some_and(|l| l.controller);
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let mut stop = broker.shutdown_signal();
@@ -59,7 +61,7 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
-        match respond(&broker, frame, peer).await {
+        match respond(&broker, frame, origin, controller_listener).await {
             Ok(None) => {}
             Ok(Some(chunks)) => {
                 if let Err(e) = write_chunks(&mut writer, chunks).await {
@@ -135,8 +137,10 @@ async fn read_frame(
 async fn respond(
     broker: &Arc<Broker>,
     frame: Frame,
-    peer: SocketAddr,
+    origin: handlers::Origin,
+    controller_listener: bool,
 ) -> Result<Option<Vec<Bytes>>, String> {
+    let peer = origin.peer;
     let request = match decode_request_frame(&frame.bytes) {
         Ok(r) => r,
         Err(FrameError::UnsupportedVersion {
@@ -146,7 +150,7 @@ async fn respond(
             // KIP-511: answer in the v0 body with UNSUPPORTED_VERSION and our range.
             let body = ResponseBody::ApiVersions(ApiVersionsResponse {
                 error_code: ErrorCode::UNSUPPORTED_VERSION.0,
-                api_keys: handlers::api_versions::advertised(),
+                api_keys: handlers::api_versions::advertised(controller_listener),
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, header.correlation_id, &body)
@@ -169,11 +173,11 @@ async fn respond(
         request.api_version,
         request.header.correlation_id,
     );
-    if !handlers::is_advertised(api_key, version) {
+    if !handlers::is_advertised(api_key, version, controller_listener) {
         if api_key == ApiKey::ApiVersions {
             let body = ResponseBody::ApiVersions(ApiVersionsResponse {
                 error_code: ErrorCode::UNSUPPORTED_VERSION.0,
-                api_keys: handlers::api_versions::advertised(),
+                api_keys: handlers::api_versions::advertised(controller_listener),
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, correlation_id, &body)
@@ -181,8 +185,13 @@ async fn respond(
                 .map_err(|e| e.to_string());
         }
         return Err(format!(
-            "{} v{version} is not supported by this broker",
-            api_key.name()
+            "{} v{version} is not served on this {} listener",
+            api_key.name(),
+            if controller_listener {
+                "controller"
+            } else {
+                "client"
+            }
         ));
     }
     // A JoinGroup or SyncGroup may wait for the rest of its group (up to the rebalance
@@ -203,7 +212,7 @@ async fn respond(
                 .map_err(|_| "shutting down".to_string())?,
         )
     };
-    match handlers::dispatch(broker, request, peer).await {
+    match handlers::dispatch(broker, request, origin).await {
         Outcome::Respond(body) => encode_response_frame(api_key, version, correlation_id, &body)
             .map(Some)
             .map_err(|e| {

@@ -21,7 +21,20 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
+/// The metadata log's topic: never visible to clients, never created or deleted by them.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
+/// Kafka's internal topics (`Topic.INTERNAL_TOPICS`): flagged internal in Metadata, not
+/// creatable by clients, not writable by producers. Not every name starting with `__`.
+pub const INTERNAL_TOPICS: &[&str] = &[
+    "__consumer_offsets",
+    "__transaction_state",
+    "__share_group_state",
+];
+
+/// Whether `name` is one of Kafka's internal topics.
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
+}
 /// Producer ids are handed out in blocks; a block is persisted before its first id is used.
 const PRODUCER_ID_BLOCK: i64 = 1000;
 const FRAME_VERSION: u32 = 1;
@@ -49,7 +62,7 @@ pub struct TopicMeta {
 
 impl TopicMeta {
     pub fn is_internal(&self) -> bool {
-        self.name.starts_with("__")
+        is_internal_topic(&self.name)
     }
 }
 
@@ -111,28 +124,11 @@ fn encode_record<M: VersionedMessage>(m: &M) -> Vec<u8> {
     e.into_bytes().to_vec()
 }
 
-/// A random topic id (v4-style UUID bits), never the zero id.
+/// A random topic, cluster or directory id: a version 4 UUID from the OS's randomness (so
+/// never the zero id, which Kafka reserves).
 pub fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut x = (seed as u64) ^ ((seed >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32);
-    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    x ^= counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    for chunk in bytes.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x = x.wrapping_add(0x2545_F491_4F6C_DD1D);
-        chunk.copy_from_slice(&x.to_be_bytes());
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Uuid(bytes)
+    Uuid(uuid::Uuid::new_v4().into_bytes())
 }
-
-static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl MetadataStore {
     /// Replays the metadata log.
@@ -173,14 +169,10 @@ impl MetadataStore {
             b.append(now, None, Some(r), &[]);
         }
         let batch = b.build(Compression::None);
-        let info = self
-            .log
-            .lock()
-            .append_as_leader(&batch, 0, now)
-            .map_err(|e| {
-                tracing::error!(error = %e, "metadata log append failed");
-                ErrorCode::KAFKA_STORAGE_ERROR
-            })?;
+        let info = self.log.append_as_leader(&batch, 0, now).map_err(|e| {
+            tracing::error!(error = %e, "metadata log append failed");
+            ErrorCode::KAFKA_STORAGE_ERROR
+        })?;
         self.log.flush_to(info.last_offset + 1, now).map_err(|e| {
             tracing::error!(error = %e, "metadata log sync failed");
             ErrorCode::KAFKA_STORAGE_ERROR

@@ -18,7 +18,9 @@ use crate::log::manager::LogManager;
 use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
 use crate::protocol::ErrorCode;
 use config::BrokerConfig;
-use metadata::{now_ms, validate_topic_name, MetadataStore, TopicMeta, METADATA_TOPIC};
+use metadata::{
+    is_internal_topic, now_ms, validate_topic_name, MetadataStore, TopicMeta, METADATA_TOPIC,
+};
 use partition::Partition;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -31,9 +33,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub cluster_id: String,
     pub node_id: i32,
-    /// Host and port clients are told to connect to (the listener's, with the bound port).
-    pub advertised_host: String,
-    pub advertised_port: std::sync::atomic::AtomicU16,
+    /// Every bound listener, in the order of `listeners`.
+    pub listeners: Vec<ListenerState>,
     pub logs: Arc<LogManager>,
     pub metadata: MetadataStore,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
@@ -48,6 +49,29 @@ pub struct Broker {
     /// Serializes the lazy creation of `__consumer_offsets`.
     offsets_topic_creation: std::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
+    /// Set when the broker halts on a failure it must not serve through (a failed log dir
+    /// holding the metadata log, or the only log dir): why.
+    halted: watch::Sender<Option<String>>,
+}
+
+/// A listener of a running broker: what it advertises and whether it serves the
+/// controller's APIs only (`controller.listener.names`).
+#[derive(Debug)]
+pub struct ListenerState {
+    pub name: String,
+    pub controller: bool,
+    /// The advertised host: the listener's (or its `advertised.listeners` entry), the
+    /// machine's canonical host name for an empty host.
+    pub advertised_host: String,
+    /// The advertised port (with port 0, the bound port once bound).
+    advertised_port: std::sync::atomic::AtomicU16,
+}
+
+impl ListenerState {
+    pub fn advertised_port(&self) -> u16 {
+        self.advertised_port
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// A broker started by [`start`].
@@ -91,6 +115,42 @@ impl Broker {
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// Stops serving at once, as Kafka halts on a failed log dir it cannot do without:
+    /// nothing more is acknowledged, and no clean-shutdown marker is written, so the next
+    /// start recovers the logs. [`run`] exits the process with status 1.
+    pub fn halt(&self, reason: String) {
+        tracing::error!("halting the broker: {reason}");
+        self.halted.send_replace(Some(reason));
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Why the broker halted, if it did.
+    pub fn halted(&self) -> Option<String> {
+        self.halted.borrow().clone()
+    }
+
+    /// What a failed log dir means: the broker halts when the dir is its only one or holds
+    /// the metadata log; otherwise the dir's partitions answer KAFKA_STORAGE_ERROR.
+    fn log_dir_failed(&self, dir: &std::path::Path, what: &str) {
+        let holds_metadata = self.logs.dir_of(METADATA_TOPIC, 0).as_deref() == Some(dir);
+        if self.logs.online_dirs().is_empty() || holds_metadata {
+            self.halt(format!(
+                "log dir {} failed ({what}){}",
+                dir.display(),
+                if holds_metadata {
+                    " and it holds the metadata log"
+                } else {
+                    ", and no log dir is left"
+                }
+            ));
+        } else {
+            tracing::error!(
+                dir = %dir.display(),
+                "log dir offline ({what}): its partitions answer KAFKA_STORAGE_ERROR until a restart"
+            );
+        }
     }
 
     /// Broker-level topic defaults (config file and dynamic broker configs), then the
@@ -149,8 +209,28 @@ impl Broker {
         Ok(())
     }
 
-    /// Creates a topic (metadata, then logs). Errors carry Kafka's code and a message.
+    /// Creates a topic for a client (metadata, then logs): Kafka's internal topics and the
+    /// metadata topic are refused, as Kafka refuses them. Errors carry Kafka's code and a
+    /// message.
     pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicMeta, (ErrorCode, String)> {
+        if name == METADATA_TOPIC || is_internal_topic(name) {
+            return Err((
+                ErrorCode::INVALID_REQUEST,
+                format!("Creation of internal topic {name} is prohibited."),
+            ));
+        }
+        self.create_any_topic(name, partitions, replication_factor, configs, validate_only)
+    }
+
+    /// Creates a topic, internal ones included (the broker's own `__consumer_offsets`).
+    fn create_any_topic(
         &self,
         name: &str,
         partitions: i32,
@@ -229,12 +309,25 @@ impl Broker {
         Ok(topic)
     }
 
-    /// Deletes a topic: metadata first, then its logs.
-    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, ErrorCode> {
+    /// Deletes a topic: metadata first, then its logs. kfk keeps its internal topics (the
+    /// group coordinator lives on `__consumer_offsets`; Kafka would delete it).
+    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, (ErrorCode, String)> {
         if !self.config.delete_topic_enable {
-            return Err(ErrorCode::TOPIC_DELETION_DISABLED);
+            return Err((
+                ErrorCode::TOPIC_DELETION_DISABLED,
+                "topic deletion is disabled (delete.topic.enable=false)".into(),
+            ));
         }
-        let topic = self.metadata.delete_topic(name)?;
+        if is_internal_topic(name) {
+            return Err((
+                ErrorCode::INVALID_REQUEST,
+                format!("kfk does not delete the internal topic {name}"),
+            ));
+        }
+        let topic = self
+            .metadata
+            .delete_topic(name)
+            .map_err(|code| (code, format!("cannot delete topic '{name}'")))?;
         let removed: Vec<Arc<Partition>> = {
             let mut map = self.partitions.write().unwrap_or_else(|e| e.into_inner());
             topic
@@ -283,7 +376,7 @@ impl Broker {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        match self.create_topic(
+        match self.create_any_topic(
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
             1,
@@ -298,17 +391,14 @@ impl Broker {
         }
     }
 
-    fn advertised_port(&self) -> u16 {
-        self.advertised_port
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// `(node id, host, port)` of this broker as clients must reach it.
-    pub fn endpoint(&self) -> (i32, String, i32) {
+    /// `(node id, host, port)` of this broker as clients of `listener` must reach it (Kafka
+    /// answers with the endpoint of the listener a request arrived on).
+    pub fn endpoint(&self, listener: usize) -> (i32, String, i32) {
+        let l = self.listeners.get(listener).unwrap_or(&self.listeners[0]);
         (
             self.node_id,
-            self.advertised_host.clone(),
-            i32::from(self.advertised_port()),
+            l.advertised_host.clone(),
+            i32::from(l.advertised_port()),
         )
     }
 }
@@ -336,8 +426,18 @@ impl OffsetsLog for Broker {
 fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, String> {
     let mut cluster_id: Option<String> = config.cluster_id.clone();
     for dir in &config.log_dirs {
+        let created = !fs.exists(dir);
         fs.create_dir_all(dir)
             .map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+        if created {
+            // A new log dir's entry survives a machine crash once its parent is synced.
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            fs.sync_dir(parent)
+                .map_err(|e| format!("cannot sync {}: {e}", parent.display()))?;
+        }
         let path = dir.join("meta.properties");
         if let Some(props) = checkpoint::read_properties(fs, &path).map_err(|e| e.to_string())? {
             if let Some(node) = props.get("node.id") {
@@ -376,6 +476,21 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, Str
 
 /// Opens the data dirs and metadata, binds the listeners and starts serving.
 pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
+    start_with_fs(config, Arc::new(OsFs)).await
+}
+
+/// [`start`] on a given file system (tests run brokers on a simulated, fault-injecting
+/// disk). Needs tokio's multi-threaded runtime: request handlers move their file I/O off the
+/// async workers with `block_in_place`, which a current-thread runtime cannot do.
+pub async fn start_with_fs(
+    config: BrokerConfig,
+    fs: Arc<dyn LogFs>,
+) -> Result<RunningBroker, String> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        != tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return Err("the kfk broker needs tokio's multi-threaded runtime (e.g. #[tokio::main] or Runtime::new()); a current-thread runtime cannot move its file I/O off the async workers".into());
+    }
     if let Some(limit) = crate::log::manager::raise_open_files_limit() {
         if limit < 4096 {
             tracing::warn!(
@@ -387,7 +502,6 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
     for key in &config.unused_keys {
         tracing::warn!(key = %key, "config key is known to Kafka but not used by kfk yet");
     }
-    let fs: Arc<dyn LogFs> = Arc::new(OsFs);
     let cluster_id = prepare_log_dirs(fs.as_ref(), &config)?;
     let dirs = config.log_dirs.clone();
     let (logs, report) =
@@ -412,19 +526,13 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         )
         .map_err(|e| e.to_string())?;
     let metadata = MetadataStore::open(metadata_log, config.node_id)?;
-    let listener = config.listeners[0].clone();
-    let advertised = config
-        .advertised_listeners
-        .first()
-        .cloned()
-        .unwrap_or_else(|| listener.clone());
+    let listeners = listener_states(&config);
     let (shutdown, _) = watch::channel(false);
     let groups = Coordinator::new(group_config(&config));
     let broker = Arc::new(Broker {
         cluster_id,
         node_id: config.node_id,
-        advertised_host: advertised.host.clone(),
-        advertised_port: std::sync::atomic::AtomicU16::new(advertised.port),
+        listeners,
         request_bytes: Arc::new(Semaphore::new(
             (config.queued_max_request_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS),
         )),
@@ -439,22 +547,34 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         groups,
         offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown,
+        halted: watch::channel(None).0,
     });
+    let watcher = Arc::downgrade(&broker);
+    broker.logs.on_dir_failure(Box::new(move |dir, what| {
+        if let Some(b) = watcher.upgrade() {
+            b.log_dir_failed(dir, what);
+        }
+    }));
     load_partitions(&broker)?;
     let loader = broker.clone();
     tokio::task::spawn_blocking(move || load_groups(&loader))
         .await
         .map_err(|e| format!("loading the groups panicked: {e}"))??;
-    let (listeners, addrs) = server::bind(&listener).await?;
-    if listener.port == 0 || broker.config.advertised_listeners == broker.config.listeners {
-        let port = addrs.first().map_or(advertised.port, |a| a.port());
-        if advertised.port == 0 || advertised == listener {
-            broker
+    let mut bound = Vec::new();
+    let mut addrs = Vec::new();
+    for (i, listener) in broker.config.listeners.iter().enumerate() {
+        let b = server::bind(i, listener).await?;
+        let port = b.addrs.first().map_or(listener.port, |a| a.port());
+        let state = &broker.listeners[i];
+        if state.advertised_port() == 0 {
+            state
                 .advertised_port
                 .store(port, std::sync::atomic::Ordering::Release);
         }
+        addrs.extend(b.addrs.iter().copied());
+        bound.push(b);
     }
-    let server = tokio::spawn(server::serve(broker.clone(), listeners));
+    let server = tokio::spawn(server::serve(broker.clone(), bound));
     let tasks = spawn_background_tasks(&broker);
     Ok(RunningBroker {
         broker,
@@ -462,6 +582,25 @@ pub async fn start(config: BrokerConfig) -> Result<RunningBroker, String> {
         server,
         tasks,
     })
+}
+
+/// Each listener's advertised endpoint before binding (port 0 until bound).
+fn listener_states(config: &BrokerConfig) -> Vec<ListenerState> {
+    config
+        .listeners
+        .iter()
+        .zip(&config.advertised_listeners)
+        .map(|(l, a)| ListenerState {
+            name: l.name.clone(),
+            controller: config.controller_listener_names.contains(&l.name),
+            advertised_host: if a.host.is_empty() {
+                server::canonical_host_name()
+            } else {
+                a.host.clone()
+            },
+            advertised_port: std::sync::atomic::AtomicU16::new(a.port),
+        })
+        .collect()
 }
 
 fn group_config(c: &BrokerConfig) -> GroupConfig {
@@ -515,8 +654,8 @@ fn load_groups(broker: &Broker) -> Result<(), String> {
     Ok(())
 }
 
-/// Partition objects for every topic; partition dirs of topics that no longer exist are
-/// removed.
+/// Partition objects for every topic; partition dirs that the metadata does not know are
+/// set aside as `-stray` directories (never deleted: the metadata may be what is wrong).
 fn load_partitions(broker: &Arc<Broker>) -> Result<(), String> {
     let topics = broker.metadata.topics();
     for topic in &topics {
@@ -531,8 +670,20 @@ fn load_partitions(broker: &Arc<Broker>) -> Result<(), String> {
                 .iter()
                 .any(|t| t.name == topic && t.partitions.iter().any(|p| p.index == partition));
         if !known {
-            tracing::warn!(topic = %topic, partition, "removing the log of a partition that no longer exists");
-            let _ = broker.logs.delete(&topic, partition);
+            match broker.logs.set_aside_stray(&topic, partition) {
+                Ok(Some(path)) => tracing::warn!(
+                    topic = %topic,
+                    partition,
+                    path = %path.display(),
+                    "the metadata does not know this partition: its log is set aside as a stray directory"
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "cannot set aside the stray log of {topic}-{partition}: {e}"
+                    ))
+                }
+            }
         }
     }
     Ok(())
@@ -608,6 +759,9 @@ impl RunningBroker {
         for t in self.tasks {
             let _ = t.await;
         }
+        if let Some(reason) = self.broker.halted() {
+            return Err(format!("the broker halted: {reason}"));
+        }
         let logs = self.broker.logs.clone();
         tokio::task::spawn_blocking(move || logs.shutdown())
             .await
@@ -627,18 +781,39 @@ pub async fn run(config: BrokerConfig) -> Result<(), String> {
     let running = start(config).await?;
     let b = &running.broker;
     let listeners: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
+    let advertised: Vec<String> = b
+        .listeners
+        .iter()
+        .map(|l| {
+            format!(
+                "{}://{}:{}{}",
+                l.name,
+                l.advertised_host,
+                l.advertised_port(),
+                if l.controller { " (controller)" } else { "" }
+            )
+        })
+        .collect();
     eprintln!(
-        "kfk broker {} started in {} ms: node.id {}, cluster.id {}, data in {}, listening on {} (advertised as {}:{})",
+        "kfk broker {} started in {} ms: node.id {}, cluster.id {}, data in {}, listening on {} (advertised as {})",
         env!("CARGO_PKG_VERSION"),
         started.elapsed().as_millis(),
         b.node_id,
         b.cluster_id,
         dirs.join(","),
         listeners.join(", "),
-        b.advertised_host,
-        b.advertised_port()
+        advertised.join(", ")
     );
-    wait_for_signal().await;
+    let mut halted = b.halted.subscribe();
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = halted.wait_for(Option::is_some) => {}
+    }
+    if let Some(reason) = b.halted() {
+        // As Kafka's Exit.halt: no clean shutdown, the next start recovers the logs.
+        eprintln!("kfk broker: halted: {reason}");
+        std::process::exit(1);
+    }
     eprintln!("kfk broker: shutting down");
     running.shutdown().await?;
     eprintln!("kfk broker: stopped cleanly");

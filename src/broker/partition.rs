@@ -79,10 +79,9 @@ impl Partition {
         required_acks: i16,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
-        let (info, sync) = {
-            let mut log = self.log.lock();
-            let min_isr = log.config().min_insync_replicas;
-            if required_acks == -1 && ISR_SIZE < min_isr {
+        if required_acks == -1 {
+            let min_isr = self.log.lock().config().min_insync_replicas;
+            if ISR_SIZE < min_isr {
                 return Err(AppendError {
                     code: ErrorCode::NOT_ENOUGH_REPLICAS,
                     message: format!(
@@ -91,24 +90,10 @@ impl Partition {
                     ),
                 });
             }
-            let info = log.append_as_leader(records, self.leader_epoch(), now_ms)?;
-            // A retry of a batch whose first append is still being synced waits for that
-            // sync too when every message must be durable before its answer.
-            let sync = if info.duplicate {
-                log.config().flush_messages <= 1 && log.recovery_point() <= info.last_offset
-            } else {
-                log.needs_flush(now_ms)
-            };
-            (info, sync)
-        };
-        if sync {
-            self.log
-                .flush_to(info.last_offset + 1, now_ms)
-                .map_err(|e| AppendError {
-                    code: ErrorCode::KAFKA_STORAGE_ERROR,
-                    message: format!("syncing {}-{}: {e}", self.topic, self.index),
-                })?;
         }
+        let info = self
+            .log
+            .append_as_leader(records, self.leader_epoch(), now_ms)?;
         self.advance_high_watermark(info.last_offset + 1);
         Ok(info)
     }
@@ -136,6 +121,9 @@ impl Partition {
         min_one_batch: bool,
         follower: bool,
     ) -> Result<ReadResult, ErrorCode> {
+        if self.log.is_offline() {
+            return Err(ErrorCode::KAFKA_STORAGE_ERROR);
+        }
         let mut log = self.log.lock();
         let high_watermark = self.high_watermark();
         let bound = if follower {
@@ -143,7 +131,14 @@ impl Partition {
         } else {
             high_watermark
         };
-        let records = log.read(offset, max_bytes, bound, min_one_batch)?;
+        let records = match log.read(offset, max_bytes, bound, min_one_batch) {
+            Err(ErrorCode::KAFKA_STORAGE_ERROR) => {
+                drop(log);
+                self.log.fail("a read failed");
+                return Err(ErrorCode::KAFKA_STORAGE_ERROR);
+            }
+            other => other?,
+        };
         Ok(ReadResult {
             records,
             high_watermark,

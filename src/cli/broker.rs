@@ -16,7 +16,7 @@ pub struct BrokerArgs {
 pub enum BrokerCommand {
     /// Start a broker and run until SIGINT/SIGTERM (then shut down cleanly).
     #[command(
-        after_help = "Examples:\n  kfk broker start\n  kfk broker start --config server.properties --override log.retention.hours=1\n  kfk broker start --data-dir /var/lib/kfk --listeners PLAINTEXT://0.0.0.0:9092"
+        after_help = "Examples:\n  kfk broker start\n  kfk broker start --config server.properties --override log.retention.hours=1\n  kfk broker start --data-dir /var/lib/kfk --listeners PLAINTEXT://:9092 (every interface, advertising this host name)"
     )]
     Start(StartArgs),
 }
@@ -33,9 +33,10 @@ pub struct StartArgs {
     /// Data directory (log.dirs); wins over the config file. Default ./kfk-data.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Listener, e.g. PLAINTEXT://localhost:9092 (port 0: any free port, which is then
-    /// advertised).
-    #[arg(long, value_name = "PLAINTEXT://HOST:PORT")]
+    /// Listeners (the `listeners` key), e.g. PLAINTEXT://localhost:9092 or several separated
+    /// by commas. An empty host binds every interface and advertises this machine's host
+    /// name; port 0 takes any free port, which is then advertised.
+    #[arg(long, value_name = "NAME://HOST:PORT")]
     pub listeners: Option<String>,
 }
 

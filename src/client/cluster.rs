@@ -22,6 +22,8 @@ pub struct TopicInfo {
     pub name: String,
     pub id: Uuid,
     pub partitions: Vec<PartitionInfo>,
+    /// Kafka's internal topics (`__consumer_offsets`, ...), as the broker flags them.
+    pub internal: bool,
 }
 
 #[derive(Debug, Default)]
@@ -203,6 +205,7 @@ impl Cluster {
                     name,
                     id: t.topic_id,
                     partitions,
+                    internal: t.is_internal,
                 },
             );
         }
@@ -254,6 +257,20 @@ impl Cluster {
 
     pub fn topic_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.lock().topics.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The topics that are not internal (what a pattern subscription may match, as Java's
+    /// `exclude.internal.topics=true`).
+    pub fn user_topic_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .lock()
+            .topics
+            .values()
+            .filter(|t| !t.internal)
+            .map(|t| t.name.clone())
+            .collect();
         v.sort();
         v
     }

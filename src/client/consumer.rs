@@ -330,9 +330,9 @@ impl Consumer {
             Some(Subscription::Pattern(matches)) => {
                 self.cluster.refresh(&[]).await?;
                 self.cluster
-                    .topic_names()
+                    .user_topic_names()
                     .into_iter()
-                    .filter(|t| !t.starts_with("__") && matches(t))
+                    .filter(|t| matches(t))
                     .collect()
             }
         };

@@ -46,6 +46,9 @@ pub trait LogFs: Send + Sync + std::fmt::Debug {
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()>;
     /// Last modification time in ms since the epoch.
     fn modified_ms(&self, path: &Path) -> Option<i64>;
+    /// Makes the entries of `dir` durable: files and directories created, renamed or removed
+    /// in it survive a machine crash only after this (`fsync` of the directory).
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
 /// The operating system's files.
@@ -133,31 +136,79 @@ impl LogFs for OsFs {
         let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
         i64::try_from(since.as_millis()).ok()
     }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        sync_dir(dir)
+    }
+}
+
+/// Faults a [`SimulatedFs`] injects (a failing disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `sync_data` and `sync_dir` fail.
+    Sync,
+    /// Writes fail.
+    Write,
 }
 
 /// An in-memory file system that models a machine crash: writes land in a volatile image,
 /// `sync_data` copies it to the durable image, and [`SimulatedFs::crash`] drops whatever was
-/// not synced. Renames, creations and removals count as durable at once (as after a directory
-/// sync). Counts `sync_data` calls so tests can check the flush policy.
+/// not made durable — file contents not synced, and directory entries (files and
+/// directories created or renamed) whose directory was not synced since. A directory whose
+/// parent the model does not know (the test's root) is durable. Removals count as durable at
+/// once. Faults ([`SimulatedFs::inject`]) make syncs or writes under a path fail, as a failing
+/// disk does. Counts `sync_data` calls so tests can check the flush policy.
 #[derive(Debug, Default)]
 pub struct SimulatedFs {
     files: Mutex<BTreeMap<PathBuf, Arc<SimFile>>>,
-    syncs: Arc<AtomicU64>,
+    /// Known directories and whether their own entry is durable.
+    dirs: Mutex<BTreeMap<PathBuf, bool>>,
+    /// Files whose directory entry is durable.
+    durable_entries: Mutex<std::collections::BTreeSet<PathBuf>>,
+    shared: Arc<SimShared>,
     now_ms: AtomicU64,
-    sync_delay_us: Arc<AtomicU64>,
+}
+
+/// What every file of one [`SimulatedFs`] shares.
+#[derive(Debug, Default)]
+struct SimShared {
+    syncs: AtomicU64,
+    /// How long a sync takes (a disk's fsync latency), in microseconds.
+    sync_delay_us: AtomicU64,
+    faults: Mutex<Vec<(PathBuf, Fault)>>,
+}
+
+impl SimShared {
+    fn check(&self, path: &Path, fault: Fault) -> io::Result<()> {
+        let hit = lock(&self.faults)
+            .iter()
+            .any(|(prefix, f)| *f == fault && path.starts_with(prefix));
+        if hit {
+            return Err(io::Error::other(format!(
+                "injected {fault:?} failure at {}",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
 struct SimFile {
+    /// Where the file is now (renames move it), for fault matching.
+    path: Mutex<PathBuf>,
     volatile: Mutex<Vec<u8>>,
     durable: Mutex<Vec<u8>>,
-    syncs: Arc<AtomicU64>,
-    /// How long a sync takes (a disk's fsync latency), in microseconds.
-    sync_delay_us: Arc<AtomicU64>,
+    shared: Arc<SimShared>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SimFile {
+    fn path(&self) -> PathBuf {
+        lock(&self.path).clone()
+    }
 }
 
 impl LogFile for SimFile {
@@ -177,6 +228,7 @@ impl LogFile for SimFile {
         Ok(())
     }
     fn write_all_at(&self, data: &[u8], position: u64) -> io::Result<()> {
+        self.shared.check(&self.path(), Fault::Write)?;
         let mut file = lock(&self.volatile);
         let start = usize::try_from(position).map_err(|_| io::ErrorKind::InvalidInput)?;
         if file.len() < start + data.len() {
@@ -189,6 +241,7 @@ impl LogFile for SimFile {
         Ok(lock(&self.volatile).len() as u64)
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
+        self.shared.check(&self.path(), Fault::Write)?;
         lock(&self.volatile).resize(
             usize::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?,
             0,
@@ -196,13 +249,14 @@ impl LogFile for SimFile {
         Ok(())
     }
     fn sync_data(&self) -> io::Result<()> {
-        let delay = self.sync_delay_us.load(Ordering::SeqCst);
+        let delay = self.shared.sync_delay_us.load(Ordering::SeqCst);
         if delay > 0 {
             std::thread::sleep(std::time::Duration::from_micros(delay));
         }
+        self.shared.check(&self.path(), Fault::Sync)?;
         let snapshot = lock(&self.volatile).clone();
         *lock(&self.durable) = snapshot;
-        self.syncs.fetch_add(1, Ordering::SeqCst);
+        self.shared.syncs.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -212,29 +266,51 @@ impl SimulatedFs {
         Arc::new(SimulatedFs::default())
     }
 
-    /// Drops every write that was not synced, in every file.
+    /// A machine crash: drops every write that was not synced, and every file or directory
+    /// whose entry was not made durable by a sync of its directory.
     pub fn crash(&self) {
-        for file in lock(&self.files).values() {
+        let dirs = lock(&self.dirs).clone();
+        let durable_entries = lock(&self.durable_entries).clone();
+        let survives_dirs = |path: &Path| {
+            path.ancestors()
+                .skip(1)
+                .all(|a| dirs.get(a).copied().unwrap_or(true))
+        };
+        let mut files = lock(&self.files);
+        files.retain(|path, _| durable_entries.contains(path) && survives_dirs(path));
+        for file in files.values() {
             let durable = lock(&file.durable).clone();
             *lock(&file.volatile) = durable;
         }
+        lock(&self.dirs).retain(|d, durable| *durable && survives_dirs(d));
     }
 
     /// `sync_data` calls so far, over all files.
     pub fn sync_count(&self) -> u64 {
-        self.syncs.load(Ordering::SeqCst)
+        self.shared.syncs.load(Ordering::SeqCst)
     }
 
     /// Makes every sync take `delay`, as a real disk's fsync does.
     pub fn set_sync_delay(&self, delay: std::time::Duration) {
-        self.sync_delay_us
+        self.shared
+            .sync_delay_us
             .store(delay.as_micros() as u64, Ordering::SeqCst);
     }
 
-    fn new_file(&self) -> Arc<SimFile> {
+    /// From now on, `fault` happens for every file and directory under `prefix`.
+    pub fn inject(&self, prefix: &Path, fault: Fault) {
+        lock(&self.shared.faults).push((prefix.to_path_buf(), fault));
+    }
+
+    /// Removes every injected fault (the disk was replaced).
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    fn new_file(&self, path: &Path) -> Arc<SimFile> {
         Arc::new(SimFile {
-            syncs: self.syncs.clone(),
-            sync_delay_us: self.sync_delay_us.clone(),
+            path: Mutex::new(path.to_path_buf()),
+            shared: self.shared.clone(),
             ..SimFile::default()
         })
     }
@@ -271,43 +347,104 @@ impl LogFs for SimulatedFs {
         if !create {
             return Err(Self::not_found(path));
         }
-        let file = self.new_file();
+        self.shared.check(path, Fault::Write)?;
+        let file = self.new_file(path);
         files.insert(path.to_path_buf(), file.clone());
         Ok(file)
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
+        lock(&self.durable_entries).remove(path);
         lock(&self.files)
             .remove(path)
             .map(|_| ())
             .ok_or_else(|| Self::not_found(path))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.shared.check(to, Fault::Write)?;
         let mut files = lock(&self.files);
-        let file = files.remove(from).ok_or_else(|| Self::not_found(from))?;
-        files.insert(to.to_path_buf(), file);
+        let mut entries = lock(&self.durable_entries);
+        let mut dirs = lock(&self.dirs);
+        if let Some(file) = files.remove(from) {
+            entries.remove(from);
+            *lock(&file.path) = to.to_path_buf();
+            files.insert(to.to_path_buf(), file);
+            return Ok(());
+        }
+        if !dirs.contains_key(from) {
+            return Err(Self::not_found(from));
+        }
+        // A directory: everything under it moves; its new entry is not durable yet.
+        let moved: Vec<PathBuf> = files
+            .keys()
+            .filter(|k| k.starts_with(from))
+            .cloned()
+            .collect();
+        for old in moved {
+            let new = to.join(old.strip_prefix(from).unwrap_or(&old));
+            if let Some(file) = files.remove(&old) {
+                *lock(&file.path) = new.clone();
+                if entries.remove(&old) {
+                    entries.insert(new.clone());
+                }
+                files.insert(new, file);
+            }
+        }
+        let moved_dirs: Vec<(PathBuf, bool)> = dirs
+            .iter()
+            .filter(|(d, _)| d.starts_with(from))
+            .map(|(d, durable)| (d.clone(), *durable))
+            .collect();
+        for (old, durable) in moved_dirs {
+            dirs.remove(&old);
+            let new = to.join(old.strip_prefix(from).unwrap_or(&old));
+            let is_root = new == to;
+            dirs.insert(new, durable && !is_root);
+        }
         Ok(())
     }
     fn exists(&self, path: &Path) -> bool {
         let files = lock(&self.files);
-        files.contains_key(path) || files.keys().any(|k| k.starts_with(path))
+        files.contains_key(path)
+            || files.keys().any(|k| k.starts_with(path))
+            || lock(&self.dirs).contains_key(path)
     }
-    fn create_dir_all(&self, _dir: &Path) -> io::Result<()> {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut dirs = lock(&self.dirs);
+        let mut missing: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|a| !dirs.contains_key(*a))
+            .collect();
+        missing.reverse();
+        for d in missing {
+            if d.as_os_str().is_empty() || d.parent().is_none() {
+                continue;
+            }
+            self.shared.check(d, Fault::Write)?;
+            // A directory under no known directory is the test's root: durable.
+            let parent_known = d.parent().is_some_and(|p| dirs.contains_key(p));
+            dirs.insert(d.to_path_buf(), !parent_known);
+        }
         Ok(())
     }
     fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
         lock(&self.files).retain(|k, _| !k.starts_with(dir));
+        lock(&self.durable_entries).retain(|k| !k.starts_with(dir));
+        lock(&self.dirs).retain(|k, _| !k.starts_with(dir));
         Ok(())
     }
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
         let files = lock(&self.files);
+        let dirs = lock(&self.dirs);
         let mut out: Vec<PathBuf> = files
             .keys()
+            .chain(dirs.keys())
             .filter_map(|k| {
                 let rest = k.strip_prefix(dir).ok()?;
                 let first = rest.components().next()?;
                 Some(dir.join(first))
             })
             .collect();
+        out.sort();
         out.dedup();
         Ok(out)
     }
@@ -318,15 +455,34 @@ impl LogFs for SimulatedFs {
         Ok(data)
     }
     fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        let file = self.new_file();
+        self.shared.check(path, Fault::Write)?;
+        let file = self.new_file(path);
         file.write_all_at(data, 0)?;
         file.sync_data()?;
+        if let Some(parent) = path.parent() {
+            self.shared.check(parent, Fault::Sync)?;
+        }
         lock(&self.files).insert(path.to_path_buf(), file);
+        lock(&self.durable_entries).insert(path.to_path_buf());
         Ok(())
     }
     fn modified_ms(&self, path: &Path) -> Option<i64> {
         self.exists(path)
             .then(|| self.now_ms.load(Ordering::SeqCst) as i64)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.shared.check(dir, Fault::Sync)?;
+        let files = lock(&self.files);
+        let mut entries = lock(&self.durable_entries);
+        for path in files.keys().filter(|p| p.parent() == Some(dir)) {
+            entries.insert(path.clone());
+        }
+        for (d, durable) in lock(&self.dirs).iter_mut() {
+            if d.parent() == Some(dir) {
+                *durable = true;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -338,6 +494,7 @@ mod tests {
     fn a_crash_drops_unsynced_writes_only() {
         let fs = SimulatedFs::new();
         let f = fs.open(Path::new("/d/a"), true).unwrap();
+        fs.sync_dir(Path::new("/d")).unwrap();
         f.write_all_at(b"durable", 0).unwrap();
         f.sync_data().unwrap();
         f.write_all_at(b"-lost", 7).unwrap();
@@ -349,5 +506,44 @@ mod tests {
             fs.list_dir(Path::new("/d")).unwrap(),
             vec![PathBuf::from("/d/a")]
         );
+    }
+
+    #[test]
+    fn a_crash_drops_entries_whose_directory_was_not_synced() {
+        let fs = SimulatedFs::new();
+        fs.create_dir_all(Path::new("/data")).unwrap();
+        fs.create_dir_all(Path::new("/data/t-0")).unwrap();
+        let f = fs.open(Path::new("/data/t-0/a.log"), true).unwrap();
+        f.write_all_at(b"x", 0).unwrap();
+        f.sync_data().unwrap();
+        fs.sync_dir(Path::new("/data/t-0")).unwrap();
+        // The file's entry is durable, but the partition directory's own entry is not.
+        fs.crash();
+        assert!(!fs.exists(Path::new("/data/t-0/a.log")));
+        assert!(fs.exists(Path::new("/data")), "the test's root is durable");
+
+        fs.create_dir_all(Path::new("/data/t-0")).unwrap();
+        fs.sync_dir(Path::new("/data")).unwrap();
+        let f = fs.open(Path::new("/data/t-0/a.log"), true).unwrap();
+        f.write_all_at(b"x", 0).unwrap();
+        f.sync_data().unwrap();
+        fs.sync_dir(Path::new("/data/t-0")).unwrap();
+        fs.crash();
+        assert_eq!(fs.read(Path::new("/data/t-0/a.log")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn injected_faults_fail_syncs_and_writes_under_a_path() {
+        let fs = SimulatedFs::new();
+        let a = fs.open(Path::new("/one/a"), true).unwrap();
+        let b = fs.open(Path::new("/two/b"), true).unwrap();
+        fs.inject(Path::new("/one"), Fault::Sync);
+        assert!(a.sync_data().is_err());
+        assert!(fs.sync_dir(Path::new("/one")).is_err());
+        assert!(b.sync_data().is_ok());
+        fs.inject(Path::new("/two"), Fault::Write);
+        assert!(b.write_all_at(b"x", 0).is_err());
+        fs.clear_faults();
+        assert!(a.sync_data().is_ok() && b.write_all_at(b"x", 0).is_ok());
     }
 }

@@ -10,6 +10,7 @@
 
 use super::checkpoint;
 use super::config::LogConfig;
+use super::dir_health::{DirHealth, FailureHandler, FailureReporter};
 use super::io::LogFs;
 use super::unified_log::{Log, LogError, OpenOptions, RecoveryReport, SharedLog};
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,9 @@ struct Entry {
 pub struct LogManager {
     fs: Arc<dyn LogFs>,
     dirs: Vec<PathBuf>,
+    /// One per dir, in the order of `dirs`.
+    health: Vec<Arc<DirHealth>>,
+    reporter: Arc<FailureReporter>,
     logs: Mutex<HashMap<TopicPartition, Entry>>,
 }
 
@@ -106,23 +110,29 @@ impl LogManager {
             report.clean_shutdown = true; // a new (or empty) data dir has nothing to recover
         }
         let opened = open_in_parallel(&fs, work, config_for)?;
+        let reporter = Arc::new(FailureReporter::default());
+        let health: Vec<Arc<DirHealth>> = dirs
+            .iter()
+            .map(|d| Arc::new(DirHealth::new(d, reporter.clone())))
+            .collect();
+        let health_of = |dir: &Path| {
+            let i = dirs.iter().position(|d| d == dir).unwrap_or(0);
+            health[i].clone()
+        };
         let mut logs = HashMap::new();
         for (tp, dir, log, r) in opened {
             report.recovery.segments_scanned += r.segments_scanned;
             report.recovery.bytes_truncated += r.bytes_truncated;
             report.recovery.segments_deleted += r.segments_deleted;
-            logs.insert(
-                tp,
-                Entry {
-                    dir,
-                    log: Arc::new(SharedLog::new(log)),
-                },
-            );
+            let log = Arc::new(SharedLog::watched(log, health_of(&dir)));
+            logs.insert(tp, Entry { dir, log });
         }
         report.partitions = logs.len();
         let manager = LogManager {
             fs,
             dirs,
+            health,
+            reporter,
             logs: Mutex::new(logs),
         };
         manager.checkpoint().map_err(|source| LogError {
@@ -142,6 +152,33 @@ impl LogManager {
 
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// Installs what happens when a log dir fails (the broker's policy: halt, or serve
+    /// KAFKA_STORAGE_ERROR for that dir). Installed once.
+    pub fn on_dir_failure(&self, handler: FailureHandler) {
+        self.reporter.install(handler);
+    }
+
+    /// The log dir holding `topic-partition`.
+    pub fn dir_of(&self, topic: &str, partition: i32) -> Option<PathBuf> {
+        self.lock()
+            .get(&(topic.to_string(), partition))
+            .map(|e| e.dir.clone())
+    }
+
+    /// The dirs still online.
+    pub fn online_dirs(&self) -> Vec<PathBuf> {
+        self.health
+            .iter()
+            .filter(|h| !h.is_offline())
+            .map(|h| h.dir().to_path_buf())
+            .collect()
+    }
+
+    fn health_of(&self, dir: &Path) -> Arc<DirHealth> {
+        let i = self.dirs.iter().position(|d| d == dir).unwrap_or(0);
+        self.health[i].clone()
     }
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<SharedLog>> {
@@ -177,17 +214,18 @@ impl LogManager {
         if let Some(e) = logs.get(&tp) {
             return Ok(e.log.clone());
         }
-        let dir = self
-            .dirs
+        let online = self.online_dirs();
+        let dir = online
             .iter()
             .min_by_key(|d| logs.values().filter(|e| &e.dir == *d).count())
             .cloned()
             .ok_or_else(|| LogError {
-                context: "no log dirs".into(),
-                source: io::Error::other("empty log.dirs"),
+                context: format!("{topic}-{partition}: create"),
+                source: io::Error::other("every log dir is offline"),
             })?;
         let path = dir.join(format!("{topic}-{partition}"));
-        let (log, _) = Log::open(
+        let health = self.health_of(&dir);
+        let opened = Log::open(
             self.fs.clone(),
             &path,
             topic,
@@ -197,17 +235,22 @@ impl LogManager {
                 clean_shutdown: true,
                 ..OpenOptions::default()
             },
-        )?;
+        );
+        let (log, _) = opened.inspect_err(|e| health.fail(&e.to_string()))?;
         checkpoint::write_partition_metadata(
             self.fs.as_ref(),
             &path.join("partition.metadata"),
             topic_id,
         )
-        .map_err(|source| LogError {
-            context: format!("{topic}-{partition}: write partition.metadata"),
-            source,
+        .map_err(|source| {
+            let e = LogError {
+                context: format!("{topic}-{partition}: write partition.metadata"),
+                source,
+            };
+            health.fail(&e.to_string());
+            e
         })?;
-        let shared = Arc::new(SharedLog::new(log));
+        let shared = Arc::new(SharedLog::watched(log, health));
         logs.insert(
             tp,
             Entry {
@@ -227,10 +270,30 @@ impl LogManager {
         self.fs.remove_dir_all(&dir)
     }
 
-    /// Writes each dir's recovery-point and log-start checkpoints.
+    /// Sets a partition's log aside without deleting it, as Kafka does with logs its metadata
+    /// does not know: the directory becomes `<topic>-<partition>.<32 hex digits>-stray`
+    /// (skipped at every later start). Returns the new path.
+    pub fn set_aside_stray(&self, topic: &str, partition: i32) -> io::Result<Option<PathBuf>> {
+        let Some(entry) = self.lock().remove(&(topic.to_string(), partition)) else {
+            return Ok(None);
+        };
+        let dir = entry.log.lock().dir().to_path_buf();
+        let stray = dir.with_file_name(format!(
+            "{topic}-{partition}.{}-stray",
+            uuid::Uuid::new_v4().simple()
+        ));
+        self.fs.rename(&dir, &stray)?;
+        if let Some(parent) = dir.parent() {
+            self.fs.sync_dir(parent)?;
+        }
+        Ok(Some(stray))
+    }
+
+    /// Writes each online dir's recovery-point and log-start checkpoints; a dir whose
+    /// checkpoint cannot be written goes offline.
     pub fn checkpoint(&self) -> io::Result<()> {
         let logs = self.all_with_dirs();
-        for dir in &self.dirs {
+        for dir in &self.online_dirs() {
             let mut recovery = BTreeMap::new();
             let mut starts = BTreeMap::new();
             for (tp, d, log) in &logs {
@@ -240,8 +303,19 @@ impl LogManager {
                     starts.insert(tp.clone(), l.log_start_offset());
                 }
             }
-            checkpoint::write_offsets(self.fs.as_ref(), &dir.join(RECOVERY_POINT_FILE), &recovery)?;
-            checkpoint::write_offsets(self.fs.as_ref(), &dir.join(LOG_START_FILE), &starts)?;
+            let written = checkpoint::write_offsets(
+                self.fs.as_ref(),
+                &dir.join(RECOVERY_POINT_FILE),
+                &recovery,
+            )
+            .and_then(|()| {
+                checkpoint::write_offsets(self.fs.as_ref(), &dir.join(LOG_START_FILE), &starts)
+            });
+            if let Err(e) = written {
+                self.health_of(dir)
+                    .fail(&format!("writing checkpoints failed: {e}"));
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -255,7 +329,7 @@ impl LogManager {
 
     /// Flushes the logs whose `flush.ms` has passed.
     pub fn flush_due(&self, now_ms: i64) -> io::Result<()> {
-        for (_, log) in self.all() {
+        for (_, log) in self.all().into_iter().filter(|(_, l)| !l.is_offline()) {
             let (due, leo) = {
                 let l = log.lock();
                 (l.needs_flush(now_ms), l.log_end_offset())
@@ -274,8 +348,15 @@ impl LogManager {
         high_watermark: &dyn Fn(&TopicPartition) -> i64,
     ) -> io::Result<usize> {
         let mut deleted = 0;
-        for (tp, log) in self.all() {
-            deleted += log.lock().enforce_retention(now_ms, high_watermark(&tp))?;
+        for (tp, log) in self.all().into_iter().filter(|(_, l)| !l.is_offline()) {
+            let result = log.lock().enforce_retention(now_ms, high_watermark(&tp));
+            match result {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    log.fail(&format!("retention failed: {e}"));
+                    return Err(e);
+                }
+            }
         }
         Ok(deleted)
     }
@@ -283,19 +364,27 @@ impl LogManager {
     /// Compacts every log whose policy has `compact` and that is dirty enough.
     pub fn compact(&self, now_ms: i64) -> io::Result<usize> {
         let mut cleaned = 0;
-        for (_, log) in self.all() {
-            cleaned += super::cleaner::clean(&log, now_ms)?.segments_cleaned;
+        for (_, log) in self.all().into_iter().filter(|(_, l)| !l.is_offline()) {
+            match super::cleaner::clean(&log, now_ms) {
+                Ok(r) => cleaned += r.segments_cleaned,
+                Err(e) => {
+                    log.fail(&format!("compaction failed: {e}"));
+                    return Err(e);
+                }
+            }
         }
         Ok(cleaned)
     }
 
     /// Clean shutdown: closes every log, writes checkpoints and the clean-shutdown marker.
+    /// Offline dirs are left as they are: no clean-shutdown marker, so the next start
+    /// recovers them.
     pub fn shutdown(&self) -> io::Result<()> {
-        for (_, log) in self.all() {
+        for (_, log) in self.all().into_iter().filter(|(_, l)| !l.is_offline()) {
             log.lock().close()?;
         }
         self.checkpoint()?;
-        for dir in &self.dirs {
+        for dir in &self.online_dirs() {
             self.fs.write_atomic(&dir.join(CLEAN_SHUTDOWN_FILE), b"")?;
         }
         Ok(())

@@ -12,6 +12,7 @@
 pub mod checkpoint;
 pub mod cleaner;
 pub mod config;
+pub mod dir_health;
 pub mod index;
 pub mod io;
 pub mod leader_epoch;

@@ -161,8 +161,17 @@ impl Log {
         options: OpenOptions,
     ) -> Result<(Log, RecoveryReport), LogError> {
         let name = format!("{topic}-{partition}");
+        let created = !fs.exists(dir);
         fs.create_dir_all(dir)
             .map_err(io_err(format!("{name}: create {}", dir.display())))?;
+        if created {
+            // The new directory's entry survives a machine crash only once its parent is
+            // synced (as Kafka's `Utils.flushDir` on a new log).
+            if let Some(parent) = dir.parent() {
+                fs.sync_dir(parent)
+                    .map_err(io_err(format!("{name}: sync {}", parent.display())))?;
+            }
+        }
         let mut bases = Vec::new();
         for path in fs
             .list_dir(dir)
@@ -213,6 +222,7 @@ impl Log {
             let base = self.log_start_offset;
             let segment = LogSegment::create(self.fs.as_ref(), &self.dir, base, self.limits())?;
             self.segments.insert(base, Some(segment));
+            self.fs.sync_dir(&self.dir)?;
         }
         let bases: Vec<i64> = self.segments.keys().copied().collect();
         let first_dirty = if options.clean_shutdown {
@@ -691,6 +701,8 @@ impl Log {
         self.write_producer_snapshot(base)?;
         let segment = LogSegment::create(self.fs.as_ref(), &self.dir, base, self.limits())?;
         self.segments.insert(base, Some(segment));
+        // The new segment's files survive a machine crash only once the directory is synced.
+        self.fs.sync_dir(&self.dir)?;
         self.recovery_point = self.recovery_point.max(base);
         self.unflushed_messages = 0;
         Ok(())
@@ -919,6 +931,7 @@ impl Log {
                     limits,
                 )?),
             );
+            self.fs.sync_dir(&self.dir)?;
             self.log_start_offset = self.log_start_offset.min(offset);
         } else {
             self.active_segment()?.truncate_to(offset, limits)?;
@@ -1013,6 +1026,7 @@ impl Log {
         self.segments.insert(base, None);
         self.fs
             .rename(&cleaned, &super::segment::log_path(&self.dir, base))?;
+        self.fs.sync_dir(&self.dir)?;
         let limits = self.limits();
         let mut segment = LogSegment::open(self.fs.as_ref(), &self.dir, base, limits)?;
         segment.recover(limits, |_| {})?;
@@ -1048,6 +1062,8 @@ impl Log {
 #[derive(Debug)]
 pub struct SharedLog {
     log: Mutex<Log>,
+    /// The health of the log's directory: an I/O error here takes the directory offline.
+    health: Arc<super::dir_health::DirHealth>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -1096,12 +1112,35 @@ impl SharedLog {
         Ok(())
     }
 
+    /// A log whose directory nobody watches (tests, tools).
     pub fn new(log: Log) -> Self {
+        let dir = log.dir().parent().unwrap_or(log.dir()).to_path_buf();
+        SharedLog::watched(log, super::dir_health::DirHealth::unwatched(&dir))
+    }
+
+    /// A log of a managed directory: its I/O errors take `health`'s directory offline.
+    pub fn watched(log: Log, health: Arc<super::dir_health::DirHealth>) -> Self {
         SharedLog {
+            health,
             log: Mutex::new(log),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
         }
+    }
+
+    /// Whether the log's directory is offline after an I/O error (nothing is read or
+    /// written then: KAFKA_STORAGE_ERROR).
+    pub fn is_offline(&self) -> bool {
+        self.health.is_offline()
+    }
+
+    /// Takes the log's directory offline after an I/O error on this log.
+    pub fn fail(&self, what: &str) {
+        let name = {
+            let l = self.lock();
+            format!("{}-{}", l.topic(), l.partition())
+        };
+        self.health.fail(&format!("{name}: {what}"));
     }
 
     /// The log, for a short critical section (never held across `.await`).
@@ -1109,19 +1148,43 @@ impl SharedLog {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends, then syncs if the flush policy asks for it, before returning.
+    /// Appends as the leader, then syncs if the flush policy asks for it, before returning:
+    /// when this returns, the records are as durable as the policy promises. An I/O error
+    /// takes the directory offline.
     pub fn append_as_leader(
         &self,
         records: &Bytes,
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
-        let (info, flush) = {
+        if self.is_offline() {
+            return Err(refuse(
+                ErrorCode::KAFKA_STORAGE_ERROR,
+                "the log directory is offline",
+            ));
+        }
+        let (info, sync) = {
             let mut log = self.lock();
-            let info = log.append_as_leader(records, leader_epoch, now_ms)?;
-            (info, log.needs_flush(now_ms))
+            let info = match log.append_as_leader(records, leader_epoch, now_ms) {
+                Ok(info) => info,
+                Err(e) => {
+                    drop(log);
+                    if e.code == ErrorCode::KAFKA_STORAGE_ERROR {
+                        self.fail(&format!("append failed: {}", e.message));
+                    }
+                    return Err(e);
+                }
+            };
+            // A retry of a batch whose first append is still being synced waits for that
+            // sync too when every message must be durable before its answer.
+            let sync = if info.duplicate {
+                log.config.flush_messages <= 1 && log.recovery_point <= info.last_offset
+            } else {
+                log.needs_flush(now_ms)
+            };
+            (info, sync)
         };
-        if flush && !info.duplicate {
+        if sync {
             self.flush_to(info.last_offset + 1, now_ms)
                 .map_err(storage_error)?;
         }
@@ -1130,7 +1193,20 @@ impl SharedLog {
 
     /// Makes every offset below `target` durable. One caller at a time syncs everything
     /// appended so far; callers arriving meanwhile wait and usually find themselves covered.
+    /// A failed sync takes the directory offline: what it should have made durable may be
+    /// lost, so nothing of this directory is served again until a restart recovers it.
     pub fn flush_to(&self, target: i64, now_ms: i64) -> io::Result<()> {
+        if self.is_offline() {
+            return Err(io::Error::other("the log directory is offline"));
+        }
+        let result = self.flush_to_inner(target, now_ms);
+        if let Err(e) = &result {
+            self.fail(&format!("fsync failed: {e}"));
+        }
+        result
+    }
+
+    fn flush_to_inner(&self, target: i64, now_ms: i64) -> io::Result<()> {
         let mut state = self.flush.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.lock().recovery_point >= target {

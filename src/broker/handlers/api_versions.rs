@@ -2,13 +2,14 @@
 //! supported or finalized features are listed (librdkafka 2.0.2 misparses tagged fields it
 //! does not know).
 
-use super::IMPLEMENTED;
+use super::served_apis;
 use crate::protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use crate::protocol::ResponseBody;
 
-/// The advertised `(key, min, max)` list, by API key as Kafka lists it.
-pub fn advertised() -> Vec<ApiVersion> {
-    let mut keys = IMPLEMENTED.to_vec();
+/// The advertised `(key, min, max)` list of a client or controller listener, by API key as
+/// Kafka lists it.
+pub fn advertised(controller_listener: bool) -> Vec<ApiVersion> {
+    let mut keys = served_apis(controller_listener).to_vec();
     keys.sort_by_key(|k| *k as i16);
     keys.iter()
         .map(|k| {
@@ -23,9 +24,9 @@ pub fn advertised() -> Vec<ApiVersion> {
         .collect()
 }
 
-pub fn handle() -> ResponseBody {
+pub fn handle(controller_listener: bool) -> ResponseBody {
     ResponseBody::ApiVersions(ApiVersionsResponse {
-        api_keys: advertised(),
+        api_keys: advertised(controller_listener),
         ..Default::default()
     })
 }

@@ -141,7 +141,9 @@ fn read_partition(
                 data.records = Some(bytes);
             }
             Err(e) => {
-                tracing::error!(topic, partition = p.partition, error = %e, "reading a segment failed");
+                partition
+                    .log
+                    .fail(&format!("reading a segment failed: {e}"));
                 return partition_error(p.partition, ErrorCode::KAFKA_STORAGE_ERROR);
             }
         }

@@ -61,6 +61,7 @@ fn locate(
     broker: &Broker,
     key: &str,
     key_type: i8,
+    listener: usize,
 ) -> (ErrorCode, Option<String>, i32, String, i32) {
     let fail = |code: ErrorCode, why: String| (code, Some(why), -1, String::new(), -1);
     match key_type {
@@ -71,7 +72,7 @@ fn locate(
                     format!("the offsets topic is not available: {}", code.name()),
                 );
             }
-            let (node, host, port) = broker.endpoint();
+            let (node, host, port) = broker.endpoint(listener);
             (ErrorCode::NONE, None, node, host, port)
         }
         KEY_TYPE_TRANSACTION => {
@@ -95,13 +96,15 @@ pub fn find_coordinator(
     broker: &Broker,
     r: FindCoordinatorRequest,
     version: i16,
+    listener: usize,
 ) -> FindCoordinatorResponse {
     if version >= 4 {
         let coordinators = r
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                let (code, message, node_id, host, port) = locate(broker, &key, r.key_type);
+                let (code, message, node_id, host, port) =
+                    locate(broker, &key, r.key_type, listener);
                 CoordinatorEntry {
                     key,
                     node_id,
@@ -118,7 +121,7 @@ pub fn find_coordinator(
             ..Default::default()
         };
     }
-    let (code, message, node_id, host, port) = locate(broker, &r.key, r.key_type);
+    let (code, message, node_id, host, port) = locate(broker, &r.key, r.key_type, listener);
     FindCoordinatorResponse {
         error_code: code.0,
         error_message: message,

@@ -1,7 +1,8 @@
 //! Metadata (with auto topic creation) and DescribeCluster.
 
-use crate::broker::metadata::TopicMeta;
+use crate::broker::metadata::{is_internal_topic, TopicMeta, METADATA_TOPIC};
 use crate::broker::Broker;
+use crate::group::OFFSETS_TOPIC;
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
@@ -17,7 +18,7 @@ fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
     MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: t.id,
-        is_internal: t.name == "__consumer_offsets",
+        is_internal: t.is_internal(),
         partitions: t
             .partitions
             .iter()
@@ -43,8 +44,13 @@ fn error_entry(name: Option<String>, id: Uuid, code: ErrorCode) -> MetadataRespo
     }
 }
 
-pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> ResponseBody {
-    let (node_id, host, port) = broker.endpoint();
+pub fn handle(
+    broker: &Broker,
+    request: MetadataRequest,
+    version: i16,
+    listener: usize,
+) -> ResponseBody {
+    let (node_id, host, port) = broker.endpoint(listener);
     let topics = match request.topics {
         // null (v1+) or an empty list at v0: every topic.
         None => broker.metadata.topics().iter().map(topic_entry).collect(),
@@ -66,14 +72,23 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Respon
                 }
                 let auto = broker.config.auto_create_topics_enable
                     && (version < 4 || request.allow_auto_topic_creation);
-                if !auto {
+                if auto && name == OFFSETS_TOPIC {
+                    // As Kafka: the offsets topic is created on demand, with its own config.
+                    let created = tokio::task::block_in_place(|| broker.ensure_offsets_topic());
+                    if let (Ok(()), Some(topic)) = (created, broker.metadata.topic(&name)) {
+                        return topic_entry(&topic);
+                    }
+                }
+                if !auto || name == METADATA_TOPIC || is_internal_topic(&name) {
                     return error_entry(
                         Some(name),
                         Uuid::ZERO,
                         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     );
                 }
-                match broker.create_topic(&name, -1, -1, &BTreeMap::new(), false) {
+                match tokio::task::block_in_place(|| {
+                    broker.create_topic(&name, -1, -1, &BTreeMap::new(), false)
+                }) {
                     // Usable at once on one node, so answered like any other topic.
                     Ok(topic) => topic_entry(&topic),
                     Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => {
@@ -111,8 +126,12 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Respon
     })
 }
 
-pub fn describe_cluster(broker: &Broker, _request: DescribeClusterRequest) -> ResponseBody {
-    let (node_id, host, port) = broker.endpoint();
+pub fn describe_cluster(
+    broker: &Broker,
+    _request: DescribeClusterRequest,
+    listener: usize,
+) -> ResponseBody {
+    let (node_id, host, port) = broker.endpoint(listener);
     ResponseBody::DescribeCluster(DescribeClusterResponse {
         cluster_id: broker.cluster_id.clone(),
         controller_id: node_id,

@@ -56,20 +56,56 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::OffsetDelete,
 ];
 
-/// Whether `api_key` at `version` is advertised (and so served).
-pub fn is_advertised(api_key: ApiKey, version: i16) -> bool {
-    let (min, max) = api_key.advertised_range();
-    IMPLEMENTED.contains(&api_key) && (min..=max).contains(&version)
+/// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
+/// controller does: no produce, fetch, metadata or group APIs.
+pub const CONTROLLER_APIS: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// The APIs served on a client listener, or on a controller listener.
+pub fn served_apis(controller_listener: bool) -> &'static [ApiKey] {
+    if controller_listener {
+        CONTROLLER_APIS
+    } else {
+        IMPLEMENTED
+    }
 }
 
-pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) -> Outcome {
+/// Whether `api_key` at `version` is advertised (and so served) on a client listener, or a
+/// controller listener.
+pub fn is_advertised(api_key: ApiKey, version: i16, controller_listener: bool) -> bool {
+    let (min, max) = api_key.advertised_range();
+    served_apis(controller_listener).contains(&api_key) && (min..=max).contains(&version)
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub peer: SocketAddr,
+    /// Index of the listener it arrived on (answers name that listener's endpoint).
+    pub listener: usize,
+}
+
+pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) -> Outcome {
+    let peer = origin.peer;
+    let controller_listener = broker
+        .listeners
+        .get(origin.listener)
+        .is_some_and(|l| l.controller);
     let version = request.api_version;
     let client_id = request.header.client_id.clone().unwrap_or_default();
     let b = broker.as_ref();
     let respond = Outcome::Respond;
     match request.body {
-        RequestBody::ApiVersions(_) => respond(api_versions::handle()),
-        RequestBody::Metadata(r) => respond(metadata::handle(b, r, version)),
+        RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
+        RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,
         RequestBody::Fetch(r) => respond(fetch::handle(broker, r, version).await),
         RequestBody::ListOffsets(r) => respond(offsets::list_offsets(b, r, version)),
@@ -79,14 +115,16 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, peer: SocketAddr) 
         RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version)),
         RequestBody::DeleteTopics(r) => respond(topics::delete_topics(b, r, version)),
         RequestBody::CreatePartitions(r) => respond(topics::create_partitions(b, r)),
-        RequestBody::DescribeCluster(r) => respond(metadata::describe_cluster(b, r)),
+        RequestBody::DescribeCluster(r) => {
+            respond(metadata::describe_cluster(b, r, origin.listener))
+        }
         RequestBody::DescribeConfigs(r) => respond(configs::describe_configs(b, r, version)),
         RequestBody::AlterConfigs(r) => respond(configs::alter_configs(b, r)),
         RequestBody::IncrementalAlterConfigs(r) => {
             respond(configs::incremental_alter_configs(b, r))
         }
         RequestBody::FindCoordinator(r) => respond(ResponseBody::FindCoordinator(
-            groups::find_coordinator(b, r, version),
+            groups::find_coordinator(b, r, version, origin.listener),
         )),
         RequestBody::JoinGroup(r) => respond(ResponseBody::JoinGroup(
             groups::join_group(broker, r, version, &client_id, peer).await,

@@ -57,6 +57,13 @@ fn produce_partition(
     acks: i16,
     version: i16,
 ) -> PartitionProduceResponse {
+    if crate::broker::metadata::is_internal_topic(topic) {
+        return failed(
+            index,
+            ErrorCode::INVALID_TOPIC_EXCEPTION,
+            format!("Cannot append to internal topic {topic}"),
+        );
+    }
     let Some(partition) = broker.partition(topic, index) else {
         return failed(
             index,

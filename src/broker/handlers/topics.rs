@@ -146,9 +146,10 @@ pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16
                         r.name = Some(name);
                         r.topic_id = if version >= 6 { topic.id } else { Uuid::ZERO };
                     }
-                    Err(code) => {
+                    Err((code, message)) => {
                         r.name = Some(name);
                         r.error_code = code.0;
+                        r.error_message = Some(message);
                     }
                 },
             }
