@@ -40,14 +40,13 @@ fn props(bootstrap: &str, group: &str) -> Properties {
 async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     use kfk::protocol::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
     use kfk::protocol::{ApiKey, RequestBody};
-    let conn = kfk::client::connection::Connection::connect(
-        bootstrap,
-        "group-scale",
-        Duration::from_secs(5),
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("connect");
+    let config = kfk::client::ClientConfig {
+        client_id: "group-scale".into(),
+        ..Default::default()
+    };
+    let conn = kfk::client::connection::Connection::connect(bootstrap, &config)
+        .await
+        .expect("connect");
     let request = RequestBody::CreateTopics(CreateTopicsRequest {
         topics: vec![CreatableTopic {
             name: name.into(),

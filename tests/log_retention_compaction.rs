@@ -302,3 +302,120 @@ fn log_append_time_topics_stamp_the_append_time_and_keep_the_crc_valid() {
         "{records:?}"
     );
 }
+
+/// The latest value of each key, from `contents`.
+fn latest_values(log: &mut Log) -> BTreeMap<String, Vec<Option<String>>> {
+    let mut by_key: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for (_, k, v) in contents(log) {
+        by_key.entry(k).or_default().push(v);
+    }
+    by_key
+}
+
+#[test]
+fn max_compaction_lag_rolls_and_compacts_whatever_the_dirty_ratio() {
+    let config = cfg(&[
+        ("cleanup.policy", "compact"),
+        ("max.compaction.lag.ms", "1000"),
+        ("min.cleanable.dirty.ratio", "0.99"),
+    ]);
+    let (_, log) = open(config);
+    let shared = SharedLog::new(log);
+    let t0 = 1_700_000_000_000;
+    let append = |now: i64, key: &str, value: &str| {
+        shared
+            .append_as_leader(&record_batch(now, &[(key, Some(value))]), 0, now)
+            .unwrap();
+    };
+    for i in 0..50 {
+        append(t0, &format!("k{i}"), &format!("{i:0>200}"));
+    }
+    // A record more than max.compaction.lag.ms after the active segment's first one rolls it.
+    append(t0 + 2_000, "k0", "k0-new");
+    assert_eq!(
+        shared.lock().segment_count(),
+        2,
+        "rolled by max.compaction.lag.ms"
+    );
+    append(t0 + 4_000, "filler", "f");
+    clean(&shared, t0 + 4_000).unwrap();
+    assert_eq!(latest_values(&mut shared.lock())["k0"].len(), 1);
+
+    // A small dirty tail (well below the 0.99 ratio) is compacted once it is overdue.
+    append(t0 + 6_000, "k1", "k1-new");
+    append(t0 + 8_000, "filler2", "f");
+    assert!(shared.lock().compaction_due(t0 + 8_000).unwrap());
+    let stats = clean(&shared, t0 + 8_000).unwrap();
+    assert!(stats.records_removed > 0, "{stats:?}");
+    let values = latest_values(&mut shared.lock());
+    assert_eq!(values["k1"], [Some("k1-new".to_string())]);
+    assert_eq!(values.len(), 52);
+}
+
+#[test]
+fn the_cleaner_map_is_bounded_by_the_dedupe_buffer_and_cleans_what_fits() {
+    use kfk::log::cleaner::{clean_within, CleanerMemory};
+    let config = cfg(&[
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "2000"),
+        ("min.cleanable.dirty.ratio", "0.01"),
+    ]);
+    let (_, log) = open(config);
+    let shared = SharedLog::new(log);
+    let t0 = 1_700_000_000_000;
+    for round in 0..3 {
+        for i in 0..40 {
+            shared
+                .append_as_leader(
+                    &record_batch(t0, &[(&format!("key-{i:03}"), Some(&format!("r{round}")))]),
+                    0,
+                    t0,
+                )
+                .unwrap();
+        }
+    }
+    shared.lock().roll().unwrap();
+    let segments = shared.lock().segment_count();
+    assert!(segments > 4, "{segments}");
+    // Room for 30 keys (24 bytes each at a 0.9 load factor): the first segments only.
+    let small = CleanerMemory {
+        dedupe_buffer_bytes: 30 * 24 * 10 / 9 + 1,
+        io_buffer_bytes: 256,
+    };
+    let stats = clean_within(&shared, t0 + 1, small).unwrap();
+    assert!(
+        stats.segments_cleaned > 0 && stats.segments_cleaned < segments - 1,
+        "cleaned only what the map covers: {stats:?}"
+    );
+    // With enough memory every key ends with its last value; nothing is lost on the way.
+    let stats = clean_within(&shared, t0 + 2, CleanerMemory::default()).unwrap();
+    assert!(stats.records_removed > 0, "{stats:?}");
+    let values = latest_values(&mut shared.lock());
+    assert_eq!(values.len(), 40);
+    assert!(
+        values.values().all(|v| v == &[Some("r2".to_string())]),
+        "{values:?}"
+    );
+}
+
+#[test]
+fn idle_producers_expire_after_producer_id_expiration_ms() {
+    let (_, mut log) = open(cfg(&[]));
+    let t0 = 1_700_000_000_000;
+    for (producer_id, ts) in [(7, t0), (8, t0 + 9_000)] {
+        let mut b = BatchBuilder::new();
+        b.producer_id = producer_id;
+        b.producer_epoch = 0;
+        b.base_sequence = 0;
+        b.append(ts, Some(b"k"), Some(b"v"), &[]);
+        log.append_as_leader(&b.build(Compression::None), 0, ts)
+            .unwrap();
+    }
+    assert_eq!(log.producers().len(), 2);
+    assert_eq!(log.remove_expired_producers(t0 + 10_000, 5_000), 1);
+    assert!(
+        log.producers().get(7).is_none(),
+        "the idle producer is forgotten"
+    );
+    assert!(log.producers().get(8).is_some(), "the recent one is kept");
+}

@@ -105,7 +105,10 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("log.flush.offset.checkpoint.interval.ms", "60000"),
     ("log.cleaner.enable", "true"),
     ("log.cleaner.backoff.ms", "15000"),
+    ("log.cleaner.dedupe.buffer.size", "134217728"),
+    ("log.cleaner.io.buffer.size", "524288"),
     ("producer.id.expiration.ms", "86400000"),
+    ("producer.id.expiration.check.interval.ms", "600000"),
     ("offsets.topic.num.partitions", "50"),
     ("offsets.topic.replication.factor", "1"),
     ("offsets.retention.minutes", "10080"),
@@ -221,7 +224,10 @@ pub struct BrokerConfig {
     pub checkpoint_interval_ms: u64,
     pub cleaner_enable: bool,
     pub cleaner_backoff_ms: u64,
+    /// `log.cleaner.dedupe.buffer.size` and `log.cleaner.io.buffer.size`.
+    pub cleaner_memory: crate::log::cleaner::CleanerMemory,
     pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: u64,
     pub offsets_topic_num_partitions: i32,
     pub offsets_retention_ms: i64,
     pub offsets_retention_check_interval_ms: u64,
@@ -345,7 +351,15 @@ impl BrokerConfig {
             checkpoint_interval_ms: positive("log.flush.offset.checkpoint.interval.ms")?.max(1),
             cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
             cleaner_backoff_ms: positive("log.cleaner.backoff.ms")?.max(1),
+            cleaner_memory: crate::log::cleaner::CleanerMemory {
+                dedupe_buffer_bytes: positive("log.cleaner.dedupe.buffer.size")?.max(1024) as usize,
+                io_buffer_bytes: positive("log.cleaner.io.buffer.size")?.max(1024) as usize,
+            },
             producer_id_expiration_ms: num("producer.id.expiration.ms")?,
+            producer_id_expiration_check_interval_ms: positive(
+                "producer.id.expiration.check.interval.ms",
+            )?
+            .max(1),
             offsets_topic_num_partitions: num("offsets.topic.num.partitions")?.clamp(1, 10_000)
                 as i32,
             offsets_retention_ms: num("offsets.retention.minutes")?.saturating_mul(60_000),

@@ -735,9 +735,21 @@ fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<(
             tracing::info!(offsets = n, "expired committed offsets");
         }
     }));
+    tasks.push(every(
+        c.producer_id_expiration_check_interval_ms,
+        broker,
+        |b| {
+            let n = b
+                .logs
+                .remove_expired_producers(now_ms(), b.config.producer_id_expiration_ms);
+            if n > 0 {
+                tracing::info!(producers = n, "expired idle producer ids");
+            }
+        },
+    ));
     if c.cleaner_enable {
         tasks.push(every(c.cleaner_backoff_ms, broker, |b| {
-            if let Err(e) = b.logs.compact(now_ms()) {
+            if let Err(e) = b.logs.compact(now_ms(), b.config.cleaner_memory) {
                 tracing::error!(error = %e, "compaction failed");
             }
         }));

@@ -85,13 +85,7 @@ impl GroupAdmin {
                 }
                 other => other?,
             };
-            let c = Connection::connect(
-                &format!("{host}:{port}"),
-                &self.cluster.config.client_id,
-                self.cluster.config.connect_timeout,
-                self.cluster.config.request_timeout,
-            )
-            .await?;
+            let c = Connection::connect(&format!("{host}:{port}"), &self.cluster.config).await?;
             return Ok((c, (node, host, port)));
         }
     }

@@ -78,14 +78,7 @@ impl Cluster {
         loop {
             let mut last = String::new();
             for addr in &self.config.bootstrap_servers {
-                match Connection::connect(
-                    addr,
-                    &self.config.client_id,
-                    self.config.connect_timeout,
-                    self.config.request_timeout,
-                )
-                .await
-                {
+                match Connection::connect(addr, &self.config).await {
                     Ok(c) => {
                         self.lock().bootstrap = Some(c.clone());
                         return Ok(c);
@@ -129,13 +122,7 @@ impl Cluster {
                     .ok_or_else(|| ClientError::Protocol(format!("unknown broker {node}")))?
             }
         };
-        let conn = Connection::connect(
-            &addr,
-            &self.config.client_id,
-            self.config.connect_timeout,
-            self.config.request_timeout,
-        )
-        .await?;
+        let conn = Connection::connect(&addr, &self.config).await?;
         self.lock().connections.insert(node, conn.clone());
         Ok(conn)
     }

@@ -5,6 +5,7 @@
 //!
 //! Must not: know about producers or consumers.
 
+use super::ClientConfig;
 use super::ClientError;
 use crate::protocol::frame::{decode_response_payload, encode_request_frame};
 use crate::protocol::messages::api_versions_request::ApiVersionsRequest;
@@ -49,14 +50,32 @@ pub struct Connection {
     request_timeout: Duration,
 }
 
+/// `send.buffer.bytes` / `receive.buffer.bytes` on a new socket (-1 keeps the OS default).
+fn size_buffers(stream: &TcpStream, config: &ClientConfig) {
+    let socket = socket2::SockRef::from(stream);
+    if let Ok(bytes) = usize::try_from(config.send_buffer_bytes) {
+        let _ = socket.set_send_buffer_size(bytes);
+    }
+    if let Ok(bytes) = usize::try_from(config.receive_buffer_bytes) {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+}
+
 impl Connection {
-    /// Connects, starts the I/O tasks and negotiates API versions.
-    pub async fn connect(
+    /// Connects with the client's settings, starts the I/O tasks and negotiates API versions.
+    pub async fn connect(addr: &str, config: &ClientConfig) -> Result<Connection, ClientError> {
+        Self::connect_with_timeout(addr, config, config.request_timeout).await
+    }
+
+    /// As [`Connection::connect`], with another request timeout (a group's JoinGroup waits
+    /// up to the rebalance timeout).
+    pub async fn connect_with_timeout(
         addr: &str,
-        client_id: &str,
-        connect_timeout: Duration,
+        config: &ClientConfig,
         request_timeout: Duration,
     ) -> Result<Connection, ClientError> {
+        let client_id = config.client_id.as_str();
+        let connect_timeout = config.connect_timeout;
         let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
             Err(_) => {
                 return Err(ClientError::Unreachable(format!(
@@ -72,6 +91,7 @@ impl Connection {
             Ok(Ok(s)) => s,
         };
         let _ = stream.set_nodelay(true);
+        size_buffers(&stream, config);
         let (calls, rx) = mpsc::channel(64);
         let dead = Arc::new(AtomicBool::new(false));
         spawn_io(stream, rx, client_id.to_string(), dead.clone());

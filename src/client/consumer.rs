@@ -42,8 +42,54 @@ pub struct ConsumerConfig {
     pub isolation_level: i8,
 }
 
+/// The consumer properties kfk knows (Kafka's names); others get a warning, as the
+/// producer's do.
+const KNOWN_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.id",
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "auto.offset.reset",
+    "fetch.min.bytes",
+    "fetch.max.wait.ms",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "max.poll.records",
+    "check.crcs",
+    "isolation.level",
+    "exclude.internal.topics",
+    "allow.auto.create.topics",
+    "request.timeout.ms",
+    "default.api.timeout.ms",
+    "metadata.max.age.ms",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "socket.connection.setup.timeout.ms",
+    "send.buffer.bytes",
+    "receive.buffer.bytes",
+    "key.deserializer",
+    "value.deserializer",
+    "security.protocol",
+    "client.rack",
+    "kfk.bootstrap.timeout.ms",
+];
+
 impl ConsumerConfig {
     pub fn from_properties(p: &Properties) -> Result<ConsumerConfig, ClientError> {
+        for k in p.0.keys() {
+            if !KNOWN_KEYS.contains(&k.as_str()) {
+                tracing::warn!(key = %k, "the consumer property is not a known config; ignored");
+            }
+        }
         let reset = match p.get("auto.offset.reset").unwrap_or("latest").trim() {
             "earliest" => OffsetReset::Earliest,
             "latest" => OffsetReset::Latest,

@@ -238,13 +238,9 @@ impl Membership {
                         .config
                         .request_timeout
                         .max(self.settings.max_poll_interval + Duration::from_secs(5));
-                    let conn = Connection::connect(
-                        &addr,
-                        &self.cluster.config.client_id,
-                        self.cluster.config.connect_timeout,
-                        timeout,
-                    )
-                    .await?;
+                    let conn =
+                        Connection::connect_with_timeout(&addr, &self.cluster.config, timeout)
+                            .await?;
                     self.coordinator = Some(conn.clone());
                     self.lock().coordinator_addr = Some(addr);
                     return Ok(conn);
@@ -991,14 +987,7 @@ async fn heartbeat_loop(
             let Some(addr) = coordinator.clone() else {
                 continue;
             };
-            match Connection::connect(
-                &addr,
-                &cluster.config.client_id,
-                cluster.config.connect_timeout,
-                cluster.config.request_timeout,
-            )
-            .await
-            {
+            match Connection::connect(&addr, &cluster.config).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::debug!(error = %e, "heartbeat connection failed");

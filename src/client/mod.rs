@@ -84,6 +84,10 @@ pub struct ClientConfig {
     pub reconnect_backoff: Duration,
     pub reconnect_backoff_max: Duration,
     pub metadata_max_age: Duration,
+    /// `send.buffer.bytes` (-1: the OS default).
+    pub send_buffer_bytes: i32,
+    /// `receive.buffer.bytes` (-1: the OS default).
+    pub receive_buffer_bytes: i32,
 }
 
 impl Default for ClientConfig {
@@ -97,6 +101,8 @@ impl Default for ClientConfig {
             reconnect_backoff: Duration::from_millis(50),
             reconnect_backoff_max: Duration::from_millis(1_000),
             metadata_max_age: Duration::from_millis(300_000),
+            send_buffer_bytes: 131_072,
+            receive_buffer_bytes: 65_536,
         }
     }
 }
@@ -174,7 +180,21 @@ impl Properties {
             reconnect_backoff: self.ms("reconnect.backoff.ms", 50)?,
             reconnect_backoff_max: self.ms("reconnect.backoff.max.ms", 1_000)?,
             metadata_max_age: self.ms("metadata.max.age.ms", 300_000)?,
+            send_buffer_bytes: self.buffer_bytes("send.buffer.bytes", d.send_buffer_bytes)?,
+            receive_buffer_bytes: self
+                .buffer_bytes("receive.buffer.bytes", d.receive_buffer_bytes)?,
         })
+    }
+
+    /// A socket buffer size: -1 (the OS default) or a size in bytes.
+    fn buffer_bytes(&self, key: &str, default: i32) -> Result<i32, ClientError> {
+        let v: i32 = self.num(key, default)?;
+        if v < -1 {
+            return Err(ClientError::Config(format!(
+                "invalid value {v} for {key}: -1 (the OS default) or a size in bytes"
+            )));
+        }
+        Ok(v)
     }
 }
 

@@ -12,6 +12,7 @@
 use super::cluster::Cluster;
 use super::{ClientError, Properties};
 use crate::partitioner::{Partitioner, PartitionerKind};
+use crate::protocol::compression::Levels;
 use crate::protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use crate::protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest, TopicProduceData,
@@ -31,11 +32,16 @@ pub struct ProducerConfig {
     pub batch_size: usize,
     pub linger: Duration,
     pub compression: Compression,
+    /// `compression.{gzip,lz4,zstd}.level` (KIP-390).
+    pub compression_levels: Levels,
     pub buffer_memory: usize,
     pub max_block: Duration,
     pub retries: u32,
     pub delivery_timeout: Duration,
     pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`: retries back off exponentially from `retry.backoff.ms` up to
+    /// this (KIP-580), with ±20 % jitter.
+    pub retry_backoff_max: Duration,
     pub enable_idempotence: bool,
     pub max_in_flight: usize,
     pub max_request_size: usize,
@@ -105,6 +111,17 @@ impl ProducerConfig {
             None => Compression::None,
             Some(c) => Compression::parse(c.trim()).ok_or_else(|| ClientError::Config(format!("invalid value {c:?} for compression.type: expected none, gzip, snappy, lz4 or zstd")))?,
         };
+        let mut compression_levels = Levels::default();
+        for (key, slot) in [
+            ("compression.gzip.level", &mut compression_levels.gzip),
+            ("compression.lz4.level", &mut compression_levels.lz4),
+            ("compression.zstd.level", &mut compression_levels.zstd),
+        ] {
+            let level: i32 = p.num(key, *slot)?;
+            Levels::check(key, level)
+                .map_err(|why| ClientError::Config(format!("invalid value for {key}: {why}")))?;
+            *slot = level;
+        }
         let partitioner_name = p
             .get("partitioner")
             .or(p.get("partitioner.class"))
@@ -129,11 +146,13 @@ impl ProducerConfig {
             batch_size: p.num("batch.size", 16_384)?,
             linger: p.ms("linger.ms", 5)?,
             compression,
+            compression_levels,
             buffer_memory: p.num("buffer.memory", 33_554_432)?,
             max_block: p.ms("max.block.ms", 60_000)?,
             retries,
             delivery_timeout: p.ms("delivery.timeout.ms", 120_000)?,
             retry_backoff: p.ms("retry.backoff.ms", 100)?,
+            retry_backoff_max: p.ms("retry.backoff.max.ms", 1_000)?,
             enable_idempotence,
             max_in_flight: max_in_flight.max(1),
             max_request_size: p.num("max.request.size", 1_048_576)?,
@@ -294,6 +313,8 @@ struct SealedBatch {
     _permits: Option<OwnedSemaphorePermit>,
     created: Instant,
     not_before: Instant,
+    /// Sends that failed and were retried.
+    retries: u32,
 }
 
 #[derive(Default)]
@@ -339,7 +360,11 @@ impl Producer {
     /// Creates a producer from Kafka-named properties and starts its sender task.
     pub async fn new(properties: &Properties) -> Result<Producer, ClientError> {
         let config = ProducerConfig::from_properties(properties)?;
-        let cluster = Cluster::new(properties.client_config("kfk-producer")?);
+        let mut client = properties.client_config("kfk-producer")?;
+        if properties.get("receive.buffer.bytes").is_none() {
+            client.receive_buffer_bytes = 32_768; // the Java producer's default
+        }
+        let cluster = Cluster::new(client);
         cluster.any_connection().await?;
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
@@ -465,7 +490,12 @@ impl Producer {
             let mut sealed = false;
             if would_overflow {
                 sealed = true;
-                seal(queue, inner.config.compression, &pid);
+                seal(
+                    queue,
+                    inner.config.compression,
+                    &inner.config.compression_levels,
+                    &pid,
+                );
             }
             let open = queue.open.get_or_insert_with(|| OpenBatch {
                 builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
@@ -550,7 +580,7 @@ fn queue_mut<'a>(
 }
 
 /// Closes the partition's open batch: assigns its sequence and builds its bytes.
-fn seal(queue: &mut PartitionQueue, codec: Compression, pid: &(i64, i16)) {
+fn seal(queue: &mut PartitionQueue, codec: Compression, levels: &Levels, pid: &(i64, i16)) {
     let Some(mut open) = queue.open.take() else {
         return;
     };
@@ -566,14 +596,36 @@ fn seal(queue: &mut PartitionQueue, codec: Compression, pid: &(i64, i16)) {
     }
     let now = Instant::now();
     queue.ready.push_back(SealedBatch {
-        bytes: open.builder.build(codec),
+        bytes: open.builder.build_at(codec, levels),
         records,
         base_sequence: open.builder.base_sequence,
         completion: open.completion,
         _permits: open.permits,
         created: open.created,
         not_before: now,
+        retries: 0,
     });
+}
+
+/// KIP-580: the wait before retry number `retries` (1 for the first): `retry.backoff.ms`
+/// doubled per retry, capped at `retry.backoff.max.ms`, with ±20 % random jitter.
+fn retry_backoff(config: &ProducerConfig, retries: u32) -> Duration {
+    let base =
+        config.retry_backoff.as_secs_f64() * 2f64.powi(retries.saturating_sub(1).min(30) as i32);
+    let max = config
+        .retry_backoff_max
+        .max(config.retry_backoff)
+        .as_secs_f64();
+    let jitter = 0.8 + 0.4 * random_unit();
+    Duration::from_secs_f64(base.min(max) * jitter)
+}
+
+/// A number in [0, 1) from the standard library's OS-seeded hasher (jitter, not secrets).
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 async fn init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
@@ -654,7 +706,7 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
         if let Some(open) = &queue.open {
             let due = open.created + config.linger;
             if flushing || due <= now {
-                seal(queue, config.compression, &pid);
+                seal(queue, config.compression, &config.compression_levels, &pid);
             } else {
                 next_wake = Some(next_wake.map_or(due, |w: Instant| w.min(due)));
             }
@@ -832,7 +884,8 @@ async fn complete(
                     refresh |= true;
                     tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "retrying a batch");
                     let mut batch = batch;
-                    batch.not_before = Instant::now() + inner.config.retry_backoff;
+                    batch.retries += 1;
+                    batch.not_before = Instant::now() + retry_backoff(&inner.config, batch.retries);
                     queue_mut(&mut state.queues, &tp.0, tp.1).retry.push(batch);
                 }
                 Err(e) => {
@@ -857,4 +910,52 @@ async fn complete(
         let _ = inner.cluster.refresh(&topics).await;
     }
     inner.wake.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_retry_backoff_max_ms_with_jitter() {
+        let mut p = Properties::default();
+        p.set("retry.backoff.ms", "100");
+        p.set("retry.backoff.max.ms", "1000");
+        let config = ProducerConfig::from_properties(&p).unwrap();
+        for (retry, nominal_ms) in [
+            (1, 100.0),
+            (2, 200.0),
+            (3, 400.0),
+            (4, 800.0),
+            (5, 1000.0),
+            (12, 1000.0),
+        ] {
+            let ms = retry_backoff(&config, retry).as_secs_f64() * 1000.0;
+            assert!(
+                (nominal_ms * 0.79..=nominal_ms * 1.21).contains(&ms),
+                "retry {retry}: {ms} ms, expected about {nominal_ms}"
+            );
+        }
+    }
+
+    #[test]
+    fn compression_levels_are_read_and_checked() {
+        let mut p = Properties::default();
+        p.set("compression.zstd.level", "19");
+        p.set("compression.gzip.level", "1");
+        let config = ProducerConfig::from_properties(&p).unwrap();
+        assert_eq!(
+            (
+                config.compression_levels.zstd,
+                config.compression_levels.gzip
+            ),
+            (19, 1)
+        );
+        p.set("compression.lz4.level", "12");
+        let err = ProducerConfig::from_properties(&p).unwrap_err().to_string();
+        assert!(err.contains("compression.lz4.level"), "{err}");
+        p.set("compression.lz4.level", "9");
+        p.set("compression.gzip.level", "11");
+        assert!(ProducerConfig::from_properties(&p).is_err());
+    }
 }

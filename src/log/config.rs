@@ -4,6 +4,7 @@
 //!
 //! Must not: read files or know about requests.
 
+use crate::protocol::compression::{Compression, Levels};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -21,6 +22,8 @@ pub enum ConfigKind {
     CleanupPolicy,
     TimestampType,
     Compression,
+    /// A codec level (KIP-390), checked by `compression::Levels::check`.
+    Level,
     /// A list or string kfk accepts and stores but does not act on.
     Text,
 }
@@ -68,15 +71,15 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "compression.gzip.level",
         "compression.gzip.level",
         "-1",
-        ConfigKind::Int { min: -1 },
-        false,
+        ConfigKind::Level,
+        true,
     ),
     def(
         "compression.lz4.level",
         "compression.lz4.level",
         "9",
-        ConfigKind::Int { min: 1 },
-        false,
+        ConfigKind::Level,
+        true,
     ),
     def(
         "compression.type",
@@ -89,8 +92,8 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "compression.zstd.level",
         "compression.zstd.level",
         "3",
-        ConfigKind::Int { min: -131072 },
-        false,
+        ConfigKind::Level,
+        true,
     ),
     def(
         "delete.retention.ms",
@@ -348,9 +351,20 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), ConfigError>
             }
         }
         ConfigKind::Compression => {
-            if value != "producer" {
-                return Err(err(format!("{value:?} is not supported yet; kfk stores batches as the producer compressed them (compression.type=producer)")));
+            if !matches!(
+                value,
+                "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd"
+            ) {
+                return Err(err(format!(
+                    "{value:?} is not one of producer, uncompressed, gzip, snappy, lz4, zstd"
+                )));
             }
+        }
+        ConfigKind::Level => {
+            let v: i32 = value
+                .parse()
+                .map_err(|_| err(format!("{value:?} is not a number")))?;
+            crate::protocol::compression::Levels::check(name, v).map_err(err)?;
         }
         ConfigKind::Text => {}
     }
@@ -379,6 +393,11 @@ pub struct LogConfig {
     pub timestamp_before_max_ms: i64,
     pub timestamp_after_max_ms: i64,
     pub min_insync_replicas: i32,
+    /// `compression.type`: `None` for `producer` (batches stored as they came), else the
+    /// codec every batch is stored with (re-compressed on append when it differs).
+    pub compression: Option<Compression>,
+    /// `compression.{gzip,lz4,zstd}.level`, for re-compression.
+    pub compression_levels: Levels,
 }
 
 impl Default for LogConfig {
@@ -426,6 +445,16 @@ impl LogConfig {
             timestamp_before_max_ms: long("message.timestamp.before.max.ms"),
             timestamp_after_max_ms: long("message.timestamp.after.max.ms"),
             min_insync_replicas: long("min.insync.replicas") as i32,
+            compression: match get("compression.type").trim() {
+                "producer" => None,
+                "uncompressed" => Some(Compression::None),
+                other => Compression::parse(other),
+            },
+            compression_levels: Levels {
+                gzip: long("compression.gzip.level") as i32,
+                lz4: long("compression.lz4.level") as i32,
+                zstd: long("compression.zstd.level") as i32,
+            },
         })
     }
 }
@@ -453,7 +482,15 @@ mod tests {
         m.insert("cleanup.policy".to_string(), "compact,delete".to_string());
         let c = LogConfig::from_map(&m).unwrap();
         assert!(c.compact && c.delete);
-        assert!(validate_topic_config("compression.type", "gzip").is_err());
+        assert!(validate_topic_config("compression.type", "gzip").is_ok());
+        assert!(validate_topic_config("compression.type", "brotli").is_err());
+        assert!(validate_topic_config("compression.zstd.level", "23").is_err());
+        m.clear();
+        m.insert("compression.type".to_string(), "uncompressed".to_string());
+        assert_eq!(
+            LogConfig::from_map(&m).unwrap().compression,
+            Some(Compression::None)
+        );
         assert!(validate_topic_config("no.such.config", "1").is_err());
     }
 }

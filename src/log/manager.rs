@@ -361,11 +361,19 @@ impl LogManager {
         Ok(deleted)
     }
 
+    /// Forgets idempotent producers silent for `expiration_ms` in every log.
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.all()
+            .iter()
+            .map(|(_, log)| log.lock().remove_expired_producers(now_ms, expiration_ms))
+            .sum()
+    }
+
     /// Compacts every log whose policy has `compact` and that is dirty enough.
-    pub fn compact(&self, now_ms: i64) -> io::Result<usize> {
+    pub fn compact(&self, now_ms: i64, memory: super::cleaner::CleanerMemory) -> io::Result<usize> {
         let mut cleaned = 0;
         for (_, log) in self.all().into_iter().filter(|(_, l)| !l.is_offline()) {
-            match super::cleaner::clean(&log, now_ms) {
+            match super::cleaner::clean_within(&log, now_ms, memory) {
                 Ok(r) => cleaned += r.segments_cleaned,
                 Err(e) => {
                     log.fail(&format!("compaction failed: {e}"));

@@ -502,7 +502,7 @@ impl Log {
         let mut iter = BatchIter::new(records.clone());
         for (header, batch) in iter.by_ref() {
             self.validate_batch(&header, &batch, now_ms)?;
-            batches.push((header, batch));
+            batches.push(self.apply_topic_compression(header, batch)?);
         }
         if iter.partial_tail() || batches.is_empty() {
             return Err(refuse(
@@ -549,6 +549,31 @@ impl Log {
         }
         info.log_start_offset = self.log_start_offset;
         Ok(info)
+    }
+
+    /// A batch as the topic's `compression.type` stores it: unchanged (the zero-copy path)
+    /// under `producer` or when the codecs match, else re-compressed, as Kafka's leader does.
+    fn apply_topic_compression(
+        &self,
+        header: BatchHeader,
+        batch: Bytes,
+    ) -> Result<(BatchHeader, Bytes), AppendError> {
+        let Some(codec) = self.config.compression else {
+            return Ok((header, batch));
+        };
+        if header.compression() == Some(codec) {
+            return Ok((header, batch));
+        }
+        let rebuilt = record_batch::recompress(
+            &batch,
+            codec,
+            &self.config.compression_levels,
+            DECOMPRESS_LIMIT_BYTES,
+        )
+        .map_err(|e| refuse(e.error_code(), e.to_string()))?;
+        let header =
+            BatchHeader::parse(&rebuilt).map_err(|e| refuse(e.error_code(), e.to_string()))?;
+        Ok((header, Bytes::from(rebuilt)))
     }
 
     fn validate_batch(
@@ -667,7 +692,16 @@ impl Log {
     }
 
     fn maybe_roll(&mut self, header: &BatchHeader, now_ms: i64) -> io::Result<()> {
-        let (segment_bytes, segment_ms) = (self.config.segment_bytes, self.config.segment_ms);
+        // A compacted log rolls by max.compaction.lag.ms too, so no record waits in the
+        // active (never compacted) segment longer than that (Kafka's `maxSegmentMs`).
+        let segment_ms = if self.config.compact {
+            self.config
+                .segment_ms
+                .min(self.config.max_compaction_lag_ms)
+        } else {
+            self.config.segment_ms
+        };
+        let segment_bytes = self.config.segment_bytes;
         let active = self.active_segment()?;
         if active.is_empty() {
             return Ok(());
@@ -946,6 +980,15 @@ impl Log {
         Ok(())
     }
 
+    /// Forgets idempotent producers silent for `expiration_ms` (`producer.id.expiration.ms`):
+    /// their state no longer grows without bound. Returns how many were removed.
+    pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers
+            .remove_expired(now_ms.saturating_sub(expiration_ms));
+        before - self.producers.len()
+    }
+
     /// Clean close: final time-index entry, trimmed indexes, everything synced, producer
     /// snapshot at the log end, leader epochs saved.
     pub fn close(&mut self) -> io::Result<()> {
@@ -962,7 +1005,8 @@ impl Log {
     }
 
     /// Whether a compaction pass is due: enough dirty bytes among the inactive segments
-    /// (`min.cleanable.dirty.ratio`) or a kept tombstone's delete horizon has passed.
+    /// (`min.cleanable.dirty.ratio`), a dirty segment older than `max.compaction.lag.ms`
+    /// (compacted then whatever the ratio), or a kept tombstone's delete horizon has passed.
     pub fn compaction_due(&mut self, now_ms: i64) -> io::Result<bool> {
         let bases = self.segment_bases();
         if bases.len() < 2 {
@@ -972,11 +1016,19 @@ impl Log {
             return Ok(true);
         }
         let (mut total, mut dirty) = (0u64, 0u64);
+        let (max_lag, cleaned_up_to) = (self.config.max_compaction_lag_ms, self.cleaned_up_to);
         for &base in &bases[..bases.len() - 1] {
-            let size = self.segment(base)?.size();
+            let segment = self.segment(base)?;
+            let size = segment.size();
             total += size;
-            if base >= self.cleaned_up_to {
+            if base >= cleaned_up_to {
                 dirty += size;
+                let overdue = segment
+                    .first_batch_timestamp()
+                    .is_some_and(|first| now_ms.saturating_sub(first) >= max_lag);
+                if overdue {
+                    return Ok(true);
+                }
             }
         }
         Ok(dirty > 0 && dirty as f64 / total as f64 >= self.config.min_cleanable_dirty_ratio)

@@ -93,12 +93,63 @@ const XERIAL_HEADER_BYTES: usize = 16;
 /// Java's `SnappyOutputStream` default block size.
 const XERIAL_BLOCK_BYTES: usize = 32 * 1024;
 
-/// Compresses `data` with `codec` (zstd at level 3, gzip at the default level).
+/// Codec levels (KIP-390: `compression.gzip.level`, `compression.lz4.level`,
+/// `compression.zstd.level`), with Kafka's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Levels {
+    pub gzip: i32,
+    pub lz4: i32,
+    pub zstd: i32,
+}
+
+impl Default for Levels {
+    fn default() -> Self {
+        Levels {
+            gzip: -1,
+            lz4: 9,
+            zstd: 3,
+        }
+    }
+}
+
+impl Levels {
+    /// Checks one level as Kafka does (gzip -1 or 1–9, zstd -131072–22), and refuses lz4
+    /// levels other than Kafka's default 9: kfk's lz4 encoder has a single (fast) mode.
+    pub fn check(key: &str, level: i32) -> Result<(), String> {
+        let ok = match key {
+            "compression.gzip.level" => level == -1 || (1..=9).contains(&level),
+            "compression.zstd.level" => (-131_072..=22).contains(&level),
+            "compression.lz4.level" => {
+                if (1..=17).contains(&level) && level != 9 {
+                    return Err(format!(
+                        "{level} is not supported: kfk's lz4 encoder has one level, Kafka's default 9"
+                    ));
+                }
+                level == 9
+            }
+            _ => return Err(format!("{key} is not a compression level")),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{level} is outside the valid range of {key}"))
+        }
+    }
+}
+
+/// Compresses `data` with `codec` at Kafka's default levels.
 pub fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
+    compress_at(codec, data, &Levels::default())
+}
+
+/// Compresses `data` with `codec` at `levels`.
+pub fn compress_at(codec: Compression, data: &[u8], levels: &Levels) -> Vec<u8> {
     match codec {
         Compression::None => data.to_vec(),
         Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let level = u32::try_from(levels.gzip)
+                .map_or(flate2::Compression::default(), flate2::Compression::new);
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), level);
             write_all_infallible(&mut enc, data);
             enc.finish().unwrap_or_default()
         }
@@ -111,7 +162,7 @@ pub fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
             write_all_infallible(&mut enc, data);
             enc.finish().unwrap_or_default()
         }
-        Compression::Zstd => zstd::bulk::compress(data, 3).unwrap_or_default(),
+        Compression::Zstd => zstd::bulk::compress(data, levels.zstd).unwrap_or_default(),
     }
 }
 
@@ -256,6 +307,52 @@ mod tests {
             let c = compress(codec, &data);
             assert_eq!(decompress(codec, &c, data.len()).unwrap(), data, "{codec}");
         }
+    }
+
+    #[test]
+    fn levels_change_the_output_and_follow_kafkas_ranges() {
+        let data: Vec<u8> = (0..100_000u32)
+            .map(|i| (i % 97) as u8 ^ (i / 1000) as u8)
+            .collect();
+        for (codec, low, high) in [
+            (
+                Compression::Gzip,
+                Levels {
+                    gzip: 1,
+                    ..Levels::default()
+                },
+                Levels {
+                    gzip: 9,
+                    ..Levels::default()
+                },
+            ),
+            (
+                Compression::Zstd,
+                Levels {
+                    zstd: 1,
+                    ..Levels::default()
+                },
+                Levels {
+                    zstd: 19,
+                    ..Levels::default()
+                },
+            ),
+        ] {
+            let (fast, small) = (
+                compress_at(codec, &data, &low),
+                compress_at(codec, &data, &high),
+            );
+            assert_ne!(fast, small, "{codec}");
+            assert_eq!(decompress(codec, &small, data.len()).unwrap(), data);
+        }
+        assert!(Levels::check("compression.gzip.level", 10).is_err());
+        assert!(Levels::check("compression.gzip.level", -1).is_ok());
+        assert!(Levels::check("compression.zstd.level", 22).is_ok());
+        assert!(Levels::check("compression.zstd.level", 23).is_err());
+        assert!(Levels::check("compression.lz4.level", 9).is_ok());
+        assert!(Levels::check("compression.lz4.level", 12)
+            .unwrap_err()
+            .contains("not supported"));
     }
 
     #[test]

@@ -652,10 +652,15 @@ impl BatchBuilder {
 
     /// The finished batch at base offset 0, compressed with `codec`, CRC computed.
     pub fn build(&self, codec: Compression) -> Bytes {
+        self.build_at(codec, &compression::Levels::default())
+    }
+
+    /// As [`BatchBuilder::build`], at the given codec levels.
+    pub fn build_at(&self, codec: Compression, levels: &compression::Levels) -> Bytes {
         let records = self.records.contiguous();
         let body = match codec {
             Compression::None => None,
-            c => Some(compression::compress(c, records)),
+            c => Some(compression::compress_at(c, records, levels)),
         };
         let body: &[u8] = body.as_deref().unwrap_or(records);
         let mut attributes = codec as i16;
@@ -759,6 +764,39 @@ pub fn rebuild(
 }
 
 /// A whole batch: `header`'s fields (its length and CRC computed here) followed by `body`.
+/// Re-encodes a whole batch with another codec (a topic's `compression.type` differing from
+/// the producer's): the records are decompressed (at most `decompress_limit_bytes`) and
+/// compressed again at `levels`; every other header field is kept and the CRC recomputed.
+pub fn recompress(
+    batch: &[u8],
+    codec: Compression,
+    levels: &compression::Levels,
+    decompress_limit_bytes: usize,
+) -> Result<Vec<u8>, BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let from = header
+        .compression()
+        .ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let body = &batch[BATCH_HEADER_BYTES..];
+    let plain = match from {
+        Compression::None => body.to_vec(),
+        c => compression::decompress(c, body, decompress_limit_bytes)
+            .map_err(BatchError::Compression)?,
+    };
+    let payload = match codec {
+        Compression::None => plain,
+        c => compression::compress_at(c, &plain, levels),
+    };
+    let attributes = (header.attributes & !ATTR_COMPRESSION_MASK) | codec as i16;
+    Ok(assemble(
+        &BatchHeader {
+            attributes,
+            ..header
+        },
+        &payload,
+    ))
+}
+
 fn assemble(header: &BatchHeader, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + body.len());
     out.extend_from_slice(&header.base_offset.to_be_bytes());

@@ -1,7 +1,7 @@
 //! ListOffsets (earliest, latest, by timestamp, max timestamp), OffsetForLeaderEpoch,
-//! DeleteRecords and InitProducerId (idempotent producers; transactional ids are refused
-//! with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, fatal in clients, so they stop rather than
-//! retry).
+//! DeleteRecords and InitProducerId (idempotent producers get a new id at epoch 0 every time;
+//! transactional ids are refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, fatal in
+//! clients, so they stop rather than retry).
 
 use crate::broker::Broker;
 use crate::protocol::messages::delete_records_request::DeleteRecordsRequest;
@@ -72,13 +72,17 @@ pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) 
                         offset: -1,
                         ..Default::default()
                     };
-                    match lookup(
-                        broker,
-                        &t.name,
-                        p.partition_index,
-                        p.timestamp,
-                        p.current_leader_epoch,
-                    ) {
+                    // A lookup by timestamp reads segment files: off the async workers.
+                    let found = tokio::task::block_in_place(|| {
+                        lookup(
+                            broker,
+                            &t.name,
+                            p.partition_index,
+                            p.timestamp,
+                            p.current_leader_epoch,
+                        )
+                    });
+                    match found {
                         Ok((offset, ts, epoch)) => {
                             r.offset = offset;
                             r.timestamp = ts;
@@ -205,18 +209,13 @@ pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> Resp
     } else if request.transactional_id.is_some() {
         tracing::info!(transactional_id = ?request.transactional_id, "refusing InitProducerId for a transactional id: transactions are not supported");
         r.error_code = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0;
-    } else if request.producer_id >= 0 {
-        // A producer bumping its epoch (KIP-360) keeps its id.
-        if request.producer_epoch >= i16::MAX - 1 {
-            match tokio::task::block_in_place(|| broker.metadata.allocate_producer_id()) {
-                Ok(id) => (r.producer_id, r.producer_epoch) = (id, 0),
-                Err(code) => r.error_code = code.0,
-            }
-        } else {
-            (r.producer_id, r.producer_epoch) =
-                (request.producer_id, request.producer_epoch.max(-1) + 1);
-        }
+    } else if (request.producer_id == -1) != (request.producer_epoch == -1) {
+        // As Kafka: a producer id without an epoch (or the reverse) is malformed.
+        r.error_code = ErrorCode::INVALID_REQUEST.0;
     } else {
+        // Without a transactional id Kafka always hands out a new producer id at epoch 0,
+        // whatever id and epoch the request names: epoch bumps belong to transactional ids,
+        // so no client can bump (and so fence) another producer's epoch.
         match tokio::task::block_in_place(|| broker.metadata.allocate_producer_id()) {
             Ok(id) => (r.producer_id, r.producer_epoch) = (id, 0),
             Err(code) => r.error_code = code.0,
