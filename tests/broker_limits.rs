@@ -81,3 +81,178 @@ print(sorted(tp.partition for tp in c.assignment()), got, "%.1f" % (time.time() 
     assert_eq!(fields[1], "[0] [b'hello']", "{stdout}");
     assert!(seconds < 5.0, "the consumer needed {seconds} s: {stdout}");
 }
+
+/// Item 9: stalled large frames hold their share of `queued.max.request.bytes` only until
+/// `kfk.request.receive.timeout.ms`; small requests are served all along and large ones
+/// once the stalled frames are dropped.
+#[test]
+fn stalled_large_frames_do_not_freeze_other_connections() {
+    use std::io::{Read, Write};
+    let broker = TestBroker::start_with(&[
+        "--override",
+        "queued.max.request.bytes=4194304",
+        "--override",
+        "kfk.request.receive.timeout.ms=2000",
+    ]);
+    let addr = broker.bootstrap();
+    let mut admin = RawClient::connect(&addr);
+    assert_eq!(admin.create_topic("served", 1, &[]), 0);
+    // Three frames that declare 10 MiB, deliver 1.5 MiB each (more than the 4 MiB cap
+    // together) and stall.
+    let stalled: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            let mut frame = (10i32 << 20).to_be_bytes().to_vec();
+            frame.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 1]);
+            frame.resize(4 + 1_500_000, 0);
+            s.write_all(&frame).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let mut client = RawClient::connect(&addr);
+    for i in 0..20 {
+        let (code, _) = client.produce("served", 0, batch_of(&[&format!("small-{i}")], None));
+        assert_eq!(code, 0);
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "small requests waited {took:?}"
+    );
+
+    // A request larger than the uncharged allowance waits at most for the timeout.
+    let big = "x".repeat(600_000);
+    let started = Instant::now();
+    assert_eq!(client.produce("served", 0, batch_of(&[&big], None)).0, 0);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "a large request waited {took:?}"
+    );
+
+    // The stalled connections were closed.
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)), "still open");
+    }
+}
+
+/// Item 10: one CreateTopics or CreatePartitions makes at most 10,000 partitions, refused
+/// before anything is allocated (a request naming 2^31-1 partitions is answered at once).
+#[test]
+fn more_than_ten_thousand_partitions_in_one_request_is_a_policy_violation() {
+    use kfk::protocol::messages::create_partitions_request::{
+        CreatePartitionsRequest, CreatePartitionsTopic,
+    };
+    use kfk::protocol::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
+    use kfk::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
+    let broker = TestBroker::start();
+    let mut client = RawClient::connect(&broker.bootstrap());
+    let rss_before = broker.rss_kib();
+    let create = |client: &mut RawClient, topics: Vec<(&str, i32)>| {
+        let ResponseBody::CreateTopics(r) = client.call(
+            ApiKey::CreateTopics,
+            7,
+            RequestBody::CreateTopics(CreateTopicsRequest {
+                topics: topics
+                    .into_iter()
+                    .map(|(name, n)| CreatableTopic {
+                        name: name.into(),
+                        num_partitions: n,
+                        replication_factor: 1,
+                        ..Default::default()
+                    })
+                    .collect(),
+                timeout_ms: 10_000,
+                ..Default::default()
+            }),
+        ) else {
+            panic!()
+        };
+        r.topics
+            .iter()
+            .map(|t| (t.error_code, t.error_message.clone()))
+            .collect::<Vec<_>>()
+    };
+    let started = Instant::now();
+    let huge = create(&mut client, vec![("huge", i32::MAX)]);
+    assert_eq!(huge[0].0, ErrorCode::POLICY_VIOLATION.0, "{huge:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let split = create(&mut client, vec![("half-a", 6_000), ("half-b", 6_000)]);
+    assert!(
+        split.iter().all(|r| r.0 == ErrorCode::POLICY_VIOLATION.0),
+        "{split:?}"
+    );
+    assert!(broker.rss_kib() < rss_before + 32 * 1024, "memory grew");
+
+    assert_eq!(client.create_topic("grows", 1, &[]), 0);
+    let ResponseBody::CreatePartitions(r) = client.call(
+        ApiKey::CreatePartitions,
+        3,
+        RequestBody::CreatePartitions(CreatePartitionsRequest {
+            topics: vec![CreatePartitionsTopic {
+                name: "grows".into(),
+                count: 10_002,
+                assignments: None,
+                ..Default::default()
+            }],
+            timeout_ms: 10_000,
+            ..Default::default()
+        }),
+    ) else {
+        panic!()
+    };
+    assert_eq!(r.results[0].error_code, ErrorCode::POLICY_VIOLATION.0);
+    assert_eq!(client.topic_id("grows").1, 1, "nothing was added");
+}
+
+/// Item 10: a fetch response carries at most the broker's `fetch.max.bytes`, whatever the
+/// client asks for (at least one batch, as Kafka).
+#[test]
+fn fetch_responses_are_capped_by_the_brokers_fetch_max_bytes() {
+    use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+    use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
+    let broker = TestBroker::start_with(&["--override", "fetch.max.bytes=1048576"]);
+    let mut client = RawClient::connect(&broker.bootstrap());
+    assert_eq!(client.create_topic("big", 1, &[]), 0);
+    let value = "v".repeat(100_000);
+    for _ in 0..40 {
+        assert_eq!(client.produce("big", 0, batch_of(&[&value], None)).0, 0);
+    }
+    let ResponseBody::Fetch(r) = client.call(
+        ApiKey::Fetch,
+        12,
+        RequestBody::Fetch(FetchRequest {
+            replica_id: -1,
+            max_bytes: 50 << 20,
+            topics: vec![FetchTopic {
+                topic: "big".into(),
+                partitions: vec![FetchPartition {
+                    partition: 0,
+                    partition_max_bytes: 50 << 20,
+                    current_leader_epoch: -1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    ) else {
+        panic!()
+    };
+    let records = r.responses[0].partitions[0].records.clone().unwrap();
+    assert!(
+        records.len() <= (1 << 20) + 200_000 && records.len() > 500_000,
+        "{} bytes",
+        records.len()
+    );
+    assert_eq!(
+        client.fetch_all("big", 0).len(),
+        40,
+        "the rest comes in later fetches"
+    );
+}

@@ -2,12 +2,15 @@
 //! handler and writes the response, one request at a time, so responses keep request order.
 //!
 //! Frames are read incrementally: memory grows with the bytes that actually arrive (never
-//! from the length prefix), and every KiB held counts against `queued.max.request.bytes`
-//! across all connections. A frame over `socket.request.max.bytes`, a malformed frame, an
+//! from the length prefix), and every KiB beyond a frame's first 16 KiB counts against
+//! `queued.max.request.bytes` across all connections (small requests never wait for that
+//! memory). A frame must arrive whole within `kfk.request.receive.timeout.ms`, so a stalled
+//! large frame holds its share of the cap for a bounded time before its connection closes. A frame over `socket.request.max.bytes`, a malformed frame, an
 //! unknown API or an unadvertised version closes this connection only, with a logged reason.
 //! An idle connection is closed after `connections.max.idle.ms`.
 
 use super::handlers::{self, Outcome};
+use super::splice;
 use super::Broker;
 use crate::protocol::frame::{decode_request_frame, encode_response_frame, FrameError};
 use crate::protocol::messages::api_versions_response::ApiVersionsResponse;
@@ -18,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -26,6 +30,9 @@ const READ_STEP_BYTES: usize = 64 * 1024;
 /// The first read step: steps then double with the bytes received, so a frame's buffer is
 /// never more than twice what actually arrived (a stalled 100 MiB declaration costs ~4 KiB).
 const FIRST_STEP_BYTES: usize = 4 * 1024;
+/// Bytes of each frame not charged to `queued.max.request.bytes`: small requests never wait
+/// for memory that large stalled frames hold (bounded by the connection count).
+const UNCHARGED_FRAME_BYTES: usize = 16 * 1024;
 
 /// Why a connection ends.
 enum Closed {
@@ -33,6 +40,12 @@ enum Closed {
     Quietly,
     /// A protocol violation: logged.
     Because(String),
+}
+
+/// A response to write: encoded chunks, and the file regions its placeholder chunks stand for.
+struct Reply {
+    chunks: Vec<Bytes>,
+    regions: Vec<crate::log::segment::FileRegion>,
 }
 
 /// A whole request frame with the request-bytes permits it holds.
@@ -63,9 +76,13 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, li
         };
         match respond(&broker, frame, origin, controller_listener).await {
             Ok(None) => {}
-            Ok(Some(chunks)) => {
-                if let Err(e) = write_chunks(&mut writer, chunks).await {
-                    tracing::debug!(%peer, error = %e, "write failed");
+            Ok(Some(reply)) => {
+                if let Err(e) = write_reply(&mut writer, reply).await {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        tracing::warn!(%peer, "closing connection: {e}");
+                    } else {
+                        tracing::debug!(%peer, error = %e, "write failed");
+                    }
                     return;
                 }
             }
@@ -101,20 +118,32 @@ async fn read_frame(
     let mut buf = BytesMut::with_capacity(4 + size.min(FIRST_STEP_BYTES));
     buf.extend_from_slice(&prefix);
     let mut permits = Vec::new();
+    let receive_timeout = broker.config.request_receive_timeout;
+    let deadline = tokio::time::Instant::now() + receive_timeout;
+    let too_slow = || {
+        Closed::Because(format!(
+            "a frame of {size} bytes did not arrive within {} ms (kfk.request.receive.timeout.ms)",
+            receive_timeout.as_millis()
+        ))
+    };
     while buf.len() < 4 + size {
         let step = buf.len().clamp(FIRST_STEP_BYTES, READ_STEP_BYTES);
         let want = (4 + size - buf.len()).min(step);
-        let kib = u32::try_from(want.div_ceil(1024)).unwrap_or(u32::MAX);
-        let permit = broker
-            .request_bytes
-            .clone()
-            .acquire_many_owned(kib)
-            .await
-            .map_err(|_| Closed::Quietly)?;
-        permits.push(permit);
+        let charged = (buf.len() + want).saturating_sub(buf.len().max(UNCHARGED_FRAME_BYTES));
+        if charged > 0 {
+            let kib = u32::try_from(charged.div_ceil(1024)).unwrap_or(u32::MAX);
+            let acquire = broker.request_bytes.clone().acquire_many_owned(kib);
+            let permit = tokio::time::timeout_at(deadline, acquire)
+                .await
+                .map_err(|_| too_slow())?
+                .map_err(|_| Closed::Quietly)?;
+            permits.push(permit);
+        }
         buf.reserve(want);
         let mut limited = (&mut *reader).take(want as u64);
-        match tokio::time::timeout(idle, limited.read_buf(&mut buf)).await {
+        let step_deadline = deadline.min(tokio::time::Instant::now() + idle);
+        match tokio::time::timeout_at(step_deadline, limited.read_buf(&mut buf)).await {
+            Err(_) if step_deadline == deadline => return Err(too_slow()),
             Err(_) => {
                 return Err(Closed::Because(format!(
                     "no data for {} ms in the middle of a frame",
@@ -139,7 +168,11 @@ async fn respond(
     frame: Frame,
     origin: handlers::Origin,
     controller_listener: bool,
-) -> Result<Option<Vec<Bytes>>, String> {
+) -> Result<Option<Reply>, String> {
+    let plain = |chunks: Vec<Bytes>| Reply {
+        chunks,
+        regions: Vec::new(),
+    };
     let peer = origin.peer;
     let request = match decode_request_frame(&frame.bytes) {
         Ok(r) => r,
@@ -154,7 +187,7 @@ async fn respond(
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, header.correlation_id, &body)
-                .map(Some)
+                .map(|c| Some(plain(c)))
                 .map_err(|e| e.to_string());
         }
         Err(e) => return Err(e.to_string()),
@@ -181,7 +214,7 @@ async fn respond(
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, correlation_id, &body)
-                .map(Some)
+                .map(|c| Some(plain(c)))
                 .map_err(|e| e.to_string());
         }
         return Err(format!(
@@ -212,18 +245,46 @@ async fn respond(
                 .map_err(|_| "shutting down".to_string())?,
         )
     };
+    let encode = |body: &ResponseBody| {
+        encode_response_frame(api_key, version, correlation_id, body).map_err(|e| {
+            format!(
+                "cannot encode the {} v{version} response: {e}",
+                api_key.name()
+            )
+        })
+    };
     match handlers::dispatch(broker, request, origin).await {
-        Outcome::Respond(body) => encode_response_frame(api_key, version, correlation_id, &body)
-            .map(Some)
-            .map_err(|e| {
-                format!(
-                    "cannot encode the {} v{version} response: {e}",
-                    api_key.name()
-                )
-            }),
+        Outcome::Respond(body) => encode(&body).map(|c| Some(plain(c))),
+        Outcome::RespondSpliced(body, regions) => {
+            encode(&body).map(|chunks| Some(Reply { chunks, regions }))
+        }
         Outcome::NoResponse => Ok(None),
         Outcome::Close(why) => Err(why),
     }
+}
+
+/// Writes a reply: runs of chunks with vectored writes (large record chunks are not copied),
+/// and each placeholder chunk as its file region (`splice::send_region`).
+async fn write_reply(writer: &mut OwnedWriteHalf, reply: Reply) -> std::io::Result<()> {
+    let mut regions = reply.regions.into_iter();
+    let mut run: Vec<Bytes> = Vec::new();
+    for chunk in reply.chunks {
+        if !splice::is_placeholder(&chunk) {
+            run.push(chunk);
+            continue;
+        }
+        write_chunks(writer, std::mem::take(&mut run)).await?;
+        let region = regions.next().ok_or_else(|| {
+            std::io::Error::other("a records placeholder without its file region")
+        })?;
+        assert_eq!(
+            region.length,
+            chunk.len() as u64,
+            "a placeholder stands for a region of its own length"
+        );
+        splice::send_region(writer, &region).await?;
+    }
+    write_chunks(writer, run).await
 }
 
 /// Writes the chunks with vectored writes (large record chunks are not copied).

@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod metadata;
 pub mod partition;
 pub mod server;
+pub mod splice;
 
 use crate::group::{Coordinator, GroupConfig, GroupRecord, OffsetsLog, OFFSETS_TOPIC};
 use crate::log::manager::LogManager;

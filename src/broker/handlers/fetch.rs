@@ -5,7 +5,9 @@
 //! `read_committed` sees last stable offset = high watermark. Consumers below Fetch v10
 //! never get zstd batches (UNSUPPORTED_COMPRESSION_TYPE for that partition).
 
+use crate::broker::splice;
 use crate::broker::Broker;
+use crate::log::segment::FileRegion;
 use crate::protocol::messages::fetch_request::{FetchPartition, FetchRequest};
 use crate::protocol::messages::fetch_response::{
     FetchResponse, FetchableTopicResponse, PartitionData,
@@ -33,17 +35,23 @@ fn has_zstd(records: &Bytes) -> bool {
     BatchIter::new(records.clone()).any(|(h, _)| h.compression() == Some(Compression::Zstd))
 }
 
-/// One pass over the requested partitions; returns the answer and the bytes it carries.
+/// One pass over the requested partitions: the answer, the bytes it carries, and the file
+/// regions its placeholder records stand for.
 fn read_all(
     broker: &Broker,
     request: &FetchRequest,
     names: &[Option<String>],
     version: i16,
     waiter: &Arc<Notify>,
-) -> (Vec<FetchableTopicResponse>, usize) {
+) -> (Vec<FetchableTopicResponse>, usize, Vec<FileRegion>) {
     let follower = request.replica_id >= 0 || request.replica_state.replica_id >= 0;
-    let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0).max(1);
+    // The client's max_bytes, capped by the broker's fetch.max.bytes.
+    let mut remaining = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(broker.config.fetch_max_bytes)
+        .max(1);
     let mut total = 0usize;
+    let mut regions = Vec::new();
     let mut topics = Vec::with_capacity(request.topics.len());
     for (t, name) in request.topics.iter().zip(names) {
         let partitions = t
@@ -58,6 +66,7 @@ fn read_all(
                     Budget {
                         remaining: &mut remaining,
                         total: &mut total,
+                        regions: &mut regions,
                     },
                     follower,
                     version,
@@ -80,13 +89,15 @@ fn read_all(
             ..Default::default()
         });
     }
-    (topics, total)
+    (topics, total, regions)
 }
 
-/// The response's byte budget: what is left of `max_bytes`, and what was read so far.
+/// The response's byte budget: what is left of `max_bytes`, what was read so far, and the
+/// regions sent from their files.
 struct Budget<'a> {
     remaining: &'a mut usize,
     total: &'a mut usize,
+    regions: &'a mut Vec<FileRegion>,
 }
 
 fn read_partition(
@@ -98,7 +109,11 @@ fn read_partition(
     version: i16,
     waiter: &Arc<Notify>,
 ) -> PartitionData {
-    let Budget { remaining, total } = budget;
+    let Budget {
+        remaining,
+        total,
+        regions,
+    } = budget;
     let Some(partition) = broker.partition(topic, p.partition) else {
         return partition_error(p.partition, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
     };
@@ -131,6 +146,17 @@ fn read_partition(
         ..Default::default()
     };
     if let Some(region) = read.records {
+        // Fetch v10+ never filters zstd batches, so large regions go out from the file.
+        if let Some(placeholder) = (version >= 10)
+            .then(|| splice::placeholder(&region))
+            .flatten()
+        {
+            *remaining = remaining.saturating_sub(placeholder.len());
+            *total += placeholder.len();
+            data.records = Some(placeholder);
+            regions.push(region);
+            return data;
+        }
         match tokio::task::block_in_place(|| region.read_bytes()) {
             Ok(bytes) if version < 10 && has_zstd(&bytes) => {
                 return partition_error(p.partition, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE)
@@ -151,7 +177,12 @@ fn read_partition(
     data
 }
 
-pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> ResponseBody {
+/// The response, and the file regions its placeholder records stand for (in order).
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: FetchRequest,
+    version: i16,
+) -> (ResponseBody, Vec<FileRegion>) {
     let names: Vec<Option<String>> = request
         .topics
         .iter()
@@ -168,10 +199,10 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let waiter = Arc::new(Notify::new());
     let mut shutdown = broker.shutdown_signal();
-    let responses = loop {
-        let (topics, total) = {
+    let (responses, regions) = loop {
+        let (topics, total, regions) = {
             let Ok(_slot) = broker.request_slots.acquire().await else {
-                break Vec::new();
+                break (Vec::new(), Vec::new());
             };
             read_all(broker, &request, &names, version, &waiter)
         };
@@ -181,7 +212,7 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             .any(|p| p.error_code != 0);
         let now = Instant::now();
         if total >= min_bytes || has_error || now >= deadline || broker.is_shutting_down() {
-            break topics;
+            break (topics, regions);
         }
         tokio::select! {
             _ = waiter.notified() => {}
@@ -189,9 +220,10 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             _ = shutdown.changed() => {}
         }
     };
-    ResponseBody::Fetch(FetchResponse {
+    let body = ResponseBody::Fetch(FetchResponse {
         session_id: 0,
         responses,
         ..Default::default()
-    })
+    });
+    (body, regions)
 }

@@ -20,6 +20,9 @@ use std::sync::Arc;
 /// What the connection does after a request.
 pub enum Outcome {
     Respond(ResponseBody),
+    /// A response whose placeholder records chunks are sent from these file regions, in
+    /// order (see `broker::splice`).
+    RespondSpliced(ResponseBody, Vec<crate::log::segment::FileRegion>),
     /// acks=0 produces get no answer.
     NoResponse,
     /// Close the connection (logged with the reason), e.g. a failed acks=0 produce.
@@ -107,7 +110,10 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,
-        RequestBody::Fetch(r) => respond(fetch::handle(broker, r, version).await),
+        RequestBody::Fetch(r) => {
+            let (body, regions) = fetch::handle(broker, r, version).await;
+            Outcome::RespondSpliced(body, regions)
+        }
         RequestBody::ListOffsets(r) => respond(offsets::list_offsets(b, r, version)),
         RequestBody::OffsetForLeaderEpoch(r) => respond(offsets::offset_for_leader_epoch(b, r)),
         RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),

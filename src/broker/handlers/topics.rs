@@ -17,7 +17,39 @@ use crate::protocol::messages::delete_topics_response::{
 use crate::protocol::{ErrorCode, ResponseBody, Uuid};
 use std::collections::BTreeMap;
 
+/// As Kafka's controller: one operation creates at most this many partitions, checked
+/// before anything is allocated for them.
+pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
+
 pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16) -> ResponseBody {
+    let requested: i64 = request
+        .topics
+        .iter()
+        .map(|t| match (t.assignments.len(), t.num_partitions) {
+            (0, -1) => i64::from(broker.config.num_partitions),
+            (0, n) => i64::from(n).max(0),
+            (n, _) => n as i64,
+        })
+        .sum();
+    if requested > MAX_PARTITIONS_PER_REQUEST {
+        let topics = request
+            .topics
+            .into_iter()
+            .map(|t| CreatableTopicResult {
+                name: t.name,
+                error_code: ErrorCode::POLICY_VIOLATION.0,
+                error_message: Some(TOO_MANY_PARTITIONS.into()),
+                num_partitions: -1,
+                replication_factor: -1,
+                ..Default::default()
+            })
+            .collect();
+        return ResponseBody::CreateTopics(CreateTopicsResponse {
+            topics,
+            ..Default::default()
+        });
+    }
     let mut seen = std::collections::HashSet::new();
     let topics = request
         .topics
@@ -163,6 +195,33 @@ pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16
 }
 
 pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest) -> ResponseBody {
+    let added: i64 = request
+        .topics
+        .iter()
+        .map(|t| {
+            let current = broker
+                .metadata
+                .topic(&t.name)
+                .map_or(0, |m| m.partitions.len() as i64);
+            (i64::from(t.count) - current).max(0)
+        })
+        .sum();
+    if added > MAX_PARTITIONS_PER_REQUEST {
+        let results = request
+            .topics
+            .into_iter()
+            .map(|t| CreatePartitionsTopicResult {
+                name: t.name,
+                error_code: ErrorCode::POLICY_VIOLATION.0,
+                error_message: Some(TOO_MANY_PARTITIONS.into()),
+                ..Default::default()
+            })
+            .collect();
+        return ResponseBody::CreatePartitions(CreatePartitionsResponse {
+            results,
+            ..Default::default()
+        });
+    }
     let results = request
         .topics
         .into_iter()
