@@ -36,7 +36,6 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('dump-log', 'dump-log', [CompletionResultType]::ParameterValue, 'Print the batches, records and index entries of log segment files (kafka-dump-log)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script for kfk')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print kfk''s man page (roff)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'kfk;broker' {
@@ -45,7 +44,6 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'kfk;broker;start' {
@@ -57,17 +55,6 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'kfk;broker;help' {
-            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'kfk;broker;help;start' {
-            break
-        }
-        'kfk;broker;help;help' {
             break
         }
         'kfk;console-producer' {
@@ -254,65 +241,11 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             break
         }
         'kfk;man' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write every page (kfk.1, kfk-broker.1, kfk-broker-start.1, ...) into this directory')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
-        'kfk;help' {
-            [CompletionResult]::new('broker', 'broker', [CompletionResultType]::ParameterValue, 'Run a Kafka-compatible broker (`kfk broker start`)')
-            [CompletionResult]::new('console-producer', 'console-producer', [CompletionResultType]::ParameterValue, 'Read lines from stdin and produce them to a topic (kafka-console-producer)')
-            [CompletionResult]::new('console-consumer', 'console-consumer', [CompletionResultType]::ParameterValue, 'Consume records from a topic and print them (kafka-console-consumer)')
-            [CompletionResult]::new('topics', 'topics', [CompletionResultType]::ParameterValue, 'Create, list, describe, alter and delete topics (kafka-topics)')
-            [CompletionResult]::new('consumer-groups', 'consumer-groups', [CompletionResultType]::ParameterValue, 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)')
-            [CompletionResult]::new('configs', 'configs', [CompletionResultType]::ParameterValue, 'Describe and alter topic and broker configs (kafka-configs)')
-            [CompletionResult]::new('producer-perf-test', 'producer-perf-test', [CompletionResultType]::ParameterValue, 'Measure producer throughput and latency (kafka-producer-perf-test)')
-            [CompletionResult]::new('consumer-perf-test', 'consumer-perf-test', [CompletionResultType]::ParameterValue, 'Measure consumer throughput (kafka-consumer-perf-test)')
-            [CompletionResult]::new('dump-log', 'dump-log', [CompletionResultType]::ParameterValue, 'Print the batches, records and index entries of log segment files (kafka-dump-log)')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script for kfk')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print kfk''s man page (roff)')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'kfk;help;broker' {
-            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)')
-            break
-        }
-        'kfk;help;broker;start' {
-            break
-        }
-        'kfk;help;console-producer' {
-            break
-        }
-        'kfk;help;console-consumer' {
-            break
-        }
-        'kfk;help;topics' {
-            break
-        }
-        'kfk;help;consumer-groups' {
-            break
-        }
-        'kfk;help;configs' {
-            break
-        }
-        'kfk;help;producer-perf-test' {
-            break
-        }
-        'kfk;help;consumer-perf-test' {
-            break
-        }
-        'kfk;help;dump-log' {
-            break
-        }
-        'kfk;help;completions' {
-            break
-        }
-        'kfk;help;man' {
-            break
-        }
-        'kfk;help;help' {
             break
         }
     })

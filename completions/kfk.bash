@@ -40,9 +40,6 @@ _kfk() {
             kfk,dump-log)
                 cmd="kfk__subcmd__dump__subcmd__log"
                 ;;
-            kfk,help)
-                cmd="kfk__subcmd__help"
-                ;;
             kfk,man)
                 cmd="kfk__subcmd__man"
                 ;;
@@ -52,56 +49,8 @@ _kfk() {
             kfk,topics)
                 cmd="kfk__subcmd__topics"
                 ;;
-            kfk__subcmd__broker,help)
-                cmd="kfk__subcmd__broker__subcmd__help"
-                ;;
             kfk__subcmd__broker,start)
                 cmd="kfk__subcmd__broker__subcmd__start"
-                ;;
-            kfk__subcmd__broker__subcmd__help,help)
-                cmd="kfk__subcmd__broker__subcmd__help__subcmd__help"
-                ;;
-            kfk__subcmd__broker__subcmd__help,start)
-                cmd="kfk__subcmd__broker__subcmd__help__subcmd__start"
-                ;;
-            kfk__subcmd__help,broker)
-                cmd="kfk__subcmd__help__subcmd__broker"
-                ;;
-            kfk__subcmd__help,completions)
-                cmd="kfk__subcmd__help__subcmd__completions"
-                ;;
-            kfk__subcmd__help,configs)
-                cmd="kfk__subcmd__help__subcmd__configs"
-                ;;
-            kfk__subcmd__help,console-consumer)
-                cmd="kfk__subcmd__help__subcmd__console__subcmd__consumer"
-                ;;
-            kfk__subcmd__help,console-producer)
-                cmd="kfk__subcmd__help__subcmd__console__subcmd__producer"
-                ;;
-            kfk__subcmd__help,consumer-groups)
-                cmd="kfk__subcmd__help__subcmd__consumer__subcmd__groups"
-                ;;
-            kfk__subcmd__help,consumer-perf-test)
-                cmd="kfk__subcmd__help__subcmd__consumer__subcmd__perf__subcmd__test"
-                ;;
-            kfk__subcmd__help,dump-log)
-                cmd="kfk__subcmd__help__subcmd__dump__subcmd__log"
-                ;;
-            kfk__subcmd__help,help)
-                cmd="kfk__subcmd__help__subcmd__help"
-                ;;
-            kfk__subcmd__help,man)
-                cmd="kfk__subcmd__help__subcmd__man"
-                ;;
-            kfk__subcmd__help,producer-perf-test)
-                cmd="kfk__subcmd__help__subcmd__producer__subcmd__perf__subcmd__test"
-                ;;
-            kfk__subcmd__help,topics)
-                cmd="kfk__subcmd__help__subcmd__topics"
-                ;;
-            kfk__subcmd__help__subcmd__broker,start)
-                cmd="kfk__subcmd__help__subcmd__broker__subcmd__start"
                 ;;
             *)
                 ;;
@@ -110,7 +59,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,50 +73,8 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__broker)
-            opts="-h -V --help --version start help"
+            opts="-h -V --help --version start"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__broker__subcmd__help)
-            opts="start help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__broker__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__broker__subcmd__help__subcmd__start)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -551,209 +458,17 @@ _kfk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        kfk__subcmd__help)
-            opts="broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__broker)
-            opts="start"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__broker__subcmd__start)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__completions)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__configs)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__console__subcmd__consumer)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__console__subcmd__producer)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__consumer__subcmd__groups)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__consumer__subcmd__perf__subcmd__test)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__dump__subcmd__log)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__man)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__producer__subcmd__perf__subcmd__test)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        kfk__subcmd__help__subcmd__topics)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         kfk__subcmd__man)
-            opts="-h -V --help --version"
+            opts="-h -V --dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -33,7 +33,6 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
             cand completions 'Print a shell completion script for kfk'
             cand man 'Print kfk''s man page (roff)'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'kfk;broker'= {
             cand -h 'Print help'
@@ -41,7 +40,6 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
-            cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'kfk;broker;start'= {
             cand --config 'Config file: TOML (Kafka''s property names as keys) or a Java .properties file such as an existing server.properties'
@@ -52,14 +50,6 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-        }
-        &'kfk;broker;help'= {
-            cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'kfk;broker;help;start'= {
-        }
-        &'kfk;broker;help;help'= {
         }
         &'kfk;console-producer'= {
             cand --bootstrap-server 'The broker(s) to connect to, host:port[,host:port...]'
@@ -236,51 +226,11 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --version 'Print version'
         }
         &'kfk;man'= {
+            cand --dir 'Write every page (kfk.1, kfk-broker.1, kfk-broker-start.1, ...) into this directory'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-        }
-        &'kfk;help'= {
-            cand broker 'Run a Kafka-compatible broker (`kfk broker start`)'
-            cand console-producer 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
-            cand console-consumer 'Consume records from a topic and print them (kafka-console-consumer)'
-            cand topics 'Create, list, describe, alter and delete topics (kafka-topics)'
-            cand consumer-groups 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
-            cand configs 'Describe and alter topic and broker configs (kafka-configs)'
-            cand producer-perf-test 'Measure producer throughput and latency (kafka-producer-perf-test)'
-            cand consumer-perf-test 'Measure consumer throughput (kafka-consumer-perf-test)'
-            cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
-            cand completions 'Print a shell completion script for kfk'
-            cand man 'Print kfk''s man page (roff)'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'kfk;help;broker'= {
-            cand start 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
-        }
-        &'kfk;help;broker;start'= {
-        }
-        &'kfk;help;console-producer'= {
-        }
-        &'kfk;help;console-consumer'= {
-        }
-        &'kfk;help;topics'= {
-        }
-        &'kfk;help;consumer-groups'= {
-        }
-        &'kfk;help;configs'= {
-        }
-        &'kfk;help;producer-perf-test'= {
-        }
-        &'kfk;help;consumer-perf-test'= {
-        }
-        &'kfk;help;dump-log'= {
-        }
-        &'kfk;help;completions'= {
-        }
-        &'kfk;help;man'= {
-        }
-        &'kfk;help;help'= {
         }
     ]
     $completions[$command]

@@ -37,19 +37,15 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-perf-test" -d 'Mea
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
-complete -c kfk -n "__fish_kfk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -s h -l help -d 'Print help'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -s V -l version -d 'Print version'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l config -d 'Config file: TOML (Kafka\'s property names as keys) or a Java .properties file such as an existing server.properties' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l override -d 'Set a config key (Kafka\'s property name), over the config file. Repeatable' -r
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l data-dir -d 'Data directory (log.dirs); wins over the config file. Default ./kfk-data' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -l listeners -d 'Listeners (the `listeners` key), e.g. PLAINTEXT://localhost:9092 or several separated by commas. An empty host binds every interface and advertises this machine\'s host name; port 0 takes any free port, which is then advertised' -r
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'
-complete -c kfk -n "__fish_kfk_using_subcommand broker; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l broker-list -d 'Deprecated alias of --bootstrap-server' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l topic -d 'The topic to produce to' -r
@@ -184,18 +180,6 @@ complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s h -l help -d 'Print
 complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand man" -l dir -d 'Write every page (kfk.1, kfk-broker.1, kfk-broker-start.1, ...) into this directory' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand man" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand man" -s V -l version -d 'Print version'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "broker" -d 'Run a Kafka-compatible broker (`kfk broker start`)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "console-producer" -d 'Read lines from stdin and produce them to a topic (kafka-console-producer)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "console-consumer" -d 'Consume records from a topic and print them (kafka-console-consumer)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "topics" -d 'Create, list, describe, alter and delete topics (kafka-topics)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "consumer-groups" -d 'List, describe, delete consumer groups and reset their offsets (kafka-consumer-groups)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "configs" -d 'Describe and alter topic and broker configs (kafka-configs)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "producer-perf-test" -d 'Measure producer throughput and latency (kafka-producer-perf-test)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "consumer-perf-test" -d 'Measure consumer throughput (kafka-consumer-perf-test)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "completions" -d 'Print a shell completion script for kfk'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "man" -d 'Print kfk\'s man page (roff)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and not __fish_seen_subcommand_from broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kfk -n "__fish_kfk_using_subcommand help; and __fish_seen_subcommand_from broker" -f -a "start" -d 'Start a broker and run until SIGINT/SIGTERM (then shut down cleanly)'

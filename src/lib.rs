@@ -7,4 +7,5 @@ pub mod client;
 pub mod group;
 pub mod log;
 pub mod partitioner;
+pub mod properties;
 pub mod protocol;

@@ -402,3 +402,28 @@ fn kfk_and_kafka_python_interoperate_both_ways_in_every_codec() {
         );
     }
 }
+
+/// Issue 11, item 14: lines are bytes; a line that is not UTF-8 is sent unchanged.
+#[test]
+fn lines_that_are_not_utf8_are_produced_unchanged() {
+    let broker = TestBroker::start();
+    let mut client = common::RawClient::connect(&broker.bootstrap());
+    assert_eq!(client.create_topic("bytes", 1, &[]), 0);
+    let input: &[u8] = b"plain\n\xff\xfe latin-1 \xe9t\xe9\n\x00\x80\r\nlast";
+    let (err, code) = produce(&broker, "bytes", input, &[]);
+    assert_eq!(code, 0, "{err}");
+    let values: Vec<Vec<u8>> = client
+        .fetch_all("bytes", 0)
+        .into_iter()
+        .map(|(_, v)| v.unwrap().to_vec())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            b"plain".to_vec(),
+            b"\xff\xfe latin-1 \xe9t\xe9".to_vec(),
+            b"\x00\x80".to_vec(),
+            b"last".to_vec()
+        ]
+    );
+}

@@ -746,7 +746,7 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
     let is_properties = path.extension().is_some_and(|e| e == "properties");
     if is_properties {
-        return Ok(parse_properties(&text));
+        return parse_properties(path, &text);
     }
     match text.parse::<toml::Table>() {
         Ok(table) => {
@@ -758,7 +758,7 @@ fn read_config_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError
         Err(toml_err) if path.extension().is_some_and(|e| e == "toml") => {
             Err(ConfigError(format!("{}: {toml_err}", path.display())))
         }
-        Err(_) => Ok(parse_properties(&text)),
+        Err(_) => parse_properties(path, &text),
     }
 }
 
@@ -798,7 +798,9 @@ fn flatten_toml(
     Ok(())
 }
 
-pub use crate::client::parse_properties;
+fn parse_properties(path: &Path, text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    crate::properties::parse(text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(disable_help_subcommand = true)]
 pub struct BrokerArgs {
     #[command(subcommand)]
     pub command: BrokerCommand,

@@ -220,11 +220,10 @@ fn consumer_properties(args: &ConsoleConsumerArgs) -> Result<Properties, CliErro
             None if props.get("group.id").is_some() => {}
             None => {
                 // Kafka's console consumer: a throwaway group that commits nothing.
-                let n = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos())
-                    ^ std::process::id();
-                props.set("group.id", format!("console-consumer-{}", n % 100_000));
+                props.set(
+                    "group.id",
+                    format!("console-consumer-{}", super::random_below(100_000)),
+                );
                 if props.get("enable.auto.commit").is_none() {
                     props.set("enable.auto.commit", "false");
                 }

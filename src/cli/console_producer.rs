@@ -209,31 +209,34 @@ impl LineReader {
         Ok(r)
     }
 
-    fn nullable(&self, s: &str) -> Option<Bytes> {
+    fn nullable(&self, s: &[u8]) -> Option<Bytes> {
         match &self.null_marker {
-            Some(m) if m == s => None,
-            _ => Some(Bytes::copy_from_slice(s.as_bytes())),
+            Some(m) if m.as_bytes() == s => None,
+            _ => Some(Bytes::copy_from_slice(s)),
         }
     }
 
-    /// Turns line `n` into `(key, value, headers)`.
-    pub fn parse(&self, line: &str, n: u64) -> Result<ParsedLine, String> {
+    /// Turns line `n` into `(key, value, headers)`. Lines are bytes: a line that is not
+    /// UTF-8 is sent unchanged (header keys, which Kafka keeps as strings, are read lossily).
+    pub fn parse(&self, line: &[u8], n: u64) -> Result<ParsedLine, String> {
+        let shown = || String::from_utf8_lossy(line).into_owned();
         let mut rest = line;
         let mut headers = Vec::new();
         if self.parse_headers {
-            match rest.split_once(self.headers_delimiter.as_str()) {
+            match split_once(rest, self.headers_delimiter.as_bytes()) {
                 Some((h, r)) => {
-                    for pair in h
-                        .split(self.headers_separator.as_str())
-                        .filter(|p| !p.is_empty())
+                    for pair in
+                        split_all(h, self.headers_separator.as_bytes()).filter(|p| !p.is_empty())
                     {
-                        match pair.split_once(self.headers_key_separator.as_str()) {
-                            Some((k, v)) => headers.push((k.to_string(), self.nullable(v))),
-                            None if self.ignore_error => headers.push((pair.to_string(), None)),
+                        let key = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+                        match split_once(pair, self.headers_key_separator.as_bytes()) {
+                            Some((k, v)) => headers.push((key(k), self.nullable(v))),
+                            None if self.ignore_error => headers.push((key(pair), None)),
                             None => {
                                 return Err(format!(
-                                "No header key separator found in pair '{pair}' on line number {n}"
-                            ))
+                                    "No header key separator found in pair '{}' on line number {n}",
+                                    String::from_utf8_lossy(pair)
+                                ))
                             }
                         }
                     }
@@ -242,22 +245,56 @@ impl LineReader {
                 None if self.ignore_error => {}
                 None => {
                     return Err(format!(
-                        "No headers delimiter found on line number {n}: '{line}'"
+                        "No headers delimiter found on line number {n}: '{}'",
+                        shown()
                     ))
                 }
             }
         }
         if self.parse_key {
-            return match rest.split_once(self.key_separator.as_str()) {
+            return match split_once(rest, self.key_separator.as_bytes()) {
                 Some((k, v)) => Ok((self.nullable(k), self.nullable(v), headers)),
                 None if self.ignore_error => Ok((None, self.nullable(rest), headers)),
                 None => Err(format!(
-                    "No key separator found on line number {n}: '{line}'"
+                    "No key separator found on line number {n}: '{}'",
+                    shown()
                 )),
             };
         }
         Ok((None, self.nullable(rest), headers))
     }
+}
+
+/// Where `needle` (not empty) first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [one] => hay.iter().position(|b| b == one),
+        _ => hay.windows(needle.len()).position(|w| w == needle),
+    }
+}
+
+fn split_once<'a>(hay: &'a [u8], needle: &[u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let at = find(hay, needle)?;
+    Some((&hay[..at], &hay[at + needle.len()..]))
+}
+
+fn split_all<'a>(mut hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        match split_once(hay, needle) {
+            Some((part, rest)) => {
+                hay = rest;
+                Some(part)
+            }
+            None => {
+                done = true;
+                Some(hay)
+            }
+        }
+    })
 }
 
 pub fn run(args: &ConsoleProducerArgs) -> Result<(), CliError> {
@@ -297,7 +334,8 @@ async fn produce_stdin(
         failed
     });
     let interactive = std::io::stdin().is_terminal();
-    let mut lines = tokio::io::BufReader::with_capacity(256 << 10, tokio::io::stdin()).lines();
+    let mut input = tokio::io::BufReader::with_capacity(256 << 10, tokio::io::stdin());
+    let mut buf: Vec<u8> = Vec::new();
     let mut n = 0u64;
     let mut failure: Option<CliError> = None;
     loop {
@@ -306,16 +344,18 @@ async fn produce_stdin(
             let _ = out.write_all(b">").await;
             let _ = out.flush().await;
         }
-        let line = match lines.next_line().await {
-            Ok(Some(l)) => l,
-            Ok(None) => break,
+        buf.clear();
+        match input.read_until(b'\n', &mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
                 failure = Some(CliError::Failed(format!("reading stdin: {e}")));
                 break;
             }
-        };
+        }
         n += 1;
-        let line = line.strip_suffix('\r').unwrap_or(&line);
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let (key, value, headers) = match reader.parse(line, n) {
             Ok(parts) => parts,
             Err(e) => {
@@ -379,7 +419,7 @@ mod tests {
             "null.marker=NULL".into(),
         ])
         .unwrap();
-        let (k, v, h) = r.parse("h1:a,h2:NULL\tkey:value", 1).unwrap();
+        let (k, v, h) = r.parse(b"h1:a,h2:NULL\tkey:value", 1).unwrap();
         assert_eq!(k.as_deref(), Some(&b"key"[..]));
         assert_eq!(v.as_deref(), Some(&b"value"[..]));
         assert_eq!(
@@ -389,17 +429,25 @@ mod tests {
                 ("h2".to_string(), None)
             ]
         );
-        let (k, _, _) = r.parse("\tNULL:v", 2).unwrap();
+        let (k, _, _) = r.parse(b"\tNULL:v", 2).unwrap();
         assert_eq!(k, None);
         assert_eq!(
-            r.parse("no-delimiter", 3).unwrap_err(),
+            r.parse(b"no-delimiter", 3).unwrap_err(),
             "No headers delimiter found on line number 3: 'no-delimiter'"
         );
         let r = LineReader::from_properties(&["parse.key=true".into()]).unwrap();
         assert_eq!(
-            r.parse("novalue", 7).unwrap_err(),
+            r.parse(b"novalue", 7).unwrap_err(),
             "No key separator found on line number 7: 'novalue'"
         );
         assert!(LineReader::from_properties(&["bogus=1".into()]).is_err());
+    }
+
+    #[test]
+    fn lines_that_are_not_utf8_are_sent_unchanged() {
+        let r = LineReader::from_properties(&["parse.key=true".into()]).unwrap();
+        let (k, v, _) = r.parse(b"\xff\xfekey\t\x00\x80value\xc3", 1).unwrap();
+        assert_eq!(k.as_deref(), Some(&b"\xff\xfekey"[..]));
+        assert_eq!(v.as_deref(), Some(&b"\x00\x80value\xc3"[..]));
     }
 }

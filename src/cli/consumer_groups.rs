@@ -595,77 +595,29 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Parses `YYYY-MM-DDTHH:mm:SS[.sss][Z|±hh:mm]` (local time zone not supported: UTC).
+/// Parses `--to-datetime` as Kafka's `Utils.getDateTime`: ISO-8601 `YYYY-MM-DDTHH:mm:SS[.sss]`
+/// with a zone offset (`Z`, `+hh:mm`), or without one, which Kafka reads as UTC.
 fn parse_datetime(s: &str) -> Option<i64> {
-    let (date, rest) = s.split_once('T')?;
-    let mut d = date.split('-');
-    let (y, mo, da): (i64, i64, i64) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    let (time, offset_min) = if let Some(t) = rest.strip_suffix('Z') {
-        (t, 0)
-    } else if let Some(i) = rest.rfind(['+', '-']) {
-        let (t, z) = rest.split_at(i);
-        let sign = if z.starts_with('-') { -1 } else { 1 };
-        let z = z[1..].replace(':', "");
-        if z.len() != 4 {
-            return None;
-        }
-        let h: i64 = z[..2].parse().ok()?;
-        let m: i64 = z[2..].parse().ok()?;
-        (t, sign * (h * 60 + m))
+    let (_, time) = s.split_once('T')?;
+    let timestamp = if time.contains(['+', '-', 'Z', 'z']) {
+        s.parse::<jiff::Timestamp>().ok()?
     } else {
-        (rest, 0)
+        // As Kafka: no zone means UTC.
+        format!("{s}Z").parse::<jiff::Timestamp>().ok()?
     };
-    let mut t = time.split(':');
-    let h: i64 = t.next()?.parse().ok()?;
-    let mi: i64 = t.next()?.parse().ok()?;
-    let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let ms = ((days * 86_400 + h * 3600 + mi * 60) * 1000) + (sec * 1000.0).round() as i64;
-    Some(ms - offset_min * 60_000)
+    Some(timestamp.as_millisecond())
 }
 
-/// Parses an ISO-8601 duration `PnDTnHnMn.nS` into milliseconds.
+/// Parses `--by-duration` as Java's `Duration.parse`: ISO-8601 `PnDTnHnMn.nS` (a day is 24
+/// hours; years and months are refused), in milliseconds.
 fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.strip_prefix('P').or_else(|| s.strip_prefix('p'))?;
-    let (days, time) = match s.split_once(['T', 't']) {
-        Some((d, t)) => (d, t),
-        None => (s, ""),
-    };
-    let mut ms = 0f64;
-    if !days.is_empty() {
-        ms += days.strip_suffix(['D', 'd'])?.parse::<f64>().ok()? * 86_400_000.0;
-    }
-    let mut num = String::new();
-    for c in time.chars() {
-        match c.to_ascii_uppercase() {
-            'H' => ms += num.parse::<f64>().ok()? * 3_600_000.0,
-            'M' => ms += num.parse::<f64>().ok()? * 60_000.0,
-            'S' => ms += num.parse::<f64>().ok()? * 1000.0,
-            d if d.is_ascii_digit() || d == '.' || d == '-' => {
-                num.push(d);
-                continue;
-            }
-            _ => return None,
-        }
-        num.clear();
-    }
-    if !num.is_empty() || (days.is_empty() && time.is_empty()) {
-        return None;
-    }
+    let span: jiff::Span = s.parse().ok()?;
+    let ms = span
+        .total((
+            jiff::Unit::Millisecond,
+            jiff::SpanRelativeTo::days_are_24_hours(),
+        ))
+        .ok()?;
     Some(ms as i64)
 }
 
@@ -861,6 +813,14 @@ mod tests {
             parse_duration("P1DT2M3.5S"),
             Some(86_400_000 + 120_000 + 3500)
         );
+        assert_eq!(
+            parse_datetime("2026-12-02T00:00:00-05:00"),
+            parse_datetime("2026-12-02T05:00:00Z")
+        );
+        assert_eq!(parse_datetime("2026-02-30T00:00:00"), None, "no such day");
+        assert_eq!(parse_duration("-PT6H"), Some(-6 * 3_600_000));
+        assert_eq!(parse_duration("P2D"), Some(2 * 86_400_000));
+        assert_eq!(parse_duration("P1Y"), None, "Java's Duration has no years");
         assert_eq!(parse_duration("P"), None);
         assert_eq!(parse_duration("1H"), None);
     }

@@ -24,8 +24,18 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  kfk man > kfk.1 && man -l kfk.1")]
-pub struct ManArgs {}
+#[command(
+    after_help = "Examples:\n  kfk man > kfk.1 && man -l kfk.1\n  kfk man console-producer > kfk-console-producer.1\n  kfk man --dir /usr/local/share/man/man1"
+)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (e.g. console-producer, or "broker start");
+    /// without it, the page of kfk itself.
+    #[arg(num_args = 0.., value_name = "SUBCOMMAND")]
+    pub subcommand: Vec<String>,
+    /// Write every page (kfk.1, kfk-broker.1, kfk-broker-start.1, ...) into this directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub dir: Option<std::path::PathBuf>,
+}
 
 /// The completion script for `shell`.
 pub fn completion_script(shell: Shell) -> Vec<u8> {
@@ -63,12 +73,44 @@ impl Shell {
     }
 }
 
-/// The man page (roff).
+/// The man page of kfk itself (roff).
 pub fn man_page() -> Vec<u8> {
+    render(super::command())
+}
+
+fn render(cmd: clap::Command) -> Vec<u8> {
     let mut out = Vec::new();
-    let rendered = clap_mangen::Man::new(super::command()).render(&mut out);
+    let rendered = clap_mangen::Man::new(cmd).render(&mut out);
     debug_assert!(rendered.is_ok(), "rendering into memory cannot fail");
     out
+}
+
+/// Every man page, `(file name, roff)`: `kfk.1`, then one page per subcommand at every
+/// depth (`kfk-broker.1`, `kfk-broker-start.1`, `kfk-console-producer.1`, ...), each named as
+/// the SEE ALSO section of its parent names it.
+pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+    let mut pages = Vec::new();
+    collect_pages(super::command(), &mut pages);
+    pages
+}
+
+fn collect_pages(mut cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) {
+    // Built, so the implicit `help` subcommand the page lists has a page of its own.
+    cmd.build();
+    let name = cmd.get_name().to_string();
+    let bin = cmd.get_bin_name().unwrap_or(&name).to_string();
+    let start = pages.len();
+    for sub in cmd.get_subcommands() {
+        let page = format!("{name}-{}", sub.get_name());
+        let invoked = format!("{bin} {}", sub.get_name());
+        let sub = sub
+            .clone()
+            .name(page)
+            .bin_name(invoked)
+            .version(env!("CARGO_PKG_VERSION"));
+        collect_pages(sub, pages);
+    }
+    pages.insert(start, (format!("{name}.1"), render(cmd)));
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<(), CliError> {
@@ -78,7 +120,28 @@ pub fn completions(args: &CompletionsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn man(_args: &ManArgs) -> Result<(), CliError> {
-    std::io::stdout().lock().write_all(&man_page())?;
+pub fn man(args: &ManArgs) -> Result<(), CliError> {
+    let pages = man_pages();
+    if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Failed(format!("--dir {}: {e}", dir.display())))?;
+        for (file, roff) in &pages {
+            std::fs::write(dir.join(file), roff)
+                .map_err(|e| CliError::Failed(format!("--dir {}: {e}", dir.display())))?;
+        }
+        return Ok(());
+    }
+    let wanted = if args.subcommand.is_empty() {
+        "kfk.1".to_string()
+    } else {
+        format!("kfk-{}.1", args.subcommand.join("-"))
+    };
+    let (_, roff) = pages.iter().find(|(f, _)| *f == wanted).ok_or_else(|| {
+        CliError::Usage(format!(
+            "kfk man: no page for '{}' (see kfk --help)",
+            args.subcommand.join(" ")
+        ))
+    })?;
+    std::io::stdout().lock().write_all(roff)?;
     Ok(())
 }

@@ -20,7 +20,14 @@ pub mod topics;
 /// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
 /// wire protocol.
 #[derive(Parser, Debug)]
-#[command(name = "kfk", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "kfk",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -182,6 +189,13 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
     }
+}
+
+/// A random number below `n` from the OS's randomness (generated group names, as Kafka's
+/// tools pick `console-consumer-NNNNN`).
+pub(crate) fn random_below(n: u32) -> u32 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % n.max(1)
 }
 
 /// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.

@@ -451,13 +451,10 @@ pub fn consumer_perf(args: &ConsumerPerfArgs) -> Result<(), CliError> {
         "--consumer.config",
         &Some(args.bootstrap_server.clone()),
     )?;
-    let group = args.group.clone().unwrap_or_else(|| {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-            ^ std::process::id();
-        format!("perf-consumer-{}", n % 100_000)
-    });
+    let group = args
+        .group
+        .clone()
+        .unwrap_or_else(|| format!("perf-consumer-{}", super::random_below(100_000)));
     props.set("group.id", group);
     props.set("max.partition.fetch.bytes", args.fetch_size.to_string());
     props.set(

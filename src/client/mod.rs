@@ -202,36 +202,5 @@ impl Properties {
 pub fn read_properties_file(
     path: &std::path::Path,
 ) -> Result<BTreeMap<String, String>, ClientError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ClientError::Config(format!("cannot read {}: {e}", path.display())))?;
-    Ok(parse_properties(&text))
-}
-
-/// Java `.properties`: `key=value`, `key: value` or `key value`; `#`/`!` comments; a
-/// trailing backslash continues the line.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut pending = String::new();
-    for line in text.lines() {
-        let line = line.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            pending.push_str(stripped);
-            continue;
-        }
-        pending.push_str(line);
-        let full = std::mem::take(&mut pending);
-        let split_at = full
-            .find(['=', ':'])
-            .or_else(|| full.find(char::is_whitespace));
-        let (k, v) = match split_at {
-            Some(i) => (&full[..i], &full[i + 1..]),
-            None => (full.as_str(), ""),
-        };
-        out.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    out
+    crate::properties::read_file(path).map_err(|e| ClientError::Config(e.to_string()))
 }
