@@ -242,6 +242,38 @@ pub fn require_python_module(test: &str, module: &str) -> bool {
     ok
 }
 
+/// Apache Kafka's reference jars (`scripts/kafka-reference.sh fetch`, run by `.ci/run`) and a
+/// `java` to run them; `None` after printing `SKIPPED` when they are missing, a failure with
+/// `KFK_REQUIRE_INTEROP=1`.
+pub fn require_kafka_reference(test: &str) -> Option<PathBuf> {
+    require_tool(test, "java")?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let versions = std::fs::read_to_string(root.join("tests/interop/versions.env")).ok()?;
+    let version = versions
+        .lines()
+        .find_map(|l| l.strip_prefix("KAFKA_VERSION="))?
+        .trim()
+        .to_string();
+    let done = root.join(format!("target/kafka-reference/{version}/.complete"));
+    if !done.exists() {
+        if std::env::var("KFK_REQUIRE_INTEROP").as_deref() == Ok("1") {
+            panic!("{test}: needs Apache Kafka's jars: run scripts/kafka-reference.sh fetch (KFK_REQUIRE_INTEROP=1)");
+        }
+        println!("SKIPPED {test}: needs Apache Kafka's jars (scripts/kafka-reference.sh fetch)");
+        return None;
+    }
+    Some(root.join("scripts/kafka-reference.sh"))
+}
+
+/// Runs one of Kafka's own tools from the reference jars by its script name
+/// (`kafka-consumer-groups`, ...): (stdout, stderr, exit code).
+pub fn kafka_tool(script: &Path, tool: &str, args: &[&str]) -> (String, String, i32) {
+    let mut all = vec!["tool", tool];
+    all.extend_from_slice(args);
+    let (out, err, code) = run_with_input(script, &all, b"", Duration::from_secs(120));
+    (String::from_utf8_lossy(&out).into_owned(), err, code)
+}
+
 /// Runs a command with stdin bytes; returns (stdout, stderr, exit code). Killed and failed
 /// after `timeout`.
 pub fn run_with_input(
