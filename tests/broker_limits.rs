@@ -256,3 +256,27 @@ fn fetch_responses_are_capped_by_the_brokers_fetch_max_bytes() {
         "the rest comes in later fetches"
     );
 }
+
+/// Item 10: a produce's compressed batch is validated by streaming its records, so a small
+/// batch that decompresses to tens of megabytes costs the broker no such memory.
+#[test]
+fn validating_a_compressed_batch_streams_its_records() {
+    use kfk::protocol::record_batch::BatchBuilder;
+    use kfk::protocol::Compression;
+    let broker = TestBroker::start();
+    let mut client = RawClient::connect(&broker.bootstrap());
+    assert_eq!(client.create_topic("bomb", 1, &[]), 0);
+    let huge = vec![0u8; 48 << 20];
+    let mut b = BatchBuilder::new();
+    b.append(0, None, Some(&huge), &[]);
+    let batch = b.build(Compression::Zstd);
+    assert!(batch.len() < 64 << 10, "{} bytes compressed", batch.len());
+    drop(huge);
+    let before = broker.peak_rss_kib();
+    for _ in 0..3 {
+        let (code, _) = client.produce("bomb", 0, batch.clone());
+        assert_eq!(code, 0);
+    }
+    let grown_mib = (broker.peak_rss_kib() - before) / 1024;
+    assert!(grown_mib < 16, "peak RSS grew by {grown_mib} MiB");
+}

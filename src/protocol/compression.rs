@@ -221,6 +221,71 @@ pub fn decompress(
     }
 }
 
+/// A streaming decoder of `data`: what it yields is never held whole (the broker walks a
+/// batch's records through it). Snappy blocks are decoded one at a time, each checked against
+/// `limit_bytes` before it is allocated.
+pub fn decoder<'a>(
+    codec: Compression,
+    data: &'a [u8],
+    limit_bytes: usize,
+) -> Result<Box<dyn Read + 'a>, CompressionError> {
+    Ok(match codec {
+        Compression::None => Box::new(data),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(data)),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(data)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?)
+        }
+        Compression::Snappy if data.starts_with(XERIAL_MAGIC) => Box::new(XerialReader {
+            data,
+            pos: XERIAL_HEADER_BYTES.min(data.len()),
+            block: std::io::Cursor::new(Vec::new()),
+            limit_bytes,
+        }),
+        Compression::Snappy => {
+            let mut out = Vec::new();
+            snappy_raw_block(data, limit_bytes, &mut out)?;
+            Box::new(std::io::Cursor::new(out))
+        }
+    })
+}
+
+/// Xerial-framed snappy, one block at a time.
+struct XerialReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    block: std::io::Cursor<Vec<u8>>,
+    limit_bytes: usize,
+}
+
+impl Read for XerialReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.block.read(buf)?;
+            if n > 0 || buf.is_empty() || self.pos >= self.data.len() {
+                return Ok(n);
+            }
+            let invalid = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+            let len_bytes = self
+                .data
+                .get(self.pos..self.pos + 4)
+                .ok_or_else(|| invalid("truncated xerial block length"))?;
+            let len = i32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]);
+            let len = usize::try_from(len).map_err(|_| invalid("negative xerial block length"))?;
+            self.pos += 4;
+            let block = self
+                .data
+                .get(self.pos..self.pos + len)
+                .ok_or_else(|| invalid("truncated xerial block"))?;
+            self.pos += len;
+            let mut out = Vec::new();
+            snappy_raw_block(block, self.limit_bytes, &mut out)
+                .map_err(|e| invalid(&e.to_string()))?;
+            self.block = std::io::Cursor::new(out);
+        }
+    }
+}
+
 fn read_capped(
     codec: Compression,
     reader: impl Read,

@@ -252,9 +252,13 @@ pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHead
     let count = match codec {
         Compression::None => walk_records(body, header.records_count)?,
         _ => {
-            let plain = compression::decompress(codec, body, decompress_limit_bytes)
+            // Streamed: the decompressed records are walked as they come, never held whole.
+            let reader = compression::decoder(codec, body, decompress_limit_bytes)
                 .map_err(BatchError::Compression)?;
-            walk_records(&plain, header.records_count)?
+            walk_record_stream(
+                RecordStream::new(reader, codec, decompress_limit_bytes),
+                header.records_count,
+            )?
         }
     };
     if header.records_count > 0 && count - 1 != header.last_offset_delta {
@@ -341,6 +345,162 @@ fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
             skip_field(record, &mut pos, end, true).ok_or_else(malformed)?;
         }
         if pos != end {
+            return Err(BatchError::Framing(
+                "record length disagrees with its fields",
+            ));
+        }
+        count += 1;
+    }
+    if count != expected_count {
+        return Err(BatchError::InvalidRecord(format!(
+            "{count} records but the header says {expected_count}"
+        )));
+    }
+    Ok(count)
+}
+
+/// Decompressed record bytes read as they come, counted against the decompression cap.
+struct RecordStream<R> {
+    inner: std::io::BufReader<R>,
+    codec: Compression,
+    consumed: u64,
+    limit_bytes: u64,
+}
+
+impl<R: std::io::Read> RecordStream<R> {
+    fn new(inner: R, codec: Compression, limit_bytes: usize) -> Self {
+        RecordStream {
+            inner: std::io::BufReader::with_capacity(16 << 10, inner),
+            codec,
+            consumed: 0,
+            limit_bytes: u64::try_from(limit_bytes).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn io_error(codec: Compression, e: std::io::Error) -> BatchError {
+        BatchError::Compression(CompressionError::Corrupt {
+            codec,
+            reason: e.to_string(),
+        })
+    }
+
+    fn count(&mut self, n: u64) -> Result<(), BatchError> {
+        self.consumed += n;
+        if self.consumed > self.limit_bytes {
+            return Err(BatchError::Compression(CompressionError::TooLarge {
+                limit_bytes: self.limit_bytes as usize,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The next byte, `None` at the end of the stream.
+    fn byte(&mut self) -> Result<Option<u8>, BatchError> {
+        use std::io::BufRead;
+        let codec = self.codec;
+        let buf = self
+            .inner
+            .fill_buf()
+            .map_err(|e| Self::io_error(codec, e))?;
+        let Some(&b) = buf.first() else {
+            return Ok(None);
+        };
+        self.inner.consume(1);
+        self.count(1)?;
+        Ok(Some(b))
+    }
+
+    fn varint(&mut self) -> Result<i64, BatchError> {
+        let mut raw: u64 = 0;
+        for i in 0..10 {
+            let b = self
+                .byte()?
+                .ok_or(BatchError::Framing("malformed record"))?;
+            raw |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+            }
+        }
+        Err(BatchError::Framing("malformed record"))
+    }
+
+    /// Skips `n` bytes without keeping them.
+    fn skip(&mut self, n: u64) -> Result<(), BatchError> {
+        use std::io::Read;
+        self.count(n)?;
+        let codec = self.codec;
+        let skipped = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+            .map_err(|e| Self::io_error(codec, e))?;
+        if skipped != n {
+            return Err(BatchError::Framing("record overruns the batch"));
+        }
+        Ok(())
+    }
+
+    /// Skips a length-prefixed field inside a record ending at `end` (stream position).
+    fn skip_field(&mut self, end: u64, nullable: bool) -> Result<(), BatchError> {
+        let len = self.varint()?;
+        if len == -1 && nullable {
+            return Ok(());
+        }
+        let len = u64::try_from(len).map_err(|_| BatchError::Framing("malformed record"))?;
+        if len > end.saturating_sub(self.consumed) {
+            return Err(BatchError::Framing("malformed record"));
+        }
+        self.skip(len)
+    }
+}
+
+/// [`walk_records`] over a stream of decompressed records: the same checks, with memory
+/// bounded by a small read buffer whatever the batch decompresses to.
+fn walk_record_stream<R: std::io::Read>(
+    mut s: RecordStream<R>,
+    expected_count: i32,
+) -> Result<i32, BatchError> {
+    let malformed = || BatchError::Framing("malformed record");
+    let mut count: i32 = 0;
+    loop {
+        // A record's length, or the clean end of the records.
+        let Some(first) = s.byte()? else { break };
+        if count == expected_count {
+            return Err(BatchError::InvalidRecord(format!(
+                "more records than the header's count {expected_count}"
+            )));
+        }
+        let mut raw = u64::from(first & 0x7f);
+        let mut more = first & 0x80 != 0;
+        let mut shift = 7;
+        while more {
+            let b = s.byte()?.ok_or_else(malformed)?;
+            if shift > 63 {
+                return Err(malformed());
+            }
+            raw |= u64::from(b & 0x7f) << shift;
+            more = b & 0x80 != 0;
+            shift += 7;
+        }
+        let length = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+        let length = u64::try_from(length).map_err(|_| malformed())?;
+        let end = s.consumed + length;
+        s.byte()?.ok_or_else(malformed)?; // attributes
+        s.varint()?; // timestamp delta
+        let offset_delta = s.varint()?;
+        if offset_delta != i64::from(count) {
+            return Err(BatchError::InvalidRecord(format!(
+                "offset delta {offset_delta} where {count} was expected"
+            )));
+        }
+        s.skip_field(end, true)?; // key
+        s.skip_field(end, true)?; // value
+        let headers = s.varint()?;
+        if headers < 0 || headers as u64 > end.saturating_sub(s.consumed) {
+            return Err(malformed());
+        }
+        for _ in 0..headers {
+            s.skip_field(end, false)?;
+            s.skip_field(end, true)?;
+        }
+        if s.consumed != end {
             return Err(BatchError::Framing(
                 "record length disagrees with its fields",
             ));

@@ -134,6 +134,18 @@ impl TestBroker {
             .unwrap_or(0)
     }
 
+    /// The broker's peak resident set size in KiB so far (VmHWM).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn is_alive(&mut self) -> bool {
         self.child
             .as_mut()
