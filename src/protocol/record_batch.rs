@@ -459,9 +459,8 @@ fn walk_record_stream<R: std::io::Read>(
 ) -> Result<i32, BatchError> {
     let malformed = || BatchError::Framing("malformed record");
     let mut count: i32 = 0;
-    loop {
-        // A record's length, or the clean end of the records.
-        let Some(first) = s.byte()? else { break };
+    // Each record starts with its length; the stream's clean end is the end of the records.
+    while let Some(first) = s.byte()? {
         if count == expected_count {
             return Err(BatchError::InvalidRecord(format!(
                 "more records than the header's count {expected_count}"
