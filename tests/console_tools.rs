@@ -427,3 +427,32 @@ fn lines_that_are_not_utf8_are_produced_unchanged() {
         ]
     );
 }
+
+/// Issue 11, item 6: the consumer warns about properties it does not know, as the producer
+/// does, and refuses bad socket buffer sizes naming the key.
+#[test]
+fn unknown_consumer_properties_are_warned_about() {
+    let broker = TestBroker::start();
+    let mut client = common::RawClient::connect(&broker.bootstrap());
+    assert_eq!(client.create_topic("warned", 1, &[]), 0);
+    assert_eq!(client.produce("warned", 0, common::batch_of(&["x"], None)).0, 0);
+    let (_, err, code) = consume(
+        &broker,
+        "warned",
+        1,
+        &["--consumer-property", "fetch.mni.bytes=1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("fetch.mni.bytes") && err.contains("not a known config"),
+        "{err}"
+    );
+    let (_, err, code) = consume(
+        &broker,
+        "warned",
+        1,
+        &["--consumer-property", "receive.buffer.bytes=-5"],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("receive.buffer.bytes"), "{err}");
+}
