@@ -243,3 +243,60 @@ fn the_broker_refuses_a_current_thread_runtime_with_a_clear_message() {
     let err = rt.block_on(start_with_fs(config, fs)).unwrap_err();
     assert!(err.contains("multi-threaded runtime"), "{err}");
 }
+
+/// Item 11: file I/O and fsync run off the async workers: two Metadata requests that
+/// auto-create topics on a disk whose fsync takes 1.5 s do not stall a third client.
+#[test]
+fn slow_fsyncs_of_auto_created_topics_do_not_stall_other_clients() {
+    use kfk::protocol::messages::api_versions_request::ApiVersionsRequest;
+    use kfk::protocol::messages::metadata_request::{MetadataRequest, MetadataRequestTopic};
+    let rt = runtime();
+    let fs = SimulatedFs::new();
+    let broker = start(&rt, &fs, &[]);
+    let addr = broker.local_addr().to_string();
+    fs.set_sync_delay(Duration::from_millis(1500));
+    let creators: Vec<_> = (0..2)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut c = RawClient::connect(&addr);
+                c.call(
+                    ApiKey::Metadata,
+                    12,
+                    RequestBody::Metadata(MetadataRequest {
+                        topics: Some(vec![MetadataRequestTopic {
+                            name: Some(format!("auto-{i}")),
+                            ..Default::default()
+                        }]),
+                        allow_auto_topic_creation: true,
+                        ..Default::default()
+                    }),
+                )
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let mut other = RawClient::connect(&addr);
+    let ResponseBody::ApiVersions(_) = other.call(
+        ApiKey::ApiVersions,
+        3,
+        RequestBody::ApiVersions(ApiVersionsRequest {
+            client_software_name: "t".into(),
+            client_software_version: "1".into(),
+            ..Default::default()
+        }),
+    ) else {
+        panic!()
+    };
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(700),
+        "another client waited {waited:?}"
+    );
+    for c in creators {
+        c.join().unwrap();
+    }
+    fs.set_sync_delay(Duration::ZERO);
+    rt.block_on(broker.shutdown()).unwrap();
+}

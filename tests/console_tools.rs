@@ -435,7 +435,12 @@ fn unknown_consumer_properties_are_warned_about() {
     let broker = TestBroker::start();
     let mut client = common::RawClient::connect(&broker.bootstrap());
     assert_eq!(client.create_topic("warned", 1, &[]), 0);
-    assert_eq!(client.produce("warned", 0, common::batch_of(&["x"], None)).0, 0);
+    assert_eq!(
+        client
+            .produce("warned", 0, common::batch_of(&["x"], None))
+            .0,
+        0
+    );
     let (_, err, code) = consume(
         &broker,
         "warned",
