@@ -791,6 +791,9 @@ pub async fn run(config: BrokerConfig) -> Result<(), String> {
         .map(|d| d.display().to_string())
         .collect();
     let started = std::time::Instant::now();
+    // Handlers first: a SIGTERM that arrives once the start line is printed must find them
+    // (before they exist, the default action would kill the process uncleanly).
+    let mut stop = StopSignals::install().map_err(|e| format!("cannot handle signals: {e}"))?;
     let running = start(config).await?;
     let b = &running.broker;
     let listeners: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
@@ -819,7 +822,7 @@ pub async fn run(config: BrokerConfig) -> Result<(), String> {
     );
     let mut halted = b.halted.subscribe();
     tokio::select! {
-        _ = wait_for_signal() => {}
+        _ = stop.recv() => {}
         _ = halted.wait_for(Option::is_some) => {}
     }
     if let Some(reason) = b.halted() {
@@ -833,17 +836,25 @@ pub async fn run(config: BrokerConfig) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, handled from the moment they are installed.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
     }
 }
