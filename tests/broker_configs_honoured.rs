@@ -4,7 +4,6 @@ mod common;
 
 use bytes::Bytes;
 use common::{batch_of, require_python_module, RawClient, TestBroker};
-use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use kfk::protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use kfk::protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest, TopicProduceData,
@@ -113,21 +112,7 @@ fn stored(client: &mut RawClient, topic: &str) -> Vec<(Option<Compression>, Vec<
     let ResponseBody::Fetch(r) = client.call(
         ApiKey::Fetch,
         12,
-        RequestBody::Fetch(FetchRequest {
-            replica_id: -1,
-            max_bytes: 1 << 20,
-            topics: vec![FetchTopic {
-                topic: topic.into(),
-                partitions: vec![FetchPartition {
-                    partition: 0,
-                    partition_max_bytes: 1 << 20,
-                    current_leader_epoch: -1,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
+        RequestBody::Fetch(common::fetch_request(topic, 0, 0, 0, 1 << 20)),
     ) else {
         panic!("not Fetch")
     };

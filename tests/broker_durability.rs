@@ -11,7 +11,6 @@ use kfk::broker::{start_with_fs, RunningBroker};
 use kfk::log::io::Fault;
 use kfk::log::{LogFs, SimulatedFs};
 use kfk::protocol::frame::{decode_response_payload, encode_request_frame};
-use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,24 +39,7 @@ fn start(rt: &tokio::runtime::Runtime, fs: &Arc<SimulatedFs>, extra: &[&str]) ->
 /// One Fetch v12 of `topic`-0 from `offset` without waiting: (error, high watermark,
 /// offsets of the records returned), or `None` when the broker closed the connection.
 fn fetch_once(client: &mut RawClient, topic: &str, offset: i64) -> Option<(i16, i64, Vec<i64>)> {
-    let body = RequestBody::Fetch(FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 0,
-        min_bytes: 0,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: topic.into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                current_leader_epoch: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
+    let body = RequestBody::Fetch(common::fetch_request(topic, 0, offset, 0, 1 << 20));
     let frame = encode_request_frame(ApiKey::Fetch, 12, 7, Some("t"), &body)
         .unwrap()
         .concat();

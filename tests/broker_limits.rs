@@ -214,7 +214,6 @@ fn more_than_ten_thousand_partitions_in_one_request_is_a_policy_violation() {
 /// client asks for (at least one batch, as Kafka).
 #[test]
 fn fetch_responses_are_capped_by_the_brokers_fetch_max_bytes() {
-    use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
     use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
     let broker = TestBroker::start_with(&["--override", "fetch.max.bytes=1048576"]);
     let mut client = RawClient::connect(&broker.bootstrap());
@@ -226,21 +225,7 @@ fn fetch_responses_are_capped_by_the_brokers_fetch_max_bytes() {
     let ResponseBody::Fetch(r) = client.call(
         ApiKey::Fetch,
         12,
-        RequestBody::Fetch(FetchRequest {
-            replica_id: -1,
-            max_bytes: 50 << 20,
-            topics: vec![FetchTopic {
-                topic: "big".into(),
-                partitions: vec![FetchPartition {
-                    partition: 0,
-                    partition_max_bytes: 50 << 20,
-                    current_leader_epoch: -1,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
+        RequestBody::Fetch(common::fetch_request("big", 0, 0, 0, 50 << 20)),
     ) else {
         panic!()
     };

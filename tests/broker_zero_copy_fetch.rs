@@ -8,28 +8,14 @@ use common::{batch_of, RawClient};
 use kfk::broker::config::BrokerConfig;
 use kfk::broker::{handlers, splice, start_with_fs};
 use kfk::log::{LogFs, OsFs};
-use kfk::protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
+use kfk::protocol::messages::fetch_request::FetchRequest;
 use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn fetch_request(topic: &str, max_bytes: i32) -> FetchRequest {
-    FetchRequest {
-        replica_id: -1,
-        max_bytes,
-        topics: vec![FetchTopic {
-            topic: topic.into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                partition_max_bytes: max_bytes,
-                current_leader_epoch: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    common::fetch_request(topic, 0, 0, 0, max_bytes)
 }
 
 fn broker_on_disk(

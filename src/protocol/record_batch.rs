@@ -250,12 +250,12 @@ pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHead
         .ok_or(BatchError::UnknownCompression(header.attributes))?;
     let body = &batch[BATCH_HEADER_BYTES..];
     let count = match codec {
-        Compression::None => walk_records(body, header.records_count)?,
+        Compression::None => walk_records(SliceSource { body, pos: 0 }, header.records_count)?,
         _ => {
             // Streamed: the decompressed records are walked as they come, never held whole.
             let reader = compression::decoder(codec, body, decompress_limit_bytes)
                 .map_err(BatchError::Compression)?;
-            walk_record_stream(
+            walk_records(
                 RecordStream::new(reader, codec, decompress_limit_bytes),
                 header.records_count,
             )?
@@ -270,81 +270,122 @@ pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHead
     Ok(header)
 }
 
-/// Reads an unsigned varint from `buf` at `*pos`; `None` when malformed or truncated.
-#[inline(always)]
-fn read_uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value: u64 = 0;
-    for i in 0..10 {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some(value);
+/// Where the record walk reads from: a slice (uncompressed batches, read in place) or a stream
+/// of decompressed bytes. Positions count the bytes consumed so far.
+trait RecordSource {
+    /// The next byte, `None` at the end of the records.
+    fn next_byte(&mut self) -> Result<Option<u8>, BatchError>;
+    /// Skips `n` bytes (a key, value or header), which must all be there.
+    fn skip(&mut self, n: u64) -> Result<(), BatchError>;
+    fn position(&self) -> u64;
+
+    fn varint(&mut self) -> Result<i64, BatchError> {
+        let mut raw: u64 = 0;
+        for i in 0..10 {
+            let b = self
+                .next_byte()?
+                .ok_or(BatchError::Framing("malformed record"))?;
+            raw |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64));
+            }
         }
+        Err(BatchError::Framing("malformed record"))
     }
-    None
+
+    /// Skips a length-prefixed field of a record ending at `end` (`-1` = null where
+    /// `nullable`).
+    fn skip_field(&mut self, end: u64, nullable: bool) -> Result<(), BatchError> {
+        let len = self.varint()?;
+        if len == -1 && nullable {
+            return Ok(());
+        }
+        let len = u64::try_from(len).map_err(|_| BatchError::Framing("malformed record"))?;
+        if len > end.saturating_sub(self.position()) {
+            return Err(BatchError::Framing("malformed record"));
+        }
+        self.skip(len)
+    }
 }
 
-#[inline(always)]
-fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
-    let raw = read_uvarint(buf, pos)?;
-    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+/// An uncompressed batch's records, read in place.
+struct SliceSource<'a> {
+    body: &'a [u8],
+    pos: usize,
 }
 
-/// Skips a length-prefixed field (`-1` = null allowed when `nullable`); `None` when it
-/// overruns `end`.
-#[inline(always)]
-fn skip_field(buf: &[u8], pos: &mut usize, end: usize, nullable: bool) -> Option<()> {
-    let len = read_varint(buf, pos)?;
-    if len == -1 && nullable {
-        return Some(());
+impl RecordSource for SliceSource<'_> {
+    #[inline(always)]
+    fn next_byte(&mut self) -> Result<Option<u8>, BatchError> {
+        let b = self.body.get(self.pos).copied();
+        self.pos += usize::from(b.is_some());
+        Ok(b)
     }
-    let len = usize::try_from(len).ok()?;
-    if len > end - *pos {
-        return None;
+
+    #[inline(always)]
+    fn skip(&mut self, n: u64) -> Result<(), BatchError> {
+        let overrun = BatchError::Framing("record overruns the batch");
+        let n = usize::try_from(n).map_err(|_| overrun.clone())?;
+        if n > self.body.len() - self.pos {
+            return Err(overrun);
+        }
+        self.pos += n;
+        Ok(())
     }
-    *pos += len;
-    Some(())
+
+    #[inline(always)]
+    fn position(&self) -> u64 {
+        self.pos as u64
+    }
 }
 
-/// Walks the records in `body`, checking each record's structure and offset delta; returns
-/// the count, which must equal `expected_count`.
-fn walk_records(body: &[u8], expected_count: i32) -> Result<i32, BatchError> {
-    let mut pos = 0;
-    let mut count: i32 = 0;
+/// Walks the records of `source`, checking each record's structure and offset delta; returns
+/// the count, which must equal `expected_count`. A stream source keeps memory bounded by its
+/// read buffer whatever the batch decompresses to.
+fn walk_records(mut source: impl RecordSource, expected_count: i32) -> Result<i32, BatchError> {
     let malformed = || BatchError::Framing("malformed record");
-    while pos < body.len() {
+    let mut count: i32 = 0;
+    // Each record starts with its length; the source's clean end is the end of the records.
+    while let Some(first) = source.next_byte()? {
         if count == expected_count {
             return Err(BatchError::InvalidRecord(format!(
                 "more records than the header's count {expected_count}"
             )));
         }
-        let length = read_varint(body, &mut pos).ok_or_else(malformed)?;
-        let length = usize::try_from(length).map_err(|_| malformed())?;
-        if length > body.len() - pos {
-            return Err(BatchError::Framing("record overruns the batch"));
+        let mut raw = u64::from(first & 0x7f);
+        let mut more = first & 0x80 != 0;
+        let mut shift = 7;
+        while more {
+            let b = source.next_byte()?.ok_or_else(malformed)?;
+            if shift > 63 {
+                return Err(malformed());
+            }
+            raw |= u64::from(b & 0x7f) << shift;
+            more = b & 0x80 != 0;
+            shift += 7;
         }
-        let end = pos + length;
-        let record = &body[..end];
-        pos += 1; // attributes
-        read_varint(record, &mut pos).ok_or_else(malformed)?; // timestamp delta
-        let offset_delta = read_varint(record, &mut pos).ok_or_else(malformed)?;
+        let length = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
+        let length = u64::try_from(length).map_err(|_| malformed())?;
+        let end = source.position() + length;
+        source.next_byte()?.ok_or_else(malformed)?; // attributes
+        source.varint()?; // timestamp delta
+        let offset_delta = source.varint()?;
         if offset_delta != i64::from(count) {
             return Err(BatchError::InvalidRecord(format!(
                 "offset delta {offset_delta} where {count} was expected"
             )));
         }
-        skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // key
-        skip_field(record, &mut pos, end, true).ok_or_else(malformed)?; // value
-        let headers = read_varint(record, &mut pos).ok_or_else(malformed)?;
-        if headers < 0 || headers as usize > end.saturating_sub(pos) {
+        source.skip_field(end, true)?; // key
+        source.skip_field(end, true)?; // value
+        let headers = source.varint()?;
+        if headers < 0 || headers as u64 > end.saturating_sub(source.position()) {
             return Err(malformed());
         }
         for _ in 0..headers {
-            skip_field(record, &mut pos, end, false).ok_or_else(malformed)?;
-            skip_field(record, &mut pos, end, true).ok_or_else(malformed)?;
+            source.skip_field(end, false)?;
+            source.skip_field(end, true)?;
         }
-        if pos != end {
+        if source.position() != end {
             return Err(BatchError::Framing(
                 "record length disagrees with its fields",
             ));
@@ -393,9 +434,10 @@ impl<R: std::io::Read> RecordStream<R> {
         }
         Ok(())
     }
+}
 
-    /// The next byte, `None` at the end of the stream.
-    fn byte(&mut self) -> Result<Option<u8>, BatchError> {
+impl<R: std::io::Read> RecordSource for RecordStream<R> {
+    fn next_byte(&mut self) -> Result<Option<u8>, BatchError> {
         use std::io::BufRead;
         let codec = self.codec;
         let buf = self
@@ -410,21 +452,6 @@ impl<R: std::io::Read> RecordStream<R> {
         Ok(Some(b))
     }
 
-    fn varint(&mut self) -> Result<i64, BatchError> {
-        let mut raw: u64 = 0;
-        for i in 0..10 {
-            let b = self
-                .byte()?
-                .ok_or(BatchError::Framing("malformed record"))?;
-            raw |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64));
-            }
-        }
-        Err(BatchError::Framing("malformed record"))
-    }
-
-    /// Skips `n` bytes without keeping them.
     fn skip(&mut self, n: u64) -> Result<(), BatchError> {
         use std::io::Read;
         self.count(n)?;
@@ -437,81 +464,9 @@ impl<R: std::io::Read> RecordStream<R> {
         Ok(())
     }
 
-    /// Skips a length-prefixed field inside a record ending at `end` (stream position).
-    fn skip_field(&mut self, end: u64, nullable: bool) -> Result<(), BatchError> {
-        let len = self.varint()?;
-        if len == -1 && nullable {
-            return Ok(());
-        }
-        let len = u64::try_from(len).map_err(|_| BatchError::Framing("malformed record"))?;
-        if len > end.saturating_sub(self.consumed) {
-            return Err(BatchError::Framing("malformed record"));
-        }
-        self.skip(len)
+    fn position(&self) -> u64 {
+        self.consumed
     }
-}
-
-/// [`walk_records`] over a stream of decompressed records: the same checks, with memory
-/// bounded by a small read buffer whatever the batch decompresses to.
-fn walk_record_stream<R: std::io::Read>(
-    mut s: RecordStream<R>,
-    expected_count: i32,
-) -> Result<i32, BatchError> {
-    let malformed = || BatchError::Framing("malformed record");
-    let mut count: i32 = 0;
-    // Each record starts with its length; the stream's clean end is the end of the records.
-    while let Some(first) = s.byte()? {
-        if count == expected_count {
-            return Err(BatchError::InvalidRecord(format!(
-                "more records than the header's count {expected_count}"
-            )));
-        }
-        let mut raw = u64::from(first & 0x7f);
-        let mut more = first & 0x80 != 0;
-        let mut shift = 7;
-        while more {
-            let b = s.byte()?.ok_or_else(malformed)?;
-            if shift > 63 {
-                return Err(malformed());
-            }
-            raw |= u64::from(b & 0x7f) << shift;
-            more = b & 0x80 != 0;
-            shift += 7;
-        }
-        let length = ((raw >> 1) as i64) ^ -((raw & 1) as i64);
-        let length = u64::try_from(length).map_err(|_| malformed())?;
-        let end = s.consumed + length;
-        s.byte()?.ok_or_else(malformed)?; // attributes
-        s.varint()?; // timestamp delta
-        let offset_delta = s.varint()?;
-        if offset_delta != i64::from(count) {
-            return Err(BatchError::InvalidRecord(format!(
-                "offset delta {offset_delta} where {count} was expected"
-            )));
-        }
-        s.skip_field(end, true)?; // key
-        s.skip_field(end, true)?; // value
-        let headers = s.varint()?;
-        if headers < 0 || headers as u64 > end.saturating_sub(s.consumed) {
-            return Err(malformed());
-        }
-        for _ in 0..headers {
-            s.skip_field(end, false)?;
-            s.skip_field(end, true)?;
-        }
-        if s.consumed != end {
-            return Err(BatchError::Framing(
-                "record length disagrees with its fields",
-            ));
-        }
-        count += 1;
-    }
-    if count != expected_count {
-        return Err(BatchError::InvalidRecord(format!(
-            "{count} records but the header says {expected_count}"
-        )));
-    }
-    Ok(count)
 }
 
 /// Writes `base_offset` into the batch in place (not under the CRC).

@@ -122,28 +122,26 @@ impl TestBroker {
         self.child = again.child.take();
     }
 
-    /// The broker's resident set size in KiB (from /proc).
-    pub fn rss_kib(&self) -> u64 {
+    /// A `/proc/<pid>/status` field of the broker in KiB (`VmRSS`, `VmHWM`, ...).
+    fn status_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         status
             .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|l| l.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }
 
-    /// The broker's peak resident set size in KiB so far (VmHWM).
+    /// The broker's resident set size in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS")
+    }
+
+    /// The broker's peak resident set size in KiB so far.
     pub fn peak_rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        self.status_kib("VmHWM")
     }
 
     pub fn is_alive(&mut self) -> bool {
@@ -174,6 +172,36 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// A consumer's Fetch (v12 layout, by topic name) of one partition from `offset`: up to
+/// `max_bytes`, waiting up to `max_wait_ms` for at least one byte.
+pub fn fetch_request(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    max_bytes: i32,
+) -> kfk::protocol::messages::fetch_request::FetchRequest {
+    use kfk::protocol::messages::fetch_request::*;
+    FetchRequest {
+        replica_id: -1,
+        max_wait_ms,
+        min_bytes: i32::from(max_wait_ms > 0),
+        max_bytes,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition,
+                fetch_offset: offset,
+                partition_max_bytes: max_bytes,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 /// Opens `count` connections that each send a Fetch v12 of `topic`-0 at `offset` with
 /// `max_wait_ms` 30000 and never read the answer: long-polls parked at the log end.
 pub fn park_long_polls(
@@ -182,26 +210,8 @@ pub fn park_long_polls(
     offset: i64,
     count: usize,
 ) -> Vec<std::net::TcpStream> {
-    use kfk::protocol::messages::fetch_request::*;
     use std::io::Write;
-    let body = kfk::protocol::RequestBody::Fetch(FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 30_000,
-        min_bytes: 1,
-        max_bytes: 1 << 20,
-        topics: vec![FetchTopic {
-            topic: topic.into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: offset,
-                partition_max_bytes: 1 << 20,
-                current_leader_epoch: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
+    let body = kfk::protocol::RequestBody::Fetch(fetch_request(topic, 0, offset, 30_000, 1 << 20));
     let frame: Vec<u8> = kfk::protocol::frame::encode_request_frame(
         kfk::protocol::ApiKey::Fetch,
         12,
@@ -508,28 +518,16 @@ impl RawClient {
 
     /// Every record value of a partition from offset 0, via Fetch v12.
     pub fn fetch_all(&mut self, topic: &str, partition: i32) -> Vec<(i64, Option<bytes::Bytes>)> {
-        use kfk::protocol::messages::fetch_request::*;
         let mut out = Vec::new();
         let mut offset = 0;
         loop {
-            let body = kfk::protocol::RequestBody::Fetch(FetchRequest {
-                replica_id: -1,
-                max_wait_ms: 0,
-                min_bytes: 0,
-                max_bytes: 1 << 20,
-                topics: vec![FetchTopic {
-                    topic: topic.into(),
-                    partitions: vec![FetchPartition {
-                        partition,
-                        fetch_offset: offset,
-                        partition_max_bytes: 1 << 20,
-                        current_leader_epoch: -1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            });
+            let body = kfk::protocol::RequestBody::Fetch(fetch_request(
+                topic,
+                partition,
+                offset,
+                0,
+                1 << 20,
+            ));
             let kfk::protocol::ResponseBody::Fetch(r) =
                 self.call(kfk::protocol::ApiKey::Fetch, 12, body)
             else {
