@@ -3,11 +3,11 @@
 //! and the connection sends the file region there with `sendfile(2)` (or, on a file with no
 //! OS file behind it, in bounded reads).
 //!
-//! A placeholder is a slice of [`SPLICE_AREA`], a zeroed static that is never read: it only
-//! gives the generated encoder a `Bytes` of the right length, which the encoder hands on as a
-//! chunk of its own (regions are at least `ZERO_COPY_MIN_BYTES`, so it never copies them), and
-//! which the writer recognises by its address. The area lives in `.bss`: address space, no
-//! memory. If a segment shrinks or disappears while it is being sent (retention, truncation),
+//! A placeholder is a slice of the splice area, a zeroed allocation that is never read: it
+//! only gives the generated encoder a `Bytes` of the right length, which the encoder hands on
+//! as a chunk of its own (regions are at least `ZERO_COPY_MIN_BYTES`, so it never copies them),
+//! and which the writer recognises by its address. The area is allocated zeroed once and never
+//! touched, so it is address space, not memory (the allocator maps fresh zero pages). If a segment shrinks or disappears while it is being sent (retention, truncation),
 //! the connection is closed rather than sending bytes that are not there.
 //!
 //! Must not: decide what a fetch returns. Called by: `handlers::fetch`, `connection`.
@@ -32,19 +32,26 @@ pub const SPLICE_MIN_BYTES: usize = if ZERO_COPY_MIN_BYTES > 64 << 10 {
     64 << 10
 };
 
-static SPLICE_AREA: [u8; SPLICE_MAX_BYTES] = [0; SPLICE_MAX_BYTES];
+static SPLICE_AREA: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+
+fn splice_area() -> &'static [u8] {
+    SPLICE_AREA.get_or_init(|| Box::leak(vec![0u8; SPLICE_MAX_BYTES].into_boxed_slice()))
+}
 
 /// A placeholder for `region`'s bytes, when the region is to be sent from its file.
 pub fn placeholder(region: &FileRegion) -> Option<Bytes> {
     let len = usize::try_from(region.length).ok()?;
     (SPLICE_MIN_BYTES..=SPLICE_MAX_BYTES)
         .contains(&len)
-        .then(|| Bytes::from_static(&SPLICE_AREA[..len]))
+        .then(|| Bytes::from_static(&splice_area()[..len]))
 }
 
 /// Whether a response chunk is a placeholder.
 pub fn is_placeholder(chunk: &Bytes) -> bool {
-    !chunk.is_empty() && chunk.as_ptr() == SPLICE_AREA.as_ptr()
+    !chunk.is_empty()
+        && SPLICE_AREA
+            .get()
+            .is_some_and(|a| chunk.as_ptr() == a.as_ptr())
 }
 
 fn shrank(region: &FileRegion, sent: u64) -> io::Error {
