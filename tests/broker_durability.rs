@@ -188,7 +188,7 @@ fn with_several_log_dirs_a_failed_dir_goes_offline_and_the_others_keep_serving()
     let mut client = RawClient::connect(&addr);
     assert_eq!(client.create_topic("on-d2", 1, &[]), 0);
     assert_eq!(client.create_topic("on-d1", 1, &[]), 0);
-    let dir_of = |t: &str| broker.broker.logs.dir_of(t, 0).unwrap();
+    let dir_of = |t: &str| broker.broker.replicas.dir_of(t, 0).unwrap();
     assert_eq!(dir_of("on-d2"), Path::new("/d2"));
     assert_eq!(dir_of("on-d1"), Path::new("/d1"));
     assert_eq!(produce(&mut client, "on-d2", "a"), Some((0, 0)));
@@ -222,7 +222,10 @@ fn the_broker_refuses_a_current_thread_runtime_with_a_clear_message() {
         .unwrap();
     let fs: Arc<dyn LogFs> = SimulatedFs::new();
     let config = BrokerConfig::load(None, &["log.dirs=/data".into()]).unwrap();
-    let err = rt.block_on(start_with_fs(config, fs)).unwrap_err();
+    let err = rt
+        .block_on(start_with_fs(config, fs))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("multi-threaded runtime"), "{err}");
 }
 

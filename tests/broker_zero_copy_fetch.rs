@@ -101,8 +101,11 @@ fn a_segment_that_shrinks_while_it_is_sent_closes_the_connection() {
     std::thread::sleep(Duration::from_millis(500));
 
     // Follower truncation (or retention) cuts the segment under the send.
-    let partition = running.broker.partition("shrinking", 0).unwrap();
-    partition.log.lock().truncate_to(1).unwrap();
+    running
+        .broker
+        .replicas
+        .truncate_to("shrinking", 0, 1)
+        .unwrap();
 
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -80,7 +80,8 @@ pub struct QuorumVoter {
 const DEFAULT_PROTOCOL_MAP: &str =
     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
 
-/// Broker keys kfk implements, with Kafka's defaults (kfk's own where ARCHITECTURE.md says).
+/// Broker keys kfk implements, with Kafka's defaults (kfk's own where ARCHITECTURE.md says);
+/// the limits among them are in `crate::limits`.
 const IMPLEMENTED: &[(&str, &str)] = &[
     ("node.id", "1"),
     ("broker.id", "-1"),
@@ -92,13 +93,6 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("default.replication.factor", "1"),
     ("auto.create.topics.enable", "true"),
     ("delete.topic.enable", "true"),
-    ("socket.request.max.bytes", "104857600"),
-    ("fetch.max.bytes", "57671680"),
-    ("queued.max.requests", "500"),
-    ("queued.max.request.bytes", "268435456"),
-    ("connections.max.idle.ms", "600000"),
-    ("kfk.request.receive.timeout.ms", "30000"),
-    ("max.connections", "2147483647"),
     ("log.retention.hours", "168"),
     ("log.retention.minutes", ""),
     ("log.roll.hours", "168"),
@@ -107,9 +101,6 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("log.flush.offset.checkpoint.interval.ms", "60000"),
     ("log.cleaner.enable", "true"),
     ("log.cleaner.backoff.ms", "15000"),
-    ("log.cleaner.dedupe.buffer.size", "134217728"),
-    ("log.cleaner.io.buffer.size", "524288"),
-    ("producer.id.expiration.ms", "86400000"),
     ("producer.id.expiration.check.interval.ms", "600000"),
     ("offsets.topic.num.partitions", "50"),
     ("offsets.topic.replication.factor", "1"),
@@ -118,8 +109,6 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("group.initial.rebalance.delay.ms", "0"),
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
-    ("group.max.size", "2147483647"),
-    ("offset.metadata.max.bytes", "4096"),
     ("cluster.id", ""),
     ("process.roles", ""),
     ("controller.quorum.voters", ""),
@@ -130,6 +119,20 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("socket.send.buffer.bytes", "102400"),
     ("socket.receive.buffer.bytes", "102400"),
 ];
+
+/// Every implemented key with its default: [`IMPLEMENTED`] and the limits.
+fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
+    IMPLEMENTED.iter().copied().chain(
+        crate::limits::BROKER_LIMITS
+            .iter()
+            .map(|l| (l.name, l.default)),
+    )
+}
+
+/// The default of an implemented key.
+fn default_of(key: &str) -> Option<&'static str> {
+    implemented().find(|(k, _)| *k == key).map(|(_, d)| d)
+}
 
 /// Keys Kafka knows that kfk accepts but does not act on yet.
 const KNOWN_UNUSED: &[&str] = &[
@@ -174,7 +177,7 @@ pub enum KeyClass {
 
 /// The class of `key`.
 pub fn key_class(key: &str) -> KeyClass {
-    if IMPLEMENTED.iter().any(|(k, _)| *k == key)
+    if default_of(key).is_some()
         || TOPIC_CONFIGS.iter().any(|d| d.broker_name == key && d.used)
         || key == "log.roll.ms"
         || key == "log.retention.ms"
@@ -288,12 +291,9 @@ impl BrokerConfig {
             }
         }
         let get = |key: &str| -> String {
-            raw.get(key).cloned().unwrap_or_else(|| {
-                IMPLEMENTED
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map_or(String::new(), |(_, d)| d.to_string())
-            })
+            raw.get(key)
+                .cloned()
+                .unwrap_or_else(|| default_of(key).unwrap_or("").to_string())
         };
         let num = |key: &str| -> Result<i64, ConfigError> { parse_num(key, &get(key)) };
         let positive = |key: &str| -> Result<u64, ConfigError> {
@@ -405,23 +405,20 @@ impl BrokerConfig {
 
     /// The configured value or default of a broker key (for DescribeConfigs).
     pub fn value_of(&self, key: &str) -> Option<String> {
-        self.raw.get(key).cloned().or_else(|| {
-            IMPLEMENTED
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string())
-        })
+        self.raw
+            .get(key)
+            .cloned()
+            .or_else(|| default_of(key).map(str::to_string))
     }
 
     /// Every implemented broker key with its value and whether it was set explicitly.
     pub fn describe(&self) -> Vec<(String, String, bool)> {
-        let mut out: Vec<(String, String, bool)> = IMPLEMENTED
-            .iter()
+        let mut out: Vec<(String, String, bool)> = implemented()
             .map(|(k, d)| {
                 (
                     k.to_string(),
-                    self.raw.get(*k).cloned().unwrap_or_else(|| d.to_string()),
-                    self.raw.contains_key(*k),
+                    self.raw.get(k).cloned().unwrap_or_else(|| d.to_string()),
+                    self.raw.contains_key(k),
                 )
             })
             .collect();

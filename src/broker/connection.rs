@@ -11,6 +11,7 @@
 
 use super::handlers::{self, Outcome};
 use super::splice;
+use super::versions;
 use super::Broker;
 use crate::protocol::frame::{decode_request_frame, encode_response_frame, FrameError};
 use crate::protocol::messages::api_versions_response::ApiVersionsResponse;
@@ -25,14 +26,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
-/// The largest read step while a frame arrives.
-const READ_STEP_BYTES: usize = 64 * 1024;
-/// The first read step: steps then double with the bytes received, so a frame's buffer is
-/// never more than twice what actually arrived (a stalled 100 MiB declaration costs ~4 KiB).
-const FIRST_STEP_BYTES: usize = 4 * 1024;
-/// Bytes of each frame not charged to `queued.max.request.bytes`: small requests never wait
-/// for memory that large stalled frames hold (bounded by the connection count).
-const UNCHARGED_FRAME_BYTES: usize = 16 * 1024;
+use crate::limits::{FIRST_READ_STEP_BYTES, READ_STEP_BYTES, UNCHARGED_FRAME_BYTES};
 
 /// Why a connection ends.
 enum Closed {
@@ -115,7 +109,7 @@ async fn read_frame(
             )))
         }
     };
-    let mut buf = BytesMut::with_capacity(4 + size.min(FIRST_STEP_BYTES));
+    let mut buf = BytesMut::with_capacity(4 + size.min(FIRST_READ_STEP_BYTES));
     buf.extend_from_slice(&prefix);
     let mut permits = Vec::new();
     let receive_timeout = broker.config.request_receive_timeout;
@@ -127,7 +121,7 @@ async fn read_frame(
         ))
     };
     while buf.len() < 4 + size {
-        let step = buf.len().clamp(FIRST_STEP_BYTES, READ_STEP_BYTES);
+        let step = buf.len().clamp(FIRST_READ_STEP_BYTES, READ_STEP_BYTES);
         let want = (4 + size - buf.len()).min(step);
         let charged = (buf.len() + want).saturating_sub(buf.len().max(UNCHARGED_FRAME_BYTES));
         if charged > 0 {
@@ -183,7 +177,7 @@ async fn respond(
             // KIP-511: answer in the v0 body with UNSUPPORTED_VERSION and our range.
             let body = ResponseBody::ApiVersions(ApiVersionsResponse {
                 error_code: ErrorCode::UNSUPPORTED_VERSION.0,
-                api_keys: handlers::api_versions::advertised(controller_listener),
+                api_keys: versions::advertised(controller_listener),
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, header.correlation_id, &body)
@@ -206,11 +200,11 @@ async fn respond(
         request.api_version,
         request.header.correlation_id,
     );
-    if !handlers::is_advertised(api_key, version, controller_listener) {
+    if !versions::is_advertised(api_key, version, controller_listener) {
         if api_key == ApiKey::ApiVersions {
             let body = ResponseBody::ApiVersions(ApiVersionsResponse {
                 error_code: ErrorCode::UNSUPPORTED_VERSION.0,
-                api_keys: handlers::api_versions::advertised(controller_listener),
+                api_keys: versions::advertised(controller_listener),
                 ..Default::default()
             });
             return encode_response_frame(ApiKey::ApiVersions, 0, correlation_id, &body)

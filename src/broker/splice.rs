@@ -12,25 +12,13 @@
 //!
 //! Must not: decide what a fetch returns. Called by: `handlers::fetch`, `connection`.
 
+use crate::limits::{SPLICE_MAX_BYTES, SPLICE_MIN_BYTES};
 use crate::log::segment::FileRegion;
-use crate::protocol::codec::ZERO_COPY_MIN_BYTES;
 use bytes::Bytes;
 use std::io;
 use std::os::fd::AsRawFd;
 use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedWriteHalf;
-
-/// The largest region sent from its file (larger ones are read into memory): above
-/// `fetch.max.bytes`' default of 55 MiB.
-pub const SPLICE_MAX_BYTES: usize = 64 << 20;
-
-/// Regions at least this large are sent from their file; smaller ones are read into the
-/// response (one vectored write for small answers).
-pub const SPLICE_MIN_BYTES: usize = if ZERO_COPY_MIN_BYTES > 64 << 10 {
-    ZERO_COPY_MIN_BYTES
-} else {
-    64 << 10
-};
 
 static SPLICE_AREA: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
 

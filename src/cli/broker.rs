@@ -59,5 +59,5 @@ pub fn run(args: &BrokerArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))?;
     runtime
         .block_on(crate::broker::run(config))
-        .map_err(CliError::Failed)
+        .map_err(|e| CliError::Failed(e.to_string()))
 }

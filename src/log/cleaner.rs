@@ -13,7 +13,7 @@
 //! `record_batch::rebuild`). Must not: touch the active segment.
 
 use super::segment::FileRegion;
-use super::unified_log::{SharedLog, DECOMPRESS_LIMIT_BYTES};
+use super::unified_log::{CleanableSegment, SharedLog, DECOMPRESS_LIMIT_BYTES};
 use crate::protocol::record_batch::{self, BatchIter, Record};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -26,15 +26,6 @@ pub struct CleanStats {
     pub records_removed: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
-}
-
-/// A segment taken for cleaning.
-#[derive(Debug, Clone)]
-pub struct CleanableSegment {
-    pub base_offset: i64,
-    pub region: FileRegion,
-    /// Where the cleaned copy is written before it is swapped in.
-    pub cleaned_path: std::path::PathBuf,
 }
 
 /// Memory the cleaner may use: Kafka's `log.cleaner.dedupe.buffer.size` (the key → offset map,

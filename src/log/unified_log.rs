@@ -30,8 +30,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// into one buffer); larger ones as two writes, without the copy.
 const COALESCE_WRITE_BYTES: usize = 256 << 10;
 
-/// Decompressed bytes one batch may expand to during validation.
-pub const DECOMPRESS_LIMIT_BYTES: usize = 64 << 20;
+pub use crate::limits::DECOMPRESS_LIMIT_BYTES;
 const SNAPSHOTS_KEPT: usize = 2;
 
 /// An operating error of the log, with the partition and what was being done.
@@ -101,6 +100,15 @@ pub struct RecoveryReport {
     pub segments_scanned: usize,
     pub bytes_truncated: u64,
     pub segments_deleted: usize,
+}
+
+/// A segment taken for cleaning.
+#[derive(Debug, Clone)]
+pub struct CleanableSegment {
+    pub base_offset: i64,
+    pub region: FileRegion,
+    /// Where the cleaned copy is written before it is swapped in.
+    pub cleaned_path: PathBuf,
 }
 
 /// Files to sync for a flush, taken under the log lock and synced outside it.
@@ -548,6 +556,60 @@ impl Log {
             info.record_count += i64::from(stamped.records_count);
         }
         info.log_start_offset = self.log_start_offset;
+        Ok(info)
+    }
+
+    /// Appends batches a leader already stamped, as a follower does: offsets, partition leader
+    /// epochs and CRCs are kept, byte for byte. The first batch must start at the log end and
+    /// each must follow the previous one; every batch is fully validated first.
+    pub fn append_as_follower(
+        &mut self,
+        records: &Bytes,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
+        let mut batches = Vec::new();
+        let mut next = self.log_end_offset;
+        let mut iter = BatchIter::new(records.clone());
+        for (header, batch) in iter.by_ref() {
+            record_batch::validate(&batch, DECOMPRESS_LIMIT_BYTES)
+                .map_err(|e| refuse(e.error_code(), e.to_string()))?;
+            if header.base_offset != next {
+                return Err(refuse(
+                    ErrorCode::OFFSET_OUT_OF_RANGE,
+                    format!(
+                        "a follower's batch at offset {} where {next} was expected",
+                        header.base_offset
+                    ),
+                ));
+            }
+            next = header.next_offset();
+            batches.push((header, batch));
+        }
+        if iter.partial_tail() || batches.is_empty() {
+            return Err(refuse(
+                ErrorCode::CORRUPT_MESSAGE,
+                "records do not hold whole record batches",
+            ));
+        }
+        let mut info = AppendInfo {
+            base_offset: self.log_end_offset,
+            last_offset: -1,
+            log_append_time: -1,
+            log_start_offset: self.log_start_offset,
+            record_count: 0,
+            duplicate: false,
+        };
+        for (header, batch) in &batches {
+            self.append_stamped(
+                &batch[..BATCH_HEADER_BYTES],
+                &batch[BATCH_HEADER_BYTES..],
+                header,
+                now_ms,
+            )
+            .map_err(storage_error)?;
+            info.last_offset = header.last_offset();
+            info.record_count += i64::from(header.records_count);
+        }
         Ok(info)
     }
 
@@ -1035,10 +1097,7 @@ impl Log {
     }
 
     /// The inactive segments old enough to compact (`min.compaction.lag.ms`), oldest first.
-    pub fn cleanable_segments(
-        &mut self,
-        now_ms: i64,
-    ) -> io::Result<Vec<super::cleaner::CleanableSegment>> {
+    pub fn cleanable_segments(&mut self, now_ms: i64) -> io::Result<Vec<CleanableSegment>> {
         let bases = self.segment_bases();
         let lag = self.config.min_compaction_lag_ms;
         let mut out = Vec::new();
@@ -1055,7 +1114,7 @@ impl Log {
                 position: 0,
                 length: segment.size(),
             };
-            out.push(super::cleaner::CleanableSegment {
+            out.push(CleanableSegment {
                 base_offset: base,
                 region,
                 cleaned_path,

@@ -159,6 +159,12 @@ impl Uuid {
         self.0 == [0; 16]
     }
 
+    /// A random id (topic, cluster, directory): a version 4 UUID from the OS's randomness, so
+    /// never the zero id Kafka reserves.
+    pub fn random() -> Uuid {
+        Uuid(uuid::Uuid::new_v4().into_bytes())
+    }
+
     /// Parses Kafka's 22-character URL-safe base64 form.
     pub fn parse(text: &str) -> Option<Uuid> {
         let bytes = base64_url_decode(text)?;
@@ -778,6 +784,13 @@ mod tests {
         assert_eq!(d.nullable_string(false).unwrap(), None);
         assert_eq!(d.nullable_string(false).unwrap(), Some(String::new()));
         assert_eq!(d.nullable_string(true).unwrap(), Some(String::new()));
+    }
+
+    #[test]
+    fn random_uuids_differ_and_are_never_zero() {
+        let (a, b) = (Uuid::random(), Uuid::random());
+        assert_ne!(a, b);
+        assert!(!a.is_zero());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! Owns: the broker's entry point [`decode_request_frame`] (one size-prefixed frame in, header
 //! plus typed request out, or an error naming the API, version and field) and the matching
-//! encoders for both sides. Must not: do I/O or decide what a broker supports; the advertised
-//! version ranges of ARCHITECTURE.md live here as data ([`ApiKey::advertised_min_version`]).
+//! encoders for both sides. Must not: do I/O or decide what a broker supports (the advertised
+//! version ranges are the broker's, `broker::versions`).
 //!
 //! Layout of a request frame: `i32 size | i16 api_key | i16 api_version | i32 correlation_id |
 //! [header v1+: i16-length client_id] | [header v2: tagged fields] | body`. A response frame:
@@ -18,29 +18,6 @@ use std::fmt;
 
 /// Size of the frame length prefix.
 pub const FRAME_PREFIX_BYTES: usize = 4;
-
-impl ApiKey {
-    /// The lowest version kfk advertises (Kafka 4.0's floor, KIP-896; ARCHITECTURE.md's table).
-    pub fn advertised_min_version(self) -> i16 {
-        match self {
-            ApiKey::Fetch => 4,
-            ApiKey::ListOffsets => 1,
-            ApiKey::OffsetCommit => 2,
-            ApiKey::OffsetFetch => 1,
-            ApiKey::CreateTopics => 2,
-            ApiKey::DeleteTopics => 1,
-            ApiKey::OffsetForLeaderEpoch => 2,
-            ApiKey::DescribeConfigs => 1,
-            _ => 0,
-        }
-    }
-
-    /// The `(min, max)` range kfk advertises when it implements the API: max is the highest
-    /// stable version of the specs.
-    pub fn advertised_range(self) -> (i16, i16) {
-        (self.advertised_min_version(), self.latest_stable_version())
-    }
-}
 
 /// A decoded request.
 #[derive(Debug, Clone, PartialEq)]

@@ -90,8 +90,8 @@ fn answer(body: &RequestBody, port: u16) -> Option<ResponseBody> {
                     .iter()
                     .map(|k| api_versions_response::ApiVersion {
                         api_key: *k as i16,
-                        min_version: k.advertised_range().0,
-                        max_version: k.advertised_range().1,
+                        min_version: kfk::broker::versions::range(*k).0,
+                        max_version: kfk::broker::versions::range(*k).1,
                         ..Default::default()
                     })
                     .collect(),

@@ -3,9 +3,9 @@
 //! on the running logs at once. Broker resources accept the dynamic topic defaults
 //! (`log.retention.ms`, ...); other broker keys are static (INVALID_CONFIG).
 
-use crate::broker::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::broker::Broker;
 use crate::log::config::{validate_topic_config, ConfigKind, TOPIC_CONFIGS};
+use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
     AlterConfigsResourceResponse, AlterConfigsResponse,
@@ -254,20 +254,8 @@ fn apply_changes(
     } else {
         name.to_string()
     };
-    tokio::task::block_in_place(|| {
-        broker
-            .metadata
-            .alter_configs(resource_type, &stored_name, &changes)
-    })
-    .map_err(|c| (c, "cannot store the configs".into()))?;
-    if resource_type == RESOURCE_TOPIC {
-        broker.reload_topic_configs(name);
-    } else {
-        for t in broker.metadata.topics() {
-            broker.reload_topic_configs(&t.name);
-        }
-    }
-    Ok(())
+    tokio::task::block_in_place(|| broker.alter_configs(resource_type, &stored_name, &changes))
+        .map_err(|e| (e.code, e.message))
 }
 
 fn current_overrides(broker: &Broker, resource_type: i8, name: &str) -> BTreeMap<String, String> {

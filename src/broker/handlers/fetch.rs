@@ -14,10 +14,11 @@ use crate::protocol::messages::fetch_response::{
 };
 use crate::protocol::record_batch::BatchIter;
 use crate::protocol::{Compression, ErrorCode, ResponseBody};
+use crate::replication::purgatory::DelayedOperation;
+use crate::replication::{FetchIsolation, ReadSpec};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 fn partition_error(index: i32, code: ErrorCode) -> PartitionData {
     PartitionData {
@@ -42,9 +43,14 @@ fn read_all(
     request: &FetchRequest,
     names: &[Option<String>],
     version: i16,
-    waiter: &Arc<Notify>,
+    waiting: &DelayedOperation,
 ) -> (Vec<FetchableTopicResponse>, usize, Vec<FileRegion>) {
     let follower = request.replica_id >= 0 || request.replica_state.replica_id >= 0;
+    let isolation = if follower {
+        FetchIsolation::LogEnd
+    } else {
+        FetchIsolation::HighWatermark
+    };
     // The client's max_bytes, capped by the broker's fetch.max.bytes.
     let mut remaining = usize::try_from(request.max_bytes)
         .unwrap_or(0)
@@ -68,9 +74,9 @@ fn read_all(
                         total: &mut total,
                         regions: &mut regions,
                     },
-                    follower,
+                    isolation,
                     version,
-                    waiter,
+                    waiting,
                 ),
             })
             .collect();
@@ -105,35 +111,37 @@ fn read_partition(
     topic: &str,
     p: &FetchPartition,
     budget: Budget<'_>,
-    follower: bool,
+    isolation: FetchIsolation,
     version: i16,
-    waiter: &Arc<Notify>,
+    waiting: &DelayedOperation,
 ) -> PartitionData {
     let Budget {
         remaining,
         total,
         regions,
     } = budget;
-    let Some(partition) = broker.partition(topic, p.partition) else {
-        return partition_error(p.partition, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    let spec = ReadSpec {
+        offset: p.fetch_offset,
+        max_bytes: usize::try_from(p.partition_max_bytes)
+            .unwrap_or(0)
+            .min(*remaining) as u64,
+        isolation,
+        // KIP-74: the first partition with data returns at least one whole batch.
+        min_one_batch: *total == 0,
+        current_leader_epoch: p.current_leader_epoch,
     };
-    partition.wake_on_append(waiter);
-    if let Err(code) = partition.check_epoch(p.current_leader_epoch) {
-        return partition_error(p.partition, code);
-    }
-    let max = usize::try_from(p.partition_max_bytes)
-        .unwrap_or(0)
-        .min(*remaining) as u64;
-    // KIP-74: the first partition with data returns at least one whole batch.
-    let min_one = *total == 0;
     let read = match tokio::task::block_in_place(|| {
-        partition.read(p.fetch_offset, max, min_one, follower)
+        broker
+            .replicas
+            .read(topic, p.partition, &spec, Some(waiting))
     }) {
         Ok(r) => r,
         Err(code) => {
             let mut e = partition_error(p.partition, code);
-            e.high_watermark = partition.high_watermark();
-            e.log_start_offset = partition.log.lock().log_start_offset();
+            if let Some(partition) = broker.replicas.get(topic, p.partition) {
+                e.high_watermark = partition.high_watermark();
+                e.log_start_offset = partition.log_start_offset();
+            }
             return e;
         }
     };
@@ -167,9 +175,8 @@ fn read_partition(
                 data.records = Some(bytes);
             }
             Err(e) => {
-                partition
-                    .log
-                    .fail(&format!("reading a segment failed: {e}"));
+                let what = format!("reading a segment failed: {e}");
+                broker.replicas.storage_failed(topic, p.partition, &what);
                 return partition_error(p.partition, ErrorCode::KAFKA_STORAGE_ERROR);
             }
         }
@@ -197,14 +204,15 @@ pub async fn handle(
     let deadline =
         Instant::now() + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
-    let waiter = Arc::new(Notify::new());
+    // Parked in the purgatory of the partitions it reads, woken by their appends only.
+    let waiting = DelayedOperation::new();
     let mut shutdown = broker.shutdown_signal();
     let (responses, regions) = loop {
         let (topics, total, regions) = {
             let Ok(_slot) = broker.request_slots.acquire().await else {
                 break (Vec::new(), Vec::new());
             };
-            read_all(broker, &request, &names, version, &waiter)
+            read_all(broker, &request, &names, version, &waiting)
         };
         let has_error = topics
             .iter()
@@ -215,8 +223,7 @@ pub async fn handle(
             break (topics, regions);
         }
         tokio::select! {
-            _ = waiter.notified() => {}
-            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = waiting.wait(deadline) => {}
             _ = shutdown.changed() => {}
         }
     };

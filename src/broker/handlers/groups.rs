@@ -6,7 +6,6 @@
 //! every group. Calls that write `__consumer_offsets` run in `block_in_place` (they append to
 //! the log like a produce).
 
-use super::super::metadata::now_ms;
 use super::super::Broker;
 use crate::group::coordinator::{CommittedOffset, JoinRequest};
 use crate::group::{GroupState, Waiting};
@@ -44,6 +43,7 @@ use crate::protocol::messages::offset_fetch_response::{
 use crate::protocol::messages::sync_group_request::SyncGroupRequest;
 use crate::protocol::messages::sync_group_response::SyncGroupResponse;
 use crate::protocol::ErrorCode;
+use crate::time::now_ms;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

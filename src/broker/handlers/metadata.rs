@@ -1,8 +1,8 @@
 //! Metadata (with auto topic creation) and DescribeCluster.
 
-use crate::broker::metadata::{is_internal_topic, TopicMeta, METADATA_TOPIC};
 use crate::broker::Broker;
 use crate::group::OFFSETS_TOPIC;
+use crate::metadata::{is_internal_topic, TopicMeta, METADATA_TOPIC};
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
@@ -91,7 +91,7 @@ pub fn handle(
                 }) {
                     // Usable at once on one node, so answered like any other topic.
                     Ok(topic) => topic_entry(&topic),
-                    Err((ErrorCode::TOPIC_ALREADY_EXISTS, _)) => {
+                    Err(e) if e.code == ErrorCode::TOPIC_ALREADY_EXISTS => {
                         broker.metadata.topic(&name).map_or_else(
                             || {
                                 error_entry(
@@ -103,9 +103,9 @@ pub fn handle(
                             |t| topic_entry(&t),
                         )
                     }
-                    Err((code, why)) => {
-                        tracing::info!(topic = %name, "auto-creation refused: {why}");
-                        error_entry(Some(name), Uuid::ZERO, code)
+                    Err(e) => {
+                        tracing::info!(topic = %name, "auto-creation refused: {}", e.message);
+                        error_entry(Some(name), Uuid::ZERO, e.code)
                     }
                 }
             })

@@ -13,7 +13,7 @@ pub mod produce;
 pub mod topics;
 
 use super::Broker;
-use crate::protocol::{ApiKey, Request, RequestBody, ResponseBody};
+use crate::protocol::{Request, RequestBody, ResponseBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,65 +27,6 @@ pub enum Outcome {
     NoResponse,
     /// Close the connection (logged with the reason), e.g. a failed acks=0 produce.
     Close(String),
-}
-
-/// The APIs this broker implements and therefore advertises.
-pub const IMPLEMENTED: &[ApiKey] = &[
-    ApiKey::Produce,
-    ApiKey::Fetch,
-    ApiKey::ListOffsets,
-    ApiKey::Metadata,
-    ApiKey::ApiVersions,
-    ApiKey::CreateTopics,
-    ApiKey::DeleteTopics,
-    ApiKey::DeleteRecords,
-    ApiKey::InitProducerId,
-    ApiKey::OffsetForLeaderEpoch,
-    ApiKey::DescribeConfigs,
-    ApiKey::AlterConfigs,
-    ApiKey::CreatePartitions,
-    ApiKey::IncrementalAlterConfigs,
-    ApiKey::DescribeCluster,
-    ApiKey::OffsetCommit,
-    ApiKey::OffsetFetch,
-    ApiKey::FindCoordinator,
-    ApiKey::JoinGroup,
-    ApiKey::Heartbeat,
-    ApiKey::LeaveGroup,
-    ApiKey::SyncGroup,
-    ApiKey::DescribeGroups,
-    ApiKey::ListGroups,
-    ApiKey::DeleteGroups,
-    ApiKey::OffsetDelete,
-];
-
-/// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
-/// controller does: no produce, fetch, metadata or group APIs.
-pub const CONTROLLER_APIS: &[ApiKey] = &[
-    ApiKey::ApiVersions,
-    ApiKey::CreateTopics,
-    ApiKey::DeleteTopics,
-    ApiKey::CreatePartitions,
-    ApiKey::DescribeConfigs,
-    ApiKey::AlterConfigs,
-    ApiKey::IncrementalAlterConfigs,
-    ApiKey::DescribeCluster,
-];
-
-/// The APIs served on a client listener, or on a controller listener.
-pub fn served_apis(controller_listener: bool) -> &'static [ApiKey] {
-    if controller_listener {
-        CONTROLLER_APIS
-    } else {
-        IMPLEMENTED
-    }
-}
-
-/// Whether `api_key` at `version` is advertised (and so served) on a client listener, or a
-/// controller listener.
-pub fn is_advertised(api_key: ApiKey, version: i16, controller_listener: bool) -> bool {
-    let (min, max) = api_key.advertised_range();
-    served_apis(controller_listener).contains(&api_key) && (min..=max).contains(&version)
 }
 
 /// Where a request came from.

@@ -20,43 +20,6 @@ use crate::protocol::messages::offset_for_leader_epoch_response::{
 };
 use crate::protocol::{ErrorCode, ResponseBody};
 
-/// ListOffsets special timestamps.
-const LATEST: i64 = -1;
-const EARLIEST: i64 = -2;
-const MAX_TIMESTAMP: i64 = -3;
-const EARLIEST_LOCAL: i64 = -4;
-const LATEST_TIERED: i64 = -5;
-
-fn lookup(
-    broker: &Broker,
-    topic: &str,
-    index: i32,
-    timestamp: i64,
-    current_epoch: i32,
-) -> Result<(i64, i64, i32), ErrorCode> {
-    let partition = broker
-        .partition(topic, index)
-        .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
-    partition.check_epoch(current_epoch)?;
-    let epoch = partition.leader_epoch();
-    let mut log = partition.log.lock();
-    let found = match timestamp {
-        LATEST | LATEST_TIERED => Some((partition.high_watermark(), -1)),
-        EARLIEST | EARLIEST_LOCAL => Some((log.log_start_offset(), -1)),
-        MAX_TIMESTAMP => log
-            .offset_of_max_timestamp()
-            .map_err(|_| ErrorCode::KAFKA_STORAGE_ERROR)?,
-        t if t >= 0 => log
-            .offset_for_timestamp(t)
-            .map_err(|_| ErrorCode::KAFKA_STORAGE_ERROR)?,
-        _ => return Err(ErrorCode::INVALID_REQUEST),
-    };
-    Ok(match found {
-        Some((offset, ts)) => (offset, ts, epoch),
-        None => (-1, -1, -1),
-    })
-}
-
 pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) -> ResponseBody {
     let topics = request
         .topics
@@ -74,8 +37,7 @@ pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) 
                     };
                     // A lookup by timestamp reads segment files: off the async workers.
                     let found = tokio::task::block_in_place(|| {
-                        lookup(
-                            broker,
+                        broker.replicas.list_offset(
                             &t.name,
                             p.partition_index,
                             p.timestamp,
@@ -126,19 +88,14 @@ pub fn offset_for_leader_epoch(
                         end_offset: -1,
                         ..Default::default()
                     };
-                    match broker.partition(&t.topic, p.partition) {
-                        None => r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0,
-                        Some(partition) => match partition.check_epoch(p.current_leader_epoch) {
-                            Err(code) => r.error_code = code.0,
-                            Ok(()) => {
-                                let log = partition.log.lock();
-                                let (epoch, end) = log
-                                    .leader_epochs()
-                                    .end_offset_for(p.leader_epoch, log.log_end_offset());
-                                r.leader_epoch = epoch;
-                                r.end_offset = end;
-                            }
-                        },
+                    match broker.replicas.end_offset_for_epoch(
+                        &t.topic,
+                        p.partition,
+                        p.current_leader_epoch,
+                        p.leader_epoch,
+                    ) {
+                        Ok((epoch, end)) => (r.leader_epoch, r.end_offset) = (epoch, end),
+                        Err(code) => r.error_code = code.0,
                     }
                     r
                 })
@@ -170,17 +127,13 @@ pub fn delete_records(broker: &Broker, request: DeleteRecordsRequest) -> Respons
                         low_watermark: -1,
                         ..Default::default()
                     };
-                    match broker.partition(&t.name, p.partition_index) {
-                        None => r.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0,
-                        Some(partition) => {
-                            let hw = partition.high_watermark();
-                            match tokio::task::block_in_place(|| {
-                                partition.log.lock().delete_records_before(p.offset, hw)
-                            }) {
-                                Ok(low) => r.low_watermark = low,
-                                Err(code) => r.error_code = code.0,
-                            }
-                        }
+                    match tokio::task::block_in_place(|| {
+                        broker
+                            .replicas
+                            .delete_records(&t.name, p.partition_index, p.offset)
+                    }) {
+                        Ok(low) => r.low_watermark = low,
+                        Err(code) => r.error_code = code.0,
                     }
                     r
                 })

@@ -4,7 +4,6 @@
 //! transactional produce is refused as ARCHITECTURE.md says.
 
 use super::Outcome;
-use crate::broker::metadata::now_ms;
 use crate::broker::Broker;
 use crate::protocol::messages::produce_request::ProduceRequest;
 use crate::protocol::messages::produce_response::{
@@ -12,6 +11,7 @@ use crate::protocol::messages::produce_response::{
 };
 use crate::protocol::record_batch::BatchIter;
 use crate::protocol::{Compression, ErrorCode, ResponseBody};
+use crate::time::now_ms;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -57,26 +57,29 @@ fn produce_partition(
     acks: i16,
     version: i16,
 ) -> PartitionProduceResponse {
-    if crate::broker::metadata::is_internal_topic(topic) {
+    if crate::metadata::is_internal_topic(topic) {
         return failed(
             index,
             ErrorCode::INVALID_TOPIC_EXCEPTION,
             format!("Cannot append to internal topic {topic}"),
         );
     }
-    let Some(partition) = broker.partition(topic, index) else {
+    if broker.replicas.get(topic, index).is_none() {
         return failed(
             index,
             ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
             format!("{topic}-{index} does not exist"),
         );
-    };
+    }
     let records = records.unwrap_or_default();
     if let Err((code, why)) = precheck(&records, version) {
         return failed(index, code, why);
     }
-    let appended =
-        tokio::task::block_in_place(|| partition.append_records(&records, acks, now_ms()));
+    let appended = tokio::task::block_in_place(|| {
+        broker
+            .replicas
+            .append_records(topic, index, &records, acks, now_ms())
+    });
     match appended {
         Ok(info) => PartitionProduceResponse {
             index,

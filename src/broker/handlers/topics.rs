@@ -1,7 +1,7 @@
 //! CreateTopics (validate-only and per-topic configs), DeleteTopics (by name or id) and
 //! CreatePartitions.
 
-use crate::broker::Broker;
+use crate::broker::{AdminError, Broker};
 use crate::protocol::messages::create_partitions_request::CreatePartitionsRequest;
 use crate::protocol::messages::create_partitions_response::{
     CreatePartitionsResponse, CreatePartitionsTopicResult,
@@ -17,9 +17,7 @@ use crate::protocol::messages::delete_topics_response::{
 use crate::protocol::{ErrorCode, ResponseBody, Uuid};
 use std::collections::BTreeMap;
 
-/// As Kafka's controller: one operation creates at most this many partitions, checked
-/// before anything is allocated for them.
-pub const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+use crate::limits::MAX_PARTITIONS_PER_REQUEST;
 const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
 
 pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16) -> ResponseBody {
@@ -128,9 +126,9 @@ pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16
                         );
                     }
                 }
-                Err((code, message)) => {
-                    r.error_code = code.0;
-                    r.error_message = Some(message);
+                Err(e) => {
+                    r.error_code = e.code.0;
+                    r.error_message = Some(e.message);
                 }
             }
             r
@@ -178,10 +176,10 @@ pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16
                         r.name = Some(name);
                         r.topic_id = if version >= 6 { topic.id } else { Uuid::ZERO };
                     }
-                    Err((code, message)) => {
+                    Err(e) => {
                         r.name = Some(name);
-                        r.error_code = code.0;
-                        r.error_message = Some(message);
+                        r.error_code = e.code.0;
+                        r.error_message = Some(e.message);
                     }
                 },
             }
@@ -228,18 +226,15 @@ pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest) -> R
         .map(|t| {
             let mut r = CreatePartitionsTopicResult { name: t.name.clone(), ..Default::default() };
             let outcome = match broker.metadata.topic(&t.name) {
-                None => Err((ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("topic '{}' does not exist", t.name))),
-                Some(topic) if t.count <= topic.partitions.len() as i32 => Err((ErrorCode::INVALID_PARTITIONS, format!("topic currently has {} partitions, {} would not increase the number of partitions", topic.partitions.len(), t.count))),
-                Some(_) if t.assignments.iter().flatten().flat_map(|a| &a.broker_ids).any(|&b| b != broker.node_id) => Err((ErrorCode::INVALID_REPLICA_ASSIGNMENT, "assignment names unknown brokers".to_string())),
+                None => Err(AdminError::new(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("topic '{}' does not exist", t.name))),
+                Some(topic) if t.count <= topic.partitions.len() as i32 => Err(AdminError::new(ErrorCode::INVALID_PARTITIONS, format!("topic currently has {} partitions, {} would not increase the number of partitions", topic.partitions.len(), t.count))),
+                Some(_) if t.assignments.iter().flatten().flat_map(|a| &a.broker_ids).any(|&b| b != broker.node_id) => Err(AdminError::new(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "assignment names unknown brokers")),
                 Some(_) if request.validate_only => Ok(()),
-                Some(_) => tokio::task::block_in_place(|| {
-                    let topic = broker.metadata.add_partitions(&t.name, t.count).map_err(|c| (c, "cannot add partitions".to_string()))?;
-                    broker.ensure_partitions(&topic).map_err(|c| (c, "cannot create the partition logs".to_string()))
-                }),
+                Some(_) => tokio::task::block_in_place(|| broker.add_partitions(&t.name, t.count)),
             };
-            if let Err((code, message)) = outcome {
-                r.error_code = code.0;
-                r.error_message = Some(message);
+            if let Err(e) = outcome {
+                r.error_code = e.code.0;
+                r.error_message = Some(e.message);
             }
             r
         })

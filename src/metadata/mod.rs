@@ -2,11 +2,15 @@
 //! producer-id blocks, kept as Kafka's KRaft records in the metadata log
 //! `<log dir>/__cluster_metadata-0` and replayed at start.
 //!
-//! Record layout (as KRaft's `MetadataRecordSerde`): key null; value = uvarint frame version
-//! (1) | uvarint api key (record type) | uvarint version | the record at that version. Each
-//! change is one batch, synced before it is acknowledged, so a change is all or nothing.
+//! Metadata changes one way only: records are committed (appended as one batch and synced, so
+//! a change is all or nothing), then applied to the in-memory image; each apply reports what
+//! changed ([`MetadataChange`]), and the broker reacts to that (creating or deleting partition
+//! logs, reloading configs). With a cluster the same records will come through the Raft log.
 //!
-//! Must not: touch partition logs (the broker creates and deletes them after a change).
+//! Record layout (as KRaft's `MetadataRecordSerde`): key null; value = uvarint frame version
+//! (1) | uvarint api key (record type) | uvarint version | the record at that version.
+//!
+//! Must not: touch partition logs. Uses `log` (its own log) and `protocol`.
 
 use crate::log::{LogConfig, SharedLog};
 use crate::protocol::codec::{Decoder, Encoder, Message, VersionedMessage};
@@ -76,6 +80,21 @@ struct Image {
     next_producer_id: i64,
 }
 
+/// What applying a committed record changed, for the broker to react to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataChange {
+    /// A topic appeared, or gained partitions: its partition logs must exist.
+    TopicPartitionsChanged(String),
+    /// A topic was removed: its partition logs go.
+    TopicRemoved(TopicMeta),
+    /// A topic's config overrides changed.
+    TopicConfigChanged(String),
+    /// A broker-level (dynamic) config changed: every topic's defaults may have.
+    BrokerConfigChanged,
+    /// A producer-id block was allocated.
+    ProducerIdsAllocated,
+}
+
 /// The metadata log and the image built from it.
 #[derive(Debug)]
 pub struct MetadataStore {
@@ -124,12 +143,6 @@ fn encode_record<M: VersionedMessage>(m: &M) -> Vec<u8> {
     e.into_bytes().to_vec()
 }
 
-/// A random topic, cluster or directory id: a version 4 UUID from the OS's randomness (so
-/// never the zero id, which Kafka reserves).
-pub fn random_uuid() -> Uuid {
-    Uuid(uuid::Uuid::new_v4().into_bytes())
-}
-
 impl MetadataStore {
     /// Replays the metadata log.
     pub fn open(log: Arc<SharedLog>, node_id: i32) -> Result<MetadataStore, String> {
@@ -152,6 +165,7 @@ impl MetadataStore {
         self.log
             .scan_records(|_, record| match record.value {
                 Some(value) => apply(&mut image, &value)
+                    .map(|_| ())
                     .map_err(|e| format!("metadata record at offset {}: {e}", record.offset)),
                 None => Ok(()),
             })
@@ -162,8 +176,9 @@ impl MetadataStore {
     }
 
     /// Appends the records as one batch and syncs it.
-    fn commit(&self, records: &[Vec<u8>]) -> Result<(), ErrorCode> {
-        let now = now_ms();
+    /// Commits `records` (one batch, synced), then applies them to the image: what changed.
+    fn commit(&self, records: &[Vec<u8>]) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let now = crate::time::now_ms();
         let mut b = BatchBuilder::new();
         for r in records {
             b.append(now, None, Some(r), &[]);
@@ -178,12 +193,17 @@ impl MetadataStore {
             ErrorCode::KAFKA_STORAGE_ERROR
         })?;
         let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
+        let mut changes: Vec<MetadataChange> = Vec::new();
         for r in records {
-            if let Err(e) = apply(&mut image, &Bytes::copy_from_slice(r)) {
-                tracing::error!(error = %e, "applying a committed metadata record failed");
+            match apply(&mut image, &Bytes::copy_from_slice(r)) {
+                Ok(Some(change)) if !changes.contains(&change) => changes.push(change),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "applying a committed metadata record failed")
+                }
             }
         }
-        Ok(())
+        Ok(changes)
     }
 
     pub fn topic(&self, name: &str) -> Option<TopicMeta> {
@@ -228,11 +248,11 @@ impl MetadataStore {
         name: &str,
         partitions: i32,
         configs: &BTreeMap<String, String>,
-    ) -> Result<TopicMeta, ErrorCode> {
+    ) -> Result<Vec<MetadataChange>, ErrorCode> {
         if self.topic(name).is_some() {
             return Err(ErrorCode::TOPIC_ALREADY_EXISTS);
         }
-        let id = random_uuid();
+        let id = Uuid::random();
         let mut records = vec![encode_record(&TopicRecord {
             name: name.to_string(),
             topic_id: id,
@@ -250,8 +270,7 @@ impl MetadataStore {
                 ..Default::default()
             }));
         }
-        self.commit(&records)?;
-        self.topic(name).ok_or(ErrorCode::UNKNOWN_SERVER_ERROR)
+        self.commit(&records)
     }
 
     fn partition_record(&self, topic_id: Uuid, partition: i32) -> Vec<u8> {
@@ -269,7 +288,7 @@ impl MetadataStore {
     }
 
     /// Grows a topic to `count` partitions.
-    pub fn add_partitions(&self, name: &str, count: i32) -> Result<TopicMeta, ErrorCode> {
+    pub fn add_partitions(&self, name: &str, count: i32) -> Result<Vec<MetadataChange>, ErrorCode> {
         let topic = self
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
@@ -280,19 +299,18 @@ impl MetadataStore {
         let records: Vec<Vec<u8>> = (current..count)
             .map(|p| self.partition_record(topic.id, p))
             .collect();
-        self.commit(&records)?;
-        self.topic(name).ok_or(ErrorCode::UNKNOWN_SERVER_ERROR)
+        self.commit(&records)
     }
 
-    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, ErrorCode> {
+    /// Removes a topic.
+    pub fn delete_topic(&self, name: &str) -> Result<Vec<MetadataChange>, ErrorCode> {
         let topic = self
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
         self.commit(&[encode_record(&RemoveTopicRecord {
             topic_id: topic.id,
             ..Default::default()
-        })])?;
-        Ok(topic)
+        })])
     }
 
     /// Sets (`Some`) or removes (`None`) configs of a topic (`RESOURCE_TOPIC`) or of the
@@ -302,7 +320,7 @@ impl MetadataStore {
         resource_type: i8,
         resource_name: &str,
         changes: &[(String, Option<String>)],
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Vec<MetadataChange>, ErrorCode> {
         let records: Vec<Vec<u8>> = changes
             .iter()
             .map(|(k, v)| {
@@ -316,7 +334,7 @@ impl MetadataStore {
             })
             .collect();
         if records.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.commit(&records)
     }
@@ -348,8 +366,9 @@ impl MetadataStore {
     }
 }
 
-/// Applies one record value to the image.
-fn apply(image: &mut Image, value: &Bytes) -> Result<(), String> {
+/// Applies one record value to the image; what it changed (`None` for records kfk does not
+/// act on yet, such as broker registrations or features).
+fn apply(image: &mut Image, value: &Bytes) -> Result<Option<MetadataChange>, String> {
     let mut d = Decoder::new(value);
     let err = |e: crate::protocol::DecodeError| e.to_string();
     let frame = d.uvarint().map_err(err)?;
@@ -358,19 +377,20 @@ fn apply(image: &mut Image, value: &Bytes) -> Result<(), String> {
     }
     let api_key = d.uvarint().map_err(err)? as i16;
     let version = d.uvarint().map_err(err)? as i16;
-    match api_key {
+    let change = match api_key {
         k if k == TopicRecord::API_KEY => {
             let r = TopicRecord::decode(&mut d, version).map_err(err)?;
             image.names_by_id.insert(r.topic_id, r.name.clone());
             image.topics.insert(
                 r.name.clone(),
                 TopicMeta {
-                    name: r.name,
+                    name: r.name.clone(),
                     id: r.topic_id,
                     partitions: Vec::new(),
                     configs: BTreeMap::new(),
                 },
             );
+            Some(MetadataChange::TopicPartitionsChanged(r.name))
         }
         k if k == PartitionRecord::API_KEY => {
             let r = PartitionRecord::decode(&mut d, version).map_err(err)?;
@@ -393,43 +413,47 @@ fn apply(image: &mut Image, value: &Bytes) -> Result<(), String> {
                 }
                 t.partitions.sort_by_key(|p| p.index);
             }
+            Some(MetadataChange::TopicPartitionsChanged(name))
         }
         k if k == ConfigRecord::API_KEY => {
             let r = ConfigRecord::decode(&mut d, version).map_err(err)?;
-            let target = match r.resource_type {
-                RESOURCE_TOPIC => image
-                    .topics
-                    .get_mut(&r.resource_name)
-                    .map(|t| &mut t.configs),
-                RESOURCE_BROKER => Some(&mut image.broker_configs),
-                _ => None,
+            let (target, change) = match r.resource_type {
+                RESOURCE_TOPIC => (
+                    image
+                        .topics
+                        .get_mut(&r.resource_name)
+                        .map(|t| &mut t.configs),
+                    MetadataChange::TopicConfigChanged(r.resource_name.clone()),
+                ),
+                RESOURCE_BROKER => (
+                    Some(&mut image.broker_configs),
+                    MetadataChange::BrokerConfigChanged,
+                ),
+                _ => return Ok(None),
             };
-            if let Some(map) = target {
-                match r.value {
-                    Some(v) => map.insert(r.name, v),
-                    None => map.remove(&r.name),
-                };
-            }
+            let Some(map) = target else {
+                return Ok(None);
+            };
+            match r.value {
+                Some(v) => map.insert(r.name, v),
+                None => map.remove(&r.name),
+            };
+            Some(change)
         }
         k if k == RemoveTopicRecord::API_KEY => {
             let r = RemoveTopicRecord::decode(&mut d, version).map_err(err)?;
-            if let Some(name) = image.names_by_id.remove(&r.topic_id) {
-                image.topics.remove(&name);
-            }
+            let name = image.names_by_id.remove(&r.topic_id);
+            name.and_then(|n| image.topics.remove(&n))
+                .map(MetadataChange::TopicRemoved)
         }
         k if k == ProducerIdsRecord::API_KEY => {
             let r = ProducerIdsRecord::decode(&mut d, version).map_err(err)?;
             image.producer_id_limit = image.producer_id_limit.max(r.next_producer_id);
+            Some(MetadataChange::ProducerIdsAllocated)
         }
-        _ => {} // records kfk does not use yet (brokers, features, ...) are skipped
-    }
-    Ok(())
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        _ => None,
+    };
+    Ok(change)
 }
 
 #[cfg(test)]
@@ -442,13 +466,5 @@ mod tests {
         for bad in ["", ".", "..", "../../x", "a/b", "é", &"x".repeat(250)] {
             assert!(validate_topic_name(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn random_uuids_differ_and_are_never_zero() {
-        let a = random_uuid();
-        let b = random_uuid();
-        assert_ne!(a, b);
-        assert!(!a.is_zero());
     }
 }

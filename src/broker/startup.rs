@@ -1,0 +1,471 @@
+//! Start-up, timers and shutdown of a broker.
+//!
+//! [`start`] checks the data dirs (`meta.properties`), opens every log (recovering after an
+//! unclean stop), replays the metadata log and reacts to it (opening each partition, setting
+//! aside logs the metadata does not know), loads the groups from `__consumer_offsets`, binds
+//! the listeners and starts the periodic work. [`RunningBroker::shutdown`] stops accepting, lets
+//! in-flight requests finish, then closes every log (flush, checkpoints, clean-shutdown
+//! marker). [`run`] does that for `kfk broker start`, stopping on SIGINT/SIGTERM and exiting
+//! with status 1 if the broker halts.
+
+use super::config::BrokerConfig;
+use super::{server, Broker, BrokerError, ListenerState};
+use crate::group::{Coordinator, GroupConfig, GroupRecord, OFFSETS_TOPIC};
+use crate::log::manager::LogManager;
+use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
+use crate::metadata::{MetadataChange, MetadataStore, METADATA_TOPIC};
+use crate::protocol::Uuid;
+use crate::replication::ReplicaManager;
+use crate::time::now_ms;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{watch, Semaphore};
+
+/// A broker started by [`start`].
+#[derive(Debug)]
+pub struct RunningBroker {
+    pub broker: Arc<Broker>,
+    pub addrs: Vec<SocketAddr>,
+    server: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Reads or writes `meta.properties` in each log dir; returns the cluster id.
+fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, BrokerError> {
+    let storage = |m: String| BrokerError::Storage(m);
+    let mut cluster_id: Option<String> = config.cluster_id.clone();
+    for dir in &config.log_dirs {
+        let created = !fs.exists(dir);
+        fs.create_dir_all(dir)
+            .map_err(|e| storage(format!("cannot create log dir {}: {e}", dir.display())))?;
+        if created {
+            // A new log dir's entry survives a machine crash once its parent is synced.
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            fs.sync_dir(parent)
+                .map_err(|e| storage(format!("cannot sync {}: {e}", parent.display())))?;
+        }
+        let path = dir.join("meta.properties");
+        let props = checkpoint::read_properties(fs, &path).map_err(|e| storage(e.to_string()))?;
+        let Some(props) = props else { continue };
+        if let Some(node) = props.get("node.id") {
+            if node.parse::<i32>().ok() != Some(config.node_id) {
+                return Err(BrokerError::Config(format!(
+                    "{} belongs to node.id {node}, but this broker is node.id {}",
+                    path.display(),
+                    config.node_id
+                )));
+            }
+        }
+        if let Some(id) = props.get("cluster.id") {
+            match &cluster_id {
+                Some(existing) if existing != id => {
+                    return Err(BrokerError::Config(format!(
+                        "{} has cluster.id {id}, expected {existing}",
+                        path.display()
+                    )))
+                }
+                _ => cluster_id = Some(id.clone()),
+            }
+        }
+    }
+    let cluster_id = cluster_id.unwrap_or_else(|| Uuid::random().to_string());
+    for dir in &config.log_dirs {
+        let path = dir.join("meta.properties");
+        if !fs.exists(&path) {
+            let text = format!(
+                "#\n#kfk meta.properties\nversion=1\ncluster.id={cluster_id}\nnode.id={}\ndirectory.id={}\n",
+                config.node_id,
+                Uuid::random()
+            );
+            fs.write_atomic(&path, text.as_bytes())
+                .map_err(|e| storage(format!("cannot write {}: {e}", path.display())))?;
+        }
+    }
+    Ok(cluster_id)
+}
+
+/// Opens the data dirs and metadata, binds the listeners and starts serving.
+pub async fn start(config: BrokerConfig) -> Result<RunningBroker, BrokerError> {
+    start_with_fs(config, Arc::new(OsFs)).await
+}
+
+/// [`start`] on a given file system (tests run brokers on a simulated, fault-injecting
+/// disk). Needs tokio's multi-threaded runtime: request handlers move their file I/O off the
+/// async workers with `block_in_place`, which a current-thread runtime cannot do.
+pub async fn start_with_fs(
+    config: BrokerConfig,
+    fs: Arc<dyn LogFs>,
+) -> Result<RunningBroker, BrokerError> {
+    if tokio::runtime::Handle::current().runtime_flavor()
+        != tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        return Err(BrokerError::Config("the kfk broker needs tokio's multi-threaded runtime (e.g. #[tokio::main] or Runtime::new()); a current-thread runtime cannot move its file I/O off the async workers".into()));
+    }
+    if let Some(limit) = crate::log::manager::raise_open_files_limit() {
+        if limit < 4096 {
+            tracing::warn!(
+                limit,
+                "the open-files limit is low; many partitions or segments may exhaust it"
+            );
+        }
+    }
+    for key in &config.unused_keys {
+        tracing::warn!(key = %key, "config key is known to Kafka but not used by kfk yet");
+    }
+    let cluster_id = prepare_log_dirs(fs.as_ref(), &config)?;
+    let dirs = config.log_dirs.clone();
+    let (logs, report) =
+        tokio::task::spawn_blocking(move || LogManager::open(fs, dirs, &|_| LogConfig::default()))
+            .await
+            .map_err(|e| BrokerError::Storage(format!("opening the logs panicked: {e}")))?
+            .map_err(|e| BrokerError::Storage(e.to_string()))?;
+    if !report.clean_shutdown {
+        tracing::warn!(
+            scanned = report.recovery.segments_scanned,
+            truncated_bytes = report.recovery.bytes_truncated,
+            "recovered after an unclean shutdown"
+        );
+    }
+    let metadata_log = logs
+        .get_or_create(
+            METADATA_TOPIC,
+            0,
+            MetadataStore::log_config(),
+            "AAAAAAAAAAAAAAAAAAAAAQ",
+        )
+        .map_err(|e| BrokerError::Storage(e.to_string()))?;
+    let metadata =
+        MetadataStore::open(metadata_log, config.node_id).map_err(BrokerError::Metadata)?;
+    let listeners = listener_states(&config);
+    let groups = Coordinator::new(group_config(&config));
+    let broker = Arc::new(Broker {
+        cluster_id,
+        node_id: config.node_id,
+        listeners,
+        request_bytes: Arc::new(Semaphore::new(
+            (config.queued_max_request_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS),
+        )),
+        request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
+        connection_slots: Arc::new(Semaphore::new(
+            config.max_connections.min(Semaphore::MAX_PERMITS),
+        )),
+        config,
+        replicas: ReplicaManager::new(Arc::new(logs)),
+        metadata,
+        groups,
+        offsets_topic_creation: std::sync::Mutex::new(()),
+        shutdown: watch::channel(false).0,
+        halted: watch::channel(None).0,
+    });
+    let watcher = Arc::downgrade(&broker);
+    broker.replicas.on_dir_failure(Box::new(move |dir, what| {
+        if let Some(b) = watcher.upgrade() {
+            b.log_dir_failed(dir, what);
+        }
+    }));
+    let loader = broker.clone();
+    tokio::task::spawn_blocking(move || {
+        load_partitions(&loader)?;
+        load_groups(&loader)
+    })
+    .await
+    .map_err(|e| BrokerError::Storage(format!("loading the partitions panicked: {e}")))??;
+    let mut bound = Vec::new();
+    let mut addrs = Vec::new();
+    for (i, listener) in broker.config.listeners.iter().enumerate() {
+        let b = server::bind(i, listener)
+            .await
+            .map_err(BrokerError::Listen)?;
+        let port = b.addrs.first().map_or(listener.port, |a| a.port());
+        let state = &broker.listeners[i];
+        if state.advertised_port() == 0 {
+            state
+                .advertised_port
+                .store(port, std::sync::atomic::Ordering::Release);
+        }
+        addrs.extend(b.addrs.iter().copied());
+        bound.push(b);
+    }
+    let server = tokio::spawn(server::serve(broker.clone(), bound));
+    let tasks = spawn_background_tasks(&broker);
+    Ok(RunningBroker {
+        broker,
+        addrs,
+        server,
+        tasks,
+    })
+}
+
+/// Each listener's advertised endpoint before binding (port 0 until bound).
+fn listener_states(config: &BrokerConfig) -> Vec<ListenerState> {
+    config
+        .listeners
+        .iter()
+        .zip(&config.advertised_listeners)
+        .map(|(l, a)| ListenerState {
+            name: l.name.clone(),
+            controller: config.controller_listener_names.contains(&l.name),
+            advertised_host: if a.host.is_empty() {
+                server::canonical_host_name()
+            } else {
+                a.host.clone()
+            },
+            advertised_port: std::sync::atomic::AtomicU16::new(a.port),
+        })
+        .collect()
+}
+
+fn group_config(c: &BrokerConfig) -> GroupConfig {
+    GroupConfig {
+        min_session_timeout_ms: c.group_min_session_timeout_ms,
+        max_session_timeout_ms: c.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: i64::try_from(c.group_initial_rebalance_delay_ms)
+            .unwrap_or(i64::MAX),
+        max_size: c.group_max_size,
+        offsets_partitions: c.offsets_topic_num_partitions,
+        offsets_retention_ms: c.offsets_retention_ms,
+        offset_metadata_max_bytes: c.offset_metadata_max_bytes,
+    }
+}
+
+/// Reads every `__consumer_offsets` partition from its start and replays the records into
+/// the coordinator: committed offsets and group metadata survive a restart.
+fn load_groups(broker: &Broker) -> Result<(), BrokerError> {
+    let now = now_ms();
+    let mut records = 0u64;
+    for p in broker.replicas.partitions_of(OFFSETS_TOPIC) {
+        broker
+            .replicas
+            .scan_records(OFFSETS_TOPIC, p.index, |header, r| {
+                let Some(key) = r.key.filter(|_| !header.is_control()) else {
+                    return Ok(());
+                };
+                match GroupRecord::decode(&key, r.value.as_ref()) {
+                    Ok(Some(record)) => {
+                        broker.groups.load(record, now);
+                        records += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(
+                        partition = p.index,
+                        offset = r.offset,
+                        error = %e,
+                        "skipping an unreadable {OFFSETS_TOPIC} record"
+                    ),
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                BrokerError::Storage(format!("reading {OFFSETS_TOPIC}-{}: {e}", p.index))
+            })?;
+    }
+    if records > 0 {
+        tracing::info!(
+            records,
+            groups = broker.groups.list().len(),
+            "loaded groups and offsets from {OFFSETS_TOPIC}"
+        );
+    }
+    Ok(())
+}
+
+/// Reacts to the replayed metadata (every partition opened, with its config); logs that the
+/// metadata does not know are set aside as `-stray` directories (never deleted: the metadata
+/// may be what is wrong).
+fn load_partitions(broker: &Broker) -> Result<(), BrokerError> {
+    let topics = broker.metadata.topics();
+    let replayed: Vec<MetadataChange> = topics
+        .iter()
+        .map(|t| MetadataChange::TopicPartitionsChanged(t.name.clone()))
+        .collect();
+    broker
+        .react(&replayed)
+        .map_err(|e| BrokerError::Storage(format!("cannot open the partitions: {e}")))?;
+    let known = |topic: &str, partition: i32| {
+        topic == METADATA_TOPIC
+            || topics
+                .iter()
+                .any(|t| t.name == topic && t.partitions.iter().any(|p| p.index == partition))
+    };
+    let strays = broker
+        .replicas
+        .set_aside_unknown(known)
+        .map_err(|e| BrokerError::Storage(format!("cannot set aside a stray log: {e}")))?;
+    for ((topic, partition), path) in strays {
+        tracing::warn!(
+            topic = %topic,
+            partition,
+            path = %path.display(),
+            "the metadata does not know this partition: its log is set aside as a stray directory"
+        );
+    }
+    Ok(())
+}
+
+fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
+    let every = |ms: u64, b: &Arc<Broker>, job: fn(&Broker)| {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut stop = b.shutdown_signal();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let b2 = b.clone();
+                let _ = tokio::task::spawn_blocking(move || job(&b2)).await;
+            }
+        })
+    };
+    let c = &broker.config;
+    let mut tasks = vec![
+        every(c.flush_scheduler_interval_ms, broker, |b| {
+            if let Err(e) = b.replicas.flush_due(now_ms()) {
+                tracing::error!(error = %e, "scheduled flush failed");
+            }
+        }),
+        every(c.retention_check_interval_ms, broker, |b| {
+            match b.replicas.enforce_retention(now_ms()) {
+                Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted segments"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "retention failed"),
+            }
+        }),
+        every(c.checkpoint_interval_ms, broker, |b| {
+            if let Err(e) = b.replicas.checkpoint() {
+                tracing::error!(error = %e, "writing checkpoints failed");
+            }
+        }),
+        every(100, broker, |b| b.groups.tick(b, now_ms())),
+        every(c.offsets_retention_check_interval_ms, broker, |b| {
+            let n = b.groups.expire_offsets(b, now_ms());
+            if n > 0 {
+                tracing::info!(offsets = n, "expired committed offsets");
+            }
+        }),
+        every(c.producer_id_expiration_check_interval_ms, broker, |b| {
+            let n = b
+                .replicas
+                .remove_expired_producers(now_ms(), b.config.producer_id_expiration_ms);
+            if n > 0 {
+                tracing::info!(producers = n, "expired idle producer ids");
+            }
+        }),
+    ];
+    if c.cleaner_enable {
+        tasks.push(every(c.cleaner_backoff_ms, broker, |b| {
+            if let Err(e) = b.replicas.compact(now_ms(), b.config.cleaner_memory) {
+                tracing::error!(error = %e, "compaction failed");
+            }
+        }));
+    }
+    tasks
+}
+
+impl RunningBroker {
+    /// The first bound address (with port 0, the port the OS chose).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 5 s), then closes every log:
+    /// flush, checkpoints, clean-shutdown marker. After a halt nothing is closed cleanly (the
+    /// next start recovers) and the halt is the error.
+    pub async fn shutdown(self) -> Result<(), BrokerError> {
+        let _ = self.broker.shutdown.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Some(reason) = self.broker.halted() {
+            return Err(BrokerError::Halted(reason));
+        }
+        let broker = self.broker.clone();
+        tokio::task::spawn_blocking(move || broker.replicas.shutdown())
+            .await
+            .map_err(|e| BrokerError::Storage(e.to_string()))?
+            .map_err(|e| BrokerError::Storage(format!("clean shutdown failed: {e}")))
+    }
+}
+
+/// `kfk broker start`: runs until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
+    let dirs: Vec<String> = config
+        .log_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let started = std::time::Instant::now();
+    // Handlers first: a SIGTERM that arrives once the start line is printed must find them
+    // (before they exist, the default action would kill the process uncleanly).
+    let mut stop = StopSignals::install()
+        .map_err(|e| BrokerError::Config(format!("cannot handle signals: {e}")))?;
+    let running = start(config).await?;
+    let b = &running.broker;
+    let listeners: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
+    let advertised: Vec<String> = b
+        .listeners
+        .iter()
+        .map(|l| {
+            format!(
+                "{}://{}:{}{}",
+                l.name,
+                l.advertised_host,
+                l.advertised_port(),
+                if l.controller { " (controller)" } else { "" }
+            )
+        })
+        .collect();
+    eprintln!(
+        "kfk broker {} started in {} ms: node.id {}, cluster.id {}, data in {}, listening on {} (advertised as {})",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_millis(),
+        b.node_id,
+        b.cluster_id,
+        dirs.join(","),
+        listeners.join(", "),
+        advertised.join(", ")
+    );
+    let mut halted = b.halted.subscribe();
+    tokio::select! {
+        _ = stop.recv() => {}
+        _ = halted.wait_for(Option::is_some) => {}
+    }
+    if let Some(reason) = b.halted() {
+        // As Kafka's Exit.halt: no clean shutdown, the next start recovers the logs.
+        eprintln!("kfk broker: halted: {reason}");
+        std::process::exit(1);
+    }
+    eprintln!("kfk broker: shutting down");
+    running.shutdown().await?;
+    eprintln!("kfk broker: stopped cleanly");
+    Ok(())
+}
+
+/// SIGTERM and SIGINT, handled from the moment they are installed.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Topic administration: create, delete and grow topics, change topic and broker configs,
+//! create `__consumer_offsets` on first use. Each operation commits metadata records and then
+//! reacts to what they changed ([`Broker::react`]): partition logs are created or deleted and
+//! running logs get their new config. Replaying the metadata log at start goes through the
+//! same reaction.
+//!
+//! Kafka's outcomes come back as [`AdminError`] (an error code and message for the response).
+
+use super::{AdminError, Broker};
+use crate::group::OFFSETS_TOPIC;
+use crate::log::LogConfig;
+use crate::metadata::{
+    is_internal_topic, validate_topic_name, MetadataChange, TopicMeta, METADATA_TOPIC,
+};
+use crate::protocol::ErrorCode;
+use std::collections::BTreeMap;
+
+impl Broker {
+    /// Broker-level topic defaults (config file and dynamic broker configs), then the
+    /// topic's own overrides.
+    pub fn effective_topic_configs(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let mut values = self.config.topic_defaults.clone();
+        for (k, v) in self.metadata.broker_configs() {
+            if let Some(d) = crate::log::config::TOPIC_CONFIGS
+                .iter()
+                .find(|d| d.broker_name == k)
+            {
+                values.insert(d.name.to_string(), v);
+            }
+        }
+        values.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        values
+    }
+
+    pub fn log_config_for(&self, topic: &TopicMeta) -> LogConfig {
+        LogConfig::from_map(&self.effective_topic_configs(&topic.configs)).unwrap_or_else(|e| {
+            tracing::warn!(topic = %topic.name, error = %e, "invalid stored topic config; using defaults");
+            LogConfig::default()
+        })
+    }
+
+    /// Brings the partitions in line with committed metadata changes. Blocking.
+    pub fn react(&self, changes: &[MetadataChange]) -> Result<(), AdminError> {
+        for change in changes {
+            match change {
+                MetadataChange::TopicPartitionsChanged(name) => {
+                    if let Some(topic) = self.metadata.topic(name) {
+                        self.open_partitions(&topic)?;
+                    }
+                }
+                MetadataChange::TopicRemoved(topic) => self.remove_partitions(topic),
+                MetadataChange::TopicConfigChanged(name) => self.reload_topic_configs(name),
+                MetadataChange::BrokerConfigChanged => {
+                    for t in self.metadata.topics() {
+                        self.reload_topic_configs(&t.name);
+                    }
+                }
+                MetadataChange::ProducerIdsAllocated => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or creates) the logs of `topic`'s partitions.
+    fn open_partitions(&self, topic: &TopicMeta) -> Result<(), AdminError> {
+        let config = self.log_config_for(topic);
+        for p in &topic.partitions {
+            self.replicas
+                .create_partition(
+                    &topic.name,
+                    p.index,
+                    topic.id,
+                    config.clone(),
+                    p.leader_epoch,
+                )
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot create partition log");
+                    AdminError::new(
+                        ErrorCode::KAFKA_STORAGE_ERROR,
+                        format!("cannot create the log of {}-{}", topic.name, p.index),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    fn remove_partitions(&self, topic: &TopicMeta) {
+        for p in &topic.partitions {
+            if let Err(e) = self.replicas.remove_partition(&topic.name, p.index) {
+                tracing::error!(topic = %topic.name, partition = p.index, error = %e, "deleting the partition log failed");
+            }
+        }
+    }
+
+    /// Applies the effective config of topic `name` to its running logs (no restart needed).
+    pub fn reload_topic_configs(&self, name: &str) {
+        if let Some(topic) = self.metadata.topic(name) {
+            self.replicas.set_config(name, &self.log_config_for(&topic));
+        }
+    }
+
+    /// Creates a topic for a client: Kafka's internal topics and the metadata topic are
+    /// refused, as Kafka refuses them. Blocking.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicMeta, AdminError> {
+        if name == METADATA_TOPIC || is_internal_topic(name) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("Creation of internal topic {name} is prohibited."),
+            ));
+        }
+        self.create_any_topic(name, partitions, replication_factor, configs, validate_only)
+    }
+
+    /// Creates a topic, internal ones included (the broker's own `__consumer_offsets`).
+    fn create_any_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicMeta, AdminError> {
+        validate_topic_name(name)
+            .map_err(|m| AdminError::new(ErrorCode::INVALID_TOPIC_EXCEPTION, m))?;
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
+        let rf = if replication_factor == -1 {
+            self.config.default_replication_factor
+        } else {
+            replication_factor
+        };
+        if partitions < 1 {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_PARTITIONS,
+                format!("number of partitions must be at least 1, not {partitions}"),
+            ));
+        }
+        if rf < 1 {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!("replication factor must be at least 1, not {rf}"),
+            ));
+        }
+        if rf > 1 {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!("replication factor {rf} is larger than the number of brokers (1)"),
+            ));
+        }
+        for (k, v) in configs {
+            crate::log::config::validate_topic_config(k, v)
+                .map_err(|e| AdminError::new(ErrorCode::INVALID_CONFIG, e.to_string()))?;
+        }
+        if self.metadata.topic(name).is_some() {
+            return Err(AdminError::new(
+                ErrorCode::TOPIC_ALREADY_EXISTS,
+                format!("topic '{name}' already exists"),
+            ));
+        }
+        if let Some(other) = self
+            .metadata
+            .topics()
+            .into_iter()
+            .find(|t| t.name != name && t.name.replace('.', "_") == name.replace('.', "_"))
+        {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_TOPIC_EXCEPTION,
+                format!(
+                    "topic '{name}' collides with existing topic '{}'",
+                    other.name
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(TopicMeta {
+                name: name.to_string(),
+                id: crate::protocol::Uuid::ZERO,
+                partitions: Vec::new(),
+                configs: configs.clone(),
+            });
+        }
+        let changes = self
+            .metadata
+            .create_topic(name, partitions, configs)
+            .map_err(|c| AdminError::new(c, format!("cannot create topic '{name}'")))?;
+        self.react(&changes)?;
+        let topic = self
+            .metadata
+            .topic(name)
+            .ok_or_else(|| AdminError::new(ErrorCode::UNKNOWN_SERVER_ERROR, "topic vanished"))?;
+        tracing::info!(topic = name, partitions, id = %topic.id, "created topic");
+        Ok(topic)
+    }
+
+    /// Grows a topic to `count` partitions. Blocking.
+    pub fn add_partitions(&self, name: &str, count: i32) -> Result<(), AdminError> {
+        let changes = self
+            .metadata
+            .add_partitions(name, count)
+            .map_err(|c| AdminError::new(c, "cannot add partitions"))?;
+        self.react(&changes)
+    }
+
+    /// Deletes a topic: metadata first, then its logs. kfk keeps its internal topics (the
+    /// group coordinator lives on `__consumer_offsets`; Kafka would delete it). Blocking.
+    pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, AdminError> {
+        if !self.config.delete_topic_enable {
+            return Err(AdminError::new(
+                ErrorCode::TOPIC_DELETION_DISABLED,
+                "topic deletion is disabled (delete.topic.enable=false)",
+            ));
+        }
+        if is_internal_topic(name) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("kfk does not delete the internal topic {name}"),
+            ));
+        }
+        let topic = self.metadata.topic(name).ok_or_else(|| {
+            AdminError::new(
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("topic '{name}' does not exist"),
+            )
+        })?;
+        let changes = self
+            .metadata
+            .delete_topic(name)
+            .map_err(|code| AdminError::new(code, format!("cannot delete topic '{name}'")))?;
+        self.react(&changes)?;
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    /// Sets or removes configs of a topic or of the broker, then applies them to the running
+    /// logs. Blocking.
+    pub fn alter_configs(
+        &self,
+        resource_type: i8,
+        resource_name: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), AdminError> {
+        let applied = self
+            .metadata
+            .alter_configs(resource_type, resource_name, changes)
+            .map_err(|c| AdminError::new(c, "cannot store the configs"))?;
+        self.react(&applied)
+    }
+
+    /// Creates `__consumer_offsets` (compacted, `offsets.topic.num.partitions` partitions)
+    /// unless it exists. Blocking.
+    pub fn ensure_offsets_topic(&self) -> Result<(), ErrorCode> {
+        if self.metadata.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let _guard = self
+            .offsets_topic_creation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if self.metadata.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let configs: BTreeMap<String, String> = [
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "104857600"),
+            ("compression.type", "producer"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        match self.create_any_topic(
+            OFFSETS_TOPIC,
+            self.config.offsets_topic_num_partitions,
+            1,
+            &configs,
+            false,
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == ErrorCode::TOPIC_ALREADY_EXISTS => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create {OFFSETS_TOPIC}");
+                Err(e.code)
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The advertised-version table of ARCHITECTURE.md: which APIs this broker serves (on a
+//! client listener, and on a controller listener), and their version ranges. An API is
+//! advertised only when implemented; its max is the highest stable version of the specs; its
+//! min follows Kafka 4.0 (KIP-896), because the specs predate those removals.
+//!
+//! Must not: handle requests. Called by: the connection (what to refuse) and ApiVersions.
+
+use crate::protocol::messages::api_versions_response::ApiVersion;
+use crate::protocol::ApiKey;
+
+/// The lowest version kfk advertises (Kafka 4.0's floor, KIP-896).
+pub fn min_version(api: ApiKey) -> i16 {
+    match api {
+        ApiKey::Fetch => 4,
+        ApiKey::ListOffsets => 1,
+        ApiKey::OffsetCommit => 2,
+        ApiKey::OffsetFetch => 1,
+        ApiKey::CreateTopics => 2,
+        ApiKey::DeleteTopics => 1,
+        ApiKey::OffsetForLeaderEpoch => 2,
+        ApiKey::DescribeConfigs => 1,
+        _ => 0,
+    }
+}
+
+/// The `(min, max)` range kfk advertises for `api` when it serves it: max is the highest
+/// stable version of the specs.
+pub fn range(api: ApiKey) -> (i16, i16) {
+    (min_version(api), api.latest_stable_version())
+}
+
+/// The APIs this broker implements and therefore advertises.
+pub const IMPLEMENTED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::OffsetForLeaderEpoch,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::SyncGroup,
+    ApiKey::DescribeGroups,
+    ApiKey::ListGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
+];
+
+/// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
+/// controller does: no produce, fetch, metadata or group APIs.
+pub const CONTROLLER_APIS: &[ApiKey] = &[
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeCluster,
+];
+
+/// The APIs served on a client listener, or on a controller listener.
+pub fn served_apis(controller_listener: bool) -> &'static [ApiKey] {
+    if controller_listener {
+        CONTROLLER_APIS
+    } else {
+        IMPLEMENTED
+    }
+}
+
+/// Whether `api_key` at `version` is advertised (and so served) on a client listener, or a
+/// controller listener.
+pub fn is_advertised(api_key: ApiKey, version: i16, controller_listener: bool) -> bool {
+    let (min, max) = range(api_key);
+    served_apis(controller_listener).contains(&api_key) && (min..=max).contains(&version)
+}
+
+/// The advertised `(key, min, max)` list of a client or controller listener, by API key as
+/// Kafka lists it.
+pub fn advertised(controller_listener: bool) -> Vec<ApiVersion> {
+    let mut keys = served_apis(controller_listener).to_vec();
+    keys.sort_by_key(|k| *k as i16);
+    keys.iter()
+        .map(|k| {
+            let (min, max) = range(*k);
+            ApiVersion {
+                api_key: *k as i16,
+                min_version: min,
+                max_version: max,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
