@@ -16,6 +16,13 @@ pub fn random_below(n: u32) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % n.max(1)
 }
 
+/// A random UUID in its usual hyphenated form (Kafka's member ids are `client_id-<uuid>`).
+pub fn random_uuid_string() -> String {
+    uuid::Uuid::from_bytes(random_uuid_bytes())
+        .hyphenated()
+        .to_string()
+}
+
 /// A random hex string of 32 digits (a UUID without dashes, as Kafka names stray logs).
 pub fn random_hex() -> String {
     uuid::Uuid::from_bytes(random_uuid_bytes())

@@ -8,6 +8,7 @@
 
 use super::CliError;
 use crate::client::consumer::{Consumer, ConsumerRecord, Subscription, TopicPartition};
+use crate::client::topic_pattern::TopicPattern;
 use crate::client::{read_properties_file, ClientError, Properties};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -222,7 +223,7 @@ fn consumer_properties(args: &ConsoleConsumerArgs) -> Result<Properties, CliErro
                 // Kafka's console consumer: a throwaway group that commits nothing.
                 props.set(
                     "group.id",
-                    format!("console-consumer-{}", super::random_below(100_000)),
+                    format!("console-consumer-{}", crate::ids::random_below(100_000)),
                 );
                 if props.get("enable.auto.commit").is_none() {
                     props.set("enable.auto.commit", "false");
@@ -283,9 +284,9 @@ pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
     let formatter = Formatter::from_properties(&args.property)?;
     let start = start_of(args)?;
     let include = match &args.include {
-        Some(re) => {
-            Some(Pattern::new(re).map_err(|e| CliError::Usage(format!("--include {re:?}: {e}")))?)
-        }
+        Some(re) => Some(
+            TopicPattern::new(re).map_err(|e| CliError::Usage(format!("--include {re:?}: {e}")))?,
+        ),
         None => None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -311,7 +312,7 @@ async fn consume(
     props: Properties,
     formatter: &Formatter,
     start: Start,
-    include: Option<Pattern>,
+    include: Option<TopicPattern>,
     processed: &mut u64,
 ) -> Result<(), CliError> {
     let failed = |e: ClientError| CliError::Failed(e.to_string());
@@ -424,118 +425,6 @@ async fn print_records(
     Ok(())
 }
 
-/// A small anchored regular expression for `--include`: `.`, `*`, `+`, `?`, `|`,
-/// character classes `[...]`, and literal characters (escape with `\`). Enough for topic
-/// lists such as `orders.*|payments`.
-pub(crate) struct Pattern {
-    alternatives: Vec<Vec<(Atom, Repeat)>>,
-}
-
-#[derive(Debug, Clone)]
-enum Atom {
-    Any,
-    Char(char),
-    Class(Vec<(char, char)>, bool),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Repeat {
-    One,
-    Star,
-    Plus,
-    Optional,
-}
-
-impl Pattern {
-    pub(crate) fn new(re: &str) -> Result<Pattern, String> {
-        let mut alternatives = Vec::new();
-        for alt in re.split('|') {
-            let mut seq: Vec<(Atom, Repeat)> = Vec::new();
-            let mut chars = alt.chars().peekable();
-            while let Some(c) = chars.next() {
-                let atom = match c {
-                    '.' => Atom::Any,
-                    '\\' => Atom::Char(chars.next().ok_or("trailing backslash")?),
-                    '[' => {
-                        let negate = chars.peek() == Some(&'^');
-                        if negate {
-                            chars.next();
-                        }
-                        let mut ranges = Vec::new();
-                        loop {
-                            let c = chars.next().ok_or("unclosed [")?;
-                            if c == ']' {
-                                break;
-                            }
-                            if chars.peek() == Some(&'-') {
-                                chars.next();
-                                let hi = chars.next().ok_or("unclosed [")?;
-                                ranges.push((c, hi));
-                            } else {
-                                ranges.push((c, c));
-                            }
-                        }
-                        Atom::Class(ranges, negate)
-                    }
-                    '*' | '+' | '?' => return Err(format!("nothing to repeat before {c}")),
-                    '(' | ')' | '{' | '}' | '^' | '$' => {
-                        return Err(format!("{c} is not supported in --include patterns"))
-                    }
-                    c => Atom::Char(c),
-                };
-                let repeat = match chars.peek() {
-                    Some('*') => Repeat::Star,
-                    Some('+') => Repeat::Plus,
-                    Some('?') => Repeat::Optional,
-                    _ => Repeat::One,
-                };
-                if repeat != Repeat::One {
-                    chars.next();
-                }
-                seq.push((atom, repeat));
-            }
-            alternatives.push(seq);
-        }
-        Ok(Pattern { alternatives })
-    }
-
-    pub(crate) fn matches(&self, text: &str) -> bool {
-        let chars: Vec<char> = text.chars().collect();
-        self.alternatives.iter().any(|seq| match_seq(seq, &chars))
-    }
-}
-
-fn atom_matches(a: &Atom, c: char) -> bool {
-    match a {
-        Atom::Any => true,
-        Atom::Char(x) => *x == c,
-        Atom::Class(ranges, negate) => {
-            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negate
-        }
-    }
-}
-
-fn match_seq(seq: &[(Atom, Repeat)], text: &[char]) -> bool {
-    let Some(((atom, repeat), rest)) = seq.split_first() else {
-        return text.is_empty();
-    };
-    match repeat {
-        Repeat::One => {
-            text.first().is_some_and(|c| atom_matches(atom, *c)) && match_seq(rest, &text[1..])
-        }
-        Repeat::Optional => {
-            match_seq(rest, text)
-                || (text.first().is_some_and(|c| atom_matches(atom, *c))
-                    && match_seq(rest, &text[1..]))
-        }
-        Repeat::Star | Repeat::Plus => {
-            let min = usize::from(*repeat == Repeat::Plus);
-            let run = text.iter().take_while(|c| atom_matches(atom, **c)).count();
-            (min..=run).rev().any(|n| match_seq(rest, &text[n..]))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,13 +465,5 @@ mod tests {
             .write(&mut out, &r2)
             .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "NO_HEADERS\tv\n");
-    }
-
-    #[test]
-    fn include_patterns_are_anchored_regular_expressions() {
-        let p = Pattern::new("orders.*|pay[a-z]+").unwrap();
-        assert!(p.matches("orders") && p.matches("orders-eu") && p.matches("payments"));
-        assert!(!p.matches("my-orders") && !p.matches("pay") && !p.matches("pay1"));
-        assert!(Pattern::new("*x").is_err());
     }
 }

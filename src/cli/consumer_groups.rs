@@ -589,12 +589,6 @@ async fn delete_offsets(
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Parses `--to-datetime` as Kafka's `Utils.getDateTime`: ISO-8601 `YYYY-MM-DDTHH:mm:SS[.sss]`
 /// with a zone offset (`Z`, `+hh:mm`), or without one, which Kafka reads as UTC.
 fn parse_datetime(s: &str) -> Option<i64> {
@@ -724,7 +718,7 @@ async fn reset(
             let ms = parse_duration(dur).ok_or_else(|| {
                 CliError::Usage(format!("--by-duration {dur:?}: expected PnDTnHnMn.nS"))
             })?;
-            let found = list_offsets(props, &tps, now_ms() - ms).await?;
+            let found = list_offsets(props, &tps, crate::time::now_ms() - ms).await?;
             for tp in &tps {
                 let o = found.get(tp).copied().filter(|o| *o >= 0);
                 new_offsets.insert(

@@ -191,13 +191,6 @@ fn subcommand_name(command: &Command) -> &'static str {
     }
 }
 
-/// A random number below `n` from the OS's randomness (generated group names, as Kafka's
-/// tools pick `console-consumer-NNNNN`).
-pub(crate) fn random_below(n: u32) -> u32 {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % n.max(1)
-}
-
 /// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.
 pub(crate) fn admin_properties(
     command_config: &Option<std::path::PathBuf>,

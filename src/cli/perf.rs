@@ -454,7 +454,7 @@ pub fn consumer_perf(args: &ConsumerPerfArgs) -> Result<(), CliError> {
     let group = args
         .group
         .clone()
-        .unwrap_or_else(|| format!("perf-consumer-{}", super::random_below(100_000)));
+        .unwrap_or_else(|| format!("perf-consumer-{}", crate::ids::random_below(100_000)));
     props.set("group.id", group);
     props.set("max.partition.fetch.bytes", args.fetch_size.to_string());
     props.set(

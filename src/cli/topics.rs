@@ -1,9 +1,9 @@
 //! `kfk topics` (kafka-topics): list, describe, create, alter (more partitions) and delete
 //! topics, with Kafka's flags and output lines.
 
-use super::console_consumer::Pattern;
 use super::CliError;
 use crate::client::admin::{AdminError, GroupAdmin, RESOURCE_TOPIC};
+use crate::client::topic_pattern::TopicPattern;
 use crate::client::ClientError;
 use crate::protocol::messages::metadata_response::MetadataResponseTopic;
 use crate::protocol::ErrorCode;
@@ -135,7 +135,7 @@ pub fn run(args: &TopicsArgs) -> Result<(), CliError> {
     };
     let pattern = match (&args.topic, args.create) {
         (Some(t), false) => {
-            Some(Pattern::new(t).map_err(|e| CliError::Usage(format!("--topic {t:?}: {e}")))?)
+            Some(TopicPattern::new(t).map_err(|e| CliError::Usage(format!("--topic {t:?}: {e}")))?)
         }
         _ => None,
     };

@@ -197,12 +197,8 @@ impl Cluster {
             );
         }
         state.refreshed = Some(Instant::now());
-        self.refreshed_ms.store(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-            std::sync::atomic::Ordering::Release,
-        );
+        self.refreshed_ms
+            .store(crate::time::now_ms(), std::sync::atomic::Ordering::Release);
         Ok(())
     }
 

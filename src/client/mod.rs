@@ -11,6 +11,7 @@ pub mod connection;
 pub mod consumer;
 pub mod group;
 pub mod producer;
+pub mod topic_pattern;
 
 use crate::protocol::ErrorCode;
 use std::collections::BTreeMap;

@@ -400,7 +400,7 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ClientError> {
         let inner = &self.inner;
         // One clock read per record: the record's timestamp and the metadata-age check.
-        let now = now_ms();
+        let now = crate::time::now_ms();
         let timestamp = record.timestamp.unwrap_or(now);
         let partitions = match inner
             .cluster
@@ -556,12 +556,6 @@ impl Producer {
     pub fn producer_id(&self) -> i64 {
         self.lock().producer_id
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The queue of `topic`-`partition`, created on first use (allocating only then).

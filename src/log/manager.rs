@@ -280,7 +280,7 @@ impl LogManager {
         let dir = entry.log.lock().dir().to_path_buf();
         let stray = dir.with_file_name(format!(
             "{topic}-{partition}.{}-stray",
-            uuid::Uuid::new_v4().simple()
+            crate::ids::random_hex()
         ));
         self.fs.rename(&dir, &stray)?;
         if let Some(parent) = dir.parent() {

@@ -433,3 +433,106 @@ fn delete_group_refuses_active_groups() {
     assert_eq!(c.delete_group("g", &log, 3), ErrorCode::NONE);
     assert!(c.describe("g").is_none());
 }
+
+/// A log whose appends look at the coordinator: if the coordinator held its groups lock
+/// across an append, the look would deadlock (std's mutex is not reentrant), and the test,
+/// run on its own thread, would time out.
+struct PeekingLog<'a> {
+    coordinator: &'a Coordinator,
+    inner: MemLog,
+    /// What the coordinator reported during each append: (committed offsets of "g", state).
+    seen: Mutex<Vec<(usize, Option<GroupState>)>>,
+}
+
+impl OffsetsLog for PeekingLog<'_> {
+    fn append(&self, partition: i32, batch: Bytes) -> Result<(), ErrorCode> {
+        let offsets = self.coordinator.fetch_offsets("g").len();
+        let state = self.coordinator.state_of("g").map(|s| s.0);
+        self.seen.lock().unwrap().push((offsets, state));
+        self.inner.append(partition, batch)
+    }
+}
+
+#[test]
+fn records_are_written_first_and_applied_after_without_the_groups_lock() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let c = Coordinator::new(GroupConfig::default());
+        let log = PeekingLog {
+            coordinator: &c,
+            inner: MemLog::default(),
+            seen: Mutex::new(Vec::new()),
+        };
+        let off = CommittedOffset {
+            offset: 5,
+            leader_epoch: 0,
+            metadata: String::new(),
+            commit_timestamp: 0,
+            expire_timestamp: -1,
+        };
+        c.commit("g", vec![(("t".into(), 0), off)], &log, 0)
+            .unwrap();
+        // During the append the offset was not applied yet; after it, it is.
+        assert_eq!(log.seen.lock().unwrap().last().unwrap().0, 0);
+        assert_eq!(c.fetch_offsets("g").len(), 1);
+
+        let (id, _) = join_new(&c, 1);
+        let assignments = vec![(id.clone(), Bytes::from_static(b"x"))];
+        let synced = ready(c.sync("g", 1, &id, None, None, None, assignments, &log, 2));
+        assert_eq!(synced.error_code, 0);
+        // The group became Stable only once its metadata record was in the log.
+        assert_eq!(
+            log.seen.lock().unwrap().last().unwrap().1,
+            Some(GroupState::CompletingRebalance)
+        );
+        assert_eq!(c.state_of("g").unwrap().0, GroupState::Stable);
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the coordinator appended while holding its groups lock (deadlock)");
+}
+
+#[test]
+fn a_failed_append_leaves_the_coordinators_state_unchanged() {
+    let c = Coordinator::new(GroupConfig::default());
+    let log = MemLog::default();
+    let off = |o: i64| CommittedOffset {
+        offset: o,
+        leader_epoch: 0,
+        metadata: String::new(),
+        commit_timestamp: 0,
+        expire_timestamp: -1,
+    };
+    c.commit(
+        "g",
+        vec![(("t".into(), 0), off(5)), (("t".into(), 1), off(6))],
+        &log,
+        0,
+    )
+    .unwrap();
+    let before = c.fetch_offsets("g");
+    log.fail.store(true, Ordering::Relaxed);
+    assert!(c
+        .commit("g", vec![(("t".into(), 0), off(9))], &log, 1)
+        .is_err());
+    assert!(c.delete_offsets("g", &[("t".into(), 1)], &log, 2).is_err());
+    assert_ne!(c.delete_group("g", &log, 3), ErrorCode::NONE);
+    assert_eq!(c.expire_offsets(&log, i64::MAX / 2), 0);
+    assert_eq!(c.fetch_offsets("g"), before, "offsets unchanged");
+    assert!(c.describe("g").is_some(), "the group is still there");
+
+    // A SyncGroup whose metadata record cannot be written applies no assignment.
+    log.fail.store(false, Ordering::Relaxed);
+    let (id, _) = join_new(&c, 10);
+    log.fail.store(true, Ordering::Relaxed);
+    let assignments = vec![(id.clone(), Bytes::from_static(b"x"))];
+    let synced = ready(c.sync("g", 1, &id, None, None, None, assignments, &log, 11));
+    assert_ne!(synced.error_code, 0);
+    assert_ne!(c.state_of("g").unwrap().0, GroupState::Stable);
+    let described = c.describe("g").unwrap();
+    assert!(described
+        .members
+        .iter()
+        .all(|m| m.member_assignment.is_empty()));
+}
