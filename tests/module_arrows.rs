@@ -3,7 +3,6 @@
 //! and `super::` chains that climb to the crate root — and fails when a module refers to one
 //! the table does not allow.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Leaves every module may use: Java properties, limits, time and id helpers.
