@@ -145,7 +145,7 @@ impl Partition {
 
     /// Moves the high watermark up to `offset` (never down) and wakes this partition's
     /// waiting operations when it moved.
-    fn advance_high_watermark(&self, offset: i64) {
+    pub(in crate::replication) fn advance_high_watermark(&self, offset: i64) {
         if self.high_watermark.fetch_max(offset, Ordering::AcqRel) < offset {
             self.waiters.wake_all();
         }

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 /// Kafka's checkpoint of each partition's high watermark, one per log dir.
 pub const HIGH_WATERMARK_FILE: &str = "replication-offset-checkpoint";
@@ -152,6 +153,33 @@ impl ReplicaManager {
             .get(topic, index)
             .ok_or_else(|| unknown(topic, index))?;
         partition.append_records(records, required_acks, now_ms)
+    }
+
+    /// The acks=all wait, a delayed operation like a long-polling fetch: until the high
+    /// watermark of every `(topic, index, end offset)` reaches its end offset or `deadline`
+    /// passes. Returns, in order, whether each partition's records were replicated in time
+    /// (a partition that vanished meanwhile counts as not). Only appends to these partitions
+    /// wake the wait. On one node the leader's append already moved the high watermark, so
+    /// this answers at once.
+    pub async fn await_acks(&self, pending: &[(&str, i32, i64)], deadline: Instant) -> Vec<bool> {
+        let partitions: Vec<Option<Arc<Partition>>> = pending
+            .iter()
+            .map(|(topic, index, _)| self.get(topic, *index))
+            .collect();
+        let replicated = |i: usize| {
+            partitions[i]
+                .as_ref()
+                .is_some_and(|p| p.high_watermark() >= pending[i].2)
+        };
+        let operation = DelayedOperation::new();
+        operation
+            .until(
+                deadline,
+                |op| partitions.iter().flatten().for_each(|p| p.watch(op)),
+                || (0..pending.len()).all(replicated),
+            )
+            .await;
+        (0..pending.len()).map(replicated).collect()
     }
 
     /// Appends what a leader sent, keeping its offsets and epochs. Blocking.
@@ -355,5 +383,90 @@ impl ReplicaManager {
     pub fn read_high_watermarks(&self, dir: &Path) -> BTreeMap<TopicPartition, i64> {
         checkpoint::read_offsets(self.logs.fs().as_ref(), &dir.join(HIGH_WATERMARK_FILE))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::io::OsFs;
+    use crate::protocol::record_batch::{set_base_offset, BatchBuilder};
+    use crate::protocol::Compression;
+    use std::time::Duration;
+
+    fn one_record(value: &[u8]) -> Bytes {
+        let mut b = BatchBuilder::new();
+        b.append(1, None, Some(value), &[]);
+        b.build(Compression::None)
+    }
+
+    fn manager(dir: &Path, topics: &[&str]) -> ReplicaManager {
+        let (logs, _) = LogManager::open(Arc::new(OsFs), vec![dir.to_path_buf()], &|_| {
+            LogConfig::default()
+        })
+        .unwrap();
+        let manager = ReplicaManager::new(Arc::new(logs));
+        for topic in topics {
+            manager
+                .create_partition(topic, 0, Uuid::default(), LogConfig::default(), 0)
+                .unwrap();
+        }
+        manager
+    }
+
+    #[test]
+    fn acks_all_waits_for_the_high_watermark_and_only_its_partition_wakes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let replicas = Arc::new(manager(dir.path(), &["a", "b"]));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // A leader append moves the high watermark itself: the wait answers at once.
+            let info = replicas
+                .append_records("a", 0, &one_record(b"x"), -1, 1)
+                .unwrap();
+            let soon = Instant::now() + Duration::from_millis(1);
+            assert_eq!(
+                replicas
+                    .await_acks(&[("a", 0, info.last_offset + 1)], soon)
+                    .await,
+                [true]
+            );
+
+            // Records past the high watermark (a follower's view; as a leader, what the other
+            // replicas have not fetched yet): the wait runs to its deadline...
+            let mut batch = one_record(b"y").to_vec();
+            set_base_offset(&mut batch, 1);
+            replicas
+                .append_as_follower("a", 0, &Bytes::from(batch), 2)
+                .unwrap();
+            let short = Instant::now() + Duration::from_millis(30);
+            assert_eq!(replicas.await_acks(&[("a", 0, 2)], short).await, [false]);
+
+            // ...and waiting on two partitions, an append to one does not end it: it ends when
+            // the high watermark of the other reaches its records too.
+            let a = replicas.get("a", 0).unwrap();
+            let r = replicas.clone();
+            let started = Instant::now();
+            let other_then_own = async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                r.append_records("b", 0, &one_record(b"z"), -1, 3).unwrap();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                a.advance_high_watermark(2);
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let (acked, ()) = tokio::join!(
+                replicas.await_acks(&[("a", 0, 2), ("b", 0, 1)], deadline),
+                other_then_own
+            );
+            assert_eq!(acked, [true, true]);
+            assert!(started.elapsed() >= Duration::from_millis(220));
+
+            // A partition that does not exist never counts as replicated.
+            let short = Instant::now() + Duration::from_millis(10);
+            assert_eq!(replicas.await_acks(&[("gone", 0, 1)], short).await, [false]);
+        });
     }
 }

@@ -1,5 +1,6 @@
-//! Produce: per partition, validation and append through `Partition::append_records` (acks
-//! 0/1/all; on one node `all` is the local write, refused below `min.insync.replicas`). Produce
+//! Produce: per partition, validation and append through `ReplicaManager::append_records`
+//! (acks 0/1/all; `all` refused below `min.insync.replicas`, then answered once the high
+//! watermark passes the records — a purgatory wait, at once on one node). Produce
 //! v0–2 is advertised only because librdkafka needs it (KAFKA-18659) and is refused; a
 //! transactional produce is refused as ARCHITECTURE.md says.
 
@@ -14,6 +15,7 @@ use crate::protocol::{Compression, ErrorCode, ResponseBody};
 use crate::time::now_ms;
 use bytes::Bytes;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn failed(index: i32, code: ErrorCode, message: impl Into<String>) -> PartitionProduceResponse {
     PartitionProduceResponse {
@@ -49,6 +51,7 @@ fn precheck(records: &Bytes, version: i16) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
+/// A partition's answer, and with acks=all the offset its high watermark must reach first.
 fn produce_partition(
     broker: &Broker,
     topic: &str,
@@ -56,24 +59,33 @@ fn produce_partition(
     records: Option<Bytes>,
     acks: i16,
     version: i16,
-) -> PartitionProduceResponse {
+) -> (PartitionProduceResponse, Option<i64>) {
+    let (response, end) = append_partition(broker, topic, index, records, acks, version);
+    (response, end.filter(|_| acks == -1))
+}
+
+fn append_partition(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    records: Option<Bytes>,
+    acks: i16,
+    version: i16,
+) -> (PartitionProduceResponse, Option<i64>) {
     if crate::metadata::is_internal_topic(topic) {
-        return failed(
-            index,
-            ErrorCode::INVALID_TOPIC_EXCEPTION,
-            format!("Cannot append to internal topic {topic}"),
-        );
+        let why = format!("Cannot append to internal topic {topic}");
+        return (failed(index, ErrorCode::INVALID_TOPIC_EXCEPTION, why), None);
     }
     if broker.replicas.get(topic, index).is_none() {
-        return failed(
-            index,
-            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-            format!("{topic}-{index} does not exist"),
+        let why = format!("{topic}-{index} does not exist");
+        return (
+            failed(index, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, why),
+            None,
         );
     }
     let records = records.unwrap_or_default();
     if let Err((code, why)) = precheck(&records, version) {
-        return failed(index, code, why);
+        return (failed(index, code, why), None);
     }
     let appended = tokio::task::block_in_place(|| {
         broker
@@ -81,17 +93,20 @@ fn produce_partition(
             .append_records(topic, index, &records, acks, now_ms())
     });
     match appended {
-        Ok(info) => PartitionProduceResponse {
-            index,
-            error_code: 0,
-            base_offset: info.base_offset,
-            log_append_time_ms: info.log_append_time,
-            log_start_offset: info.log_start_offset,
-            ..Default::default()
-        },
+        Ok(info) => (
+            PartitionProduceResponse {
+                index,
+                error_code: 0,
+                base_offset: info.base_offset,
+                log_append_time_ms: info.log_append_time,
+                log_start_offset: info.log_start_offset,
+                ..Default::default()
+            },
+            Some(info.last_offset + 1),
+        ),
         Err(e) => {
             tracing::debug!(topic, partition = index, error = %e, "produce refused");
-            failed(index, e.code, e.message)
+            (failed(index, e.code, e.message), None)
         }
     }
 }
@@ -122,11 +137,13 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     };
     let mut any_error = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    // acks=all: (topic position, partition position, offset the high watermark must reach).
+    let mut pending: Vec<(usize, usize, i64)> = Vec::new();
     for topic in request.topic_data {
         let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
         for p in topic.partition_data {
-            let r = match &refuse_all {
-                Some((code, why)) => failed(p.index, *code, why.clone()),
+            let (r, end) = match &refuse_all {
+                Some((code, why)) => (failed(p.index, *code, why.clone()), None),
                 None => produce_partition(
                     broker,
                     &topic.name,
@@ -137,6 +154,9 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 ),
             };
             any_error |= r.error_code != 0;
+            if let Some(end) = end {
+                pending.push((responses.len(), partition_responses.len(), end));
+            }
             partition_responses.push(r);
         }
         responses.push(TopicProduceResponse {
@@ -144,6 +164,9 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
             partition_responses,
             ..Default::default()
         });
+    }
+    if !pending.is_empty() {
+        await_replication(broker, &mut responses, &pending, request.timeout_ms).await;
     }
     if request.acks == 0 {
         // No answer; a failure closes the connection so the client notices.
@@ -157,4 +180,33 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
         responses,
         ..Default::default()
     }))
+}
+
+/// acks=all: waits (in the purgatory, woken only by these partitions) until the in-sync
+/// replicas have every appended batch; a partition still short of it at `timeout_ms` answers
+/// REQUEST_TIMED_OUT, as Kafka's `DelayedProduce`. Its records stay in the log.
+async fn await_replication(
+    broker: &Broker,
+    responses: &mut [TopicProduceResponse],
+    pending: &[(usize, usize, i64)],
+    timeout_ms: i32,
+) {
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
+    let watched: Vec<(&str, i32, i64)> = pending
+        .iter()
+        .map(|&(t, p, end)| {
+            let topic = responses[t].name.as_str();
+            (topic, responses[t].partition_responses[p].index, end)
+        })
+        .collect();
+    let replicated = broker.replicas.await_acks(&watched, deadline).await;
+    for (&(t, p, _), ok) in pending.iter().zip(replicated) {
+        if !ok {
+            let r = &mut responses[t].partition_responses[p];
+            r.error_code = ErrorCode::REQUEST_TIMED_OUT.0;
+            r.error_message = Some(format!(
+                "the in-sync replicas did not have the records within {timeout_ms} ms"
+            ));
+        }
+    }
 }
