@@ -28,6 +28,12 @@ kafka-delete-records org.apache.kafka.tools.DeleteRecordsCommand
 kafka-producer-perf-test org.apache.kafka.tools.ProducerPerformance
 kafka-consumer-perf-test org.apache.kafka.tools.ConsumerPerformance
 kafka-dump-log kafka.tools.DumpLogSegments
+kafka-verifiable-producer org.apache.kafka.tools.VerifiableProducer
+kafka-verifiable-consumer org.apache.kafka.tools.VerifiableConsumer
+kafka-e2e-latency org.apache.kafka.tools.EndToEndLatency
+kafka-metadata-quorum org.apache.kafka.tools.MetadataQuorumCommand
+kafka-reassign-partitions org.apache.kafka.tools.reassign.ReassignPartitionsCommand
+kafka-leader-election org.apache.kafka.tools.LeaderElectionCommand
 kafka-storage kafka.tools.StorageTool
 kafka-server kafka.Kafka
 "

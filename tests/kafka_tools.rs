@@ -1,0 +1,502 @@
+//! Kafka's own tools (from the reference jars, by main class) against a kfk broker (issue 13,
+//! item 3): topics, console producer and consumer, configs, get-offsets, delete-records,
+//! consumer-groups, the perf tools, the verifiable producer and consumer, and the dump tool
+//! reading kfk's segment files and its `__cluster_metadata` log like Kafka's own.
+
+mod common;
+
+use common::{kafka_tool, require_kafka_reference, run_with_input, TestBroker};
+use std::path::Path;
+use std::time::Duration;
+
+/// Runs a tool and insists on exit 0: its stdout.
+fn ok(script: &Path, tool: &str, args: &[&str]) -> String {
+    let (out, err, code) = kafka_tool(script, tool, args);
+    assert_eq!(code, 0, "{tool} {args:?} exited {code}:\n{out}\n{err}");
+    out
+}
+
+fn with_input(script: &Path, tool: &str, args: &[&str], input: &str) -> String {
+    let mut all = vec!["tool", tool];
+    all.extend_from_slice(args);
+    let (out, err, code) = run_with_input(script, &all, input.as_bytes(), Duration::from_secs(120));
+    assert_eq!(code, 0, "{tool} {args:?} exited {code}:\n{err}");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn kafkas_admin_and_console_tools_work_against_kfk() {
+    let Some(script) = require_kafka_reference("kafkas_admin_and_console_tools_work_against_kfk")
+    else {
+        return;
+    };
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    let bs = bs.as_str();
+
+    // kafka-topics
+    let out = ok(
+        &script,
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--create",
+            "--topic",
+            "ktools",
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "1",
+            "--config",
+            "retention.ms=3600000",
+        ],
+    );
+    assert!(out.contains("Created topic ktools."), "{out}");
+    let out = ok(
+        &script,
+        "kafka-topics",
+        &["--bootstrap-server", bs, "--list"],
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["ktools"], "{out}");
+    let out = ok(
+        &script,
+        "kafka-topics",
+        &["--bootstrap-server", bs, "--describe", "--topic", "ktools"],
+    );
+    assert!(
+        out.contains("Topic: ktools\tTopicId: ") && out.contains("PartitionCount: 3"),
+        "{out}"
+    );
+    assert!(out.contains("Configs: retention.ms=3600000"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("Leader: 1\tReplicas: 1\tIsr: 1"))
+            .count(),
+        3,
+        "{out}"
+    );
+    ok(
+        &script,
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--alter",
+            "--topic",
+            "ktools",
+            "--partitions",
+            "4",
+        ],
+    );
+
+    // kafka-console-producer with keys, kafka-console-consumer printing them.
+    let input: String = (0..40).map(|i| format!("k{i}:v{i}\n")).collect();
+    with_input(
+        &script,
+        "kafka-console-producer",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "ktools",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        &input,
+    );
+    let out = ok(
+        &script,
+        "kafka-console-consumer",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "ktools",
+            "--from-beginning",
+            "--max-messages",
+            "40",
+            "--property",
+            "print.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+    );
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    let mut want: Vec<String> = (0..40).map(|i| format!("k{i}:v{i}")).collect();
+    want.sort();
+    assert_eq!(lines, want);
+
+    // kafka-get-offsets: the sum over partitions is what was produced.
+    let out = ok(
+        &script,
+        "kafka-get-offsets",
+        &["--bootstrap-server", bs, "--topic", "ktools"],
+    );
+    let total: i64 = out
+        .lines()
+        .map(|l| l.rsplit(':').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!((out.lines().count(), total), (4, 40), "{out}");
+    let p0_end: i64 = out
+        .lines()
+        .find(|l| l.starts_with("ktools:0:"))
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // kafka-delete-records on partition 0.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("delete.json");
+    std::fs::write(
+        &json,
+        r#"{"partitions":[{"topic":"ktools","partition":0,"offset":2}],"version":1}"#,
+    )
+    .unwrap();
+    let out = ok(
+        &script,
+        "kafka-delete-records",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--offset-json-file",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("partition: ktools-0\tlow_watermark: 2"),
+        "{out}"
+    );
+    let out = ok(
+        &script,
+        "kafka-get-offsets",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "ktools",
+            "--partitions",
+            "0",
+            "--time",
+            "-2",
+        ],
+    );
+    assert_eq!(out.trim(), "ktools:0:2");
+    assert!(p0_end >= 2);
+
+    // kafka-configs: alter, describe, delete a topic config; describe the broker.
+    ok(
+        &script,
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "ktools",
+            "--alter",
+            "--add-config",
+            "max.message.bytes=2000000,cleanup.policy=compact",
+        ],
+    );
+    let out = ok(
+        &script,
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "ktools",
+            "--describe",
+        ],
+    );
+    for want in [
+        "max.message.bytes=2000000",
+        "cleanup.policy=compact",
+        "retention.ms=3600000",
+    ] {
+        assert!(out.contains(want), "{want} in {out}");
+    }
+    ok(
+        &script,
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "ktools",
+            "--alter",
+            "--delete-config",
+            "cleanup.policy",
+        ],
+    );
+    let out = ok(
+        &script,
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "ktools",
+            "--describe",
+        ],
+    );
+    assert!(!out.contains("cleanup.policy"), "{out}");
+    let out = ok(
+        &script,
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            "1",
+            "--describe",
+            "--all",
+        ],
+    );
+    assert!(out.contains("num.partitions=1"), "{out}");
+
+    // kafka-consumer-groups after a console consumer group read everything.
+    ok(
+        &script,
+        "kafka-console-consumer",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "ktools",
+            "--group",
+            "ktools-group",
+            "--from-beginning",
+            "--max-messages",
+            "38",
+        ],
+    );
+    let out = ok(
+        &script,
+        "kafka-consumer-groups",
+        &["--bootstrap-server", bs, "--list"],
+    );
+    assert!(out.lines().any(|l| l == "ktools-group"), "{out}");
+    let out = ok(
+        &script,
+        "kafka-consumer-groups",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--describe",
+            "--group",
+            "ktools-group",
+        ],
+    );
+    let lags: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("ktools-group"))
+        .map(|l| l.split_whitespace().nth(5).unwrap())
+        .collect();
+    assert_eq!(lags, ["0"; 4], "{out}");
+
+    // kafka-topics --delete
+    ok(
+        &script,
+        "kafka-topics",
+        &["--bootstrap-server", bs, "--delete", "--topic", "ktools"],
+    );
+    let out = ok(
+        &script,
+        "kafka-topics",
+        &["--bootstrap-server", bs, "--list"],
+    );
+    assert!(!out.contains("ktools"), "{out}");
+}
+
+#[test]
+fn kafkas_perf_and_verifiable_tools_work_against_kfk() {
+    let Some(script) = require_kafka_reference("kafkas_perf_and_verifiable_tools_work_against_kfk")
+    else {
+        return;
+    };
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    let bs = bs.as_str();
+    let out = ok(
+        &script,
+        "kafka-producer-perf-test",
+        &[
+            "--topic",
+            "kperf",
+            "--num-records",
+            "20000",
+            "--record-size",
+            "100",
+            "--throughput",
+            "-1",
+            "--producer-props",
+            &format!("bootstrap.servers={bs}"),
+        ],
+    );
+    assert!(
+        out.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("20000 records sent")),
+        "{out}"
+    );
+    let out = ok(
+        &script,
+        "kafka-consumer-perf-test",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "kperf",
+            "--messages",
+            "20000",
+        ],
+    );
+    let row = out.lines().last().unwrap();
+    assert_eq!(row.split(", ").nth(4), Some("20000"), "{out}");
+
+    // The verifiable producer acknowledges every record; the verifiable consumer reads and
+    // commits them all.
+    let out = ok(
+        &script,
+        "kafka-verifiable-producer",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "kverify",
+            "--max-messages",
+            "500",
+            "--acks",
+            "-1",
+        ],
+    );
+    let acked = out
+        .lines()
+        .filter(|l| l.contains("\"name\":\"producer_send_success\""))
+        .count();
+    assert_eq!(acked, 500, "{out}");
+    assert!(
+        out.contains("\"name\":\"tool_data\"") && out.contains("\"acked\":500"),
+        "{out}"
+    );
+    let out = ok(
+        &script,
+        "kafka-verifiable-consumer",
+        &[
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            "kverify",
+            "--group-id",
+            "kverify-group",
+            "--max-messages",
+            "500",
+        ],
+    );
+    let consumed: u64 = out
+        .lines()
+        .filter(|l| l.contains("\"name\":\"records_consumed\""))
+        .map(|l| {
+            let count = l.split("\"count\":").nth(1).unwrap();
+            count
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(consumed, 500, "{out}");
+    assert!(
+        out.contains("\"name\":\"offsets_committed\"") && out.contains("\"success\":true"),
+        "{out}"
+    );
+}
+
+#[test]
+fn kafkas_dump_tool_reads_kfks_segments_and_metadata_log() {
+    let Some(script) =
+        require_kafka_reference("kafkas_dump_tool_reads_kfks_segments_and_metadata_log")
+    else {
+        return;
+    };
+    let mut broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    let input: String = (0..25).map(|i| format!("line-{i}\n")).collect();
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "kdump",
+            "--producer-property",
+            "compression.type=zstd",
+        ],
+        input.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    broker.stop();
+    let dir = broker.dir.clone();
+    let segment = dir.join("kdump-0/00000000000000000000.log");
+    let out = ok(
+        &script,
+        "kafka-dump-log",
+        &[
+            "--files",
+            segment.to_str().unwrap(),
+            "--print-data-log",
+            "--deep-iteration",
+        ],
+    );
+    assert!(out.contains("compresscodec: zstd"), "{out}");
+    for i in [0, 24] {
+        assert!(
+            out.contains(&format!("payload: line-{i}\n")),
+            "line-{i} in {out}"
+        );
+    }
+    let index = dir.join("kdump-0/00000000000000000000.index");
+    let (_, err, code) = kafka_tool(
+        &script,
+        "kafka-dump-log",
+        &["--files", index.to_str().unwrap(), "--index-sanity-check"],
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let metadata = dir.join("__cluster_metadata-0/00000000000000000000.log");
+    let out = ok(
+        &script,
+        "kafka-dump-log",
+        &[
+            "--files",
+            metadata.to_str().unwrap(),
+            "--cluster-metadata-decoder",
+        ],
+    );
+    assert!(
+        out.contains("\"type\":\"TOPIC_RECORD\"") && out.contains("\"name\":\"kdump\""),
+        "{out}"
+    );
+    assert!(out.contains("PARTITION_RECORD"), "{out}");
+    assert!(!out.contains("Exception"), "{out}");
+}
