@@ -8,6 +8,13 @@
 #   scripts/kafka-reference.sh run CLASS ARGS...  run a main class of the reference
 #   scripts/kafka-reference.sh tool NAME ARGS...  run a tool by its script name, e.g.
 #                                                 kafka-consumer-groups (see TOOLS below)
+#   scripts/kafka-reference.sh start DIR [PID]    start a single-node Apache Kafka (KRaft,
+#                                                 combined broker+controller) on free loopback
+#                                                 ports with its data in DIR; prints its
+#                                                 bootstrap address once it answers. With PID,
+#                                                 it is stopped and DIR removed when that
+#                                                 process ends.
+#   scripts/kafka-reference.sh stop DIR           stop it
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=/dev/null
@@ -54,8 +61,94 @@ main_class() {
   echo "$TOOLS" | awk -v name="$1" '$1 == name { print $2 }'
 }
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The JVM flags of kafka-server-start.sh and kafka-run-class.sh.
+KAFKA_JVM="-Xms1G -Xmx1G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+  -XX:MaxInlineLevel=15 -Djava.awt.headless=true"
+
+start() {
+  local work=$1 watch=${2:-} port cport cluster
+  fetch >/dev/null
+  mkdir -p "$work"
+  work=$(cd "$work" && pwd)
+  port=$(free_port)
+  cport=$(free_port)
+  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  # The Maven jars carry no config/ or log4j2 files: write both.
+  cat >"$work/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$work/data
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+  cat >"$work/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $work/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+EOF
+  cluster=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null)
+  java -cp "$libs/*" -Dlog4j2.configurationFile="$work/log4j2.properties" \
+    kafka.tools.StorageTool format -t "$cluster" -c "$work/server.properties" >"$work/format.log" 2>&1
+  # shellcheck disable=SC2086
+  nohup java $KAFKA_JVM -Dlog4j2.configurationFile="$work/log4j2.properties" \
+    -cp "$libs/*" kafka.Kafka "$work/server.properties" >"$work/stdout.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$work/pid"
+  echo "127.0.0.1:$port" >"$work/bootstrap"
+  if [ -n "$watch" ]; then
+    # ...and its dir removed once it is gone.
+    (while kill -0 "$watch" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 1; done
+     kill "$pid" 2>/dev/null
+     while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+     rm -rf "$work") >/dev/null 2>&1 </dev/null &
+  fi
+  for _ in $(seq 600); do
+    if grep -q "Kafka Server started" "$work/server.log" 2>/dev/null; then
+      echo "127.0.0.1:$port"
+      return
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "kafka-reference.sh: Apache Kafka did not start; see $work/server.log" >&2
+  kill "$pid" 2>/dev/null || true
+  exit 1
+}
+
+stop() {
+  local pid
+  pid=$(cat "$1/pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 case "${1:-}" in
   fetch) fetch ;;
+  start) shift; start "$@" ;;
+  stop) shift; stop "$1" ;;
   classpath) fetch >/dev/null; echo "$libs/*" ;;
   run)
     shift
@@ -72,7 +165,7 @@ case "${1:-}" in
     ;;
   tools) echo "$TOOLS" | awk 'NF == 2' ;;
   *)
-    echo "usage: scripts/kafka-reference.sh fetch | classpath | run CLASS ARGS... | tool NAME ARGS... | tools" >&2
+    echo "usage: scripts/kafka-reference.sh fetch | classpath | run CLASS ARGS... | tool NAME ARGS... | tools | start DIR [PID] | stop DIR" >&2
     exit 2
     ;;
 esac

@@ -622,7 +622,29 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// InitProducerId, retried on retriable errors (a broker that just started answers
+/// COORDINATOR_LOAD_IN_PROGRESS until it holds a block of producer ids) with the producer's
+/// backoff, for up to `max.block.ms`, as the Java client does.
 async fn init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
+    let deadline = Instant::now() + inner.config.max_block;
+    let mut retries = 0;
+    loop {
+        match try_init_producer_id(inner).await {
+            Err(ClientError::Broker(code, _))
+                if code.is_retriable() && Instant::now() < deadline =>
+            {
+                retries += 1;
+                let wait = retry_backoff(&inner.config, retries);
+                tracing::debug!(error = code.name(), retries, "InitProducerId: retrying");
+                tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn try_init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
     let conn = inner.cluster.any_connection().await?;
     if conn.version_for(ApiKey::InitProducerId).is_none() {
         tracing::warn!("the broker does not support InitProducerId; idempotence is off");

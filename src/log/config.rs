@@ -222,6 +222,20 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         false,
     ),
     def(
+        "remote.log.copy.disable",
+        "",
+        "false",
+        ConfigKind::Bool,
+        false,
+    ),
+    def(
+        "remote.log.delete.on.disable",
+        "",
+        "false",
+        ConfigKind::Bool,
+        false,
+    ),
+    def(
         "remote.storage.enable",
         "remote.log.storage.system.enable",
         "false",
@@ -277,6 +291,22 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         ConfigKind::Bool,
         false,
     ),
+];
+
+/// Topic configs whose broker synonym has no default of its own in Kafka's broker config
+/// (`log.retention.ms` is unset, `log.retention.hours` decides; the throttled-replica lists
+/// and remote storage have no broker synonym), so DescribeConfigs lists no DEFAULT_CONFIG
+/// synonym for them, as Kafka's.
+pub const NO_DEFAULT_SYNONYM: &[&str] = &[
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "leader.replication.throttled.replicas",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
+    "remote.storage.enable",
+    "retention.ms",
+    "segment.jitter.ms",
+    "segment.ms",
 ];
 
 /// The definition of topic config `name`.

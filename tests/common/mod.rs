@@ -569,3 +569,33 @@ pub fn batch_of(values: &[&str], producer: Option<(i64, i16, i32)>) -> bytes::By
     }
     b.build(kfk::protocol::Compression::None)
 }
+
+/// One single-node Apache Kafka per test binary (`scripts/kafka-reference.sh start`), on free
+/// loopback ports with a temp dir; stopped when the test process ends (the script watches our
+/// pid). `None` after printing `SKIPPED` when the reference is missing.
+pub struct ApacheKafka {
+    pub bootstrap: String,
+    /// Its work dir: `server.properties`, `server.log`, and the log dir `data/`.
+    pub dir: PathBuf,
+}
+
+pub fn apache_kafka(test: &str) -> Option<&'static ApacheKafka> {
+    let script = require_kafka_reference(test)?;
+    static KAFKA: std::sync::OnceLock<ApacheKafka> = std::sync::OnceLock::new();
+    Some(KAFKA.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("kfk-apache-kafka-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pid = std::process::id().to_string();
+        let (out, err, code) = run_with_input(
+            &script,
+            &["start", dir.to_str().unwrap(), &pid],
+            b"",
+            Duration::from_secs(180),
+        );
+        assert_eq!(code, 0, "starting Apache Kafka: {err}");
+        ApacheKafka {
+            bootstrap: String::from_utf8(out).unwrap().trim().to_string(),
+            dir,
+        }
+    }))
+}

@@ -4,7 +4,7 @@
 //! (`log.retention.ms`, ...); other broker keys are static (INVALID_CONFIG).
 
 use crate::broker::Broker;
-use crate::log::config::{validate_topic_config, ConfigKind, TOPIC_CONFIGS};
+use crate::log::config::{validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS};
 use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
@@ -63,7 +63,11 @@ fn describe_topic(
         if let Some(v) = topic.configs.get(d.name) {
             chain.push((d.name.to_string(), v.clone(), SOURCE_TOPIC));
         }
-        if let Some(v) = dynamic_broker.get(d.broker_name) {
+        let has_broker_name = !d.broker_name.is_empty();
+        if let Some(v) = dynamic_broker
+            .get(d.broker_name)
+            .filter(|_| has_broker_name)
+        {
             chain.push((
                 d.broker_name.to_string(),
                 v.clone(),
@@ -86,6 +90,9 @@ fn describe_topic(
             synonyms: if synonyms {
                 chain
                     .into_iter()
+                    .filter(|(_, _, source)| {
+                        *source != SOURCE_DEFAULT || !NO_DEFAULT_SYNONYM.contains(&d.name)
+                    })
                     .map(|(name, value, source)| DescribeConfigsSynonym {
                         name,
                         value: Some(value),
