@@ -129,6 +129,22 @@ fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
     )
 }
 
+/// Broker keys Kafka leaves unset (null) by default: DescribeConfigs gives them no value and
+/// no DEFAULT_CONFIG synonym until they are set, as Kafka's does (kfk derives the effective
+/// value, e.g. `log.retention.ms` from `log.retention.hours`).
+pub const NULL_DEFAULT: &[&str] = &[
+    "advertised.listeners",
+    "controller.listener.names",
+    "inter.broker.listener.name",
+    "log.dirs",
+    "log.flush.interval.ms",
+    "log.retention.minutes",
+    "log.retention.ms",
+    "log.roll.jitter.ms",
+    "log.roll.ms",
+    "process.roles",
+];
+
 /// The default of an implemented key.
 fn default_of(key: &str) -> Option<&'static str> {
     implemented().find(|(k, _)| *k == key).map(|(_, d)| d)
@@ -411,6 +427,20 @@ impl BrokerConfig {
             .or_else(|| default_of(key).map(str::to_string))
     }
 
+    /// Kafka's default of a broker key kfk describes: an implemented key's, or a topic
+    /// config's broker synonym's.
+    pub fn default_value(key: &str) -> Option<&'static str> {
+        if NULL_DEFAULT.contains(&key) {
+            return None;
+        }
+        default_of(key).or_else(|| {
+            TOPIC_CONFIGS
+                .iter()
+                .find(|d| !d.broker_name.is_empty() && d.broker_name == key)
+                .map(|d| d.default)
+        })
+    }
+
     /// Every implemented broker key with its value and whether it was set explicitly.
     pub fn describe(&self) -> Vec<(String, String, bool)> {
         let mut out: Vec<(String, String, bool)> = implemented()
@@ -422,7 +452,7 @@ impl BrokerConfig {
                 )
             })
             .collect();
-        for d in TOPIC_CONFIGS {
+        for d in TOPIC_CONFIGS.iter().filter(|d| !d.broker_name.is_empty()) {
             if !out.iter().any(|(k, _, _)| k == d.broker_name) {
                 let value = self
                     .raw

@@ -3,6 +3,7 @@
 //! on the running logs at once. Broker resources accept the dynamic topic defaults
 //! (`log.retention.ms`, ...); other broker keys are static (INVALID_CONFIG).
 
+use crate::broker::config::{BrokerConfig, NULL_DEFAULT};
 use crate::broker::Broker;
 use crate::log::config::{validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS};
 use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
@@ -114,6 +115,7 @@ fn describe_broker(
     broker: &Broker,
     name: &str,
     keys: &Option<Vec<String>>,
+    synonyms: bool,
     version: i16,
 ) -> Result<Vec<DescribeConfigsResourceResult>, (ErrorCode, String)> {
     if !name.is_empty() && name != broker.node_id.to_string() {
@@ -138,9 +140,37 @@ fn describe_broker(
                 SOURCE_DEFAULT
             };
             let read_only = !TOPIC_CONFIGS.iter().any(|d| d.broker_name == k);
+            // Kafka's synonyms of a broker key: itself from each source that sets it, most
+            // specific first.
+            let mut chain: Vec<(String, i8)> = Vec::new();
+            if synonyms {
+                if let Some(d) = &dynamic_value {
+                    chain.push((d.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER));
+                }
+                if explicit {
+                    chain.push((v.clone(), SOURCE_STATIC_BROKER));
+                }
+                if let Some(d) = BrokerConfig::default_value(&k) {
+                    chain.push((d.to_string(), SOURCE_DEFAULT));
+                }
+            }
+            let value = match dynamic_value {
+                Some(d) => Some(d),
+                None if !explicit && NULL_DEFAULT.contains(&k.as_str()) => None,
+                None => Some(v),
+            };
             DescribeConfigsResourceResult {
+                synonyms: chain
+                    .into_iter()
+                    .map(|(value, source)| DescribeConfigsSynonym {
+                        name: k.clone(),
+                        value: Some(value),
+                        source,
+                        ..Default::default()
+                    })
+                    .collect(),
                 name: k,
-                value: Some(dynamic_value.unwrap_or(v)),
+                value,
                 read_only,
                 config_source: source,
                 config_type: if version >= 3 { 2 } else { 0 },
@@ -167,9 +197,13 @@ pub fn describe_configs(
                     request.include_synonyms,
                     version,
                 ),
-                RESOURCE_BROKER => {
-                    describe_broker(broker, &r.resource_name, &r.configuration_keys, version)
-                }
+                RESOURCE_BROKER => describe_broker(
+                    broker,
+                    &r.resource_name,
+                    &r.configuration_keys,
+                    request.include_synonyms,
+                    version,
+                ),
                 other => Err((
                     ErrorCode::INVALID_REQUEST,
                     format!("resource type {other} is not supported"),
