@@ -476,3 +476,47 @@ fn java_group_of_three_with_the_range_assignor() {
 fn java_group_of_three_with_the_cooperative_sticky_assignor() {
     three_members_share_the_partitions_and_survive_a_kill("cooperative-sticky");
 }
+
+#[test]
+fn a_kafka_streams_word_count_runs_against_kfk() {
+    let Some(cp) = interop("a_kafka_streams_word_count_runs_against_kfk") else {
+        return;
+    };
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    for topic in ["words-in", "counts-out"] {
+        kfk(&[
+            "topics",
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            topic,
+            "--partitions",
+            "3",
+        ]);
+    }
+    let lines = java(&cp, &["streams", &bs, "words-in", "counts-out"]);
+    assert!(fields(&lines, "STREAMS_ERROR").is_empty(), "{lines:#?}");
+    let counts: BTreeMap<&str, &str> = fields(&lines, "COUNT")
+        .into_iter()
+        .map(|f| (f[0], f[1]))
+        .collect();
+    // 20 rounds of five lines: "the" 4 times a round, "dog" and "fox" twice, the rest once.
+    let mut want: BTreeMap<&str, &str> = [
+        "quick", "brown", "jumps", "over", "lazy", "sleeps", "a", "runs", "end",
+    ]
+    .into_iter()
+    .map(|w| (w, "20"))
+    .collect();
+    want.insert("the", "80");
+    want.insert("dog", "40");
+    want.insert("fox", "40");
+    assert_eq!(counts, want, "{lines:#?}");
+    // Streams created its repartition and changelog topics through kfk's admin API.
+    let topics = kfk(&["topics", "--bootstrap-server", &bs, "--list"]);
+    assert!(
+        topics.contains("-repartition") && topics.contains("-changelog"),
+        "{topics}"
+    );
+}

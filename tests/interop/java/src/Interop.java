@@ -13,7 +13,13 @@ import org.apache.kafka.common.*;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.LongDeserializer;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.kstream.Produced;
 
 public class Interop {
     public static void main(String[] args) throws Exception {
@@ -25,6 +31,7 @@ public class Interop {
             case "admin" -> admin(bootstrap, args[2]);
             case "transactions" -> transactions(bootstrap);
             case "consumer-protocol" -> consumerProtocol(bootstrap, args[2]);
+            case "streams" -> streams(bootstrap, args[2], args[3]);
             default -> throw new IllegalArgumentException(args[0]);
         }
     }
@@ -314,6 +321,70 @@ public class Interop {
             System.out.println("POLL ok");
         } catch (Exception e) {
             System.out.println("POLL " + e.getClass().getSimpleName() + " " + e.getMessage());
+        }
+    }
+
+    /**
+     * A Kafka Streams word count (at-least-once): lines from `in`, a repartition by word, a
+     * count in a state store with its changelog, the counts to `out`. Prints the final count
+     * of each word once every line is counted.
+     */
+    static void streams(String bootstrap, String in, String out) throws Exception {
+        List<String> lines = List.of("the quick brown fox", "jumps over the lazy dog",
+                "the dog sleeps", "a fox runs", "the end");
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerProps(bootstrap))) {
+            for (int round = 0; round < 20; round++) {
+                for (String line : lines) {
+                    producer.send(new ProducerRecord<>(in, null, line));
+                }
+            }
+        }
+        Map<String, Long> want = new TreeMap<>();
+        for (String line : lines) {
+            for (String w : line.split(" ")) {
+                want.merge(w, 20L, Long::sum);
+            }
+        }
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, "kfk-wordcount-" + in);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
+        p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "200");
+        p.put(StreamsConfig.STATE_DIR_CONFIG,
+                java.nio.file.Files.createTempDirectory("kfk-streams").toString());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        StreamsBuilder builder = new StreamsBuilder();
+        builder.<String, String>stream(in)
+                .flatMapValues(v -> Arrays.asList(v.split(" ")))
+                .groupBy((k, w) -> w)
+                .count()
+                .toStream()
+                .to(out, Produced.with(Serdes.String(), Serdes.Long()));
+        Map<String, Long> got = new TreeMap<>();
+        try (KafkaStreams app = new KafkaStreams(builder.build(), p)) {
+            app.setUncaughtExceptionHandler(e -> {
+                System.out.println("STREAMS_ERROR " + e);
+                return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler
+                        .StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+            });
+            app.start();
+            Properties c = consumerProps(bootstrap);
+            c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, LongDeserializer.class.getName());
+            c.put(ConsumerConfig.GROUP_ID_CONFIG, "kfk-wordcount-reader-" + out);
+            try (KafkaConsumer<String, Long> consumer = new KafkaConsumer<>(c)) {
+                consumer.subscribe(List.of(out));
+                long deadline = System.currentTimeMillis() + 90_000;
+                while (!got.equals(want) && System.currentTimeMillis() < deadline) {
+                    for (ConsumerRecord<String, Long> r : consumer.poll(Duration.ofMillis(200))) {
+                        got.put(r.key(), r.value());
+                    }
+                }
+            }
+            System.out.println("STATE " + app.state());
+        }
+        for (Map.Entry<String, Long> e : got.entrySet()) {
+            System.out.println("COUNT " + e.getKey() + " " + e.getValue());
         }
     }
 }
