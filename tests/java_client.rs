@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{require_kafka_reference, require_tool, run_with_input, RawClient, TestBroker};
+use common::{
+    apache_kafka, require_kafka_reference, require_tool, run_with_input, RawClient, TestBroker,
+};
 use kfk::partitioner::java_partition;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -519,4 +521,110 @@ fn a_kafka_streams_word_count_runs_against_kfk() {
         topics.contains("-repartition") && topics.contains("-changelog"),
         "{topics}"
     );
+}
+
+/// On Apache Kafka, a kfk consumer and a Java consumer (both `range`) in one group split the
+/// partitions without overlap and read every record once.
+#[test]
+fn kfk_and_java_consumers_share_a_group_on_apache_kafka() {
+    let test = "kfk_and_java_consumers_share_a_group_on_apache_kafka";
+    let Some(cp) = interop(test) else {
+        return;
+    };
+    let Some(kafka) = apache_kafka(test) else {
+        return;
+    };
+    let bs = kafka.bootstrap.as_str();
+    let (topic, group) = ("mixed-group", "mixed-group");
+    kfk(&[
+        "topics",
+        "--bootstrap-server",
+        bs,
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        "6",
+    ]);
+    let mut java_member = Member::start(&cp, bs, topic, group, "range");
+    wait_for_split(&mut [&mut java_member], 6, "the Java member alone");
+    let consumer = Command::new(env!("CARGO_BIN_EXE_kfk"))
+        .args([
+            "console-consumer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--consumer-property",
+            "partition.assignment.strategy=range",
+            "--property",
+            "print.partition=true",
+            "--timeout-ms",
+            "10000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the group is rebalanced onto both: the Java member holds half.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let java_half = loop {
+        java_member.drain();
+        if let Some(a) = java_member.assignment().filter(|a| a.len() == 3) {
+            break a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rebalance: {:?}",
+            java_member.seen
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let input: String = (0..600).map(|i| format!("key{i}:v{i}\n")).collect();
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            bs,
+            "--topic",
+            topic,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        input.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let out = consumer.wait_with_output().unwrap();
+    let kfk_lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let kfk_partitions: BTreeSet<i32> = kfk_lines
+        .lines()
+        .map(|l| {
+            l.strip_prefix("Partition:")
+                .and_then(|r| r.split('\t').next())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    java_member.drain();
+    java_member.stop();
+    java_member.drain();
+    let java_records = java_member.records();
+    let java_partitions: BTreeSet<i32> = java_records.iter().map(|(p, _)| *p).collect();
+    assert!(
+        kfk_partitions.is_disjoint(&java_half),
+        "kfk {kfk_partitions:?}, Java {java_half:?}"
+    );
+    let all: BTreeSet<i32> = kfk_partitions.union(&java_half).copied().collect();
+    assert_eq!(all, (0..6).collect());
+    // Every record once: kfk committed what it read before leaving, so the Java member,
+    // which then got every partition, read none of kfk's records again.
+    assert!(java_partitions.is_subset(&java_half), "{java_partitions:?}");
+    assert_eq!(kfk_lines.lines().count() + java_records.len(), 600);
 }
