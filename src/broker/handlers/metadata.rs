@@ -1,4 +1,4 @@
-//! Metadata (with auto topic creation) and DescribeCluster.
+//! Metadata (with auto topic creation), DescribeTopicPartitions and DescribeCluster.
 
 use crate::broker::Broker;
 use crate::group::OFFSETS_TOPIC;
@@ -6,6 +6,11 @@ use crate::metadata::{is_internal_topic, TopicMeta, METADATA_TOPIC};
 use crate::protocol::messages::describe_cluster_request::DescribeClusterRequest;
 use crate::protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
+};
+use crate::protocol::messages::describe_topic_partitions_request::DescribeTopicPartitionsRequest;
+use crate::protocol::messages::describe_topic_partitions_response::{
+    Cursor, DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponsePartition,
+    DescribeTopicPartitionsResponseTopic,
 };
 use crate::protocol::messages::metadata_request::MetadataRequest;
 use crate::protocol::messages::metadata_response::{
@@ -142,6 +147,93 @@ pub fn describe_cluster(
             rack: None,
             ..Default::default()
         }],
+        ..Default::default()
+    })
+}
+
+/// "Not requested" for the authorized-operations fields, as Kafka sends it.
+const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
+
+/// DescribeTopicPartitions (KIP-966; what Kafka 4's admin client and `kafka-topics --describe`
+/// use): the named topics, or every topic when none is named, sorted by name, from the cursor
+/// on, at most `response_partition_limit` partitions, with a cursor to the rest.
+pub fn describe_topic_partitions(
+    broker: &Broker,
+    request: DescribeTopicPartitionsRequest,
+) -> ResponseBody {
+    let mut names: Vec<String> = if request.topics.is_empty() {
+        broker
+            .metadata
+            .topics()
+            .into_iter()
+            .map(|t| t.name)
+            .collect()
+    } else {
+        request.topics.into_iter().map(|t| t.name).collect()
+    };
+    names.sort();
+    names.dedup();
+    let limit = usize::try_from(request.response_partition_limit.max(1)).unwrap_or(1);
+    let (first_topic, first_partition) = request
+        .cursor
+        .map_or((String::new(), 0), |c| (c.topic_name, c.partition_index));
+    let mut budget = limit;
+    let mut topics = Vec::new();
+    let mut next_cursor = None;
+    for name in names.into_iter().filter(|n| *n >= first_topic) {
+        let Some(topic) = broker.metadata.topic(&name) else {
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0,
+                name: Some(name),
+                topic_authorized_operations: NO_AUTHORIZED_OPERATIONS,
+                ..Default::default()
+            });
+            continue;
+        };
+        let start = if name == first_topic {
+            first_partition
+        } else {
+            0
+        };
+        let mut partitions = Vec::new();
+        for p in topic.partitions.iter().filter(|p| p.index >= start) {
+            if budget == 0 {
+                next_cursor = Some(Cursor {
+                    topic_name: name.clone(),
+                    partition_index: p.index,
+                    ..Default::default()
+                });
+                break;
+            }
+            budget -= 1;
+            partitions.push(DescribeTopicPartitionsResponsePartition {
+                partition_index: p.index,
+                leader_id: p.leader,
+                leader_epoch: p.leader_epoch,
+                replica_nodes: p.replicas.clone(),
+                isr_nodes: p.isr.clone(),
+                eligible_leader_replicas: Some(Vec::new()),
+                last_known_elr: Some(Vec::new()),
+                ..Default::default()
+            });
+        }
+        if !partitions.is_empty() {
+            topics.push(DescribeTopicPartitionsResponseTopic {
+                name: Some(name),
+                topic_id: topic.id,
+                is_internal: topic.is_internal(),
+                partitions,
+                topic_authorized_operations: NO_AUTHORIZED_OPERATIONS,
+                ..Default::default()
+            });
+        }
+        if next_cursor.is_some() {
+            break;
+        }
+    }
+    ResponseBody::DescribeTopicPartitions(DescribeTopicPartitionsResponse {
+        topics,
+        next_cursor,
         ..Default::default()
     })
 }

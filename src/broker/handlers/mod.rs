@@ -62,6 +62,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version)),
         RequestBody::DeleteTopics(r) => respond(topics::delete_topics(b, r, version)),
         RequestBody::CreatePartitions(r) => respond(topics::create_partitions(b, r)),
+        RequestBody::DescribeTopicPartitions(r) => {
+            respond(metadata::describe_topic_partitions(b, r))
+        }
         RequestBody::DescribeCluster(r) => {
             respond(metadata::describe_cluster(b, r, origin.listener))
         }
