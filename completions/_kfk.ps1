@@ -209,6 +209,7 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('--messages', '--messages', [CompletionResultType]::ParameterName, 'How many messages to consume')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'The consumer group (default: perf-consumer-NNNNN)')
             [CompletionResult]::new('--fetch-size', '--fetch-size', [CompletionResultType]::ParameterName, 'max.partition.fetch.bytes')
+            [CompletionResult]::new('--socket-buffer-size', '--socket-buffer-size', [CompletionResultType]::ParameterName, 'The socket receive buffer (receive.buffer.bytes), as Kafka''s tool sets it')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up when no message arrives for this long (ms)')
             [CompletionResult]::new('--reporting-interval', '--reporting-interval', [CompletionResultType]::ParameterName, 'The reporting interval (ms) of --show-detailed-stats')
             [CompletionResult]::new('--consumer-property', '--consumer-property', [CompletionResultType]::ParameterName, 'Consumer properties KEY=VALUE (repeatable)')

@@ -387,7 +387,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__consumer__subcmd__perf__subcmd__test)
-            opts="-h -V --broker-list --bootstrap-server --topic --messages --group --fetch-size --from-latest --timeout --show-detailed-stats --reporting-interval --hide-header --consumer-property --consumer.config --help --version"
+            opts="-h -V --broker-list --bootstrap-server --topic --messages --group --fetch-size --socket-buffer-size --from-latest --timeout --show-detailed-stats --reporting-interval --hide-header --consumer-property --consumer.config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -414,6 +414,10 @@ _kfk() {
                     return 0
                     ;;
                 --fetch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket-buffer-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

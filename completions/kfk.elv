@@ -197,6 +197,7 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --messages 'How many messages to consume'
             cand --group 'The consumer group (default: perf-consumer-NNNNN)'
             cand --fetch-size 'max.partition.fetch.bytes'
+            cand --socket-buffer-size 'The socket receive buffer (receive.buffer.bytes), as Kafka''s tool sets it'
             cand --timeout 'Give up when no message arrives for this long (ms)'
             cand --reporting-interval 'The reporting interval (ms) of --show-detailed-stats'
             cand --consumer-property 'Consumer properties KEY=VALUE (repeatable)'

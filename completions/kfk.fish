@@ -163,6 +163,7 @@ complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l topic -d 
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l messages -d 'How many messages to consume' -r
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l group -d 'The consumer group (default: perf-consumer-NNNNN)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l fetch-size -d 'max.partition.fetch.bytes' -r
+complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l socket-buffer-size -d 'The socket receive buffer (receive.buffer.bytes), as Kafka\'s tool sets it' -r
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l timeout -d 'Give up when no message arrives for this long (ms)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l reporting-interval -d 'The reporting interval (ms) of --show-detailed-stats' -r
 complete -c kfk -n "__fish_kfk_using_subcommand consumer-perf-test" -l consumer-property -d 'Consumer properties KEY=VALUE (repeatable)' -r

@@ -155,3 +155,29 @@ fn perf_tools_print_kafkas_lines_and_count_every_record() {
         assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
     }
 }
+
+/// As Kafka's ConsumerPerformance, `--socket-buffer-size` (2 MiB by default) becomes the
+/// consumer's `receive.buffer.bytes`: a bad size is refused under that property's name.
+#[test]
+fn consumer_perf_test_sets_the_receive_buffer_from_socket_buffer_size() {
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    let (_, err, code) = kfk(&[
+        "consumer-perf-test",
+        "--bootstrap-server",
+        &b,
+        "--topic",
+        "t",
+        "--messages",
+        "1",
+        "--socket-buffer-size",
+        "-5",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("receive.buffer.bytes"), "{err}");
+    let (out, _, _) = kfk(&["consumer-perf-test", "--help"]);
+    assert!(
+        out.contains("--socket-buffer-size") && out.contains("2097152"),
+        "{out}"
+    );
+}

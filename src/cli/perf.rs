@@ -396,6 +396,14 @@ pub struct ConsumerPerfArgs {
     /// max.partition.fetch.bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub fetch_size: i32,
+    /// The socket receive buffer (receive.buffer.bytes), as Kafka's tool sets it.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 2_097_152,
+        allow_negative_numbers = true
+    )]
+    pub socket_buffer_size: i32,
     /// Start from the latest offset instead of the earliest.
     #[arg(long)]
     pub from_latest: bool,
@@ -457,6 +465,7 @@ pub fn consumer_perf(args: &ConsumerPerfArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| format!("perf-consumer-{}", crate::ids::random_below(100_000)));
     props.set("group.id", group);
     props.set("max.partition.fetch.bytes", args.fetch_size.to_string());
+    props.set("receive.buffer.bytes", args.socket_buffer_size.to_string());
     props.set(
         "auto.offset.reset",
         if args.from_latest {
