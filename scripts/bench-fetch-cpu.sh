@@ -6,11 +6,12 @@
 # round runs both brokers on the same data, alternating, and prints the ratio of the medians.
 # Usage: scripts/bench-fetch-cpu.sh [new broker binary] [old broker binary] [runs, default 5]
 #   e.g. scripts/bench-fetch-cpu.sh target/release/kfk /tmp/kfk-old/target/release/kfk 5
-# Both clients run with their defaults (consumer-perf-test: receive.buffer.bytes=65536 as
-# Kafka's; kcat: the OS default). For scale it ends with the floor: the CPU a bare loop pays
+# Both clients run with their defaults (consumer-perf-test: a 2 MiB receive buffer, as
+# Kafka's tool; kcat: the OS default). For scale it ends with the floor: the CPU a bare loop pays
 # to push the same files into a loopback socket (sendfile, 1 MiB calls) to a reader that
 # discards them.
-# Env: RECORDS (default 21000000), WORK (default target/bench-fetch-cpu).
+# Env: RECORDS (default 21000000), WORK (default target/bench-fetch-cpu), TOOLS (default
+# "perf kcat").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -72,14 +73,15 @@ serve() { # binary label tool -> appends "s/GB" to $work/<label>-<tool>
 }
 median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+tools=${TOOLS:-perf kcat}
 for round in $(seq "$runs"); do
   echo "round $round"
-  for tool in perf kcat; do
+  for tool in $tools; do
     serve "$new" new $tool
     [ -n "$old" ] && serve "$old" old $tool
   done
 done
-for tool in perf kcat; do
+for tool in $tools; do
   n=$(median "$work/new-$tool")
   if [ -n "$old" ]; then
     o=$(median "$work/old-$tool")

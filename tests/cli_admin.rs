@@ -298,3 +298,68 @@ fn configs_describe_and_alter_topics_and_brokers() {
         );
     }
 }
+
+/// Config sources as Kafka reports them: a value from the config file or a flag is
+/// STATIC_BROKER_CONFIG, with Kafka's default after it as DEFAULT_CONFIG; a topic config the
+/// broker sets statically names the broker key (issue 13, item 7).
+#[test]
+fn configs_set_at_start_are_static_broker_configs() {
+    let broker = TestBroker::start_with(&[
+        "--override",
+        "num.partitions=3",
+        "--override",
+        "log.segment.bytes=100000000",
+    ]);
+    let b = broker.bootstrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kfk"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let brokers = run(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        "1",
+        "--describe",
+        "--all",
+    ]);
+    for want in [
+        "  num.partitions=3 sensitive=false synonyms={STATIC_BROKER_CONFIG:num.partitions=3, DEFAULT_CONFIG:num.partitions=1}",
+        "  log.segment.bytes=100000000 sensitive=false synonyms={STATIC_BROKER_CONFIG:log.segment.bytes=100000000, DEFAULT_CONFIG:log.segment.bytes=1073741824}",
+        "  log.retention.ms=null sensitive=false synonyms={}",
+    ] {
+        assert!(brokers.lines().any(|l| l == want), "{want}\n{brokers}");
+    }
+    run(&[
+        "topics",
+        "--bootstrap-server",
+        &b,
+        "--create",
+        "--topic",
+        "sourced",
+    ]);
+    let topic = run(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "sourced",
+        "--describe",
+        "--all",
+    ]);
+    let want = "  segment.bytes=100000000 sensitive=false synonyms={STATIC_BROKER_CONFIG:log.segment.bytes=100000000, DEFAULT_CONFIG:log.segment.bytes=1073741824}";
+    assert!(topic.lines().any(|l| l == want), "{topic}");
+}
