@@ -41,6 +41,7 @@ kafka-e2e-latency org.apache.kafka.tools.EndToEndLatency
 kafka-metadata-quorum org.apache.kafka.tools.MetadataQuorumCommand
 kafka-reassign-partitions org.apache.kafka.tools.reassign.ReassignPartitionsCommand
 kafka-leader-election org.apache.kafka.tools.LeaderElectionCommand
+kafka-transactions org.apache.kafka.tools.TransactionsCommand
 kafka-storage kafka.tools.StorageTool
 kafka-server kafka.Kafka
 "

@@ -41,6 +41,7 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (44, 0, 1), // IncrementalAlterConfigs
     (47, 0, 0), // OffsetDelete
     (60, 0, 1), // DescribeCluster
+    (61, 0, 0), // DescribeProducers
     (75, 0, 0), // DescribeTopicPartitions
 ];
 

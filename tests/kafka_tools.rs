@@ -371,6 +371,34 @@ fn kafkas_perf_and_verifiable_tools_work_against_kfk() {
     let row = out.lines().last().unwrap();
     assert_eq!(row.split(", ").nth(4), Some("20000"), "{out}");
 
+    // kafka-transactions describe-producers (DescribeProducers): the perf test's idempotent
+    // producer, with the last sequence it wrote.
+    let out = ok(
+        &script,
+        "kafka-transactions",
+        &[
+            "--bootstrap-server",
+            bs,
+            "describe-producers",
+            "--topic",
+            "kperf",
+            "--partition",
+            "0",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    let last_sequence: i64 = rows[0][3].parse().unwrap();
+    assert!(
+        rows[0][0].parse::<i64>().unwrap() >= 0 && last_sequence >= 0,
+        "{out}"
+    );
+    assert_eq!(rows[0][5], "None", "{out}");
+
     // The verifiable producer acknowledges every record; the verifiable consumer reads and
     // commits them all.
     let out = ok(

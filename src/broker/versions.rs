@@ -46,6 +46,7 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeCluster,
+    ApiKey::DescribeProducers,
     ApiKey::DescribeTopicPartitions,
     ApiKey::OffsetCommit,
     ApiKey::OffsetFetch,

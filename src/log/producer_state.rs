@@ -46,7 +46,7 @@ pub struct ProducerEntry {
 }
 
 impl ProducerEntry {
-    fn last_sequence(&self) -> i32 {
+    pub fn last_sequence(&self) -> i32 {
         self.batches.back().map_or(NO_SEQUENCE, |b| b.last_sequence)
     }
 
@@ -86,6 +86,17 @@ impl ProducerStateManager {
 
     pub fn len(&self) -> usize {
         self.producers.len()
+    }
+
+    /// Every producer with state here, by id (DescribeProducers).
+    pub fn active(&self) -> Vec<(i64, ProducerEntry)> {
+        let mut out: Vec<(i64, ProducerEntry)> = self
+            .producers
+            .iter()
+            .map(|(id, e)| (*id, e.clone()))
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
     }
 
     pub fn is_empty(&self) -> bool {

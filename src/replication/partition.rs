@@ -10,6 +10,7 @@
 //! Must not: parse requests.
 
 use super::purgatory::{DelayedOperation, Waiters};
+use crate::log::producer_state::ProducerEntry;
 use crate::log::segment::FileRegion;
 use crate::log::{AppendError, AppendInfo, LogConfig, SharedLog};
 use crate::protocol::{ErrorCode, Uuid};
@@ -221,6 +222,11 @@ impl Partition {
                 .map_err(|_| ErrorCode::KAFKA_STORAGE_ERROR),
             _ => Err(ErrorCode::INVALID_REQUEST),
         }
+    }
+
+    /// DescribeProducers: the idempotent producers this partition keeps state for.
+    pub(in crate::replication) fn active_producers(&self) -> Vec<(i64, ProducerEntry)> {
+        self.log.lock().producers().active()
     }
 
     /// OffsetForLeaderEpoch: `(epoch, end offset)` of the largest epoch ≤ `leader_epoch`.

@@ -14,6 +14,7 @@ use super::purgatory::DelayedOperation;
 use crate::log::cleaner::CleanerMemory;
 use crate::log::dir_health::FailureHandler;
 use crate::log::manager::{LogManager, TopicPartition};
+use crate::log::producer_state::ProducerEntry;
 use crate::log::unified_log::LogError;
 use crate::log::{checkpoint, AppendError, AppendInfo, LogConfig};
 use crate::protocol::{ErrorCode, Uuid};
@@ -262,6 +263,15 @@ impl ReplicaManager {
         let partition = self.partition(topic, index)?;
         partition.check_epoch(current_leader_epoch)?;
         Ok(partition.end_offset_for_epoch(leader_epoch))
+    }
+
+    /// DescribeProducers: `(producer id, its state)` of a partition, by id.
+    pub fn active_producers(
+        &self,
+        topic: &str,
+        index: i32,
+    ) -> Result<Vec<(i64, ProducerEntry)>, ErrorCode> {
+        Ok(self.partition(topic, index)?.active_producers())
     }
 
     /// DeleteRecords: the new log start. Blocking.

@@ -59,6 +59,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::OffsetForLeaderEpoch(r) => respond(offsets::offset_for_leader_epoch(b, r)),
         RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),
         RequestBody::InitProducerId(r) => respond(offsets::init_producer_id(b, r)),
+        RequestBody::DescribeProducers(r) => respond(offsets::describe_producers(b, r)),
         RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version)),
         RequestBody::DeleteTopics(r) => respond(topics::delete_topics(b, r, version)),
         RequestBody::CreatePartitions(r) => respond(topics::create_partitions(b, r)),

@@ -8,6 +8,10 @@ use crate::protocol::messages::delete_records_request::DeleteRecordsRequest;
 use crate::protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult,
 };
+use crate::protocol::messages::describe_producers_request::DescribeProducersRequest;
+use crate::protocol::messages::describe_producers_response::{
+    DescribeProducersResponse, PartitionResponse, ProducerState, TopicResponse,
+};
 use crate::protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use crate::protocol::messages::init_producer_id_response::InitProducerIdResponse;
 use crate::protocol::messages::list_offsets_request::ListOffsetsRequest;
@@ -175,4 +179,51 @@ pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> Resp
         }
     }
     ResponseBody::InitProducerId(r)
+}
+
+/// DescribeProducers (what `kafka-transactions describe-producers` asks): the idempotent
+/// producers each partition keeps state for. No transactions here, so no open transaction.
+pub fn describe_producers(broker: &Broker, request: DescribeProducersRequest) -> ResponseBody {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| TopicResponse {
+            partitions: t
+                .partition_indexes
+                .iter()
+                .map(
+                    |&index| match broker.replicas.active_producers(&t.name, index) {
+                        Ok(producers) => PartitionResponse {
+                            partition_index: index,
+                            active_producers: producers
+                                .into_iter()
+                                .map(|(id, e)| ProducerState {
+                                    producer_id: id,
+                                    producer_epoch: i32::from(e.producer_epoch),
+                                    last_sequence: e.last_sequence(),
+                                    last_timestamp: e.last_timestamp(),
+                                    coordinator_epoch: e.coordinator_epoch,
+                                    current_txn_start_offset: -1,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            ..Default::default()
+                        },
+                        Err(code) => PartitionResponse {
+                            partition_index: index,
+                            error_code: code.0,
+                            error_message: Some(format!("{}-{index}: {}", t.name, code.name())),
+                            ..Default::default()
+                        },
+                    },
+                )
+                .collect(),
+            name: t.name,
+            ..Default::default()
+        })
+        .collect();
+    ResponseBody::DescribeProducers(DescribeProducersResponse {
+        topics,
+        ..Default::default()
+    })
 }
