@@ -18,7 +18,9 @@ use std::time::Duration;
 const TOPIC: &str = "resettable";
 /// Committed offsets every scenario starts from, per partition.
 const START: [i64; 3] = [5, 2, 9];
-const MINUTE_MS: i64 = 60_000;
+/// Records are this far apart, so a time boundary halfway between two stays between them
+/// however long the scenarios before it take (each tool reads the clock when it runs).
+const STEP_MS: i64 = 10 * 60_000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -99,13 +101,13 @@ fn every_reset_scenario_matches_kafkas_own_tool() {
     let bootstrap = broker.bootstrap();
     let mut client = RawClient::connect(&bootstrap);
     assert_eq!(client.create_topic(TOPIC, 3, &[]), 0);
-    // Ten records a partition, one a minute, the last a minute ago.
-    let t0 = now_ms() - 10 * MINUTE_MS;
+    // Ten records a partition, one a step, the last a step ago.
+    let t0 = now_ms() - 10 * STEP_MS;
     for p in 0..3 {
         for i in 0..10 {
             let mut b = BatchBuilder::new();
             b.append(
-                t0 + i * MINUTE_MS,
+                t0 + i * STEP_MS,
                 None,
                 Some(format!("p{p}-{i}").as_bytes()),
                 &[],
@@ -141,10 +143,11 @@ fn every_reset_scenario_matches_kafkas_own_tool() {
         vec!["--to-offset".into(), "100".into()],
         vec!["--shift-by".into(), "3".into()],
         vec!["--shift-by".into(), "-4".into()],
-        vec!["--to-datetime".into(), utc(t0 + 3 * MINUTE_MS + 30_000)],
-        vec!["--to-datetime".into(), plus_two_hours(t0 + 6 * MINUTE_MS)],
-        vec!["--to-datetime".into(), utc(t0 + 60 * MINUTE_MS)],
-        vec!["--by-duration".into(), "PT5M30S".into()],
+        vec!["--to-datetime".into(), utc(t0 + 3 * STEP_MS + STEP_MS / 2)],
+        vec!["--to-datetime".into(), plus_two_hours(t0 + 6 * STEP_MS)],
+        vec!["--to-datetime".into(), utc(t0 + 60 * STEP_MS)],
+        // 5.5 steps back: between the fifth and sixth record from the end.
+        vec!["--by-duration".into(), "PT55M".into()],
         vec!["--by-duration".into(), "P1D".into()],
         vec!["--from-file".into(), csv_path],
     ]
