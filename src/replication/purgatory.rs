@@ -70,13 +70,17 @@ impl DelayedOperation {
 
     /// Checks `done` after each change of the watched partitions until it holds or the
     /// deadline passes: whether it held. `watch_all` registers the operation with every
-    /// partition it depends on and is called before each check.
+    /// partition it depends on; a condition that already holds (acks=all on one node)
+    /// returns without registering, otherwise it is registered before each re-check.
     pub async fn until(
         &self,
         deadline: Instant,
         mut watch_all: impl FnMut(&DelayedOperation),
         mut done: impl FnMut() -> bool,
     ) -> bool {
+        if done() {
+            return true;
+        }
         loop {
             watch_all(self);
             if done() {

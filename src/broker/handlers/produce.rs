@@ -51,20 +51,9 @@ fn precheck(records: &Bytes, version: i16) -> Result<(), (ErrorCode, String)> {
     Ok(())
 }
 
-/// A partition's answer, and with acks=all the offset its high watermark must reach first.
+/// A partition's answer, and after an append the offset just past its records (what the high
+/// watermark must reach for acks=all).
 fn produce_partition(
-    broker: &Broker,
-    topic: &str,
-    index: i32,
-    records: Option<Bytes>,
-    acks: i16,
-    version: i16,
-) -> (PartitionProduceResponse, Option<i64>) {
-    let (response, end) = append_partition(broker, topic, index, records, acks, version);
-    (response, end.filter(|_| acks == -1))
-}
-
-fn append_partition(
     broker: &Broker,
     topic: &str,
     index: i32,
@@ -154,7 +143,7 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 ),
             };
             any_error |= r.error_code != 0;
-            if let Some(end) = end {
+            if let Some(end) = end.filter(|_| request.acks == -1) {
                 pending.push((responses.len(), partition_responses.len(), end));
             }
             partition_responses.push(r);
