@@ -58,16 +58,47 @@ impl Broker {
                         self.reload_topic_configs(&t.name);
                     }
                 }
-                MetadataChange::ProducerIdsAllocated => {}
+                MetadataChange::ProducerIdsAllocated | MetadataChange::BrokersChanged => {}
+                MetadataChange::Reset => self.reconcile_partitions()?,
             }
         }
         Ok(())
     }
 
-    /// Opens (or creates) the logs of `topic`'s partitions.
+    /// After the image was replaced: opens this node's partitions of every topic, and
+    /// deletes the logs of partitions the image no longer gives this node.
+    fn reconcile_partitions(&self) -> Result<(), AdminError> {
+        let topics = self.metadata.topics();
+        for t in &topics {
+            self.open_partitions(t)?;
+        }
+        let image = self.metadata.image();
+        for (topic, index) in self.replicas.local_partitions() {
+            if topic == crate::metadata::METADATA_TOPIC {
+                continue;
+            }
+            let mine = image.topics.get(&topic).is_some_and(|t| {
+                t.partitions
+                    .iter()
+                    .any(|p| p.index == index && p.replicas.contains(&self.node_id))
+            });
+            if !mine {
+                tracing::info!(%topic, partition = index, "deleting a partition the metadata no longer places here");
+                if let Err(e) = self.replicas.remove_partition(&topic, index) {
+                    tracing::error!(error = %e, "deleting the partition log failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or creates) the logs of `topic`'s partitions this node holds a replica of.
     fn open_partitions(&self, topic: &TopicMeta) -> Result<(), AdminError> {
         let config = self.log_config_for(topic);
         for p in &topic.partitions {
+            if !p.replicas.contains(&self.node_id) {
+                continue;
+            }
             self.replicas
                 .create_partition(
                     &topic.name,

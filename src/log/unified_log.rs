@@ -1004,6 +1004,38 @@ impl Log {
         Ok(self.log_start_offset)
     }
 
+    /// Removes every batch and restarts the log, empty, at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`): a replica that installed a snapshot, or a follower whose
+    /// leader's log starts after its own end.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> io::Result<()> {
+        let limits = self.limits();
+        let doomed: Vec<i64> = self.segments.keys().copied().collect();
+        for base in doomed {
+            if let Some(slot) = self.segments.remove(&base) {
+                self.delete_slot(base, slot)?;
+            }
+        }
+        self.segments.insert(
+            offset,
+            Some(LogSegment::create(
+                self.fs.as_ref(),
+                &self.dir,
+                offset,
+                limits,
+            )?),
+        );
+        self.fs.sync_dir(&self.dir)?;
+        let active = self.active_segment()?;
+        active.preallocate_indexes()?;
+        self.log_start_offset = offset;
+        self.log_end_offset = offset;
+        self.recovery_point = offset;
+        self.leader_epochs.truncate_from_end(i64::MIN);
+        self.save_leader_epochs()?;
+        self.producers = ProducerStateManager::new();
+        Ok(())
+    }
+
     /// Removes every batch from `offset` on (a follower diverged from its leader); the log
     /// continues from there.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {

@@ -12,17 +12,24 @@
 //!
 //! Must not: touch partition logs. Uses `log` (its own log) and `protocol`.
 
+pub mod image;
+pub mod quorum;
+
+pub use image::{
+    BrokerMeta, Image, MetadataChange, PartitionMeta, TopicMeta, NO_LEADER, NO_LEADER_CHANGE,
+    RESOURCE_BROKER, RESOURCE_TOPIC,
+};
+
 use crate::log::{LogConfig, SharedLog};
-use crate::protocol::codec::{Decoder, Encoder, Message, VersionedMessage};
 use crate::protocol::metadata::{
     config_record::ConfigRecord, partition_record::PartitionRecord,
     producer_ids_record::ProducerIdsRecord, remove_topic_record::RemoveTopicRecord,
     topic_record::TopicRecord,
 };
 use crate::protocol::record_batch::BatchBuilder;
+use image::encode_record;
 use crate::protocol::{Compression, ErrorCode, Uuid};
-use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 /// The metadata log's topic: never visible to clients, never created or deleted by them.
@@ -41,66 +48,28 @@ pub fn is_internal_topic(name: &str) -> bool {
 }
 /// Producer ids are handed out in blocks; a block is persisted before its first id is used.
 const PRODUCER_ID_BLOCK: i64 = 1000;
-const FRAME_VERSION: u32 = 1;
-/// `ConfigRecord.resource_type` values (Kafka's `ConfigResource.Type`).
-pub const RESOURCE_TOPIC: i8 = 2;
-pub const RESOURCE_BROKER: i8 = 4;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct PartitionMeta {
-    pub index: i32,
-    pub leader: i32,
-    pub leader_epoch: i32,
-    pub replicas: Vec<i32>,
-    pub isr: Vec<i32>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TopicMeta {
-    pub name: String,
-    pub id: Uuid,
-    pub partitions: Vec<PartitionMeta>,
-    /// Topic-level config overrides.
-    pub configs: BTreeMap<String, String>,
-}
-
-impl TopicMeta {
-    pub fn is_internal(&self) -> bool {
-        is_internal_topic(&self.name)
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-struct Image {
-    topics: BTreeMap<String, TopicMeta>,
-    names_by_id: HashMap<Uuid, String>,
-    broker_configs: BTreeMap<String, String>,
-    /// First producer id not yet persisted as allocated.
-    producer_id_limit: i64,
-    next_producer_id: i64,
-}
-
-/// What applying a committed record changed, for the broker to react to.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MetadataChange {
-    /// A topic appeared, or gained partitions: its partition logs must exist.
-    TopicPartitionsChanged(String),
-    /// A topic was removed: its partition logs go.
-    TopicRemoved(TopicMeta),
-    /// A topic's config overrides changed.
-    TopicConfigChanged(String),
-    /// A broker-level (dynamic) config changed: every topic's defaults may have.
-    BrokerConfigChanged,
-    /// A producer-id block was allocated.
-    ProducerIdsAllocated,
+/// Where committed records go: this node's own metadata log (a single node), or the Raft
+/// quorum (a cluster; only the active controller's writes succeed).
+enum Writer {
+    Local(Arc<SharedLog>),
+    Quorum(quorum::Quorum),
 }
 
 /// The metadata log and the image built from it.
-#[derive(Debug)]
 pub struct MetadataStore {
-    log: Arc<SharedLog>,
+    writer: Writer,
     node_id: i32,
-    image: RwLock<Image>,
+    image: Arc<RwLock<Image>>,
+}
+
+impl std::fmt::Debug for MetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataStore")
+            .field("node_id", &self.node_id)
+            .field("quorum", &self.quorum().is_some())
+            .finish()
+    }
 }
 
 /// Kafka's rule for topic names: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
@@ -128,31 +97,44 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn encode_record<M: VersionedMessage>(m: &M) -> Vec<u8> {
-    let version = M::MAX_VERSION;
-    let mut e = Encoder::new();
-    e.put_uvarint(FRAME_VERSION);
-    e.put_uvarint(M::API_KEY as u32);
-    e.put_uvarint(version as u32);
-    // Every field is set within the version: encoding cannot be refused.
-    let encoded = m.encode(&mut e, version);
-    debug_assert!(
-        encoded.is_ok(),
-        "metadata record encodes at its max version"
-    );
-    e.into_bytes().to_vec()
-}
-
 impl MetadataStore {
-    /// Replays the metadata log.
+    /// A single node's store: replays its own metadata log.
     pub fn open(log: Arc<SharedLog>, node_id: i32) -> Result<MetadataStore, String> {
         let store = MetadataStore {
-            log,
+            writer: Writer::Local(log),
             node_id,
-            image: RwLock::new(Image::default()),
+            image: Arc::new(RwLock::new(Image {
+                offset: -1,
+                ..Default::default()
+            })),
         };
         store.replay()?;
         Ok(store)
+    }
+
+    /// A cluster node's store over a started quorum sharing `image`.
+    pub fn with_quorum(q: quorum::Quorum, image: Arc<RwLock<Image>>, node_id: i32) -> MetadataStore {
+        MetadataStore {
+            writer: Writer::Quorum(q),
+            node_id,
+            image,
+        }
+    }
+
+    /// The quorum, in a cluster.
+    pub fn quorum(&self) -> Option<&quorum::Quorum> {
+        match &self.writer {
+            Writer::Quorum(q) => Some(q),
+            Writer::Local(_) => None,
+        }
+    }
+
+    /// A fresh, empty image to share with a quorum.
+    pub fn new_image() -> Arc<RwLock<Image>> {
+        Arc::new(RwLock::new(Image {
+            offset: -1,
+            ..Default::default()
+        }))
     }
 
     /// The default config of the metadata log.
@@ -161,41 +143,70 @@ impl MetadataStore {
     }
 
     fn replay(&self) -> Result<(), String> {
-        let mut image = Image::default();
-        self.log
-            .scan_records(|_, record| match record.value {
-                Some(value) => apply(&mut image, &value)
-                    .map(|_| ())
-                    .map_err(|e| format!("metadata record at offset {}: {e}", record.offset)),
-                None => Ok(()),
-            })
-            .map_err(|e| format!("replaying the metadata log: {e}"))?;
+        let Writer::Local(log) = &self.writer else {
+            return Ok(());
+        };
+        let mut image = Image {
+            offset: -1,
+            ..Default::default()
+        };
+        log.scan_records(|_, record| match record.value {
+            Some(value) => image
+                .apply(&value, record.offset)
+                .map(|_| ())
+                .map_err(|e| format!("metadata record at offset {}: {e}", record.offset)),
+            None => Ok(()),
+        })
+        .map_err(|e| format!("replaying the metadata log: {e}"))?;
         image.next_producer_id = image.producer_id_limit;
         *self.image.write().unwrap_or_else(|e| e.into_inner()) = image;
         Ok(())
     }
 
-    /// Appends the records as one batch and syncs it.
     /// Commits `records` (one batch, synced), then applies them to the image: what changed.
-    fn commit(&self, records: &[Vec<u8>]) -> Result<Vec<MetadataChange>, ErrorCode> {
+    /// In a cluster the records go through the quorum (NOT_CONTROLLER on a node that is not
+    /// the active controller); every node's state machine applies them and hands the changes
+    /// to its broker, so this returns none.
+    pub fn commit(&self, records: &[Vec<u8>]) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let log = match &self.writer {
+            Writer::Local(log) => log,
+            Writer::Quorum(q) => {
+                let raft = q.raft.clone();
+                let cmd = quorum::Command {
+                    records: records.to_vec(),
+                };
+                let handle = tokio::runtime::Handle::current();
+                let r = tokio::task::block_in_place(|| handle.block_on(raft.client_write(cmd)));
+                return match r {
+                    Ok(_) => Ok(Vec::new()),
+                    Err(openraft::error::RaftError::APIError(
+                        openraft::error::ClientWriteError::ForwardToLeader(_),
+                    )) => Err(ErrorCode::NOT_CONTROLLER),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "metadata commit failed");
+                        Err(ErrorCode::NOT_CONTROLLER)
+                    }
+                };
+            }
+        };
         let now = crate::time::now_ms();
         let mut b = BatchBuilder::new();
         for r in records {
             b.append(now, None, Some(r), &[]);
         }
         let batch = b.build(Compression::None);
-        let info = self.log.append_as_leader(&batch, 0, now).map_err(|e| {
+        let info = log.append_as_leader(&batch, 0, now).map_err(|e| {
             tracing::error!(error = %e, "metadata log append failed");
             ErrorCode::KAFKA_STORAGE_ERROR
         })?;
-        self.log.flush_to(info.last_offset + 1, now).map_err(|e| {
+        log.flush_to(info.last_offset + 1, now).map_err(|e| {
             tracing::error!(error = %e, "metadata log sync failed");
             ErrorCode::KAFKA_STORAGE_ERROR
         })?;
         let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
         let mut changes: Vec<MetadataChange> = Vec::new();
-        for r in records {
-            match apply(&mut image, &Bytes::copy_from_slice(r)) {
+        for (i, r) in records.iter().enumerate() {
+            match image.apply(r, info.base_offset + i as i64) {
                 Ok(Some(change)) if !changes.contains(&change) => changes.push(change),
                 Ok(_) => {}
                 Err(e) => {
@@ -206,40 +217,39 @@ impl MetadataStore {
         Ok(changes)
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Image> {
+        self.image.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the whole image.
+    pub fn image(&self) -> Image {
+        self.read().clone()
+    }
+
+    /// Offset of the last applied metadata record (-1: none).
+    pub fn applied_offset(&self) -> i64 {
+        self.read().offset
+    }
+
     pub fn topic(&self, name: &str) -> Option<TopicMeta> {
-        self.image
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .topics
-            .get(name)
-            .cloned()
+        self.read().topics.get(name).cloned()
     }
 
     pub fn topic_name_by_id(&self, id: &Uuid) -> Option<String> {
-        self.image
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .names_by_id
-            .get(id)
-            .cloned()
+        self.read().names_by_id.get(id).cloned()
     }
 
     pub fn topics(&self) -> Vec<TopicMeta> {
-        self.image
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .topics
-            .values()
-            .cloned()
-            .collect()
+        self.read().topics.values().cloned().collect()
     }
 
     pub fn broker_configs(&self) -> BTreeMap<String, String> {
-        self.image
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .broker_configs
-            .clone()
+        self.read().broker_configs.clone()
+    }
+
+    /// Registered brokers (empty on a single node).
+    pub fn brokers(&self) -> Vec<BrokerMeta> {
+        self.read().brokers.values().cloned().collect()
     }
 
     /// Creates a topic with `partitions` partitions on this node and its config overrides.
@@ -247,6 +257,18 @@ impl MetadataStore {
         &self,
         name: &str,
         partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let assignment: Vec<Vec<i32>> = (0..partitions).map(|_| vec![self.node_id]).collect();
+        self.create_topic_assigned(name, &assignment, configs)
+    }
+
+    /// Creates a topic whose partition `p` has the replicas `assignment[p]` (the first is
+    /// the leader).
+    pub fn create_topic_assigned(
+        &self,
+        name: &str,
+        assignment: &[Vec<i32>],
         configs: &BTreeMap<String, String>,
     ) -> Result<Vec<MetadataChange>, ErrorCode> {
         if self.topic(name).is_some() {
@@ -258,8 +280,8 @@ impl MetadataStore {
             topic_id: id,
             ..Default::default()
         })];
-        for p in 0..partitions {
-            records.push(self.partition_record(id, p));
+        for (p, replicas) in assignment.iter().enumerate() {
+            records.push(partition_record(id, p as i32, replicas));
         }
         for (k, v) in configs {
             records.push(encode_record(&ConfigRecord {
@@ -273,31 +295,33 @@ impl MetadataStore {
         self.commit(&records)
     }
 
-    fn partition_record(&self, topic_id: Uuid, partition: i32) -> Vec<u8> {
-        encode_record(&PartitionRecord {
-            partition_id: partition,
-            topic_id,
-            replicas: vec![self.node_id],
-            isr: vec![self.node_id],
-            leader: self.node_id,
-            leader_epoch: 0,
-            partition_epoch: 0,
-            directories: vec![Uuid::ZERO],
-            ..Default::default()
-        })
-    }
-
-    /// Grows a topic to `count` partitions.
+    /// Grows a topic to `count` partitions (on this node).
     pub fn add_partitions(&self, name: &str, count: i32) -> Result<Vec<MetadataChange>, ErrorCode> {
         let topic = self
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
         let current = topic.partitions.len() as i32;
-        if count <= current {
+        let assignment: Vec<Vec<i32>> = (current..count.max(current)).map(|_| vec![self.node_id]).collect();
+        self.add_partitions_assigned(name, &assignment)
+    }
+
+    /// Adds partitions with the given replicas after the existing ones.
+    pub fn add_partitions_assigned(
+        &self,
+        name: &str,
+        assignment: &[Vec<i32>],
+    ) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let topic = self
+            .topic(name)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
+        let current = topic.partitions.len() as i32;
+        if assignment.is_empty() {
             return Err(ErrorCode::INVALID_PARTITIONS);
         }
-        let records: Vec<Vec<u8>> = (current..count)
-            .map(|p| self.partition_record(topic.id, p))
+        let records: Vec<Vec<u8>> = assignment
+            .iter()
+            .enumerate()
+            .map(|(i, r)| partition_record(topic.id, current + i as i32, r))
             .collect();
         self.commit(&records)
     }
@@ -339,7 +363,20 @@ impl MetadataStore {
         self.commit(&records)
     }
 
-    /// The next producer id: never one handed out before, across restarts.
+    /// Commits a producer-id block of `size` ids for `broker` and returns its first id (the
+    /// controller's side of AllocateProducerIds).
+    pub fn allocate_producer_id_block(&self, broker: i32, broker_epoch: i64, size: i64) -> Result<i64, ErrorCode> {
+        let start = self.read().producer_id_limit;
+        self.commit(&[encode_record(&ProducerIdsRecord {
+            broker_id: broker,
+            broker_epoch,
+            next_producer_id: start + size,
+            ..Default::default()
+        })])?;
+        Ok(start)
+    }
+
+    /// The next producer id: never one handed out before, across restarts (a single node).
     pub fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
         {
             let mut image = self.image.write().unwrap_or_else(|e| e.into_inner());
@@ -348,11 +385,7 @@ impl MetadataStore {
                 return Ok(image.next_producer_id - 1);
             }
         }
-        let limit = self
-            .image
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .producer_id_limit;
+        let limit = self.read().producer_id_limit;
         let record = ProducerIdsRecord {
             broker_id: self.node_id,
             broker_epoch: 0,
@@ -366,94 +399,19 @@ impl MetadataStore {
     }
 }
 
-/// Applies one record value to the image; what it changed (`None` for records kfk does not
-/// act on yet, such as broker registrations or features).
-fn apply(image: &mut Image, value: &Bytes) -> Result<Option<MetadataChange>, String> {
-    let mut d = Decoder::new(value);
-    let err = |e: crate::protocol::DecodeError| e.to_string();
-    let frame = d.uvarint().map_err(err)?;
-    if frame != FRAME_VERSION {
-        return Err(format!("unknown frame version {frame}"));
-    }
-    let api_key = d.uvarint().map_err(err)? as i16;
-    let version = d.uvarint().map_err(err)? as i16;
-    let change = match api_key {
-        k if k == TopicRecord::API_KEY => {
-            let r = TopicRecord::decode(&mut d, version).map_err(err)?;
-            image.names_by_id.insert(r.topic_id, r.name.clone());
-            image.topics.insert(
-                r.name.clone(),
-                TopicMeta {
-                    name: r.name.clone(),
-                    id: r.topic_id,
-                    partitions: Vec::new(),
-                    configs: BTreeMap::new(),
-                },
-            );
-            Some(MetadataChange::TopicPartitionsChanged(r.name))
-        }
-        k if k == PartitionRecord::API_KEY => {
-            let r = PartitionRecord::decode(&mut d, version).map_err(err)?;
-            let name = image
-                .names_by_id
-                .get(&r.topic_id)
-                .cloned()
-                .ok_or("partition of an unknown topic")?;
-            if let Some(t) = image.topics.get_mut(&name) {
-                let meta = PartitionMeta {
-                    index: r.partition_id,
-                    leader: r.leader,
-                    leader_epoch: r.leader_epoch,
-                    replicas: r.replicas,
-                    isr: r.isr,
-                };
-                match t.partitions.iter_mut().find(|p| p.index == r.partition_id) {
-                    Some(p) => *p = meta,
-                    None => t.partitions.push(meta),
-                }
-                t.partitions.sort_by_key(|p| p.index);
-            }
-            Some(MetadataChange::TopicPartitionsChanged(name))
-        }
-        k if k == ConfigRecord::API_KEY => {
-            let r = ConfigRecord::decode(&mut d, version).map_err(err)?;
-            let (target, change) = match r.resource_type {
-                RESOURCE_TOPIC => (
-                    image
-                        .topics
-                        .get_mut(&r.resource_name)
-                        .map(|t| &mut t.configs),
-                    MetadataChange::TopicConfigChanged(r.resource_name.clone()),
-                ),
-                RESOURCE_BROKER => (
-                    Some(&mut image.broker_configs),
-                    MetadataChange::BrokerConfigChanged,
-                ),
-                _ => return Ok(None),
-            };
-            let Some(map) = target else {
-                return Ok(None);
-            };
-            match r.value {
-                Some(v) => map.insert(r.name, v),
-                None => map.remove(&r.name),
-            };
-            Some(change)
-        }
-        k if k == RemoveTopicRecord::API_KEY => {
-            let r = RemoveTopicRecord::decode(&mut d, version).map_err(err)?;
-            let name = image.names_by_id.remove(&r.topic_id);
-            name.and_then(|n| image.topics.remove(&n))
-                .map(MetadataChange::TopicRemoved)
-        }
-        k if k == ProducerIdsRecord::API_KEY => {
-            let r = ProducerIdsRecord::decode(&mut d, version).map_err(err)?;
-            image.producer_id_limit = image.producer_id_limit.max(r.next_producer_id);
-            Some(MetadataChange::ProducerIdsAllocated)
-        }
-        _ => None,
-    };
-    Ok(change)
+/// A new partition with `replicas`, led by the first.
+fn partition_record(topic_id: Uuid, partition: i32, replicas: &[i32]) -> Vec<u8> {
+    encode_record(&PartitionRecord {
+        partition_id: partition,
+        topic_id,
+        replicas: replicas.to_vec(),
+        isr: replicas.to_vec(),
+        leader: replicas.first().copied().unwrap_or(NO_LEADER),
+        leader_epoch: 0,
+        partition_epoch: 0,
+        directories: vec![Uuid::ZERO; replicas.len()],
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

@@ -78,6 +78,11 @@ impl ReplicaManager {
         self.map().get(&(topic.to_string(), index)).cloned()
     }
 
+    /// Every partition this node holds, as (topic, index).
+    pub fn local_partitions(&self) -> Vec<TopicPartition> {
+        self.map().keys().cloned().collect()
+    }
+
     /// The partitions of `topic`, by index.
     pub fn partitions_of(&self, topic: &str) -> Vec<Arc<Partition>> {
         let mut out: Vec<Arc<Partition>> = self
