@@ -116,6 +116,17 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("controller.listener.names", ""),
     ("listener.security.protocol.map", DEFAULT_PROTOCOL_MAP),
     ("inter.broker.listener.name", ""),
+    ("broker.rack", ""),
+    ("broker.heartbeat.interval.ms", "2000"),
+    ("broker.session.timeout.ms", "9000"),
+    ("controller.quorum.election.timeout.ms", "1000"),
+    ("controller.quorum.fetch.timeout.ms", "2000"),
+    (
+        "metadata.log.max.record.bytes.between.snapshots",
+        "20971520",
+    ),
+    ("metadata.max.retention.bytes", "104857600"),
+    ("metadata.max.retention.ms", "604800000"),
     ("socket.send.buffer.bytes", "102400"),
     ("socket.receive.buffer.bytes", "102400"),
 ];
@@ -134,6 +145,7 @@ fn implemented() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// value, e.g. `log.retention.ms` from `log.retention.hours`).
 pub const NULL_DEFAULT: &[&str] = &[
     "advertised.listeners",
+    "broker.rack",
     "controller.listener.names",
     "inter.broker.listener.name",
     "log.dirs",
@@ -262,6 +274,14 @@ pub struct BrokerConfig {
     pub group_max_size: usize,
     pub offset_metadata_max_bytes: usize,
     pub cluster_id: Option<String>,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    pub broker_heartbeat_interval_ms: u64,
+    pub broker_session_timeout_ms: u64,
+    pub quorum_election_timeout_ms: u64,
+    pub quorum_fetch_timeout_ms: u64,
+    pub metadata_snapshot_bytes: u64,
+    pub metadata_retention_bytes: u64,
     /// Topic-config defaults from the broker-level keys (`log.segment.bytes` → `segment.bytes`).
     pub topic_defaults: BTreeMap<String, String>,
     /// Keys set that kfk does not act on yet (warned about once at start).
@@ -397,6 +417,14 @@ impl BrokerConfig {
             group_max_size: positive("group.max.size")? as usize,
             offset_metadata_max_bytes: positive("offset.metadata.max.bytes")? as usize,
             cluster_id: Some(get("cluster.id")).filter(|s| !s.is_empty()),
+            rack: Some(get("broker.rack")).filter(|s| !s.is_empty()),
+            broker_heartbeat_interval_ms: positive("broker.heartbeat.interval.ms")?.max(10),
+            broker_session_timeout_ms: positive("broker.session.timeout.ms")?.max(100),
+            quorum_election_timeout_ms: positive("controller.quorum.election.timeout.ms")?.max(10),
+            quorum_fetch_timeout_ms: positive("controller.quorum.fetch.timeout.ms")?.max(10),
+            metadata_snapshot_bytes: positive("metadata.log.max.record.bytes.between.snapshots")?
+                .max(1),
+            metadata_retention_bytes: positive("metadata.max.retention.bytes")?,
             topic_defaults,
             unused_keys,
             raw,
@@ -420,6 +448,12 @@ impl BrokerConfig {
     }
 
     /// The configured value or default of a broker key (for DescribeConfigs).
+    /// Whether this node belongs to a cluster of several nodes (a metadata quorum of more
+    /// than itself). Otherwise it is a single node with its own metadata log, as ever.
+    pub fn is_cluster(&self) -> bool {
+        self.quorum_voters.iter().any(|v| v.node_id != self.node_id)
+    }
+
     pub fn value_of(&self, key: &str) -> Option<String> {
         self.raw
             .get(key)
@@ -595,11 +629,17 @@ impl Network {
         };
         let advertised = Self::advertised(&get("advertised.listeners"), &listeners)?;
         let voters = parse_voters(&get("controller.quorum.voters"))?;
-        if let Some(other) = voters.iter().find(|v| v.node_id != node_id) {
+        if !voters.is_empty() && roles.controller && !voters.iter().any(|v| v.node_id == node_id) {
             return err(format!(
-                "controller.quorum.voters names node {} besides this node {node_id}: a quorum of several nodes comes with kfk's cluster support",
-                other.node_id
+                "controller.quorum.voters does not name this node ({node_id}), but process.roles contains controller"
             ));
+        }
+        if roles.controller
+            && !voters.is_empty()
+            && voters.iter().any(|v| v.node_id != node_id)
+            && controller_listener_names.is_empty()
+        {
+            return err("controller.listener.names must name a listener when controller.quorum.voters names several nodes".into());
         }
         let bootstrap_servers: Vec<String> = get("controller.quorum.bootstrap.servers")
             .split(',')
@@ -966,12 +1006,13 @@ mod tests {
         refused(
             &[
                 "process.roles=broker,controller",
+                "node.id=3",
                 "listeners=PLAINTEXT://:9092,CONTROLLER://:9093",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                 "controller.quorum.voters=1@a:9093,2@b:9093",
             ],
-            "controller.quorum.voters names node 2",
+            "does not name this node (3)",
         );
         refused(&["process.roles=broker"], "process.roles=broker");
         refused(

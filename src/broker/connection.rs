@@ -168,6 +168,14 @@ async fn respond(
         regions: Vec::new(),
     };
     let peer = origin.peer;
+    if super::raft_network::is_raft_frame(&frame.bytes) {
+        if !controller_listener {
+            return Err("a Raft message on a client listener".into());
+        }
+        return super::raft_network::serve(broker, &frame.bytes)
+            .await
+            .map(|c| Some(plain(c)));
+    }
     let request = match decode_request_frame(&frame.bytes) {
         Ok(r) => r,
         Err(FrameError::UnsupportedVersion {

@@ -8,10 +8,14 @@
 
 pub mod config;
 pub mod connection;
+pub mod controller;
+pub mod controller_channel;
 pub mod handlers;
+pub mod raft_network;
 pub mod server;
 pub mod splice;
 pub mod startup;
+pub mod storage;
 pub mod topic_admin;
 pub mod versions;
 
@@ -96,6 +100,8 @@ pub struct Broker {
     pub connection_slots: std::sync::Arc<Semaphore>,
     /// The group coordinator (every group's `__consumer_offsets` partition is local).
     pub groups: Coordinator,
+    /// The cluster's control plane (registration, heartbeats, forwarding).
+    pub control: controller::ControlPlane,
     /// Serializes the lazy creation of `__consumer_offsets`.
     offsets_topic_creation: std::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,

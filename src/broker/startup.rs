@@ -30,8 +30,9 @@ pub struct RunningBroker {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Reads or writes `meta.properties` in each log dir; returns the cluster id.
-fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, BrokerError> {
+/// Reads or writes `meta.properties` in each log dir; returns the cluster id, and whether
+/// it was made up here (no formatted dir, no `cluster.id`).
+fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<(String, bool), BrokerError> {
     let storage = |m: String| BrokerError::Storage(m);
     let mut cluster_id: Option<String> = config.cluster_id.clone();
     for dir in &config.log_dirs {
@@ -71,7 +72,11 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, Bro
             }
         }
     }
+    let made_up = cluster_id.is_none();
     let cluster_id = cluster_id.unwrap_or_else(|| Uuid::random().to_string());
+    if made_up && config.is_cluster() {
+        return Ok((cluster_id, true));
+    }
     for dir in &config.log_dirs {
         let path = dir.join("meta.properties");
         if !fs.exists(&path) {
@@ -84,7 +89,7 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<String, Bro
                 .map_err(|e| storage(format!("cannot write {}: {e}", path.display())))?;
         }
     }
-    Ok(cluster_id)
+    Ok((cluster_id, made_up))
 }
 
 /// Opens the data dirs and metadata, binds the listeners and starts serving.
@@ -115,7 +120,7 @@ pub async fn start_with_fs(
     for key in &config.unused_keys {
         tracing::warn!(key = %key, "config key is known to Kafka but not used by kfk yet");
     }
-    let cluster_id = prepare_log_dirs(fs.as_ref(), &config)?;
+    let (cluster_id, cluster_id_was_random) = prepare_log_dirs(fs.as_ref(), &config)?;
     let dirs = config.log_dirs.clone();
     let (logs, report) =
         tokio::task::spawn_blocking(move || LogManager::open(fs, dirs, &|_| LogConfig::default()))
@@ -137,8 +142,45 @@ pub async fn start_with_fs(
             "AAAAAAAAAAAAAAAAAAAAAQ",
         )
         .map_err(|e| BrokerError::Storage(e.to_string()))?;
-    let metadata =
-        MetadataStore::open(metadata_log, config.node_id).map_err(BrokerError::Metadata)?;
+    let (metadata, changes) = if config.is_cluster() {
+        if cluster_id_was_random {
+            return Err(BrokerError::Config(
+                "this node is one of several controllers (controller.quorum.voters) but its data dir is not formatted: run `kfk storage format -t <cluster id> -c <config>` on every node with the same cluster id".into(),
+            ));
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let image = MetadataStore::new_image();
+        let voters: Vec<(u64, String)> = config
+            .quorum_voters
+            .iter()
+            .map(|v| (v.node_id as u64, format!("{}:{}", v.host, v.port)))
+            .collect();
+        let settings = crate::metadata::quorum::QuorumSettings {
+            cluster_id: cluster_id.clone(),
+            election_timeout_ms: config.quorum_election_timeout_ms,
+            fetch_timeout_ms: config.quorum_fetch_timeout_ms,
+            snapshot_every_bytes: config.metadata_snapshot_bytes,
+            retention_bytes: config.metadata_retention_bytes,
+        };
+        let quorum = crate::metadata::quorum::start(
+            config.node_id as u64,
+            &voters,
+            metadata_log,
+            &settings,
+            super::raft_network::Network::default(),
+            image.clone(),
+            tx,
+        )
+        .await
+        .map_err(BrokerError::Metadata)?;
+        (
+            MetadataStore::with_quorum(quorum, image, config.node_id),
+            Some(rx),
+        )
+    } else {
+        let m = MetadataStore::open(metadata_log, config.node_id).map_err(BrokerError::Metadata)?;
+        (m, None)
+    };
     let listeners = listener_states(&config);
     let groups = Coordinator::new(group_config(&config));
     let broker = Arc::new(Broker {
@@ -156,6 +198,7 @@ pub async fn start_with_fs(
         replicas: ReplicaManager::new(Arc::new(logs)),
         metadata,
         groups,
+        control: Default::default(),
         offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown: watch::channel(false).0,
         halted: watch::channel(None).0,
@@ -166,9 +209,28 @@ pub async fn start_with_fs(
             b.log_dir_failed(dir, what);
         }
     }));
+    if let Some(q) = broker.metadata.quorum() {
+        // Apply what this node knows is committed before opening partitions, so that a
+        // restart starts from its own image.
+        let committed = q
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .committed;
+        if let Some(target) = committed.and_then(|c| q.shared.offset_of_index(c.index)) {
+            let mut applied = q.shared.watch_applied();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                applied.wait_for(|a| *a >= target),
+            )
+            .await;
+        }
+    }
     let loader = broker.clone();
+    let cluster = broker.is_cluster();
     tokio::task::spawn_blocking(move || {
-        load_partitions(&loader)?;
+        load_partitions(&loader, !cluster)?;
         load_groups(&loader)
     })
     .await
@@ -190,7 +252,28 @@ pub async fn start_with_fs(
         bound.push(b);
     }
     let server = tokio::spawn(server::serve(broker.clone(), bound));
-    let tasks = spawn_background_tasks(&broker);
+    let mut tasks = spawn_background_tasks(&broker);
+    if let Some(mut rx) = changes {
+        let b = broker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stop = b.shutdown_signal();
+            loop {
+                let changes = tokio::select! {
+                    c = rx.recv() => match c { Some(c) => c, None => return },
+                    _ = stop.changed() => return,
+                };
+                if let Err(e) = tokio::task::block_in_place(|| b.react(&changes)) {
+                    tracing::error!(error = %e, "applying a metadata change to the partitions failed");
+                }
+            }
+        }));
+        tasks.push(tokio::spawn(super::controller::run_controller_duties(
+            broker.clone(),
+        )));
+        tasks.push(tokio::spawn(super::controller::run_broker_lifecycle(
+            broker.clone(),
+        )));
+    }
     Ok(RunningBroker {
         broker,
         addrs,
@@ -275,7 +358,7 @@ fn load_groups(broker: &Broker) -> Result<(), BrokerError> {
 /// Reacts to the replayed metadata (every partition opened, with its config); logs that the
 /// metadata does not know are set aside as `-stray` directories (never deleted: the metadata
 /// may be what is wrong).
-fn load_partitions(broker: &Broker) -> Result<(), BrokerError> {
+fn load_partitions(broker: &Broker, set_aside_strays: bool) -> Result<(), BrokerError> {
     let topics = broker.metadata.topics();
     let replayed: Vec<MetadataChange> = topics
         .iter()
@@ -284,6 +367,9 @@ fn load_partitions(broker: &Broker) -> Result<(), BrokerError> {
     broker
         .react(&replayed)
         .map_err(|e| BrokerError::Storage(format!("cannot open the partitions: {e}")))?;
+    if !set_aside_strays {
+        return Ok(());
+    }
     let known = |topic: &str, partition: i32| {
         topic == METADATA_TOPIC
             || topics
@@ -377,10 +463,21 @@ impl RunningBroker {
     /// flush, checkpoints, clean-shutdown marker. After a halt nothing is closed cleanly (the
     /// next start recovers) and the halt is the error.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
+        if self.broker.is_cluster() && self.broker.halted().is_none() {
+            super::controller::controlled_shutdown(
+                &self.broker,
+                std::time::Duration::from_secs(10),
+            )
+            .await;
+        }
         let _ = self.broker.shutdown.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
         for t in self.tasks {
             let _ = t.await;
+        }
+        if let Some(q) = self.broker.metadata.quorum() {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), q.raft.shutdown()).await;
         }
         if let Some(reason) = self.broker.halted() {
             return Err(BrokerError::Halted(reason));

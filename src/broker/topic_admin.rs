@@ -149,7 +149,180 @@ impl Broker {
                 format!("Creation of internal topic {name} is prohibited."),
             ));
         }
-        self.create_any_topic(name, partitions, replication_factor, configs, validate_only)
+        self.create_any_topic(
+            name,
+            partitions,
+            replication_factor,
+            None,
+            configs,
+            validate_only,
+        )
+    }
+
+    /// Creates a topic with an explicit replica assignment (`--replica-assignment`):
+    /// partition `p` on the brokers `assignment[p]`. Blocking.
+    pub fn create_topic_assigned(
+        &self,
+        name: &str,
+        assignment: Vec<Vec<i32>>,
+        configs: &BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<TopicMeta, AdminError> {
+        if name == METADATA_TOPIC || is_internal_topic(name) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REQUEST,
+                format!("Creation of internal topic {name} is prohibited."),
+            ));
+        }
+        let partitions = assignment.len() as i32;
+        let rf = assignment.iter().map(Vec::len).max().unwrap_or(0) as i16;
+        self.create_any_topic(
+            name,
+            partitions,
+            rf,
+            Some(assignment),
+            configs,
+            validate_only,
+        )
+    }
+
+    /// Brokers that may take new partitions: every unfenced broker not shutting down (on a
+    /// single node, this one).
+    fn placeable_brokers(&self) -> Vec<(i32, Option<String>)> {
+        if !self.is_cluster() {
+            return vec![(self.node_id, self.config.rack.clone())];
+        }
+        self.metadata
+            .brokers()
+            .into_iter()
+            .filter(|b| !b.fenced && !b.in_controlled_shutdown)
+            .map(|b| (b.id, b.rack))
+            .collect()
+    }
+
+    /// Kafka's striped placement for replication factor 1: the brokers interleaved by rack
+    /// (one of each rack in turn), then partitions round-robin from a random start, so
+    /// leaders spread evenly over brokers and racks.
+    fn place(&self, partitions: i32, rf: i16) -> Result<Vec<Vec<i32>>, AdminError> {
+        let brokers = self.placeable_brokers();
+        if (brokers.len() as i64) < i64::from(rf) {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!(
+                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only {} broker(s) are registered.",
+                    brokers.len()
+                ),
+            ));
+        }
+        let mut by_rack: BTreeMap<Option<String>, Vec<i32>> = BTreeMap::new();
+        for (id, rack) in brokers {
+            by_rack.entry(rack).or_default().push(id);
+        }
+        let mut striped = Vec::new();
+        let deepest = by_rack.values().map(Vec::len).max().unwrap_or(0);
+        for i in 0..deepest {
+            for ids in by_rack.values() {
+                if let Some(id) = ids.get(i) {
+                    striped.push(*id);
+                }
+            }
+        }
+        let n = striped.len();
+        let start = usize::from(crate::protocol::Uuid::random().0[0]) % n;
+        Ok((0..partitions as usize)
+            .map(|p| vec![striped[(start + p) % n]])
+            .collect())
+    }
+
+    /// Checks an explicit assignment: every broker registered, no broker twice in one
+    /// partition, the same replication factor everywhere.
+    fn check_assignment(&self, assignment: &[Vec<i32>]) -> Result<(), AdminError> {
+        let known: Vec<i32> = if self.is_cluster() {
+            self.metadata.brokers().iter().map(|b| b.id).collect()
+        } else {
+            vec![self.node_id]
+        };
+        for (p, replicas) in assignment.iter().enumerate() {
+            if let Some(b) = replicas.iter().find(|b| !known.contains(b)) {
+                return Err(AdminError::new(
+                    ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                    format!("partition {p} is assigned to broker {b}, which is not registered"),
+                ));
+            }
+            let mut seen = replicas.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != replicas.len() || replicas.is_empty() {
+                return Err(AdminError::new(
+                    ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                    format!("partition {p} has an empty or duplicated replica list {replicas:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A topic created through the active controller from a node that is not it (automatic
+    /// creation, `__consumer_offsets`): forwarded as a CreateTopics request, then awaited in
+    /// this node's image.
+    fn create_topic_at_controller(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<TopicMeta, AdminError> {
+        use crate::protocol::messages::create_topics_request::{
+            CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
+        };
+        let body = crate::protocol::RequestBody::CreateTopics(CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: name.to_string(),
+                num_partitions: partitions,
+                replication_factor,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| CreatableTopicConfig {
+                        name: k.clone(),
+                        value: Some(v.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            timeout_ms: 30_000,
+            ..Default::default()
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let handle = tokio::runtime::Handle::current();
+        let answer = tokio::task::block_in_place(|| {
+            handle.block_on(self.send_to_controller(
+                crate::protocol::ApiKey::CreateTopics,
+                7,
+                &body,
+                deadline,
+            ))
+        })
+        .map_err(|e| AdminError::new(ErrorCode::REQUEST_TIMED_OUT, e))?;
+        if let crate::protocol::ResponseBody::CreateTopics(r) = answer {
+            if let Some(t) = r.topics.first().filter(|t| t.error_code != 0) {
+                return Err(AdminError::new(
+                    ErrorCode(t.error_code),
+                    t.error_message.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        // Committed; wait for this node to apply it.
+        while std::time::Instant::now() < deadline {
+            if let Some(t) = self.metadata.topic(name) {
+                return Ok(t);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err(AdminError::new(
+            ErrorCode::REQUEST_TIMED_OUT,
+            format!("topic '{name}' was created but this node has not applied it yet"),
+        ))
     }
 
     /// Creates a topic, internal ones included (the broker's own `__consumer_offsets`).
@@ -158,9 +331,24 @@ impl Broker {
         name: &str,
         partitions: i32,
         replication_factor: i16,
+        assignment: Option<Vec<Vec<i32>>>,
         configs: &BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<TopicMeta, AdminError> {
+        if self.is_cluster()
+            && !self.is_active_controller()
+            && assignment.is_none()
+            && !validate_only
+        {
+            if let Some(t) = self.metadata.topic(name) {
+                let _ = t;
+                return Err(AdminError::new(
+                    ErrorCode::TOPIC_ALREADY_EXISTS,
+                    format!("topic '{name}' already exists"),
+                ));
+            }
+            return self.create_topic_at_controller(name, partitions, replication_factor, configs);
+        }
         validate_topic_name(name)
             .map_err(|m| AdminError::new(ErrorCode::INVALID_TOPIC_EXCEPTION, m))?;
         let partitions = if partitions == -1 {
@@ -185,11 +373,20 @@ impl Broker {
                 format!("replication factor must be at least 1, not {rf}"),
             ));
         }
+        if rf > 1 && self.is_cluster() {
+            return Err(AdminError::new(
+                ErrorCode::INVALID_REPLICATION_FACTOR,
+                format!("replication factor {rf} needs partition replication, which this kfk release does not have yet: use replication factor 1 (partitions are spread over the brokers)"),
+            ));
+        }
         if rf > 1 {
             return Err(AdminError::new(
                 ErrorCode::INVALID_REPLICATION_FACTOR,
                 format!("replication factor {rf} is larger than the number of brokers (1)"),
             ));
+        }
+        if let Some(a) = &assignment {
+            self.check_assignment(a)?;
         }
         for (k, v) in configs {
             crate::log::config::validate_topic_config(k, v)
@@ -223,9 +420,13 @@ impl Broker {
                 configs: configs.clone(),
             });
         }
+        let assignment = match assignment {
+            Some(a) => a,
+            None => self.place(partitions, rf)?,
+        };
         let changes = self
             .metadata
-            .create_topic(name, partitions, configs)
+            .create_topic_assigned(name, &assignment, configs)
             .map_err(|c| AdminError::new(c, format!("cannot create topic '{name}'")))?;
         self.react(&changes)?;
         let topic = self
@@ -237,10 +438,26 @@ impl Broker {
     }
 
     /// Grows a topic to `count` partitions. Blocking.
-    pub fn add_partitions(&self, name: &str, count: i32) -> Result<(), AdminError> {
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        assignment: Option<Vec<Vec<i32>>>,
+    ) -> Result<(), AdminError> {
+        let current = self
+            .metadata
+            .topic(name)
+            .map_or(0, |t| t.partitions.len() as i32);
+        let assignment = match assignment {
+            Some(a) => {
+                self.check_assignment(&a)?;
+                a
+            }
+            None => self.place((count - current).max(0), 1)?,
+        };
         let changes = self
             .metadata
-            .add_partitions(name, count)
+            .add_partitions_assigned(name, &assignment)
             .map_err(|c| AdminError::new(c, "cannot add partitions"))?;
         self.react(&changes)
     }
@@ -315,6 +532,7 @@ impl Broker {
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
             1,
+            None,
             &configs,
             false,
         ) {

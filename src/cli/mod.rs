@@ -12,9 +12,11 @@ pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
+pub mod dev;
 pub mod dump_log;
 pub mod generate;
 pub mod perf;
+pub mod storage;
 pub mod topics;
 
 /// Apache Kafka as one binary: a broker and the Kafka command-line tools, speaking Kafka's
@@ -54,6 +56,10 @@ pub enum Command {
     ConsumerPerfTest(perf::ConsumerPerfArgs),
     /// Print the batches, records and index entries of log segment files (kafka-dump-log).
     DumpLog(dump_log::DumpLogArgs),
+    /// Format storage for a cluster node and make cluster ids (kafka-storage).
+    Storage(storage::StorageArgs),
+    /// Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`).
+    Dev(dev::DevArgs),
     /// Print a shell completion script for kfk.
     Completions(generate::CompletionsArgs),
     /// Print kfk's man page (roff).
@@ -72,6 +78,7 @@ const DROP_IN_NAMES: &[(&str, &str)] = &[
     ("kafka-producer-perf-test", "producer-perf-test"),
     ("kafka-consumer-perf-test", "consumer-perf-test"),
     ("kafka-dump-log", "dump-log"),
+    ("kafka-storage", "storage"),
 ];
 
 /// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
@@ -119,6 +126,8 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
         Command::DumpLog(args) => dump_log::run(&args),
+        Command::Storage(args) => storage::run(&args),
+        Command::Dev(args) => dev::run(&args),
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
         Command::ConsoleConsumer(args) => console_consumer::run(&args),
@@ -186,6 +195,8 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::ProducerPerfTest(_) => "producer-perf-test",
         Command::ConsumerPerfTest(_) => "consumer-perf-test",
         Command::DumpLog(_) => "dump-log",
+        Command::Storage(_) => "storage",
+        Command::Dev(_) => "dev",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
     }

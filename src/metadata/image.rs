@@ -468,7 +468,10 @@ mod tests {
         }
         assert!(!image.brokers[&2].fenced);
         let p = &image.topics["t"].partitions[0];
-        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (NO_LEADER, 1, 1));
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.partition_epoch),
+            (NO_LEADER, 1, 1)
+        );
         let mut rebuilt = Image::from_records(&image.to_records(), image.offset).unwrap();
         for b in image.brokers.values_mut() {
             b.registered_at = -1;

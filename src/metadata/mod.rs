@@ -12,6 +12,7 @@
 //!
 //! Must not: touch partition logs. Uses `log` (its own log) and `protocol`.
 
+pub mod controller;
 pub mod image;
 pub mod quorum;
 
@@ -27,8 +28,8 @@ use crate::protocol::metadata::{
     topic_record::TopicRecord,
 };
 use crate::protocol::record_batch::BatchBuilder;
-use image::encode_record;
 use crate::protocol::{Compression, ErrorCode, Uuid};
+use image::encode_record;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -61,6 +62,9 @@ pub struct MetadataStore {
     writer: Writer,
     node_id: i32,
     image: Arc<RwLock<Image>>,
+    /// Held from a change's checks to its commit, so two changes never pass their checks
+    /// against the same image (two creates of one topic).
+    write_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for MetadataStore {
@@ -102,6 +106,7 @@ impl MetadataStore {
     pub fn open(log: Arc<SharedLog>, node_id: i32) -> Result<MetadataStore, String> {
         let store = MetadataStore {
             writer: Writer::Local(log),
+            write_lock: std::sync::Mutex::new(()),
             node_id,
             image: Arc::new(RwLock::new(Image {
                 offset: -1,
@@ -113,9 +118,14 @@ impl MetadataStore {
     }
 
     /// A cluster node's store over a started quorum sharing `image`.
-    pub fn with_quorum(q: quorum::Quorum, image: Arc<RwLock<Image>>, node_id: i32) -> MetadataStore {
+    pub fn with_quorum(
+        q: quorum::Quorum,
+        image: Arc<RwLock<Image>>,
+        node_id: i32,
+    ) -> MetadataStore {
         MetadataStore {
             writer: Writer::Quorum(q),
+            write_lock: std::sync::Mutex::new(()),
             node_id,
             image,
         }
@@ -217,6 +227,10 @@ impl MetadataStore {
         Ok(changes)
     }
 
+    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Image> {
         self.image.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -271,6 +285,7 @@ impl MetadataStore {
         assignment: &[Vec<i32>],
         configs: &BTreeMap<String, String>,
     ) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let _w = self.lock_writes();
         if self.topic(name).is_some() {
             return Err(ErrorCode::TOPIC_ALREADY_EXISTS);
         }
@@ -301,7 +316,9 @@ impl MetadataStore {
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
         let current = topic.partitions.len() as i32;
-        let assignment: Vec<Vec<i32>> = (current..count.max(current)).map(|_| vec![self.node_id]).collect();
+        let assignment: Vec<Vec<i32>> = (current..count.max(current))
+            .map(|_| vec![self.node_id])
+            .collect();
         self.add_partitions_assigned(name, &assignment)
     }
 
@@ -311,6 +328,7 @@ impl MetadataStore {
         name: &str,
         assignment: &[Vec<i32>],
     ) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let _w = self.lock_writes();
         let topic = self
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
@@ -328,6 +346,7 @@ impl MetadataStore {
 
     /// Removes a topic.
     pub fn delete_topic(&self, name: &str) -> Result<Vec<MetadataChange>, ErrorCode> {
+        let _w = self.lock_writes();
         let topic = self
             .topic(name)
             .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)?;
@@ -365,7 +384,13 @@ impl MetadataStore {
 
     /// Commits a producer-id block of `size` ids for `broker` and returns its first id (the
     /// controller's side of AllocateProducerIds).
-    pub fn allocate_producer_id_block(&self, broker: i32, broker_epoch: i64, size: i64) -> Result<i64, ErrorCode> {
+    pub fn allocate_producer_id_block(
+        &self,
+        broker: i32,
+        broker_epoch: i64,
+        size: i64,
+    ) -> Result<i64, ErrorCode> {
+        let _w = self.lock_writes();
         let start = self.read().producer_id_limit;
         self.commit(&[encode_record(&ProducerIdsRecord {
             broker_id: broker,

@@ -115,6 +115,9 @@ fn read_partition(
     version: i16,
     waiting: &DelayedOperation,
 ) -> PartitionData {
+    if let Err(code) = broker.check_leader(topic, p.partition) {
+        return partition_error(p.partition, code);
+    }
     let Budget {
         remaining,
         total,

@@ -72,6 +72,28 @@ fn locate(
                     format!("the offsets topic is not available: {}", code.name()),
                 );
             }
+            if broker.is_cluster() {
+                let partition = broker.groups.partition_of(key);
+                let leader = broker
+                    .metadata
+                    .topic(crate::group::OFFSETS_TOPIC)
+                    .and_then(|t| {
+                        t.partitions
+                            .iter()
+                            .find(|p| p.index == partition)
+                            .map(|p| p.leader)
+                    });
+                return match leader.and_then(|l| broker.broker_endpoint(l, listener)) {
+                    Some((node, host, port)) => (ErrorCode::NONE, None, node, host, port),
+                    None => fail(
+                        ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                        format!(
+                            "the leader of {}-{partition} is not available",
+                            crate::group::OFFSETS_TOPIC
+                        ),
+                    ),
+                };
+            }
             let (node, host, port) = broker.endpoint(listener);
             (ErrorCode::NONE, None, node, host, port)
         }
@@ -611,5 +633,111 @@ pub fn offset_delete(broker: &Broker, r: OffsetDeleteRequest) -> OffsetDeleteRes
             })
             .collect(),
         ..Default::default()
+    }
+}
+
+/// In a cluster, whether this broker coordinates `group` (it leads the group's
+/// `__consumer_offsets` partition).
+fn coordinates(broker: &Broker, group: &str) -> bool {
+    if !broker.is_cluster() {
+        return true;
+    }
+    let partition = broker.groups.partition_of(group);
+    broker
+        .check_leader(crate::group::OFFSETS_TOPIC, partition)
+        .is_ok()
+}
+
+/// NOT_COORDINATOR for a group request that reached a broker not coordinating its group
+/// (the client looks the coordinator up again).
+pub fn not_coordinator(
+    broker: &Broker,
+    body: &crate::protocol::RequestBody,
+) -> Option<crate::protocol::ResponseBody> {
+    use crate::protocol::{RequestBody as Q, ResponseBody as A};
+    let nc = ErrorCode::NOT_COORDINATOR.0;
+    if !broker.is_cluster() {
+        return None;
+    }
+    match body {
+        Q::JoinGroup(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::JoinGroup(JoinGroupResponse {
+                error_code: nc,
+                generation_id: -1,
+                member_id: r.member_id.clone(),
+                ..Default::default()
+            }))
+        }
+        Q::SyncGroup(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::SyncGroup(SyncGroupResponse {
+                error_code: nc,
+                ..Default::default()
+            }))
+        }
+        Q::Heartbeat(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::Heartbeat(HeartbeatResponse {
+                error_code: nc,
+                ..Default::default()
+            }))
+        }
+        Q::LeaveGroup(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::LeaveGroup(LeaveGroupResponse {
+                error_code: nc,
+                ..Default::default()
+            }))
+        }
+        Q::OffsetCommit(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::OffsetCommit(OffsetCommitResponse {
+                topics: r
+                    .topics
+                    .iter()
+                    .map(|t| OffsetCommitResponseTopic {
+                        name: t.name.clone(),
+                        partitions: t
+                            .partitions
+                            .iter()
+                            .map(|p| OffsetCommitResponsePartition {
+                                partition_index: p.partition_index,
+                                error_code: nc,
+                                ..Default::default()
+                            })
+                            .collect(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }))
+        }
+        Q::OffsetDelete(r) if !coordinates(broker, &r.group_id) => {
+            Some(A::OffsetDelete(OffsetDeleteResponse {
+                error_code: nc,
+                ..Default::default()
+            }))
+        }
+        Q::OffsetFetch(r) if !r.group_id.is_empty() && !coordinates(broker, &r.group_id) => {
+            Some(A::OffsetFetch(OffsetFetchResponse {
+                error_code: nc,
+                ..Default::default()
+            }))
+        }
+        Q::OffsetFetch(r) if r.groups.iter().any(|g| !coordinates(broker, &g.group_id)) => {
+            Some(A::OffsetFetch(OffsetFetchResponse {
+                groups: r
+                    .groups
+                    .iter()
+                    .map(|g| OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        error_code: if coordinates(broker, &g.group_id) {
+                            0
+                        } else {
+                            nc
+                        },
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }))
+        }
+        _ => None,
     }
 }

@@ -116,16 +116,22 @@ pub fn handle(
             })
             .collect(),
     };
-    ResponseBody::Metadata(MetadataResponse {
-        brokers: vec![MetadataResponseBroker {
+    let brokers = broker
+        .live_brokers(listener)
+        .into_iter()
+        .map(|(node_id, host, port, rack)| MetadataResponseBroker {
             node_id,
             host,
             port,
-            rack: None,
+            rack,
             ..Default::default()
-        }],
+        })
+        .collect();
+    let _ = (node_id, host, port);
+    ResponseBody::Metadata(MetadataResponse {
+        brokers,
         cluster_id: Some(broker.cluster_id.clone()),
-        controller_id: node_id,
+        controller_id: broker.active_controller().unwrap_or(-1),
         topics,
         ..Default::default()
     })
@@ -136,17 +142,21 @@ pub fn describe_cluster(
     _request: DescribeClusterRequest,
     listener: usize,
 ) -> ResponseBody {
-    let (node_id, host, port) = broker.endpoint(listener);
-    ResponseBody::DescribeCluster(DescribeClusterResponse {
-        cluster_id: broker.cluster_id.clone(),
-        controller_id: node_id,
-        brokers: vec![DescribeClusterBroker {
+    let brokers = broker
+        .live_brokers(listener)
+        .into_iter()
+        .map(|(node_id, host, port, rack)| DescribeClusterBroker {
             broker_id: node_id,
             host,
             port,
-            rack: None,
+            rack,
             ..Default::default()
-        }],
+        })
+        .collect();
+    ResponseBody::DescribeCluster(DescribeClusterResponse {
+        cluster_id: broker.cluster_id.clone(),
+        controller_id: broker.active_controller().unwrap_or(-1),
+        brokers,
         ..Default::default()
     })
 }

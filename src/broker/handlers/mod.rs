@@ -47,7 +47,30 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
     let client_id = request.header.client_id.clone().unwrap_or_default();
     let b = broker.as_ref();
     let respond = Outcome::Respond;
+    if broker.is_cluster() && super::controller::is_forwarded(request.api_key) {
+        let local_broker = broker.clone();
+        let body = super::controller::forward_admin(
+            broker,
+            request.api_key,
+            version,
+            request.body,
+            move |body| {
+                let b = local_broker.clone();
+                async move { admin_write(&b, body, version, controller_listener) }
+            },
+        )
+        .await;
+        return respond(body);
+    }
+    if let Some(answer) = groups::not_coordinator(b, &request.body) {
+        return respond(answer);
+    }
     match request.body {
+        RequestBody::BrokerRegistration(r) => respond(super::controller::broker_registration(b, r)),
+        RequestBody::BrokerHeartbeat(r) => respond(super::controller::broker_heartbeat(b, r)),
+        RequestBody::AllocateProducerIds(r) => {
+            respond(super::controller::allocate_producer_ids(b, r))
+        }
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,
@@ -60,7 +83,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),
         RequestBody::InitProducerId(r) => respond(offsets::init_producer_id(b, r)),
         RequestBody::DescribeProducers(r) => respond(offsets::describe_producers(b, r)),
-        RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version)),
+        RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version, false)),
         RequestBody::DeleteTopics(r) => respond(topics::delete_topics(b, r, version)),
         RequestBody::CreatePartitions(r) => respond(topics::create_partitions(b, r)),
         RequestBody::DescribeTopicPartitions(r) => {
@@ -107,5 +130,22 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
             "{} is not served by this broker",
             other.api_key().name()
         )),
+    }
+}
+
+/// The admin writes, handled on this node (the active controller in a cluster).
+fn admin_write(
+    b: &Broker,
+    body: RequestBody,
+    version: i16,
+    controller_listener: bool,
+) -> ResponseBody {
+    match body {
+        RequestBody::CreateTopics(r) => topics::create_topics(b, r, version, controller_listener),
+        RequestBody::DeleteTopics(r) => topics::delete_topics(b, r, version),
+        RequestBody::CreatePartitions(r) => topics::create_partitions(b, r),
+        RequestBody::AlterConfigs(r) => configs::alter_configs(b, r),
+        RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(b, r),
+        other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
 }

@@ -173,7 +173,7 @@ pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> Resp
         // Without a transactional id Kafka always hands out a new producer id at epoch 0,
         // whatever id and epoch the request names: epoch bumps belong to transactional ids,
         // so no client can bump (and so fence) another producer's epoch.
-        match tokio::task::block_in_place(|| broker.metadata.allocate_producer_id()) {
+        match tokio::task::block_in_place(|| broker.allocate_producer_id()) {
             Ok(id) => (r.producer_id, r.producer_epoch) = (id, 0),
             Err(code) => r.error_code = code.0,
         }

@@ -65,6 +65,10 @@ fn produce_partition(
         let why = format!("Cannot append to internal topic {topic}");
         return (failed(index, ErrorCode::INVALID_TOPIC_EXCEPTION, why), None);
     }
+    if let Err(code) = broker.check_leader(topic, index) {
+        let why = format!("this broker does not lead {topic}-{index}");
+        return (failed(index, code, why), None);
+    }
     if broker.replicas.get(topic, index).is_none() {
         let why = format!("{topic}-{index} does not exist");
         return (

@@ -20,7 +20,15 @@ use std::collections::BTreeMap;
 use crate::limits::MAX_PARTITIONS_PER_REQUEST;
 const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
 
-pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16) -> ResponseBody {
+/// CreateTopics. `from_controller_listener`: a broker of the cluster may ask the active
+/// controller (on its controller listener) for `__consumer_offsets`, which is then created
+/// with the broker's own settings for it.
+pub fn create_topics(
+    broker: &Broker,
+    request: CreateTopicsRequest,
+    version: i16,
+    from_controller_listener: bool,
+) -> ResponseBody {
     let requested: i64 = request
         .topics
         .iter()
@@ -67,6 +75,19 @@ pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16
                 ));
                 return r;
             }
+            if from_controller_listener && t.name == crate::group::OFFSETS_TOPIC {
+                match tokio::task::block_in_place(|| broker.ensure_offsets_topic()) {
+                    Ok(()) => {
+                        if let Some(topic) = broker.metadata.topic(&t.name) {
+                            r.topic_id = topic.id;
+                            r.num_partitions = topic.partitions.len() as i32;
+                            r.replication_factor = 1;
+                        }
+                    }
+                    Err(code) => r.error_code = code.0,
+                }
+                return r;
+            }
             let configs: BTreeMap<String, String> = t
                 .configs
                 .iter()
@@ -81,23 +102,29 @@ pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, version: i16
                     .map(|a| a.broker_ids.len())
                     .max()
                     .unwrap_or(0) as i16;
-                if t.assignments
-                    .iter()
-                    .flat_map(|a| &a.broker_ids)
-                    .any(|&b| b != broker.node_id)
-                {
-                    r.error_code = ErrorCode::INVALID_REPLICA_ASSIGNMENT.0;
-                    r.error_message = Some(format!(
-                        "replica assignment names brokers other than {}",
-                        broker.node_id
-                    ));
-                    return r;
-                }
                 (t.assignments.len() as i32, rf)
             };
-            match tokio::task::block_in_place(|| {
-                broker.create_topic(&t.name, partitions, rf, &configs, request.validate_only)
-            }) {
+            let mut assignment: Vec<(i32, Vec<i32>)> = t
+                .assignments
+                .iter()
+                .map(|a| (a.partition_index, a.broker_ids.clone()))
+                .collect();
+            assignment.sort_by_key(|a| a.0);
+            if assignment.iter().enumerate().any(|(i, a)| a.0 != i as i32) {
+                r.error_code = ErrorCode::INVALID_REPLICA_ASSIGNMENT.0;
+                r.error_message =
+                    Some("partitions in the replica assignment must be 0..n, each once".into());
+                return r;
+            }
+            let created = tokio::task::block_in_place(|| {
+                if assignment.is_empty() {
+                    broker.create_topic(&t.name, partitions, rf, &configs, request.validate_only)
+                } else {
+                    let a = assignment.into_iter().map(|a| a.1).collect();
+                    broker.create_topic_assigned(&t.name, a, &configs, request.validate_only)
+                }
+            });
+            match created {
                 Ok(topic) => {
                     r.topic_id = topic.id;
                     r.num_partitions = if partitions == -1 {
@@ -228,9 +255,12 @@ pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest) -> R
             let outcome = match broker.metadata.topic(&t.name) {
                 None => Err(AdminError::new(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, format!("topic '{}' does not exist", t.name))),
                 Some(topic) if t.count <= topic.partitions.len() as i32 => Err(AdminError::new(ErrorCode::INVALID_PARTITIONS, format!("topic currently has {} partitions, {} would not increase the number of partitions", topic.partitions.len(), t.count))),
-                Some(_) if t.assignments.iter().flatten().flat_map(|a| &a.broker_ids).any(|&b| b != broker.node_id) => Err(AdminError::new(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "assignment names unknown brokers")),
+                Some(topic) if t.assignments.as_ref().is_some_and(|a| a.len() as i32 != t.count - topic.partitions.len() as i32) => Err(AdminError::new(ErrorCode::INVALID_REPLICA_ASSIGNMENT, format!("the assignment names {} new partitions; {} are being added", t.assignments.as_ref().map_or(0, Vec::len), t.count - topic.partitions.len() as i32))),
                 Some(_) if request.validate_only => Ok(()),
-                Some(_) => tokio::task::block_in_place(|| broker.add_partitions(&t.name, t.count)),
+                Some(_) => {
+                    let a = t.assignments.as_ref().map(|a| a.iter().map(|x| x.broker_ids.clone()).collect());
+                    tokio::task::block_in_place(|| broker.add_partitions(&t.name, t.count, a))
+                }
             };
             if let Err(e) = outcome {
                 r.error_code = e.code.0;

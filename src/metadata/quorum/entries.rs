@@ -15,9 +15,7 @@ use crate::protocol::messages::{
     snapshot_header_record::SnapshotHeaderRecord,
     voters_record::{self, VotersRecord},
 };
-use crate::protocol::record_batch::{
-    self, BatchBuilder, BatchHeader, ATTR_CONTROL,
-};
+use crate::protocol::record_batch::{self, BatchBuilder, BatchHeader, ATTR_CONTROL};
 use crate::protocol::{Compression, Uuid};
 use bytes::Bytes;
 use openraft::{BasicNode, Entry, EntryPayload, LogId, Membership};
@@ -49,7 +47,12 @@ fn encode_message<M: Message>(m: &M, version: i16) -> Vec<u8> {
 
 /// A batch of `records` ((key, value) pairs) at base offset `base` with leader epoch `epoch`,
 /// flagged as control records when `control`.
-pub fn batch(records: &[(Option<Vec<u8>>, Vec<u8>)], control: bool, base: i64, epoch: i32) -> Bytes {
+pub fn batch(
+    records: &[(Option<Vec<u8>>, Vec<u8>)],
+    control: bool,
+    base: i64,
+    epoch: i32,
+) -> Bytes {
     let now = crate::time::now_ms();
     let mut b = BatchBuilder::new();
     for (k, v) in records {
@@ -172,8 +175,14 @@ pub fn encode_entry(entry: &Entry<TypeConfig>, base: i64, leader: i32, voters: &
             };
             batch(
                 &[
-                    (Some(control_key(KRAFT_VERSION)), encode_message(&version, 0)),
-                    (Some(control_key(KRAFT_VOTERS)), encode_message(&voters_of(m), 0)),
+                    (
+                        Some(control_key(KRAFT_VERSION)),
+                        encode_message(&version, 0),
+                    ),
+                    (
+                        Some(control_key(KRAFT_VOTERS)),
+                        encode_message(&voters_of(m), 0),
+                    ),
                 ],
                 true,
                 base,
@@ -237,7 +246,11 @@ pub fn decode_entry(batch: &Bytes, index: u64) -> Result<Entry<TypeConfig>, Stri
 
 /// A snapshot file in Kafka's layout: a SnapshotHeader control batch, the records in data
 /// batches, a SnapshotFooter control batch; offsets from 0, leader epoch `epoch`.
-pub fn encode_snapshot(records: &[Vec<u8>], epoch: i32, voters: Option<&Membership<u64, BasicNode>>) -> Vec<u8> {
+pub fn encode_snapshot(
+    records: &[Vec<u8>],
+    epoch: i32,
+    voters: Option<&Membership<u64, BasicNode>>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut offset = 0i64;
     let header = SnapshotHeaderRecord {
@@ -245,15 +258,24 @@ pub fn encode_snapshot(records: &[Vec<u8>], epoch: i32, voters: Option<&Membersh
         last_contained_log_timestamp: crate::time::now_ms(),
         ..Default::default()
     };
-    let mut control = vec![(Some(control_key(SNAPSHOT_HEADER)), encode_message(&header, 0))];
+    let mut control = vec![(
+        Some(control_key(SNAPSHOT_HEADER)),
+        encode_message(&header, 0),
+    )];
     if let Some(m) = voters {
         let version = KRaftVersionRecord {
             version: 0,
             k_raft_version: 1,
             ..Default::default()
         };
-        control.push((Some(control_key(KRAFT_VERSION)), encode_message(&version, 0)));
-        control.push((Some(control_key(KRAFT_VOTERS)), encode_message(&voters_of(m), 0)));
+        control.push((
+            Some(control_key(KRAFT_VERSION)),
+            encode_message(&version, 0),
+        ));
+        control.push((
+            Some(control_key(KRAFT_VOTERS)),
+            encode_message(&voters_of(m), 0),
+        ));
     }
     let n = control.len() as i64;
     out.extend_from_slice(&batch(&control, true, offset, epoch));
@@ -268,7 +290,10 @@ pub fn encode_snapshot(records: &[Vec<u8>], epoch: i32, voters: Option<&Membersh
         ..Default::default()
     };
     out.extend_from_slice(&batch(
-        &[(Some(control_key(SNAPSHOT_FOOTER)), encode_message(&footer, 0))],
+        &[(
+            Some(control_key(SNAPSHOT_FOOTER)),
+            encode_message(&footer, 0),
+        )],
         true,
         offset,
         epoch,
@@ -285,7 +310,12 @@ pub fn decode_snapshot(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         let rs = record_batch::decode_records(&batch, 256 << 20).map_err(|e| e.to_string())?;
         if h.is_control() {
             for r in rs {
-                match r.key.as_ref().filter(|k| k.len() >= 4).map(|k| i16::from_be_bytes([k[2], k[3]])) {
+                match r
+                    .key
+                    .as_ref()
+                    .filter(|k| k.len() >= 4)
+                    .map(|k| i16::from_be_bytes([k[2], k[3]]))
+                {
                     Some(SNAPSHOT_HEADER) => header = true,
                     Some(SNAPSHOT_FOOTER) => footer = true,
                     _ => {}
@@ -300,4 +330,3 @@ pub fn decode_snapshot(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
     Ok(records)
 }
-

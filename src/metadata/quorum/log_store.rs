@@ -61,7 +61,9 @@ pub struct LogStore {
 
 impl Debug for LogStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogStore").field("state", &self.state_path).finish()
+        f.debug_struct("LogStore")
+            .field("state", &self.state_path)
+            .finish()
     }
 }
 
@@ -134,7 +136,12 @@ impl LogStore {
     }
 
     fn save_state(&self, sync: bool) -> Result<(), std::io::Error> {
-        let state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let bytes = serde_json::to_vec(&state).map_err(io_err)?;
         let fs = self.log.lock().fs().clone();
         if sync {
@@ -148,7 +155,11 @@ impl LogStore {
 
     fn read_range(&self, start: u64, end: u64) -> Result<Vec<Entry<TypeConfig>>, String> {
         let (first_index, spans) = {
-            let p = self.shared.positions.lock().unwrap_or_else(|e| e.into_inner());
+            let p = self
+                .shared
+                .positions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let lo = start.max(p.first_index);
             let hi = end.min(p.first_index + p.entries.len() as u64);
             if lo >= hi {
@@ -217,7 +228,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .last_purged;
-        let p = self.shared.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let p = self
+            .shared
+            .positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let last = p.entries.last().map(|e| {
             LogId::new(
                 openraft::CommittedLeaderId::new(e.term, 0),
@@ -248,21 +263,42 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
-        Ok(self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).vote)
+        Ok(self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .vote)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<u64>>) -> Result<(), StorageError<u64>> {
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).committed = committed;
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<u64>>,
+    ) -> Result<(), StorageError<u64>> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .committed = committed;
         let this = self.clone();
         tokio::task::block_in_place(|| this.save_state(false))
             .map_err(|e| StorageIOError::write(&e).into())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
-        Ok(self.shared.state.lock().unwrap_or_else(|e| e.into_inner()).committed)
+        Ok(self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError<u64>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<u64>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -287,7 +323,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     .lock()
                     .append_as_follower(&batch, now)
                     .map_err(|e| io_err(e.message))?;
-                let mut p = self.shared.positions.lock().unwrap_or_else(|e| e.into_inner());
+                let mut p = self
+                    .shared
+                    .positions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 let expected = p.first_index + p.entries.len() as u64;
                 if entry.log_id.index != expected {
                     return Err(io_err(format!(
@@ -322,7 +362,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         let offset = {
-            let mut p = self.shared.positions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = self
+                .shared
+                .positions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if log_id.index < p.first_index {
                 return Ok(());
             }
@@ -339,7 +383,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         let (first_offset, fully) = {
-            let mut p = self.shared.positions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut p = self
+                .shared
+                .positions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if log_id.index < p.first_index {
                 return Ok(());
             }
@@ -382,4 +430,3 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }
-

@@ -70,7 +70,10 @@ impl StateMachine {
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".checkpoint") && parse_snapshot_id(n.trim_end_matches(".checkpoint")).is_some())
+            .filter(|n| {
+                n.ends_with(".checkpoint")
+                    && parse_snapshot_id(n.trim_end_matches(".checkpoint")).is_some()
+            })
             .collect();
         names.sort();
         while let Some(name) = names.pop() {
@@ -131,8 +134,7 @@ impl StateMachine {
         for e in std::fs::read_dir(dir)?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let keep = name.starts_with(&s.meta.snapshot_id);
-            if !keep && (name.ends_with(".checkpoint") || name.ends_with(".checkpoint.kfk.json"))
-            {
+            if !keep && (name.ends_with(".checkpoint") || name.ends_with(".checkpoint.kfk.json")) {
                 let _ = std::fs::remove_file(e.path());
             }
         }
@@ -149,11 +151,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .unwrap_or_else(|e| e.into_inner())
             .to_records();
         let epoch = self.last_applied.map_or(0, |l| l.leader_id.term);
-        let data = encode_snapshot(
-            &records,
-            epoch as i32,
-            Some(self.membership.membership()),
-        );
+        let data = encode_snapshot(&records, epoch as i32, Some(self.membership.membership()));
         let id = snapshot_name(self.next_offset, epoch);
         let meta = SnapshotMeta {
             last_log_id: self.last_applied,
@@ -203,7 +201,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                     changes.push(change)
                                 }
                                 Ok(_) => {}
-                                Err(e) => tracing::error!(error = %e, "applying a committed metadata record failed"),
+                                Err(e) => {
+                                    tracing::error!(error = %e, "applying a committed metadata record failed")
+                                }
                             }
                         }
                     }
@@ -238,7 +238,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -266,7 +268,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
         Ok(self.current.as_ref().map(|s| Snapshot {
             meta: s.meta.clone(),
             snapshot: Box::new(Cursor::new(s.data.clone())),

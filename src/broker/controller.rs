@@ -1,0 +1,690 @@
+//! The cluster's control plane on each node: the active controller's duties (broker
+//! registration and heartbeats, fencing on session expiry, controlled shutdown, producer-id
+//! blocks), the broker's side of its lifecycle (register, heartbeat, ask to shut down), and
+//! forwarding of admin requests from any node to the active controller (NOT_CONTROLLER is
+//! retried here, never answered to a client).
+
+use super::Broker;
+use crate::metadata::controller::Registration;
+use crate::protocol::messages::allocate_producer_ids_request::AllocateProducerIdsRequest;
+use crate::protocol::messages::allocate_producer_ids_response::AllocateProducerIdsResponse;
+use crate::protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
+use crate::protocol::messages::broker_heartbeat_response::BrokerHeartbeatResponse;
+use crate::protocol::messages::broker_registration_request::{self, BrokerRegistrationRequest};
+use crate::protocol::messages::broker_registration_response::BrokerRegistrationResponse;
+use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody, Uuid};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Producer ids per AllocateProducerIds block (Kafka's).
+const PRODUCER_ID_BLOCK: i64 = 1000;
+/// How long a forwarded admin request keeps retrying while no controller answers.
+const FORWARD_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Control-plane state of a cluster node.
+#[derive(Debug)]
+pub struct ControlPlane {
+    pub channel: Arc<super::controller_channel::ControllerChannel>,
+    /// Controller side: when each broker last sent a heartbeat.
+    heartbeats: Mutex<HashMap<i32, Instant>>,
+    /// Controller side: the Raft term in which this node last became active.
+    active_term: Mutex<Option<u64>>,
+    /// Broker side.
+    pub incarnation_id: Uuid,
+    pub broker_epoch: AtomicI64,
+    pub fenced: AtomicBool,
+    /// Broker side: this node's producer-id block, `(next, end)`.
+    producer_ids: Mutex<(i64, i64)>,
+}
+
+impl Default for ControlPlane {
+    fn default() -> Self {
+        ControlPlane {
+            channel: Default::default(),
+            heartbeats: Mutex::new(HashMap::new()),
+            active_term: Mutex::new(None),
+            incarnation_id: Uuid::random(),
+            broker_epoch: AtomicI64::new(-1),
+            fenced: AtomicBool::new(true),
+            producer_ids: Mutex::new((0, 0)),
+        }
+    }
+}
+
+impl Broker {
+    /// Whether this node is part of a multi-node cluster (a metadata quorum).
+    pub fn is_cluster(&self) -> bool {
+        self.metadata.quorum().is_some()
+    }
+
+    /// The active controller's node id, if known.
+    pub fn active_controller(&self) -> Option<i32> {
+        match self.metadata.quorum() {
+            Some(q) => q.raft.metrics().borrow().current_leader.map(|n| n as i32),
+            None => Some(self.node_id),
+        }
+    }
+
+    pub fn is_active_controller(&self) -> bool {
+        match self.metadata.quorum() {
+            Some(q) => {
+                let m = q.raft.metrics().borrow().clone();
+                m.current_leader == Some(self.node_id as u64)
+                    && m.state == openraft::ServerState::Leader
+            }
+            None => true,
+        }
+    }
+
+    /// `(id, host, port, rack)` of every broker clients may use, as reached through the
+    /// listener a request came in on: on a single node itself; in a cluster every
+    /// registered, unfenced broker (its endpoint of the same listener name).
+    pub fn live_brokers(&self, listener: usize) -> Vec<(i32, String, i32, Option<String>)> {
+        if !self.is_cluster() {
+            let (id, host, port) = self.endpoint(listener);
+            return vec![(id, host, port, self.config.rack.clone())];
+        }
+        let name = self
+            .listeners
+            .get(listener)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        self.metadata
+            .brokers()
+            .into_iter()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let ep = b
+                    .endpoints
+                    .iter()
+                    .find(|e| e.0 == name)
+                    .or(b.endpoints.first())?;
+                Some((b.id, ep.1.clone(), i32::from(ep.2), b.rack.clone()))
+            })
+            .collect()
+    }
+
+    /// `(id, host, port)` of broker `id` for clients of `listener`, if it is live.
+    pub fn broker_endpoint(&self, id: i32, listener: usize) -> Option<(i32, String, i32)> {
+        self.live_brokers(listener)
+            .into_iter()
+            .find(|b| b.0 == id)
+            .map(|b| (b.0, b.1, b.2))
+    }
+
+    /// In a cluster, whether this node leads `topic`-`index`: UNKNOWN_TOPIC_OR_PARTITION
+    /// when the metadata does not know it, NOT_LEADER_OR_FOLLOWER when another broker (or
+    /// nobody) leads it, so clients refresh their metadata and go to the leader.
+    pub fn check_leader(&self, topic: &str, index: i32) -> Result<(), ErrorCode> {
+        if !self.is_cluster() {
+            return Ok(());
+        }
+        let Some(t) = self.metadata.topic(topic) else {
+            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        };
+        match t.partitions.iter().find(|p| p.index == index) {
+            None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+            Some(p) if p.leader != self.node_id => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            Some(_) if self.replicas.get(topic, index).is_none() => {
+                Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// `host:port` of a controller's controller listener (its `controller.quorum.voters`
+    /// entry).
+    pub fn controller_addr(&self, id: i32) -> Option<String> {
+        self.config
+            .quorum_voters
+            .iter()
+            .find(|v| v.node_id == id)
+            .map(|v| format!("{}:{}", v.host, v.port))
+    }
+
+    /// A producer id never handed out before: from the metadata log on a single node, from
+    /// a controller-allocated block in a cluster. Blocking.
+    pub fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
+        if !self.is_cluster() {
+            return self.metadata.allocate_producer_id();
+        }
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(next_producer_id(self)))
+    }
+
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.broker_session_timeout_ms.max(5000))
+    }
+
+    /// Sends `body` to the active controller, retrying (new controller, NOT_CONTROLLER)
+    /// until `deadline`.
+    pub async fn send_to_controller(
+        &self,
+        api_key: ApiKey,
+        version: i16,
+        body: &RequestBody,
+        deadline: Instant,
+    ) -> Result<ResponseBody, String> {
+        let mut last = String::from("no active controller");
+        while Instant::now() < deadline && !self.is_shutting_down() {
+            if let Some(addr) = self
+                .active_controller()
+                .and_then(|c| self.controller_addr(c))
+            {
+                match self
+                    .control
+                    .channel
+                    .request(&addr, api_key, version, body, self.request_timeout())
+                    .await
+                {
+                    Ok(r) if !has_not_controller(&r) => return Ok(r),
+                    Ok(_) => last = format!("{addr} is no longer the controller"),
+                    Err(e) => last = e,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last)
+    }
+}
+
+/// Whether a response says NOT_CONTROLLER (anywhere in it).
+pub fn has_not_controller(body: &ResponseBody) -> bool {
+    let nc = ErrorCode::NOT_CONTROLLER.0;
+    match body {
+        ResponseBody::CreateTopics(r) => r.topics.iter().any(|t| t.error_code == nc),
+        ResponseBody::DeleteTopics(r) => r.responses.iter().any(|t| t.error_code == nc),
+        ResponseBody::CreatePartitions(r) => r.results.iter().any(|t| t.error_code == nc),
+        ResponseBody::AlterConfigs(r) => r.responses.iter().any(|t| t.error_code == nc),
+        ResponseBody::IncrementalAlterConfigs(r) => r.responses.iter().any(|t| t.error_code == nc),
+        ResponseBody::BrokerRegistration(r) => r.error_code == nc,
+        ResponseBody::BrokerHeartbeat(r) => r.error_code == nc,
+        ResponseBody::AllocateProducerIds(r) => r.error_code == nc,
+        _ => false,
+    }
+}
+
+/// The admin writes a cluster forwards to its active controller.
+pub fn is_forwarded(api: ApiKey) -> bool {
+    matches!(
+        api,
+        ApiKey::CreateTopics
+            | ApiKey::DeleteTopics
+            | ApiKey::CreatePartitions
+            | ApiKey::AlterConfigs
+            | ApiKey::IncrementalAlterConfigs
+    )
+}
+
+/// Handles an admin write in a cluster: here when this node is the active controller,
+/// otherwise at the active controller; a NOT_CONTROLLER answer (leadership moved meanwhile)
+/// is retried until a controller answers or the deadline passes.
+pub async fn forward_admin<F, Fut>(
+    broker: &Arc<Broker>,
+    api_key: ApiKey,
+    version: i16,
+    body: RequestBody,
+    local: F,
+) -> ResponseBody
+where
+    F: Fn(RequestBody) -> Fut,
+    Fut: std::future::Future<Output = ResponseBody>,
+{
+    let deadline = Instant::now() + FORWARD_DEADLINE;
+    let mut last: Option<ResponseBody> = None;
+    while Instant::now() < deadline && !broker.is_shutting_down() {
+        if broker.is_active_controller() {
+            let r = local(body.clone()).await;
+            if !has_not_controller(&r) {
+                return r;
+            }
+            last = Some(r);
+        } else if let Some(addr) = broker
+            .active_controller()
+            .and_then(|c| broker.controller_addr(c))
+        {
+            match broker
+                .control
+                .channel
+                .request(&addr, api_key, version, &body, FORWARD_DEADLINE)
+                .await
+            {
+                Ok(r) if !has_not_controller(&r) => return r,
+                Ok(r) => last = Some(r),
+                Err(e) => {
+                    tracing::debug!(error = %e, "forwarding to the controller failed; retrying")
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    match last {
+        Some(r) => r,
+        // Nothing answered: handle it here, which answers NOT_CONTROLLER per item.
+        None => local(body).await,
+    }
+}
+
+/// BrokerRegistration, on the active controller.
+pub fn broker_registration(broker: &Broker, r: BrokerRegistrationRequest) -> ResponseBody {
+    let reply = |code: ErrorCode, epoch: i64| {
+        ResponseBody::BrokerRegistration(BrokerRegistrationResponse {
+            error_code: code.0,
+            broker_epoch: epoch,
+            ..Default::default()
+        })
+    };
+    if !broker.is_active_controller() {
+        return reply(ErrorCode::NOT_CONTROLLER, -1);
+    }
+    if r.cluster_id != broker.cluster_id {
+        tracing::error!(broker = r.broker_id, theirs = %r.cluster_id, ours = %broker.cluster_id, "refused a broker of another cluster");
+        return reply(ErrorCode::INCONSISTENT_CLUSTER_ID, -1);
+    }
+    let reg = Registration {
+        broker_id: r.broker_id,
+        incarnation_id: r.incarnation_id,
+        endpoints: r
+            .listeners
+            .iter()
+            .map(|l: &broker_registration_request::Listener| {
+                (l.name.clone(), l.host.clone(), l.port)
+            })
+            .collect(),
+        rack: r.rack.clone(),
+        features: r
+            .features
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    f.min_supported_version,
+                    f.max_supported_version,
+                )
+            })
+            .collect(),
+    };
+    match tokio::task::block_in_place(|| broker.metadata.register_broker(&reg)) {
+        Ok(epoch) => {
+            broker
+                .control
+                .heartbeats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(r.broker_id, Instant::now());
+            tracing::info!(broker = r.broker_id, epoch, "registered broker");
+            reply(ErrorCode::NONE, epoch)
+        }
+        Err(code) => reply(code, -1),
+    }
+}
+
+/// BrokerHeartbeat, on the active controller.
+pub fn broker_heartbeat(broker: &Broker, r: BrokerHeartbeatRequest) -> ResponseBody {
+    let reply = |code: ErrorCode, caught_up: bool, fenced: bool, shut_down: bool| {
+        ResponseBody::BrokerHeartbeat(BrokerHeartbeatResponse {
+            error_code: code.0,
+            is_caught_up: caught_up,
+            is_fenced: fenced,
+            should_shut_down: shut_down,
+            ..Default::default()
+        })
+    };
+    if !broker.is_active_controller() {
+        return reply(ErrorCode::NOT_CONTROLLER, false, true, false);
+    }
+    let Some(b) = broker
+        .metadata
+        .brokers()
+        .into_iter()
+        .find(|b| b.id == r.broker_id)
+    else {
+        return reply(ErrorCode::STALE_BROKER_EPOCH, false, true, false);
+    };
+    if b.epoch != r.broker_epoch {
+        return reply(ErrorCode::STALE_BROKER_EPOCH, false, true, false);
+    }
+    broker
+        .control
+        .heartbeats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(r.broker_id, Instant::now());
+    let caught_up = r.current_metadata_offset >= b.registered_at;
+    let result = tokio::task::block_in_place(|| -> Result<(bool, bool), ErrorCode> {
+        if r.want_shut_down {
+            let done = broker
+                .metadata
+                .begin_controlled_shutdown(r.broker_id, r.broker_epoch)?;
+            return Ok((b.fenced, done));
+        }
+        if r.want_fence {
+            broker.metadata.fence_broker(r.broker_id, r.broker_epoch)?;
+            return Ok((true, false));
+        }
+        if b.fenced && caught_up {
+            broker
+                .metadata
+                .unfence_broker(r.broker_id, r.broker_epoch)?;
+            tracing::info!(
+                broker = r.broker_id,
+                "unfenced broker (caught up with the metadata log)"
+            );
+            return Ok((false, false));
+        }
+        Ok((b.fenced, false))
+    });
+    match result {
+        Ok((fenced, shut_down)) => reply(ErrorCode::NONE, caught_up, fenced, shut_down),
+        Err(code) => reply(code, caught_up, b.fenced, false),
+    }
+}
+
+/// AllocateProducerIds, on the active controller.
+pub fn allocate_producer_ids(broker: &Broker, r: AllocateProducerIdsRequest) -> ResponseBody {
+    let reply = |code: ErrorCode, start: i64, len: i32| {
+        ResponseBody::AllocateProducerIds(AllocateProducerIdsResponse {
+            error_code: code.0,
+            producer_id_start: start,
+            producer_id_len: len,
+            ..Default::default()
+        })
+    };
+    if !broker.is_active_controller() {
+        return reply(ErrorCode::NOT_CONTROLLER, -1, 0);
+    }
+    match tokio::task::block_in_place(|| {
+        broker
+            .metadata
+            .allocate_producer_id_block(r.broker_id, r.broker_epoch, PRODUCER_ID_BLOCK)
+    }) {
+        Ok(start) => reply(ErrorCode::NONE, start, PRODUCER_ID_BLOCK as i32),
+        Err(code) => reply(code, -1, 0),
+    }
+}
+
+/// A producer id for InitProducerId: from this node's block, fetching a new block from the
+/// controller when it runs out.
+pub async fn next_producer_id(broker: &Broker) -> Result<i64, ErrorCode> {
+    {
+        let mut ids = broker
+            .control
+            .producer_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if ids.0 < ids.1 {
+            ids.0 += 1;
+            return Ok(ids.0 - 1);
+        }
+    }
+    let body = RequestBody::AllocateProducerIds(AllocateProducerIdsRequest {
+        broker_id: broker.node_id,
+        broker_epoch: broker.control.broker_epoch.load(Ordering::Acquire),
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    match broker
+        .send_to_controller(ApiKey::AllocateProducerIds, 0, &body, deadline)
+        .await
+    {
+        Ok(ResponseBody::AllocateProducerIds(r)) if r.error_code == 0 => {
+            let mut ids = broker
+                .control
+                .producer_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *ids = (
+                r.producer_id_start + 1,
+                r.producer_id_start + i64::from(r.producer_id_len),
+            );
+            Ok(r.producer_id_start)
+        }
+        Ok(_) | Err(_) => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+    }
+}
+
+/// The active controller's timer: fences brokers whose heartbeats stopped for
+/// `broker.session.timeout.ms`. A newly active controller gives every broker a full session
+/// first, as Kafka's does.
+pub async fn run_controller_duties(broker: Arc<Broker>) {
+    let session = Duration::from_millis(broker.config.broker_session_timeout_ms);
+    let mut tick = tokio::time::interval(Duration::from_millis(
+        (broker.config.broker_session_timeout_ms / 10).clamp(50, 1000),
+    ));
+    let mut stop = broker.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if !broker.is_active_controller() {
+            *broker
+                .control
+                .active_term
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = None;
+            continue;
+        }
+        let term = broker
+            .metadata
+            .quorum()
+            .map(|q| q.raft.metrics().borrow().current_term);
+        let newly_active = {
+            let mut t = broker
+                .control
+                .active_term
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let fresh = *t != term;
+            *t = term;
+            fresh
+        };
+        if newly_active
+            && !broker
+                .metadata
+                .image()
+                .features
+                .contains_key("metadata.version")
+        {
+            // The first controller of a new cluster commits the bootstrap metadata.
+            let records = super::storage::read_bootstrap(&broker.config.log_dirs[0]);
+            match tokio::task::block_in_place(|| broker.metadata.commit(&records)) {
+                Ok(_) => tracing::info!("committed the bootstrap metadata (metadata.version)"),
+                Err(code) => {
+                    tracing::warn!(error = ?code, "committing the bootstrap metadata failed")
+                }
+            }
+        }
+        let now = Instant::now();
+        let brokers = broker.metadata.brokers();
+        let expired: Vec<(i32, i64)> = {
+            let mut hb = broker
+                .control
+                .heartbeats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if newly_active {
+                tracing::info!(node = broker.node_id, "became the active controller");
+                hb.clear();
+            }
+            brokers
+                .iter()
+                .filter(|b| !b.fenced)
+                .filter(|b| {
+                    let seen = *hb.entry(b.id).or_insert(now);
+                    now.duration_since(seen) > session
+                })
+                .map(|b| (b.id, b.epoch))
+                .collect()
+        };
+        for (id, epoch) in expired {
+            tracing::warn!(
+                broker = id,
+                "fencing broker: no heartbeat for {} ms (broker.session.timeout.ms)",
+                session.as_millis()
+            );
+            if let Err(code) =
+                tokio::task::block_in_place(|| broker.metadata.fence_broker(id, epoch))
+            {
+                tracing::warn!(broker = id, error = ?code, "fencing failed");
+            }
+        }
+    }
+}
+
+/// The broker's side: registers with the active controller, then heartbeats every
+/// `broker.heartbeat.interval.ms` with its applied metadata offset; re-registers after a
+/// STALE_BROKER_EPOCH (the controller lost it); refuses to go on in another cluster.
+pub async fn run_broker_lifecycle(broker: Arc<Broker>) {
+    let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms);
+    let mut stop = broker.shutdown_signal();
+    let mut registered = false;
+    let mut last_lag_warning = Instant::now();
+    loop {
+        if broker.is_shutting_down() {
+            return;
+        }
+        let deadline = Instant::now() + interval.max(Duration::from_secs(1));
+        if !registered {
+            match register(&broker, deadline).await {
+                Ok(epoch) => {
+                    broker.control.broker_epoch.store(epoch, Ordering::Release);
+                    registered = true;
+                    continue;
+                }
+                Err(Some(fatal)) => {
+                    broker.halt(fatal);
+                    return;
+                }
+                Err(None) => {}
+            }
+        } else {
+            let applied = broker.metadata.applied_offset();
+            let body = RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest {
+                broker_id: broker.node_id,
+                broker_epoch: broker.control.broker_epoch.load(Ordering::Acquire),
+                current_metadata_offset: applied,
+                want_fence: false,
+                want_shut_down: false,
+                ..Default::default()
+            });
+            match broker
+                .send_to_controller(ApiKey::BrokerHeartbeat, 1, &body, deadline)
+                .await
+            {
+                Ok(ResponseBody::BrokerHeartbeat(r)) => {
+                    if r.error_code == ErrorCode::STALE_BROKER_EPOCH.0 {
+                        tracing::warn!(
+                            "the controller no longer knows this broker's epoch; registering again"
+                        );
+                        registered = false;
+                        continue;
+                    }
+                    let was = broker.control.fenced.swap(r.is_fenced, Ordering::AcqRel);
+                    if was != r.is_fenced {
+                        tracing::info!(fenced = r.is_fenced, "broker fencing changed");
+                    }
+                    if !r.is_caught_up && last_lag_warning.elapsed() > Duration::from_secs(5) {
+                        last_lag_warning = Instant::now();
+                        tracing::warn!(applied, "this broker lags the committed metadata");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+            }
+        }
+        // While fenced, heartbeat often: the broker is unfenced as soon as it has caught up.
+        let wait = if broker.control.fenced.load(Ordering::Acquire) {
+            interval.min(Duration::from_millis(200))
+        } else {
+            interval
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Registers; `Err(Some(reason))` when the broker must not go on.
+async fn register(broker: &Broker, deadline: Instant) -> Result<i64, Option<String>> {
+    let listeners = broker
+        .listeners
+        .iter()
+        .filter(|l| !l.controller)
+        .map(|l| broker_registration_request::Listener {
+            name: l.name.clone(),
+            host: l.advertised_host.clone(),
+            port: l.advertised_port(),
+            security_protocol: 0,
+            ..Default::default()
+        })
+        .collect();
+    let body = RequestBody::BrokerRegistration(BrokerRegistrationRequest {
+        broker_id: broker.node_id,
+        cluster_id: broker.cluster_id.clone(),
+        incarnation_id: broker.control.incarnation_id,
+        listeners,
+        features: vec![broker_registration_request::Feature {
+            name: "metadata.version".into(),
+            min_supported_version: 7,
+            max_supported_version: crate::metadata::image::METADATA_VERSION_LEVEL,
+            ..Default::default()
+        }],
+        rack: broker.config.rack.clone(),
+        previous_broker_epoch: broker.control.broker_epoch.load(Ordering::Acquire),
+        ..Default::default()
+    });
+    match broker
+        .send_to_controller(ApiKey::BrokerRegistration, 4, &body, deadline)
+        .await
+    {
+        Ok(ResponseBody::BrokerRegistration(r)) if r.error_code == 0 => {
+            tracing::info!(epoch = r.broker_epoch, "registered with the controller");
+            Ok(r.broker_epoch)
+        }
+        Ok(ResponseBody::BrokerRegistration(r))
+            if r.error_code == ErrorCode::INCONSISTENT_CLUSTER_ID.0 =>
+        {
+            Err(Some(format!(
+                "the controller belongs to another cluster than this node's cluster.id {}; refusing to join",
+                broker.cluster_id
+            )))
+        }
+        Ok(_) => Err(None),
+        Err(e) => {
+            tracing::debug!(error = %e, "registration failed; retrying");
+            Err(None)
+        }
+    }
+}
+
+/// Controlled shutdown (SIGTERM): asks the controller until it answers ShouldShutDown (it
+/// moved every leadership away), or `timeout` passes.
+pub async fn controlled_shutdown(broker: &Broker, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let body = RequestBody::BrokerHeartbeat(BrokerHeartbeatRequest {
+            broker_id: broker.node_id,
+            broker_epoch: broker.control.broker_epoch.load(Ordering::Acquire),
+            current_metadata_offset: broker.metadata.applied_offset(),
+            want_fence: false,
+            want_shut_down: true,
+            ..Default::default()
+        });
+        let step = Instant::now() + Duration::from_secs(2);
+        match broker
+            .send_to_controller(ApiKey::BrokerHeartbeat, 1, &body, step.min(deadline))
+            .await
+        {
+            Ok(ResponseBody::BrokerHeartbeat(r)) if r.should_shut_down || r.error_code != 0 => {
+                tracing::info!("controlled shutdown: the controller released this broker");
+                return;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    tracing::warn!("controlled shutdown: no answer from the controller; stopping anyway");
+}
