@@ -34,6 +34,8 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('producer-perf-test', 'producer-perf-test', [CompletionResultType]::ParameterValue, 'Measure producer throughput and latency (kafka-producer-perf-test)')
             [CompletionResult]::new('consumer-perf-test', 'consumer-perf-test', [CompletionResultType]::ParameterValue, 'Measure consumer throughput (kafka-consumer-perf-test)')
             [CompletionResult]::new('dump-log', 'dump-log', [CompletionResultType]::ParameterValue, 'Print the batches, records and index entries of log segment files (kafka-dump-log)')
+            [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Format storage for a cluster node and make cluster ids (kafka-storage)')
+            [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script for kfk')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print kfk''s man page (roff)')
             break
@@ -228,6 +230,61 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('--deep-iteration', '--deep-iteration', [CompletionResultType]::ParameterName, 'Print every record, not just the batch headers')
             [CompletionResult]::new('--print-data-log', '--print-data-log', [CompletionResultType]::ParameterName, 'Print record keys and payloads (implies --deep-iteration)')
             [CompletionResult]::new('--index-sanity-check', '--index-sanity-check', [CompletionResultType]::ParameterName, 'Check each index entry against the log segment beside it and report mismatches')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;storage' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('random-uuid', 'random-uuid', [CompletionResultType]::ParameterValue, 'Print a new random cluster id')
+            [CompletionResult]::new('format', 'format', [CompletionResultType]::ParameterValue, 'Format the log dirs of a node for a cluster (meta.properties and bootstrap metadata)')
+            break
+        }
+        'kfk;storage;random-uuid' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;storage;format' {
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'The cluster id (every node of a cluster gets the same)')
+            [CompletionResult]::new('--cluster-id', '--cluster-id', [CompletionResultType]::ParameterName, 'The cluster id (every node of a cluster gets the same)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'The node''s config file (server.properties or TOML)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The node''s config file (server.properties or TOML)')
+            [CompletionResult]::new('--override', '--override', [CompletionResultType]::ParameterName, 'Set a config key over the config file. Repeatable')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A dynamic quorum''s initial voters: id@host:port:directory-id,...')
+            [CompletionResult]::new('--initial-controllers', '--initial-controllers', [CompletionResultType]::ParameterName, 'A dynamic quorum''s initial voters: id@host:port:directory-id,...')
+            [CompletionResult]::new('-g', '-g', [CompletionResultType]::ParameterName, 'Skip log dirs that are already formatted instead of failing')
+            [CompletionResult]::new('--ignore-formatted', '--ignore-formatted', [CompletionResultType]::ParameterName, 'Skip log dirs that are already formatted instead of failing')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'A dynamic quorum of this controller alone')
+            [CompletionResult]::new('--standalone', '--standalone', [CompletionResultType]::ParameterName, 'A dynamic quorum of this controller alone')
+            [CompletionResult]::new('-N', '-N ', [CompletionResultType]::ParameterName, 'A controller that joins an existing dynamic quorum later')
+            [CompletionResult]::new('--no-initial-controllers', '--no-initial-controllers', [CompletionResultType]::ParameterName, 'A controller that joins an existing dynamic quorum later')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;dev' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run a local cluster of broker+controller processes until Ctrl-C')
+            break
+        }
+        'kfk;dev;cluster' {
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many nodes (each a broker and a controller)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the nodes keep their data (node-1, node-2, ... inside)')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Client port of node 1; node i listens on PORT+i-1 for clients and on PORT+100+i-1 for controllers')
+            [CompletionResult]::new('--override', '--override', [CompletionResultType]::ParameterName, 'Set a config key on every node. Repeatable')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -37,6 +37,9 @@ _kfk() {
             kfk,consumer-perf-test)
                 cmd="kfk__subcmd__consumer__subcmd__perf__subcmd__test"
                 ;;
+            kfk,dev)
+                cmd="kfk__subcmd__dev"
+                ;;
             kfk,dump-log)
                 cmd="kfk__subcmd__dump__subcmd__log"
                 ;;
@@ -46,11 +49,23 @@ _kfk() {
             kfk,producer-perf-test)
                 cmd="kfk__subcmd__producer__subcmd__perf__subcmd__test"
                 ;;
+            kfk,storage)
+                cmd="kfk__subcmd__storage"
+                ;;
             kfk,topics)
                 cmd="kfk__subcmd__topics"
                 ;;
             kfk__subcmd__broker,start)
                 cmd="kfk__subcmd__broker__subcmd__start"
+                ;;
+            kfk__subcmd__dev,cluster)
+                cmd="kfk__subcmd__dev__subcmd__cluster"
+                ;;
+            kfk__subcmd__storage,format)
+                cmd="kfk__subcmd__storage__subcmd__format"
+                ;;
+            kfk__subcmd__storage,random-uuid)
+                cmd="kfk__subcmd__storage__subcmd__random__subcmd__uuid"
                 ;;
             *)
                 ;;
@@ -59,7 +74,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log completions man"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage dev completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +459,50 @@ _kfk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kfk__subcmd__dev)
+            opts="-h -V --help --version cluster"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__dev__subcmd__cluster)
+            opts="-h -V --nodes --data-dir --port --override --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --override)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kfk__subcmd__dump__subcmd__log)
             opts="-h -V --files --deep-iteration --print-data-log --index-sanity-check --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -523,6 +582,76 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__storage)
+            opts="-h -V --help --version random-uuid format"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__storage__subcmd__format)
+            opts="-t -c -g -s -I -N -h -V --cluster-id --config --override --ignore-formatted --standalone --initial-controllers --no-initial-controllers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cluster-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --override)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --initial-controllers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -I)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__storage__subcmd__random__subcmd__uuid)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -31,6 +31,8 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand producer-perf-test 'Measure producer throughput and latency (kafka-producer-perf-test)'
             cand consumer-perf-test 'Measure consumer throughput (kafka-consumer-perf-test)'
             cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+            cand storage 'Format storage for a cluster node and make cluster ids (kafka-storage)'
+            cand dev 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
             cand completions 'Print a shell completion script for kfk'
             cand man 'Print kfk''s man page (roff)'
         }
@@ -215,6 +217,56 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --deep-iteration 'Print every record, not just the batch headers'
             cand --print-data-log 'Print record keys and payloads (implies --deep-iteration)'
             cand --index-sanity-check 'Check each index entry against the log segment beside it and report mismatches'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;storage'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand random-uuid 'Print a new random cluster id'
+            cand format 'Format the log dirs of a node for a cluster (meta.properties and bootstrap metadata)'
+        }
+        &'kfk;storage;random-uuid'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;storage;format'= {
+            cand -t 'The cluster id (every node of a cluster gets the same)'
+            cand --cluster-id 'The cluster id (every node of a cluster gets the same)'
+            cand -c 'The node''s config file (server.properties or TOML)'
+            cand --config 'The node''s config file (server.properties or TOML)'
+            cand --override 'Set a config key over the config file. Repeatable'
+            cand -I 'A dynamic quorum''s initial voters: id@host:port:directory-id,...'
+            cand --initial-controllers 'A dynamic quorum''s initial voters: id@host:port:directory-id,...'
+            cand -g 'Skip log dirs that are already formatted instead of failing'
+            cand --ignore-formatted 'Skip log dirs that are already formatted instead of failing'
+            cand -s 'A dynamic quorum of this controller alone'
+            cand --standalone 'A dynamic quorum of this controller alone'
+            cand -N 'A controller that joins an existing dynamic quorum later'
+            cand --no-initial-controllers 'A controller that joins an existing dynamic quorum later'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;dev'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand cluster 'Run a local cluster of broker+controller processes until Ctrl-C'
+        }
+        &'kfk;dev;cluster'= {
+            cand --nodes 'How many nodes (each a broker and a controller)'
+            cand --data-dir 'Where the nodes keep their data (node-1, node-2, ... inside)'
+            cand --port 'Client port of node 1; node i listens on PORT+i-1 for clients and on PORT+100+i-1 for controllers'
+            cand --override 'Set a config key on every node. Repeatable'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

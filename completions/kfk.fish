@@ -35,6 +35,8 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "configs" -d 'Describe and a
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "producer-perf-test" -d 'Measure producer throughput and latency (kafka-producer-perf-test)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-perf-test" -d 'Measure consumer throughput (kafka-consumer-perf-test)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "storage" -d 'Format storage for a cluster node and make cluster ids (kafka-storage)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "dev" -d 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
 complete -c kfk -n "__fish_kfk_using_subcommand broker; and not __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
@@ -179,6 +181,30 @@ complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l print-data-log -d '
 complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -l index-sanity-check -d 'Check each index entry against the log segment beside it and report mismatches'
 complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dump-log" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and not __fish_seen_subcommand_from random-uuid format" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and not __fish_seen_subcommand_from random-uuid format" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and not __fish_seen_subcommand_from random-uuid format" -f -a "random-uuid" -d 'Print a new random cluster id'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and not __fish_seen_subcommand_from random-uuid format" -f -a "format" -d 'Format the log dirs of a node for a cluster (meta.properties and bootstrap metadata)'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from random-uuid" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from random-uuid" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s t -l cluster-id -d 'The cluster id (every node of a cluster gets the same)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s c -l config -d 'The node\'s config file (server.properties or TOML)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -l override -d 'Set a config key over the config file. Repeatable' -r
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s I -l initial-controllers -d 'A dynamic quorum\'s initial voters: id@host:port:directory-id,...' -r
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s g -l ignore-formatted -d 'Skip log dirs that are already formatted instead of failing'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s s -l standalone -d 'A dynamic quorum of this controller alone'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s N -l no-initial-controllers -d 'A controller that joins an existing dynamic quorum later'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l nodes -d 'How many nodes (each a broker and a controller)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l data-dir -d 'Where the nodes keep their data (node-1, node-2, ... inside)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l port -d 'Client port of node 1; node i listens on PORT+i-1 for clients and on PORT+100+i-1 for controllers' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l override -d 'Set a config key on every node. Repeatable' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand man" -l dir -d 'Write every page (kfk.1, kfk-broker.1, kfk-broker-start.1, ...) into this directory' -r -F

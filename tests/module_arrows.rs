@@ -33,7 +33,15 @@ fn allowed(module: &str, file: &str) -> Option<Vec<&'static str>> {
         "cli" if file == "cli/dump_log.rs" => {
             vec!["broker::run", "broker::config", "client", "protocol", "log"]
         }
-        "cli" => vec!["broker::run", "broker::config", "client", "protocol"],
+        // `kfk storage format` and `kfk dev cluster` prepare data dirs as a broker's start-up
+        // does (`broker::storage`).
+        "cli" => vec![
+            "broker::run",
+            "broker::config",
+            "broker::storage",
+            "client",
+            "protocol",
+        ],
         _ => return None,
     })
 }

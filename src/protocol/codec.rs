@@ -160,9 +160,16 @@ impl Uuid {
     }
 
     /// A random id (topic, cluster, directory): a version 4 UUID from the OS's randomness, so
-    /// never the zero id Kafka reserves.
+    /// never the zero id Kafka reserves, and (as Kafka's `Uuid.randomUuid`) never one whose
+    /// text starts with '-', which command lines would take for a flag.
     pub fn random() -> Uuid {
-        Uuid(uuid::Uuid::new_v4().into_bytes())
+        loop {
+            let id = Uuid(uuid::Uuid::new_v4().into_bytes());
+            // Base64 '-' is 62: the first character comes from the top six bits.
+            if id.0[0] >> 2 != 62 {
+                return id;
+            }
+        }
     }
 
     /// Parses Kafka's 22-character URL-safe base64 form.

@@ -2,6 +2,8 @@
 //! with a temporary data dir, and the `KFK_REQUIRE_INTEROP` rule for third-party tools.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

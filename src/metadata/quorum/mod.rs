@@ -3,9 +3,14 @@
 //! applies committed entries to its image ([`state_machine`]). The network between voters is
 //! the broker's business (it implements `RaftNetworkFactory` over the controller listener).
 //!
-//! Timers, with Kafka's names: `controller.quorum.election.timeout.ms` is openraft's
-//! minimum election timeout (the maximum is 1.5 times it, the randomised spread);
-//! `controller.quorum.fetch.timeout.ms` bounds the leader's heartbeat interval (a quarter of
+//! Timers, with Kafka's names: `controller.quorum.election.timeout.ms` bounds openraft's
+//! election timeout. openraft draws a node's timeout once, at start, and its followers refuse
+//! votes for that long after hearing from a leader (the leader lease), so two nodes that drew
+//! close values split their votes round after round. kfk gives each node its own timeout
+//! instead, spread by node id over 50–90 % of the configured one: the voter with the
+//! shortest timeout stands first, and is elected at the latest when the next one's lease
+//! ends, well within the configured timeout after the leader's last heartbeat;
+//! `controller.quorum.fetch.timeout.ms` bounds the leader's heartbeat interval (a tenth of
 //! the smaller of the two), so a follower hears from a live leader several times per timeout.
 
 pub mod entries;
@@ -128,13 +133,14 @@ pub struct QuorumSettings {
 const ENTRY_BYTES_ESTIMATE: u64 = 256;
 
 impl QuorumSettings {
-    fn raft_config(&self) -> openraft::Config {
+    fn raft_config(&self, node_id: u64) -> openraft::Config {
         let election = self.election_timeout_ms.max(50);
+        let own = election * (5 + (node_id.saturating_sub(1) % 5)) / 10;
         openraft::Config {
             cluster_name: self.cluster_id.clone(),
-            election_timeout_min: election,
-            election_timeout_max: election + election / 2,
-            heartbeat_interval: (election.min(self.fetch_timeout_ms.max(50)) / 4).max(10),
+            election_timeout_min: own,
+            election_timeout_max: own + 1,
+            heartbeat_interval: (election.min(self.fetch_timeout_ms.max(50)) / 10).max(10),
             install_snapshot_timeout: self.fetch_timeout_ms.max(election) * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(
                 (self.snapshot_every_bytes / ENTRY_BYTES_ESTIMATE).max(8),
@@ -188,7 +194,7 @@ pub async fn start<N: RaftNetworkFactory<TypeConfig>>(
         .cluster_id = settings.cluster_id.clone();
     let config = Arc::new(
         settings
-            .raft_config()
+            .raft_config(node_id)
             .validate()
             .map_err(|e| format!("quorum settings: {e}"))?,
     );

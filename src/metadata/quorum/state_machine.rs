@@ -38,7 +38,8 @@ pub struct StateMachine {
     membership: StoredMembership<u64, BasicNode>,
     /// Offset the next applied record has.
     next_offset: i64,
-    current: Option<StoredSnapshot>,
+    /// The newest snapshot, shared with the snapshot builders.
+    current: Arc<std::sync::Mutex<Option<StoredSnapshot>>>,
 }
 
 fn io_err(e: impl std::fmt::Display) -> std::io::Error {
@@ -64,7 +65,7 @@ impl StateMachine {
             last_applied: None,
             membership: StoredMembership::default(),
             next_offset: 0,
-            current: None,
+            current: Default::default(),
         };
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
@@ -90,7 +91,7 @@ impl StateMachine {
                 data,
             };
             sm.load(&stored)?;
-            sm.current = Some(stored);
+            *sm.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(stored);
             break;
         }
         Ok(sm)
@@ -164,7 +165,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         tokio::task::block_in_place(|| Self::write_files(&dir, &s2))
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         tracing::info!(snapshot = %stored.meta.snapshot_id, bytes = stored.data.len(), "wrote a metadata snapshot");
-        self.current = Some(stored.clone());
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(stored.clone());
         Ok(Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
@@ -234,7 +235,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_applied: self.last_applied,
             membership: self.membership.clone(),
             next_offset: self.next_offset,
-            current: None,
+            current: self.current.clone(),
         }
     }
 
@@ -263,7 +264,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .snapshots_installed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(snapshot = %meta.snapshot_id, "installed a metadata snapshot from the leader");
-        self.current = Some(stored);
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(stored);
         let _ = self.shared.changes.send(vec![MetadataChange::Reset]);
         Ok(())
     }
@@ -271,7 +272,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
-        Ok(self.current.as_ref().map(|s| Snapshot {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        Ok(current.map(|s| Snapshot {
             meta: s.meta.clone(),
             snapshot: Box::new(Cursor::new(s.data.clone())),
         }))

@@ -1,0 +1,557 @@
+//! A kfk cluster of three processes on 127.0.0.1: topics through any node with kfk's tools
+//! and third-party clients, one view of the metadata on every node, leaders spread over the
+//! brokers, and the control plane under faults (kill -9 of the active controller during
+//! creates, SIGSTOP of a broker, restarts, a node that must catch up from a snapshot).
+
+mod common;
+
+use common::cluster::{wait_until, TestCluster};
+use common::{require_python_module, require_tool, run_with_input, RawClient};
+use kfk::protocol::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
+use kfk::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn kfk(args: &[&str]) -> (String, String, i32) {
+    let (out, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        args,
+        b"",
+        Duration::from_secs(60),
+    );
+    (String::from_utf8_lossy(&out).into_owned(), err, code)
+}
+
+/// CreateTopics of one topic at `addr`: its error code, or `None` when the node did not
+/// answer.
+fn create_topic(addr: &str, name: &str, partitions: i32, rf: i16) -> Option<(i16, Option<String>)> {
+    let addr = addr.to_string();
+    let name = name.to_string();
+    let run = move || {
+        let mut c = RawClient::connect(&addr);
+        c.call(
+            ApiKey::CreateTopics,
+            7,
+            RequestBody::CreateTopics(CreateTopicsRequest {
+                topics: vec![CreatableTopic {
+                    name,
+                    num_partitions: partitions,
+                    replication_factor: rf,
+                    ..Default::default()
+                }],
+                timeout_ms: 30_000,
+                ..Default::default()
+            }),
+        )
+    };
+    match std::panic::catch_unwind(run) {
+        Ok(ResponseBody::CreateTopics(r)) => {
+            let t = &r.topics[0];
+            Some((t.error_code, t.error_message.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The active controller as the node at `addr` reports it (DescribeCluster).
+fn controller_at(addr: &str) -> Option<i32> {
+    use kfk::protocol::messages::describe_cluster_request::DescribeClusterRequest;
+    let mut c = std::net::TcpStream::connect(addr)
+        .ok()
+        .map(|_| RawClient::connect(addr))?;
+    match c.call(
+        ApiKey::DescribeCluster,
+        0,
+        RequestBody::DescribeCluster(DescribeClusterRequest::default()),
+    ) {
+        ResponseBody::DescribeCluster(r) if r.controller_id >= 0 => Some(r.controller_id),
+        _ => None,
+    }
+}
+
+/// DeleteTopics of one topic at `addr`: its error code.
+fn delete_topic(addr: &str, name: &str) -> Option<i16> {
+    use kfk::protocol::messages::delete_topics_request::DeleteTopicsRequest;
+    let addr = addr.to_string();
+    let name = name.to_string();
+    let run = move || {
+        let mut c = RawClient::connect(&addr);
+        c.call(
+            ApiKey::DeleteTopics,
+            4,
+            RequestBody::DeleteTopics(DeleteTopicsRequest {
+                topic_names: vec![name],
+                timeout_ms: 30_000,
+                ..Default::default()
+            }),
+        )
+    };
+    match std::panic::catch_unwind(run) {
+        Ok(ResponseBody::DeleteTopics(r)) => Some(r.responses[0].error_code),
+        _ => None,
+    }
+}
+
+#[test]
+fn three_nodes_serve_topics_through_any_node() {
+    let c = TestCluster::start(3, &[]);
+    // Created through node 2, seen identically by every node within a second.
+    let (_, err, code) = kfk(&[
+        "topics",
+        "--bootstrap-server",
+        &c.bootstrap(2),
+        "--create",
+        "--topic",
+        "t6",
+        "--partitions",
+        "6",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let same = wait_until(Duration::from_secs(1), || {
+        let views: Vec<_> = (1..=3)
+            .map(|i| c.topics_seen_by(i).and_then(|t| t.get("t6").cloned()))
+            .collect();
+        views[0].is_some() && views.iter().all(|v| v == &views[0])
+    });
+    assert!(
+        same,
+        "the nodes disagree about t6 a second after its creation"
+    );
+    let view = c.topics_seen_by(1).unwrap()["t6"].clone();
+    let leaders: BTreeSet<i32> = view.1.iter().map(|p| p.1).collect();
+    assert_eq!(
+        leaders,
+        BTreeSet::from([1, 2, 3]),
+        "leaders of t6 are not spread: {view:?}"
+    );
+
+    // Replication factors above 1 wait for partition replication.
+    let (code, message) = create_topic(&c.bootstrap(3), "rf2", 1, 2).expect("an answer");
+    assert_eq!(code, ErrorCode::INVALID_REPLICATION_FACTOR.0);
+    assert!(message.unwrap_or_default().contains("replication"));
+
+    // kcat writes to every partition's leader and reads everything back through another node.
+    if let Some(kcat) = require_tool("three_nodes_serve_topics_through_any_node", "kcat") {
+        let input: String = (0..600).map(|i| format!("k{i}:v{i}\n")).collect();
+        let (_, err, code) = run_with_input(
+            &kcat,
+            &["-P", "-b", &c.bootstrap(1), "-t", "t6", "-K:"],
+            input.as_bytes(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "kcat -P: {err}");
+        let (out, err, code) = run_with_input(
+            &kcat,
+            &[
+                "-C",
+                "-b",
+                &c.bootstrap(3),
+                "-t",
+                "t6",
+                "-e",
+                "-q",
+                "-f",
+                "%p %k %s\n",
+            ],
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "kcat -C: {err}");
+        let out = String::from_utf8_lossy(&out);
+        let partitions: BTreeSet<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
+        assert_eq!(out.lines().count(), 600, "{err}");
+        assert_eq!(
+            partitions.len(),
+            6,
+            "records on every partition: {partitions:?}"
+        );
+    }
+
+    // kfk's producer and a consumer group whose coordinator may be on any node.
+    let input: String = (0..300).map(|i| format!("x{i}\n")).collect();
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap(2),
+            "--topic",
+            "g6",
+        ],
+        input.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (out, err, code) = kfk(&[
+        "console-consumer",
+        "--bootstrap-server",
+        &c.bootstrap_all(),
+        "--topic",
+        "g6",
+        "--group",
+        "g",
+        "--from-beginning",
+        "--timeout-ms",
+        "4000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 300, "{err}");
+    let (out, err, code) = kfk(&[
+        "consumer-groups",
+        "--bootstrap-server",
+        &c.bootstrap(3),
+        "--describe",
+        "--group",
+        "g",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("g "))
+            .all(|l| l.split_whitespace().nth(5) == Some("0")),
+        "{out}"
+    );
+
+    // Third-party admin clients, each through a different node.
+    if require_python_module("three_nodes_serve_topics_through_any_node", "kafka") {
+        let script = format!(
+            "from kafka.admin import KafkaAdminClient, NewTopic\n\
+             a = KafkaAdminClient(bootstrap_servers='{}')\n\
+             a.create_topics([NewTopic('py-topic', 3, 1)])\n\
+             assert 'py-topic' in a.list_topics()\n\
+             a.delete_topics(['t6'])\n",
+            c.bootstrap(3)
+        );
+        let (_, err, code) = run_with_input(
+            Path::new("python3"),
+            &["-c", &script],
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "kafka-python: {err}");
+    }
+    if require_python_module(
+        "three_nodes_serve_topics_through_any_node",
+        "confluent_kafka",
+    ) {
+        let script = format!(
+            "from confluent_kafka.admin import AdminClient, NewTopic\n\
+             a = AdminClient({{'bootstrap.servers': '{}'}})\n\
+             for f in a.create_topics([NewTopic('ck-topic', 4, 1)]).values(): f.result()\n\
+             md = a.list_topics(timeout=10)\n\
+             assert len(md.topics['ck-topic'].partitions) == 4\n\
+             assert len(md.brokers) == 3, md.brokers\n\
+             for f in a.delete_topics(['py-topic']).values(): f.result()\n",
+            c.bootstrap(1)
+        );
+        let (_, err, code) = run_with_input(
+            Path::new("python3"),
+            &["-c", &script],
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "confluent-kafka: {err}");
+        let gone = wait_until(Duration::from_secs(1), || {
+            (1..=3).all(|i| {
+                c.topics_seen_by(i)
+                    .is_some_and(|t| !t.contains_key("py-topic") && !t.contains_key("t6"))
+            })
+        });
+        assert!(gone, "deleted topics still listed a second later");
+    }
+    // Deleted through node 3 with kfk's tool.
+    let (_, err, code) = kfk(&[
+        "topics",
+        "--bootstrap-server",
+        &c.bootstrap(3),
+        "--delete",
+        "--topic",
+        "t6",
+        "--if-exists",
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn killing_the_active_controller_loses_no_acknowledged_create() {
+    let election_ms = 1000u64;
+    let mut c = TestCluster::start(3, &[]);
+    let controller = c.controller_seen_by(1).expect("a controller");
+    let mut acked = Vec::new();
+    let mut killed_at = None;
+    let mut watcher = None;
+    for i in 0..100 {
+        if i == 30 {
+            c.kill9(controller);
+            let at = Instant::now();
+            killed_at = Some(at);
+            let other = if controller == 1 { 2 } else { 1 };
+            let c_addr = c.bootstrap(other);
+            watcher = Some(std::thread::spawn(move || {
+                while at.elapsed() < Duration::from_secs(20) {
+                    if controller_at(&c_addr).is_some_and(|n| n != controller) {
+                        return Some(at.elapsed());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                None
+            }));
+        }
+        let name = format!("loop-{i}");
+        // Round robin over the live nodes; a node that does not answer is skipped.
+        for attempt in 0..6 {
+            let target = ((i + attempt) % 3) as i32 + 1;
+            if killed_at.is_some() && target == controller {
+                continue;
+            }
+            match create_topic(&c.bootstrap(target), &name, 1, 1) {
+                Some((0, _)) => {
+                    acked.push(name.clone());
+                    break;
+                }
+                Some((code, _)) if code == ErrorCode::TOPIC_ALREADY_EXISTS.0 => {
+                    acked.push(name.clone());
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+    let took = watcher
+        .and_then(|w| w.join().ok().flatten())
+        .expect("no new controller within 20 s");
+    eprintln!(
+        "new controller {took:?} after kill -9 of the active controller ({} creates acknowledged)",
+        acked.len()
+    );
+    assert!(
+        acked.len() >= 95,
+        "only {} of 100 creates acknowledged",
+        acked.len()
+    );
+    c.start_node(controller);
+    c.wait_for_brokers(3, Duration::from_secs(30));
+    let views: Vec<_> = (1..=3)
+        .map(|i| {
+            let mut v = None;
+            wait_until(Duration::from_secs(10), || {
+                v = c
+                    .topics_seen_by(i)
+                    .filter(|t| acked.iter().all(|a| t.contains_key(a)));
+                v.is_some()
+            });
+            v.unwrap_or_else(|| panic!("node {i} misses acknowledged topics"))
+        })
+        .collect();
+    for a in &acked {
+        let ids: BTreeSet<&String> = views.iter().map(|v| &v[a].0).collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{a} has different topic ids on different nodes"
+        );
+    }
+    // The acceptance's bound: a new controller within 2 x the election timeout.
+    if took > Duration::from_millis(2 * election_ms) {
+        for n in (1..=3).filter(|n| *n != controller) {
+            let log = c.node(n).log.lock().unwrap().clone();
+            let interesting: Vec<&String> = log
+                .iter()
+                .filter(|l| {
+                    l.contains("vote")
+                        || l.contains("elect")
+                        || l.contains("leader")
+                        || l.contains("controller")
+                })
+                .collect();
+            eprintln!(
+                "--- node {n}\n{}",
+                interesting
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+    assert!(
+        took <= Duration::from_millis(2 * election_ms),
+        "a new controller took {took:?}"
+    );
+}
+
+#[test]
+fn a_stopped_broker_is_fenced_and_comes_back_when_it_resumes() {
+    let c = TestCluster::start(3, &[]);
+    let controller = c.controller_seen_by(1).expect("a controller");
+    let victim = (1..=3).find(|i| *i != controller).unwrap();
+    let witness = (1..=3).find(|i| *i != controller && *i != victim).unwrap();
+    let (_, err, code) = kfk(&[
+        "topics",
+        "--bootstrap-server",
+        &c.bootstrap(witness),
+        "--create",
+        "--topic",
+        "f",
+        "--partitions",
+        "6",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    c.signal(victim, libc::SIGSTOP);
+    let stopped = Instant::now();
+    let fenced = wait_until(Duration::from_secs(10), || {
+        c.metadata(witness)
+            .is_some_and(|m| !m.brokers.iter().any(|b| b.node_id == victim))
+    });
+    let took = stopped.elapsed();
+    assert!(fenced, "broker {victim} still listed 10 s after SIGSTOP");
+    println!("broker fenced {took:?} after SIGSTOP (session timeout 3000 ms)");
+    assert!(
+        took <= Duration::from_millis(3000 + 1000),
+        "fenced after {took:?}"
+    );
+    // Its partitions have no leader while it is fenced.
+    let m = c.metadata(witness).unwrap();
+    let t = m
+        .topics
+        .iter()
+        .find(|t| t.name.as_deref() == Some("f"))
+        .unwrap();
+    assert!(t
+        .partitions
+        .iter()
+        .filter(|p| p.replica_nodes == [victim])
+        .all(|p| p.leader_id == -1));
+    c.signal(victim, libc::SIGCONT);
+    let back = wait_until(Duration::from_secs(15), || {
+        c.metadata(witness)
+            .is_some_and(|m| m.brokers.iter().any(|b| b.node_id == victim))
+    });
+    assert!(back, "broker {victim} not unfenced after SIGCONT");
+    let led = wait_until(Duration::from_secs(5), || {
+        c.metadata(witness).is_some_and(|m| {
+            m.topics
+                .iter()
+                .find(|t| t.name.as_deref() == Some("f"))
+                .is_some_and(|t| t.partitions.iter().all(|p| p.leader_id >= 0))
+        })
+    });
+    assert!(led, "partitions of broker {victim} got no leader back");
+}
+
+#[test]
+fn restarting_every_node_keeps_topics_ids_and_configs() {
+    let mut c = TestCluster::start(3, &[]);
+    for (name, parts) in [("a", 3), ("b", 5)] {
+        let (_, err, code) = kfk(&[
+            "topics",
+            "--bootstrap-server",
+            &c.bootstrap(1),
+            "--create",
+            "--topic",
+            name,
+            "--partitions",
+            &parts.to_string(),
+            "--config",
+            "retention.ms=12345",
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    wait_until(Duration::from_secs(2), || {
+        (1..=3).all(|i| c.topics_seen_by(i).is_some_and(|t| t.contains_key("b")))
+    });
+    let before = c.topics_seen_by(2).unwrap();
+    // One clean (controlled) shutdown, two kill -9.
+    c.stop(1);
+    c.kill9(2);
+    c.kill9(3);
+    for i in 1..=3 {
+        c.start_node(i);
+    }
+    c.wait_for_brokers(3, Duration::from_secs(30));
+    for i in 1..=3 {
+        let ok = wait_until(Duration::from_secs(10), || {
+            c.topics_seen_by(i).is_some_and(|t| {
+                t.iter()
+                    .filter(|(k, _)| !k.starts_with("__"))
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect::<Vec<_>>()
+                    == before
+                        .iter()
+                        .filter(|(k, _)| !k.starts_with("__"))
+                        .map(|(k, v)| (k.clone(), v.0.clone()))
+                        .collect::<Vec<_>>()
+            })
+        });
+        assert!(
+            ok,
+            "node {i} lost topics or ids: {:?} vs {before:?}",
+            c.topics_seen_by(i)
+        );
+    }
+    let (out, err, code) = kfk(&[
+        "configs",
+        "--bootstrap-server",
+        &c.bootstrap(3),
+        "--describe",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "a",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("retention.ms=12345"), "{out}");
+}
+
+#[test]
+fn a_node_that_missed_the_log_catches_up_from_a_snapshot() {
+    let mut c = TestCluster::start(
+        3,
+        &[
+            "metadata.log.max.record.bytes.between.snapshots=16384",
+            "metadata.max.retention.bytes=0",
+        ],
+    );
+    let controller = c.controller_seen_by(1).expect("a controller");
+    let lagging = (1..=3).find(|i| *i != controller).unwrap();
+    c.kill9(lagging);
+    let live = (1..=3).find(|i| *i != lagging).unwrap();
+    let started = Instant::now();
+    // 1,000 topic changes: 500 creates and 500 deletes, with 50 topics left.
+    for i in 0..500 {
+        let name = format!("s-{i}");
+        let answered = create_topic(&c.bootstrap(live), &name, 1, 1);
+        if answered.as_ref().map(|a| a.0) != Some(0) {
+            for n in 1..=3 {
+                let log = c.node(n).log.lock().unwrap().clone();
+                eprintln!(
+                    "--- node {n}\n{}",
+                    log[log.len().saturating_sub(15)..].join("\n")
+                );
+            }
+        }
+        assert_eq!(answered.map(|a| a.0), Some(0), "create {name}");
+        if i >= 50 {
+            assert_eq!(
+                delete_topic(&c.bootstrap(live), &format!("s-{}", i - 50)),
+                Some(0)
+            );
+        }
+    }
+    println!("1000 topic changes took {:?}", started.elapsed());
+    c.start_node(lagging);
+    c.wait_for_brokers(3, Duration::from_secs(30));
+    let same = wait_until(Duration::from_secs(15), || {
+        c.topics_seen_by(lagging) == c.topics_seen_by(live)
+    });
+    assert!(
+        same,
+        "the restarted node's image differs: {:?}",
+        c.topics_seen_by(lagging).map(|t| t.len())
+    );
+    assert!(
+        c.log_contains(lagging, "installed a metadata snapshot"),
+        "node {lagging} caught up without a snapshot"
+    );
+}

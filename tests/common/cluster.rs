@@ -1,0 +1,290 @@
+//! A cluster of `kfk broker` processes on 127.0.0.1 for tests: combined broker+controller
+//! nodes with their own data dirs (formatted with `kfk storage format`), fixed loopback
+//! ports picked free at the start, and faults a test can inject (kill -9, SIGTERM,
+//! SIGSTOP/SIGCONT).
+
+use super::RawClient;
+use kfk::protocol::messages::describe_cluster_request::DescribeClusterRequest;
+use kfk::protocol::messages::metadata_request::MetadataRequest;
+use kfk::protocol::messages::metadata_response::MetadataResponse;
+use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Node {
+    pub id: i32,
+    pub client_port: u16,
+    pub controller_port: u16,
+    pub config: PathBuf,
+    child: Option<Child>,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct TestCluster {
+    pub nodes: Vec<Node>,
+    pub cluster_id: String,
+    _tmp: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn kfk() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kfk"))
+}
+
+impl TestCluster {
+    /// `n` combined nodes with `extra` config lines (key=value) on every node.
+    pub fn start(n: usize, extra: &[&str]) -> TestCluster {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let out = kfk()
+            .args(["storage", "random-uuid"])
+            .output()
+            .expect("random-uuid");
+        let cluster_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let voters: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}@127.0.0.1:{}", i + 1, p.1))
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, (client, controller)) in ports.iter().enumerate() {
+            let id = i as i32 + 1;
+            let dir = tmp.path().join(format!("node-{id}"));
+            let mut lines = vec![
+                format!("node.id={id}"),
+                "process.roles=broker,controller".into(),
+                format!("controller.quorum.voters={}", voters.join(",")),
+                format!(
+                    "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}"
+                ),
+                "controller.listener.names=CONTROLLER".into(),
+                "inter.broker.listener.name=PLAINTEXT".into(),
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+                format!("log.dirs={}", dir.display()),
+                "broker.heartbeat.interval.ms=500".into(),
+                "broker.session.timeout.ms=3000".into(),
+            ];
+            lines.extend(extra.iter().map(|s| s.to_string()));
+            let config = tmp.path().join(format!("node-{id}.properties"));
+            std::fs::write(&config, lines.join("\n") + "\n").expect("write config");
+            let st = kfk()
+                .args([
+                    "storage",
+                    "format",
+                    &format!("--cluster-id={cluster_id}"),
+                    "-c",
+                ])
+                .arg(&config)
+                .output()
+                .expect("format");
+            assert!(
+                st.status.success(),
+                "format: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+            nodes.push(Node {
+                id,
+                client_port: *client,
+                controller_port: *controller,
+                config,
+                child: None,
+                log: Arc::new(Mutex::new(Vec::new())),
+            });
+        }
+        let mut c = TestCluster {
+            nodes,
+            cluster_id,
+            _tmp: tmp,
+        };
+        for i in 1..=n as i32 {
+            c.start_node(i);
+        }
+        c.wait_for_brokers(n, Duration::from_secs(30));
+        c
+    }
+
+    pub fn node(&self, id: i32) -> &Node {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    fn node_mut(&mut self, id: i32) -> &mut Node {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    pub fn start_node(&mut self, id: i32) {
+        let n = self.node_mut(id);
+        assert!(n.child.is_none(), "node {id} runs already");
+        let mut cmd = kfk();
+        cmd.args(["broker", "start", "--config"]).arg(&n.config);
+        cmd.env(
+            "KFK_LOG",
+            std::env::var("KFK_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+        );
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start kfk broker");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        n.log = log;
+        n.child = Some(child);
+    }
+
+    pub fn bootstrap(&self, id: i32) -> String {
+        format!("127.0.0.1:{}", self.node(id).client_port)
+    }
+
+    pub fn bootstrap_all(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn pid(&self, id: i32) -> i32 {
+        self.node(id).child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    pub fn kill9(&mut self, id: i32) {
+        if let Some(mut c) = self.node_mut(id).child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM (a controlled shutdown) and wait.
+    pub fn stop(&mut self, id: i32) {
+        if let Some(mut c) = self.node_mut(id).child.take() {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, id: i32, sig: i32) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.pid(id), sig) };
+    }
+
+    pub fn log_contains(&self, id: i32, text: &str) -> bool {
+        self.node(id)
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(text))
+    }
+
+    /// Metadata (all topics) from node `id`, or `None` when it does not answer.
+    pub fn metadata(&self, id: i32) -> Option<MetadataResponse> {
+        let addr = self.bootstrap(id);
+        let run = move || {
+            let mut c = RawClient::connect(&addr);
+            c.call(
+                ApiKey::Metadata,
+                12,
+                RequestBody::Metadata(MetadataRequest {
+                    topics: None,
+                    ..Default::default()
+                }),
+            )
+        };
+        match std::panic::catch_unwind(run) {
+            Ok(ResponseBody::Metadata(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The active controller as node `id` reports it (DescribeCluster).
+    pub fn controller_seen_by(&self, id: i32) -> Option<i32> {
+        let addr = self.bootstrap(id);
+        let run = move || {
+            let mut c = RawClient::connect(&addr);
+            c.call(
+                ApiKey::DescribeCluster,
+                0,
+                RequestBody::DescribeCluster(DescribeClusterRequest::default()),
+            )
+        };
+        match std::panic::catch_unwind(run) {
+            Ok(ResponseBody::DescribeCluster(r)) if r.controller_id >= 0 => Some(r.controller_id),
+            _ => None,
+        }
+    }
+
+    /// Waits until node 1..n (those running) list `n` brokers.
+    pub fn wait_for_brokers(&self, n: usize, timeout: Duration) {
+        let ok = wait_until(timeout, || {
+            self.nodes
+                .iter()
+                .filter(|node| node.child.is_some())
+                .all(|node| self.metadata(node.id).is_some_and(|m| m.brokers.len() == n))
+        });
+        assert!(
+            ok,
+            "the cluster did not list {n} brokers within {timeout:?}"
+        );
+    }
+
+    /// Topic name → (topic id, [(partition, leader)]) as node `id` sees it.
+    pub fn topics_seen_by(
+        &self,
+        id: i32,
+    ) -> Option<std::collections::BTreeMap<String, (String, Vec<(i32, i32)>)>> {
+        let m = self.metadata(id)?;
+        Some(
+            m.topics
+                .into_iter()
+                .filter_map(|t| {
+                    let mut parts: Vec<(i32, i32)> = t
+                        .partitions
+                        .iter()
+                        .map(|p| (p.partition_index, p.leader_id))
+                        .collect();
+                    parts.sort();
+                    Some((t.name?, (t.topic_id.to_string(), parts)))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
