@@ -301,7 +301,7 @@ fn killing_the_active_controller_loses_no_acknowledged_create() {
         let name = format!("loop-{i}");
         // Round robin over the live nodes; a node that does not answer is skipped.
         for attempt in 0..6 {
-            let target = ((i + attempt) % 3) as i32 + 1;
+            let target = (i + attempt) % 3 + 1;
             if killed_at.is_some() && target == controller {
                 continue;
             }

@@ -10,7 +10,10 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
-#[command(disable_help_subcommand = true)]
+#[command(
+    disable_help_subcommand = true,
+    after_help = "Example:\n  kfk dev cluster --nodes 3"
+)]
 pub struct DevArgs {
     #[command(subcommand)]
     pub command: DevCommand,

@@ -8,7 +8,10 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
-#[command(disable_help_subcommand = true)]
+#[command(
+    disable_help_subcommand = true,
+    after_help = "Examples:\n  kfk storage random-uuid\n  kfk storage format -t $(kfk storage random-uuid) -c server.properties"
+)]
 pub struct StorageArgs {
     #[command(subcommand)]
     pub command: StorageCommand,

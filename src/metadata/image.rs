@@ -425,7 +425,7 @@ mod tests {
     fn an_image_survives_its_own_records() {
         let mut image = Image::default();
         let id = Uuid::random();
-        let records = vec![
+        let records = [
             encode_record(&TopicRecord {
                 name: "t".into(),
                 topic_id: id,

@@ -186,17 +186,20 @@ impl MetadataStore {
                     records: records.to_vec(),
                 };
                 let handle = tokio::runtime::Handle::current();
-                let r = tokio::task::block_in_place(|| handle.block_on(raft.client_write(cmd)));
-                return match r {
-                    Ok(_) => Ok(Vec::new()),
-                    Err(openraft::error::RaftError::APIError(
-                        openraft::error::ClientWriteError::ForwardToLeader(_),
-                    )) => Err(ErrorCode::NOT_CONTROLLER),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "metadata commit failed");
-                        Err(ErrorCode::NOT_CONTROLLER)
-                    }
-                };
+                let r = tokio::task::block_in_place(|| {
+                    handle
+                        .block_on(raft.client_write(cmd))
+                        .map_err(|e| match e {
+                            openraft::error::RaftError::APIError(
+                                openraft::error::ClientWriteError::ForwardToLeader(_),
+                            ) => ErrorCode::NOT_CONTROLLER,
+                            e => {
+                                tracing::warn!(error = %e, "metadata commit failed");
+                                ErrorCode::NOT_CONTROLLER
+                            }
+                        })
+                });
+                return r.map(|_| Vec::new());
             }
         };
         let now = crate::time::now_ms();

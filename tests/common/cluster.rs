@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Topic name → (topic id, [(partition, leader)]).
+pub type TopicsView = std::collections::BTreeMap<String, (String, Vec<(i32, i32)>)>;
+
 pub struct Node {
     pub id: i32,
     pub client_port: u16,
@@ -242,10 +245,7 @@ impl TestCluster {
     }
 
     /// Topic name → (topic id, [(partition, leader)]) as node `id` sees it.
-    pub fn topics_seen_by(
-        &self,
-        id: i32,
-    ) -> Option<std::collections::BTreeMap<String, (String, Vec<(i32, i32)>)>> {
+    pub fn topics_seen_by(&self, id: i32) -> Option<TopicsView> {
         let m = self.metadata(id)?;
         Some(
             m.topics
