@@ -30,10 +30,22 @@ enum RaftRpc {
     Snapshot(InstallSnapshotRequest<TypeConfig>),
 }
 
-/// Creates a client per peer; all share one connection cache.
+/// Creates a client per peer; all share one connection cache. A peer's address comes from
+/// this node's own `controller.quorum.voters` (as in Kafka, each node's config says how it
+/// reaches the others), else from the membership.
 #[derive(Debug, Clone, Default)]
 pub struct Network {
     channel: Arc<ControllerChannel>,
+    addrs: std::collections::HashMap<u64, String>,
+}
+
+impl Network {
+    pub fn new(addrs: std::collections::HashMap<u64, String>) -> Network {
+        Network {
+            channel: Arc::default(),
+            addrs,
+        }
+    }
 }
 
 pub struct Peer {
@@ -48,7 +60,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
         Peer {
             target,
-            addr: node.addr.clone(),
+            addr: self
+                .addrs
+                .get(&target)
+                .cloned()
+                .unwrap_or_else(|| node.addr.clone()),
             channel: self.channel.clone(),
         }
     }

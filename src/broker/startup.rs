@@ -167,7 +167,7 @@ pub async fn start_with_fs(
             &voters,
             metadata_log,
             &settings,
-            super::raft_network::Network::default(),
+            super::raft_network::Network::new(voters.iter().cloned().collect()),
             image.clone(),
             tx,
         )

@@ -437,6 +437,8 @@ mod tests {
                 replicas: vec![2],
                 isr: vec![2],
                 leader: 2,
+                leader_epoch: 0,
+                partition_epoch: 0,
                 ..Default::default()
             }),
             encode_record(&RegisterBrokerRecord {
