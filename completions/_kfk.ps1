@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('consumer-perf-test', 'consumer-perf-test', [CompletionResultType]::ParameterValue, 'Measure consumer throughput (kafka-consumer-perf-test)')
             [CompletionResult]::new('dump-log', 'dump-log', [CompletionResultType]::ParameterValue, 'Print the batches, records and index entries of log segment files (kafka-dump-log)')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Format storage for a cluster node and make cluster ids (kafka-storage)')
+            [CompletionResult]::new('metadata-quorum', 'metadata-quorum', [CompletionResultType]::ParameterValue, 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script for kfk')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print kfk''s man page (roff)')
@@ -266,6 +267,27 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('--standalone', '--standalone', [CompletionResultType]::ParameterName, 'A dynamic quorum of this controller alone')
             [CompletionResult]::new('-N', '-N ', [CompletionResultType]::ParameterName, 'A controller that joins an existing dynamic quorum later')
             [CompletionResult]::new('--no-initial-controllers', '--no-initial-controllers', [CompletionResultType]::ParameterName, 'A controller that joins an existing dynamic quorum later')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;metadata-quorum' {
+            [CompletionResult]::new('--bootstrap-server', '--bootstrap-server', [CompletionResultType]::ParameterName, 'A broker to ask (host:port[,host:port...])')
+            [CompletionResult]::new('--bootstrap-controller', '--bootstrap-controller', [CompletionResultType]::ParameterName, 'A controller to ask, on its controller listener')
+            [CompletionResult]::new('--command-config', '--command-config', [CompletionResultType]::ParameterName, 'Client properties file (as Kafka''s --command-config)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Describe the metadata quorum')
+            break
+        }
+        'kfk;metadata-quorum;describe' {
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Leader, epoch, high watermark, lag and the voters')
+            [CompletionResult]::new('--replication', '--replication', [CompletionResultType]::ParameterName, 'Each replica''s log end offset, lag and fetch times')
+            [CompletionResult]::new('--human-readable', '--human-readable', [CompletionResultType]::ParameterName, 'With --replication: print human-readable times and lags')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

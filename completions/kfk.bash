@@ -46,6 +46,9 @@ _kfk() {
             kfk,man)
                 cmd="kfk__subcmd__man"
                 ;;
+            kfk,metadata-quorum)
+                cmd="kfk__subcmd__metadata__subcmd__quorum"
+                ;;
             kfk,producer-perf-test)
                 cmd="kfk__subcmd__producer__subcmd__perf__subcmd__test"
                 ;;
@@ -61,6 +64,9 @@ _kfk() {
             kfk__subcmd__dev,cluster)
                 cmd="kfk__subcmd__dev__subcmd__cluster"
                 ;;
+            kfk__subcmd__metadata__subcmd__quorum,describe)
+                cmd="kfk__subcmd__metadata__subcmd__quorum__subcmd__describe"
+                ;;
             kfk__subcmd__storage,format)
                 cmd="kfk__subcmd__storage__subcmd__format"
                 ;;
@@ -74,7 +80,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage dev completions man"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum dev completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +538,46 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__metadata__subcmd__quorum)
+            opts="-h -V --bootstrap-server --bootstrap-controller --command-config --help --version describe"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bootstrap-controller)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__metadata__subcmd__quorum__subcmd__describe)
+            opts="-h -V --status --replication --human-readable --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

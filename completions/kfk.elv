@@ -32,6 +32,7 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand consumer-perf-test 'Measure consumer throughput (kafka-consumer-perf-test)'
             cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
             cand storage 'Format storage for a cluster node and make cluster ids (kafka-storage)'
+            cand metadata-quorum 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
             cand dev 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
             cand completions 'Print a shell completion script for kfk'
             cand man 'Print kfk''s man page (roff)'
@@ -250,6 +251,25 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand --standalone 'A dynamic quorum of this controller alone'
             cand -N 'A controller that joins an existing dynamic quorum later'
             cand --no-initial-controllers 'A controller that joins an existing dynamic quorum later'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;metadata-quorum'= {
+            cand --bootstrap-server 'A broker to ask (host:port[,host:port...])'
+            cand --bootstrap-controller 'A controller to ask, on its controller listener'
+            cand --command-config 'Client properties file (as Kafka''s --command-config)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand describe 'Describe the metadata quorum'
+        }
+        &'kfk;metadata-quorum;describe'= {
+            cand --status 'Leader, epoch, high watermark, lag and the voters'
+            cand --replication 'Each replica''s log end offset, lag and fetch times'
+            cand --human-readable 'With --replication: print human-readable times and lags'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -36,6 +36,7 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "producer-perf-test" -d 'Mea
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-perf-test" -d 'Measure consumer throughput (kafka-consumer-perf-test)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "storage" -d 'Format storage for a cluster node and make cluster ids (kafka-storage)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "metadata-quorum" -d 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dev" -d 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
@@ -196,6 +197,17 @@ complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcomm
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s N -l no-initial-controllers -d 'A controller that joins an existing dynamic quorum later'
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l bootstrap-server -d 'A broker to ask (host:port[,host:port...])' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l bootstrap-controller -d 'A controller to ask, on its controller listener' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l command-config -d 'Client properties file (as Kafka\'s --command-config)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -f -a "describe" -d 'Describe the metadata quorum'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l status -d 'Leader, epoch, high watermark, lag and the voters'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l replication -d 'Each replica\'s log end offset, lag and fetch times'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l human-readable -d 'With --replication: print human-readable times and lags'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'

@@ -555,3 +555,62 @@ fn a_node_that_missed_the_log_catches_up_from_a_snapshot() {
         "node {lagging} caught up without a snapshot"
     );
 }
+
+#[test]
+fn metadata_quorum_describes_the_quorum_as_kafkas_tool_does() {
+    let c = TestCluster::start(3, &[]);
+    let controller = c.controller_seen_by(1).expect("a controller");
+    let controller_addr = format!("127.0.0.1:{}", c.node(2).controller_port);
+    let mask = |s: &str| -> String {
+        s.split('\t')
+            .map(|cell| {
+                let t = cell.trim_end();
+                if t.len() == 13 && t.chars().all(|c| c.is_ascii_digit()) {
+                    format!("{:<w$}", "TS", w = cell.len())
+                } else {
+                    cell.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\t")
+    };
+    for (flag, addr) in [
+        ("--bootstrap-server", c.bootstrap(3)),
+        ("--bootstrap-controller", controller_addr),
+    ] {
+        let (status, err, code) = kfk(&["metadata-quorum", flag, &addr, "describe", "--status"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            status.contains(&format!("LeaderId:               {controller}\n")),
+            "{status}"
+        );
+        assert!(
+            status.contains(&format!("ClusterId:              {}\n", c.cluster_id)),
+            "{status}"
+        );
+        assert!(
+            status.contains(
+                "CurrentVoters:          [{\"id\": 1, \"endpoints\": [\"CONTROLLER://127.0.0.1:"
+            ),
+            "{status}"
+        );
+        let (replication, err, code) =
+            kfk(&["metadata-quorum", flag, &addr, "describe", "--replication"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(replication.lines().count(), 4, "{replication}");
+        if let Some(script) = common::require_kafka_reference(
+            "metadata_quorum_describes_the_quorum_as_kafkas_tool_does",
+        ) {
+            for (mode, ours) in [("--status", &status), ("--replication", &replication)] {
+                let (theirs, err, code) = common::kafka_tool(
+                    &script,
+                    "kafka-metadata-quorum",
+                    &[flag, &addr, "describe", mode],
+                );
+                assert_eq!(code, 0, "kafka-metadata-quorum {flag} {mode}: {err}");
+                let masked = |s: &str| s.lines().map(mask).collect::<Vec<_>>();
+                assert_eq!(masked(ours), masked(&theirs), "{flag} {mode}");
+            }
+        }
+    }
+}

@@ -202,6 +202,11 @@ pub fn has_not_controller(body: &ResponseBody) -> bool {
         ResponseBody::BrokerRegistration(r) => r.error_code == nc,
         ResponseBody::BrokerHeartbeat(r) => r.error_code == nc,
         ResponseBody::AllocateProducerIds(r) => r.error_code == nc,
+        ResponseBody::DescribeQuorum(r) => r
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .any(|p| p.error_code == ErrorCode::NOT_LEADER_OR_FOLLOWER.0),
         _ => false,
     }
 }
@@ -215,6 +220,7 @@ pub fn is_forwarded(api: ApiKey) -> bool {
             | ApiKey::CreatePartitions
             | ApiKey::AlterConfigs
             | ApiKey::IncrementalAlterConfigs
+            | ApiKey::DescribeQuorum
     )
 }
 
@@ -687,4 +693,133 @@ pub async fn controlled_shutdown(broker: &Broker, timeout: Duration) {
         }
     }
     tracing::warn!("controlled shutdown: no answer from the controller; stopping anyway");
+}
+
+/// DescribeQuorum (what `kafka-metadata-quorum describe` asks), answered by the active
+/// controller from its Raft state: leader, epoch, high watermark (the end of the committed
+/// metadata), and each voter's log end offset as far as the leader knows it. On a single
+/// node the node itself is the quorum.
+pub fn describe_quorum(broker: &Broker) -> ResponseBody {
+    use crate::protocol::messages::describe_quorum_response::{
+        DescribeQuorumResponse, Listener, Node, PartitionData, ReplicaState, TopicData,
+    };
+    let now = crate::time::now_ms();
+    let voters_config: Vec<(i32, String, u16)> = if broker.config.quorum_voters.is_empty() {
+        let l = broker
+            .listeners
+            .iter()
+            .find(|l| l.controller)
+            .or(broker.listeners.first());
+        l.map(|l| {
+            vec![(
+                broker.node_id,
+                l.advertised_host.clone(),
+                l.advertised_port(),
+            )]
+        })
+        .unwrap_or_default()
+    } else {
+        broker
+            .config
+            .quorum_voters
+            .iter()
+            .map(|v| (v.node_id, v.host.clone(), v.port))
+            .collect()
+    };
+    let nodes = voters_config
+        .iter()
+        .map(|(id, host, port)| Node {
+            node_id: *id,
+            listeners: vec![Listener {
+                name: broker
+                    .config
+                    .controller_listener_names
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "CONTROLLER".into()),
+                host: host.clone(),
+                port: *port,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let replica = |id: i32, end: i64, caught_up: bool| ReplicaState {
+        replica_id: id,
+        replica_directory_id: Uuid::ZERO,
+        log_end_offset: end,
+        last_fetch_timestamp: if end >= 0 { now } else { -1 },
+        last_caught_up_timestamp: if caught_up { now } else { -1 },
+        ..Default::default()
+    };
+    let partition = match broker.metadata.quorum() {
+        None => {
+            let end = broker.metadata.applied_offset() + 1;
+            PartitionData {
+                partition_index: 0,
+                leader_id: broker.node_id,
+                leader_epoch: 0,
+                high_watermark: end,
+                current_voters: vec![replica(broker.node_id, end, true)],
+                ..Default::default()
+            }
+        }
+        Some(q) => {
+            let m = q.raft.metrics().borrow().clone();
+            if m.current_leader != Some(broker.node_id as u64)
+                || m.state != openraft::ServerState::Leader
+            {
+                PartitionData {
+                    partition_index: 0,
+                    error_code: ErrorCode::NOT_LEADER_OR_FOLLOWER.0,
+                    leader_id: m.current_leader.map_or(-1, |l| l as i32),
+                    leader_epoch: m.current_term as i32,
+                    ..Default::default()
+                }
+            } else {
+                let end_of = |index: Option<u64>| {
+                    index
+                        .and_then(|i| q.shared.offset_of_index(i))
+                        .map_or(0, |o| o + 1)
+                };
+                let high_watermark = q.shared.applied_offset() + 1;
+                let leader_end = end_of(m.last_log_index);
+                let replication = m.replication.clone().unwrap_or_default();
+                let voter_ids: std::collections::BTreeSet<u64> =
+                    m.membership_config.membership().voter_ids().collect();
+                let current_voters = voter_ids
+                    .iter()
+                    .map(|id| {
+                        if *id == broker.node_id as u64 {
+                            return replica(*id as i32, leader_end, true);
+                        }
+                        match replication.get(id) {
+                            Some(matched) => {
+                                let end = end_of(matched.map(|l| l.index));
+                                replica(*id as i32, end, end >= leader_end)
+                            }
+                            None => replica(*id as i32, -1, false),
+                        }
+                    })
+                    .collect();
+                PartitionData {
+                    partition_index: 0,
+                    leader_id: broker.node_id,
+                    leader_epoch: m.current_term as i32,
+                    high_watermark,
+                    current_voters,
+                    ..Default::default()
+                }
+            }
+        }
+    };
+    ResponseBody::DescribeQuorum(DescribeQuorumResponse {
+        topics: vec![TopicData {
+            topic_name: crate::metadata::METADATA_TOPIC.into(),
+            partitions: vec![partition],
+            ..Default::default()
+        }],
+        nodes,
+        ..Default::default()
+    })
 }

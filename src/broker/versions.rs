@@ -59,6 +59,7 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::ListGroups,
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
+    ApiKey::DescribeQuorum,
 ];
 
 /// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
@@ -75,6 +76,7 @@ pub const CONTROLLER_APIS: &[ApiKey] = &[
     ApiKey::BrokerRegistration,
     ApiKey::BrokerHeartbeat,
     ApiKey::AllocateProducerIds,
+    ApiKey::DescribeQuorum,
 ];
 
 /// The APIs served on a client listener, or on a controller listener.

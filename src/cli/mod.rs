@@ -15,6 +15,7 @@ pub mod consumer_groups;
 pub mod dev;
 pub mod dump_log;
 pub mod generate;
+pub mod metadata_quorum;
 pub mod perf;
 pub mod storage;
 pub mod topics;
@@ -58,6 +59,8 @@ pub enum Command {
     DumpLog(dump_log::DumpLogArgs),
     /// Format storage for a cluster node and make cluster ids (kafka-storage).
     Storage(storage::StorageArgs),
+    /// Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum).
+    MetadataQuorum(metadata_quorum::MetadataQuorumArgs),
     /// Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`).
     Dev(dev::DevArgs),
     /// Print a shell completion script for kfk.
@@ -79,6 +82,7 @@ const DROP_IN_NAMES: &[(&str, &str)] = &[
     ("kafka-consumer-perf-test", "consumer-perf-test"),
     ("kafka-dump-log", "dump-log"),
     ("kafka-storage", "storage"),
+    ("kafka-metadata-quorum", "metadata-quorum"),
 ];
 
 /// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
@@ -127,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Man(args) => generate::man(&args),
         Command::DumpLog(args) => dump_log::run(&args),
         Command::Storage(args) => storage::run(&args),
+        Command::MetadataQuorum(args) => metadata_quorum::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
@@ -196,6 +201,7 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::ConsumerPerfTest(_) => "consumer-perf-test",
         Command::DumpLog(_) => "dump-log",
         Command::Storage(_) => "storage",
+        Command::MetadataQuorum(_) => "metadata-quorum",
         Command::Dev(_) => "dev",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",

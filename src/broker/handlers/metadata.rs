@@ -139,9 +139,62 @@ pub fn handle(
 
 pub fn describe_cluster(
     broker: &Broker,
-    _request: DescribeClusterRequest,
+    request: DescribeClusterRequest,
     listener: usize,
 ) -> ResponseBody {
+    // KIP-919: a controller listener describes the controllers (endpoint type 2), a client
+    // listener the brokers (1); asking one for the other's kind is an error, as in Kafka.
+    let on_controller = broker.listeners.get(listener).is_some_and(|l| l.controller);
+    let wanted = if request.endpoint_type == 0 {
+        1
+    } else {
+        request.endpoint_type
+    };
+    let served = if on_controller { 2 } else { 1 };
+    if wanted != served {
+        return ResponseBody::DescribeCluster(DescribeClusterResponse {
+            error_code: ErrorCode::UNSUPPORTED_ENDPOINT_TYPE.0,
+            error_message: Some(format!(
+                "The request was sent to an endpoint of type {}, but we wanted an endpoint of type {}",
+                if on_controller { "CONTROLLER" } else { "BROKER" },
+                if wanted == 2 { "CONTROLLER" } else { "BROKER" }
+            )),
+            endpoint_type: served,
+            cluster_id: broker.cluster_id.clone(),
+            controller_id: -1,
+            ..Default::default()
+        });
+    }
+    if on_controller {
+        let controllers: Vec<DescribeClusterBroker> = if broker.config.quorum_voters.is_empty() {
+            let (node_id, host, port) = broker.endpoint(listener);
+            vec![DescribeClusterBroker {
+                broker_id: node_id,
+                host,
+                port,
+                ..Default::default()
+            }]
+        } else {
+            broker
+                .config
+                .quorum_voters
+                .iter()
+                .map(|v| DescribeClusterBroker {
+                    broker_id: v.node_id,
+                    host: v.host.clone(),
+                    port: i32::from(v.port),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        return ResponseBody::DescribeCluster(DescribeClusterResponse {
+            endpoint_type: 2,
+            cluster_id: broker.cluster_id.clone(),
+            controller_id: broker.active_controller().unwrap_or(-1),
+            brokers: controllers,
+            ..Default::default()
+        });
+    }
     let brokers = broker
         .live_brokers(listener)
         .into_iter()
@@ -154,6 +207,7 @@ pub fn describe_cluster(
         })
         .collect();
     ResponseBody::DescribeCluster(DescribeClusterResponse {
+        endpoint_type: 1,
         cluster_id: broker.cluster_id.clone(),
         controller_id: broker.active_controller().unwrap_or(-1),
         brokers,

@@ -71,6 +71,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::AllocateProducerIds(r) => {
             respond(super::controller::allocate_producer_ids(b, r))
         }
+        RequestBody::DescribeQuorum(_) => respond(super::controller::describe_quorum(b)),
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,
@@ -146,6 +147,7 @@ fn admin_write(
         RequestBody::CreatePartitions(r) => topics::create_partitions(b, r),
         RequestBody::AlterConfigs(r) => configs::alter_configs(b, r),
         RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(b, r),
+        RequestBody::DescribeQuorum(_) => super::controller::describe_quorum(b),
         other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
 }
