@@ -29,6 +29,8 @@ pub struct ControlPlane {
     pub channel: Arc<super::controller_channel::ControllerChannel>,
     /// Controller side: when each broker last sent a heartbeat.
     heartbeats: Mutex<HashMap<i32, Instant>>,
+    /// Controller side: when this node last tried to fence (broker, epoch).
+    fence_attempts: Mutex<HashMap<(i32, i64), Instant>>,
     /// Controller side: the Raft term in which this node last became active.
     active_term: Mutex<Option<u64>>,
     /// Broker side.
@@ -44,6 +46,7 @@ impl Default for ControlPlane {
         ControlPlane {
             channel: Default::default(),
             heartbeats: Mutex::new(HashMap::new()),
+            fence_attempts: Mutex::new(HashMap::new()),
             active_term: Mutex::new(None),
             incarnation_id: Uuid::random(),
             broker_epoch: AtomicI64::new(-1),
@@ -224,9 +227,126 @@ pub fn is_forwarded(api: ApiKey) -> bool {
     )
 }
 
+/// The deadline a request names (`timeout_ms` of the topic APIs), else [`FORWARD_DEADLINE`].
+fn deadline_of(body: &RequestBody) -> Duration {
+    let ms = match body {
+        RequestBody::CreateTopics(r) => r.timeout_ms,
+        RequestBody::DeleteTopics(r) => r.timeout_ms,
+        RequestBody::CreatePartitions(r) => r.timeout_ms,
+        _ => -1,
+    };
+    match u64::try_from(ms) {
+        Ok(ms) if ms > 0 => Duration::from_millis(ms).min(FORWARD_DEADLINE),
+        _ => FORWARD_DEADLINE,
+    }
+}
+
+/// The answer to an admin request no controller handled in time: `code` for every item.
+fn failed_answer(body: &RequestBody, code: ErrorCode, why: &str) -> ResponseBody {
+    use crate::protocol::messages::{
+        alter_configs_response, create_partitions_response, create_topics_response,
+        delete_topics_response, describe_quorum_response, incremental_alter_configs_response,
+    };
+    let msg = Some(why.to_string());
+    match body {
+        RequestBody::CreateTopics(r) => {
+            ResponseBody::CreateTopics(create_topics_response::CreateTopicsResponse {
+                topics: r
+                    .topics
+                    .iter()
+                    .map(|t| create_topics_response::CreatableTopicResult {
+                        name: t.name.clone(),
+                        error_code: code.0,
+                        error_message: msg.clone(),
+                        num_partitions: -1,
+                        replication_factor: -1,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::DeleteTopics(r) => {
+            ResponseBody::DeleteTopics(delete_topics_response::DeleteTopicsResponse {
+                responses: r
+                    .topic_names
+                    .iter()
+                    .cloned()
+                    .map(Some)
+                    .chain(r.topics.iter().map(|t| t.name.clone()))
+                    .map(|name| delete_topics_response::DeletableTopicResult {
+                        name,
+                        error_code: code.0,
+                        error_message: msg.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::CreatePartitions(r) => {
+            ResponseBody::CreatePartitions(create_partitions_response::CreatePartitionsResponse {
+                results: r
+                    .topics
+                    .iter()
+                    .map(
+                        |t| create_partitions_response::CreatePartitionsTopicResult {
+                            name: t.name.clone(),
+                            error_code: code.0,
+                            error_message: msg.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::AlterConfigs(r) => {
+            ResponseBody::AlterConfigs(alter_configs_response::AlterConfigsResponse {
+                responses: r
+                    .resources
+                    .iter()
+                    .map(|x| alter_configs_response::AlterConfigsResourceResponse {
+                        error_code: code.0,
+                        error_message: msg.clone(),
+                        resource_type: x.resource_type,
+                        resource_name: x.resource_name.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        }
+        RequestBody::IncrementalAlterConfigs(r) => ResponseBody::IncrementalAlterConfigs(
+            incremental_alter_configs_response::IncrementalAlterConfigsResponse {
+                responses: r
+                    .resources
+                    .iter()
+                    .map(
+                        |x| incremental_alter_configs_response::AlterConfigsResourceResponse {
+                            error_code: code.0,
+                            error_message: msg.clone(),
+                            resource_type: x.resource_type,
+                            resource_name: x.resource_name.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .collect(),
+                ..Default::default()
+            },
+        ),
+        _ => ResponseBody::DescribeQuorum(describe_quorum_response::DescribeQuorumResponse {
+            error_code: code.0,
+            error_message: msg,
+            ..Default::default()
+        }),
+    }
+}
+
 /// Handles an admin write in a cluster: here when this node is the active controller,
 /// otherwise at the active controller; a NOT_CONTROLLER answer (leadership moved meanwhile)
-/// is retried until a controller answers or the deadline passes.
+/// is retried until a controller answers or the request's timeout passes, which answers
+/// REQUEST_TIMED_OUT (as Kafka's forwarding does).
 pub async fn forward_admin<F, Fut>(
     broker: &Arc<Broker>,
     api_key: ApiKey,
@@ -238,27 +358,34 @@ where
     F: Fn(RequestBody) -> Fut,
     Fut: std::future::Future<Output = ResponseBody>,
 {
-    let deadline = Instant::now() + FORWARD_DEADLINE;
-    let mut last: Option<ResponseBody> = None;
+    let wait = deadline_of(&body);
+    let deadline = Instant::now() + wait;
     while Instant::now() < deadline && !broker.is_shutting_down() {
         if broker.is_active_controller() {
             let r = local(body.clone()).await;
             if !has_not_controller(&r) {
                 return r;
             }
-            last = Some(r);
         } else if let Some(addr) = broker
             .active_controller()
+            .filter(|c| *c != broker.node_id)
             .and_then(|c| broker.controller_addr(c))
         {
+            let left = deadline.saturating_duration_since(Instant::now());
             match broker
                 .control
                 .channel
-                .request(&addr, api_key, version, &body, FORWARD_DEADLINE)
+                .request(
+                    &addr,
+                    api_key,
+                    version,
+                    &body,
+                    left.max(Duration::from_millis(100)),
+                )
                 .await
             {
                 Ok(r) if !has_not_controller(&r) => return r,
-                Ok(r) => last = Some(r),
+                Ok(_) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "forwarding to the controller failed; retrying")
                 }
@@ -266,11 +393,14 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    match last {
-        Some(r) => r,
-        // Nothing answered: handle it here, which answers NOT_CONTROLLER per item.
-        None => local(body).await,
-    }
+    failed_answer(
+        &body,
+        ErrorCode::REQUEST_TIMED_OUT,
+        &format!(
+            "no active controller answered within {} ms",
+            wait.as_millis()
+        ),
+    )
 }
 
 /// BrokerRegistration, on the active controller.
@@ -503,6 +633,11 @@ pub async fn run_controller_duties(broker: Arc<Broker>) {
                 }
             }
         }
+        if broker.metadata.quorum().is_some_and(|q| !q.has_quorum()) {
+            // Cut off from the majority: nothing can be committed, and the brokers that
+            // cannot reach this controller are not dead for that.
+            continue;
+        }
         let now = Instant::now();
         let brokers = broker.metadata.brokers();
         let expired: Vec<(i32, i64)> = {
@@ -526,6 +661,22 @@ pub async fn run_controller_duties(broker: Arc<Broker>) {
                 .collect()
         };
         for (id, epoch) in expired {
+            // One attempt per session timeout and broker: a controller that cannot commit
+            // (cut off from the quorum) must not hold the metadata write lock in a loop.
+            {
+                let mut tried = broker
+                    .control
+                    .fence_attempts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if tried
+                    .get(&(id, epoch))
+                    .is_some_and(|t| now.duration_since(*t) < session)
+                {
+                    continue;
+                }
+                tried.insert((id, epoch), now);
+            }
             tracing::warn!(
                 broker = id,
                 "fencing broker: no heartbeat for {} ms (broker.session.timeout.ms)",

@@ -175,8 +175,10 @@ impl MetadataStore {
 
     /// Commits `records` (one batch, synced), then applies them to the image: what changed.
     /// In a cluster the records go through the quorum (NOT_CONTROLLER on a node that is not
-    /// the active controller); every node's state machine applies them and hands the changes
-    /// to its broker, so this returns none.
+    /// the active controller; REQUEST_TIMED_OUT when no majority acknowledges them within
+    /// the quorum's commit timeout — they may still commit later, or be discarded when
+    /// another leader takes over); every node's state machine applies them and hands the
+    /// changes to its broker, so this returns none.
     pub fn commit(&self, records: &[Vec<u8>]) -> Result<Vec<MetadataChange>, ErrorCode> {
         let log = match &self.writer {
             Writer::Local(log) => log,
@@ -185,19 +187,31 @@ impl MetadataStore {
                 let cmd = quorum::Command {
                     records: records.to_vec(),
                 };
+                if !q.has_quorum() {
+                    // A leader cut off from the majority commits nothing: say so at once.
+                    return Err(ErrorCode::REQUEST_TIMED_OUT);
+                }
+                let wait = q.commit_timeout;
                 let handle = tokio::runtime::Handle::current();
                 let r = tokio::task::block_in_place(|| {
-                    handle
-                        .block_on(raft.client_write(cmd))
-                        .map_err(|e| match e {
-                            openraft::error::RaftError::APIError(
-                                openraft::error::ClientWriteError::ForwardToLeader(_),
-                            ) => ErrorCode::NOT_CONTROLLER,
-                            e => {
-                                tracing::warn!(error = %e, "metadata commit failed");
-                                ErrorCode::NOT_CONTROLLER
-                            }
-                        })
+                    let Ok(written) =
+                        handle.block_on(tokio::time::timeout(wait, raft.client_write(cmd)))
+                    else {
+                        tracing::warn!(
+                            timeout_ms = wait.as_millis() as u64,
+                            "the quorum did not commit a metadata change in time"
+                        );
+                        return Err(ErrorCode::REQUEST_TIMED_OUT);
+                    };
+                    written.map_err(|e| match e {
+                        openraft::error::RaftError::APIError(
+                            openraft::error::ClientWriteError::ForwardToLeader(_),
+                        ) => ErrorCode::NOT_CONTROLLER,
+                        e => {
+                            tracing::warn!(error = %e, "metadata commit failed");
+                            ErrorCode::NOT_CONTROLLER
+                        }
+                    })
                 });
                 return r.map(|_| Vec::new());
             }

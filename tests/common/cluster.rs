@@ -29,8 +29,16 @@ pub struct Node {
 pub struct TestCluster {
     pub nodes: Vec<Node>,
     pub cluster_id: String,
+    /// With `start_with_links`: the proxy of each directed link (from, to) between
+    /// controllers.
+    pub links: std::collections::BTreeMap<(i32, i32), super::proxy::LinkProxy>,
     _tmp: tempfile::TempDir,
+    /// One cluster at a time per test process: the timing bounds the tests check (fencing,
+    /// failover) mean nothing with several clusters fighting for two cores.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -47,6 +55,37 @@ fn kfk() -> Command {
 impl TestCluster {
     /// `n` combined nodes with `extra` config lines (key=value) on every node.
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
+        Self::start_inner(n, extra, false)
+    }
+
+    /// As [`start`], but every node reaches every other node's controller listener through
+    /// a [`super::proxy::LinkProxy`] the test can cut (`cut_link`, `isolate`).
+    pub fn start_with_links(n: usize, extra: &[&str]) -> TestCluster {
+        Self::start_inner(n, extra, true)
+    }
+
+    /// Cuts both directions between `a` and `b`.
+    pub fn cut_link(&self, a: i32, b: i32) {
+        self.links[&(a, b)].cut();
+        self.links[&(b, a)].cut();
+    }
+
+    /// Cuts every link of `node`.
+    pub fn isolate(&self, node: i32) {
+        for other in self.nodes.iter().map(|n| n.id).filter(|o| *o != node) {
+            self.cut_link(node, other);
+        }
+    }
+
+    /// Heals every link.
+    pub fn heal_all(&self) {
+        for l in self.links.values() {
+            l.heal();
+        }
+    }
+
+    fn start_inner(n: usize, extra: &[&str], proxied: bool) -> TestCluster {
+        let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = tempfile::tempdir().expect("temp dir");
         let out = kfk()
             .args(["storage", "random-uuid"])
@@ -54,14 +93,31 @@ impl TestCluster {
             .expect("random-uuid");
         let cluster_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-        let voters: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{}@127.0.0.1:{}", i + 1, p.1))
-            .collect();
+        let mut links = std::collections::BTreeMap::new();
+        if proxied {
+            for a in 1..=n as i32 {
+                for b in (1..=n as i32).filter(|b| *b != a) {
+                    let target = format!("127.0.0.1:{}", ports[(b - 1) as usize].1);
+                    links.insert((a, b), super::proxy::LinkProxy::start(target));
+                }
+            }
+        }
         let mut nodes = Vec::new();
         for (i, (client, controller)) in ports.iter().enumerate() {
             let id = i as i32 + 1;
+            // How this node reaches each controller: itself directly, the others through
+            // their link proxies when there are some.
+            let voters: Vec<String> = ports
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    let to = j as i32 + 1;
+                    let port = links
+                        .get(&(id, to))
+                        .map_or(p.1, |l: &super::proxy::LinkProxy| l.port);
+                    format!("{to}@127.0.0.1:{port}")
+                })
+                .collect();
             let dir = tmp.path().join(format!("node-{id}"));
             let mut lines = vec![
                 format!("node.id={id}"),
@@ -107,7 +163,9 @@ impl TestCluster {
         let mut c = TestCluster {
             nodes,
             cluster_id,
+            links,
             _tmp: tmp,
+            _one_at_a_time: guard,
         };
         for i in 1..=n as i32 {
             c.start_node(i);

@@ -156,6 +156,20 @@ impl QuorumSettings {
 pub struct Quorum {
     pub raft: MetaRaft,
     pub shared: Arc<QuorumShared>,
+    /// How long a write waits for a majority: twice `controller.quorum.fetch.timeout.ms`.
+    pub commit_timeout: std::time::Duration,
+}
+
+impl Quorum {
+    /// Whether this node, as leader, heard from a majority within the commit timeout (a
+    /// leader cut off from the others cannot commit, and should not try to).
+    pub fn has_quorum(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        match m.millis_since_quorum_ack {
+            Some(ms) => ms <= self.commit_timeout.as_millis() as u64,
+            None => true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Quorum {
@@ -218,5 +232,9 @@ pub async fn start<N: RaftNetworkFactory<TypeConfig>>(
             Err(e) => return Err(format!("starting the metadata quorum: {e}")),
         }
     }
-    Ok(Quorum { raft, shared })
+    Ok(Quorum {
+        raft,
+        shared,
+        commit_timeout: std::time::Duration::from_millis((settings.fetch_timeout_ms * 2).max(1000)),
+    })
 }
