@@ -213,6 +213,44 @@ fn three_nodes_serve_topics_through_any_node() {
         "{out}"
     );
 
+    // The metrics endpoint: the active controller says so; bytes in per topic, requests
+    // per API and the group's committed offsets are there.
+    let controller = c.controller_seen_by(1).expect("a controller");
+    let text = c.scrape(controller);
+    assert!(
+        text.contains("kafka_controller_kafkacontroller_active_controller_count 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kafka_controller_kafkacontroller_fenced_broker_count 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kafka_server_raft_metrics_high_watermark "),
+        "{text}"
+    );
+    let all: String = (1..=3).map(|i| c.scrape(i)).collect();
+    assert!(
+        all.contains("kafka_server_brokertopicmetrics_bytes_in_total{topic=\"g6\"}"),
+        "{all}"
+    );
+    assert!(
+        all.contains("kafka_network_request_requests_total{request=\"Produce\"}"),
+        "{all}"
+    );
+    assert!(
+        all.contains("kafka_network_request_total_time_ms_bucket{le="),
+        "{all}"
+    );
+    assert!(
+        all.contains("kafka_group_committed_offset{group=\"g\",topic=\"g6\""),
+        "{all}"
+    );
+    let other = (1..=3).find(|i| *i != controller).unwrap();
+    assert!(c
+        .scrape(other)
+        .contains("kafka_controller_kafkacontroller_active_controller_count 0"));
+
     // Third-party admin clients, each through a different node.
     if require_python_module("three_nodes_serve_topics_through_any_node", "kafka") {
         let script = format!(

@@ -117,6 +117,7 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("listener.security.protocol.map", DEFAULT_PROTOCOL_MAP),
     ("inter.broker.listener.name", ""),
     ("broker.rack", ""),
+    ("kfk.metrics.listener", ""),
     ("broker.heartbeat.interval.ms", "2000"),
     ("broker.session.timeout.ms", "9000"),
     ("controller.quorum.election.timeout.ms", "1000"),
@@ -276,6 +277,8 @@ pub struct BrokerConfig {
     pub cluster_id: Option<String>,
     /// `broker.rack`.
     pub rack: Option<String>,
+    /// `kfk.metrics.listener`: `host:port` of the Prometheus endpoint (off when unset).
+    pub metrics_listener: Option<String>,
     pub broker_heartbeat_interval_ms: u64,
     pub broker_session_timeout_ms: u64,
     pub quorum_election_timeout_ms: u64,
@@ -418,6 +421,7 @@ impl BrokerConfig {
             offset_metadata_max_bytes: positive("offset.metadata.max.bytes")? as usize,
             cluster_id: Some(get("cluster.id")).filter(|s| !s.is_empty()),
             rack: Some(get("broker.rack")).filter(|s| !s.is_empty()),
+            metrics_listener: Some(get("kfk.metrics.listener")).filter(|s| !s.trim().is_empty()),
             broker_heartbeat_interval_ms: positive("broker.heartbeat.interval.ms")?.max(10),
             broker_session_timeout_ms: positive("broker.session.timeout.ms")?.max(100),
             quorum_election_timeout_ms: positive("controller.quorum.election.timeout.ms")?.max(10),

@@ -255,7 +255,12 @@ async fn respond(
             )
         })
     };
-    match handlers::dispatch(broker, request, origin).await {
+    let started = std::time::Instant::now();
+    let outcome = handlers::dispatch(broker, request, origin).await;
+    broker
+        .metrics
+        .request(api_key.name(), started.elapsed().as_secs_f64() * 1000.0);
+    match outcome {
         Outcome::Respond(body) => encode(&body).map(|c| Some(plain(c))),
         Outcome::RespondSpliced(body, regions) => {
             encode(&body).map(|chunks| Some(Reply { chunks, regions }))

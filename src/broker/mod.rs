@@ -11,6 +11,7 @@ pub mod connection;
 pub mod controller;
 pub mod controller_channel;
 pub mod handlers;
+pub mod metrics;
 pub mod raft_network;
 pub mod server;
 pub mod splice;
@@ -100,6 +101,8 @@ pub struct Broker {
     pub connection_slots: std::sync::Arc<Semaphore>,
     /// The group coordinator (every group's `__consumer_offsets` partition is local).
     pub groups: Coordinator,
+    /// Request, byte and record counters for the metrics endpoint.
+    pub metrics: metrics::BrokerMetrics,
     /// The cluster's control plane (registration, heartbeats, forwarding).
     pub control: controller::ControlPlane,
     /// Serializes the lazy creation of `__consumer_offsets`.

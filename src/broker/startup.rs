@@ -199,6 +199,7 @@ pub async fn start_with_fs(
         metadata,
         groups,
         control: Default::default(),
+        metrics: Default::default(),
         offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown: watch::channel(false).0,
         halted: watch::channel(None).0,
@@ -253,6 +254,18 @@ pub async fn start_with_fs(
     }
     let server = tokio::spawn(server::serve(broker.clone(), bound));
     let mut tasks = spawn_background_tasks(&broker);
+    if let Some(addr) = broker.config.metrics_listener.clone() {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|e| BrokerError::Listen(format!("kfk.metrics.listener {addr}: {e}")))?;
+        if let Ok(bound) = listener.local_addr() {
+            tracing::info!(%bound, "serving Prometheus metrics at /metrics");
+        }
+        tasks.push(tokio::spawn(super::metrics::serve(
+            broker.clone(),
+            listener,
+        )));
+    }
     if let Some(mut rx) = changes {
         let b = broker.clone();
         tasks.push(tokio::spawn(async move {

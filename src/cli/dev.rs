@@ -36,8 +36,8 @@ pub struct ClusterArgs {
     /// Where the nodes keep their data (node-1, node-2, ... inside).
     #[arg(long, value_name = "DIR", default_value = "kfk-dev-cluster")]
     pub data_dir: PathBuf,
-    /// Client port of node 1; node i listens on PORT+i-1 for clients and on PORT+100+i-1
-    /// for controllers.
+    /// Client port of node 1; node i listens on PORT+i-1 for clients, on PORT+100+i-1
+    /// for controllers and serves Prometheus metrics on PORT+200+i-1.
     #[arg(long, value_name = "PORT", default_value_t = 9092)]
     pub port: u16,
     /// Set a config key on every node. Repeatable.
@@ -66,7 +66,7 @@ pub fn run(args: &DevArgs) -> Result<(), CliError> {
     if a.nodes == 0 || a.nodes > 9 {
         return Err(CliError::Usage("--nodes: between 1 and 9".into()));
     }
-    if u32::from(a.port) + 100 + u32::from(a.nodes) > 65535 {
+    if u32::from(a.port) + 200 + u32::from(a.nodes) > 65535 {
         return Err(CliError::Usage(
             "--port: too high for that many nodes".into(),
         ));
@@ -106,6 +106,7 @@ pub fn run(args: &DevArgs) -> Result<(), CliError> {
             "inter.broker.listener.name=PLAINTEXT".into(),
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
             format!("log.dirs={}", dir.display()),
+            format!("kfk.metrics.listener=127.0.0.1:{}", a.port + 200 + i - 1),
         ];
         overrides.extend(a.overrides.iter().cloned());
         if !dir.join("meta.properties").exists() {
@@ -157,6 +158,13 @@ pub fn run(args: &DevArgs) -> Result<(), CliError> {
         a.data_dir.display()
     );
     println!("bootstrap servers: {}", bootstrap.join(","));
+    println!(
+        "metrics: {}",
+        (1..=a.nodes)
+            .map(|i| format!("http://127.0.0.1:{}/metrics", a.port + 200 + i - 1))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!("stop with Ctrl-C");
     let died = runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};

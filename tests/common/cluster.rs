@@ -20,6 +20,8 @@ pub type TopicsView = std::collections::BTreeMap<String, (String, Vec<(i32, i32)
 pub struct Node {
     pub id: i32,
     pub client_port: u16,
+    /// The Prometheus endpoint (`kfk.metrics.listener`).
+    pub metrics_port: u16,
     pub controller_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
@@ -40,12 +42,21 @@ pub struct TestCluster {
 
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
+thread_local! {
+    /// Ports handed out by `free_port` stay bound until the cluster is built, so no two
+    /// nodes get the same one.
+    static HELD: std::cell::RefCell<Vec<std::net::TcpListener>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    HELD.with(|h| h.borrow_mut().push(l));
+    port
+}
+
+fn release_ports() {
+    HELD.with(|h| h.borrow_mut().clear());
 }
 
 fn kfk() -> Command {
@@ -93,6 +104,7 @@ impl TestCluster {
             .expect("random-uuid");
         let cluster_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let metrics_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut links = std::collections::BTreeMap::new();
         if proxied {
             for a in 1..=n as i32 {
@@ -131,6 +143,7 @@ impl TestCluster {
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
                 format!("log.dirs={}", dir.display()),
                 "broker.heartbeat.interval.ms=500".into(),
+                format!("kfk.metrics.listener=127.0.0.1:{}", metrics_ports[i]),
                 "broker.session.timeout.ms=3000".into(),
             ];
             lines.extend(extra.iter().map(|s| s.to_string()));
@@ -154,12 +167,14 @@ impl TestCluster {
             nodes.push(Node {
                 id,
                 client_port: *client,
+                metrics_port: metrics_ports[i],
                 controller_port: *controller,
                 config,
                 child: None,
                 log: Arc::new(Mutex::new(Vec::new())),
             });
         }
+        release_ports();
         let mut c = TestCluster {
             nodes,
             cluster_id,
@@ -242,6 +257,20 @@ impl TestCluster {
         unsafe { libc::kill(self.pid(id), sig) };
     }
 
+    /// The text of node `id`'s `GET /metrics`.
+    pub fn scrape(&self, id: i32) -> String {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.node(id).metrics_port))
+        else {
+            return String::new();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+
     pub fn log_contains(&self, id: i32, text: &str) -> bool {
         self.node(id)
             .log
@@ -296,6 +325,16 @@ impl TestCluster {
                 .filter(|node| node.child.is_some())
                 .all(|node| self.metadata(node.id).is_some_and(|m| m.brokers.len() == n))
         });
+        if !ok {
+            for node in &self.nodes {
+                let log = node.log.lock().unwrap().clone();
+                eprintln!(
+                    "--- node {}\n{}",
+                    node.id,
+                    log[log.len().saturating_sub(10)..].join("\n")
+                );
+            }
+        }
         assert!(
             ok,
             "the cluster did not list {n} brokers within {timeout:?}"

@@ -164,6 +164,7 @@ fn read_partition(
         {
             *remaining = remaining.saturating_sub(placeholder.len());
             *total += placeholder.len();
+            broker.metrics.bytes_out(topic, region.length);
             data.records = Some(placeholder);
             regions.push(region);
             return data;
@@ -173,6 +174,7 @@ fn read_partition(
                 return partition_error(p.partition, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE)
             }
             Ok(bytes) => {
+                broker.metrics.bytes_out(topic, bytes.len() as u64);
                 *remaining = remaining.saturating_sub(bytes.len());
                 *total += bytes.len();
                 data.records = Some(bytes);

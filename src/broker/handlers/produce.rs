@@ -86,17 +86,22 @@ fn produce_partition(
             .append_records(topic, index, &records, acks, now_ms())
     });
     match appended {
-        Ok(info) => (
-            PartitionProduceResponse {
-                index,
-                error_code: 0,
-                base_offset: info.base_offset,
-                log_append_time_ms: info.log_append_time,
-                log_start_offset: info.log_start_offset,
-                ..Default::default()
-            },
-            Some(info.last_offset + 1),
-        ),
+        Ok(info) => {
+            broker
+                .metrics
+                .bytes_in(topic, records.len() as u64, info.record_count.max(0) as u64);
+            (
+                PartitionProduceResponse {
+                    index,
+                    error_code: 0,
+                    base_offset: info.base_offset,
+                    log_append_time_ms: info.log_append_time,
+                    log_start_offset: info.log_start_offset,
+                    ..Default::default()
+                },
+                Some(info.last_offset + 1),
+            )
+        }
         Err(e) => {
             tracing::debug!(topic, partition = index, error = %e, "produce refused");
             (failed(index, e.code, e.message), None)
