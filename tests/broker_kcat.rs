@@ -40,6 +40,7 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (42, 0, 2), // DeleteGroups
     (44, 0, 1), // IncrementalAlterConfigs
     (47, 0, 0), // OffsetDelete
+    (55, 0, 2), // DescribeQuorum (answered by the active controller)
     (60, 0, 1), // DescribeCluster
     (61, 0, 0), // DescribeProducers
     (75, 0, 0), // DescribeTopicPartitions

@@ -251,6 +251,41 @@ fn three_nodes_serve_topics_through_any_node() {
         .scrape(other)
         .contains("kafka_controller_kafkacontroller_active_controller_count 0"));
 
+    // Kafka's dump tool decodes the Raft log: voters, leader changes, KRaft records.
+    if let Some(script) =
+        common::require_kafka_reference("three_nodes_serve_topics_through_any_node")
+    {
+        let f = c
+            .node(2)
+            .dir
+            .join("__cluster_metadata-0/00000000000000000000.log");
+        let (out, err, code) = common::kafka_tool(
+            &script,
+            "kafka-dump-log",
+            &[
+                "--cluster-metadata-decoder",
+                "--files",
+                &f.display().to_string(),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            !out.contains("Error at") && !out.contains("Failed to deserialize"),
+            "{out}"
+        );
+        for kind in [
+            "KRaftVoters",
+            "LeaderChange",
+            "REGISTER_BROKER_RECORD",
+            "UNFENCE_BROKER_RECORD",
+            "TOPIC_RECORD",
+            "PARTITION_RECORD",
+            "FEATURE_LEVEL_RECORD",
+        ] {
+            assert!(out.contains(kind), "no {kind} in {out}");
+        }
+    }
+
     // Third-party admin clients, each through a different node.
     if require_python_module("three_nodes_serve_topics_through_any_node", "kafka") {
         let script = format!(
@@ -592,6 +627,45 @@ fn a_node_that_missed_the_log_catches_up_from_a_snapshot() {
         c.log_contains(lagging, "installed a metadata snapshot"),
         "node {lagging} caught up without a snapshot"
     );
+    // Kafka's dump tool reads the metadata log and the snapshots as Kafka's own.
+    if let Some(script) =
+        common::require_kafka_reference("a_node_that_missed_the_log_catches_up_from_a_snapshot")
+    {
+        let dir = c.node(live).dir.join("__cluster_metadata-0");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().display().to_string())
+            .filter(|p| p.ends_with(".log") || p.ends_with(".checkpoint"))
+            .collect();
+        files.sort();
+        assert!(
+            files.iter().any(|f| f.ends_with(".checkpoint")),
+            "no snapshot in {files:?}"
+        );
+        for f in files {
+            let (out, err, code) = common::kafka_tool(
+                &script,
+                "kafka-dump-log",
+                &["--cluster-metadata-decoder", "--files", &f],
+            );
+            assert_eq!(code, 0, "{f}: {err}");
+            assert!(
+                !out.contains("Error at") && !out.contains("Failed to deserialize"),
+                "{f}: {out}"
+            );
+            if f.ends_with(".checkpoint") {
+                assert!(
+                    out.contains("SnapshotHeader") && out.contains("SnapshotFooter"),
+                    "{f}: {out}"
+                );
+                assert!(
+                    out.contains("TOPIC_RECORD") && out.contains("REGISTER_BROKER_RECORD"),
+                    "{f}: {out}"
+                );
+            }
+        }
+    }
 }
 
 #[test]

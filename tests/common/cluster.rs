@@ -22,6 +22,8 @@ pub struct Node {
     pub client_port: u16,
     /// The Prometheus endpoint (`kfk.metrics.listener`).
     pub metrics_port: u16,
+    /// The node's data dir (`log.dirs`).
+    pub dir: PathBuf,
     pub controller_port: u16,
     pub config: PathBuf,
     child: Option<Child>,
@@ -168,6 +170,7 @@ impl TestCluster {
                 id,
                 client_port: *client,
                 metrics_port: metrics_ports[i],
+                dir: dir.clone(),
                 controller_port: *controller,
                 config,
                 child: None,

@@ -202,7 +202,14 @@ fn parse_fields(list: &Value, structs: &mut Vec<StructDef>) -> Vec<Field> {
             versions,
             nullable: str_field(f, "nullableVersions").and_then(parse_versions),
             tagged: str_field(f, "taggedVersions").and_then(parse_versions),
-            tag: f.get("tag").and_then(Value::as_u64).map(|t| t as u32),
+            // Some specs spell the tag as a string ("tag": "0").
+            tag: f
+                .get("tag")
+                .and_then(|t| {
+                    t.as_u64()
+                        .or_else(|| t.as_str().and_then(|s| s.parse().ok()))
+                })
+                .map(|t| t as u32),
             ignorable: f.get("ignorable").and_then(Value::as_bool).unwrap_or(false),
             default,
             flexible_override: str_field(f, "flexibleVersions").map(parse_versions),

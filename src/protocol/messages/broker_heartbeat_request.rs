@@ -32,7 +32,7 @@ pub struct BrokerHeartbeatRequest {
     /// Versions: 0+.
     pub want_shut_down: bool,
     /// Log directories that failed and went offline.
-    /// Versions: 1+.
+    /// Versions: 1+, tagged (tag 0).
     pub offline_log_dirs: Vec<Uuid>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
@@ -67,18 +67,19 @@ impl Message for BrokerHeartbeatRequest {
             .map_err(|e| e.in_field("WantFence"))?;
         this.want_shut_down = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
             .map_err(|e| e.in_field("WantShutDown"))?;
-        if version >= 1 {
-            this.offline_log_dirs = (|| -> Result<_, DecodeError> {
-                Ok({
-                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
-                    d.array_of(n, |d| Ok(d.uuid()?))?
-                })
-            })()
-            .map_err(|e| e.in_field("OfflineLogDirs"))?;
-        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 1 => {
+                    this.offline_log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 16)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(d.uuid()?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("OfflineLogDirs"))?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -94,22 +95,30 @@ impl Message for BrokerHeartbeatRequest {
         e.put_i64(*&self.current_metadata_offset);
         e.put_bool(*&self.want_fence);
         e.put_bool(*&self.want_shut_down);
-        if !(version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "OfflineLogDirs",
-                version,
-            });
-        }
-        if version >= 1 {
-            e.put_length(Some((&self.offline_log_dirs).len()), flexible, true);
-            for x in (&self.offline_log_dirs).iter() {
-                e.put_uuid(x);
-            }
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
+            if !(version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "OfflineLogDirs",
+                    version,
+                });
+            }
+            if (version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            if (version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
+                e.put_uvarint(0);
+                e.put_uvarint(
+                    (length_len(Some(self.offline_log_dirs.len()), true, true)
+                        + self.offline_log_dirs.len() * 16) as u32,
+                );
+                e.put_length(Some((&self.offline_log_dirs).len()), true, true);
+                for x in (&self.offline_log_dirs).iter() {
+                    e.put_uuid(x);
+                }
+            }
             for u in unknown {
                 e.put_raw_tagged(u);
             }
@@ -126,14 +135,16 @@ impl Message for BrokerHeartbeatRequest {
         n += 8;
         n += 1;
         n += 1;
-        if version >= 1 {
-            n += (length_len(Some(self.offline_log_dirs.len()), flexible, true)
-                + self.offline_log_dirs.len() * 16);
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
                 n += raw_tagged_len(u);
+            }
+            if (version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
+                let len = (length_len(Some(self.offline_log_dirs.len()), true, true)
+                    + self.offline_log_dirs.len() * 16);
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
             }
             n += uvarint_len(count as u32);
         }

@@ -29,7 +29,7 @@ pub struct BrokerRegistrationChangeRecord {
     /// Versions: 1+, tagged (tag 1).
     pub in_controlled_shutdown: i8,
     /// Log directories configured in this broker which are available.
-    /// Versions: 2+.
+    /// Versions: 2+, tagged (tag 2).
     pub log_dirs: Vec<Uuid>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
@@ -57,15 +57,6 @@ impl Message for BrokerRegistrationChangeRecord {
             .map_err(|e| e.in_field("BrokerId"))?;
         this.broker_epoch = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
             .map_err(|e| e.in_field("BrokerEpoch"))?;
-        if version >= 2 {
-            this.log_dirs = (|| -> Result<_, DecodeError> {
-                Ok({
-                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
-                    d.array_of(n, |d| Ok(d.uuid()?))?
-                })
-            })()
-            .map_err(|e| e.in_field("LogDirs"))?;
-        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -77,6 +68,16 @@ impl Message for BrokerRegistrationChangeRecord {
                 1 if version >= 1 => {
                     this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
                         .map_err(|e| e.in_field("InControlledShutdown"))?;
+                    Ok(true)
+                }
+                2 if version >= 2 => {
+                    this.log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 16)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(d.uuid()?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("LogDirs"))?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -91,18 +92,6 @@ impl Message for BrokerRegistrationChangeRecord {
         let flexible = true;
         e.put_i32(*&self.broker_id);
         e.put_i64(*&self.broker_epoch);
-        if !(version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "LogDirs",
-                version,
-            });
-        }
-        if version >= 2 {
-            e.put_length(Some((&self.log_dirs).len()), flexible, true);
-            for x in (&self.log_dirs).iter() {
-                e.put_uuid(x);
-            }
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             if (true) && self.fenced != 0 {
@@ -115,6 +104,15 @@ impl Message for BrokerRegistrationChangeRecord {
                 });
             }
             if (version >= 1) && self.in_controlled_shutdown != 0 {
+                count += 1;
+            }
+            if !(version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "LogDirs",
+                    version,
+                });
+            }
+            if (version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
                 count += 1;
             }
             e.put_uvarint(count as u32);
@@ -132,6 +130,20 @@ impl Message for BrokerRegistrationChangeRecord {
                 e.put_uvarint((1) as u32);
                 e.put_i8(*&self.in_controlled_shutdown);
             }
+            if (version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
+                while let Some(u) = unknown.next_if(|u| u.tag < 2) {
+                    e.put_raw_tagged(u);
+                }
+                e.put_uvarint(2);
+                e.put_uvarint(
+                    (length_len(Some(self.log_dirs.len()), true, true) + self.log_dirs.len() * 16)
+                        as u32,
+                );
+                e.put_length(Some((&self.log_dirs).len()), true, true);
+                for x in (&self.log_dirs).iter() {
+                    e.put_uuid(x);
+                }
+            }
             for u in unknown {
                 e.put_raw_tagged(u);
             }
@@ -145,9 +157,6 @@ impl Message for BrokerRegistrationChangeRecord {
         let mut n = 0usize;
         n += 4;
         n += 8;
-        if version >= 2 {
-            n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16);
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -162,6 +171,12 @@ impl Message for BrokerRegistrationChangeRecord {
                 let len = 1;
                 count += 1;
                 n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
+            if (version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
+                let len =
+                    (length_len(Some(self.log_dirs.len()), true, true) + self.log_dirs.len() * 16);
+                count += 1;
+                n += uvarint_len(2) + uvarint_len(len as u32) + len;
             }
             n += uvarint_len(count as u32);
         }

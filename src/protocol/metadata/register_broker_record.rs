@@ -44,7 +44,7 @@ pub struct RegisterBrokerRecord {
     /// Versions: 1+.
     pub in_controlled_shutdown: bool,
     /// Log directories configured in this broker which are available.
-    /// Versions: 3+.
+    /// Versions: 3+, tagged (tag 0).
     pub log_dirs: Vec<Uuid>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
@@ -105,18 +105,19 @@ impl Message for RegisterBrokerRecord {
             this.in_controlled_shutdown = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
                 .map_err(|e| e.in_field("InControlledShutdown"))?;
         }
-        if version >= 3 {
-            this.log_dirs = (|| -> Result<_, DecodeError> {
-                Ok({
-                    let n = d.array_len(flexible, 16)?.ok_or_else(null_field)?;
-                    d.array_of(n, |d| Ok(d.uuid()?))?
-                })
-            })()
-            .map_err(|e| e.in_field("LogDirs"))?;
-        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
+                0 if version >= 3 => {
+                    this.log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let n = d.array_len(true, 16)?.ok_or_else(null_field)?;
+                            d.array_of(n, |d| Ok(d.uuid()?))?
+                        })
+                    })()
+                    .map_err(|e| e.in_field("LogDirs"))?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -165,22 +166,30 @@ impl Message for RegisterBrokerRecord {
         if version >= 1 {
             e.put_bool(*&self.in_controlled_shutdown);
         }
-        if !(version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "LogDirs",
-                version,
-            });
-        }
-        if version >= 3 {
-            e.put_length(Some((&self.log_dirs).len()), flexible, true);
-            for x in (&self.log_dirs).iter() {
-                e.put_uuid(x);
-            }
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
+            if !(version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "LogDirs",
+                    version,
+                });
+            }
+            if (version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            if (version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
+                e.put_uvarint(0);
+                e.put_uvarint(
+                    (length_len(Some(self.log_dirs.len()), true, true) + self.log_dirs.len() * 16)
+                        as u32,
+                );
+                e.put_length(Some((&self.log_dirs).len()), true, true);
+                for x in (&self.log_dirs).iter() {
+                    e.put_uuid(x);
+                }
+            }
             for u in unknown {
                 e.put_raw_tagged(u);
             }
@@ -218,13 +227,16 @@ impl Message for RegisterBrokerRecord {
         if version >= 1 {
             n += 1;
         }
-        if version >= 3 {
-            n += (length_len(Some(self.log_dirs.len()), flexible, true) + self.log_dirs.len() * 16);
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
                 n += raw_tagged_len(u);
+            }
+            if (version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
+                let len =
+                    (length_len(Some(self.log_dirs.len()), true, true) + self.log_dirs.len() * 16);
+                count += 1;
+                n += uvarint_len(0) + uvarint_len(len as u32) + len;
             }
             n += uvarint_len(count as u32);
         }
