@@ -40,14 +40,18 @@ pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) 
                         ..Default::default()
                     };
                     // A lookup by timestamp reads segment files: off the async workers.
-                    let found = tokio::task::block_in_place(|| {
-                        broker.replicas.list_offset(
-                            &t.name,
-                            p.partition_index,
-                            p.timestamp,
-                            p.current_leader_epoch,
-                        )
-                    });
+                    let found = broker
+                        .check_leader(&t.name, p.partition_index)
+                        .and_then(|()| {
+                            tokio::task::block_in_place(|| {
+                                broker.replicas.list_offset(
+                                    &t.name,
+                                    p.partition_index,
+                                    p.timestamp,
+                                    p.current_leader_epoch,
+                                )
+                            })
+                        });
                     match found {
                         Ok((offset, ts, epoch)) => {
                             r.offset = offset;
@@ -92,12 +96,14 @@ pub fn offset_for_leader_epoch(
                         end_offset: -1,
                         ..Default::default()
                     };
-                    match broker.replicas.end_offset_for_epoch(
-                        &t.topic,
-                        p.partition,
-                        p.current_leader_epoch,
-                        p.leader_epoch,
-                    ) {
+                    match broker.check_leader(&t.topic, p.partition).and_then(|()| {
+                        broker.replicas.end_offset_for_epoch(
+                            &t.topic,
+                            p.partition,
+                            p.current_leader_epoch,
+                            p.leader_epoch,
+                        )
+                    }) {
                         Ok((epoch, end)) => (r.leader_epoch, r.end_offset) = (epoch, end),
                         Err(code) => r.error_code = code.0,
                     }
@@ -131,11 +137,15 @@ pub fn delete_records(broker: &Broker, request: DeleteRecordsRequest) -> Respons
                         low_watermark: -1,
                         ..Default::default()
                     };
-                    match tokio::task::block_in_place(|| {
-                        broker
-                            .replicas
-                            .delete_records(&t.name, p.partition_index, p.offset)
-                    }) {
+                    match broker
+                        .check_leader(&t.name, p.partition_index)
+                        .and_then(|()| {
+                            tokio::task::block_in_place(|| {
+                                broker
+                                    .replicas
+                                    .delete_records(&t.name, p.partition_index, p.offset)
+                            })
+                        }) {
                         Ok(low) => r.low_watermark = low,
                         Err(code) => r.error_code = code.0,
                     }
