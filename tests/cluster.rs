@@ -118,6 +118,25 @@ fn three_nodes_serve_topics_through_any_node() {
         same,
         "the nodes disagree about t6 a second after its creation"
     );
+    let described: Vec<String> = (1..=3)
+        .map(|i| {
+            let (out, err, code) = kfk(&[
+                "topics",
+                "--bootstrap-server",
+                &c.bootstrap(i),
+                "--describe",
+                "--topic",
+                "t6",
+            ]);
+            assert_eq!(code, 0, "{err}");
+            out
+        })
+        .collect();
+    assert!(
+        described.iter().all(|d| d == &described[0]),
+        "{described:?}"
+    );
+    assert_eq!(described[0].lines().count(), 7, "{}", described[0]);
     let view = c.topics_seen_by(1).unwrap()["t6"].clone();
     let leaders: BTreeSet<i32> = view.1.iter().map(|p| p.1).collect();
     assert_eq!(
