@@ -832,3 +832,85 @@ fn a_cut_off_controller_commits_nothing_and_the_cluster_keeps_one_history() {
         "an unacknowledged create of the minority side survived"
     );
 }
+
+#[test]
+fn broker_only_and_controller_only_nodes_form_a_cluster() {
+    // Voters: 1 and 2 (combined) and 3 (controller only); node 4 is a broker only.
+    let c = TestCluster::start_roles(
+        &[
+            "broker,controller",
+            "broker,controller",
+            "controller",
+            "broker",
+        ],
+        &[],
+    );
+    let m = c.metadata(4).expect("the broker-only node answers");
+    let ids: BTreeSet<i32> = m.brokers.iter().map(|b| b.node_id).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([1, 2, 4]),
+        "brokers: the controller-only node is not one"
+    );
+    let (_, err, code) = kfk(&[
+        "topics",
+        "--bootstrap-server",
+        &c.bootstrap(4),
+        "--create",
+        "--topic",
+        "r",
+        "--partitions",
+        "6",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let same = wait_until(Duration::from_secs(2), || {
+        let a = c.topics_seen_by(4).and_then(|t| t.get("r").cloned());
+        a.is_some() && a == c.topics_seen_by(1).and_then(|t| t.get("r").cloned())
+    });
+    assert!(same, "the broker-only node's view differs");
+    let leaders: BTreeSet<i32> = c.topics_seen_by(4).unwrap()["r"]
+        .1
+        .iter()
+        .map(|p| p.1)
+        .collect();
+    assert_eq!(leaders, BTreeSet::from([1, 2, 4]));
+    let input: String = (0..200).map(|i| format!("{i}\n")).collect();
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap(4),
+            "--topic",
+            "r",
+        ],
+        input.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (out, err, code) = kfk(&[
+        "console-consumer",
+        "--bootstrap-server",
+        &c.bootstrap(1),
+        "--topic",
+        "r",
+        "--from-beginning",
+        "--timeout-ms",
+        "3000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 200);
+    // The broker-only node is an observer of the quorum.
+    let (status, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        &c.bootstrap(4),
+        "describe",
+        "--status",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        status.contains("CurrentObservers:       [{\"id\": 4"),
+        "{status}"
+    );
+}

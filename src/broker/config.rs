@@ -456,6 +456,7 @@ impl BrokerConfig {
     /// than itself). Otherwise it is a single node with its own metadata log, as ever.
     pub fn is_cluster(&self) -> bool {
         self.quorum_voters.iter().any(|v| v.node_id != self.node_id)
+            || !(self.process_roles.broker && self.process_roles.controller)
     }
 
     pub fn value_of(&self, key: &str) -> Option<String> {
@@ -581,17 +582,13 @@ impl Network {
                         }
                     }
                 }
-                if !(roles.broker && roles.controller) {
-                    return err(format!(
-                        "process.roles={text}: kfk runs one combined node (broker,controller) until the cluster support arrives"
-                    ));
-                }
                 roles
             }
         };
         let controller_listener_names = names_list(&get("controller.listener.names"));
         for name in &controller_listener_names {
-            if !listeners.iter().any(|l| &l.name == name) {
+            // A broker-only node names the controllers' listener without having it.
+            if roles.controller && !listeners.iter().any(|l| &l.name == name) {
                 return err(format!(
                     "controller.listener.names: {name} is not one of the listeners"
                 ));
@@ -601,9 +598,10 @@ impl Network {
         if process_roles_set && controller_listener_names.is_empty() {
             return err("controller.listener.names must name a listener when process.roles contains controller".into());
         }
-        if !listeners
-            .iter()
-            .any(|l| !controller_listener_names.contains(&l.name))
+        if roles.broker
+            && !listeners
+                .iter()
+                .any(|l| !controller_listener_names.contains(&l.name))
         {
             return err(
                 "listeners: no listener for clients (every listener is a controller listener)"
@@ -633,6 +631,17 @@ impl Network {
         };
         let advertised = Self::advertised(&get("advertised.listeners"), &listeners)?;
         let voters = parse_voters(&get("controller.quorum.voters"))?;
+        if process_roles_set && !roles.controller && voters.iter().any(|v| v.node_id == node_id) {
+            return err(format!(
+                "controller.quorum.voters names this node ({node_id}), but process.roles does not contain controller"
+            ));
+        }
+        if process_roles_set && !(roles.broker && roles.controller) && voters.is_empty() {
+            return err(format!(
+                "process.roles={}: a broker-only or controller-only node needs controller.quorum.voters (kfk runs static quorums)",
+                get("process.roles").trim()
+            ));
+        }
         if !voters.is_empty() && roles.controller && !voters.iter().any(|v| v.node_id == node_id) {
             return err(format!(
                 "controller.quorum.voters does not name this node ({node_id}), but process.roles contains controller"
@@ -1018,7 +1027,18 @@ mod tests {
             ],
             "does not name this node (3)",
         );
-        refused(&["process.roles=broker"], "process.roles=broker");
+        refused(&["process.roles=broker"], "controller.listener.names");
+        refused(
+            &[
+                "process.roles=broker",
+                "node.id=4",
+                "listeners=PLAINTEXT://:9092",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "controller.quorum.voters=4@a:9093",
+            ],
+            "does not contain controller",
+        );
         refused(
             &[
                 "listeners=PLAINTEXT://:9092",

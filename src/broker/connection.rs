@@ -169,7 +169,9 @@ async fn respond(
     };
     let peer = origin.peer;
     if super::raft_network::is_raft_frame(&frame.bytes) {
-        if !controller_listener {
+        // Controllers talk Raft on their controller listener; a broker-only node follows
+        // the metadata log on its (inter-broker) listener.
+        if !controller_listener && broker.config.process_roles.controller {
             return Err("a Raft message on a client listener".into());
         }
         return super::raft_network::serve(broker, &frame.bytes)

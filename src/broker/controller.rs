@@ -171,11 +171,21 @@ impl Broker {
         deadline: Instant,
     ) -> Result<ResponseBody, String> {
         let mut last = String::from("no active controller");
+        let mut next_voter = 0usize;
         while Instant::now() < deadline && !self.is_shutting_down() {
-            if let Some(addr) = self
+            // The active controller when this node knows it; else the voters in turn (a
+            // broker-only node learns of the leader only once it follows the log).
+            let known = self
                 .active_controller()
-                .and_then(|c| self.controller_addr(c))
-            {
+                .filter(|c| self.config.quorum_voters.iter().any(|v| v.node_id == *c));
+            let target = known.or_else(|| {
+                let voters = &self.config.quorum_voters;
+                next_voter += 1;
+                voters
+                    .get(next_voter % voters.len().max(1))
+                    .map(|v| v.node_id)
+            });
+            if let Some(addr) = target.and_then(|c| self.controller_addr(c)) {
                 match self
                     .control
                     .channel
@@ -403,6 +413,57 @@ where
     )
 }
 
+/// A broker that is not a voter follows the metadata log as a Raft learner (a non-voting
+/// member the leader replicates to), at its inter-broker endpoint. Added on registration and,
+/// after a change of controller, on its next heartbeat.
+fn follow_as_learner(broker: &Broker, id: i32, endpoints: &[(String, String, u16)]) {
+    let Some(q) = broker.metadata.quorum() else {
+        return;
+    };
+    if broker.config.quorum_voters.iter().any(|v| v.node_id == id) {
+        return;
+    }
+    let known = q
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .learner_ids()
+        .any(|l| l == id as u64);
+    if known {
+        return;
+    }
+    let ep = endpoints
+        .iter()
+        .find(|e| e.0 == broker.config.inter_broker_listener_name)
+        .or(endpoints.first());
+    let Some((_, host, port)) = ep else {
+        return;
+    };
+    let node = openraft::BasicNode {
+        addr: format!("{host}:{port}"),
+    };
+    let raft = q.raft.clone();
+    let handle = tokio::runtime::Handle::current();
+    let added = tokio::task::block_in_place(|| {
+        handle.block_on(tokio::time::timeout(
+            Duration::from_secs(5),
+            raft.add_learner(id as u64, node, false),
+        ))
+    });
+    match added {
+        Ok(Ok(_)) => tracing::info!(
+            broker = id,
+            "the broker follows the metadata log as a learner"
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(broker = id, error = %e, "adding the broker as a learner failed")
+        }
+        Err(_) => tracing::warn!(broker = id, "adding the broker as a learner timed out"),
+    }
+}
+
 /// BrokerRegistration, on the active controller.
 pub fn broker_registration(broker: &Broker, r: BrokerRegistrationRequest) -> ResponseBody {
     let reply = |code: ErrorCode, epoch: i64| {
@@ -442,6 +503,7 @@ pub fn broker_registration(broker: &Broker, r: BrokerRegistrationRequest) -> Res
             })
             .collect(),
     };
+    follow_as_learner(broker, r.broker_id, &reg.endpoints);
     match tokio::task::block_in_place(|| broker.metadata.register_broker(&reg)) {
         Ok(epoch) => {
             broker
@@ -488,6 +550,7 @@ pub fn broker_heartbeat(broker: &Broker, r: BrokerHeartbeatRequest) -> ResponseB
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(r.broker_id, Instant::now());
+    follow_as_learner(broker, r.broker_id, &b.endpoints);
     let caught_up = r.current_metadata_offset >= b.registered_at;
     let result = tokio::task::block_in_place(|| -> Result<(bool, bool), ErrorCode> {
         if r.want_shut_down {
@@ -953,12 +1016,25 @@ pub fn describe_quorum(broker: &Broker) -> ResponseBody {
                         }
                     })
                     .collect();
+                let observers = m
+                    .membership_config
+                    .membership()
+                    .learner_ids()
+                    .map(|id| match replication.get(&id) {
+                        Some(matched) => {
+                            let end = end_of(matched.map(|l| l.index));
+                            replica(id as i32, end, end >= leader_end)
+                        }
+                        None => replica(id as i32, -1, false),
+                    })
+                    .collect();
                 PartitionData {
                     partition_index: 0,
                     leader_id: broker.node_id,
                     leader_epoch: m.current_term as i32,
                     high_watermark,
                     current_voters,
+                    observers,
                     ..Default::default()
                 }
             }

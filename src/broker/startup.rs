@@ -280,12 +280,16 @@ pub async fn start_with_fs(
                 }
             }
         }));
-        tasks.push(tokio::spawn(super::controller::run_controller_duties(
-            broker.clone(),
-        )));
-        tasks.push(tokio::spawn(super::controller::run_broker_lifecycle(
-            broker.clone(),
-        )));
+        if broker.config.process_roles.controller {
+            tasks.push(tokio::spawn(super::controller::run_controller_duties(
+                broker.clone(),
+            )));
+        }
+        if broker.config.process_roles.broker {
+            tasks.push(tokio::spawn(super::controller::run_broker_lifecycle(
+                broker.clone(),
+            )));
+        }
     }
     Ok(RunningBroker {
         broker,
@@ -476,7 +480,10 @@ impl RunningBroker {
     /// flush, checkpoints, clean-shutdown marker. After a halt nothing is closed cleanly (the
     /// next start recovers) and the halt is the error.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
-        if self.broker.is_cluster() && self.broker.halted().is_none() {
+        if self.broker.is_cluster()
+            && self.broker.config.process_roles.broker
+            && self.broker.halted().is_none()
+        {
             super::controller::controlled_shutdown(
                 &self.broker,
                 std::time::Duration::from_secs(10),

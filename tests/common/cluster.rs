@@ -19,6 +19,8 @@ pub type TopicsView = std::collections::BTreeMap<String, (String, Vec<(i32, i32)
 
 pub struct Node {
     pub id: i32,
+    /// `process.roles`.
+    pub roles: String,
     pub client_port: u16,
     /// The Prometheus endpoint (`kfk.metrics.listener`).
     pub metrics_port: u16,
@@ -68,13 +70,21 @@ fn kfk() -> Command {
 impl TestCluster {
     /// `n` combined nodes with `extra` config lines (key=value) on every node.
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
-        Self::start_inner(n, extra, false)
+        let roles = vec!["broker,controller"; n];
+        Self::start_inner(&roles, extra, false)
+    }
+
+    /// One node per entry of `roles` (`process.roles` values): the controllers are the
+    /// voters; broker-only nodes follow the metadata log.
+    pub fn start_roles(roles: &[&str], extra: &[&str]) -> TestCluster {
+        Self::start_inner(roles, extra, false)
     }
 
     /// As [`start`], but every node reaches every other node's controller listener through
     /// a [`super::proxy::LinkProxy`] the test can cut (`cut_link`, `isolate`).
     pub fn start_with_links(n: usize, extra: &[&str]) -> TestCluster {
-        Self::start_inner(n, extra, true)
+        let roles = vec!["broker,controller"; n];
+        Self::start_inner(&roles, extra, true)
     }
 
     /// Cuts both directions between `a` and `b`.
@@ -97,7 +107,8 @@ impl TestCluster {
         }
     }
 
-    fn start_inner(n: usize, extra: &[&str], proxied: bool) -> TestCluster {
+    fn start_inner(roles: &[&str], extra: &[&str], proxied: bool) -> TestCluster {
+        let n = roles.len();
         let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = tempfile::tempdir().expect("temp dir");
         let out = kfk()
@@ -124,6 +135,7 @@ impl TestCluster {
             let voters: Vec<String> = ports
                 .iter()
                 .enumerate()
+                .filter(|(j, _)| roles[*j].contains("controller"))
                 .map(|(j, p)| {
                     let to = j as i32 + 1;
                     let port = links
@@ -135,11 +147,15 @@ impl TestCluster {
             let dir = tmp.path().join(format!("node-{id}"));
             let mut lines = vec![
                 format!("node.id={id}"),
-                "process.roles=broker,controller".into(),
+                format!("process.roles={}", roles[i]),
                 format!("controller.quorum.voters={}", voters.join(",")),
-                format!(
-                    "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}"
-                ),
+                match (roles[i].contains("broker"), roles[i].contains("controller")) {
+                    (true, true) => format!(
+                        "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}"
+                    ),
+                    (true, false) => format!("listeners=PLAINTEXT://127.0.0.1:{client}"),
+                    _ => format!("listeners=CONTROLLER://127.0.0.1:{controller}"),
+                },
                 "controller.listener.names=CONTROLLER".into(),
                 "inter.broker.listener.name=PLAINTEXT".into(),
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
@@ -148,6 +164,9 @@ impl TestCluster {
                 format!("kfk.metrics.listener=127.0.0.1:{}", metrics_ports[i]),
                 "broker.session.timeout.ms=3000".into(),
             ];
+            if !roles[i].contains("broker") {
+                lines.retain(|l| !l.starts_with("inter.broker.listener.name"));
+            }
             lines.extend(extra.iter().map(|s| s.to_string()));
             let config = tmp.path().join(format!("node-{id}.properties"));
             std::fs::write(&config, lines.join("\n") + "\n").expect("write config");
@@ -168,6 +187,7 @@ impl TestCluster {
             );
             nodes.push(Node {
                 id,
+                roles: roles[i].to_string(),
                 client_port: *client,
                 metrics_port: metrics_ports[i],
                 dir: dir.clone(),
@@ -188,7 +208,8 @@ impl TestCluster {
         for i in 1..=n as i32 {
             c.start_node(i);
         }
-        c.wait_for_brokers(n, Duration::from_secs(30));
+        let brokers = roles.iter().filter(|r| r.contains("broker")).count();
+        c.wait_for_brokers(brokers, Duration::from_secs(30));
         c
     }
 
@@ -325,7 +346,7 @@ impl TestCluster {
         let ok = wait_until(timeout, || {
             self.nodes
                 .iter()
-                .filter(|node| node.child.is_some())
+                .filter(|node| node.child.is_some() && node.roles.contains("broker"))
                 .all(|node| self.metadata(node.id).is_some_and(|m| m.brokers.len() == n))
         });
         if !ok {
