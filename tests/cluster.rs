@@ -23,6 +23,23 @@ fn kfk(args: &[&str]) -> (String, String, i32) {
     (String::from_utf8_lossy(&out).into_owned(), err, code)
 }
 
+/// `kfk console-producer` of `input` (lines) to `topic` through `addr`; must succeed.
+fn produce_lines(addr: &str, topic: &str, input: &str) {
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            addr,
+            "--topic",
+            topic,
+        ],
+        input.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
 /// CreateTopics of one topic at `addr`: its error code, or `None` when the node did not
 /// answer.
 fn create_topic(addr: &str, name: &str, partitions: i32, rf: i16) -> Option<(i16, Option<String>)> {
@@ -189,19 +206,7 @@ fn three_nodes_serve_topics_through_any_node() {
 
     // kfk's producer and a consumer group whose coordinator may be on any node.
     let input: String = (0..300).map(|i| format!("x{i}\n")).collect();
-    let (_, err, code) = run_with_input(
-        Path::new(env!("CARGO_BIN_EXE_kfk")),
-        &[
-            "console-producer",
-            "--bootstrap-server",
-            &c.bootstrap(2),
-            "--topic",
-            "g6",
-        ],
-        input.as_bytes(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "{err}");
+    produce_lines(&c.bootstrap(2), "g6", &input);
     let (out, err, code) = kfk(&[
         "console-consumer",
         "--bootstrap-server",
@@ -875,19 +880,7 @@ fn broker_only_and_controller_only_nodes_form_a_cluster() {
         .collect();
     assert_eq!(leaders, BTreeSet::from([1, 2, 4]));
     let input: String = (0..200).map(|i| format!("{i}\n")).collect();
-    let (_, err, code) = run_with_input(
-        Path::new(env!("CARGO_BIN_EXE_kfk")),
-        &[
-            "console-producer",
-            "--bootstrap-server",
-            &c.bootstrap(4),
-            "--topic",
-            "r",
-        ],
-        input.as_bytes(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(code, 0, "{err}");
+    produce_lines(&c.bootstrap(4), "r", &input);
     let (out, err, code) = kfk(&[
         "console-consumer",
         "--bootstrap-server",

@@ -124,12 +124,9 @@ impl Broker {
         if !self.is_cluster() {
             return Ok(());
         }
-        let Some(t) = self.metadata.topic(topic) else {
-            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-        };
-        match t.partitions.iter().find(|p| p.index == index) {
+        match self.metadata.partition_leader(topic, index) {
             None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-            Some(p) if p.leader != self.node_id => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            Some(leader) if leader != self.node_id => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
             Some(_) if self.replicas.get(topic, index).is_none() => {
                 Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
             }

@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub request: String,
+    pub request: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,10 +75,8 @@ impl Default for BrokerMetrics {
 
 impl BrokerMetrics {
     /// One request of `api` served in `ms`.
-    pub fn request(&self, api: &str, ms: f64) {
-        let l = RequestLabels {
-            request: api.to_string(),
-        };
+    pub fn request(&self, api: &'static str, ms: f64) {
+        let l = RequestLabels { request: api };
         self.requests.get_or_create(&l).inc();
         self.request_time_ms.get_or_create(&l).observe(ms);
     }
@@ -165,9 +163,7 @@ pub fn render(broker: &Broker) -> String {
         let metrics = q.raft.metrics().borrow().clone();
         let committed = q
             .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .state()
             .committed
             .and_then(|c| q.shared.offset_of_index(c.index))
             .unwrap_or(applied);

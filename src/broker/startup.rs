@@ -213,12 +213,7 @@ pub async fn start_with_fs(
     if let Some(q) = broker.metadata.quorum() {
         // Apply what this node knows is committed before opening partitions, so that a
         // restart starts from its own image.
-        let committed = q
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .committed;
+        let committed = q.shared.state().committed;
         if let Some(target) = committed.and_then(|c| q.shared.offset_of_index(c.index)) {
             let mut applied = q.shared.watch_applied();
             let _ = tokio::time::timeout(

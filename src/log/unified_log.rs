@@ -1004,29 +1004,31 @@ impl Log {
         Ok(self.log_start_offset)
     }
 
-    /// Removes every batch and restarts the log, empty, at `offset` (Kafka's
-    /// `truncateFullyAndStartAt`): a replica that installed a snapshot, or a follower whose
-    /// leader's log starts after its own end.
-    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> io::Result<()> {
-        let limits = self.limits();
-        let doomed: Vec<i64> = self.segments.keys().copied().collect();
+    /// Deletes every segment whose base offset is `from` or later.
+    fn delete_segments_from(&mut self, from: i64) -> io::Result<()> {
+        let doomed: Vec<i64> = self.segments.range(from..).map(|(b, _)| *b).collect();
         for base in doomed {
             if let Some(slot) = self.segments.remove(&base) {
                 self.delete_slot(base, slot)?;
             }
         }
-        self.segments.insert(
-            offset,
-            Some(LogSegment::create(
-                self.fs.as_ref(),
-                &self.dir,
-                offset,
-                limits,
-            )?),
-        );
-        self.fs.sync_dir(&self.dir)?;
-        let active = self.active_segment()?;
-        active.preallocate_indexes()?;
+        Ok(())
+    }
+
+    /// Creates an empty segment at `offset` (its directory entry synced).
+    fn start_segment_at(&mut self, offset: i64) -> io::Result<()> {
+        let segment = LogSegment::create(self.fs.as_ref(), &self.dir, offset, self.limits())?;
+        self.segments.insert(offset, Some(segment));
+        self.fs.sync_dir(&self.dir)
+    }
+
+    /// Removes every batch and restarts the log, empty, at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`): a replica that installed a snapshot, or a follower whose
+    /// leader's log starts after its own end.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> io::Result<()> {
+        self.delete_segments_from(i64::MIN)?;
+        self.start_segment_at(offset)?;
+        self.active_segment()?.preallocate_indexes()?;
         self.log_start_offset = offset;
         self.log_end_offset = offset;
         self.recovery_point = offset;
@@ -1042,26 +1044,12 @@ impl Log {
         if offset >= self.log_end_offset {
             return Ok(());
         }
-        let limits = self.limits();
-        let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
-        for base in doomed {
-            if let Some(slot) = self.segments.remove(&base) {
-                self.delete_slot(base, slot)?;
-            }
-        }
+        self.delete_segments_from(offset)?;
         if self.segments.is_empty() {
-            self.segments.insert(
-                offset,
-                Some(LogSegment::create(
-                    self.fs.as_ref(),
-                    &self.dir,
-                    offset,
-                    limits,
-                )?),
-            );
-            self.fs.sync_dir(&self.dir)?;
+            self.start_segment_at(offset)?;
             self.log_start_offset = self.log_start_offset.min(offset);
         } else {
+            let limits = self.limits();
             self.active_segment()?.truncate_to(offset, limits)?;
         }
         let active = self.active_segment()?;

@@ -266,6 +266,18 @@ impl MetadataStore {
         self.read().topics.get(name).cloned()
     }
 
+    /// The leader of `topic`-`index` (-1: none), or `None` when the partition is unknown.
+    /// Read in place: the produce and fetch paths ask it for every partition.
+    pub fn partition_leader(&self, topic: &str, index: i32) -> Option<i32> {
+        self.read()
+            .topics
+            .get(topic)?
+            .partitions
+            .iter()
+            .find(|p| p.index == index)
+            .map(|p| p.leader)
+    }
+
     pub fn topic_name_by_id(&self, id: &Uuid) -> Option<String> {
         self.read().names_by_id.get(id).cloned()
     }

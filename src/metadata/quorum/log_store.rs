@@ -126,8 +126,8 @@ impl LogStore {
                 break;
             }
         }
-        *shared.positions.lock().unwrap_or_else(|e| e.into_inner()) = positions;
-        *shared.state.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        *shared.positions() = positions;
+        *shared.state() = state;
         Ok(LogStore {
             log,
             shared,
@@ -136,12 +136,7 @@ impl LogStore {
     }
 
     fn save_state(&self, sync: bool) -> Result<(), std::io::Error> {
-        let state = self
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let state = self.shared.state().clone();
         let bytes = serde_json::to_vec(&state).map_err(io_err)?;
         let fs = self.log.lock().fs().clone();
         if sync {
@@ -155,11 +150,7 @@ impl LogStore {
 
     fn read_range(&self, start: u64, end: u64) -> Result<Vec<Entry<TypeConfig>>, String> {
         let (first_index, spans) = {
-            let p = self
-                .shared
-                .positions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let p = self.shared.positions();
             let lo = start.max(p.first_index);
             let hi = end.min(p.first_index + p.entries.len() as u64);
             if lo >= hi {
@@ -222,17 +213,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
-        let last_purged = self
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .last_purged;
-        let p = self
-            .shared
-            .positions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let last_purged = self.shared.state().last_purged;
+        let p = self.shared.positions();
         let last = p.entries.last().map(|e| {
             LogId::new(
                 openraft::CommittedLeaderId::new(e.term, 0),
@@ -251,7 +233,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
         {
-            let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = self.shared.state();
             s.vote = Some(*vote);
             s.leader_epoch = vote.leader_id.term;
             s.voted_id = vote.leader_id.voted_for().map_or(-1, |n| n as i64);
@@ -263,35 +245,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
-        Ok(self
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .vote)
+        Ok(self.shared.state().vote)
     }
 
     async fn save_committed(
         &mut self,
         committed: Option<LogId<u64>>,
     ) -> Result<(), StorageError<u64>> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .committed = committed;
+        self.shared.state().committed = committed;
         let this = self.clone();
         tokio::task::block_in_place(|| this.save_state(false))
             .map_err(|e| StorageIOError::write(&e).into())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
-        Ok(self
-            .shared
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .committed)
+        Ok(self.shared.state().committed)
     }
 
     async fn append<I>(
@@ -304,7 +272,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let (leader, voters) = {
-            let s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let s = self.shared.state();
             let leader_term = s.vote.map(|v| (v.leader_id.term, v.leader_id.voted_for()));
             (leader_term, self.shared.voters.clone())
         };
@@ -323,11 +291,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     .lock()
                     .append_as_follower(&batch, now)
                     .map_err(|e| io_err(e.message))?;
-                let mut p = self
-                    .shared
-                    .positions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut p = self.shared.positions();
                 let expected = p.first_index + p.entries.len() as u64;
                 if entry.log_id.index != expected {
                     return Err(io_err(format!(
@@ -362,11 +326,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         let offset = {
-            let mut p = self
-                .shared
-                .positions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut p = self.shared.positions();
             if log_id.index < p.first_index {
                 return Ok(());
             }
@@ -383,11 +343,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
         let (first_offset, fully) = {
-            let mut p = self
-                .shared
-                .positions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut p = self.shared.positions();
             if log_id.index < p.first_index {
                 return Ok(());
             }
@@ -410,7 +366,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             result
         };
         {
-            let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = self.shared.state();
             s.last_purged = Some(log_id);
             s.first_offset = first_offset;
         }

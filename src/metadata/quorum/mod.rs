@@ -69,8 +69,8 @@ pub(crate) struct Positions {
 pub struct QuorumShared {
     pub image: Arc<RwLock<Image>>,
     pub changes: mpsc::UnboundedSender<Vec<MetadataChange>>,
-    pub(crate) positions: Mutex<Positions>,
-    pub(crate) state: Mutex<log_store::QuorumStateFile>,
+    positions: Mutex<Positions>,
+    state: Mutex<log_store::QuorumStateFile>,
     /// Voter ids (for LeaderChange records).
     pub voters: Vec<i32>,
     /// Offset of the last applied record (-1: none), and a watch of it.
@@ -80,6 +80,15 @@ pub struct QuorumShared {
 }
 
 impl QuorumShared {
+    /// `quorum-state` as held in memory.
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, log_store::QuorumStateFile> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn positions(&self) -> std::sync::MutexGuard<'_, Positions> {
+        self.positions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn set_applied(&self, offset: i64) {
         self.applied.store(offset, Ordering::Release);
         self.applied_watch.send_replace(offset);
@@ -96,7 +105,7 @@ impl QuorumShared {
 
     /// Offset of the last record in the local log (-1: none).
     pub fn log_end_offset(&self) -> i64 {
-        let p = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let p = self.positions();
         p.entries
             .last()
             .map(|e| e.last)
@@ -106,7 +115,7 @@ impl QuorumShared {
 
     /// Offset of the last record of the entry `index` (for the committed index), if known.
     pub fn offset_of_index(&self, index: u64) -> Option<i64> {
-        let p = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let p = self.positions();
         if index < p.first_index {
             return p.snapshot_end.filter(|s| s.0 == index).map(|s| s.1 - 1);
         }
@@ -201,11 +210,7 @@ pub async fn start<N: RaftNetworkFactory<TypeConfig>>(
     });
     let log_store = log_store::LogStore::open(log, shared.clone())?;
     let state_machine = state_machine::StateMachine::open(&dir, shared.clone())?;
-    shared
-        .state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .cluster_id = settings.cluster_id.clone();
+    shared.state().cluster_id = settings.cluster_id.clone();
     let config = Arc::new(
         settings
             .raft_config(node_id)

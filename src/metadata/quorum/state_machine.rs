@@ -108,11 +108,7 @@ impl StateMachine {
         self.membership = s.meta.last_membership.clone();
         self.next_offset = end;
         if let Some(last) = s.meta.last_log_id {
-            self.shared
-                .positions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .snapshot_end = Some((last.index, end));
+            self.shared.positions().snapshot_end = Some((last.index, end));
         }
         self.shared.set_applied(self.next_offset - 1);
         Ok(())
