@@ -282,12 +282,30 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Describe the metadata quorum')
+            [CompletionResult]::new('add-controller', 'add-controller', [CompletionResultType]::ParameterValue, 'Add the controller of --command-config (its node.id, controller listener and the directory.id of its formatted metadata dir) to a dynamic quorum')
+            [CompletionResult]::new('remove-controller', 'remove-controller', [CompletionResultType]::ParameterValue, 'Remove a controller from a dynamic quorum')
             break
         }
         'kfk;metadata-quorum;describe' {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Leader, epoch, high watermark, lag and the voters')
             [CompletionResult]::new('--replication', '--replication', [CompletionResultType]::ParameterName, 'Each replica''s log end offset, lag and fetch times')
             [CompletionResult]::new('--human-readable', '--human-readable', [CompletionResultType]::ParameterName, 'With --replication: print human-readable times and lags')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;metadata-quorum;add-controller' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;metadata-quorum;remove-controller' {
+            [CompletionResult]::new('--controller-id', '--controller-id', [CompletionResultType]::ParameterName, 'The node id of the controller to remove')
+            [CompletionResult]::new('--controller-directory-id', '--controller-directory-id', [CompletionResultType]::ParameterName, 'The directory id of the controller to remove (its meta.properties directory.id)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

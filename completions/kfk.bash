@@ -64,8 +64,14 @@ _kfk() {
             kfk__subcmd__dev,cluster)
                 cmd="kfk__subcmd__dev__subcmd__cluster"
                 ;;
+            kfk__subcmd__metadata__subcmd__quorum,add-controller)
+                cmd="kfk__subcmd__metadata__subcmd__quorum__subcmd__add__subcmd__controller"
+                ;;
             kfk__subcmd__metadata__subcmd__quorum,describe)
                 cmd="kfk__subcmd__metadata__subcmd__quorum__subcmd__describe"
+                ;;
+            kfk__subcmd__metadata__subcmd__quorum,remove-controller)
+                cmd="kfk__subcmd__metadata__subcmd__quorum__subcmd__remove__subcmd__controller"
                 ;;
             kfk__subcmd__storage,format)
                 cmd="kfk__subcmd__storage__subcmd__format"
@@ -546,7 +552,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__metadata__subcmd__quorum)
-            opts="-h -V --bootstrap-server --bootstrap-controller --command-config --help --version describe"
+            opts="-h -V --bootstrap-server --bootstrap-controller --command-config --help --version describe add-controller remove-controller"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -571,6 +577,20 @@ _kfk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kfk__subcmd__metadata__subcmd__quorum__subcmd__add__subcmd__controller)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kfk__subcmd__metadata__subcmd__quorum__subcmd__describe)
             opts="-h -V --status --replication --human-readable --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -578,6 +598,28 @@ _kfk() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__metadata__subcmd__quorum__subcmd__remove__subcmd__controller)
+            opts="-h -V --controller-id --controller-directory-id --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --controller-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-directory-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

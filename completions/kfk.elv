@@ -265,11 +265,27 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand describe 'Describe the metadata quorum'
+            cand add-controller 'Add the controller of --command-config (its node.id, controller listener and the directory.id of its formatted metadata dir) to a dynamic quorum'
+            cand remove-controller 'Remove a controller from a dynamic quorum'
         }
         &'kfk;metadata-quorum;describe'= {
             cand --status 'Leader, epoch, high watermark, lag and the voters'
             cand --replication 'Each replica''s log end offset, lag and fetch times'
             cand --human-readable 'With --replication: print human-readable times and lags'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;metadata-quorum;add-controller'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;metadata-quorum;remove-controller'= {
+            cand --controller-id 'The node id of the controller to remove'
+            cand --controller-directory-id 'The directory id of the controller to remove (its meta.properties directory.id)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

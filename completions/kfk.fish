@@ -197,17 +197,25 @@ complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcomm
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s N -l no-initial-controllers -d 'A controller that joins an existing dynamic quorum later'
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand storage; and __fish_seen_subcommand_from format" -s V -l version -d 'Print version'
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l bootstrap-server -d 'A broker to ask (host:port[,host:port...])' -r
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l bootstrap-controller -d 'A controller to ask, on its controller listener' -r
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -l command-config -d 'Client properties file (as Kafka\'s --command-config)' -r -F
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -s h -l help -d 'Print help'
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -s V -l version -d 'Print version'
-complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe" -f -a "describe" -d 'Describe the metadata quorum'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -l bootstrap-server -d 'A broker to ask (host:port[,host:port...])' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -l bootstrap-controller -d 'A controller to ask, on its controller listener' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -l command-config -d 'Client properties file (as Kafka\'s --command-config)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -f -a "describe" -d 'Describe the metadata quorum'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -f -a "add-controller" -d 'Add the controller of --command-config (its node.id, controller listener and the directory.id of its formatted metadata dir) to a dynamic quorum'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and not __fish_seen_subcommand_from describe add-controller remove-controller" -f -a "remove-controller" -d 'Remove a controller from a dynamic quorum'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l status -d 'Leader, epoch, high watermark, lag and the voters'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l replication -d 'Each replica\'s log end offset, lag and fetch times'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -l human-readable -d 'With --replication: print human-readable times and lags'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from describe" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from add-controller" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from add-controller" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -l controller-id -d 'The node id of the controller to remove' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -l controller-directory-id -d 'The directory id of the controller to remove (its meta.properties directory.id)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'

@@ -907,3 +907,186 @@ fn broker_only_and_controller_only_nodes_form_a_cluster() {
         "{status}"
     );
 }
+
+/// The voter ids `kfk metadata-quorum describe --status` prints through `addr`.
+fn voters_seen_at(addr: &str) -> Option<Vec<i32>> {
+    let (status, _, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        addr,
+        "describe",
+        "--status",
+    ]);
+    if code != 0 {
+        return None;
+    }
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("CurrentVoters:"))?
+        .to_string();
+    Some(
+        line.split("{\"id\": ")
+            .skip(1)
+            .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+            .collect(),
+    )
+}
+
+#[test]
+fn a_dynamic_quorum_grows_and_shrinks_with_add_and_remove_controller() {
+    let mut c = TestCluster::start_dynamic(3, &[]);
+    // Formatted --standalone, node 1 is the only voter; the others are observers.
+    assert_eq!(voters_seen_at(&c.bootstrap(2)), Some(vec![1]));
+    let ctrl1 = format!("127.0.0.1:{}", c.node(1).controller_port);
+    let config = |id: i32| c.node(id).config.to_string_lossy().into_owned();
+    let (out, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-controller",
+        &ctrl1,
+        "--command-config",
+        &config(2),
+        "add-controller",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Added controller 2 with directory id "),
+        "{out}"
+    );
+    // Kafka's own tool adds the third (reading node 3's config and meta.properties).
+    match common::require_kafka_reference(
+        "a_dynamic_quorum_grows_and_shrinks_with_add_and_remove_controller",
+    ) {
+        Some(script) => {
+            let (out, err, code) = common::kafka_tool(
+                &script,
+                "kafka-metadata-quorum",
+                &[
+                    "--bootstrap-controller",
+                    &ctrl1,
+                    "--command-config",
+                    &config(3),
+                    "add-controller",
+                ],
+            );
+            assert_eq!(code, 0, "kafka-metadata-quorum add-controller: {out}{err}");
+        }
+        None => {
+            let (_, err, code) = kfk(&[
+                "metadata-quorum",
+                "--bootstrap-server",
+                &c.bootstrap(2),
+                "--command-config",
+                &config(3),
+                "add-controller",
+            ]);
+            assert_eq!(code, 0, "{err}");
+        }
+    }
+    for id in 1..=3 {
+        assert!(
+            wait_until(Duration::from_secs(5), || voters_seen_at(&c.bootstrap(id))
+                == Some(vec![1, 2, 3])),
+            "node {id} sees voters {:?}",
+            voters_seen_at(&c.bootstrap(id))
+        );
+    }
+    // Adding a voter twice is refused by name.
+    let (_, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-controller",
+        &ctrl1,
+        "--command-config",
+        &config(2),
+        "add-controller",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("DUPLICATE_VOTER"), "{err}");
+
+    // The new voters are real: without node 1 (the founder, and leader) nodes 2 and 3
+    // elect a controller between them and commit.
+    let old = c.controller_seen_by(2).expect("a controller");
+    assert_eq!(old, 1);
+    c.kill9(1);
+    assert!(
+        wait_until(Duration::from_secs(10), || matches!(
+            c.controller_seen_by(2),
+            Some(2) | Some(3)
+        )),
+        "no new controller: {:?}",
+        c.controller_seen_by(2)
+    );
+    assert_eq!(
+        create_topic(&c.bootstrap(3), "after-founder", 2, 1).map(|r| r.0),
+        Some(0)
+    );
+    // Node 1 restarts from its log (whose membership now names three voters) and rejoins.
+    c.start_node(1);
+    c.wait_for_brokers(3, Duration::from_secs(30));
+    assert!(wait_until(Duration::from_secs(5), || c
+        .topics_seen_by(1)
+        .is_some_and(|t| t.contains_key("after-founder"))));
+    assert_eq!(voters_seen_at(&c.bootstrap(1)), Some(vec![1, 2, 3]));
+
+    // remove-controller takes node 3 out of the quorum; a second removal is refused.
+    let (out, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        &c.bootstrap(1),
+        "remove-controller",
+        "--controller-id",
+        "3",
+        "--controller-directory-id",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Removed KRaft controller 3"), "{out}");
+
+    for id in 1..=2 {
+        assert!(
+            wait_until(Duration::from_secs(5), || voters_seen_at(&c.bootstrap(id))
+                == Some(vec![1, 2])),
+            "node {id} sees voters {:?}: {:?}",
+            voters_seen_at(&c.bootstrap(id)),
+            kfk(&[
+                "metadata-quorum",
+                "--bootstrap-server",
+                &c.bootstrap(id),
+                "describe",
+                "--replication"
+            ])
+        );
+    }
+    let (_, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        &c.bootstrap(1),
+        "remove-controller",
+        "--controller-id",
+        "3",
+        "--controller-directory-id",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("VOTER_NOT_FOUND"), "{err}");
+    assert_eq!(
+        create_topic(&c.bootstrap(2), "after-removal", 1, 1).map(|r| r.0),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_static_quorum_refuses_voter_changes() {
+    let c = TestCluster::start(3, &[]);
+    let (_, err, code) = kfk(&[
+        "metadata-quorum",
+        "--bootstrap-server",
+        &c.bootstrap(1),
+        "remove-controller",
+        "--controller-id",
+        "3",
+        "--controller-directory-id",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("UNSUPPORTED_VERSION"), "{err}");
+}

@@ -455,7 +455,8 @@ impl BrokerConfig {
     /// Whether this node belongs to a cluster of several nodes (a metadata quorum of more
     /// than itself). Otherwise it is a single node with its own metadata log, as ever.
     pub fn is_cluster(&self) -> bool {
-        self.quorum_voters.iter().any(|v| v.node_id != self.node_id)
+        !self.quorum_bootstrap_servers.is_empty()
+            || self.quorum_voters.iter().any(|v| v.node_id != self.node_id)
             || !(self.process_roles.broker && self.process_roles.controller)
     }
 

@@ -169,9 +169,20 @@ async fn respond(
     };
     let peer = origin.peer;
     if super::raft_network::is_raft_frame(&frame.bytes) {
-        // Controllers talk Raft on their controller listener; a broker-only node follows
-        // the metadata log on its (inter-broker) listener.
-        if !controller_listener && broker.config.process_roles.controller {
+        // Controllers talk Raft on their controller listener; a node that is not (yet) a
+        // voter — a broker-only node, or a controller waiting to join a dynamic quorum —
+        // follows the metadata log on its inter-broker listener.
+        let inter_broker = broker
+            .listeners
+            .get(origin.listener)
+            .is_some_and(|l| l.name == broker.config.inter_broker_listener_name);
+        let static_voter = broker
+            .config
+            .quorum_voters
+            .iter()
+            .any(|v| v.node_id == broker.node_id);
+        let follower_listener = inter_broker && !static_voter;
+        if !controller_listener && !follower_listener {
             return Err("a Raft message on a client listener".into());
         }
         return super::raft_network::serve(broker, &frame.bytes)

@@ -6,12 +6,16 @@
 
 use super::Broker;
 use crate::metadata::controller::Registration;
+use crate::protocol::messages::add_raft_voter_request::AddRaftVoterRequest;
+use crate::protocol::messages::add_raft_voter_response::AddRaftVoterResponse;
 use crate::protocol::messages::allocate_producer_ids_request::AllocateProducerIdsRequest;
 use crate::protocol::messages::allocate_producer_ids_response::AllocateProducerIdsResponse;
 use crate::protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
 use crate::protocol::messages::broker_heartbeat_response::BrokerHeartbeatResponse;
 use crate::protocol::messages::broker_registration_request::{self, BrokerRegistrationRequest};
 use crate::protocol::messages::broker_registration_response::BrokerRegistrationResponse;
+use crate::protocol::messages::remove_raft_voter_request::RemoveRaftVoterRequest;
+use crate::protocol::messages::remove_raft_voter_response::RemoveRaftVoterResponse;
 use crate::protocol::{ApiKey, ErrorCode, RequestBody, ResponseBody, Uuid};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -134,14 +138,48 @@ impl Broker {
         }
     }
 
-    /// `host:port` of a controller's controller listener (its `controller.quorum.voters`
-    /// entry).
+    /// `host:port` of a controller's controller listener: its `controller.quorum.voters`
+    /// entry, else (a dynamic quorum) its address in the current membership.
     pub fn controller_addr(&self, id: i32) -> Option<String> {
-        self.config
-            .quorum_voters
-            .iter()
-            .find(|v| v.node_id == id)
-            .map(|v| format!("{}:{}", v.host, v.port))
+        self.quorum_voters()
+            .into_iter()
+            .find(|v| v.0 == id)
+            .map(|v| format!("{}:{}", v.1, v.2))
+    }
+
+    /// `(id, host, port)` of the voters of the metadata quorum: `controller.quorum.voters`
+    /// for a static quorum, the current membership for a dynamic one (empty on a single
+    /// node, and on a node that has not heard from the quorum yet).
+    pub fn quorum_voters(&self) -> Vec<(i32, String, u16)> {
+        if !self.config.quorum_voters.is_empty() {
+            return self
+                .config
+                .quorum_voters
+                .iter()
+                .map(|v| (v.node_id, v.host.clone(), v.port))
+                .collect();
+        }
+        let Some(q) = self.metadata.quorum() else {
+            return Vec::new();
+        };
+        let m = q.raft.metrics().borrow().membership_config.clone();
+        let membership = m.membership();
+        membership
+            .voter_ids()
+            .map(|id| {
+                let addr = membership
+                    .get_node(&id)
+                    .map(|n| n.addr.clone())
+                    .unwrap_or_default();
+                let (host, port) = crate::metadata::quorum::entries::split_addr(&addr);
+                (id as i32, host, port)
+            })
+            .collect()
+    }
+
+    /// Whether `id` is a voter of the metadata quorum.
+    pub fn is_quorum_voter(&self, id: i32) -> bool {
+        self.quorum_voters().iter().any(|v| v.0 == id)
     }
 
     /// A producer id never handed out before: from the metadata log on a single node, from
@@ -171,18 +209,24 @@ impl Broker {
         let mut next_voter = 0usize;
         while Instant::now() < deadline && !self.is_shutting_down() {
             // The active controller when this node knows it; else the voters in turn (a
-            // broker-only node learns of the leader only once it follows the log).
+            // broker-only node learns of the leader only once it follows the log), or the
+            // `controller.quorum.bootstrap.servers` of a dynamic quorum.
             let known = self
                 .active_controller()
-                .filter(|c| self.config.quorum_voters.iter().any(|v| v.node_id == *c));
+                .filter(|c| self.is_quorum_voter(*c))
+                .and_then(|c| self.controller_addr(c));
             let target = known.or_else(|| {
-                let voters = &self.config.quorum_voters;
                 next_voter += 1;
-                voters
-                    .get(next_voter % voters.len().max(1))
-                    .map(|v| v.node_id)
+                let voters = &self.config.quorum_voters;
+                let bootstrap = &self.config.quorum_bootstrap_servers;
+                if voters.is_empty() {
+                    bootstrap.get(next_voter % bootstrap.len().max(1)).cloned()
+                } else {
+                    let v = &voters[next_voter % voters.len()];
+                    Some(format!("{}:{}", v.host, v.port))
+                }
             });
-            if let Some(addr) = target.and_then(|c| self.controller_addr(c)) {
+            if let Some(addr) = target {
                 match self
                     .control
                     .channel
@@ -212,6 +256,8 @@ pub fn has_not_controller(body: &ResponseBody) -> bool {
         ResponseBody::BrokerRegistration(r) => r.error_code == nc,
         ResponseBody::BrokerHeartbeat(r) => r.error_code == nc,
         ResponseBody::AllocateProducerIds(r) => r.error_code == nc,
+        ResponseBody::AddRaftVoter(r) => r.error_code == nc,
+        ResponseBody::RemoveRaftVoter(r) => r.error_code == nc,
         ResponseBody::DescribeQuorum(r) => r
             .topics
             .iter()
@@ -231,6 +277,8 @@ pub fn is_forwarded(api: ApiKey) -> bool {
             | ApiKey::AlterConfigs
             | ApiKey::IncrementalAlterConfigs
             | ApiKey::DescribeQuorum
+            | ApiKey::AddRaftVoter
+            | ApiKey::RemoveRaftVoter
     )
 }
 
@@ -240,6 +288,7 @@ fn deadline_of(body: &RequestBody) -> Duration {
         RequestBody::CreateTopics(r) => r.timeout_ms,
         RequestBody::DeleteTopics(r) => r.timeout_ms,
         RequestBody::CreatePartitions(r) => r.timeout_ms,
+        RequestBody::AddRaftVoter(r) => r.timeout_ms,
         _ => -1,
     };
     match u64::try_from(ms) {
@@ -342,6 +391,16 @@ fn failed_answer(body: &RequestBody, code: ErrorCode, why: &str) -> ResponseBody
                 ..Default::default()
             },
         ),
+        RequestBody::AddRaftVoter(_) => ResponseBody::AddRaftVoter(AddRaftVoterResponse {
+            error_code: code.0,
+            error_message: msg,
+            ..Default::default()
+        }),
+        RequestBody::RemoveRaftVoter(_) => ResponseBody::RemoveRaftVoter(RemoveRaftVoterResponse {
+            error_code: code.0,
+            error_message: msg,
+            ..Default::default()
+        }),
         _ => ResponseBody::DescribeQuorum(describe_quorum_response::DescribeQuorumResponse {
             error_code: code.0,
             error_message: msg,
@@ -417,7 +476,7 @@ fn follow_as_learner(broker: &Broker, id: i32, endpoints: &[(String, String, u16
     let Some(q) = broker.metadata.quorum() else {
         return;
     };
-    if broker.config.quorum_voters.iter().any(|v| v.node_id == id) {
+    if broker.is_quorum_voter(id) {
         return;
     }
     let known = q
@@ -915,7 +974,8 @@ pub fn describe_quorum(broker: &Broker) -> ResponseBody {
         DescribeQuorumResponse, Listener, Node, PartitionData, ReplicaState, TopicData,
     };
     let now = crate::time::now_ms();
-    let voters_config: Vec<(i32, String, u16)> = if broker.config.quorum_voters.is_empty() {
+    let voters = broker.quorum_voters();
+    let voters_config: Vec<(i32, String, u16)> = if voters.is_empty() {
         let l = broker
             .listeners
             .iter()
@@ -930,12 +990,7 @@ pub fn describe_quorum(broker: &Broker) -> ResponseBody {
         })
         .unwrap_or_default()
     } else {
-        broker
-            .config
-            .quorum_voters
-            .iter()
-            .map(|v| (v.node_id, v.host.clone(), v.port))
-            .collect()
+        voters
     };
     let nodes = voters_config
         .iter()
@@ -1046,4 +1101,197 @@ pub fn describe_quorum(broker: &Broker) -> ResponseBody {
         nodes,
         ..Default::default()
     })
+}
+
+/// Why a voter change cannot start here: another cluster, a static quorum (its voters are
+/// fixed by `controller.quorum.voters`, as Kafka's kraft.version 0), or not the active
+/// controller.
+fn voter_change_refused(
+    broker: &Broker,
+    cluster_id: &Option<String>,
+) -> Option<(ErrorCode, String)> {
+    if let Some(c) = cluster_id
+        .as_ref()
+        .filter(|c| !c.is_empty() && **c != broker.cluster_id)
+    {
+        return Some((
+            ErrorCode::INCONSISTENT_CLUSTER_ID,
+            format!(
+                "cluster id {c} is not this cluster's ({})",
+                broker.cluster_id
+            ),
+        ));
+    }
+    if broker.metadata.quorum().is_none() || !broker.config.quorum_voters.is_empty() {
+        return Some((
+            ErrorCode::UNSUPPORTED_VERSION,
+            "the voters of a static quorum (controller.quorum.voters) cannot change; a dynamic quorum uses controller.quorum.bootstrap.servers".into(),
+        ));
+    }
+    if !broker.is_active_controller() {
+        return Some((
+            ErrorCode::NOT_CONTROLLER,
+            "not the active controller".into(),
+        ));
+    }
+    None
+}
+
+/// Runs a membership change of the metadata quorum within `timeout`.
+fn change_voters<F, Fut>(timeout: Duration, change: F) -> Result<(), (ErrorCode, String)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let handle = tokio::runtime::Handle::current();
+    match tokio::task::block_in_place(|| handle.block_on(tokio::time::timeout(timeout, change()))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) if e.contains("forward") || e.contains("leader") => {
+            Err((ErrorCode::NOT_CONTROLLER, e))
+        }
+        Ok(Err(e)) => Err((ErrorCode::UNKNOWN_SERVER_ERROR, e)),
+        Err(_) => Err((
+            ErrorCode::REQUEST_TIMED_OUT,
+            format!(
+                "the voter change did not complete within {} ms",
+                timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// AddRaftVoter (KIP-853) on the active controller of a dynamic quorum: the new controller
+/// follows the log as a learner at its controller endpoint until it has caught up, then
+/// becomes a voter (one voter change at a time, as Kafka).
+pub fn add_raft_voter(broker: &Broker, r: AddRaftVoterRequest) -> ResponseBody {
+    let answer = |(code, msg): (ErrorCode, String)| {
+        if code != ErrorCode::NONE {
+            tracing::warn!(voter = r.voter_id, error = %msg, "adding a controller failed");
+        }
+        ResponseBody::AddRaftVoter(AddRaftVoterResponse {
+            error_code: code.0,
+            error_message: (code != ErrorCode::NONE).then_some(msg),
+            ..Default::default()
+        })
+    };
+    if let Some(refused) = voter_change_refused(broker, &r.cluster_id) {
+        return answer(refused);
+    }
+    if broker.is_quorum_voter(r.voter_id) || r.voter_id < 0 {
+        return answer((
+            ErrorCode::DUPLICATE_VOTER,
+            format!("node {} is already a voter", r.voter_id),
+        ));
+    }
+    let listener = r
+        .listeners
+        .iter()
+        .find(|l| broker.config.controller_listener_names.contains(&l.name))
+        .or(r.listeners.first());
+    let Some(listener) = listener else {
+        return answer((
+            ErrorCode::INVALID_REQUEST,
+            "the new voter names no listener".into(),
+        ));
+    };
+    let Some(q) = broker.metadata.quorum() else {
+        return answer((ErrorCode::UNKNOWN_SERVER_ERROR, "no quorum".into()));
+    };
+    let id = r.voter_id as u64;
+    let node = openraft::BasicNode {
+        addr: format!("{}:{}", listener.host, listener.port),
+    };
+    let raft = q.raft.clone();
+    let learner = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .learner_ids()
+        .any(|l| l == id);
+    let timeout = Duration::from_millis(u64::try_from(r.timeout_ms).unwrap_or(0).max(1000));
+    let result = change_voters(timeout, || async move {
+        if learner {
+            // A combined node follows the log at its inter-broker endpoint; as a voter it is
+            // reached at its controller endpoint.
+            raft.change_membership(
+                openraft::ChangeMembers::SetNodes([(id, node)].into_iter().collect()),
+                true,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        } else {
+            raft.add_learner(id, node, true)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        raft.change_membership(
+            openraft::ChangeMembers::AddVoterIds([id].into_iter().collect()),
+            false,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!(voter = r.voter_id, addr = %format!("{}:{}", listener.host, listener.port), "controller added to the metadata quorum");
+            answer((ErrorCode::NONE, String::new()))
+        }
+        Err(e) => answer(e),
+    }
+}
+
+/// RemoveRaftVoter (KIP-853) on the active controller of a dynamic quorum.
+pub fn remove_raft_voter(broker: &Broker, r: RemoveRaftVoterRequest) -> ResponseBody {
+    let answer = |(code, msg): (ErrorCode, String)| {
+        if code != ErrorCode::NONE {
+            tracing::warn!(voter = r.voter_id, error = %msg, "removing a controller failed");
+        }
+        ResponseBody::RemoveRaftVoter(RemoveRaftVoterResponse {
+            error_code: code.0,
+            error_message: (code != ErrorCode::NONE).then_some(msg),
+            ..Default::default()
+        })
+    };
+    if let Some(refused) = voter_change_refused(broker, &r.cluster_id) {
+        return answer(refused);
+    }
+    let voters = broker.quorum_voters();
+    if !voters.iter().any(|v| v.0 == r.voter_id) {
+        return answer((
+            ErrorCode::VOTER_NOT_FOUND,
+            format!("node {} is not a voter", r.voter_id),
+        ));
+    }
+    if voters.len() == 1 {
+        return answer((
+            ErrorCode::INVALID_REQUEST,
+            "cannot remove the last voter of the quorum".into(),
+        ));
+    }
+    let Some(q) = broker.metadata.quorum() else {
+        return answer((ErrorCode::UNKNOWN_SERVER_ERROR, "no quorum".into()));
+    };
+    let raft = q.raft.clone();
+    let id = r.voter_id as u64;
+    let result = change_voters(FORWARD_DEADLINE, || async move {
+        raft.change_membership(
+            openraft::ChangeMembers::RemoveVoters([id].into_iter().collect()),
+            false,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => {
+            tracing::info!(
+                voter = r.voter_id,
+                "controller removed from the metadata quorum"
+            );
+            answer((ErrorCode::NONE, String::new()))
+        }
+        Err(e) => answer(e),
+    }
 }

@@ -150,11 +150,19 @@ pub async fn start_with_fs(
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let image = MetadataStore::new_image();
-        let voters: Vec<(u64, String)> = config
+        let static_voters: Vec<(u64, String)> = config
             .quorum_voters
             .iter()
             .map(|v| (v.node_id as u64, format!("{}:{}", v.host, v.port)))
             .collect();
+        // A dynamic quorum starts from the voters `kfk storage format` wrote into the
+        // bootstrap snapshot (none with --no-initial-controllers: the node waits to be
+        // added); later ones come from the log.
+        let voters = if static_voters.is_empty() {
+            initial_dynamic_voters(metadata_log.lock().dir()).map_err(BrokerError::Metadata)?
+        } else {
+            static_voters.clone()
+        };
         let settings = crate::metadata::quorum::QuorumSettings {
             cluster_id: cluster_id.clone(),
             election_timeout_ms: config.quorum_election_timeout_ms,
@@ -167,7 +175,7 @@ pub async fn start_with_fs(
             &voters,
             metadata_log,
             &settings,
-            super::raft_network::Network::new(voters.iter().cloned().collect()),
+            super::raft_network::Network::new(static_voters.into_iter().collect()),
             image.clone(),
             tx,
         )
@@ -579,5 +587,17 @@ impl StopSignals {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
         }
+    }
+}
+
+/// The initial voters of a dynamic quorum: the KRaftVoters record of the bootstrap snapshot
+/// `00000000000000000000-0000000000.checkpoint` in the metadata log dir, if there is one.
+fn initial_dynamic_voters(dir: &std::path::Path) -> Result<Vec<(u64, String)>, String> {
+    let path = dir.join("00000000000000000000-0000000000.checkpoint");
+    match std::fs::read(&path) {
+        Ok(data) => crate::metadata::quorum::entries::snapshot_voters(&data)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }

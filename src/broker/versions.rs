@@ -60,6 +60,8 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::OffsetDelete,
     ApiKey::DescribeQuorum,
+    ApiKey::AddRaftVoter,
+    ApiKey::RemoveRaftVoter,
 ];
 
 /// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
@@ -77,6 +79,8 @@ pub const CONTROLLER_APIS: &[ApiKey] = &[
     ApiKey::BrokerHeartbeat,
     ApiKey::AllocateProducerIds,
     ApiKey::DescribeQuorum,
+    ApiKey::AddRaftVoter,
+    ApiKey::RemoveRaftVoter,
 ];
 
 /// The APIs served on a client listener, or on a controller listener.

@@ -43,6 +43,27 @@ pub enum QuorumCommand {
         after_help = "Example:\n  kfk metadata-quorum --bootstrap-server localhost:9092 describe --status"
     )]
     Describe(DescribeArgs),
+    /// Add the controller of --command-config (its node.id, controller listener and the
+    /// directory.id of its formatted metadata dir) to a dynamic quorum.
+    #[command(
+        after_help = "Example:\n  kfk metadata-quorum --bootstrap-controller localhost:9093 --command-config controller.properties add-controller"
+    )]
+    AddController,
+    /// Remove a controller from a dynamic quorum.
+    #[command(
+        after_help = "Example:\n  kfk metadata-quorum --bootstrap-controller localhost:9093 remove-controller --controller-id 3 --controller-directory-id 0aNV2c2ATvWc0Zd3hUXbmw"
+    )]
+    RemoveController(RemoveControllerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveControllerArgs {
+    /// The node id of the controller to remove.
+    #[arg(long, value_name = "ID")]
+    pub controller_id: i32,
+    /// The directory id of the controller to remove (its meta.properties directory.id).
+    #[arg(long, value_name = "UUID")]
+    pub controller_directory_id: String,
 }
 
 #[derive(Args, Debug)]
@@ -72,8 +93,12 @@ pub fn run(args: &MetadataQuorumArgs) -> Result<(), CliError> {
             ))
         }
     };
+    let d = match &args.command {
+        QuorumCommand::Describe(d) => d,
+        QuorumCommand::AddController => return add_controller(args, flag, &servers),
+        QuorumCommand::RemoveController(r) => return remove_controller(args, r, flag, &servers),
+    };
     let props = super::admin_properties(&args.command_config, &servers)?;
-    let QuorumCommand::Describe(d) = &args.command;
     let status = d.status;
     super::with_admin(&props, "kfk-metadata-quorum", move |admin| async move {
         let conn = admin
@@ -128,6 +153,175 @@ pub fn run(args: &MetadataQuorumArgs) -> Result<(), CliError> {
             format_replication(&quorum)?
         };
         print!("{text}");
+        Ok(())
+    })
+}
+
+/// The admin properties of a voter change: only the client keys of --command-config (it is
+/// the controller's server config for add-controller).
+fn voter_change_props(
+    args: &MetadataQuorumArgs,
+    servers: &str,
+) -> Result<crate::client::Properties, CliError> {
+    let mut props = super::admin_properties(&None, servers)?;
+    if let Some(f) = &args.command_config {
+        let all = crate::client::read_properties_file(f)
+            .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?;
+        for (k, v) in all {
+            if k.starts_with("request.timeout") || k.starts_with("client.id") {
+                props.set(&k, v);
+            }
+        }
+    }
+    Ok(props)
+}
+
+/// Sends one voter-change request and turns its error code into the tool's error.
+async fn voter_change(
+    admin: &crate::client::admin::GroupAdmin,
+    flag: &str,
+    api: ApiKey,
+    body: RequestBody,
+) -> Result<(), CliError> {
+    let conn = admin
+        .cluster
+        .any_connection()
+        .await
+        .map_err(|e| CliError::Failed(format!("{flag}: {e}")))?;
+    let (code, message) = match conn
+        .call(api, body)
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?
+    {
+        (_, ResponseBody::AddRaftVoter(r)) => (r.error_code, r.error_message),
+        (_, ResponseBody::RemoveRaftVoter(r)) => (r.error_code, r.error_message),
+        _ => {
+            return Err(CliError::Failed(format!(
+                "unexpected answer to {}",
+                api.name()
+            )))
+        }
+    };
+    if code != 0 {
+        let name = crate::protocol::ErrorCode(code).name();
+        return Err(CliError::Failed(match message {
+            Some(m) => format!("{name}: {m}"),
+            None => name.to_string(),
+        }));
+    }
+    Ok(())
+}
+
+/// `add-controller`: the controller's identity comes from its own config file (Kafka's
+/// tool reads it the same way).
+fn add_controller(args: &MetadataQuorumArgs, flag: &str, servers: &str) -> Result<(), CliError> {
+    use crate::protocol::messages::add_raft_voter_request::{AddRaftVoterRequest, Listener};
+    let file = args.command_config.as_ref().ok_or_else(|| {
+        CliError::Usage(
+            "add-controller: --command-config (the new controller's server config) is required"
+                .into(),
+        )
+    })?;
+    let config = crate::broker::config::BrokerConfig::load(Some(file), &[])
+        .map_err(|e| CliError::Usage(format!("--command-config: {e}")))?;
+    if !config.process_roles.controller {
+        return Err(CliError::Usage(
+            "--command-config: process.roles does not include controller".into(),
+        ));
+    }
+    let dir = config.log_dirs.first().cloned().unwrap_or_default();
+    let meta = crate::client::read_properties_file(&dir.join("meta.properties")).map_err(|e| {
+        CliError::Usage(format!(
+            "--command-config: the metadata dir {} is not formatted ({e})",
+            dir.display()
+        ))
+    })?;
+    let directory_id = meta
+        .get("directory.id")
+        .and_then(|d| crate::protocol::Uuid::parse(d))
+        .unwrap_or(crate::protocol::Uuid::ZERO);
+    let listeners: Vec<Listener> = config
+        .listeners
+        .iter()
+        .zip(&config.advertised_listeners)
+        .filter(|(l, _)| config.controller_listener_names.contains(&l.name))
+        .map(|(l, a)| Listener {
+            name: l.name.clone(),
+            host: if a.host.is_empty() {
+                "localhost".into()
+            } else {
+                a.host.clone()
+            },
+            port: a.port,
+            ..Default::default()
+        })
+        .collect();
+    if listeners.is_empty() {
+        return Err(CliError::Usage(
+            "--command-config: no listener of controller.listener.names".into(),
+        ));
+    }
+    let endpoints: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+        .collect();
+    let request = AddRaftVoterRequest {
+        cluster_id: meta.get("cluster.id").cloned(),
+        timeout_ms: 30_000,
+        voter_id: config.node_id,
+        voter_directory_id: directory_id,
+        listeners,
+        ..Default::default()
+    };
+    let props = voter_change_props(args, servers)?;
+    let node_id = config.node_id;
+    super::with_admin(&props, "kfk-metadata-quorum", move |admin| async move {
+        voter_change(
+            &admin,
+            flag,
+            ApiKey::AddRaftVoter,
+            RequestBody::AddRaftVoter(request),
+        )
+        .await?;
+        println!(
+            "Added controller {node_id} with directory id {directory_id} and endpoints: {}",
+            endpoints.join(", ")
+        );
+        Ok(())
+    })
+}
+
+fn remove_controller(
+    args: &MetadataQuorumArgs,
+    r: &RemoveControllerArgs,
+    flag: &str,
+    servers: &str,
+) -> Result<(), CliError> {
+    use crate::protocol::messages::remove_raft_voter_request::RemoveRaftVoterRequest;
+    let directory_id =
+        crate::protocol::Uuid::parse(&r.controller_directory_id).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--controller-directory-id: {:?} is not a valid directory id",
+                r.controller_directory_id
+            ))
+        })?;
+    let request = RemoveRaftVoterRequest {
+        cluster_id: None,
+        voter_id: r.controller_id,
+        voter_directory_id: directory_id,
+        ..Default::default()
+    };
+    let props = voter_change_props(args, servers)?;
+    let id = r.controller_id;
+    super::with_admin(&props, "kfk-metadata-quorum", move |admin| async move {
+        voter_change(
+            &admin,
+            flag,
+            ApiKey::RemoveRaftVoter,
+            RequestBody::RemoveRaftVoter(request),
+        )
+        .await?;
+        println!("Removed KRaft controller {id} with directory id {directory_id}");
         Ok(())
     })
 }

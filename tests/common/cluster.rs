@@ -71,20 +71,29 @@ impl TestCluster {
     /// `n` combined nodes with `extra` config lines (key=value) on every node.
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
-        Self::start_inner(&roles, extra, false)
+        Self::start_inner(&roles, extra, false, false)
+    }
+
+    /// `n` combined nodes of a dynamic quorum (`controller.quorum.bootstrap.servers`
+    /// naming node 1): node 1 is formatted `--standalone` and starts as the only voter; the
+    /// others are formatted `--no-initial-controllers` and join as brokers (observers of the
+    /// quorum) until added with `kfk metadata-quorum add-controller`.
+    pub fn start_dynamic(n: usize, extra: &[&str]) -> TestCluster {
+        let roles = vec!["broker,controller"; n];
+        Self::start_inner(&roles, extra, false, true)
     }
 
     /// One node per entry of `roles` (`process.roles` values): the controllers are the
     /// voters; broker-only nodes follow the metadata log.
     pub fn start_roles(roles: &[&str], extra: &[&str]) -> TestCluster {
-        Self::start_inner(roles, extra, false)
+        Self::start_inner(roles, extra, false, false)
     }
 
     /// As [`start`], but every node reaches every other node's controller listener through
     /// a [`super::proxy::LinkProxy`] the test can cut (`cut_link`, `isolate`).
     pub fn start_with_links(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
-        Self::start_inner(&roles, extra, true)
+        Self::start_inner(&roles, extra, true, false)
     }
 
     /// Cuts both directions between `a` and `b`.
@@ -107,7 +116,7 @@ impl TestCluster {
         }
     }
 
-    fn start_inner(roles: &[&str], extra: &[&str], proxied: bool) -> TestCluster {
+    fn start_inner(roles: &[&str], extra: &[&str], proxied: bool, dynamic: bool) -> TestCluster {
         let n = roles.len();
         let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -148,7 +157,11 @@ impl TestCluster {
             let mut lines = vec![
                 format!("node.id={id}"),
                 format!("process.roles={}", roles[i]),
-                format!("controller.quorum.voters={}", voters.join(",")),
+                if dynamic {
+                    format!("controller.quorum.bootstrap.servers=127.0.0.1:{}", ports[0].1)
+                } else {
+                    format!("controller.quorum.voters={}", voters.join(","))
+                },
                 match (roles[i].contains("broker"), roles[i].contains("controller")) {
                     (true, true) => format!(
                         "listeners=PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}"
@@ -178,6 +191,11 @@ impl TestCluster {
                     "-c",
                 ])
                 .arg(&config)
+                .args(match (dynamic, id) {
+                    (false, _) => &[][..],
+                    (true, 1) => &["--standalone"][..],
+                    (true, _) => &["--no-initial-controllers"][..],
+                })
                 .output()
                 .expect("format");
             assert!(

@@ -166,7 +166,8 @@ pub fn describe_cluster(
         });
     }
     if on_controller {
-        let controllers: Vec<DescribeClusterBroker> = if broker.config.quorum_voters.is_empty() {
+        let voters = broker.quorum_voters();
+        let controllers: Vec<DescribeClusterBroker> = if voters.is_empty() {
             let (node_id, host, port) = broker.endpoint(listener);
             vec![DescribeClusterBroker {
                 broker_id: node_id,
@@ -175,14 +176,12 @@ pub fn describe_cluster(
                 ..Default::default()
             }]
         } else {
-            broker
-                .config
-                .quorum_voters
-                .iter()
-                .map(|v| DescribeClusterBroker {
-                    broker_id: v.node_id,
-                    host: v.host.clone(),
-                    port: i32::from(v.port),
+            voters
+                .into_iter()
+                .map(|(id, host, port)| DescribeClusterBroker {
+                    broker_id: id,
+                    host,
+                    port: i32::from(port),
                     ..Default::default()
                 })
                 .collect()

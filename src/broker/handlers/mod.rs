@@ -72,6 +72,8 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
             respond(super::controller::allocate_producer_ids(b, r))
         }
         RequestBody::DescribeQuorum(_) => respond(super::controller::describe_quorum(b)),
+        RequestBody::AddRaftVoter(r) => respond(super::controller::add_raft_voter(b, r)),
+        RequestBody::RemoveRaftVoter(r) => respond(super::controller::remove_raft_voter(b, r)),
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,
@@ -148,6 +150,8 @@ fn admin_write(
         RequestBody::AlterConfigs(r) => configs::alter_configs(b, r),
         RequestBody::IncrementalAlterConfigs(r) => configs::incremental_alter_configs(b, r),
         RequestBody::DescribeQuorum(_) => super::controller::describe_quorum(b),
+        RequestBody::AddRaftVoter(r) => super::controller::add_raft_voter(b, r),
+        RequestBody::RemoveRaftVoter(r) => super::controller::remove_raft_voter(b, r),
         other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
 }

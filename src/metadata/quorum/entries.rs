@@ -53,10 +53,24 @@ pub fn batch(
     base: i64,
     epoch: i32,
 ) -> Bytes {
+    batch_with_header(records, None, control, base, epoch)
+}
+
+/// As [`batch`], with a header on the last record when `last_header` is given.
+fn batch_with_header(
+    records: &[(Option<Vec<u8>>, Vec<u8>)],
+    last_header: Option<(&str, &[u8])>,
+    control: bool,
+    base: i64,
+    epoch: i32,
+) -> Bytes {
     let now = crate::time::now_ms();
     let mut b = BatchBuilder::new();
-    for (k, v) in records {
-        b.append(now, k.as_deref(), Some(v), &[]);
+    for (i, (k, v)) in records.iter().enumerate() {
+        match last_header.filter(|_| i + 1 == records.len()) {
+            Some((hk, hv)) => b.append(now, k.as_deref(), Some(v), &[(hk, Some(hv))]),
+            None => b.append(now, k.as_deref(), Some(v), &[]),
+        };
     }
     let mut bytes = b.build(Compression::None).to_vec();
     if control {
@@ -103,6 +117,9 @@ fn voters_of(membership: &Membership<u64, BasicNode>) -> VotersRecord {
         ..Default::default()
     }
 }
+
+/// The header of a KRaftVoters record holding openraft's exact membership (JSON).
+const MEMBERSHIP_HEADER: &str = "kfk.membership";
 
 /// `host:port` split at the last colon (port 0 when missing).
 pub fn split_addr(addr: &str) -> (String, u16) {
@@ -173,7 +190,12 @@ pub fn encode_entry(entry: &Entry<TypeConfig>, base: i64, leader: i32, voters: &
                 k_raft_version: 1,
                 ..Default::default()
             };
-            batch(
+            // Kafka's KRaftVoters record holds one set of voters; openraft's membership may
+            // be a joint configuration (old and new voters while a change is under way) and
+            // lists learners: kfk keeps the exact membership in a header of that record, which
+            // Kafka's readers ignore.
+            let exact = serde_json::to_vec(m).unwrap_or_default();
+            batch_with_header(
                 &[
                     (
                         Some(control_key(KRAFT_VERSION)),
@@ -184,6 +206,7 @@ pub fn encode_entry(entry: &Entry<TypeConfig>, base: i64, leader: i32, voters: &
                         encode_message(&voters_of(m), 0),
                     ),
                 ],
+                Some((MEMBERSHIP_HEADER, &exact)),
                 true,
                 base,
                 epoch,
@@ -205,7 +228,15 @@ pub fn decode_entry(batch: &Bytes, index: u64) -> Result<Entry<TypeConfig>, Stri
                 .as_ref()
                 .filter(|k| k.len() >= 4)
                 .map(|k| i16::from_be_bytes([k[2], k[3]]));
-            if kind == Some(KRAFT_VOTERS) {
+            let exact = r
+                .headers
+                .iter()
+                .find(|h| h.key == MEMBERSHIP_HEADER)
+                .and_then(|h| h.value.as_ref())
+                .and_then(|v| serde_json::from_slice::<Membership<u64, BasicNode>>(v).ok());
+            if let (Some(KRAFT_VOTERS), Some(m)) = (kind, exact) {
+                payload = EntryPayload::Membership(m);
+            } else if kind == Some(KRAFT_VOTERS) {
                 let value = r.value.clone().unwrap_or_default();
                 let voters = VotersRecord::decode(&mut Decoder::new(&value), 0)
                     .map_err(|e| e.to_string())?;
@@ -303,6 +334,44 @@ pub fn encode_snapshot(
 
 /// The metadata records of a snapshot file (control batches skipped); an error when the
 /// header or footer is missing.
+/// The voters a snapshot's KRaftVoters control record names (`(id, host:port)` of each),
+/// empty when it has none: the initial voters of a dynamic quorum, from the bootstrap
+/// snapshot `kfk storage format --standalone` or `--initial-controllers` wrote.
+pub fn snapshot_voters(data: &[u8]) -> Result<Vec<(u64, String)>, String> {
+    let mut out = Vec::new();
+    for (h, batch) in record_batch::BatchIter::new(Bytes::copy_from_slice(data)) {
+        if !h.is_control() {
+            continue;
+        }
+        for r in record_batch::decode_records(&batch, 16 << 20).map_err(|e| e.to_string())? {
+            let kind = r
+                .key
+                .as_ref()
+                .filter(|k| k.len() >= 4)
+                .map(|k| i16::from_be_bytes([k[2], k[3]]));
+            if kind != Some(KRAFT_VOTERS) {
+                continue;
+            }
+            let value = r.value.clone().unwrap_or_default();
+            let voters =
+                VotersRecord::decode(&mut Decoder::new(&value), 0).map_err(|e| e.to_string())?;
+            out = voters
+                .voters
+                .iter()
+                .map(|v| {
+                    let addr = v
+                        .endpoints
+                        .first()
+                        .map(|e| format!("{}:{}", e.host, e.port))
+                        .unwrap_or_default();
+                    (v.voter_id as u64, addr)
+                })
+                .collect();
+        }
+    }
+    Ok(out)
+}
+
 pub fn decode_snapshot(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut records = Vec::new();
     let (mut header, mut footer) = (false, false);
@@ -329,4 +398,48 @@ pub fn decode_snapshot(data: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         return Err("the snapshot has no SnapshotHeader or SnapshotFooter record".into());
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::entry::RaftEntry;
+
+    fn node(port: u16) -> BasicNode {
+        BasicNode {
+            addr: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    #[test]
+    fn a_joint_membership_with_learners_survives_the_log() {
+        let nodes: BTreeMap<u64, BasicNode> = (1..=4).map(|i| (i, node(9000 + i as u16))).collect();
+        let joint = Membership::new(
+            vec![
+                [1, 2, 3].into_iter().collect(),
+                [1, 2].into_iter().collect(),
+            ],
+            nodes,
+        );
+        let mut entry = Entry::<TypeConfig>::new_membership(LogId::default(), joint.clone());
+        entry.log_id.index = 7;
+        let bytes = encode_entry(&entry, 40, 1, &[1, 2, 3]);
+        let back = decode_entry(&bytes, 7).expect("decodes");
+        match back.payload {
+            EntryPayload::Membership(m) => {
+                assert_eq!(m, joint);
+                assert_eq!(m.learner_ids().collect::<Vec<_>>(), [4]);
+            }
+            other => panic!("not a membership: {other:?}"),
+        }
+        // Kafka's readers see one KRaftVoters record naming the union of the voters.
+        let records = record_batch::decode_records(&bytes, 1 << 20).expect("records");
+        let voters = VotersRecord::decode(
+            &mut Decoder::new(records[1].value.as_ref().expect("value")),
+            0,
+        )
+        .expect("voters");
+        let ids: Vec<i32> = voters.voters.iter().map(|v| v.voter_id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
 }
