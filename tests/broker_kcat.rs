@@ -44,6 +44,8 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (60, 0, 1), // DescribeCluster
     (61, 0, 0), // DescribeProducers
     (75, 0, 0), // DescribeTopicPartitions
+    (80, 0, 0), // AddRaftVoter (dynamic quorum, forwarded to the active controller)
+    (81, 0, 0), // RemoveRaftVoter
 ];
 
 fn roundtrip(addr: &str, api: ApiKey, version: i16, body: RequestBody) -> ResponseBody {
