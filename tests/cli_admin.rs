@@ -133,7 +133,7 @@ fn topics_create_list_describe_alter_delete_as_kafka_prints_them() {
     );
     assert_eq!(code, 1);
     assert!(
-        err.contains("replication factor 3 is larger than the number of brokers (1)"),
+        err.contains("The target replication factor of 3 cannot be reached because only 1 broker(s) are registered"),
         "{err}"
     );
 

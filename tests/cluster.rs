@@ -162,10 +162,12 @@ fn three_nodes_serve_topics_through_any_node() {
         "leaders of t6 are not spread: {view:?}"
     );
 
-    // Replication factors above 1 wait for partition replication.
-    let (code, message) = create_topic(&c.bootstrap(3), "rf2", 1, 2).expect("an answer");
+    // A replication factor above the number of brokers is refused, as Kafka refuses it.
+    let (code, message) = create_topic(&c.bootstrap(3), "rf4", 1, 4).expect("an answer");
     assert_eq!(code, ErrorCode::INVALID_REPLICATION_FACTOR.0);
-    assert!(message.unwrap_or_default().contains("replication"));
+    assert!(message
+        .unwrap_or_default()
+        .contains("only 3 broker(s) are registered"));
 
     // kcat writes to every partition's leader and reads everything back through another node.
     if let Some(kcat) = require_tool("three_nodes_serve_topics_through_any_node", "kcat") {

@@ -120,6 +120,11 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("kfk.metrics.listener", ""),
     ("broker.heartbeat.interval.ms", "2000"),
     ("broker.session.timeout.ms", "9000"),
+    ("replica.lag.time.max.ms", "30000"),
+    ("replica.fetch.max.bytes", "1048576"),
+    ("replica.fetch.response.max.bytes", "10485760"),
+    ("replica.fetch.wait.max.ms", "500"),
+    ("replica.fetch.backoff.ms", "1000"),
     ("controller.quorum.election.timeout.ms", "1000"),
     ("controller.quorum.fetch.timeout.ms", "2000"),
     (
@@ -167,7 +172,6 @@ fn default_of(key: &str) -> Option<&'static str> {
 const KNOWN_UNUSED: &[&str] = &[
     "num.network.threads",
     "num.io.threads",
-    "num.replica.fetchers",
     "num.recovery.threads.per.data.dir",
     "transaction.state.log.replication.factor",
     "transaction.state.log.min.isr",
@@ -176,7 +180,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "zookeeper.connection.timeout.ms",
     "metadata.log.dir",
     "log.segment.delete.delay.ms",
-    "replica.lag.time.max.ms",
     "auto.leader.rebalance.enable",
     "group.coordinator.rebalance.protocols",
     "share.coordinator.state.topic.replication.factor",
@@ -281,6 +284,14 @@ pub struct BrokerConfig {
     pub metrics_listener: Option<String>,
     pub broker_heartbeat_interval_ms: u64,
     pub broker_session_timeout_ms: u64,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.max.bytes` (per partition), `replica.fetch.response.max.bytes`.
+    pub replica_fetch_max_bytes: i32,
+    pub replica_fetch_response_max_bytes: i32,
+    /// `replica.fetch.wait.max.ms`, `replica.fetch.backoff.ms`.
+    pub replica_fetch_wait_max_ms: u64,
+    pub replica_fetch_backoff_ms: u64,
     pub quorum_election_timeout_ms: u64,
     pub quorum_fetch_timeout_ms: u64,
     pub metadata_snapshot_bytes: u64,
@@ -424,6 +435,15 @@ impl BrokerConfig {
             metrics_listener: Some(get("kfk.metrics.listener")).filter(|s| !s.trim().is_empty()),
             broker_heartbeat_interval_ms: positive("broker.heartbeat.interval.ms")?.max(10),
             broker_session_timeout_ms: positive("broker.session.timeout.ms")?.max(100),
+            replica_lag_time_max_ms: positive("replica.lag.time.max.ms")?.max(10),
+            replica_fetch_max_bytes: i32::try_from(positive("replica.fetch.max.bytes")?)
+                .unwrap_or(i32::MAX),
+            replica_fetch_response_max_bytes: i32::try_from(positive(
+                "replica.fetch.response.max.bytes",
+            )?)
+            .unwrap_or(i32::MAX),
+            replica_fetch_wait_max_ms: positive("replica.fetch.wait.max.ms")?.max(1),
+            replica_fetch_backoff_ms: positive("replica.fetch.backoff.ms")?,
             quorum_election_timeout_ms: positive("controller.quorum.election.timeout.ms")?.max(10),
             quorum_fetch_timeout_ms: positive("controller.quorum.fetch.timeout.ms")?.max(10),
             metadata_snapshot_bytes: positive("metadata.log.max.record.bytes.between.snapshots")?

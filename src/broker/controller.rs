@@ -257,6 +257,7 @@ pub fn has_not_controller(body: &ResponseBody) -> bool {
         ResponseBody::BrokerHeartbeat(r) => r.error_code == nc,
         ResponseBody::AllocateProducerIds(r) => r.error_code == nc,
         ResponseBody::AddRaftVoter(r) => r.error_code == nc,
+        ResponseBody::AlterPartition(r) => r.error_code == nc,
         ResponseBody::RemoveRaftVoter(r) => r.error_code == nc,
         ResponseBody::DescribeQuorum(r) => r
             .topics
@@ -1294,4 +1295,76 @@ pub fn remove_raft_voter(broker: &Broker, r: RemoveRaftVoterRequest) -> Response
         }
         Err(e) => answer(e),
     }
+}
+
+/// AlterPartition (v3, `NewIsrWithEpochs`) from a partition leader, on the active
+/// controller: each partition's ISR compare-and-set, answered with its state afterwards.
+pub fn alter_partition(
+    broker: &Broker,
+    r: crate::protocol::messages::alter_partition_request::AlterPartitionRequest,
+) -> ResponseBody {
+    use crate::protocol::messages::alter_partition_response::{
+        AlterPartitionResponse, PartitionData, TopicData,
+    };
+    if !broker.is_active_controller() {
+        return ResponseBody::AlterPartition(AlterPartitionResponse {
+            error_code: ErrorCode::NOT_CONTROLLER.0,
+            ..Default::default()
+        });
+    }
+    let handle = tokio::runtime::Handle::current();
+    let topics = r
+        .topics
+        .iter()
+        .map(|t| TopicData {
+            topic_id: t.topic_id,
+            topic_name: t.topic_name.clone(),
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let isr: Vec<i32> = if p.new_isr_with_epochs.is_empty() {
+                        p.new_isr.clone()
+                    } else {
+                        p.new_isr_with_epochs.iter().map(|b| b.broker_id).collect()
+                    };
+                    let result = tokio::task::block_in_place(|| {
+                        let _ = &handle;
+                        broker.metadata.alter_partition(
+                            r.broker_id,
+                            r.broker_epoch,
+                            t.topic_id,
+                            p.partition_index,
+                            p.leader_epoch,
+                            p.partition_epoch,
+                            &isr,
+                        )
+                    });
+                    match result {
+                        Ok(s) => PartitionData {
+                            partition_index: p.partition_index,
+                            leader_id: s.leader,
+                            leader_epoch: s.leader_epoch,
+                            isr: s.isr,
+                            partition_epoch: s.partition_epoch,
+                            ..Default::default()
+                        },
+                        Err(code) => PartitionData {
+                            partition_index: p.partition_index,
+                            error_code: code.0,
+                            leader_id: -1,
+                            leader_epoch: -1,
+                            partition_epoch: -1,
+                            ..Default::default()
+                        },
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect();
+    ResponseBody::AlterPartition(AlterPartitionResponse {
+        topics,
+        ..Default::default()
+    })
 }

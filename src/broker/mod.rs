@@ -13,6 +13,7 @@ pub mod controller_channel;
 pub mod handlers;
 pub mod metrics;
 pub mod raft_network;
+pub mod replication;
 pub mod server;
 pub mod splice;
 pub mod startup;
@@ -187,6 +188,12 @@ impl Broker {
             l.advertised_host.clone(),
             i32::from(l.advertised_port()),
         )
+    }
+}
+
+impl AsRef<ReplicaManager> for Broker {
+    fn as_ref(&self) -> &ReplicaManager {
+        &self.replicas
     }
 }
 

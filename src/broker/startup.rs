@@ -292,6 +292,7 @@ pub async fn start_with_fs(
             tasks.push(tokio::spawn(super::controller::run_broker_lifecycle(
                 broker.clone(),
             )));
+            tasks.extend(super::replication::start(&broker));
         }
     }
     Ok(RunningBroker {

@@ -114,6 +114,17 @@ impl Broker {
                         format!("cannot create the log of {}-{}", topic.name, p.index),
                     )
                 })?;
+            self.replicas.apply_partition_metadata(
+                &topic.name,
+                p.index,
+                self.node_id,
+                p.leader,
+                p.leader_epoch,
+                p.partition_epoch,
+                &p.replicas,
+                &p.isr,
+                crate::time::now_ms(),
+            );
         }
         Ok(())
     }
@@ -200,9 +211,10 @@ impl Broker {
             .collect()
     }
 
-    /// Kafka's striped placement for replication factor 1: the brokers interleaved by rack
-    /// (one of each rack in turn), then partitions round-robin from a random start, so
-    /// leaders spread evenly over brokers and racks.
+    /// Kafka's striped placement: the brokers interleaved by rack (one of each rack in
+    /// turn), then partitions round-robin from a random start, each partition's replicas the
+    /// next `rf` brokers of the stripe (so a partition's replicas sit on different racks
+    /// while racks last), so leaders and replicas spread evenly over brokers and racks.
     fn place(&self, partitions: i32, rf: i16) -> Result<Vec<Vec<i32>>, AdminError> {
         let brokers = self.placeable_brokers();
         if (brokers.len() as i64) < i64::from(rf) {
@@ -230,7 +242,11 @@ impl Broker {
         let n = striped.len();
         let start = usize::from(crate::protocol::Uuid::random().0[0]) % n;
         Ok((0..partitions as usize)
-            .map(|p| vec![striped[(start + p) % n]])
+            .map(|p| {
+                (0..rf as usize)
+                    .map(|k| striped[(start + p + k) % n])
+                    .collect()
+            })
             .collect())
     }
 
@@ -371,18 +387,6 @@ impl Broker {
             return Err(AdminError::new(
                 ErrorCode::INVALID_REPLICATION_FACTOR,
                 format!("replication factor must be at least 1, not {rf}"),
-            ));
-        }
-        if rf > 1 && self.is_cluster() {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                format!("replication factor {rf} needs partition replication, which this kfk release does not have yet: use replication factor 1 (partitions are spread over the brokers)"),
-            ));
-        }
-        if rf > 1 {
-            return Err(AdminError::new(
-                ErrorCode::INVALID_REPLICATION_FACTOR,
-                format!("replication factor {rf} is larger than the number of brokers (1)"),
             ));
         }
         if let Some(a) = &assignment {

@@ -42,7 +42,7 @@ pub struct ConsoleProducerArgs {
     #[arg(long, value_name = "MS")]
     pub timeout: Option<String>,
     /// acks: -1 (all), 0 or 1. Default -1.
-    #[arg(long, value_name = "ACKS")]
+    #[arg(long, value_name = "ACKS", allow_hyphen_values = true)]
     pub request_required_acks: Option<String>,
     /// request.timeout.ms. Default 1500.
     #[arg(long, value_name = "MS")]

@@ -81,6 +81,8 @@ pub struct AppendInfo {
     pub record_count: i64,
     /// The batch was a retry of one already in the log: nothing was written.
     pub duplicate: bool,
+    /// The leader epoch the leader appended in (-1 for a follower's append).
+    pub leader_epoch: i32,
 }
 
 /// Where a reopened log's state comes from.
@@ -472,6 +474,15 @@ impl Log {
         self.recovery_point
     }
 
+    /// Starts leader epoch `epoch` at the log end (this replica became the leader in it),
+    /// so followers asking for the end of an older epoch learn where it stopped.
+    pub fn assign_leader_epoch(&mut self, epoch: i32) -> io::Result<()> {
+        if self.leader_epochs.assign(epoch, self.log_end_offset) {
+            self.save_leader_epochs()?;
+        }
+        Ok(())
+    }
+
     pub fn leader_epochs(&self) -> &LeaderEpochCache {
         &self.leader_epochs
     }
@@ -527,6 +538,7 @@ impl Log {
                     log_start_offset: self.log_start_offset,
                     record_count: i64::from(dup.offset_delta) + 1,
                     duplicate: true,
+                    leader_epoch,
                 });
             }
         }
@@ -547,6 +559,7 @@ impl Log {
             log_start_offset: self.log_start_offset,
             record_count: 0,
             duplicate: false,
+            leader_epoch,
         };
         for (_, batch) in &batches {
             let stamped = self
@@ -598,6 +611,7 @@ impl Log {
             log_start_offset: self.log_start_offset,
             record_count: 0,
             duplicate: false,
+            leader_epoch: -1,
         };
         for (header, batch) in &batches {
             self.append_stamped(

@@ -1,8 +1,12 @@
-//! The active controller's broker-lifecycle changes, as KRaft records: registration (a new
-//! broker epoch, fenced), unfencing once caught up, fencing (session expiry, or a broker that
-//! asks), controlled shutdown. With replication factor 1 a partition whose only replica is
-//! fenced has no leader (-1) until that broker is unfenced again; every leader change bumps
-//! the leader epoch (PartitionChangeRecord).
+//! The active controller's broker-lifecycle and ISR changes, as KRaft records: registration
+//! (a new broker epoch, fenced), unfencing once caught up, fencing (session expiry, or a
+//! broker that asks), controlled shutdown, AlterPartition from partition leaders.
+//!
+//! A broker that is fenced, re-registers or shuts down leaves the ISR of its partitions (the
+//! ISR never becomes empty: its last member stays, as in Kafka) and loses their leadership to
+//! the first other replica in the ISR that is unfenced; with none, the partition has no leader
+//! (-1) until an ISR member is unfenced (leaders come only from the ISR). A leader change
+//! bumps the leader epoch; every change bumps the partition epoch (PartitionChangeRecord).
 
 use super::image::{encode_record, NO_LEADER};
 use super::{MetadataStore, TopicMeta};
@@ -32,6 +36,23 @@ fn leader_change(t: &TopicMeta, partition: i32, leader: i32) -> Vec<u8> {
         leader,
         ..Default::default()
     })
+}
+
+/// Whether `broker` may lead or join an ISR: registered, unfenced, not shutting down.
+fn eligible(image: &super::Image, broker: i32) -> bool {
+    image
+        .brokers
+        .get(&broker)
+        .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
+}
+
+/// A partition's state as an AlterPartition answer reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionState {
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    pub isr: Vec<i32>,
 }
 
 impl MetadataStore {
@@ -79,29 +100,120 @@ impl MetadataStore {
         Ok(epoch)
     }
 
-    /// Records taking leadership away from `broker` (no other replica with RF 1).
+    /// Records taking `broker` out of every ISR (never emptying one) and moving its
+    /// leaderships to the first eligible replica of the remaining ISR (or none).
     fn lose_leadership(image: &super::Image, broker: i32) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for t in image.topics.values() {
             for p in &t.partitions {
-                if p.leader == broker {
-                    let next = p
-                        .isr
+                let in_isr = p.isr.contains(&broker);
+                if p.leader != broker && !in_isr {
+                    continue;
+                }
+                let mut isr: Vec<i32> = p.isr.iter().copied().filter(|r| *r != broker).collect();
+                if isr.is_empty() {
+                    isr = p.isr.clone();
+                }
+                let leader = if p.leader == broker {
+                    p.replicas
                         .iter()
                         .copied()
-                        .find(|r| {
-                            *r != broker
-                                && image
-                                    .brokers
-                                    .get(r)
-                                    .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
-                        })
-                        .unwrap_or(NO_LEADER);
-                    out.push(leader_change(t, p.index, next));
+                        .find(|r| *r != broker && isr.contains(r) && eligible(image, *r))
+                        .unwrap_or(NO_LEADER)
+                } else {
+                    p.leader
+                };
+                if leader == p.leader && isr == p.isr {
+                    continue;
                 }
+                out.push(encode_record(&PartitionChangeRecord {
+                    partition_id: p.index,
+                    topic_id: t.id,
+                    leader: if leader == p.leader {
+                        super::image::NO_LEADER_CHANGE
+                    } else {
+                        leader
+                    },
+                    isr: (isr != p.isr).then_some(isr),
+                    ..Default::default()
+                }));
             }
         }
         out
+    }
+
+    /// AlterPartition from a partition's leader: a compare-and-set of the ISR on the leader
+    /// epoch and partition epoch. A replica may join only while it is eligible. Returns the
+    /// partition's state after the change.
+    #[allow(clippy::too_many_arguments)]
+    pub fn alter_partition(
+        &self,
+        broker: i32,
+        broker_epoch: i64,
+        topic_id: Uuid,
+        partition: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        new_isr: &[i32],
+    ) -> Result<PartitionState, ErrorCode> {
+        let _w = self.lock_writes();
+        let image = self.read().clone();
+        match image.brokers.get(&broker) {
+            Some(b) if broker_epoch < 0 || b.epoch == broker_epoch => {}
+            _ => return Err(ErrorCode::STALE_BROKER_EPOCH),
+        }
+        let Some(t) = image.topics.values().find(|t| t.id == topic_id) else {
+            return Err(ErrorCode::UNKNOWN_TOPIC_ID);
+        };
+        let Some(p) = t.partitions.iter().find(|p| p.index == partition) else {
+            return Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        };
+        let state = |p: &super::image::PartitionMeta| PartitionState {
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: p.isr.clone(),
+        };
+        if p.leader != broker {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
+        if leader_epoch != p.leader_epoch {
+            return Err(ErrorCode::FENCED_LEADER_EPOCH);
+        }
+        if partition_epoch != p.partition_epoch {
+            return Err(ErrorCode::INVALID_UPDATE_VERSION);
+        }
+        if !new_isr.contains(&broker) || new_isr.iter().any(|r| !p.replicas.contains(r)) {
+            return Err(ErrorCode::INVALID_REQUEST);
+        }
+        if new_isr
+            .iter()
+            .any(|r| !p.isr.contains(r) && !eligible(&image, *r))
+        {
+            return Err(ErrorCode::INELIGIBLE_REPLICA);
+        }
+        let mut isr = new_isr.to_vec();
+        isr.sort_by_key(|r| p.replicas.iter().position(|x| x == r));
+        isr.dedup();
+        if isr == p.isr {
+            return Ok(state(p));
+        }
+        let record = encode_record(&PartitionChangeRecord {
+            partition_id: partition,
+            topic_id,
+            leader: super::image::NO_LEADER_CHANGE,
+            isr: Some(isr),
+            ..Default::default()
+        });
+        self.commit(&[record])?;
+        let after = self.read();
+        after
+            .topics
+            .values()
+            .find(|t| t.id == topic_id)
+            .and_then(|t| t.partitions.iter().find(|p| p.index == partition))
+            .map(state)
+            .ok_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
     }
 
     /// Unfences a caught-up broker and gives it back the leaderless partitions it holds.

@@ -14,5 +14,7 @@ pub mod partition;
 pub mod purgatory;
 pub mod replica_manager;
 
-pub use partition::{Partition, ReadResult};
-pub use replica_manager::{FetchIsolation, ReadSpec, ReplicaManager};
+pub mod fetcher;
+
+pub use partition::{FollowerState, IsrChange, Partition, ReadResult, Role};
+pub use replica_manager::{FetchIsolation, FollowerFetchState, ReadSpec, ReplicaManager};

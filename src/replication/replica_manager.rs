@@ -9,7 +9,7 @@
 //!
 //! Must not: parse requests or decide which partitions exist (the metadata does).
 
-use super::partition::{Partition, ReadResult};
+use super::partition::{IsrChange, Partition, ReadResult, Role};
 use super::purgatory::DelayedOperation;
 use crate::log::cleaner::CleanerMemory;
 use crate::log::dir_health::FailureHandler;
@@ -53,6 +53,24 @@ pub enum FetchIsolation {
 pub struct ReplicaManager {
     logs: Arc<LogManager>,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    /// High watermarks checkpointed before this start, taken by each replicated
+    /// partition the first time the metadata describes it.
+    checkpointed_hws: std::sync::Mutex<BTreeMap<TopicPartition, i64>>,
+    /// Where leaders' ISR changes go (the broker sends them to the controller).
+    isr_changes: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<IsrChange>>>,
+}
+
+/// What a follower fetches next for one partition.
+#[derive(Debug, Clone)]
+pub struct FollowerFetchState {
+    pub topic: String,
+    pub index: i32,
+    pub topic_id: Uuid,
+    pub leader_epoch: i32,
+    pub log_end_offset: i64,
+    pub log_start_offset: i64,
+    /// The epoch of the last batch in the log (-1: empty).
+    pub last_fetched_epoch: i32,
 }
 
 fn unknown(topic: &str, index: i32) -> AppendError {
@@ -64,10 +82,131 @@ fn unknown(topic: &str, index: i32) -> AppendError {
 
 impl ReplicaManager {
     pub fn new(logs: Arc<LogManager>) -> ReplicaManager {
+        let mut checkpointed = BTreeMap::new();
+        for dir in logs.dirs() {
+            if let Ok(hws) =
+                checkpoint::read_offsets(logs.fs().as_ref(), &dir.join(HIGH_WATERMARK_FILE))
+            {
+                checkpointed.extend(hws);
+            }
+        }
         ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
+            checkpointed_hws: std::sync::Mutex::new(checkpointed),
+            isr_changes: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Sends leaders' ISR changes to `tx` from now on.
+    pub fn set_isr_change_sender(&self, tx: tokio::sync::mpsc::UnboundedSender<IsrChange>) {
+        *self.isr_changes.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+    }
+
+    fn send_isr_change(&self, change: IsrChange) {
+        let tx = self.isr_changes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match tx {
+            Some(tx) if tx.send(change.clone()).is_ok() => {}
+            // Nobody to send it to (a single node): drop the pending change.
+            _ => self.isr_change_done(&change, Err(ErrorCode::NOT_CONTROLLER)),
+        }
+    }
+
+    /// Applies the metadata's leader, epochs, replicas and ISR of a partition this broker
+    /// holds (see [`Partition::apply_metadata`]). Blocking.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_partition_metadata(
+        &self,
+        topic: &str,
+        index: i32,
+        local: i32,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        replicas: &[i32],
+        isr: &[i32],
+        now_ms: i64,
+    ) {
+        let Some(p) = self.get(topic, index) else {
+            return;
+        };
+        if replicas.len() > 1 {
+            let initial = self
+                .checkpointed_hws
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(topic.to_string(), index));
+            if p.role_is_unset() {
+                p.set_initial_high_watermark(initial.unwrap_or(0));
+            }
+        }
+        p.apply_metadata(
+            local,
+            leader,
+            leader_epoch,
+            partition_epoch,
+            replicas,
+            isr,
+            now_ms,
+        );
+    }
+
+    /// A follower's fetch of `topic`-`index` reached this leader (see
+    /// [`Partition::follower_fetched`]); an ISR expansion it triggers goes to the controller.
+    pub fn follower_fetched(
+        &self,
+        topic: &str,
+        index: i32,
+        replica: i32,
+        fetch_offset: i64,
+        leader_end: i64,
+        now_ms: i64,
+    ) {
+        if let Some(change) = self
+            .get(topic, index)
+            .and_then(|p| p.follower_fetched(replica, fetch_offset, leader_end, now_ms))
+        {
+            self.send_isr_change(change);
+        }
+    }
+
+    /// The leaders' periodic ISR check: followers lagging more than `lag_max_ms` leave.
+    pub fn shrink_isrs(&self, now_ms: i64, lag_max_ms: i64) {
+        let partitions: Vec<Arc<Partition>> = self.map().values().cloned().collect();
+        for p in partitions {
+            if let Some(change) = p.isr_shrink(now_ms, lag_max_ms) {
+                tracing::info!(topic = %p.topic, partition = p.index, isr = ?change.new_isr, "shrinking the ISR");
+                self.send_isr_change(change);
+            }
+        }
+    }
+
+    /// The controller answered an ISR change: `(leader epoch, partition epoch, ISR)`.
+    pub fn isr_change_done(&self, change: &IsrChange, result: Result<(i32, i32, Vec<i32>), ErrorCode>) {
+        if let Some(p) = self.get(&change.topic, change.index) {
+            p.isr_change_done(change, result);
+        }
+    }
+
+    /// The partitions this broker follows, by leader, with where each fetch starts.
+    pub fn follower_fetch_states(&self) -> BTreeMap<i32, Vec<FollowerFetchState>> {
+        let partitions: Vec<Arc<Partition>> = self.map().values().cloned().collect();
+        let mut out: BTreeMap<i32, Vec<FollowerFetchState>> = BTreeMap::new();
+        for p in partitions {
+            if let Role::Follower { leader } = p.role() {
+                let (log_start_offset, log_end_offset, last_fetched_epoch) = p.fetch_position();
+                out.entry(leader).or_default().push(FollowerFetchState {
+                    topic: p.topic.clone(),
+                    index: p.index,
+                    topic_id: p.topic_id,
+                    leader_epoch: p.leader_epoch(),
+                    log_end_offset,
+                    log_start_offset,
+                    last_fetched_epoch,
+                });
+            }
+        }
+        out
     }
 
     fn map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TopicPartition, Arc<Partition>>> {
@@ -167,25 +306,33 @@ impl ReplicaManager {
     /// (a partition that vanished meanwhile counts as not). Only appends to these partitions
     /// wake the wait. On one node the leader's append already moved the high watermark, so
     /// this answers at once.
-    pub async fn await_acks(&self, pending: &[(&str, i32, i64)], deadline: Instant) -> Vec<bool> {
+    /// Each entry is `(topic, index, leader epoch of the append, end offset)`; the answer
+    /// per entry: replicated, NOT_LEADER_OR_FOLLOWER (leadership moved meanwhile),
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND, or REQUEST_TIMED_OUT at `deadline`.
+    pub async fn await_acks(
+        &self,
+        pending: &[(&str, i32, i32, i64)],
+        deadline: Instant,
+    ) -> Vec<Result<(), ErrorCode>> {
         let partitions: Vec<Option<Arc<Partition>>> = pending
             .iter()
-            .map(|(topic, index, _)| self.get(topic, *index))
+            .map(|(topic, index, _, _)| self.get(topic, *index))
             .collect();
-        let replicated = |i: usize| {
-            partitions[i]
-                .as_ref()
-                .is_some_and(|p| p.high_watermark() >= pending[i].2)
+        let outcome = |i: usize| match &partitions[i] {
+            None => Some(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
+            Some(p) => p.acks_outcome(pending[i].2, pending[i].3),
         };
         let operation = DelayedOperation::new();
         operation
             .until(
                 deadline,
                 |op| partitions.iter().flatten().for_each(|p| p.watch(op)),
-                || (0..pending.len()).all(replicated),
+                || (0..pending.len()).all(|i| outcome(i).is_some()),
             )
             .await;
-        (0..pending.len()).map(replicated).collect()
+        (0..pending.len())
+            .map(|i| outcome(i).unwrap_or(Err(ErrorCode::REQUEST_TIMED_OUT)))
+            .collect()
     }
 
     /// Appends what a leader sent, keeping its offsets and epochs. Blocking.
@@ -200,6 +347,63 @@ impl ReplicaManager {
             .get(topic, index)
             .ok_or_else(|| unknown(topic, index))?;
         partition.append_as_follower(records, now_ms)
+    }
+
+    /// A follower's log diverged from its leader's at `epoch`, which the leader ends at
+    /// `end_offset`: truncates to where both agree — the smaller of the leader's end and this
+    /// log's own end for that epoch — never blindly to the high watermark. An epoch the
+    /// leader no longer knows (`epoch` -1) truncates to the leader's log start. Blocking.
+    pub fn truncate_diverged(
+        &self,
+        topic: &str,
+        index: i32,
+        epoch: i32,
+        end_offset: i64,
+        leader_log_start: i64,
+    ) -> io::Result<()> {
+        let partition = self
+            .get(topic, index)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{topic}-{index}")))?;
+        let target = if epoch < 0 {
+            end_offset.max(leader_log_start).max(0)
+        } else {
+            let (own_epoch, own_end) = partition.end_offset_for_epoch(epoch);
+            if own_epoch < 0 {
+                end_offset.min(leader_log_start.max(0))
+            } else {
+                end_offset.min(own_end)
+            }
+        };
+        let leo = partition.log_end_offset();
+        if target < leo {
+            tracing::info!(%topic, partition = index, from = leo, to = target, epoch, "truncating a diverged replica");
+            partition.truncate_to(target)?;
+        }
+        Ok(())
+    }
+
+    /// The leader's log starts past this follower's log end: the log restarts there empty.
+    /// Blocking.
+    pub fn restart_follower_at(&self, topic: &str, index: i32, offset: i64) -> io::Result<()> {
+        let partition = self
+            .get(topic, index)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{topic}-{index}")))?;
+        partition.restart_at(offset)
+    }
+
+    /// After a fetch: the follower's high watermark follows the leader's, and its log start
+    /// follows the leader's (DeleteRecords, retention). Blocking.
+    pub fn follow_leader(&self, topic: &str, index: i32, high_watermark: i64, log_start: i64) {
+        let Some(partition) = self.get(topic, index) else {
+            return;
+        };
+        partition.follow_high_watermark(high_watermark);
+        if log_start > partition.log_start_offset() {
+            let target = log_start.min(partition.high_watermark());
+            if target > partition.log_start_offset() {
+                let _ = partition.delete_records_before(target);
+            }
+        }
     }
 
     /// Removes everything from `offset` on in a partition. Blocking.
@@ -222,7 +426,11 @@ impl ReplicaManager {
     ) -> Result<ReadResult, ErrorCode> {
         let partition = self.partition(topic, index)?;
         if let Some(op) = operation {
-            partition.watch(op);
+            if spec.isolation == FetchIsolation::LogEnd {
+                partition.watch_log_end(op);
+            } else {
+                partition.watch(op);
+            }
         }
         partition.check_epoch(spec.current_leader_epoch)?;
         partition.read(
@@ -445,9 +653,9 @@ mod tests {
             let soon = Instant::now() + Duration::from_millis(1);
             assert_eq!(
                 replicas
-                    .await_acks(&[("a", 0, info.last_offset + 1)], soon)
+                    .await_acks(&[("a", 0, info.leader_epoch, info.last_offset + 1)], soon)
                     .await,
-                [true]
+                [Ok(())]
             );
 
             // Records past the high watermark (a follower's view; as a leader, what the other
@@ -458,7 +666,10 @@ mod tests {
                 .append_as_follower("a", 0, &Bytes::from(batch), 2)
                 .unwrap();
             let short = Instant::now() + Duration::from_millis(30);
-            assert_eq!(replicas.await_acks(&[("a", 0, 2)], short).await, [false]);
+            assert_eq!(
+                replicas.await_acks(&[("a", 0, 0, 2)], short).await,
+                [Err(ErrorCode::REQUEST_TIMED_OUT)]
+            );
 
             // ...and waiting on two partitions, an append to one does not end it: it ends when
             // the high watermark of the other reaches its records too.
@@ -473,15 +684,102 @@ mod tests {
             };
             let deadline = Instant::now() + Duration::from_secs(10);
             let (acked, ()) = tokio::join!(
-                replicas.await_acks(&[("a", 0, 2), ("b", 0, 1)], deadline),
+                replicas.await_acks(&[("a", 0, 0, 2), ("b", 0, 0, 1)], deadline),
                 other_then_own
             );
-            assert_eq!(acked, [true, true]);
+            assert_eq!(acked, [Ok(()), Ok(())]);
             assert!(started.elapsed() >= Duration::from_millis(220));
 
-            // A partition that does not exist never counts as replicated.
+            // A partition that does not exist (any more) never counts as replicated.
             let short = Instant::now() + Duration::from_millis(10);
-            assert_eq!(replicas.await_acks(&[("gone", 0, 1)], short).await, [false]);
+            assert_eq!(
+                replicas.await_acks(&[("gone", 0, 0, 1)], short).await,
+                [Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)]
+            );
         });
+    }
+
+    #[test]
+    fn the_leaders_high_watermark_is_the_lowest_log_end_of_the_isr_and_the_isr_follows_the_followers() {
+        let dir = tempfile::tempdir().unwrap();
+        let replicas = manager(dir.path(), &["r"]);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        replicas.set_isr_change_sender(tx);
+        let t0 = 1_000_000;
+        replicas.apply_partition_metadata("r", 0, 1, 1, 3, 0, &[1, 2, 3], &[1, 2, 3], t0);
+        let info = replicas
+            .append_records("r", 0, &one_record(b"a"), -1, t0)
+            .unwrap();
+        assert_eq!(info.leader_epoch, 3);
+        replicas
+            .append_records("r", 0, &one_record(b"b"), -1, t0)
+            .unwrap();
+        let p = replicas.get("r", 0).unwrap();
+        // Followers whose log end is unknown hold the high watermark.
+        assert_eq!(p.high_watermark(), 0);
+        replicas.follower_fetched("r", 0, 2, 2, 2, t0);
+        assert_eq!(p.high_watermark(), 0);
+        replicas.follower_fetched("r", 0, 3, 1, 2, t0);
+        assert_eq!(p.high_watermark(), 1);
+        assert_eq!(p.acks_outcome(3, 2), None);
+        replicas.follower_fetched("r", 0, 3, 2, 2, t0);
+        assert_eq!(p.high_watermark(), 2);
+        assert_eq!(p.acks_outcome(3, 2), Some(Ok(())));
+        // Another epoch's append is not acknowledged by this one's progress.
+        assert_eq!(
+            p.acks_outcome(2, 2),
+            Some(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER))
+        );
+        assert!(rx.try_recv().is_err(), "no ISR change while all keep up");
+
+        // Replica 3 stops fetching: after replica.lag.time.max.ms it leaves the ISR, one
+        // change at a time, with the epochs the controller compares.
+        replicas.follower_fetched("r", 0, 2, 2, 2, t0 + 2_500);
+        replicas.shrink_isrs(t0 + 2_500, 2_000);
+        let change = rx.try_recv().expect("a shrink");
+        assert_eq!(change.new_isr, [1, 2]);
+        assert_eq!((change.leader_epoch, change.partition_epoch), (3, 0));
+        replicas.shrink_isrs(t0 + 2_600, 2_000);
+        assert!(rx.try_recv().is_err(), "one change in flight");
+        // While the shrink is pending the old ISR still bounds the high watermark.
+        replicas
+            .append_records("r", 0, &one_record(b"c"), -1, t0 + 2_600)
+            .unwrap();
+        replicas.follower_fetched("r", 0, 2, 3, 3, t0 + 2_600);
+        assert_eq!(p.high_watermark(), 2);
+        replicas.isr_change_done(&change, Ok((3, 1, vec![1, 2])));
+        assert_eq!(p.high_watermark(), 3);
+        assert_eq!(p.replication().1, [1, 2]);
+
+        // Replica 3 comes back and catches up: it rejoins.
+        replicas.follower_fetched("r", 0, 3, 3, 3, t0 + 3_000);
+        let change = rx.try_recv().expect("an expansion");
+        assert_eq!(change.new_isr, [1, 2, 3]);
+        assert_eq!(change.partition_epoch, 1);
+
+        // Below min.insync.replicas acks=all is refused up front and the high watermark
+        // stops.
+        let mut config = LogConfig::default();
+        config.min_insync_replicas = 2;
+        replicas.set_config("r", &config);
+        replicas.apply_partition_metadata("r", 0, 1, 1, 3, 2, &[1, 2, 3], &[1], t0 + 4_000);
+        let refused = replicas
+            .append_records("r", 0, &one_record(b"d"), -1, t0 + 4_000)
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::NOT_ENOUGH_REPLICAS);
+        replicas
+            .append_records("r", 0, &one_record(b"d"), 1, t0 + 4_000)
+            .unwrap();
+        replicas.follower_fetched("r", 0, 2, 4, 4, t0 + 4_000);
+        replicas.follower_fetched("r", 0, 3, 4, 4, t0 + 4_000);
+        assert_eq!(p.high_watermark(), 3);
+
+        // A new leader elsewhere: this replica follows, and refuses produces.
+        replicas.apply_partition_metadata("r", 0, 1, 2, 4, 3, &[1, 2, 3], &[1, 2], t0 + 5_000);
+        assert_eq!(p.role(), Role::Follower { leader: 2 });
+        let refused = replicas
+            .append_records("r", 0, &one_record(b"e"), 1, t0 + 5_000)
+            .unwrap_err();
+        assert_eq!(refused.code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
     }
 }

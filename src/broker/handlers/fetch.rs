@@ -45,7 +45,12 @@ fn read_all(
     version: i16,
     waiting: &DelayedOperation,
 ) -> (Vec<FetchableTopicResponse>, usize, Vec<FileRegion>) {
-    let follower = request.replica_id >= 0 || request.replica_state.replica_id >= 0;
+    let replica = if version >= 15 {
+        request.replica_state.replica_id
+    } else {
+        request.replica_id
+    };
+    let follower = replica >= 0;
     let isolation = if follower {
         FetchIsolation::LogEnd
     } else {
@@ -74,7 +79,7 @@ fn read_all(
                         total: &mut total,
                         regions: &mut regions,
                     },
-                    isolation,
+                    (isolation, replica),
                     version,
                     waiting,
                 ),
@@ -111,12 +116,19 @@ fn read_partition(
     topic: &str,
     p: &FetchPartition,
     budget: Budget<'_>,
-    isolation: FetchIsolation,
+    (isolation, replica): (FetchIsolation, i32),
     version: i16,
     waiting: &DelayedOperation,
 ) -> PartitionData {
     if let Err(code) = broker.check_leader(topic, p.partition) {
         return partition_error(p.partition, code);
+    }
+    if replica >= 0 && p.last_fetched_epoch >= 0 {
+        // A follower whose last epoch ends here before its fetch offset diverged: it
+        // truncates to where the logs agree before fetching on (KIP-320).
+        if let Some(diverging) = diverging_epoch(broker, topic, p) {
+            return diverging;
+        }
     }
     let Budget {
         remaining,
@@ -148,6 +160,16 @@ fn read_partition(
             return e;
         }
     };
+    if replica >= 0 {
+        broker.replicas.follower_fetched(
+            topic,
+            p.partition,
+            replica,
+            p.fetch_offset,
+            read.log_end_offset,
+            crate::time::now_ms(),
+        );
+    }
     let mut data = PartitionData {
         partition_index: p.partition,
         high_watermark: read.high_watermark,
@@ -187,6 +209,33 @@ fn read_partition(
         }
     }
     data
+}
+
+/// A follower's fetch whose last fetched epoch does not end where this leader's log says:
+/// the answer naming the epoch and its end offset here (epoch -1 and the log start when this
+/// log no longer knows that epoch).
+fn diverging_epoch(broker: &Broker, topic: &str, p: &FetchPartition) -> Option<PartitionData> {
+    let partition = broker.replicas.get(topic, p.partition)?;
+    let (epoch, end) = partition.end_offset_for_leader_epoch(p.last_fetched_epoch);
+    if epoch == p.last_fetched_epoch && end >= p.fetch_offset {
+        return None;
+    }
+    let (epoch, end) = if epoch < 0 {
+        (-1, partition.log_start_offset())
+    } else {
+        (epoch, end)
+    };
+    let mut data = PartitionData {
+        partition_index: p.partition,
+        high_watermark: partition.high_watermark(),
+        last_stable_offset: partition.high_watermark(),
+        log_start_offset: partition.log_start_offset(),
+        records: Some(Bytes::new()),
+        ..Default::default()
+    };
+    data.diverging_epoch.epoch = epoch;
+    data.diverging_epoch.end_offset = end;
+    Some(data)
 }
 
 /// The response, and the file regions its placeholder records stand for (in order).

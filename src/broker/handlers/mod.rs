@@ -74,6 +74,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::DescribeQuorum(_) => respond(super::controller::describe_quorum(b)),
         RequestBody::AddRaftVoter(r) => respond(super::controller::add_raft_voter(b, r)),
         RequestBody::RemoveRaftVoter(r) => respond(super::controller::remove_raft_voter(b, r)),
+        RequestBody::AlterPartition(r) => respond(super::controller::alter_partition(b, r)),
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version).await,

@@ -60,7 +60,7 @@ fn produce_partition(
     records: Option<Bytes>,
     acks: i16,
     version: i16,
-) -> (PartitionProduceResponse, Option<i64>) {
+) -> (PartitionProduceResponse, Option<(i32, i64)>) {
     if crate::metadata::is_internal_topic(topic) {
         let why = format!("Cannot append to internal topic {topic}");
         return (failed(index, ErrorCode::INVALID_TOPIC_EXCEPTION, why), None);
@@ -99,7 +99,7 @@ fn produce_partition(
                     log_start_offset: info.log_start_offset,
                     ..Default::default()
                 },
-                Some(info.last_offset + 1),
+                Some((info.leader_epoch, info.last_offset + 1)),
             )
         }
         Err(e) => {
@@ -135,8 +135,9 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
     };
     let mut any_error = false;
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    // acks=all: (topic position, partition position, offset the high watermark must reach).
-    let mut pending: Vec<(usize, usize, i64)> = Vec::new();
+    // acks=all: (topic position, partition position, leader epoch of the append, offset the
+    // high watermark must reach).
+    let mut pending: Vec<(usize, usize, i32, i64)> = Vec::new();
     for topic in request.topic_data {
         let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
         for p in topic.partition_data {
@@ -152,8 +153,8 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
                 ),
             };
             any_error |= r.error_code != 0;
-            if let Some(end) = end.filter(|_| request.acks == -1) {
-                pending.push((responses.len(), partition_responses.len(), end));
+            if let Some((epoch, end)) = end.filter(|_| request.acks == -1) {
+                pending.push((responses.len(), partition_responses.len(), epoch, end));
             }
             partition_responses.push(r);
         }
@@ -186,25 +187,31 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
 async fn await_replication(
     broker: &Broker,
     responses: &mut [TopicProduceResponse],
-    pending: &[(usize, usize, i64)],
+    pending: &[(usize, usize, i32, i64)],
     timeout_ms: i32,
 ) {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
-    let watched: Vec<(&str, i32, i64)> = pending
+    let watched: Vec<(&str, i32, i32, i64)> = pending
         .iter()
-        .map(|&(t, p, end)| {
+        .map(|&(t, p, epoch, end)| {
             let topic = responses[t].name.as_str();
-            (topic, responses[t].partition_responses[p].index, end)
+            (topic, responses[t].partition_responses[p].index, epoch, end)
         })
         .collect();
-    let replicated = broker.replicas.await_acks(&watched, deadline).await;
-    for (&(t, p, _), ok) in pending.iter().zip(replicated) {
-        if !ok {
-            let r = &mut responses[t].partition_responses[p];
-            r.error_code = ErrorCode::REQUEST_TIMED_OUT.0;
-            r.error_message = Some(format!(
+    let outcomes = broker.replicas.await_acks(&watched, deadline).await;
+    for (&(t, p, _, _), outcome) in pending.iter().zip(outcomes) {
+        let Err(code) = outcome else { continue };
+        let r = &mut responses[t].partition_responses[p];
+        r.error_code = code.0;
+        r.error_message = Some(match code {
+            ErrorCode::REQUEST_TIMED_OUT => format!(
                 "the in-sync replicas did not have the records within {timeout_ms} ms"
-            ));
-        }
+            ),
+            ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
+                "the records were written while the ISR was below min.insync.replicas".into()
+            }
+            _ => "this broker lost the partition's leadership before the records were replicated"
+                .into(),
+        });
     }
 }
