@@ -97,8 +97,10 @@ fn rf3_partitions_replicate_byte_for_byte_and_acks_all_waits_for_the_isr() {
         partitions_seen_by(&c, 1, "r3")
     );
     // Leaders spread over the three brokers.
-    let leaders: std::collections::BTreeSet<i32> =
-        partitions_seen_by(&c, 1, "r3").iter().map(|p| p.0).collect();
+    let leaders: std::collections::BTreeSet<i32> = partitions_seen_by(&c, 1, "r3")
+        .iter()
+        .map(|p| p.0)
+        .collect();
     assert_eq!(leaders.len(), 3, "{:?}", partitions_seen_by(&c, 1, "r3"));
     // Keyed, so every partition gets records.
     let input: String = (0..600).map(|i| format!("key-{i}\tvalue-{i}\n")).collect();

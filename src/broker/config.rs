@@ -475,9 +475,31 @@ impl BrokerConfig {
     /// Whether this node belongs to a cluster of several nodes (a metadata quorum of more
     /// than itself). Otherwise it is a single node with its own metadata log, as ever.
     pub fn is_cluster(&self) -> bool {
-        !self.quorum_bootstrap_servers.is_empty()
+        (!self.quorum_bootstrap_servers.is_empty() && !self.bootstraps_only_itself())
             || self.quorum_voters.iter().any(|v| v.node_id != self.node_id)
             || !(self.process_roles.broker && self.process_roles.controller)
+    }
+
+    /// A combined node whose `controller.quorum.bootstrap.servers` names only its own
+    /// controller listener (Kafka 4's shipped single-node config): a single node, unless it
+    /// was formatted as the founder of a dynamic quorum (see the startup).
+    pub fn bootstraps_only_itself(&self) -> bool {
+        let own: Vec<&Listener> = self
+            .listeners
+            .iter()
+            .filter(|l| self.controller_listener_names.contains(&l.name))
+            .collect();
+        self.process_roles.broker
+            && self.process_roles.controller
+            && !self.quorum_bootstrap_servers.is_empty()
+            && self.quorum_bootstrap_servers.iter().all(|b| {
+                let (host, port) = b.rsplit_once(':').unwrap_or((b, ""));
+                own.iter().any(|l| {
+                    port.parse() == Ok(l.port)
+                        && (host == l.host
+                            || ["localhost", "127.0.0.1", "::1", "[::1]", ""].contains(&host))
+                })
+            })
     }
 
     pub fn value_of(&self, key: &str) -> Option<String> {

@@ -142,7 +142,16 @@ pub async fn start_with_fs(
             "AAAAAAAAAAAAAAAAAAAAAQ",
         )
         .map_err(|e| BrokerError::Storage(e.to_string()))?;
-    let (metadata, changes) = if config.is_cluster() {
+    // Kafka 4's single-node config (bootstrap servers naming this node) runs as a single
+    // node, unless the node was formatted as a dynamic quorum's founder (--standalone,
+    // --initial-controllers) or already ran as one.
+    let founder = config.bootstraps_only_itself() && {
+        let dir = metadata_log.lock().dir().to_path_buf();
+        dir.join("00000000000000000000-0000000000.checkpoint")
+            .exists()
+            || dir.join("quorum-state").exists()
+    };
+    let (metadata, changes) = if config.is_cluster() || founder {
         if cluster_id_was_random {
             return Err(BrokerError::Config(
                 "this node is one of several controllers (controller.quorum.voters) but its data dir is not formatted: run `kfk storage format -t <cluster id> -c <config>` on every node with the same cluster id".into(),

@@ -50,18 +50,19 @@ impl std::fmt::Debug for FetcherContext {
 }
 
 /// Keeps one fetcher task per leader this broker follows, until `shutdown` turns true.
-pub async fn run(
-    manager: Manager,
-    ctx: FetcherContext,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(manager: Manager, ctx: FetcherContext, mut shutdown: watch::Receiver<bool>) {
     let mut tasks: HashMap<i32, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
         tasks.retain(|_, t| !t.is_finished());
-        for leader in manager.as_ref().as_ref().follower_fetch_states().into_keys() {
+        for leader in manager
+            .as_ref()
+            .as_ref()
+            .follower_fetch_states()
+            .into_keys()
+        {
             if tasks.contains_key(&leader) {
                 continue;
             }
@@ -148,10 +149,8 @@ async fn fetch_from(
             tokio::time::sleep(ctx.backoff).await;
             continue;
         }
-        let by_id: BTreeMap<(crate::protocol::Uuid, i32), &FollowerFetchState> = states
-            .iter()
-            .map(|s| ((s.topic_id, s.index), s))
-            .collect();
+        let by_id: BTreeMap<(crate::protocol::Uuid, i32), &FollowerFetchState> =
+            states.iter().map(|s| ((s.topic_id, s.index), s)).collect();
         let mut failed = false;
         for t in &response.responses {
             for p in &t.partitions {
@@ -250,9 +249,7 @@ fn apply(manager: &ReplicaManager, state: &FollowerFetchState, p: &PartitionData
             .is_ok();
     }
     if let Some(records) = p.records.as_ref().filter(|r| !r.is_empty()) {
-        if let Err(e) =
-            manager.append_as_follower(topic, index, records, crate::time::now_ms())
-        {
+        if let Err(e) = manager.append_as_follower(topic, index, records, crate::time::now_ms()) {
             tracing::warn!(%topic, partition = index, error = %e.message, "appending the leader's batches failed");
             return false;
         }

@@ -31,7 +31,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Leader,
-    Follower { leader: i32 },
+    Follower {
+        leader: i32,
+    },
     /// Not led by anyone this broker knows (no leader elected).
     Leaderless,
 }
@@ -107,7 +109,6 @@ pub struct ReadResult {
     pub log_start_offset: i64,
     pub log_end_offset: i64,
 }
-
 
 fn storage_error(what: impl std::fmt::Display) -> AppendError {
     AppendError {
@@ -261,7 +262,8 @@ impl Partition {
     /// above the log end), before the partition serves anyone.
     pub(in crate::replication) fn set_initial_high_watermark(&self, offset: i64) {
         let leo = self.log_end_offset();
-        self.high_watermark.store(offset.min(leo).max(0), Ordering::Release);
+        self.high_watermark
+            .store(offset.min(leo).max(0), Ordering::Release);
     }
 
     /// The leader's high watermark: the lowest log end over the maximal ISR (a member whose
@@ -346,7 +348,11 @@ impl Partition {
 
     /// The ISR shrink a leader asks for: the followers that have not caught up within
     /// `lag_max_ms` leave (one change in flight at a time).
-    pub(in crate::replication) fn isr_shrink(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrChange> {
+    pub(in crate::replication) fn isr_shrink(
+        &self,
+        now_ms: i64,
+        lag_max_ms: i64,
+    ) -> Option<IsrChange> {
         let mut s = self.set();
         if s.role != Role::Leader || s.pending_isr.is_some() {
             return None;
@@ -403,7 +409,11 @@ impl Partition {
     /// replicated: `None` while waiting; NOT_LEADER_OR_FOLLOWER once this broker no longer
     /// leads that epoch; NOT_ENOUGH_REPLICAS_AFTER_APPEND when the high watermark passed
     /// them while the ISR is below `min.insync.replicas`.
-    pub fn acks_outcome(&self, leader_epoch: i32, end_offset: i64) -> Option<Result<(), ErrorCode>> {
+    pub fn acks_outcome(
+        &self,
+        leader_epoch: i32,
+        end_offset: i64,
+    ) -> Option<Result<(), ErrorCode>> {
         let s = self.set();
         if s.role != Role::Leader || self.leader_epoch() != leader_epoch {
             return Some(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER));

@@ -104,7 +104,11 @@ impl ReplicaManager {
     }
 
     fn send_isr_change(&self, change: IsrChange) {
-        let tx = self.isr_changes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let tx = self
+            .isr_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match tx {
             Some(tx) if tx.send(change.clone()).is_ok() => {}
             // Nobody to send it to (a single node): drop the pending change.
@@ -182,7 +186,11 @@ impl ReplicaManager {
     }
 
     /// The controller answered an ISR change: `(leader epoch, partition epoch, ISR)`.
-    pub fn isr_change_done(&self, change: &IsrChange, result: Result<(i32, i32, Vec<i32>), ErrorCode>) {
+    pub fn isr_change_done(
+        &self,
+        change: &IsrChange,
+        result: Result<(i32, i32, Vec<i32>), ErrorCode>,
+    ) {
         if let Some(p) = self.get(&change.topic, change.index) {
             p.isr_change_done(change, result);
         }
@@ -700,7 +708,8 @@ mod tests {
     }
 
     #[test]
-    fn the_leaders_high_watermark_is_the_lowest_log_end_of_the_isr_and_the_isr_follows_the_followers() {
+    fn the_leaders_high_watermark_is_the_lowest_log_end_of_the_isr_and_the_isr_follows_the_followers(
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let replicas = manager(dir.path(), &["r"]);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

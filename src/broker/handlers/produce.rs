@@ -204,9 +204,9 @@ async fn await_replication(
         let r = &mut responses[t].partition_responses[p];
         r.error_code = code.0;
         r.error_message = Some(match code {
-            ErrorCode::REQUEST_TIMED_OUT => format!(
-                "the in-sync replicas did not have the records within {timeout_ms} ms"
-            ),
+            ErrorCode::REQUEST_TIMED_OUT => {
+                format!("the in-sync replicas did not have the records within {timeout_ms} ms")
+            }
             ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND => {
                 "the records were written while the ISR was below min.insync.replicas".into()
             }
