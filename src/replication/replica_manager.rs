@@ -768,8 +768,10 @@ mod tests {
 
         // Below min.insync.replicas acks=all is refused up front and the high watermark
         // stops.
-        let mut config = LogConfig::default();
-        config.min_insync_replicas = 2;
+        let config = LogConfig {
+            min_insync_replicas: 2,
+            ..LogConfig::default()
+        };
         replicas.set_config("r", &config);
         replicas.apply_partition_metadata("r", 0, 1, 1, 3, 2, &[1, 2, 3], &[1], t0 + 4_000);
         let refused = replicas
