@@ -116,11 +116,9 @@ async fn alter_partition(
         broker_epoch: epoch,
         topics: vec![TopicData {
             topic_id: change.topic_id,
-            topic_name: change.topic.clone(),
             partitions: vec![PartitionData {
                 partition_index: change.index,
                 leader_epoch: change.leader_epoch,
-                new_isr: change.new_isr.clone(),
                 new_isr_with_epochs: change
                     .new_isr
                     .iter()
@@ -147,7 +145,10 @@ async fn alter_partition(
             deadline,
         )
         .await
-        .map_err(|_| ErrorCode::REQUEST_TIMED_OUT)?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "AlterPartition reached no controller");
+            ErrorCode::REQUEST_TIMED_OUT
+        })?;
     let ResponseBody::AlterPartition(r) = answer else {
         return Err(ErrorCode::UNKNOWN_SERVER_ERROR);
     };

@@ -1,0 +1,299 @@
+//! The fault harness's workload and checker. A workload is librdkafka (the `rdkafka` crate)
+//! as an idempotent acks=all producer writing unique values, with a delivery callback per
+//! record (acknowledged at partition/offset, or failed), and a consumer that reads
+//! everything while the faults happen. The checker judges the recorded history against a
+//! final read of every partition: acknowledged records lost, one offset holding two values,
+//! duplicates, and records read during the run that later vanished.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the producer saw.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    /// value → (partition, offset, when acknowledged).
+    pub acked: BTreeMap<String, (i32, i64, Instant)>,
+    /// value → error.
+    pub failed: BTreeMap<String, String>,
+    pub sent: usize,
+    /// (partition, offset) → value, as the concurrent consumer read it during the run.
+    pub read_during: BTreeMap<(i32, i64), String>,
+}
+
+struct Recorder(Arc<Mutex<History>>);
+
+impl ClientContext for Recorder {}
+
+impl ProducerContext for Recorder {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let mut h = self.0.lock().unwrap();
+        match result {
+            Ok(m) => {
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                h.acked
+                    .insert(v, (m.partition(), m.offset(), Instant::now()));
+            }
+            Err((e, m)) => {
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                h.failed.insert(v, e.to_string());
+            }
+        }
+    }
+}
+
+/// A running workload: a producer thread and a consumer thread.
+pub struct Workload {
+    history: Arc<Mutex<History>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workload {
+    /// Starts producing `v-<n>` round-robin over `partitions` of `topic` (about one record
+    /// per millisecond) and consuming everything.
+    pub fn start(bootstrap: &str, topic: &str, partitions: i32) -> Workload {
+        let history = Arc::new(Mutex::new(History::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let producer: ThreadedProducer<Recorder> = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", "120000")
+            .set("request.timeout.ms", "5000")
+            .set("retry.backoff.ms", "100")
+            .set("retry.backoff.max.ms", "500")
+            .set("topic.metadata.refresh.interval.ms", "1000")
+            .create_with_context(Recorder(history.clone()))
+            .expect("producer");
+        let mut threads = Vec::new();
+        {
+            let (stop, history, topic) = (stop.clone(), history.clone(), topic.to_string());
+            threads.push(std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let value = format!("v-{n}");
+                    let record = BaseRecord::to(&topic)
+                        .payload(&value)
+                        .key("")
+                        .partition((n % partitions as u64) as i32);
+                    if producer.send(record).is_ok() {
+                        history.lock().unwrap().sent += 1;
+                        n += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = rdkafka::producer::Producer::flush(&producer, Duration::from_secs(60));
+            }));
+        }
+        {
+            let (stop, history) = (stop.clone(), history.clone());
+            let consumer = consumer(bootstrap, topic, partitions);
+            threads.push(std::thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                        let v =
+                            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                        history
+                            .lock()
+                            .unwrap()
+                            .read_during
+                            .insert((m.partition(), m.offset()), v);
+                    }
+                }
+            }));
+        }
+        Workload {
+            history,
+            stop,
+            threads,
+        }
+    }
+
+    /// Acknowledgements so far.
+    pub fn acked(&self) -> usize {
+        self.history.lock().unwrap().acked.len()
+    }
+
+    /// The latest acknowledgement of `partition`, if any.
+    pub fn last_ack(&self, partition: i32) -> Option<Instant> {
+        self.history
+            .lock()
+            .unwrap()
+            .acked
+            .values()
+            .filter(|a| a.0 == partition)
+            .map(|a| a.2)
+            .max()
+    }
+
+    /// Stops producing (flushing what is in flight) and consuming; the history.
+    pub fn stop(self) -> History {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let h = self.history.lock().unwrap().clone();
+        h
+    }
+}
+
+fn consumer(bootstrap: &str, topic: &str, partitions: i32) -> BaseConsumer {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "fault-checker")
+        .set("enable.auto.commit", "false")
+        .set("topic.metadata.refresh.interval.ms", "1000")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).expect("assign");
+    consumer
+}
+
+/// Every record of `topic` up to each partition's high watermark: (partition, offset) →
+/// value.
+pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<(i32, i64), String> {
+    let c = consumer(bootstrap, topic, partitions);
+    let mut ends = BTreeMap::new();
+    for p in 0..partitions {
+        let (_, high) = c
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .expect("watermarks");
+        ends.insert(p, high);
+    }
+    let mut out = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = |out: &BTreeMap<(i32, i64), String>| {
+        ends.iter()
+            .all(|(p, end)| *end == 0 || out.range((*p, end - 1)..=(*p, end - 1)).next().is_some())
+    };
+    while !done(&out) && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let m: OwnedMessage = m.detach();
+            let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+            out.insert((m.partition(), m.offset()), v);
+        }
+    }
+    out
+}
+
+/// The checker's verdict.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub sent: usize,
+    pub acked: usize,
+    pub failed: usize,
+    pub read: usize,
+    /// Acknowledged values absent from the final read.
+    pub lost: Vec<String>,
+    /// Offsets whose value differs from the acknowledged one (or from what was read there
+    /// during the run).
+    pub inconsistent: Vec<(i32, i64)>,
+    /// Values read at more than one offset.
+    pub duplicates: Vec<String>,
+    /// Read during the run, gone from the final read.
+    pub vanished: Vec<(i32, i64)>,
+}
+
+impl Report {
+    pub fn is_clean(&self) -> bool {
+        self.lost.is_empty()
+            && self.inconsistent.is_empty()
+            && self.duplicates.is_empty()
+            && self.vanished.is_empty()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "checker: sent {}, acknowledged {}, failed {}, read {}; lost {}, inconsistent offsets {}, duplicates {}, vanished {}",
+            self.sent,
+            self.acked,
+            self.failed,
+            self.read,
+            self.lost.len(),
+            self.inconsistent.len(),
+            self.duplicates.len(),
+            self.vanished.len()
+        )?;
+        for (what, list) in [
+            (
+                "lost",
+                format!("{:?}", self.lost.iter().take(10).collect::<Vec<_>>()),
+            ),
+            (
+                "inconsistent",
+                format!(
+                    "{:?}",
+                    self.inconsistent.iter().take(10).collect::<Vec<_>>()
+                ),
+            ),
+            (
+                "duplicates",
+                format!("{:?}", self.duplicates.iter().take(10).collect::<Vec<_>>()),
+            ),
+            (
+                "vanished",
+                format!("{:?}", self.vanished.iter().take(10).collect::<Vec<_>>()),
+            ),
+        ] {
+            if list != "[]" {
+                write!(f, "\n  {what} (first 10): {list}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Judges `history` against `final_read`.
+pub fn check(history: &History, final_read: &BTreeMap<(i32, i64), String>) -> Report {
+    let mut report = Report {
+        sent: history.sent,
+        acked: history.acked.len(),
+        failed: history.failed.len(),
+        read: final_read.len(),
+        ..Default::default()
+    };
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in final_read.values() {
+        *seen.entry(v.as_str()).or_default() += 1;
+    }
+    report.duplicates = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(v, _)| v.to_string())
+        .collect();
+    for (v, (p, o, _)) in &history.acked {
+        match final_read.get(&(*p, *o)) {
+            Some(got) if got == v => {}
+            Some(_) => report.inconsistent.push((*p, *o)),
+            None if seen.contains_key(v.as_str()) => report.inconsistent.push((*p, *o)),
+            None => report.lost.push(v.clone()),
+        }
+    }
+    let inconsistent: BTreeSet<(i32, i64)> = report.inconsistent.iter().copied().collect();
+    for ((p, o), v) in &history.read_during {
+        match final_read.get(&(*p, *o)) {
+            Some(got) if got == v => {}
+            Some(_) if !inconsistent.contains(&(*p, *o)) => report.inconsistent.push((*p, *o)),
+            Some(_) => {}
+            None => report.vanished.push((*p, *o)),
+        }
+    }
+    report
+}
