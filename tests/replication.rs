@@ -258,3 +258,88 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
         history.failed.iter().take(5).collect::<Vec<_>>()
     );
 }
+
+/// Fault test 2: SIGTERM (a controlled shutdown) of a partition's leader: its leaderships
+/// move to in-sync replicas before it stops, so no error reaches the producer and the
+/// partition's acknowledgements pause less than 3 s.
+#[test]
+fn a_controlled_shutdown_of_a_leader_moves_its_partitions_without_errors() {
+    let mut c = TestCluster::start(3, FAST);
+    create(&c, "f2", 3, 3, 2);
+    wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start(&c.bootstrap_all(), "f2", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let leader = leader_of(&c, "f2", 0, 1);
+    assert!(leader > 0);
+    let before = Instant::now();
+    c.stop(leader);
+    let stopped = before.elapsed();
+    std::thread::sleep(Duration::from_secs(3));
+    let after = Instant::now();
+    c.start_node(leader);
+    wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(30));
+    let history = workload.stop();
+    let gap = faults::Workload::longest_gap(&history, 0, before, after);
+    let p99 = faults::Workload::latency_quantile(&history, before, after, 0.99);
+    let p50 = faults::Workload::latency_quantile(&history, before, after, 0.5);
+    let read = faults::read_all(&c.bootstrap_all(), "f2", 3);
+    let report = faults::check(&history, &read);
+    println!("{report}");
+    println!(
+        "controlled shutdown of node {leader} took {stopped:?}; longest pause of partition 0: {gap:?}; produce latency around it p50 {p50:?}, p99 {p99:?}"
+    );
+    assert!(report.is_clean(), "{report}");
+    assert!(
+        history.failed.is_empty(),
+        "{:?}",
+        history.failed.iter().take(5).collect::<Vec<_>>()
+    );
+    assert!(gap < Duration::from_secs(3), "partition 0 paused {gap:?}");
+}
+
+/// Fault test 3: SIGSTOP a partition's leader for twice the session timeout, then SIGCONT:
+/// it is fenced and replaced meanwhile, never acknowledges what the new leader lacks,
+/// truncates what it must and rejoins the ISR.
+#[test]
+fn a_paused_leader_is_replaced_and_rejoins_without_acknowledging_anything_lost() {
+    let c = TestCluster::start(3, FAST);
+    create(&c, "f3", 3, 3, 2);
+    wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start(&c.bootstrap_all(), "f3", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let leader = leader_of(&c, "f3", 0, 1);
+    assert!(leader > 0);
+    c.signal(leader, libc::SIGSTOP);
+    let paused = Instant::now();
+    let other = if leader == 1 { 2 } else { 1 };
+    // Fenced after the session timeout (3 s; a new controller first gives every broker a
+    // full session), then replaced by an in-sync replica.
+    let replaced = wait_until(Duration::from_secs(6), || {
+        let l = leader_of(&c, "f3", 0, other);
+        l > 0 && l != leader
+    });
+    assert!(
+        replaced,
+        "partition 0 is still not led by another broker after {:?}: {:?}",
+        paused.elapsed(),
+        partitions_seen_by(&c, other, "f3")
+    );
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(paused.elapsed()));
+    assert!(
+        workload.last_ack(0).is_some_and(|t| t > paused),
+        "no acknowledgement from the new leader"
+    );
+    c.signal(leader, libc::SIGCONT);
+    wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
+    let history = workload.stop();
+    wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
+    let read = faults::read_all(&c.bootstrap_all(), "f3", 3);
+    let report = faults::check(&history, &read);
+    println!("{report}");
+    assert!(report.is_clean(), "{report}");
+    assert!(
+        history.failed.is_empty(),
+        "{:?}",
+        history.failed.iter().take(5).collect::<Vec<_>>()
+    );
+}

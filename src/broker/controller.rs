@@ -227,10 +227,21 @@ impl Broker {
                 }
             });
             if let Some(addr) = target {
+                // Never past the caller's deadline: a controller that stopped answering (a
+                // paused process) must not hold a heartbeat past the broker's session.
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(100));
                 match self
                     .control
                     .channel
-                    .request(&addr, api_key, version, body, self.request_timeout())
+                    .request(
+                        &addr,
+                        api_key,
+                        version,
+                        body,
+                        self.request_timeout().min(left),
+                    )
                     .await
                 {
                     Ok(r) if !has_not_controller(&r) => return Ok(r),

@@ -23,6 +23,8 @@ pub struct History {
     /// value → error.
     pub failed: BTreeMap<String, String>,
     pub sent: usize,
+    /// value → when it was handed to the producer.
+    pub sent_at: BTreeMap<String, Instant>,
     /// (partition, offset) → value, as the concurrent consumer read it during the run.
     pub read_during: BTreeMap<(i32, i64), String>,
 }
@@ -85,8 +87,11 @@ impl Workload {
                         .payload(&value)
                         .key("")
                         .partition((n % partitions as u64) as i32);
+                    let at = Instant::now();
                     if producer.send(record).is_ok() {
-                        history.lock().unwrap().sent += 1;
+                        let mut h = history.lock().unwrap();
+                        h.sent += 1;
+                        h.sent_at.insert(value.clone(), at);
                         n += 1;
                     }
                     std::thread::sleep(Duration::from_millis(1));
@@ -133,6 +138,39 @@ impl Workload {
             .filter(|a| a.0 == partition)
             .map(|a| a.2)
             .max()
+    }
+
+    /// The longest time between two acknowledgements of `partition` within `from..to`.
+    pub fn longest_gap(history: &History, partition: i32, from: Instant, to: Instant) -> Duration {
+        let mut times: Vec<Instant> = history
+            .acked
+            .values()
+            .filter(|a| a.0 == partition && a.2 >= from && a.2 <= to)
+            .map(|a| a.2)
+            .collect();
+        times.sort();
+        let mut gap = times.first().map_or(to - from, |t| *t - from);
+        for w in times.windows(2) {
+            gap = gap.max(w[1] - w[0]);
+        }
+        gap
+    }
+
+    /// The `q` quantile (0..1) of send-to-acknowledgement latency of the records sent
+    /// within `from..to`.
+    pub fn latency_quantile(history: &History, from: Instant, to: Instant, q: f64) -> Duration {
+        let mut l: Vec<Duration> = history
+            .acked
+            .iter()
+            .filter_map(|(v, a)| {
+                let sent = history.sent_at.get(v)?;
+                (*sent >= from && *sent <= to).then(|| a.2.saturating_duration_since(*sent))
+            })
+            .collect();
+        l.sort();
+        l.get(((l.len() as f64 - 1.0) * q).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Stops producing (flushing what is in flight) and consuming; the history.
