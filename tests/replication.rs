@@ -29,11 +29,17 @@ fn kfk(args: &[&str], input: &[u8]) -> (String, String, i32) {
 }
 
 fn create(c: &TestCluster, topic: &str, partitions: i32, rf: i32, min_isr: i32) {
+    // Through the first node with a client listener.
+    let via = c
+        .nodes
+        .iter()
+        .find(|n| n.roles.contains("broker"))
+        .map_or(1, |n| n.id);
     let (_, err, code) = kfk(
         &[
             "topics",
             "--bootstrap-server",
-            &c.bootstrap(1),
+            &c.bootstrap(via),
             "--create",
             "--topic",
             topic,
@@ -334,6 +340,91 @@ fn a_paused_leader_is_replaced_and_rejoins_without_acknowledging_anything_lost()
     let history = workload.stop();
     wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap_all(), "f3", 3);
+    let report = faults::check(&history, &read);
+    println!("{report}");
+    assert!(report.is_clean(), "{report}");
+    assert!(
+        history.failed.is_empty(),
+        "{:?}",
+        history.failed.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+/// Fault test 5, with a separate controller (so the quorum survives): kill -9 both
+/// followers, then the leader. Below min.insync.replicas nothing is acknowledged; no
+/// replica outside the ISR is elected when the followers return; once the last in-sync
+/// replica returns it leads again, the followers catch up, and every record the producer
+/// kept retrying is acknowledged.
+#[test]
+fn losing_every_replica_acknowledges_nothing_and_elects_only_from_the_isr() {
+    let mut c = TestCluster::start_roles(&["controller", "broker", "broker", "broker"], FAST);
+    create(&c, "f5", 3, 3, 2);
+    let brokers = [2, 3, 4];
+    wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(10));
+    let workload = faults::Workload::start(
+        &format!("{},{},{}", c.bootstrap(2), c.bootstrap(3), c.bootstrap(4)),
+        "f5",
+        3,
+    );
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let leader = leader_of(&c, "f5", 0, 2);
+    assert!(leader > 0);
+    let followers: Vec<i32> = brokers.iter().copied().filter(|b| *b != leader).collect();
+    for f in &followers {
+        c.kill9(*f);
+    }
+    // The followers leave the ISR (fenced after the session timeout): acks=all stops.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let ps = partitions_seen_by(&c, leader, "f5");
+            ps.len() == 3 && ps.iter().all(|p| p.2 == [leader])
+        }),
+        "{:?}",
+        partitions_seen_by(&c, leader, "f5")
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let acked_below_min_isr = workload.acked();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        workload.acked(),
+        acked_below_min_isr,
+        "records were acknowledged while the ISR was below min.insync.replicas"
+    );
+    c.kill9(leader);
+    // The followers come back; they are not in the ISR, so nobody leads.
+    for f in &followers {
+        c.start_node(*f);
+    }
+    let unled = |c: &TestCluster| {
+        let ps = partitions_seen_by(c, followers[0], "f5");
+        ps.len() == 3 && ps.iter().all(|p| p.0 == -1 && p.2 == [leader])
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || unled(&c)),
+        "{:?}",
+        partitions_seen_by(&c, followers[0], "f5")
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    if !unled(&c) {
+        dump_logs(&c);
+    }
+    assert!(
+        unled(&c),
+        "a replica outside the ISR was elected: {:?}",
+        partitions_seen_by(&c, followers[0], "f5")
+    );
+    assert_eq!(workload.acked(), acked_below_min_isr);
+    // The last in-sync replica returns: it leads, the others catch up and rejoin.
+    c.start_node(leader);
+    wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(30));
+    assert!(
+        wait_until(Duration::from_secs(30), || workload.acked()
+            > acked_below_min_isr + 100),
+        "acknowledgements did not resume"
+    );
+    let history = workload.stop();
+    wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(30));
+    let read = faults::read_all(&c.bootstrap(2), "f5", 3);
     let report = faults::check(&history, &read);
     println!("{report}");
     assert!(report.is_clean(), "{report}");
