@@ -161,6 +161,50 @@ fn rf3_partitions_replicate_byte_for_byte_and_acks_all_waits_for_the_isr() {
     let mut want: Vec<String> = (0..600).map(|i| format!("value-{i}")).collect();
     want.sort_unstable();
     assert_eq!(got, want);
+
+    // A produce to a follower is refused with the leader's id, epoch and endpoint
+    // (KIP-951, Produce v10+), so clients go there without asking for metadata.
+    let (leader, _, _) = partitions_seen_by(&c, 1, "r3")[0].clone();
+    let follower = if leader == 1 { 2 } else { 1 };
+    let mut raw = common::RawClient::connect(&c.bootstrap(follower));
+    use kfk::protocol::messages::produce_request::*;
+    let body = kfk::protocol::RequestBody::Produce(ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: "r3".into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(common::batch_of(&["misdirected"], None)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let kfk::protocol::ResponseBody::Produce(r) =
+        raw.call(kfk::protocol::ApiKey::Produce, 11, body)
+    else {
+        panic!("not a produce response")
+    };
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!(
+        p.error_code,
+        kfk::protocol::ErrorCode::NOT_LEADER_OR_FOLLOWER.0
+    );
+    assert_eq!(p.current_leader.leader_id, leader);
+    assert!(p.current_leader.leader_epoch >= 0);
+    let ep = r
+        .node_endpoints
+        .iter()
+        .find(|e| e.node_id == leader)
+        .expect("the leader's endpoint");
+    assert_eq!(
+        format!("{}:{}", ep.host, ep.port),
+        c.bootstrap(leader),
+        "{:?}",
+        r.node_endpoints
+    );
 }
 
 /// Waits until every partition of `topic` has its full ISR on every running node's view,
@@ -384,6 +428,25 @@ fn losing_every_replica_acknowledges_nothing_and_elects_only_from_the_isr() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let acked_below_min_isr = workload.acked();
+    // Operators see it: the leader's gauge and kfk topics --under-min-isr-partitions.
+    assert!(
+        c.scrape(leader)
+            .contains("kafka_server_replicamanager_under_min_isr_partition_count 3"),
+        "{}",
+        c.scrape(leader)
+    );
+    let (out, err, code) = kfk(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &c.bootstrap(leader),
+            "--describe",
+            "--under-min-isr-partitions",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         workload.acked(),

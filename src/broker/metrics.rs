@@ -53,6 +53,9 @@ pub struct BrokerMetrics {
     pub bytes_in: Family<TopicLabels, Counter>,
     pub bytes_out: Family<TopicLabels, Counter>,
     pub messages_in: Family<TopicLabels, Counter>,
+    /// ISR changes this broker's leaderships got through the controller.
+    pub isr_shrinks: Counter,
+    pub isr_expands: Counter,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -69,6 +72,8 @@ impl Default for BrokerMetrics {
             bytes_in: Family::default(),
             bytes_out: Family::default(),
             messages_in: Family::default(),
+            isr_shrinks: Counter::default(),
+            isr_expands: Counter::default(),
         }
     }
 }
@@ -198,6 +203,67 @@ pub fn render(broker: &Broker) -> String {
             (committed - applied).max(0),
         );
     }
+    // Replication, as Kafka's ReplicaManager and controller gauges name it.
+    let (mut led, mut under_replicated, mut under_min_isr) = (0i64, 0i64, 0i64);
+    for (topic, index) in broker.replicas.local_partitions() {
+        let Some(p) = broker.replicas.get(&topic, index) else {
+            continue;
+        };
+        if p.role() != crate::replication::Role::Leader {
+            continue;
+        }
+        let (replicas, isr, _) = p.replication();
+        led += 1;
+        if isr.len() < replicas.len() {
+            under_replicated += 1;
+        }
+        if (isr.len() as i32) < p.min_insync_replicas() {
+            under_min_isr += 1;
+        }
+    }
+    gauge(
+        &mut r,
+        "kafka_server_replicamanager_leader_count",
+        "Partitions this broker leads",
+        led,
+    );
+    gauge(
+        &mut r,
+        "kafka_server_replicamanager_under_replicated_partitions",
+        "Partitions led here whose ISR is smaller than their replicas",
+        under_replicated,
+    );
+    gauge(
+        &mut r,
+        "kafka_server_replicamanager_under_min_isr_partition_count",
+        "Partitions led here whose ISR is below min.insync.replicas",
+        under_min_isr,
+    );
+    if broker.is_active_controller() {
+        let offline = broker
+            .metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.leader < 0)
+            .count();
+        gauge(
+            &mut r,
+            "kafka_controller_kafkacontroller_offline_partitions_count",
+            "Partitions without a leader",
+            offline as i64,
+        );
+    }
+    r.register(
+        "kafka_server_replicamanager_isr_shrinks",
+        "ISR shrinks of partitions led here",
+        m.isr_shrinks.clone(),
+    );
+    r.register(
+        "kafka_server_replicamanager_isr_expands",
+        "ISR expansions of partitions led here",
+        m.isr_expands.clone(),
+    );
     let log_end: Family<PartitionLabels, Gauge> = Family::default();
     let hw: Family<PartitionLabels, Gauge> = Family::default();
     for (topic, index) in broker.replicas.local_partitions() {

@@ -92,6 +92,15 @@ async fn send_isr_changes(
         let result = alter_partition(&broker, &change).await;
         match &result {
             Ok((_, _, isr)) => {
+                let before = broker
+                    .replicas
+                    .get(&change.topic, change.index)
+                    .map_or(0, |p| p.replication().1.len());
+                if isr.len() < before {
+                    broker.metrics.isr_shrinks.inc();
+                } else if isr.len() > before {
+                    broker.metrics.isr_expands.inc();
+                }
                 tracing::info!(topic = %change.topic, partition = change.index, ?isr, "the controller changed the ISR")
             }
             Err(code) => {

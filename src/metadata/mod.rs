@@ -278,6 +278,17 @@ impl MetadataStore {
             .map(|p| p.leader)
     }
 
+    /// `(leader, leader epoch)` of a partition.
+    pub fn partition_leader_and_epoch(&self, topic: &str, index: i32) -> Option<(i32, i32)> {
+        self.read()
+            .topics
+            .get(topic)?
+            .partitions
+            .iter()
+            .find(|p| p.index == index)
+            .map(|p| (p.leader, p.leader_epoch))
+    }
+
     pub fn topic_name_by_id(&self, id: &Uuid) -> Option<String> {
         self.read().names_by_id.get(id).cloned()
     }

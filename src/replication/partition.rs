@@ -156,6 +156,11 @@ impl Partition {
         self.set().role
     }
 
+    /// The partition's `min.insync.replicas`.
+    pub fn min_insync_replicas(&self) -> i32 {
+        self.log.lock().config().min_insync_replicas
+    }
+
     /// Whether the metadata has not described this partition yet.
     pub(in crate::replication) fn role_is_unset(&self) -> bool {
         self.set().local < 0

@@ -243,6 +243,7 @@ pub async fn handle(
     broker: &Arc<Broker>,
     request: FetchRequest,
     version: i16,
+    listener: usize,
 ) -> (ResponseBody, Vec<FileRegion>) {
     let names: Vec<Option<String>> = request
         .topics
@@ -281,9 +282,54 @@ pub async fn handle(
             _ = shutdown.changed() => {}
         }
     };
+    // KIP-951: current leader (v12+) and its endpoint (v16+) for the partitions this
+    // broker does not lead.
+    let mut responses = responses;
+    let mut endpoints = std::collections::BTreeMap::new();
+    if version >= 12 && broker.is_cluster() {
+        for (t, name) in responses.iter_mut().zip(&names) {
+            let Some(name) = name else { continue };
+            for p in &mut t.partitions {
+                if [
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER.0,
+                    ErrorCode::FENCED_LEADER_EPOCH.0,
+                ]
+                .contains(&p.error_code)
+                {
+                    if let Some((leader, epoch)) = super::leader_hint(
+                        broker,
+                        name,
+                        p.partition_index,
+                        listener,
+                        &mut endpoints,
+                    ) {
+                        p.current_leader.leader_id = leader;
+                        p.current_leader.leader_epoch = epoch;
+                    }
+                }
+            }
+        }
+    }
+    let node_endpoints = if version >= 16 {
+        endpoints
+            .into_iter()
+            .map(|(node_id, (host, port, rack))| {
+                crate::protocol::messages::fetch_response::NodeEndpoint {
+                    node_id,
+                    host,
+                    port,
+                    rack,
+                    ..Default::default()
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let body = ResponseBody::Fetch(FetchResponse {
         session_id: 0,
         responses,
+        node_endpoints,
         ..Default::default()
     });
     (body, regions)

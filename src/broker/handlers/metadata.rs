@@ -19,7 +19,35 @@ use crate::protocol::messages::metadata_response::{
 use crate::protocol::{ErrorCode, ResponseBody, Uuid};
 use std::collections::BTreeMap;
 
-fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
+/// The replicas of a partition on brokers that are not live (fenced or unregistered); none
+/// on a single node.
+fn offline(live: Option<&[i32]>, replicas: &[i32]) -> Vec<i32> {
+    match live {
+        None => Vec::new(),
+        Some(live) => replicas
+            .iter()
+            .copied()
+            .filter(|r| !live.contains(r))
+            .collect(),
+    }
+}
+
+/// The unfenced brokers of a cluster (`None` on a single node).
+fn live_broker_ids(broker: &Broker) -> Option<Vec<i32>> {
+    broker.is_cluster().then(|| {
+        broker
+            .metadata
+            .brokers()
+            .iter()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect()
+    })
+}
+
+/// A topic as Metadata describes it; `live` lists the unfenced brokers of a cluster. A
+/// partition without a leader answers LEADER_NOT_AVAILABLE, as Kafka's.
+fn topic_entry(t: &TopicMeta, live: Option<&[i32]>) -> MetadataResponseTopic {
     MetadataResponseTopic {
         name: Some(t.name.clone()),
         topic_id: t.id,
@@ -28,11 +56,17 @@ fn topic_entry(t: &TopicMeta) -> MetadataResponseTopic {
             .partitions
             .iter()
             .map(|p| MetadataResponsePartition {
+                error_code: if p.leader < 0 {
+                    ErrorCode::LEADER_NOT_AVAILABLE.0
+                } else {
+                    0
+                },
                 partition_index: p.index,
                 leader_id: p.leader,
                 leader_epoch: p.leader_epoch,
                 replica_nodes: p.replicas.clone(),
                 isr_nodes: p.isr.clone(),
+                offline_replicas: offline(live, &p.replicas),
                 ..Default::default()
             })
             .collect(),
@@ -56,11 +90,13 @@ pub fn handle(
     listener: usize,
 ) -> ResponseBody {
     let (node_id, host, port) = broker.endpoint(listener);
+    let live = live_broker_ids(broker);
+    let entry = |t: &TopicMeta| topic_entry(t, live.as_deref());
     let topics = match request.topics {
         // null (v1+) or an empty list at v0: every topic.
-        None => broker.metadata.topics().iter().map(topic_entry).collect(),
+        None => broker.metadata.topics().iter().map(entry).collect(),
         Some(list) if list.is_empty() && version == 0 => {
-            broker.metadata.topics().iter().map(topic_entry).collect()
+            broker.metadata.topics().iter().map(entry).collect()
         }
         Some(list) => list
             .into_iter()
@@ -73,7 +109,7 @@ pub fn handle(
                     },
                 };
                 if let Some(topic) = broker.metadata.topic(&name) {
-                    return topic_entry(&topic);
+                    return topic_entry(&topic, live.as_deref());
                 }
                 let auto = broker.config.auto_create_topics_enable
                     && (version < 4 || request.allow_auto_topic_creation);
@@ -81,7 +117,7 @@ pub fn handle(
                     // As Kafka: the offsets topic is created on demand, with its own config.
                     let created = tokio::task::block_in_place(|| broker.ensure_offsets_topic());
                     if let (Ok(()), Some(topic)) = (created, broker.metadata.topic(&name)) {
-                        return topic_entry(&topic);
+                        return topic_entry(&topic, live.as_deref());
                     }
                 }
                 if !auto || name == METADATA_TOPIC || is_internal_topic(&name) {
@@ -95,7 +131,7 @@ pub fn handle(
                     broker.create_topic(&name, -1, -1, &BTreeMap::new(), false)
                 }) {
                     // Usable at once on one node, so answered like any other topic.
-                    Ok(topic) => topic_entry(&topic),
+                    Ok(topic) => topic_entry(&topic, live.as_deref()),
                     Err(e) if e.code == ErrorCode::TOPIC_ALREADY_EXISTS => {
                         broker.metadata.topic(&name).map_or_else(
                             || {
@@ -105,7 +141,7 @@ pub fn handle(
                                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                                 )
                             },
-                            |t| topic_entry(&t),
+                            |t| topic_entry(&t, live.as_deref()),
                         )
                     }
                     Err(e) => {
@@ -224,6 +260,7 @@ pub fn describe_topic_partitions(
     broker: &Broker,
     request: DescribeTopicPartitionsRequest,
 ) -> ResponseBody {
+    let live = live_broker_ids(broker);
     let mut names: Vec<String> = if request.topics.is_empty() {
         broker
             .metadata
@@ -275,6 +312,7 @@ pub fn describe_topic_partitions(
                 leader_epoch: p.leader_epoch,
                 replica_nodes: p.replicas.clone(),
                 isr_nodes: p.isr.clone(),
+                offline_replicas: offline(live.as_deref(), &p.replicas),
                 eligible_leader_replicas: Some(Vec::new()),
                 last_known_elr: Some(Vec::new()),
                 ..Default::default()

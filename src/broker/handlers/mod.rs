@@ -77,9 +77,9 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::AlterPartition(r) => respond(super::controller::alter_partition(b, r)),
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
-        RequestBody::Produce(r) => produce::handle(broker, r, version).await,
+        RequestBody::Produce(r) => produce::handle(broker, r, version, origin.listener).await,
         RequestBody::Fetch(r) => {
-            let (body, regions) = fetch::handle(broker, r, version).await;
+            let (body, regions) = fetch::handle(broker, r, version, origin.listener).await;
             Outcome::RespondSpliced(body, regions)
         }
         RequestBody::ListOffsets(r) => respond(offsets::list_offsets(b, r, version)),
@@ -155,4 +155,30 @@ fn admin_write(
         RequestBody::RemoveRaftVoter(r) => super::controller::remove_raft_voter(b, r),
         other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
+}
+
+/// KIP-951: for a partition answered NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, the
+/// leader and epoch this broker knows, and the endpoints (on the listener the request came
+/// in on) of the leaders named, so clients go there without a metadata round trip.
+pub(crate) fn leader_hint(
+    broker: &crate::broker::Broker,
+    topic: &str,
+    partition: i32,
+    listener: usize,
+    endpoints: &mut std::collections::BTreeMap<i32, (String, i32, Option<String>)>,
+) -> Option<(i32, i32)> {
+    let (leader, epoch) = broker
+        .metadata
+        .partition_leader_and_epoch(topic, partition)?;
+    if leader < 0 {
+        return None;
+    }
+    if let Some(b) = broker
+        .live_brokers(listener)
+        .into_iter()
+        .find(|b| b.0 == leader)
+    {
+        endpoints.insert(leader, (b.1, b.2, b.3));
+    }
+    Some((leader, epoch))
 }

@@ -109,7 +109,12 @@ fn produce_partition(
     }
 }
 
-pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16) -> Outcome {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: ProduceRequest,
+    version: i16,
+    listener: usize,
+) -> Outcome {
     let refuse_all: Option<(ErrorCode, String)> = if version < 3 {
         Some((
             ErrorCode::UNSUPPORTED_VERSION,
@@ -175,8 +180,41 @@ pub async fn handle(broker: &Arc<Broker>, request: ProduceRequest, version: i16)
             Outcome::NoResponse
         };
     }
+    // KIP-951 (Produce v10+): where the partitions this broker does not lead went.
+    let mut endpoints = std::collections::BTreeMap::new();
+    if version >= 10 && broker.is_cluster() {
+        for t in &mut responses {
+            for p in &mut t.partition_responses {
+                if [
+                    ErrorCode::NOT_LEADER_OR_FOLLOWER.0,
+                    ErrorCode::FENCED_LEADER_EPOCH.0,
+                ]
+                .contains(&p.error_code)
+                {
+                    if let Some((leader, epoch)) =
+                        super::leader_hint(broker, &t.name, p.index, listener, &mut endpoints)
+                    {
+                        p.current_leader.leader_id = leader;
+                        p.current_leader.leader_epoch = epoch;
+                    }
+                }
+            }
+        }
+    }
     Outcome::Respond(ResponseBody::Produce(ProduceResponse {
         responses,
+        node_endpoints: endpoints
+            .into_iter()
+            .map(|(node_id, (host, port, rack))| {
+                crate::protocol::messages::produce_response::NodeEndpoint {
+                    node_id,
+                    host,
+                    port,
+                    rack,
+                    ..Default::default()
+                }
+            })
+            .collect(),
         ..Default::default()
     }))
 }
