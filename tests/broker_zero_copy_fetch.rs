@@ -49,6 +49,7 @@ fn large_fetches_carry_placeholders_for_regions_sent_from_the_file() {
         &running.broker,
         fetch_request("spliced", 8 << 20),
         12,
+        0,
     ));
     let ResponseBody::Fetch(r) = body else {
         panic!()
