@@ -497,3 +497,135 @@ fn losing_every_replica_acknowledges_nothing_and_elects_only_from_the_isr() {
         history.failed.iter().take(5).collect::<Vec<_>>()
     );
 }
+
+/// The coordinator of a consumer group (FindCoordinator v3, asked at `addr`).
+fn coordinator_of(addr: &str, group: &str) -> i32 {
+    use kfk::protocol::messages::find_coordinator_request::FindCoordinatorRequest;
+    let mut raw = common::RawClient::connect(addr);
+    let kfk::protocol::ResponseBody::FindCoordinator(r) = raw.call(
+        kfk::protocol::ApiKey::FindCoordinator,
+        3,
+        kfk::protocol::RequestBody::FindCoordinator(FindCoordinatorRequest {
+            key: group.into(),
+            ..Default::default()
+        }),
+    ) else {
+        panic!("not a FindCoordinator response")
+    };
+    if r.error_code == 0 {
+        r.node_id
+    } else {
+        -1
+    }
+}
+
+/// Committed offsets of `group` summed over `topic`'s partitions, via `addr`.
+fn committed_sum(addr: &str, group: &str) -> Option<i64> {
+    let (out, _, code) = kfk(
+        &[
+            "consumer-groups",
+            "--bootstrap-server",
+            addr,
+            "--describe",
+            "--group",
+            group,
+        ],
+        b"",
+    );
+    if code != 0 {
+        return None;
+    }
+    let mut sum = 0;
+    let mut rows = 0;
+    for l in out.lines().filter(|l| l.starts_with(group)) {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        sum += cols.get(3)?.parse::<i64>().ok()?;
+        rows += 1;
+    }
+    (rows > 0).then_some(sum)
+}
+
+/// `__consumer_offsets` is replicated (min(3, brokers) replicas here): when the group's
+/// coordinator dies, the new leader of its offsets partition loads the group, and a
+/// consumer resumes where the group committed.
+#[test]
+fn a_group_survives_the_loss_of_its_coordinator() {
+    let mut c = TestCluster::start(3, FAST);
+    create(&c, "g1", 3, 3, 2);
+    let input: String = (0..300).map(|i| format!("k{i}\tv{i}\n")).collect();
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap_all(),
+            "--topic",
+            "g1",
+            "--property",
+            "parse.key=true",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let consume = |c: &TestCluster, via: i32, n: usize| -> Vec<String> {
+        let (out, err, code) = kfk(
+            &[
+                "console-consumer",
+                "--bootstrap-server",
+                &c.bootstrap(via),
+                "--topic",
+                "g1",
+                "--group",
+                "survivors",
+                "--from-beginning",
+                "--max-messages",
+                &n.to_string(),
+                "--timeout-ms",
+                "20000",
+            ],
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        out.lines().map(str::to_string).collect()
+    };
+    let first = consume(&c, 1, 150);
+    assert_eq!(first.len(), 150);
+    let offsets = c
+        .nodes
+        .iter()
+        .find(|n| n.id == 1)
+        .map(|_| partitions_seen_by(&c, 1, "__consumer_offsets"))
+        .unwrap_or_default();
+    assert!(
+        offsets.iter().all(|p| p.1.len() == 3),
+        "__consumer_offsets is not replicated three times: {:?}",
+        offsets.first()
+    );
+    let coordinator = coordinator_of(&c.bootstrap(1), "survivors");
+    assert!(coordinator > 0);
+    let before = committed_sum(&c.bootstrap(1), "survivors");
+    assert_eq!(before, Some(150));
+    c.kill9(coordinator);
+    let other = if coordinator == 1 { 2 } else { 1 };
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let now = coordinator_of(&c.bootstrap(other), "survivors");
+            now > 0 && now != coordinator
+        }),
+        "the group has no new coordinator"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || committed_sum(
+            &c.bootstrap(other),
+            "survivors"
+        ) == Some(150)),
+        "the committed offsets did not survive: {:?}",
+        committed_sum(&c.bootstrap(other), "survivors")
+    );
+    let rest = consume(&c, other, 150);
+    let mut all: Vec<String> = first.into_iter().chain(rest).collect();
+    all.sort();
+    let mut want: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    want.sort();
+    assert_eq!(all, want, "every record once across the two consumers");
+    c.start_node(coordinator);
+}

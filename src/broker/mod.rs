@@ -204,12 +204,43 @@ impl OffsetsLog for Broker {
             self.ensure_offsets_topic()?;
         }
         let now = crate::time::now_ms();
-        self.replicas
+        let info = self
+            .replicas
             .append_records(OFFSETS_TOPIC, partition, &batch, -1, now)
             .map_err(|e| {
                 tracing::error!(partition, error = %e, "appending to {OFFSETS_TOPIC} failed");
                 e.code
             })?;
-        Ok(())
+        // As a produce with acks=all: answered once the in-sync replicas have it
+        // (`offsets.commit.timeout.ms`, 5 s). With one replica the append already did.
+        let replicated = self
+            .replicas
+            .get(OFFSETS_TOPIC, partition)
+            .is_some_and(|p| p.replication().0.len() > 1);
+        if !replicated {
+            return Ok(());
+        }
+        let pending = [(
+            OFFSETS_TOPIC,
+            partition,
+            info.leader_epoch,
+            info.last_offset + 1,
+        )];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let handle = tokio::runtime::Handle::current();
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(self.replicas.await_acks(&pending, deadline))
+        });
+        match outcome.into_iter().next() {
+            Some(Err(code)) => {
+                tracing::warn!(
+                    partition,
+                    error = code.name(),
+                    "a {OFFSETS_TOPIC} write was not replicated"
+                );
+                Err(code)
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -244,7 +244,13 @@ pub async fn start_with_fs(
     let cluster = broker.is_cluster();
     tokio::task::spawn_blocking(move || {
         load_partitions(&loader, !cluster)?;
-        load_groups(&loader)
+        // In a cluster a broker coordinates the groups of the offsets partitions it leads,
+        // loaded as it becomes their leader.
+        if cluster {
+            Ok(())
+        } else {
+            load_groups(&loader)
+        }
     })
     .await
     .map_err(|e| BrokerError::Storage(format!("loading the partitions panicked: {e}")))??;

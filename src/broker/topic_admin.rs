@@ -114,7 +114,7 @@ impl Broker {
                         format!("cannot create the log of {}-{}", topic.name, p.index),
                     )
                 })?;
-            self.replicas.apply_partition_metadata(
+            let moved = self.replicas.apply_partition_metadata(
                 &topic.name,
                 p.index,
                 self.node_id,
@@ -125,8 +125,60 @@ impl Broker {
                 &p.isr,
                 crate::time::now_ms(),
             );
+            if topic.name == OFFSETS_TOPIC && self.is_cluster() {
+                match moved {
+                    Some((before, crate::replication::Role::Leader))
+                        if before != crate::replication::Role::Leader =>
+                    {
+                        self.load_group_partition(p.index);
+                    }
+                    Some((crate::replication::Role::Leader, after))
+                        if after != crate::replication::Role::Leader =>
+                    {
+                        let n = self.groups.unload_partition(p.index);
+                        tracing::info!(
+                            partition = p.index,
+                            groups = n,
+                            "no longer the coordinator of {OFFSETS_TOPIC}-{}",
+                            p.index
+                        );
+                    }
+                    _ => {}
+                }
+            }
         }
         Ok(())
+    }
+
+    /// This broker became the leader of `__consumer_offsets`-`index`: it coordinates the
+    /// groups of that partition, whose state it replays from its replica. Blocking.
+    pub fn load_group_partition(&self, index: i32) {
+        let now = crate::time::now_ms();
+        self.groups.unload_partition(index);
+        let mut records = 0u64;
+        let result = self
+            .replicas
+            .scan_records(OFFSETS_TOPIC, index, |header, r| {
+                let Some(key) = r.key.filter(|_| !header.is_control()) else {
+                    return Ok(());
+                };
+                if let Ok(Some(record)) = crate::group::GroupRecord::decode(&key, r.value.as_ref())
+                {
+                    self.groups.load(record, now);
+                    records += 1;
+                }
+                Ok(())
+            });
+        match result {
+            Ok(()) => tracing::info!(
+                partition = index,
+                records,
+                "now the coordinator of {OFFSETS_TOPIC}-{index}: its groups loaded"
+            ),
+            Err(e) => {
+                tracing::error!(partition = index, error = %e, "loading {OFFSETS_TOPIC}-{index} failed")
+            }
+        }
     }
 
     fn remove_partitions(&self, topic: &TopicMeta) {
@@ -532,16 +584,36 @@ impl Broker {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        // One replica on a single node. In a cluster `offsets.topic.replication.factor` when
+        // set (creation then waits, COORDINATOR_NOT_AVAILABLE, until that many brokers are
+        // registered, as Kafka's), else min(3, live brokers) (ARCHITECTURE.md).
+        let rf = if !self.is_cluster() {
+            1
+        } else if let Some(v) = self.config.raw.get("offsets.topic.replication.factor") {
+            v.trim().parse::<i16>().unwrap_or(3).max(1)
+        } else {
+            let live = self
+                .metadata
+                .brokers()
+                .iter()
+                .filter(|b| !b.fenced && !b.in_controlled_shutdown)
+                .count();
+            live.clamp(1, 3) as i16
+        };
         match self.create_any_topic(
             OFFSETS_TOPIC,
             self.config.offsets_topic_num_partitions,
-            1,
+            rf,
             None,
             &configs,
             false,
         ) {
             Ok(_) => Ok(()),
             Err(e) if e.code == ErrorCode::TOPIC_ALREADY_EXISTS => Ok(()),
+            Err(e) if e.code == ErrorCode::INVALID_REPLICATION_FACTOR => {
+                tracing::info!(error = %e, "{OFFSETS_TOPIC} waits for more brokers");
+                Err(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot create {OFFSETS_TOPIC}");
                 Err(e.code)

@@ -5,7 +5,8 @@
 //!
 //! Must not: know about producers or consumers.
 
-use super::ClientConfig;
+/// The settings a connection is made with (part of its API).
+pub use super::ClientConfig;
 use super::ClientError;
 use crate::protocol::frame::{decode_response_payload, encode_request_frame};
 use crate::protocol::messages::api_versions_request::ApiVersionsRequest;

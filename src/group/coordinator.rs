@@ -374,6 +374,15 @@ impl Coordinator {
         format!("{client_id}-{}", crate::ids::random_uuid_string())
     }
 
+    /// Forgets the groups of `__consumer_offsets`-`partition` (another broker coordinates
+    /// them now); how many.
+    pub fn unload_partition(&self, partition: i32) -> usize {
+        let mut groups = self.lock();
+        let before = groups.len();
+        groups.retain(|id, _| partition_for(id, self.config.offsets_partitions) != partition);
+        before - groups.len()
+    }
+
     pub fn partition_of(&self, group_id: &str) -> i32 {
         partition_for(group_id, self.config.offsets_partitions)
     }

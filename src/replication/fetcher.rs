@@ -11,8 +11,7 @@
 //! Must not: decide who leads (the metadata does, through [`ReplicaManager`]).
 
 use super::replica_manager::{FollowerFetchState, ReplicaManager};
-use crate::client::connection::Connection;
-use crate::client::ClientConfig;
+use crate::client::connection::{ClientConfig, Connection};
 use crate::protocol::messages::fetch_request::{
     FetchPartition, FetchRequest, FetchTopic, ReplicaState,
 };

@@ -117,7 +117,7 @@ impl ReplicaManager {
     }
 
     /// Applies the metadata's leader, epochs, replicas and ISR of a partition this broker
-    /// holds (see [`Partition::apply_metadata`]). Blocking.
+    /// holds (see [`Partition::apply_metadata`]); its role before and after. Blocking.
     #[allow(clippy::too_many_arguments)]
     pub fn apply_partition_metadata(
         &self,
@@ -130,10 +130,10 @@ impl ReplicaManager {
         replicas: &[i32],
         isr: &[i32],
         now_ms: i64,
-    ) {
-        let Some(p) = self.get(topic, index) else {
-            return;
-        };
+    ) -> Option<(Role, Role)> {
+        let p = self.get(topic, index)?;
+        let before = p.role();
+        let was_unset = p.role_is_unset();
         if replicas.len() > 1 {
             let initial = self
                 .checkpointed_hws
@@ -153,6 +153,9 @@ impl ReplicaManager {
             isr,
             now_ms,
         );
+        // A partition seen for the first time had no role before.
+        let before = if was_unset { Role::Leaderless } else { before };
+        Some((before, p.role()))
     }
 
     /// A follower's fetch of `topic`-`index` reached this leader (see
