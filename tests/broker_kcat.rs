@@ -36,8 +36,10 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (23, 2, 4), // OffsetForLeaderEpoch
     (32, 1, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
+    (35, 1, 4), // DescribeLogDirs
     (37, 0, 3), // CreatePartitions
     (42, 0, 2), // DeleteGroups
+    (43, 0, 2), // ElectLeaders (forwarded to the active controller)
     (44, 0, 1), // IncrementalAlterConfigs
     (47, 0, 0), // OffsetDelete
     (55, 0, 2), // DescribeQuorum (answered by the active controller)

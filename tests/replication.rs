@@ -629,3 +629,80 @@ fn a_group_survives_the_loss_of_its_coordinator() {
     assert_eq!(all, want, "every record once across the two consumers");
     c.start_node(coordinator);
 }
+
+/// kafka-python's admin client against a 3-node cluster: elect_leaders (preferred) moves a
+/// partition's leadership back to its first replica; describe_log_dirs lists each broker's
+/// partitions with their sizes.
+#[test]
+fn kafka_python_elects_preferred_leaders_and_describes_log_dirs() {
+    if !common::require_python_module(
+        "kafka_python_elects_preferred_leaders_and_describes_log_dirs",
+        "kafka",
+    ) {
+        return;
+    }
+    let mut c = TestCluster::start(3, FAST);
+    create(&c, "el", 3, 3, 2);
+    wait_healed(&c, "el", 3, &[1, 2, 3], Duration::from_secs(10));
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap_all(),
+            "--topic",
+            "el",
+        ],
+        b"a\nb\nc\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    // Move partition 0's leadership away from its preferred replica.
+    let (_, replicas, _) = partitions_seen_by(&c, 1, "el")[0].clone();
+    let preferred = replicas[0];
+    c.stop(preferred);
+    let other = if preferred == 1 { 2 } else { 1 };
+    assert!(wait_until(Duration::from_secs(10), || {
+        let l = leader_of(&c, "el", 0, other);
+        l > 0 && l != preferred
+    }));
+    c.start_node(preferred);
+    wait_healed(&c, "el", 3, &[1, 2, 3], Duration::from_secs(30));
+    assert_ne!(leader_of(&c, "el", 0, other), preferred);
+    let script = format!(
+        "from kafka.admin import KafkaAdminClient\n\
+         a = KafkaAdminClient(bootstrap_servers='{}')\n\
+         r = a.elect_leaders(0, {{'el': [0]}})\n\
+         print('elected', [(t.topic, [(p.partition_id, p.error_code) for p in t.partition_result]) for t in r.replica_election_results])\n\
+         for b in a.describe_log_dirs():\n\
+         \x20   for res in b['log_dirs']:\n\
+         \x20       for t in res['topics']:\n\
+         \x20           if t['name'] == 'el':\n\
+         \x20               for p in t['partitions']:\n\
+         \x20                   print('logdir', b['broker'], t['name'], p['partition_index'], p['partition_size'])\n",
+        c.bootstrap(other)
+    );
+    let (out, err, code) = run_with_input(
+        Path::new("python3"),
+        &["-c", &script],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "kafka-python: {err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(out.contains("elected [('el', [(0, 0)])]"), "{out}");
+    assert!(
+        wait_until(Duration::from_secs(5), || leader_of(&c, "el", 0, other)
+            == preferred),
+        "partition 0 is led by {} after the preferred election",
+        leader_of(&c, "el", 0, other)
+    );
+    let sizes: Vec<&str> = out.lines().filter(|l| l.starts_with("logdir")).collect();
+    assert_eq!(
+        sizes.len(),
+        9,
+        "three partitions on each of three brokers: {out}"
+    );
+    assert!(
+        sizes.iter().any(|l| !l.ends_with(" 0")),
+        "a partition with records has a size: {out}"
+    );
+}

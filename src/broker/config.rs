@@ -121,6 +121,9 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("broker.heartbeat.interval.ms", "2000"),
     ("broker.session.timeout.ms", "9000"),
     ("replica.lag.time.max.ms", "30000"),
+    ("auto.leader.rebalance.enable", "true"),
+    ("leader.imbalance.check.interval.seconds", "300"),
+    ("leader.imbalance.per.broker.percentage", "10"),
     ("replica.fetch.max.bytes", "1048576"),
     ("replica.fetch.response.max.bytes", "10485760"),
     ("replica.fetch.wait.max.ms", "500"),
@@ -180,7 +183,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "zookeeper.connection.timeout.ms",
     "metadata.log.dir",
     "log.segment.delete.delay.ms",
-    "auto.leader.rebalance.enable",
     "group.coordinator.rebalance.protocols",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
@@ -286,6 +288,11 @@ pub struct BrokerConfig {
     pub broker_session_timeout_ms: u64,
     /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
     pub replica_lag_time_max_ms: u64,
+    /// `auto.leader.rebalance.enable`, `leader.imbalance.check.interval.seconds`,
+    /// `leader.imbalance.per.broker.percentage`.
+    pub auto_leader_rebalance: bool,
+    pub leader_imbalance_check_interval_s: u64,
+    pub leader_imbalance_percent: u32,
     /// `replica.fetch.max.bytes` (per partition), `replica.fetch.response.max.bytes`.
     pub replica_fetch_max_bytes: i32,
     pub replica_fetch_response_max_bytes: i32,
@@ -436,6 +443,13 @@ impl BrokerConfig {
             broker_heartbeat_interval_ms: positive("broker.heartbeat.interval.ms")?.max(10),
             broker_session_timeout_ms: positive("broker.session.timeout.ms")?.max(100),
             replica_lag_time_max_ms: positive("replica.lag.time.max.ms")?.max(10),
+            auto_leader_rebalance: get("auto.leader.rebalance.enable").trim() != "false",
+            leader_imbalance_check_interval_s: positive("leader.imbalance.check.interval.seconds")?
+                .max(1),
+            leader_imbalance_percent: u32::try_from(positive(
+                "leader.imbalance.per.broker.percentage",
+            )?)
+            .unwrap_or(10),
             replica_fetch_max_bytes: i32::try_from(positive("replica.fetch.max.bytes")?)
                 .unwrap_or(i32::MAX),
             replica_fetch_response_max_bytes: i32::try_from(positive(

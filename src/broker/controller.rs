@@ -37,6 +37,8 @@ pub struct ControlPlane {
     fence_attempts: Mutex<HashMap<(i32, i64), Instant>>,
     /// Controller side: the Raft term in which this node last became active.
     active_term: Mutex<Option<u64>>,
+    /// Controller side: the last auto leader rebalance check.
+    last_rebalance_check: Mutex<Option<Instant>>,
     /// Broker side.
     pub incarnation_id: Uuid,
     pub broker_epoch: AtomicI64,
@@ -52,6 +54,7 @@ impl Default for ControlPlane {
             heartbeats: Mutex::new(HashMap::new()),
             fence_attempts: Mutex::new(HashMap::new()),
             active_term: Mutex::new(None),
+            last_rebalance_check: Mutex::new(None),
             incarnation_id: Uuid::random(),
             broker_epoch: AtomicI64::new(-1),
             fenced: AtomicBool::new(true),
@@ -269,6 +272,7 @@ pub fn has_not_controller(body: &ResponseBody) -> bool {
         ResponseBody::AllocateProducerIds(r) => r.error_code == nc,
         ResponseBody::AddRaftVoter(r) => r.error_code == nc,
         ResponseBody::AlterPartition(r) => r.error_code == nc,
+        ResponseBody::ElectLeaders(r) => r.error_code == nc,
         ResponseBody::RemoveRaftVoter(r) => r.error_code == nc,
         ResponseBody::DescribeQuorum(r) => r
             .topics
@@ -291,6 +295,7 @@ pub fn is_forwarded(api: ApiKey) -> bool {
             | ApiKey::DescribeQuorum
             | ApiKey::AddRaftVoter
             | ApiKey::RemoveRaftVoter
+            | ApiKey::ElectLeaders
     )
 }
 
@@ -301,6 +306,7 @@ fn deadline_of(body: &RequestBody) -> Duration {
         RequestBody::DeleteTopics(r) => r.timeout_ms,
         RequestBody::CreatePartitions(r) => r.timeout_ms,
         RequestBody::AddRaftVoter(r) => r.timeout_ms,
+        RequestBody::ElectLeaders(r) => r.timeout_ms,
         _ => -1,
     };
     match u64::try_from(ms) {
@@ -400,6 +406,12 @@ fn failed_answer(body: &RequestBody, code: ErrorCode, why: &str) -> ResponseBody
                         },
                     )
                     .collect(),
+                ..Default::default()
+            },
+        ),
+        RequestBody::ElectLeaders(_) => ResponseBody::ElectLeaders(
+            crate::protocol::messages::elect_leaders_response::ElectLeadersResponse {
+                error_code: code.0,
                 ..Default::default()
             },
         ),
@@ -768,6 +780,36 @@ pub async fn run_controller_duties(broker: Arc<Broker>) {
             // Cut off from the majority: nothing can be committed, and the brokers that
             // cannot reach this controller are not dead for that.
             continue;
+        }
+        // Preferred leaders back where a broker leads too few of its own partitions.
+        if broker.config.auto_leader_rebalance {
+            let every = Duration::from_secs(broker.config.leader_imbalance_check_interval_s);
+            let due = {
+                let mut last = broker
+                    .control
+                    .last_rebalance_check
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let due = newly_active || last.is_none_or(|t: Instant| t.elapsed() >= every);
+                if newly_active || due {
+                    *last = Some(Instant::now());
+                }
+                due && !newly_active
+            };
+            if due {
+                let moves = broker
+                    .metadata
+                    .imbalanced_partitions(broker.config.leader_imbalance_percent);
+                if !moves.is_empty() {
+                    tracing::info!(
+                        partitions = moves.len(),
+                        "moving leaderships back to preferred replicas"
+                    );
+                    let _ = tokio::task::block_in_place(|| {
+                        broker.metadata.elect_leaders(true, Some(&moves))
+                    });
+                }
+            }
         }
         let now = Instant::now();
         let brokers = broker.metadata.brokers();
@@ -1376,6 +1418,61 @@ pub fn alter_partition(
         .collect();
     ResponseBody::AlterPartition(AlterPartitionResponse {
         topics,
+        ..Default::default()
+    })
+}
+
+/// ElectLeaders (preferred or unclean) on the active controller (v0 is a preferred
+/// election).
+pub fn elect_leaders(
+    broker: &Broker,
+    r: crate::protocol::messages::elect_leaders_request::ElectLeadersRequest,
+    version: i16,
+) -> ResponseBody {
+    use crate::protocol::messages::elect_leaders_response::{
+        ElectLeadersResponse, PartitionResult, ReplicaElectionResult,
+    };
+    if broker.is_cluster() && !broker.is_active_controller() {
+        return ResponseBody::ElectLeaders(ElectLeadersResponse {
+            error_code: ErrorCode::NOT_CONTROLLER.0,
+            ..Default::default()
+        });
+    }
+    let preferred = version == 0 || r.election_type == 0;
+    let wanted: Option<Vec<(String, i32)>> = r.topic_partitions.as_ref().map(|tps| {
+        tps.iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.clone(), *p)))
+            .collect()
+    });
+    let result =
+        tokio::task::block_in_place(|| broker.metadata.elect_leaders(preferred, wanted.as_deref()));
+    let results = match result {
+        Ok(r) => r,
+        Err(code) => {
+            return ResponseBody::ElectLeaders(ElectLeadersResponse {
+                error_code: code.0,
+                ..Default::default()
+            })
+        }
+    };
+    let mut by_topic: std::collections::BTreeMap<String, Vec<PartitionResult>> = Default::default();
+    for (topic, index, code) in results {
+        by_topic.entry(topic).or_default().push(PartitionResult {
+            partition_id: index,
+            error_code: code.0,
+            error_message: (code != ErrorCode::NONE).then(|| code.name().to_string()),
+            ..Default::default()
+        });
+    }
+    ResponseBody::ElectLeaders(ElectLeadersResponse {
+        replica_election_results: by_topic
+            .into_iter()
+            .map(|(topic, partition_result)| ReplicaElectionResult {
+                topic,
+                partition_result,
+                ..Default::default()
+            })
+            .collect(),
         ..Default::default()
     })
 }

@@ -19,6 +19,7 @@ pub fn min_version(api: ApiKey) -> i16 {
         ApiKey::DeleteTopics => 1,
         ApiKey::OffsetForLeaderEpoch => 2,
         ApiKey::DescribeConfigs => 1,
+        ApiKey::DescribeLogDirs => 1,
         _ => 0,
     }
 }
@@ -39,6 +40,7 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
+    ApiKey::DescribeLogDirs,
     ApiKey::InitProducerId,
     ApiKey::OffsetForLeaderEpoch,
     ApiKey::DescribeConfigs,
@@ -62,6 +64,7 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::DescribeQuorum,
     ApiKey::AddRaftVoter,
     ApiKey::RemoveRaftVoter,
+    ApiKey::ElectLeaders,
 ];
 
 /// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
@@ -82,6 +85,7 @@ pub const CONTROLLER_APIS: &[ApiKey] = &[
     ApiKey::DescribeQuorum,
     ApiKey::AddRaftVoter,
     ApiKey::RemoveRaftVoter,
+    ApiKey::ElectLeaders,
 ];
 
 /// The APIs served on a client listener, or on a controller listener.

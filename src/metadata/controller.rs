@@ -46,6 +46,16 @@ fn eligible(image: &super::Image, broker: i32) -> bool {
         .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
 }
 
+/// `unclean.leader.election.enable` of a topic: its override, else the cluster-wide dynamic
+/// config, else false (Kafka's default).
+fn unclean_allowed(image: &super::Image, t: &TopicMeta) -> bool {
+    const KEY: &str = "unclean.leader.election.enable";
+    t.configs
+        .get(KEY)
+        .or_else(|| image.broker_configs.get(KEY))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// A partition's state as an AlterPartition answer reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionState {
@@ -114,7 +124,7 @@ impl MetadataStore {
                 if isr.is_empty() {
                     isr = p.isr.clone();
                 }
-                let leader = if p.leader == broker {
+                let mut leader = if p.leader == broker {
                     p.replicas
                         .iter()
                         .copied()
@@ -123,6 +133,18 @@ impl MetadataStore {
                 } else {
                     p.leader
                 };
+                if leader == NO_LEADER && unclean_allowed(image, t) {
+                    if let Some(r) = p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .find(|r| *r != broker && eligible(image, *r))
+                    {
+                        tracing::warn!(topic = %t.name, partition = p.index, leader = r, "unclean leader election: records the ISR had and this replica lacks are lost");
+                        leader = r;
+                        isr = vec![r];
+                    }
+                }
                 if leader == p.leader && isr == p.isr {
                     continue;
                 }
@@ -137,6 +159,107 @@ impl MetadataStore {
                     isr: (isr != p.isr).then_some(isr),
                     ..Default::default()
                 }));
+            }
+        }
+        out
+    }
+
+    /// ElectLeaders: `preferred` moves each partition's leadership to its first replica when
+    /// that replica is in the ISR and eligible; otherwise (unclean) a leaderless partition
+    /// gets any eligible replica, the loss logged. `partitions` `None` means every partition
+    /// (then partitions needing no election are left out of the answer, as Kafka does).
+    pub fn elect_leaders(
+        &self,
+        preferred: bool,
+        partitions: Option<&[(String, i32)]>,
+    ) -> Result<Vec<(String, i32, ErrorCode)>, ErrorCode> {
+        let _w = self.lock_writes();
+        let image = self.read().clone();
+        let wanted: Vec<(String, i32)> = match partitions {
+            Some(p) => p.to_vec(),
+            None => image
+                .topics
+                .values()
+                .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.index)))
+                .collect(),
+        };
+        let mut results = Vec::new();
+        let mut records = Vec::new();
+        for (topic, index) in wanted {
+            let Some(t) = image.topics.get(&topic) else {
+                results.push((topic, index, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+                continue;
+            };
+            let Some(p) = t.partitions.iter().find(|p| p.index == index) else {
+                results.push((topic, index, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+                continue;
+            };
+            let outcome = if preferred {
+                let first = p.replicas.first().copied().unwrap_or(NO_LEADER);
+                if p.leader == first {
+                    Err(ErrorCode::ELECTION_NOT_NEEDED)
+                } else if p.isr.contains(&first) && eligible(&image, first) {
+                    Ok((first, None))
+                } else {
+                    Err(ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE)
+                }
+            } else if p.leader >= 0 {
+                Err(ErrorCode::ELECTION_NOT_NEEDED)
+            } else if let Some(r) = p.isr.iter().copied().find(|r| eligible(&image, *r)) {
+                Ok((r, None))
+            } else if let Some(r) = p.replicas.iter().copied().find(|r| eligible(&image, *r)) {
+                tracing::warn!(topic = %t.name, partition = p.index, leader = r, "unclean leader election (ElectLeaders): records the ISR had and this replica lacks are lost");
+                Ok((r, Some(vec![r])))
+            } else {
+                Err(ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE)
+            };
+            match outcome {
+                Ok((leader, isr)) => {
+                    records.push(encode_record(&PartitionChangeRecord {
+                        partition_id: p.index,
+                        topic_id: t.id,
+                        leader,
+                        isr,
+                        ..Default::default()
+                    }));
+                    results.push((topic, index, ErrorCode::NONE));
+                }
+                Err(ErrorCode::ELECTION_NOT_NEEDED) if partitions.is_none() => {}
+                Err(code) => results.push((topic, index, code)),
+            }
+        }
+        if !records.is_empty() {
+            self.commit(&records)?;
+        }
+        Ok(results)
+    }
+
+    /// Brokers whose share of non-preferred leaderships is above `imbalance_percent`
+    /// (Kafka's `leader.imbalance.per.broker.percentage`): the partitions whose preferred
+    /// leader is such a broker, to elect (auto leader rebalance).
+    pub fn imbalanced_partitions(&self, imbalance_percent: u32) -> Vec<(String, i32)> {
+        let image = self.read().clone();
+        let mut preferred: std::collections::BTreeMap<i32, Vec<(String, i32, bool)>> =
+            Default::default();
+        for t in image.topics.values() {
+            for p in &t.partitions {
+                if let Some(first) = p.replicas.first() {
+                    preferred.entry(*first).or_default().push((
+                        t.name.clone(),
+                        p.index,
+                        p.leader == *first,
+                    ));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (broker, parts) in preferred {
+            if !eligible(&image, broker) {
+                continue;
+            }
+            let not_led = parts.iter().filter(|p| !p.2).count();
+            if not_led * 100 > parts.len() * imbalance_percent as usize {
+                out.extend(parts.into_iter().filter(|p| !p.2).map(|(t, i, _)| (t, i)));
             }
         }
         out
@@ -234,6 +357,19 @@ impl MetadataStore {
             for p in &t.partitions {
                 if p.leader == NO_LEADER && p.isr.contains(&broker) {
                     records.push(leader_change(t, p.index, broker));
+                } else if p.leader == NO_LEADER
+                    && p.replicas.contains(&broker)
+                    && unclean_allowed(&image, t)
+                    && !p.isr.iter().any(|r| eligible(&image, *r))
+                {
+                    tracing::warn!(topic = %t.name, partition = p.index, leader = broker, "unclean leader election: records the ISR had and this replica lacks are lost");
+                    records.push(encode_record(&PartitionChangeRecord {
+                        partition_id: p.index,
+                        topic_id: t.id,
+                        leader: broker,
+                        isr: Some(vec![broker]),
+                        ..Default::default()
+                    }));
                 }
             }
         }

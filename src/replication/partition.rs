@@ -156,6 +156,11 @@ impl Partition {
         self.set().role
     }
 
+    /// Bytes of the partition's segments on disk. Blocking.
+    pub fn size_bytes(&self) -> u64 {
+        self.log.lock().size_bytes().unwrap_or(0)
+    }
+
     /// The partition's `min.insync.replicas`.
     pub fn min_insync_replicas(&self) -> i32 {
         self.log.lock().config().min_insync_replicas

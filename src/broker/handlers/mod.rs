@@ -75,6 +75,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::AddRaftVoter(r) => respond(super::controller::add_raft_voter(b, r)),
         RequestBody::RemoveRaftVoter(r) => respond(super::controller::remove_raft_voter(b, r)),
         RequestBody::AlterPartition(r) => respond(super::controller::alter_partition(b, r)),
+        RequestBody::ElectLeaders(r) => respond(super::controller::elect_leaders(b, r, version)),
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version, origin.listener).await,
@@ -85,6 +86,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::ListOffsets(r) => respond(offsets::list_offsets(b, r, version)),
         RequestBody::OffsetForLeaderEpoch(r) => respond(offsets::offset_for_leader_epoch(b, r)),
         RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),
+        RequestBody::DescribeLogDirs(r) => respond(offsets::describe_log_dirs(b, r, version)),
         RequestBody::InitProducerId(r) => respond(offsets::init_producer_id(b, r)),
         RequestBody::DescribeProducers(r) => respond(offsets::describe_producers(b, r)),
         RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version, false)),
@@ -153,6 +155,7 @@ fn admin_write(
         RequestBody::DescribeQuorum(_) => super::controller::describe_quorum(b),
         RequestBody::AddRaftVoter(r) => super::controller::add_raft_voter(b, r),
         RequestBody::RemoveRaftVoter(r) => super::controller::remove_raft_voter(b, r),
+        RequestBody::ElectLeaders(r) => super::controller::elect_leaders(b, r, version),
         other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
 }

@@ -237,3 +237,100 @@ pub fn describe_producers(broker: &Broker, request: DescribeProducersRequest) ->
         ..Default::default()
     })
 }
+
+/// DescribeLogDirs: each log dir with its partitions (size, lag behind the high watermark),
+/// filtered as asked (all when `topics` is null), and (v4+) the dir's total and usable
+/// bytes; an offline dir answers KAFKA_STORAGE_ERROR.
+pub fn describe_log_dirs(
+    broker: &Broker,
+    r: crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest,
+    version: i16,
+) -> ResponseBody {
+    use crate::protocol::messages::describe_log_dirs_response::{
+        DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult,
+        DescribeLogDirsTopic,
+    };
+    let wanted = |topic: &str, index: i32| match &r.topics {
+        None => true,
+        Some(ts) => ts
+            .iter()
+            .any(|t| t.topic == topic && t.partitions.contains(&index)),
+    };
+    let online = broker.replicas.online_dirs();
+    let mut results = Vec::new();
+    for dir in broker.replicas.dirs() {
+        let mut topics: std::collections::BTreeMap<String, Vec<DescribeLogDirsPartition>> =
+            Default::default();
+        let is_online = online.contains(dir);
+        if is_online {
+            for (topic, index) in broker.replicas.local_partitions() {
+                if topic == crate::metadata::METADATA_TOPIC || !wanted(&topic, index) {
+                    continue;
+                }
+                if broker.replicas.dir_of(&topic, index).as_deref() != Some(dir.as_path()) {
+                    continue;
+                }
+                let Some(p) = broker.replicas.get(&topic, index) else {
+                    continue;
+                };
+                let size = tokio::task::block_in_place(|| p.size_bytes());
+                topics
+                    .entry(topic)
+                    .or_default()
+                    .push(DescribeLogDirsPartition {
+                        partition_index: index,
+                        partition_size: size as i64,
+                        offset_lag: (p.high_watermark() - p.log_end_offset()).max(0),
+                        is_future_key: false,
+                        ..Default::default()
+                    });
+            }
+        }
+        let (total, usable) = if version >= 4 {
+            disk_space(dir)
+        } else {
+            (-1, -1)
+        };
+        results.push(DescribeLogDirsResult {
+            error_code: if is_online {
+                0
+            } else {
+                ErrorCode::KAFKA_STORAGE_ERROR.0
+            },
+            log_dir: dir.display().to_string(),
+            topics: topics
+                .into_iter()
+                .map(|(name, partitions)| DescribeLogDirsTopic {
+                    name,
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            total_bytes: total,
+            usable_bytes: usable,
+            ..Default::default()
+        });
+    }
+    ResponseBody::DescribeLogDirs(DescribeLogDirsResponse {
+        results,
+        ..Default::default()
+    })
+}
+
+/// `(total, usable)` bytes of the file system holding `dir` (-1 when unknown).
+fn disk_space(dir: &std::path::Path) -> (i64, i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return (-1, -1);
+    };
+    // SAFETY: statvfs reads a NUL-terminated path and fills the struct we own.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return (-1, -1);
+    }
+    let frsize = st.f_frsize as i64;
+    (
+        (st.f_blocks as i64).saturating_mul(frsize),
+        (st.f_bavail as i64).saturating_mul(frsize),
+    )
+}
