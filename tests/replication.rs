@@ -706,3 +706,107 @@ fn kafka_python_elects_preferred_leaders_and_describes_log_dirs() {
         "a partition with records has a size: {out}"
     );
 }
+
+/// Partition reassignment with kafka-python's admin client: a replica moves to a fourth
+/// broker; the new replica catches up (its log identical to the leader's) before the old
+/// one is dropped and its log deleted.
+#[test]
+fn kafka_python_reassigns_a_partition_to_another_broker() {
+    if !common::require_python_module(
+        "kafka_python_reassigns_a_partition_to_another_broker",
+        "kafka",
+    ) {
+        return;
+    }
+    let c = TestCluster::start_roles(
+        &[
+            "broker,controller",
+            "broker,controller",
+            "broker,controller",
+            "broker",
+        ],
+        FAST,
+    );
+    let (_, err, code) = kfk(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &c.bootstrap(1),
+            "--create",
+            "--topic",
+            "ra",
+            "--replica-assignment",
+            "1:2",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let input: String = (0..500).map(|i| format!("r{i}\n")).collect();
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap(1),
+            "--topic",
+            "ra",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let script = format!(
+        "from kafka.admin import KafkaAdminClient\n\
+         from kafka import TopicPartition\n\
+         a = KafkaAdminClient(bootstrap_servers='{}')\n\
+         print('altered', a.alter_partition_reassignments({{TopicPartition('ra', 0): [1, 4]}}))\n\
+         print('listed', a.list_partition_reassignments())\n",
+        c.bootstrap(3)
+    );
+    let (out, err, code) = run_with_input(
+        Path::new("python3"),
+        &["-c", &script],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "kafka-python: {err}");
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(
+        out.contains("altered {TopicPartition(topic='ra', partition=0): None}"),
+        "{out}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            partitions_seen_by(&c, 3, "ra")
+                .first()
+                .is_some_and(|p| p.1 == [1, 4] && p.2 == [1, 4])
+        }),
+        "{:?}",
+        partitions_seen_by(&c, 3, "ra")
+    );
+    let leader_log = log_bytes(&c, 1, "ra", 0);
+    assert!(!leader_log.is_empty());
+    assert!(wait_until(Duration::from_secs(10), || log_bytes(
+        &c, 4, "ra", 0
+    ) == leader_log));
+    assert!(
+        wait_until(Duration::from_secs(10), || !c
+            .node(2)
+            .dir
+            .join("ra-0")
+            .exists()),
+        "the old replica's log is still on broker 2"
+    );
+    let (out, _, _) = run_with_input(
+        Path::new("python3"),
+        &[
+            "-c",
+            &format!(
+                "from kafka.admin import KafkaAdminClient\n\
+                 print(KafkaAdminClient(bootstrap_servers='{}').list_partition_reassignments())\n",
+                c.bootstrap(1)
+            ),
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "{}");
+}

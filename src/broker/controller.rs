@@ -273,6 +273,7 @@ pub fn has_not_controller(body: &ResponseBody) -> bool {
         ResponseBody::AddRaftVoter(r) => r.error_code == nc,
         ResponseBody::AlterPartition(r) => r.error_code == nc,
         ResponseBody::ElectLeaders(r) => r.error_code == nc,
+        ResponseBody::AlterPartitionReassignments(r) => r.error_code == nc,
         ResponseBody::RemoveRaftVoter(r) => r.error_code == nc,
         ResponseBody::DescribeQuorum(r) => r
             .topics
@@ -296,6 +297,7 @@ pub fn is_forwarded(api: ApiKey) -> bool {
             | ApiKey::AddRaftVoter
             | ApiKey::RemoveRaftVoter
             | ApiKey::ElectLeaders
+            | ApiKey::AlterPartitionReassignments
     )
 }
 
@@ -307,6 +309,7 @@ fn deadline_of(body: &RequestBody) -> Duration {
         RequestBody::CreatePartitions(r) => r.timeout_ms,
         RequestBody::AddRaftVoter(r) => r.timeout_ms,
         RequestBody::ElectLeaders(r) => r.timeout_ms,
+        RequestBody::AlterPartitionReassignments(r) => r.timeout_ms,
         _ => -1,
     };
     match u64::try_from(ms) {
@@ -406,6 +409,13 @@ fn failed_answer(body: &RequestBody, code: ErrorCode, why: &str) -> ResponseBody
                         },
                     )
                     .collect(),
+                ..Default::default()
+            },
+        ),
+        RequestBody::AlterPartitionReassignments(_) => ResponseBody::AlterPartitionReassignments(
+            crate::protocol::messages::alter_partition_reassignments_response::AlterPartitionReassignmentsResponse {
+                error_code: code.0,
+                error_message: msg.clone(),
                 ..Default::default()
             },
         ),
@@ -780,6 +790,14 @@ pub async fn run_controller_duties(broker: Arc<Broker>) {
             // Cut off from the majority: nothing can be committed, and the brokers that
             // cannot reach this controller are not dead for that.
             continue;
+        }
+        // Reassignments whose new replicas caught up drop their old replicas.
+        if broker.metadata.has_reassignments() {
+            if let Err(code) =
+                tokio::task::block_in_place(|| broker.metadata.complete_reassignments())
+            {
+                tracing::warn!(error = code.name(), "completing reassignments failed");
+            }
         }
         // Preferred leaders back where a broker leads too few of its own partitions.
         if broker.config.auto_leader_rebalance {
@@ -1470,6 +1488,110 @@ pub fn elect_leaders(
             .map(|(topic, partition_result)| ReplicaElectionResult {
                 topic,
                 partition_result,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// AlterPartitionReassignments on the active controller.
+pub fn alter_partition_reassignments(
+    broker: &Broker,
+    r: crate::protocol::messages::alter_partition_reassignments_request::AlterPartitionReassignmentsRequest,
+) -> ResponseBody {
+    use crate::protocol::messages::alter_partition_reassignments_response::{
+        AlterPartitionReassignmentsResponse, ReassignablePartitionResponse,
+        ReassignableTopicResponse,
+    };
+    if broker.is_cluster() && !broker.is_active_controller() {
+        return ResponseBody::AlterPartitionReassignments(AlterPartitionReassignmentsResponse {
+            error_code: ErrorCode::NOT_CONTROLLER.0,
+            ..Default::default()
+        });
+    }
+    let changes: Vec<(String, i32, Option<Vec<i32>>)> = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.clone(), p.partition_index, p.replicas.clone()))
+        })
+        .collect();
+    let results = match tokio::task::block_in_place(|| {
+        broker.metadata.alter_reassignments(&changes)
+    }) {
+        Ok(r) => r,
+        Err(code) => {
+            return ResponseBody::AlterPartitionReassignments(AlterPartitionReassignmentsResponse {
+                error_code: code.0,
+                ..Default::default()
+            })
+        }
+    };
+    let mut by_topic: std::collections::BTreeMap<String, Vec<ReassignablePartitionResponse>> =
+        Default::default();
+    for (topic, index, code, message) in results {
+        by_topic
+            .entry(topic)
+            .or_default()
+            .push(ReassignablePartitionResponse {
+                partition_index: index,
+                error_code: code.0,
+                error_message: message,
+                ..Default::default()
+            });
+    }
+    ResponseBody::AlterPartitionReassignments(AlterPartitionReassignmentsResponse {
+        responses: by_topic
+            .into_iter()
+            .map(|(name, partitions)| ReassignableTopicResponse {
+                name,
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// ListPartitionReassignments, from this node's image.
+pub fn list_partition_reassignments(
+    broker: &Broker,
+    r: crate::protocol::messages::list_partition_reassignments_request::ListPartitionReassignmentsRequest,
+) -> ResponseBody {
+    use crate::protocol::messages::list_partition_reassignments_response::{
+        ListPartitionReassignmentsResponse, OngoingPartitionReassignment, OngoingTopicReassignment,
+    };
+    let wanted = |topic: &str, index: i32| match &r.topics {
+        None => true,
+        Some(ts) => ts
+            .iter()
+            .any(|t| t.name == topic && t.partition_indexes.contains(&index)),
+    };
+    let mut by_topic: std::collections::BTreeMap<String, Vec<OngoingPartitionReassignment>> =
+        Default::default();
+    for (topic, index, replicas, adding, removing) in broker.metadata.reassignments() {
+        if wanted(&topic, index) {
+            by_topic
+                .entry(topic)
+                .or_default()
+                .push(OngoingPartitionReassignment {
+                    partition_index: index,
+                    replicas,
+                    adding_replicas: adding,
+                    removing_replicas: removing,
+                    ..Default::default()
+                });
+        }
+    }
+    ResponseBody::ListPartitionReassignments(ListPartitionReassignmentsResponse {
+        topics: by_topic
+            .into_iter()
+            .map(|(name, partitions)| OngoingTopicReassignment {
+                name,
+                partitions,
                 ..Default::default()
             })
             .collect(),

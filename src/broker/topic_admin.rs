@@ -97,6 +97,13 @@ impl Broker {
         let config = self.log_config_for(topic);
         for p in &topic.partitions {
             if !p.replicas.contains(&self.node_id) {
+                // Reassigned away: this broker's replica goes.
+                if self.is_cluster() && self.replicas.get(&topic.name, p.index).is_some() {
+                    tracing::info!(topic = %topic.name, partition = p.index, "deleting a replica reassigned to other brokers");
+                    if let Err(e) = self.replicas.remove_partition(&topic.name, p.index) {
+                        tracing::error!(error = %e, "deleting the partition log failed");
+                    }
+                }
                 continue;
             }
             self.replicas

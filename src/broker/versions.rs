@@ -65,6 +65,8 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::AddRaftVoter,
     ApiKey::RemoveRaftVoter,
     ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
 ];
 
 /// The APIs a controller listener (`controller.listener.names`) serves, as Kafka's
@@ -86,6 +88,8 @@ pub const CONTROLLER_APIS: &[ApiKey] = &[
     ApiKey::AddRaftVoter,
     ApiKey::RemoveRaftVoter,
     ApiKey::ElectLeaders,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
 ];
 
 /// The APIs served on a client listener, or on a controller listener.

@@ -234,6 +234,228 @@ impl MetadataStore {
         Ok(results)
     }
 
+    /// AlterPartitionReassignments: per partition a target replica list (`None` cancels a
+    /// reassignment under way). The partition's replicas become the target plus the
+    /// original ones; the new replicas catch up and join the ISR, then
+    /// [`MetadataStore::complete_reassignments`] drops the old ones. A reassignment that
+    /// only removes replicas completes at once.
+    pub fn alter_reassignments(
+        &self,
+        changes: &[(String, i32, Option<Vec<i32>>)],
+    ) -> Result<Vec<(String, i32, ErrorCode, Option<String>)>, ErrorCode> {
+        let _w = self.lock_writes();
+        let image = self.read().clone();
+        let mut results = Vec::new();
+        let mut records = Vec::new();
+        for (topic, index, target) in changes {
+            let Some(t) = image.topics.get(topic) else {
+                results.push((
+                    topic.clone(),
+                    *index,
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    None,
+                ));
+                continue;
+            };
+            let Some(p) = t.partitions.iter().find(|p| p.index == *index) else {
+                results.push((
+                    topic.clone(),
+                    *index,
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    None,
+                ));
+                continue;
+            };
+            let original: Vec<i32> = p
+                .replicas
+                .iter()
+                .copied()
+                .filter(|r| !p.adding.contains(r))
+                .collect();
+            let target = match target {
+                None if p.adding.is_empty() && p.removing.is_empty() => {
+                    results.push((
+                        topic.clone(),
+                        *index,
+                        ErrorCode::NO_REASSIGNMENT_IN_PROGRESS,
+                        None,
+                    ));
+                    continue;
+                }
+                None => original.clone(),
+                Some(target) => {
+                    let mut seen = target.clone();
+                    seen.sort_unstable();
+                    seen.dedup();
+                    if target.is_empty() || seen.len() != target.len() {
+                        results.push((
+                            topic.clone(),
+                            *index,
+                            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            Some(format!("{target:?} is empty or names a broker twice")),
+                        ));
+                        continue;
+                    }
+                    if let Some(b) = target.iter().find(|b| !image.brokers.contains_key(b)) {
+                        results.push((
+                            topic.clone(),
+                            *index,
+                            ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                            Some(format!("broker {b} is not registered")),
+                        ));
+                        continue;
+                    }
+                    target.clone()
+                }
+            };
+            let adding: Vec<i32> = target
+                .iter()
+                .copied()
+                .filter(|r| !original.contains(r))
+                .collect();
+            let removing: Vec<i32> = original
+                .iter()
+                .copied()
+                .filter(|r| !target.contains(r))
+                .collect();
+            if adding.is_empty() {
+                // Nothing to catch up: the target replicas at once.
+                match Self::finish_reassignment(&image, t, p, &target) {
+                    Some(r) => {
+                        records.push(r);
+                        results.push((topic.clone(), *index, ErrorCode::NONE, None));
+                    }
+                    None => results.push((
+                        topic.clone(),
+                        *index,
+                        ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        Some("no replica of the target is in sync".into()),
+                    )),
+                }
+                continue;
+            }
+            let mut replicas = target.clone();
+            replicas.extend(original.iter().copied().filter(|r| !target.contains(r)));
+            records.push(encode_record(&PartitionChangeRecord {
+                partition_id: p.index,
+                topic_id: t.id,
+                leader: super::image::NO_LEADER_CHANGE,
+                replicas: Some(replicas),
+                adding_replicas: Some(adding),
+                removing_replicas: Some(removing),
+                ..Default::default()
+            }));
+            results.push((topic.clone(), *index, ErrorCode::NONE, None));
+        }
+        if !records.is_empty() {
+            self.commit(&records)?;
+        }
+        Ok(results)
+    }
+
+    /// The record ending a reassignment at `target`: replicas = target, the ISR kept to
+    /// it, the leader kept when it stays (its epoch bumped, as a replica left) or the first
+    /// eligible in-sync replica of the target. `None` when no target replica is in sync.
+    fn finish_reassignment(
+        image: &super::Image,
+        t: &TopicMeta,
+        p: &super::image::PartitionMeta,
+        target: &[i32],
+    ) -> Option<Vec<u8>> {
+        let isr: Vec<i32> = p
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| target.contains(r))
+            .collect();
+        if isr.is_empty() {
+            return None;
+        }
+        let leader = if target.contains(&p.leader) {
+            p.leader
+        } else {
+            target
+                .iter()
+                .copied()
+                .find(|r| isr.contains(r) && eligible(image, *r))
+                .unwrap_or(NO_LEADER)
+        };
+        let removed = p.replicas.iter().any(|r| !target.contains(r));
+        Some(encode_record(&PartitionChangeRecord {
+            partition_id: p.index,
+            topic_id: t.id,
+            leader: if leader == p.leader && !removed {
+                super::image::NO_LEADER_CHANGE
+            } else {
+                leader
+            },
+            isr: Some(isr),
+            replicas: Some(target.to_vec()),
+            adding_replicas: Some(Vec::new()),
+            removing_replicas: Some(Vec::new()),
+            ..Default::default()
+        }))
+    }
+
+    /// Whether a reassignment is under way somewhere (a cheap check before completing).
+    pub fn has_reassignments(&self) -> bool {
+        self.read()
+            .topics
+            .values()
+            .any(|t| t.partitions.iter().any(|p| !p.adding.is_empty()))
+    }
+
+    /// Partitions with a reassignment under way: `(topic, index, replicas, adding,
+    /// removing)`.
+    pub fn reassignments(&self) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
+        self.read()
+            .topics
+            .values()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| !p.adding.is_empty() || !p.removing.is_empty())
+                    .map(|p| {
+                        (
+                            t.name.clone(),
+                            p.index,
+                            p.replicas.clone(),
+                            p.adding.clone(),
+                            p.removing.clone(),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// Completes the reassignments whose new replicas all joined the ISR.
+    pub fn complete_reassignments(&self) -> Result<usize, ErrorCode> {
+        let _w = self.lock_writes();
+        let image = self.read().clone();
+        let mut records = Vec::new();
+        for t in image.topics.values() {
+            for p in &t.partitions {
+                if p.adding.is_empty() || !p.adding.iter().all(|r| p.isr.contains(r)) {
+                    continue;
+                }
+                let target: Vec<i32> = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|r| !p.removing.contains(r))
+                    .collect();
+                if let Some(r) = Self::finish_reassignment(&image, t, p, &target) {
+                    tracing::info!(topic = %t.name, partition = p.index, replicas = ?target, "reassignment complete");
+                    records.push(r);
+                }
+            }
+        }
+        if !records.is_empty() {
+            self.commit(&records)?;
+        }
+        Ok(records.len())
+    }
+
     /// Brokers whose share of non-preferred leaderships is above `imbalance_percent`
     /// (Kafka's `leader.imbalance.per.broker.percentage`): the partitions whose preferred
     /// leader is such a broker, to elect (auto leader rebalance).

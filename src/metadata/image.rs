@@ -32,7 +32,7 @@ pub const NO_LEADER: i32 = -1;
 /// The `metadata.version` kfk formats with: Kafka 4.1's latest production level (4.1-IV1).
 pub const METADATA_VERSION_LEVEL: i16 = 27;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionMeta {
     pub index: i32,
     pub leader: i32,
@@ -40,6 +40,9 @@ pub struct PartitionMeta {
     pub partition_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// A reassignment under way: replicas joining, and leaving once they joined.
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +178,8 @@ impl Image {
                         partition_epoch: r.partition_epoch,
                         replicas: r.replicas,
                         isr: r.isr,
+                        adding: r.adding_replicas,
+                        removing: r.removing_replicas,
                     };
                     match t.partitions.iter_mut().find(|p| p.index == r.partition_id) {
                         Some(p) => *p = meta,
@@ -201,6 +206,12 @@ impl Image {
                 }
                 if let Some(replicas) = r.replicas {
                     p.replicas = replicas;
+                }
+                if let Some(adding) = r.adding_replicas {
+                    p.adding = adding;
+                }
+                if let Some(removing) = r.removing_replicas {
+                    p.removing = removing;
                 }
                 if r.leader != NO_LEADER_CHANGE {
                     p.leader = r.leader;
@@ -374,6 +385,8 @@ impl Image {
                     leader_epoch: p.leader_epoch,
                     partition_epoch: p.partition_epoch,
                     directories: vec![Uuid::ZERO; p.replicas.len()],
+                    adding_replicas: p.adding.clone(),
+                    removing_replicas: p.removing.clone(),
                     ..Default::default()
                 }));
             }

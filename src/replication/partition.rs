@@ -247,6 +247,17 @@ impl Partition {
         if partition_epoch != s.partition_epoch || new_epoch {
             s.pending_isr = None;
         }
+        if role == Role::Leader && s.replicas != replicas {
+            // A reassignment added or dropped replicas: track the new ones from scratch.
+            s.followers.retain(|r, _| replicas.contains(r));
+            for r in replicas.iter().filter(|r| **r != local) {
+                s.followers.entry(*r).or_insert(FollowerState {
+                    log_end_offset: -1,
+                    last_caught_up_ms: -1,
+                    last_fetch_ms: -1,
+                });
+            }
+        }
         if role != Role::Leader {
             s.followers.clear();
             s.pending_isr = None;

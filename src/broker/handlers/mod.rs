@@ -76,6 +76,12 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::RemoveRaftVoter(r) => respond(super::controller::remove_raft_voter(b, r)),
         RequestBody::AlterPartition(r) => respond(super::controller::alter_partition(b, r)),
         RequestBody::ElectLeaders(r) => respond(super::controller::elect_leaders(b, r, version)),
+        RequestBody::AlterPartitionReassignments(r) => {
+            respond(super::controller::alter_partition_reassignments(b, r))
+        }
+        RequestBody::ListPartitionReassignments(r) => {
+            respond(super::controller::list_partition_reassignments(b, r))
+        }
         RequestBody::ApiVersions(_) => respond(api_versions::handle(controller_listener)),
         RequestBody::Metadata(r) => respond(metadata::handle(b, r, version, origin.listener)),
         RequestBody::Produce(r) => produce::handle(broker, r, version, origin.listener).await,
@@ -156,6 +162,9 @@ fn admin_write(
         RequestBody::AddRaftVoter(r) => super::controller::add_raft_voter(b, r),
         RequestBody::RemoveRaftVoter(r) => super::controller::remove_raft_voter(b, r),
         RequestBody::ElectLeaders(r) => super::controller::elect_leaders(b, r, version),
+        RequestBody::AlterPartitionReassignments(r) => {
+            super::controller::alter_partition_reassignments(b, r)
+        }
         other => unreachable!("{} is not an admin write", other.api_key().name()),
     }
 }
