@@ -40,9 +40,9 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (37, 0, 3), // CreatePartitions
     (42, 0, 2), // DeleteGroups
     (43, 0, 2), // ElectLeaders (forwarded to the active controller)
+    (44, 0, 1), // IncrementalAlterConfigs
     (45, 0, 0), // AlterPartitionReassignments (forwarded to the active controller)
     (46, 0, 0), // ListPartitionReassignments
-    (44, 0, 1), // IncrementalAlterConfigs
     (47, 0, 0), // OffsetDelete
     (55, 0, 2), // DescribeQuorum (answered by the active controller)
     (60, 0, 1), // DescribeCluster

@@ -56,6 +56,12 @@ fn unclean_allowed(image: &super::Image, t: &TopicMeta) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
+/// A reassignment's answer for one partition: `(topic, index, error, message)`.
+pub type ReassignmentResult = (String, i32, ErrorCode, Option<String>);
+
+/// A reassignment under way: `(topic, index, replicas, adding, removing)`.
+pub type Reassignment = (String, i32, Vec<i32>, Vec<i32>, Vec<i32>);
+
 /// A partition's state as an AlterPartition answer reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionState {
@@ -242,7 +248,7 @@ impl MetadataStore {
     pub fn alter_reassignments(
         &self,
         changes: &[(String, i32, Option<Vec<i32>>)],
-    ) -> Result<Vec<(String, i32, ErrorCode, Option<String>)>, ErrorCode> {
+    ) -> Result<Vec<ReassignmentResult>, ErrorCode> {
         let _w = self.lock_writes();
         let image = self.read().clone();
         let mut results = Vec::new();
@@ -407,7 +413,7 @@ impl MetadataStore {
 
     /// Partitions with a reassignment under way: `(topic, index, replicas, adding,
     /// removing)`.
-    pub fn reassignments(&self) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
+    pub fn reassignments(&self) -> Vec<Reassignment> {
         self.read()
             .topics
             .values()
