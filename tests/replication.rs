@@ -319,6 +319,8 @@ fn a_controlled_shutdown_of_a_leader_moves_its_partitions_without_errors() {
     wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
     let workload = faults::Workload::start(&c.bootstrap_all(), "f2", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    // Every follower in sync, so every leadership can move.
+    wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
     let leader = leader_of(&c, "f2", 0, 1);
     assert!(leader > 0);
     let before = Instant::now();

@@ -643,11 +643,14 @@ impl MetadataStore {
         if !records.is_empty() {
             self.commit(&records)?;
         }
-        let leads = self
-            .read()
-            .topics
-            .values()
-            .any(|t| t.partitions.iter().any(|p| p.leader == broker));
-        Ok(!leads)
+        // Released once it leads nothing another in-sync replica could take over (a
+        // partition whose only in-sync replica is this broker goes offline with it).
+        let image = self.read();
+        let movable = image.topics.values().any(|t| {
+            t.partitions.iter().any(|p| {
+                p.leader == broker && p.isr.iter().any(|r| *r != broker && eligible(&image, *r))
+            })
+        });
+        Ok(!movable)
     }
 }
