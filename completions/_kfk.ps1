@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
             [CompletionResult]::new('dump-log', 'dump-log', [CompletionResultType]::ParameterValue, 'Print the batches, records and index entries of log segment files (kafka-dump-log)')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Format storage for a cluster node and make cluster ids (kafka-storage)')
             [CompletionResult]::new('metadata-quorum', 'metadata-quorum', [CompletionResultType]::ParameterValue, 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)')
+            [CompletionResult]::new('leader-election', 'leader-election', [CompletionResultType]::ParameterValue, 'Elect preferred or unclean partition leaders (kafka-leader-election)')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script for kfk')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print kfk''s man page (roff)')
@@ -306,6 +307,20 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
         'kfk;metadata-quorum;remove-controller' {
             [CompletionResult]::new('--controller-id', '--controller-id', [CompletionResultType]::ParameterName, 'The node id of the controller to remove')
             [CompletionResult]::new('--controller-directory-id', '--controller-directory-id', [CompletionResultType]::ParameterName, 'The directory id of the controller to remove (its meta.properties directory.id)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'kfk;leader-election' {
+            [CompletionResult]::new('--bootstrap-server', '--bootstrap-server', [CompletionResultType]::ParameterName, 'The broker(s) to connect to (host:port[,host:port...])')
+            [CompletionResult]::new('--admin-config', '--admin-config', [CompletionResultType]::ParameterName, 'Client properties file')
+            [CompletionResult]::new('--election-type', '--election-type', [CompletionResultType]::ParameterName, 'The kind of election')
+            [CompletionResult]::new('--topic', '--topic', [CompletionResultType]::ParameterName, 'The topic of the partition to elect a leader for (with --partition)')
+            [CompletionResult]::new('--partition', '--partition', [CompletionResultType]::ParameterName, 'The partition to elect a leader for (with --topic)')
+            [CompletionResult]::new('--path-to-json-file', '--path-to-json-file', [CompletionResultType]::ParameterName, 'A JSON file of partitions: {"partitions": [{"topic": "t", "partition": 0}]}')
+            [CompletionResult]::new('--all-topic-partitions', '--all-topic-partitions', [CompletionResultType]::ParameterName, 'Elect leaders for every partition')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -43,6 +43,9 @@ _kfk() {
             kfk,dump-log)
                 cmd="kfk__subcmd__dump__subcmd__log"
                 ;;
+            kfk,leader-election)
+                cmd="kfk__subcmd__leader__subcmd__election"
+                ;;
             kfk,man)
                 cmd="kfk__subcmd__man"
                 ;;
@@ -86,7 +89,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum dev completions man"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum leader-election dev completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -523,6 +526,44 @@ _kfk() {
             fi
             case "${prev}" in
                 --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__leader__subcmd__election)
+            opts="-h -V --bootstrap-server --admin-config --election-type --topic --partition --all-topic-partitions --path-to-json-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --election-type)
+                    COMPREPLY=($(compgen -W "PREFERRED UNCLEAN" -- "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partition)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path-to-json-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

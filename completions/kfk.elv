@@ -33,6 +33,7 @@ set edit:completion:arg-completer[kfk] = {|@words|
             cand dump-log 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
             cand storage 'Format storage for a cluster node and make cluster ids (kafka-storage)'
             cand metadata-quorum 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
+            cand leader-election 'Elect preferred or unclean partition leaders (kafka-leader-election)'
             cand dev 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
             cand completions 'Print a shell completion script for kfk'
             cand man 'Print kfk''s man page (roff)'
@@ -286,6 +287,19 @@ set edit:completion:arg-completer[kfk] = {|@words|
         &'kfk;metadata-quorum;remove-controller'= {
             cand --controller-id 'The node id of the controller to remove'
             cand --controller-directory-id 'The directory id of the controller to remove (its meta.properties directory.id)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'kfk;leader-election'= {
+            cand --bootstrap-server 'The broker(s) to connect to (host:port[,host:port...])'
+            cand --admin-config 'Client properties file'
+            cand --election-type 'The kind of election'
+            cand --topic 'The topic of the partition to elect a leader for (with --partition)'
+            cand --partition 'The partition to elect a leader for (with --topic)'
+            cand --path-to-json-file 'A JSON file of partitions: {"partitions": [{"topic": "t", "partition": 0}]}'
+            cand --all-topic-partitions 'Elect leaders for every partition'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

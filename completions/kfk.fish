@@ -37,6 +37,7 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "consumer-perf-test" -d 'Mea
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the batches, records and index entries of log segment files (kafka-dump-log)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "storage" -d 'Format storage for a cluster node and make cluster ids (kafka-storage)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "metadata-quorum" -d 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "leader-election" -d 'Elect preferred or unclean partition leaders (kafka-leader-election)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dev" -d 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
@@ -216,6 +217,16 @@ complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -l controller-directory-id -d 'The directory id of the controller to remove (its meta.properties directory.id)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand metadata-quorum; and __fish_seen_subcommand_from remove-controller" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l bootstrap-server -d 'The broker(s) to connect to (host:port[,host:port...])' -r
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l admin-config -d 'Client properties file' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l election-type -d 'The kind of election' -r -f -a "PREFERRED\t''
+UNCLEAN\t''"
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l topic -d 'The topic of the partition to elect a leader for (with --partition)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l partition -d 'The partition to elect a leader for (with --topic)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l path-to-json-file -d 'A JSON file of partitions: {"partitions": [{"topic": "t", "partition": 0}]}' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l all-topic-partitions -d 'Elect leaders for every partition'
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'

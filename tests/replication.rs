@@ -715,6 +715,39 @@ fn kafka_python_elects_preferred_leaders_and_describes_log_dirs() {
         "partition 0 is led by {} after the preferred election",
         leader_of(&c, "el", 0, other)
     );
+    // kfk's tool (and Kafka's) find nothing left to elect.
+    let (out2, err, code) = kfk(
+        &[
+            "leader-election",
+            "--bootstrap-server",
+            &c.bootstrap(other),
+            "--election-type",
+            "PREFERRED",
+            "--topic",
+            "el",
+            "--partition",
+            "0",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out2, "Valid replica already elected for partitions el-0\n");
+    if let Some(script) = common::require_kafka_reference(
+        "kafka_python_elects_preferred_leaders_and_describes_log_dirs",
+    ) {
+        let (theirs, err, code) = common::kafka_tool(
+            &script,
+            "kafka-leader-election",
+            &[
+                "--bootstrap-server",
+                &c.bootstrap(other),
+                "--election-type",
+                "PREFERRED",
+                "--all-topic-partitions",
+            ],
+        );
+        assert_eq!(code, 0, "kafka-leader-election: {theirs}{err}");
+    }
     let sizes: Vec<&str> = out.lines().filter(|l| l.starts_with("logdir")).collect();
     assert_eq!(
         sizes.len(),

@@ -15,6 +15,7 @@ pub mod consumer_groups;
 pub mod dev;
 pub mod dump_log;
 pub mod generate;
+pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
 pub mod storage;
@@ -61,6 +62,8 @@ pub enum Command {
     Storage(storage::StorageArgs),
     /// Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum).
     MetadataQuorum(metadata_quorum::MetadataQuorumArgs),
+    /// Elect preferred or unclean partition leaders (kafka-leader-election).
+    LeaderElection(leader_election::LeaderElectionArgs),
     /// Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`).
     Dev(dev::DevArgs),
     /// Print a shell completion script for kfk.
@@ -132,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::DumpLog(args) => dump_log::run(&args),
         Command::Storage(args) => storage::run(&args),
         Command::MetadataQuorum(args) => metadata_quorum::run(&args),
+        Command::LeaderElection(args) => leader_election::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
@@ -202,6 +206,7 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::DumpLog(_) => "dump-log",
         Command::Storage(_) => "storage",
         Command::MetadataQuorum(_) => "metadata-quorum",
+        Command::LeaderElection(_) => "leader-election",
         Command::Dev(_) => "dev",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
