@@ -863,3 +863,73 @@ fn kafka_python_reassigns_a_partition_to_another_broker() {
     );
     assert_eq!(String::from_utf8_lossy(&out).trim(), "{}");
 }
+
+/// Rack-aware follower fetching (KIP-392): with `replica.selector.class` set to Kafka's
+/// RackAwareReplicaSelector, a librdkafka consumer with `client.rack` reads from the in-sync
+/// replica in its rack, not from the leader.
+#[test]
+fn a_consumer_reads_from_the_replica_in_its_rack() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let mut extra = FAST.to_vec();
+    extra.extend([
+        "broker.rack=rack-{id}",
+        "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector",
+    ]);
+    let c = TestCluster::start(3, &extra);
+    create(&c, "rr", 1, 3, 1);
+    wait_healed(&c, "rr", 1, &[1, 2, 3], Duration::from_secs(10));
+    let input: String = (0..200).map(|i| format!("x{i}\n")).collect();
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap_all(),
+            "--topic",
+            "rr",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let leader = leader_of(&c, "rr", 0, 1);
+    let follower = (1..=3).find(|n| *n != leader).unwrap();
+    wait_healed(&c, "rr", 1, &[1, 2, 3], Duration::from_secs(10));
+    let bytes_out = |id: i32| -> u64 {
+        c.scrape(id)
+            .lines()
+            .find(|l| {
+                l.starts_with("kafka_server_brokertopicmetrics_bytes_out_total{topic=\"rr\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let leader_before = bytes_out(leader);
+    let consumer: BaseConsumer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", c.bootstrap_all())
+        .set("group.id", "rack-reader")
+        .set("client.rack", format!("rack-{follower}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("rr", 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).expect("assign");
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.len() < 200 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            got.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    assert_eq!(got.len(), 200);
+    assert!(
+        bytes_out(follower) > 0,
+        "the follower in the consumer's rack served nothing"
+    );
+    assert_eq!(
+        bytes_out(leader),
+        leader_before,
+        "the leader served the consumer's records itself"
+    );
+}

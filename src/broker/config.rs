@@ -122,6 +122,7 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "9000"),
     ("replica.lag.time.max.ms", "30000"),
     ("auto.leader.rebalance.enable", "true"),
+    ("replica.selector.class", ""),
     ("leader.imbalance.check.interval.seconds", "300"),
     ("leader.imbalance.per.broker.percentage", "10"),
     ("replica.fetch.max.bytes", "1048576"),
@@ -291,6 +292,9 @@ pub struct BrokerConfig {
     /// `auto.leader.rebalance.enable`, `leader.imbalance.check.interval.seconds`,
     /// `leader.imbalance.per.broker.percentage`.
     pub auto_leader_rebalance: bool,
+    /// `replica.selector.class` is Kafka's RackAwareReplicaSelector (KIP-392): consumers
+    /// with a `client.rack` read from an in-sync replica in their rack.
+    pub rack_aware_replica_selector: bool,
     pub leader_imbalance_check_interval_s: u64,
     pub leader_imbalance_percent: u32,
     /// `replica.fetch.max.bytes` (per partition), `replica.fetch.response.max.bytes`.
@@ -444,6 +448,15 @@ impl BrokerConfig {
             broker_session_timeout_ms: positive("broker.session.timeout.ms")?.max(100),
             replica_lag_time_max_ms: positive("replica.lag.time.max.ms")?.max(10),
             auto_leader_rebalance: get("auto.leader.rebalance.enable").trim() != "false",
+            rack_aware_replica_selector: match get("replica.selector.class").trim() {
+                "" => false,
+                c if c.ends_with("RackAwareReplicaSelector") => true,
+                other => {
+                    return Err(ConfigError(format!(
+                        "replica.selector.class {other}: kfk knows only org.apache.kafka.common.replica.RackAwareReplicaSelector"
+                    )))
+                }
+            },
             leader_imbalance_check_interval_s: positive("leader.imbalance.check.interval.seconds")?
                 .max(1),
             leader_imbalance_percent: u32::try_from(positive(

@@ -180,7 +180,8 @@ impl TestCluster {
             if !roles[i].contains("broker") {
                 lines.retain(|l| !l.starts_with("inter.broker.listener.name"));
             }
-            lines.extend(extra.iter().map(|s| s.to_string()));
+            // `{id}` in an extra line stands for the node's id (per-node values: racks).
+            lines.extend(extra.iter().map(|s| s.replace("{id}", &id.to_string())));
             let config = tmp.path().join(format!("node-{id}.properties"));
             std::fs::write(&config, lines.join("\n") + "\n").expect("write config");
             let st = kfk()

@@ -79,7 +79,7 @@ fn read_all(
                         total: &mut total,
                         regions: &mut regions,
                     },
-                    (isolation, replica),
+                    (isolation, replica, request.rack_id.as_str()),
                     version,
                     waiting,
                 ),
@@ -116,12 +116,35 @@ fn read_partition(
     topic: &str,
     p: &FetchPartition,
     budget: Budget<'_>,
-    (isolation, replica): (FetchIsolation, i32),
+    (isolation, replica, rack): (FetchIsolation, i32, &str),
     version: i16,
     waiting: &DelayedOperation,
 ) -> PartitionData {
-    if let Err(code) = broker.check_leader(topic, p.partition) {
-        return partition_error(p.partition, code);
+    // KIP-392: with the rack-aware selector, a follower serves consumers (up to its own
+    // high watermark), and the leader points a consumer of another rack to an in-sync
+    // replica in the consumer's rack.
+    let follower_read = replica < 0
+        && broker.config.rack_aware_replica_selector
+        && broker
+            .replicas
+            .get(topic, p.partition)
+            .is_some_and(|part| matches!(part.role(), crate::replication::Role::Follower { .. }));
+    if !follower_read {
+        if let Err(code) = broker.check_leader(topic, p.partition) {
+            return partition_error(p.partition, code);
+        }
+        if replica < 0 && version >= 11 && !rack.is_empty() {
+            if let Some(preferred) = preferred_read_replica(broker, topic, p, rack) {
+                let mut data = partition_error(p.partition, ErrorCode::NONE);
+                if let Some(part) = broker.replicas.get(topic, p.partition) {
+                    data.high_watermark = part.high_watermark();
+                    data.last_stable_offset = part.high_watermark();
+                    data.log_start_offset = part.log_start_offset();
+                }
+                data.preferred_read_replica = preferred;
+                return data;
+            }
+        }
     }
     if replica >= 0 && p.last_fetched_epoch >= 0 {
         // A follower whose last epoch ends here before its fetch offset diverged: it
@@ -209,6 +232,33 @@ fn read_partition(
         }
     }
     data
+}
+
+/// The in-sync replica in the consumer's rack to read from instead of this leader (one
+/// whose log reaches the fetch offset), when the rack-aware selector is on and this leader
+/// is not in that rack.
+fn preferred_read_replica(
+    broker: &Broker,
+    topic: &str,
+    p: &FetchPartition,
+    rack: &str,
+) -> Option<i32> {
+    if !broker.config.rack_aware_replica_selector || broker.config.rack.as_deref() == Some(rack) {
+        return None;
+    }
+    let partition = broker.replicas.get(topic, p.partition)?;
+    let (_, isr, _) = partition.replication();
+    let followers = partition.followers();
+    let brokers = broker.metadata.brokers();
+    isr.into_iter().find(|r| {
+        *r != broker.node_id
+            && brokers
+                .iter()
+                .any(|b| b.id == *r && !b.fenced && b.rack.as_deref() == Some(rack))
+            && followers
+                .iter()
+                .any(|(id, f)| id == r && f.log_end_offset >= p.fetch_offset)
+    })
 }
 
 /// A follower's fetch whose last fetched epoch does not end where this leader's log says:
