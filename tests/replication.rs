@@ -933,3 +933,76 @@ fn a_consumer_reads_from_the_replica_in_its_rack() {
         "the leader served the consumer's records itself"
     );
 }
+
+/// Replication throttles: with `leader.replication.throttled.rate` set and the topic's
+/// `leader.replication.throttled.replicas` naming every replica, a follower copies no faster
+/// than the rate; removing the rate lets it catch up.
+#[test]
+fn a_throttled_follower_copies_no_faster_than_the_rate() {
+    let c = TestCluster::start(3, FAST);
+    let (_, err, code) = kfk(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &c.bootstrap(1),
+            "--create",
+            "--topic",
+            "th",
+            "--replica-assignment",
+            "1:2",
+            "--config",
+            "leader.replication.throttled.replicas=*",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let via = c.bootstrap(1);
+    let configs = |args: &[&str]| {
+        let mut all = vec![
+            "configs",
+            "--bootstrap-server",
+            &via,
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            "1",
+            "--alter",
+        ];
+        all.extend_from_slice(args);
+        let (_, err, code) = kfk(&all, b"");
+        assert_eq!(code, 0, "{err}");
+    };
+    configs(&["--add-config", "leader.replication.throttled.rate=10000"]);
+    // 200 KB, acknowledged by the leader alone (acks=1).
+    let line = "y".repeat(999);
+    let input: String = (0..200).map(|_| format!("{line}\n")).collect();
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &c.bootstrap(1),
+            "--topic",
+            "th",
+            "--request-required-acks",
+            "1",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(Duration::from_secs(2));
+    let (leader, follower) = (
+        log_bytes(&c, 1, "th", 0).len(),
+        log_bytes(&c, 2, "th", 0).len(),
+    );
+    assert!(leader > 150_000, "{leader}");
+    assert!(
+        follower < 80_000,
+        "the follower copied {follower} of {leader} bytes in about 2 s at 10 KB/s"
+    );
+    configs(&["--delete-config", "leader.replication.throttled.rate"]);
+    assert!(
+        wait_until(Duration::from_secs(15), || log_bytes(&c, 2, "th", 0)
+            == log_bytes(&c, 1, "th", 0)),
+        "the follower did not catch up once the throttle was removed"
+    );
+}

@@ -104,6 +104,8 @@ pub struct Broker {
     pub groups: Coordinator,
     /// Request, byte and record counters for the metrics endpoint.
     pub metrics: metrics::BrokerMetrics,
+    /// `leader.replication.throttled.rate`: bytes sent to throttled followers.
+    pub leader_throttle: crate::replication::throttle::Throttle,
     /// The cluster's control plane (registration, heartbeats, forwarding).
     pub control: controller::ControlPlane,
     /// Serializes the lazy creation of `__consumer_offsets`.
@@ -188,6 +190,39 @@ impl Broker {
             l.advertised_host.clone(),
             i32::from(l.advertised_port()),
         )
+    }
+}
+
+impl Broker {
+    /// A replication throttle rate in bytes/s (`leader.replication.throttled.rate` or
+    /// `follower.replication.throttled.rate`): the dynamic broker config, else the file's,
+    /// else none.
+    pub fn throttle_rate(&self, key: &str) -> Option<u64> {
+        self.metadata
+            .broker_configs()
+            .get(key)
+            .cloned()
+            .or_else(|| self.config.raw.get(key).cloned())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|r| *r < i64::MAX as u64)
+    }
+
+    /// Whether `topic`'s `key` (a `*.replication.throttled.replicas` config) names
+    /// `partition` on `replica`.
+    pub fn is_throttled_replica(
+        &self,
+        key: &str,
+        topic: &str,
+        partition: i32,
+        replica: i32,
+    ) -> bool {
+        self.metadata.topic(topic).is_some_and(|t| {
+            crate::replication::throttle::is_throttled(
+                t.configs.get(key).map(String::as_str),
+                partition,
+                replica,
+            )
+        })
     }
 }
 

@@ -26,6 +26,7 @@ pub fn start(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
     tasks.push(tokio::spawn(send_isr_changes(broker.clone(), rx)));
     tasks.push(tokio::spawn(shrink_isrs(broker.clone())));
     let endpoint_broker = broker.clone();
+    let throttle_broker = broker.clone();
     let ctx = FetcherContext {
         local_id: broker.node_id,
         broker_epoch: broker_epoch_of(broker),
@@ -34,6 +35,18 @@ pub fn start(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
         response_max_bytes: broker.config.replica_fetch_response_max_bytes,
         wait_max: Duration::from_millis(broker.config.replica_fetch_wait_max_ms),
         backoff: Duration::from_millis(broker.config.replica_fetch_backoff_ms),
+        throttle: Arc::new(move |topic, partition| {
+            let b = &throttle_broker;
+            b.throttle_rate("follower.replication.throttled.rate")
+                .filter(|_| {
+                    b.is_throttled_replica(
+                        "follower.replication.throttled.replicas",
+                        topic,
+                        partition,
+                        b.node_id,
+                    )
+                })
+        }),
     };
     let manager: fetcher::Manager = broker.clone();
     tasks.push(tokio::spawn(fetcher::run(

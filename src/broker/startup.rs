@@ -217,6 +217,7 @@ pub async fn start_with_fs(
         groups,
         control: Default::default(),
         metrics: Default::default(),
+        leader_throttle: Default::default(),
         offsets_topic_creation: std::sync::Mutex::new(()),
         shutdown: watch::channel(false).0,
         halted: watch::channel(None).0,

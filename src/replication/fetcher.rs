@@ -26,6 +26,9 @@ use tokio::sync::watch;
 /// The replica manager, as the broker holds it.
 pub type Manager = Arc<dyn AsRef<ReplicaManager> + Send + Sync>;
 
+/// The follower throttle rate of a partition (`None`: not throttled).
+pub type ThrottleOf = Arc<dyn Fn(&str, i32) -> Option<u64> + Send + Sync>;
+
 /// What the fetchers need from the broker.
 #[derive(Clone)]
 pub struct FetcherContext {
@@ -38,6 +41,9 @@ pub struct FetcherContext {
     pub response_max_bytes: i32,
     pub wait_max: Duration,
     pub backoff: Duration,
+    /// `follower.replication.throttled.rate` for a throttled partition of this follower
+    /// (`follower.replication.throttled.replicas`), `None` when not throttled.
+    pub throttle: ThrottleOf,
 }
 
 impl std::fmt::Debug for FetcherContext {
@@ -88,6 +94,7 @@ async fn fetch_from(
     shutdown: watch::Receiver<bool>,
 ) {
     let mut conn: Option<Connection> = None;
+    let throttle = super::throttle::Throttle::default();
     let config = ClientConfig {
         client_id: format!("kfk-replica-fetcher-{}", ctx.local_id),
         request_timeout: ctx.wait_max + Duration::from_secs(10),
@@ -97,7 +104,7 @@ async fn fetch_from(
         if *shutdown.borrow() {
             return;
         }
-        let states = manager
+        let mut states = manager
             .as_ref()
             .as_ref()
             .follower_fetch_states()
@@ -105,6 +112,21 @@ async fn fetch_from(
             .unwrap_or_default();
         if states.is_empty() {
             return;
+        }
+        // Throttled partitions wait while the follower's budget is spent.
+        let rates: Vec<Option<u64>> = states
+            .iter()
+            .map(|s| (ctx.throttle)(&s.topic, s.index))
+            .collect();
+        let mut i = 0;
+        states.retain(|_| {
+            let keep = rates[i].is_none_or(|rate| throttle.allows(rate));
+            i += 1;
+            keep
+        });
+        if states.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
         }
         if conn.as_ref().is_none_or(Connection::is_dead) {
             let Some(addr) = (ctx.endpoint)(leader) else {
@@ -156,6 +178,10 @@ async fn fetch_from(
                 let Some(state) = by_id.get(&(t.topic_id, p.partition_index)) else {
                     continue;
                 };
+                if let Some(rate) = (ctx.throttle)(&state.topic, state.index) {
+                    let bytes = p.records.as_ref().map_or(0, |r| r.len() as u64);
+                    throttle.record(bytes, rate);
+                }
                 let m = manager.clone();
                 let ok = tokio::task::block_in_place(|| apply(m.as_ref().as_ref(), state, p));
                 failed |= !ok;

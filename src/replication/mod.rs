@@ -15,6 +15,7 @@ pub mod purgatory;
 pub mod replica_manager;
 
 pub mod fetcher;
+pub mod throttle;
 
 pub use partition::{FollowerState, IsrChange, Partition, ReadResult, Role};
 pub use replica_manager::{FetchIsolation, FollowerFetchState, ReadSpec, ReplicaManager};

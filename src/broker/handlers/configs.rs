@@ -7,6 +7,12 @@ use crate::broker::config::{BrokerConfig, NULL_DEFAULT};
 use crate::broker::Broker;
 use crate::log::config::{validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS};
 use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
+
+/// Dynamic broker configs of replication throttles (bytes/s).
+const THROTTLE_RATES: &[&str] = &[
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+];
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
     AlterConfigsResourceResponse, AlterConfigsResponse,
@@ -261,13 +267,33 @@ fn apply_changes(
             }
         }
         RESOURCE_BROKER => {
-            if !name.is_empty() && name != broker.node_id.to_string() {
+            // In a cluster the controller stores every broker's dynamic config (kfk keeps
+            // them cluster-wide).
+            let known = name.is_empty()
+                || name == broker.node_id.to_string()
+                || broker
+                    .metadata
+                    .brokers()
+                    .iter()
+                    .any(|b| b.id.to_string() == name);
+            if !known {
                 return Err((
                     ErrorCode::INVALID_REQUEST,
                     format!("broker {name} is not this broker ({})", broker.node_id),
                 ));
             }
             for (k, v) in &changes {
+                if THROTTLE_RATES.contains(&k.as_str()) {
+                    if let Some(v) = v {
+                        if v.trim().parse::<u64>().is_err() {
+                            return Err((
+                                ErrorCode::INVALID_CONFIG,
+                                format!("{k}: {v} is not a number of bytes per second"),
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 let Some(d) = TOPIC_CONFIGS.iter().find(|d| d.broker_name == k) else {
                     return Err((
                         ErrorCode::INVALID_CONFIG,

@@ -158,14 +158,32 @@ fn read_partition(
         total,
         regions,
     } = budget;
+    // A throttled follower (`leader.replication.throttled.replicas`) gets nothing while
+    // the leader's `leader.replication.throttled.rate` budget is spent.
+    let throttle = (replica >= 0)
+        .then(|| broker.throttle_rate("leader.replication.throttled.rate"))
+        .flatten()
+        .filter(|_| {
+            broker.is_throttled_replica(
+                "leader.replication.throttled.replicas",
+                topic,
+                p.partition,
+                replica,
+            )
+        });
+    // What the budget allows now (at least one batch once it is positive).
+    let budget = throttle.map(|rate| broker.leader_throttle.available(rate));
+    let held_back = budget == Some(0);
+    let max_bytes = usize::try_from(p.partition_max_bytes)
+        .unwrap_or(0)
+        .min(*remaining) as u64;
     let spec = ReadSpec {
         offset: p.fetch_offset,
-        max_bytes: usize::try_from(p.partition_max_bytes)
-            .unwrap_or(0)
-            .min(*remaining) as u64,
+        max_bytes: budget.map_or(max_bytes, |b| b.min(max_bytes)),
         isolation,
-        // KIP-74: the first partition with data returns at least one whole batch.
-        min_one_batch: *total == 0,
+        // KIP-74: the first partition with data returns at least one whole batch; a
+        // throttled one, one batch whenever its budget is positive.
+        min_one_batch: (*total == 0 || budget.is_some()) && !held_back,
         current_leader_epoch: p.current_leader_epoch,
     };
     let read = match tokio::task::block_in_place(|| {
@@ -210,6 +228,9 @@ fn read_partition(
             *remaining = remaining.saturating_sub(placeholder.len());
             *total += placeholder.len();
             broker.metrics.bytes_out(topic, region.length);
+            if let Some(rate) = throttle {
+                broker.leader_throttle.record(region.length, rate);
+            }
             data.records = Some(placeholder);
             regions.push(region);
             return data;
@@ -220,6 +241,9 @@ fn read_partition(
             }
             Ok(bytes) => {
                 broker.metrics.bytes_out(topic, bytes.len() as u64);
+                if let Some(rate) = throttle {
+                    broker.leader_throttle.record(bytes.len() as u64, rate);
+                }
                 *remaining = remaining.saturating_sub(bytes.len());
                 *total += bytes.len();
                 data.records = Some(bytes);
