@@ -511,9 +511,21 @@ impl RunningBroker {
             .await;
         }
         let _ = self.broker.shutdown.send(true);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after 5 s; closing the logs anyway");
+        }
+        // Background work ends at its next check of the shutdown signal; a job stuck in
+        // I/O must not keep the broker from closing its logs.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         for t in self.tasks {
-            let _ = t.await;
+            let abort = t.abort_handle();
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                tracing::warn!("a background task did not stop within 10 s; abandoning it");
+                abort.abort();
+            }
         }
         if let Some(q) = self.broker.metadata.quorum() {
             let _ =
