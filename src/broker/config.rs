@@ -165,6 +165,7 @@ pub const NULL_DEFAULT: &[&str] = &[
     "log.roll.jitter.ms",
     "log.roll.ms",
     "process.roles",
+    "replica.selector.class",
 ];
 
 /// The default of an implemented key.
