@@ -31,7 +31,9 @@ fn mask(text: &str, bootstrap: &str) -> String {
                 && core
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                && core.chars().any(|c| c.is_ascii_digit())
+                // A base64 id mixes cases (it need not hold a digit).
+                && core.chars().any(|c| c.is_ascii_uppercase())
+                && core.chars().any(|c| c.is_ascii_lowercase())
             {
                 "<uuid>".to_string()
             } else if core.contains(bootstrap) || core.starts_with("/127.0.0.1") {

@@ -58,7 +58,7 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, li
     loop {
         let frame = tokio::select! {
             f = read_frame(&broker, &mut reader, idle) => f,
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         };
         let frame = match frame {
             Ok(f) => f,

@@ -746,7 +746,7 @@ pub async fn run_controller_duties(broker: Arc<Broker>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         }
         if !broker.is_active_controller() {
             *broker
@@ -951,7 +951,7 @@ pub async fn run_broker_lifecycle(broker: Arc<Broker>) {
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }

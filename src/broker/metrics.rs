@@ -316,7 +316,7 @@ pub async fn serve(broker: Arc<Broker>, listener: tokio::net::TcpListener) {
     loop {
         let (mut stream, _) = tokio::select! {
             a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         };
         let b = broker.clone();
         tokio::spawn(async move {

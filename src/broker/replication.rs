@@ -73,7 +73,7 @@ fn broker_epoch_of(broker: &Arc<Broker>) -> Arc<AtomicI64> {
             );
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = stop.changed() => return,
+                _ = stop.wait_for(|s| *s) => return,
             }
         }
     });
@@ -100,7 +100,7 @@ async fn send_isr_changes(
     loop {
         let change = tokio::select! {
             c = rx.recv() => match c { Some(c) => c, None => return },
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         };
         let result = alter_partition(&broker, &change).await;
         match &result {
@@ -195,7 +195,7 @@ async fn shrink_isrs(broker: Arc<Broker>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis((lag / 2).max(10))) => {}
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         }
         broker
             .replicas

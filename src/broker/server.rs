@@ -100,7 +100,7 @@ async fn accept_loop(broker: Arc<Broker>, socket: TcpListener, listener: usize) 
     loop {
         let accepted = tokio::select! {
             a = socket.accept() => a,
-            _ = stop.changed() => break,
+            _ = stop.wait_for(|s| *s) => break,
         };
         while connections.try_join_next().is_some() {}
         let (stream, peer) = match accepted {

@@ -292,7 +292,7 @@ pub async fn start_with_fs(
             loop {
                 let changes = tokio::select! {
                     c = rx.recv() => match c { Some(c) => c, None => return },
-                    _ = stop.changed() => return,
+                    _ = stop.wait_for(|s| *s) => return,
                 };
                 if let Err(e) = tokio::task::block_in_place(|| b.react(&changes)) {
                     tracing::error!(error = %e, "applying a metadata change to the partitions failed");
@@ -438,7 +438,7 @@ fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<(
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
-                    _ = stop.changed() => return,
+                    _ = stop.wait_for(|s| *s) => return,
                 }
                 let b2 = b.clone();
                 let _ = tokio::task::spawn_blocking(move || job(&b2)).await;

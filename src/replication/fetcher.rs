@@ -78,7 +78,7 @@ pub async fn run(manager: Manager, ctx: FetcherContext, mut shutdown: watch::Rec
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            _ = shutdown.changed() => {}
+            _ = shutdown.wait_for(|s| *s) => {}
         }
     }
     for t in tasks.into_values() {

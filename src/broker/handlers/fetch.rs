@@ -353,7 +353,7 @@ pub async fn handle(
         }
         tokio::select! {
             _ = waiting.wait(deadline) => {}
-            _ = shutdown.changed() => {}
+            _ = shutdown.wait_for(|s| *s) => {}
         }
     };
     // KIP-951: current leader (v12+) and its endpoint (v16+) for the partitions this

@@ -166,7 +166,7 @@ async fn wait<T>(broker: &Broker, waiting: Waiting<T>, on_shutdown: impl FnOnce(
             }
             tokio::select! {
                 answer = rx => answer.unwrap_or_else(|_| on_shutdown()),
-                _ = stop.changed() => on_shutdown(),
+                _ = stop.wait_for(|s| *s) => on_shutdown(),
             }
         }
     }
