@@ -99,7 +99,15 @@ impl TestBroker {
         if let Some(mut child) = self.child.take() {
             // SAFETY: signalling our own child process.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let asked = Instant::now();
             let status = child.wait().expect("wait");
+            if asked.elapsed() > Duration::from_secs(3) {
+                eprintln!(
+                    "the broker took {:?} to stop: {:#?}",
+                    asked.elapsed(),
+                    self.log.lock().unwrap()
+                );
+            }
             assert!(
                 status.success(),
                 "broker exited with {status}: {:?}",
