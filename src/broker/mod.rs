@@ -151,7 +151,8 @@ impl Broker {
     pub fn halt(&self, reason: String) {
         tracing::error!("halting the broker: {reason}");
         self.halted.send_replace(Some(reason));
-        let _ = self.shutdown.send(true);
+        // send_replace: stored even when no task has subscribed yet (send would drop it).
+        self.shutdown.send_replace(true);
     }
 
     /// Why the broker halted, if it did.

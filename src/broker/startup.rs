@@ -510,7 +510,8 @@ impl RunningBroker {
             )
             .await;
         }
-        let _ = self.broker.shutdown.send(true);
+        // send_replace: stored even when no task has subscribed yet (send would drop it).
+        self.broker.shutdown.send_replace(true);
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.server)
             .await
             .is_err()
