@@ -236,7 +236,13 @@ async fn await_replication(
             (topic, responses[t].partition_responses[p].index, epoch, end)
         })
         .collect();
-    let outcomes = broker.replicas.await_acks(&watched, deadline).await;
+    // A broker that stops answers at once (clients retry at the new leaders) rather than
+    // holding the produce to its deadline.
+    let mut stop = broker.shutdown_signal();
+    let outcomes = tokio::select! {
+        o = broker.replicas.await_acks(&watched, deadline) => o,
+        _ = stop.wait_for(|s| *s) => vec![Err(ErrorCode::NOT_LEADER_OR_FOLLOWER); watched.len()],
+    };
     for (&(t, p, _, _), outcome) in pending.iter().zip(outcomes) {
         let Err(code) = outcome else { continue };
         let r = &mut responses[t].partition_responses[p];
