@@ -237,22 +237,11 @@ pub fn decode_entry(batch: &Bytes, index: u64) -> Result<Entry<TypeConfig>, Stri
             if let (Some(KRAFT_VOTERS), Some(m)) = (kind, exact) {
                 payload = EntryPayload::Membership(m);
             } else if kind == Some(KRAFT_VOTERS) {
-                let value = r.value.clone().unwrap_or_default();
-                let voters = VotersRecord::decode(&mut Decoder::new(&value), 0)
-                    .map_err(|e| e.to_string())?;
-                let ids: BTreeSet<u64> = voters.voters.iter().map(|v| v.voter_id as u64).collect();
-                let nodes: BTreeMap<u64, BasicNode> = voters
-                    .voters
-                    .iter()
-                    .map(|v| {
-                        let addr = v
-                            .endpoints
-                            .first()
-                            .map(|e| format!("{}:{}", e.host, e.port))
-                            .unwrap_or_default();
-                        (v.voter_id as u64, BasicNode { addr })
-                    })
+                let nodes: BTreeMap<u64, BasicNode> = decode_voters(r.value.as_ref())?
+                    .into_iter()
+                    .map(|(id, addr)| (id, BasicNode { addr }))
                     .collect();
+                let ids: BTreeSet<u64> = nodes.keys().copied().collect();
                 payload = EntryPayload::Membership(Membership::new(vec![ids], nodes));
             }
         }
@@ -334,6 +323,24 @@ pub fn encode_snapshot(
 
 /// The metadata records of a snapshot file (control batches skipped); an error when the
 /// header or footer is missing.
+/// `(id, host:port)` of each voter a KRaftVoters record value names.
+fn decode_voters(value: Option<&Bytes>) -> Result<Vec<(u64, String)>, String> {
+    let value = value.cloned().unwrap_or_default();
+    let voters = VotersRecord::decode(&mut Decoder::new(&value), 0).map_err(|e| e.to_string())?;
+    Ok(voters
+        .voters
+        .iter()
+        .map(|v| {
+            let addr = v
+                .endpoints
+                .first()
+                .map(|e| format!("{}:{}", e.host, e.port))
+                .unwrap_or_default();
+            (v.voter_id as u64, addr)
+        })
+        .collect())
+}
+
 /// The voters a snapshot's KRaftVoters control record names (`(id, host:port)` of each),
 /// empty when it has none: the initial voters of a dynamic quorum, from the bootstrap
 /// snapshot `kfk storage format --standalone` or `--initial-controllers` wrote.
@@ -352,21 +359,7 @@ pub fn snapshot_voters(data: &[u8]) -> Result<Vec<(u64, String)>, String> {
             if kind != Some(KRAFT_VOTERS) {
                 continue;
             }
-            let value = r.value.clone().unwrap_or_default();
-            let voters =
-                VotersRecord::decode(&mut Decoder::new(&value), 0).map_err(|e| e.to_string())?;
-            out = voters
-                .voters
-                .iter()
-                .map(|v| {
-                    let addr = v
-                        .endpoints
-                        .first()
-                        .map(|e| format!("{}:{}", e.host, e.port))
-                        .unwrap_or_default();
-                    (v.voter_id as u64, addr)
-                })
-                .collect();
+            out = decode_voters(r.value.as_ref())?;
         }
     }
     Ok(out)
