@@ -414,6 +414,68 @@ fn a_paused_leader_is_replaced_and_rejoins_without_acknowledging_anything_lost()
     );
 }
 
+/// Fault test 4: cut a partition's leader off from both other nodes (controller and data
+/// links; clients still reach it). Its followers stop fetching, so it cannot advance its high
+/// watermark: what it takes meanwhile times out and is retried or reported failed, never
+/// acknowledged. The majority fences it and elects an in-sync replica, which acknowledges.
+/// Healed, the old leader truncates its unreplicated tail and rejoins the ISR.
+#[test]
+fn a_leader_cut_off_from_its_peers_acknowledges_nothing_the_majority_lacks() {
+    let c = TestCluster::start_with_links(3, FAST);
+    create(&c, "f4", 3, 3, 2);
+    wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start(&c.bootstrap_all(), "f4", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let leader = leader_of(&c, "f4", 0, 1);
+    assert!(leader > 0);
+    let majority: Vec<i32> = (1..=3).filter(|i| *i != leader).collect();
+    c.isolate(leader);
+    let cut = Instant::now();
+    let replaced = wait_until(Duration::from_secs(15), || {
+        let l = leader_of(&c, "f4", 0, majority[0]);
+        majority.contains(&l)
+    });
+    if !replaced {
+        dump_logs(&c);
+    }
+    assert!(
+        replaced,
+        "the majority did not elect another leader of partition 0 within {:?}: {:?}",
+        cut.elapsed(),
+        partitions_seen_by(&c, majority[0], "f4")
+    );
+    let elected = cut.elapsed();
+    // The new leader acknowledges while the old one is still cut off.
+    assert!(
+        wait_until(Duration::from_secs(15), || workload
+            .last_ack(0)
+            .is_some_and(|t| t > cut + elected)),
+        "no acknowledgement from the majority's leader of partition 0"
+    );
+    // The cut-off node still believes it leads partition 0 (nothing told it otherwise).
+    let isolated_view = leader_of(&c, "f4", 0, leader);
+    c.heal_all();
+    let healed = Instant::now();
+    wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(30));
+    let history = workload.stop();
+    wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(30));
+    let read = faults::read_all(&c.bootstrap_all(), "f4", 3);
+    let report = faults::check(&history, &read);
+    let truncated = c.log_contains(leader, "truncating a diverged replica");
+    println!(
+        "fault test 4: node {leader} cut off; the majority elected a leader after {elected:?} \
+         (the cut-off node meanwhile named {isolated_view} as leader); healed and back in \
+         the ISR after {:?}; the old leader truncated its unreplicated tail: {truncated}; \
+         {} records reported failed",
+        healed.elapsed(),
+        history.failed.len()
+    );
+    println!("{report}");
+    assert!(report.is_clean(), "{report}");
+    // It took writes while cut off (the producer's requests in flight) that nobody else has.
+    assert!(truncated, "the cut-off leader had nothing to truncate");
+}
+
 /// Fault test 5, with a separate controller (so the quorum survives): kill -9 both
 /// followers, then the leader. Below min.insync.replicas nothing is acknowledged; no
 /// replica outside the ISR is elected when the followers return; once the last in-sync

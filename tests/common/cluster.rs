@@ -38,6 +38,11 @@ pub struct TestCluster {
     /// With `start_with_links`: the proxy of each directed link (from, to) between
     /// controllers.
     pub links: std::collections::BTreeMap<(i32, i32), super::proxy::LinkProxy>,
+    /// With `start_with_links`: the proxy in front of each broker's inter-broker listener
+    /// (REPLICATION), which other nodes' follower fetches go through.
+    pub data_links: std::collections::BTreeMap<i32, super::proxy::NodeProxy>,
+    /// Node id → pid of its running process (the data proxies tell nodes apart by it).
+    pids: super::proxy::NodePids,
     _tmp: tempfile::TempDir,
     /// One cluster at a time per test process: the timing bounds the tests check (fencing,
     /// failover) mean nothing with several clusters fighting for two cores.
@@ -90,7 +95,9 @@ impl TestCluster {
     }
 
     /// As [`start`], but every node reaches every other node's controller listener through
-    /// a [`super::proxy::LinkProxy`] the test can cut (`cut_link`, `isolate`).
+    /// a [`super::proxy::LinkProxy`], and other brokers' inter-broker listener (REPLICATION,
+    /// where followers fetch) through a [`super::proxy::NodeProxy`]: links the test can cut
+    /// (`cut_link`, `isolate`). Clients reach the PLAINTEXT listeners directly.
     pub fn start_with_links(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
         Self::start_inner(&roles, extra, true, false)
@@ -100,6 +107,12 @@ impl TestCluster {
     pub fn cut_link(&self, a: i32, b: i32) {
         self.links[&(a, b)].cut();
         self.links[&(b, a)].cut();
+        if let Some(p) = self.data_links.get(&b) {
+            p.cut_from(a);
+        }
+        if let Some(p) = self.data_links.get(&a) {
+            p.cut_from(b);
+        }
     }
 
     /// Cuts every link of `node`.
@@ -113,6 +126,9 @@ impl TestCluster {
     pub fn heal_all(&self) {
         for l in self.links.values() {
             l.heal();
+        }
+        for p in self.data_links.values() {
+            p.heal();
         }
     }
 
@@ -128,7 +144,22 @@ impl TestCluster {
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let metrics_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut links = std::collections::BTreeMap::new();
+        let pids = super::proxy::NodePids::default();
+        // With links: each broker's REPLICATION listener port and the proxy in front of it.
+        let mut data_links = std::collections::BTreeMap::new();
+        let mut replication_ports = std::collections::BTreeMap::new();
         if proxied {
+            for (i, _) in roles
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.contains("broker"))
+            {
+                let id = i as i32 + 1;
+                let port = free_port();
+                let target = format!("127.0.0.1:{port}");
+                replication_ports.insert(id, port);
+                data_links.insert(id, super::proxy::NodeProxy::start(target, pids.clone()));
+            }
             for a in 1..=n as i32 {
                 for b in (1..=n as i32).filter(|b| *b != a) {
                     let target = format!("127.0.0.1:{}", ports[(b - 1) as usize].1);
@@ -171,7 +202,7 @@ impl TestCluster {
                 },
                 "controller.listener.names=CONTROLLER".into(),
                 "inter.broker.listener.name=PLAINTEXT".into(),
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT".into(),
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,REPLICATION:PLAINTEXT".into(),
                 format!("log.dirs={}", dir.display()),
                 "broker.heartbeat.interval.ms=500".into(),
                 format!("kfk.metrics.listener=127.0.0.1:{}", metrics_ports[i]),
@@ -179,6 +210,19 @@ impl TestCluster {
             ];
             if !roles[i].contains("broker") {
                 lines.retain(|l| !l.starts_with("inter.broker.listener.name"));
+            }
+            if let Some(port) = replication_ports.get(&id) {
+                let proxy = data_links[&id].port;
+                for l in lines.iter_mut() {
+                    if l.starts_with("listeners=") {
+                        l.push_str(&format!(",REPLICATION://127.0.0.1:{port}"));
+                    } else if l.starts_with("inter.broker.listener.name=") {
+                        *l = "inter.broker.listener.name=REPLICATION".into();
+                    }
+                }
+                lines.push(format!(
+                    "advertised.listeners=PLAINTEXT://127.0.0.1:{client},REPLICATION://127.0.0.1:{proxy}"
+                ));
             }
             // `{id}` in an extra line stands for the node's id (per-node values: racks).
             lines.extend(extra.iter().map(|s| s.replace("{id}", &id.to_string())));
@@ -221,6 +265,8 @@ impl TestCluster {
             nodes,
             cluster_id,
             links,
+            data_links,
+            pids,
             _tmp: tmp,
             _one_at_a_time: guard,
         };
@@ -260,7 +306,9 @@ impl TestCluster {
             }
         });
         n.log = log;
+        let pid = child.id() as i32;
         n.child = Some(child);
+        self.pids.lock().unwrap().insert(id, pid);
     }
 
     pub fn bootstrap(&self, id: i32) -> String {
