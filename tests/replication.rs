@@ -627,6 +627,69 @@ fn committed_sum(addr: &str, group: &str) -> Option<i64> {
     (rows > 0).then_some(sum)
 }
 
+/// Fault test 6: a follower's disk fails (its data dir, a small tmpfs, fills up: writes
+/// fail with "no space left on device"), then the leader's. Each broker halts, as Kafka does
+/// when its only log dir fails; leadership moves to an in-sync replica; once the disk is
+/// freed the broker restarts, recovers its log and catches up. Nothing acknowledged is lost
+/// and the replicas end identical.
+#[test]
+fn a_failing_disk_halts_the_broker_which_catches_up_once_repaired() {
+    let test = "a_failing_disk_halts_the_broker_which_catches_up_once_repaired";
+    let Some(mut c) = TestCluster::start_on_small_disks(test, 3, 64, FAST) else {
+        return;
+    };
+    create(&c, "f6", 3, 3, 2);
+    wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start(&c.bootstrap_all(), "f6", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let leader = leader_of(&c, "f6", 0, 1);
+    assert!(leader > 0);
+    let follower = (1..=3).find(|i| *i != leader).unwrap();
+    for (what, node) in [("follower", follower), ("leader", leader)] {
+        let other = (1..=3).find(|i| *i != node).unwrap();
+        let failed = Instant::now();
+        c.fill_disk(node);
+        let halted = wait_until(Duration::from_secs(20), || c.exited(node));
+        if !halted {
+            dump_logs(&c);
+        }
+        assert!(halted, "the {what} (node {node}) still runs on a full disk");
+        let halted_after = failed.elapsed();
+        assert!(
+            c.log_contains(node, "halting the broker"),
+            "the {what} stopped without halting"
+        );
+        let moved = wait_until(Duration::from_secs(15), || {
+            let l = leader_of(&c, "f6", 0, other);
+            l > 0 && l != node
+        });
+        assert!(moved, "{:?}", partitions_seen_by(&c, other, "f6"));
+        let since = Instant::now();
+        assert!(
+            wait_until(Duration::from_secs(15), || workload
+                .last_ack(0)
+                .is_some_and(|t| t > since)),
+            "no acknowledgement on partition 0 with the {what} down"
+        );
+        c.free_disk(node);
+        c.start_node(node);
+        let restarted = Instant::now();
+        wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(30));
+        println!(
+            "fault test 6: the {what}'s disk (node {node}) filled: halted after \
+             {halted_after:?}; freed and restarted, back in the ISR with an identical log \
+             after {:?}",
+            restarted.elapsed()
+        );
+    }
+    let history = workload.stop();
+    wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(30));
+    let read = faults::read_all(&c.bootstrap_all(), "f6", 3);
+    let report = faults::check(&history, &read);
+    println!("{report}");
+    assert!(report.is_clean(), "{report}");
+}
+
 /// `__consumer_offsets` is replicated (min(3, brokers) replicas here): when the group's
 /// coordinator dies, the new leader of its offsets partition loads the group, and a
 /// consumer resumes where the group committed.

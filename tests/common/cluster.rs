@@ -43,6 +43,9 @@ pub struct TestCluster {
     pub data_links: std::collections::BTreeMap<i32, super::proxy::NodeProxy>,
     /// Node id → pid of its running process (the data proxies tell nodes apart by it).
     pids: super::proxy::NodePids,
+    /// With `start_on_small_disks`: the data dirs mounted as size-limited tmpfs (a disk the
+    /// test can fill), unmounted on drop.
+    mounts: Vec<PathBuf>,
     _tmp: tempfile::TempDir,
     /// One cluster at a time per test process: the timing bounds the tests check (fencing,
     /// failover) mean nothing with several clusters fighting for two cores.
@@ -76,7 +79,7 @@ impl TestCluster {
     /// `n` combined nodes with `extra` config lines (key=value) on every node.
     pub fn start(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
-        Self::start_inner(&roles, extra, false, false)
+        Self::start_inner(&roles, extra, false, false, None)
     }
 
     /// `n` combined nodes of a dynamic quorum (`controller.quorum.bootstrap.servers`
@@ -85,13 +88,13 @@ impl TestCluster {
     /// quorum) until added with `kfk metadata-quorum add-controller`.
     pub fn start_dynamic(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
-        Self::start_inner(&roles, extra, false, true)
+        Self::start_inner(&roles, extra, false, true, None)
     }
 
     /// One node per entry of `roles` (`process.roles` values): the controllers are the
     /// voters; broker-only nodes follow the metadata log.
     pub fn start_roles(roles: &[&str], extra: &[&str]) -> TestCluster {
-        Self::start_inner(roles, extra, false, false)
+        Self::start_inner(roles, extra, false, false, None)
     }
 
     /// As [`start`], but every node reaches every other node's controller listener through
@@ -100,7 +103,61 @@ impl TestCluster {
     /// (`cut_link`, `isolate`). Clients reach the PLAINTEXT listeners directly.
     pub fn start_with_links(n: usize, extra: &[&str]) -> TestCluster {
         let roles = vec!["broker,controller"; n];
-        Self::start_inner(&roles, extra, true, false)
+        Self::start_inner(&roles, extra, true, false, None)
+    }
+
+    /// As [`start`], each node's data dir a tmpfs of `megabytes` (root only: `mount`), so a
+    /// test can fail a node's disk by filling it ([`fill_disk`]). `None` after printing
+    /// `SKIPPED <test>: needs mount (root)` when mounting is not allowed, or a failure with
+    /// `KFK_REQUIRE_INTEROP=1`.
+    pub fn start_on_small_disks(
+        test: &str,
+        n: usize,
+        megabytes: u32,
+        extra: &[&str],
+    ) -> Option<TestCluster> {
+        let probe = tempfile::tempdir().expect("temp dir");
+        if !mount_tmpfs(probe.path(), 1) {
+            if std::env::var("KFK_REQUIRE_INTEROP").as_deref() == Ok("1") {
+                panic!("{test}: needs to mount a tmpfs (root), which failed (KFK_REQUIRE_INTEROP=1)");
+            }
+            println!("SKIPPED {test}: needs mount (root)");
+            return None;
+        }
+        unmount(probe.path());
+        let roles = vec!["broker,controller"; n];
+        Some(Self::start_inner(&roles, extra, false, false, Some(megabytes)))
+    }
+
+    /// Fills node `id`'s data dir (a tmpfs of [`start_on_small_disks`]) so that its next
+    /// writes fail with "no space left on device": a failing disk.
+    pub fn fill_disk(&self, id: i32) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.node(id).dir.join("filler")).expect("filler");
+        let chunk = vec![0u8; 1 << 16];
+        while f.write_all(&chunk).is_ok() {}
+        // The last partial page too.
+        while f.write_all(&chunk[..512]).is_ok() {}
+        let _ = f.flush();
+    }
+
+    /// Removes what [`fill_disk`] wrote.
+    pub fn free_disk(&self, id: i32) {
+        std::fs::remove_file(self.node(id).dir.join("filler")).expect("remove filler");
+    }
+
+    /// Whether node `id`'s process has exited by itself (then it is reaped: `start_node`
+    /// starts it again).
+    pub fn exited(&mut self, id: i32) -> bool {
+        let n = self.node_mut(id);
+        let gone = n
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+        if gone {
+            n.child = None;
+        }
+        gone
     }
 
     /// Cuts both directions between `a` and `b`.
@@ -132,7 +189,13 @@ impl TestCluster {
         }
     }
 
-    fn start_inner(roles: &[&str], extra: &[&str], proxied: bool, dynamic: bool) -> TestCluster {
+    fn start_inner(
+        roles: &[&str],
+        extra: &[&str],
+        proxied: bool,
+        dynamic: bool,
+        tmpfs_megabytes: Option<u32>,
+    ) -> TestCluster {
         let n = roles.len();
         let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -145,6 +208,7 @@ impl TestCluster {
         let metrics_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut links = std::collections::BTreeMap::new();
         let pids = super::proxy::NodePids::default();
+        let mut mounts = Vec::new();
         // With links: each broker's REPLICATION listener port and the proxy in front of it.
         let mut data_links = std::collections::BTreeMap::new();
         let mut replication_ports = std::collections::BTreeMap::new();
@@ -185,6 +249,11 @@ impl TestCluster {
                 })
                 .collect();
             let dir = tmp.path().join(format!("node-{id}"));
+            if let Some(mb) = tmpfs_megabytes {
+                std::fs::create_dir_all(&dir).expect("data dir");
+                assert!(mount_tmpfs(&dir, mb), "mount a tmpfs on {}", dir.display());
+                mounts.push(dir.clone());
+            }
             let mut lines = vec![
                 format!("node.id={id}"),
                 format!("process.roles={}", roles[i]),
@@ -267,6 +336,7 @@ impl TestCluster {
             links,
             data_links,
             pids,
+            mounts,
             _tmp: tmp,
             _one_at_a_time: guard,
         };
@@ -460,7 +530,24 @@ impl Drop for TestCluster {
                 let _ = c.wait();
             }
         }
+        for dir in &self.mounts {
+            unmount(dir);
+        }
     }
+}
+
+/// Mounts a tmpfs of `megabytes` on `dir`; false when not allowed.
+fn mount_tmpfs(dir: &std::path::Path, megabytes: u32) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn unmount(dir: &std::path::Path) {
+    let _ = Command::new("umount").arg(dir).status();
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes.
