@@ -4,50 +4,14 @@
 
 mod common;
 
-use common::{
-    apache_kafka, require_kafka_reference, require_tool, run_with_input, RawClient, TestBroker,
-};
+use common::{apache_kafka, java_interop, run_with_input, RawClient, TestBroker};
 use kfk::partitioner::java_partition;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Compiles Interop.java once per test binary: the classpath to run it with.
-fn interop(test: &str) -> Option<String> {
-    let script = require_kafka_reference(test)?;
-    require_tool(test, "javac")?;
-    static CLASSPATH: OnceLock<String> = OnceLock::new();
-    Some(
-        CLASSPATH
-            .get_or_init(|| {
-                let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-                let (libs, err, code) =
-                    run_with_input(&script, &["classpath"], b"", Duration::from_secs(600));
-                assert_eq!(code, 0, "kafka-reference.sh classpath: {err}");
-                let libs = String::from_utf8(libs).unwrap().trim().to_string();
-                let classes: PathBuf = root.join("target/interop-java/classes");
-                std::fs::create_dir_all(&classes).unwrap();
-                let out = Command::new("javac")
-                    .args(["-nowarn", "-d"])
-                    .arg(&classes)
-                    .args(["-cp", &libs])
-                    .arg(root.join("tests/interop/java/src/Interop.java"))
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "javac: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                format!("{}:{libs}", classes.display())
-            })
-            .clone(),
-    )
-}
 
 /// Runs one scenario to its end: its stdout lines.
 fn java(classpath: &str, args: &[&str]) -> Vec<String> {
@@ -93,7 +57,8 @@ fn kfk(args: &[&str]) -> String {
 
 #[test]
 fn java_producer_defaults_every_codec_headers_and_keyed_placement() {
-    let Some(cp) = interop("java_producer_defaults_every_codec_headers_and_keyed_placement") else {
+    let Some(cp) = java_interop("java_producer_defaults_every_codec_headers_and_keyed_placement")
+    else {
         return;
     };
     let broker = TestBroker::start();
@@ -160,7 +125,7 @@ fn java_producer_defaults_every_codec_headers_and_keyed_placement() {
 
 #[test]
 fn java_consumer_assign_seek_and_offsets_for_times() {
-    let Some(cp) = interop("java_consumer_assign_seek_and_offsets_for_times") else {
+    let Some(cp) = java_interop("java_consumer_assign_seek_and_offsets_for_times") else {
         return;
     };
     let broker = TestBroker::start();
@@ -187,7 +152,8 @@ fn java_consumer_assign_seek_and_offsets_for_times() {
 
 #[test]
 fn java_admin_client_topics_configs_records_offsets_and_groups() {
-    let Some(cp) = interop("java_admin_client_topics_configs_records_offsets_and_groups") else {
+    let Some(cp) = java_interop("java_admin_client_topics_configs_records_offsets_and_groups")
+    else {
         return;
     };
     let broker = TestBroker::start();
@@ -219,7 +185,8 @@ fn java_admin_client_topics_configs_records_offsets_and_groups() {
 
 #[test]
 fn java_transactions_and_the_new_consumer_protocol_fail_clearly() {
-    let Some(cp) = interop("java_transactions_and_the_new_consumer_protocol_fail_clearly") else {
+    let Some(cp) = java_interop("java_transactions_and_the_new_consumer_protocol_fail_clearly")
+    else {
         return;
     };
     let broker = TestBroker::start();
@@ -373,7 +340,7 @@ fn produce(bs: &str, topic: &str, from: usize, count: usize) {
 
 fn three_members_share_the_partitions_and_survive_a_kill(assignor: &str) {
     let test = format!("java_group_{assignor}");
-    let Some(cp) = interop(&test) else {
+    let Some(cp) = java_interop(&test) else {
         return;
     };
     let broker = TestBroker::start();
@@ -481,7 +448,7 @@ fn java_group_of_three_with_the_cooperative_sticky_assignor() {
 
 #[test]
 fn a_kafka_streams_word_count_runs_against_kfk() {
-    let Some(cp) = interop("a_kafka_streams_word_count_runs_against_kfk") else {
+    let Some(cp) = java_interop("a_kafka_streams_word_count_runs_against_kfk") else {
         return;
     };
     let broker = TestBroker::start();
@@ -528,7 +495,7 @@ fn a_kafka_streams_word_count_runs_against_kfk() {
 #[test]
 fn kfk_and_java_consumers_share_a_group_on_apache_kafka() {
     let test = "kfk_and_java_consumers_share_a_group_on_apache_kafka";
-    let Some(cp) = interop(test) else {
+    let Some(cp) = java_interop(test) else {
         return;
     };
     let Some(kafka) = apache_kafka(test) else {

@@ -327,6 +327,147 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
     );
 }
 
+/// Fault test 1 with the other clients: kcat (librdkafka's tool), kafka-python, the Java
+/// client and kfk's console producer, each an idempotent acks=all producer of its own values
+/// into one topic, while the leader of partition 0 is killed (kill -9) three times
+/// (`KFK_FAULT_ROUNDS` for more) and restarted. The Java client and kafka-python report each
+/// record's acknowledgement; kcat and kfk's producer acknowledge everything by exiting
+/// successfully. The checker finds nothing acknowledged lost, duplicated or inconsistent.
+#[test]
+fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk() {
+    use faults::{Ack, ExternalProducer};
+    use std::process::Command;
+    let test = "killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk";
+    let Some(kcat) = common::require_tool(test, "kcat") else {
+        return;
+    };
+    if !common::require_python_module(test, "kafka") {
+        return;
+    }
+    let Some(classpath) = common::java_interop(test) else {
+        return;
+    };
+    let mut c = TestCluster::start(3, FAST);
+    create(&c, "f1c", 3, 3, 2);
+    wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(10));
+    let bs = c.bootstrap_all();
+    let mut kcat_cmd = Command::new(kcat);
+    kcat_cmd.args(["-P", "-b", &bs, "-t", "f1c", "-K", ":"]);
+    for x in [
+        "acks=all",
+        "enable.idempotence=true",
+        "linger.ms=5",
+        "request.timeout.ms=5000",
+        "message.timeout.ms=120000",
+        "retry.backoff.ms=100",
+        "topic.metadata.refresh.interval.ms=1000",
+    ] {
+        kcat_cmd.args(["-X", x]);
+    }
+    let mut python = Command::new("python3");
+    python
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/kafka_python_failover.py"))
+        .args([&bs, "f1c"]);
+    let mut java = Command::new("java");
+    java.args([
+        "-cp",
+        &classpath,
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "Interop",
+        "failover-produce",
+        &bs,
+        "f1c",
+    ]);
+    let mut kfk_cmd = Command::new(env!("CARGO_BIN_EXE_kfk"));
+    kfk_cmd.args([
+        "console-producer",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "f1c",
+        "--property",
+        "parse.key=true",
+        "--property",
+        "key.separator=:",
+        "--request-required-acks",
+        "-1",
+        "--timeout",
+        "5",
+        "--request-timeout-ms",
+        "5000",
+        "--message-send-max-retries",
+        "2147483647",
+        "--metadata-expiry-ms",
+        "1000",
+        "--producer-property",
+        "enable.idempotence=true",
+        "--producer-property",
+        "delivery.timeout.ms=120000",
+    ]);
+    let every = Duration::from_millis(4);
+    let producers = vec![
+        ExternalProducer::start("kcat", kcat_cmd, "kcat", Some(":"), Ack::OnExit, every),
+        ExternalProducer::start("kafka-python", python, "py", None, Ack::PerRecord, every),
+        ExternalProducer::start("java", java, "java", None, Ack::PerRecord, every),
+        ExternalProducer::start("kfk", kfk_cmd, "kfk", Some(":"), Ack::OnExit, every),
+    ];
+    let per_record: Vec<&ExternalProducer> = producers
+        .iter()
+        .filter(|p| p.name == "java" || p.name == "kafka-python")
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(60), || per_record
+            .iter()
+            .all(|p| p.progress() > 100)),
+        "the clients did not start producing"
+    );
+    let session = Duration::from_millis(3000);
+    let mut pauses = Vec::new();
+    for round in 0..rounds(3) {
+        let leader = (1..=3)
+            .map(|ask| leader_of(&c, "f1c", 0, ask))
+            .find(|l| *l > 0)
+            .expect("partition 0 has a leader");
+        c.kill9(leader);
+        let killed = Instant::now();
+        let resumed = wait_until(session + Duration::from_secs(10), || {
+            per_record
+                .iter()
+                .all(|p| p.last_ack(0).is_some_and(|t| t > killed))
+        });
+        assert!(
+            resumed,
+            "round {round}: the Java client or kafka-python acknowledged nothing on partition 0 \
+             for {:?} after node {leader} was killed",
+            killed.elapsed()
+        );
+        pauses.push(killed.elapsed());
+        c.start_node(leader);
+        wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(30));
+    }
+    let histories: Vec<(String, faults::History)> = producers
+        .into_iter()
+        .map(|p| (p.name.clone(), p.stop(Duration::from_secs(150))))
+        .collect();
+    wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(30));
+    let read = faults::read_all(&c.bootstrap_all(), "f1c", 3);
+    println!("failover of the Java client and kafka-python (kill -9 to both acknowledging on partition 0 again): {pauses:?}");
+    for (name, history) in &histories {
+        let report = faults::check(history, &read);
+        println!("{name}: {report}");
+        assert!(report.is_clean(), "{name}: {report}");
+        assert!(
+            history.sent > 0 && report.acked == history.sent,
+            "{name}: {report}"
+        );
+        assert!(
+            history.failed.is_empty(),
+            "{name}: {:?}",
+            history.failed.iter().take(5).collect::<Vec<_>>()
+        );
+    }
+}
+
 /// Fault test 2: SIGTERM (a controlled shutdown) of a partition's leader: its leaderships
 /// move to in-sync replicas before it stops, so no error reaches the producer and the
 /// partition's acknowledgements pause less than 3 s.

@@ -119,14 +119,22 @@ impl TestCluster {
         let probe = tempfile::tempdir().expect("temp dir");
         if !mount_tmpfs(probe.path(), 1) {
             if std::env::var("KFK_REQUIRE_INTEROP").as_deref() == Ok("1") {
-                panic!("{test}: needs to mount a tmpfs (root), which failed (KFK_REQUIRE_INTEROP=1)");
+                panic!(
+                    "{test}: needs to mount a tmpfs (root), which failed (KFK_REQUIRE_INTEROP=1)"
+                );
             }
             println!("SKIPPED {test}: needs mount (root)");
             return None;
         }
         unmount(probe.path());
         let roles = vec!["broker,controller"; n];
-        Some(Self::start_inner(&roles, extra, false, false, Some(megabytes)))
+        Some(Self::start_inner(
+            &roles,
+            extra,
+            false,
+            false,
+            Some(megabytes),
+        ))
     }
 
     /// Fills node `id`'s data dir (a tmpfs of [`start_on_small_disks`]) so that its next

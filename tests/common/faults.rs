@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub struct History {
     /// value → (partition, offset, when acknowledged).
     pub acked: BTreeMap<String, (i32, i64, Instant)>,
+    /// Acknowledged by a client that tells no position per record (kcat, kfk's console
+    /// producer: every record, when it exits successfully).
+    pub acked_unplaced: BTreeSet<String>,
     /// value → error.
     pub failed: BTreeMap<String, String>,
     pub sent: usize,
@@ -302,7 +305,7 @@ impl std::fmt::Display for Report {
 pub fn check(history: &History, final_read: &BTreeMap<(i32, i64), String>) -> Report {
     let mut report = Report {
         sent: history.sent,
-        acked: history.acked.len(),
+        acked: history.acked.len() + history.acked_unplaced.len(),
         failed: history.failed.len(),
         read: final_read.len(),
         ..Default::default()
@@ -324,6 +327,11 @@ pub fn check(history: &History, final_read: &BTreeMap<(i32, i64), String>) -> Re
             None => report.lost.push(v.clone()),
         }
     }
+    for v in &history.acked_unplaced {
+        if !seen.contains_key(v.as_str()) {
+            report.lost.push(v.clone());
+        }
+    }
     let inconsistent: BTreeSet<(i32, i64)> = report.inconsistent.iter().copied().collect();
     for ((p, o), v) in &history.read_during {
         match final_read.get(&(*p, *o)) {
@@ -334,4 +342,190 @@ pub fn check(history: &History, final_read: &BTreeMap<(i32, i64), String>) -> Re
         }
     }
     report
+}
+
+/// A third-party producer as a workload: a process fed one unique value per line on stdin
+/// (about one every `every`), producing it with key = value. Clients that print
+/// `ACK value partition offset` / `FAIL value error` per record ([`Ack::PerRecord`]: the Java
+/// client, kafka-python) are recorded as they answer; for the others ([`Ack::OnExit`]: kcat,
+/// kfk's console producer) a successful exit acknowledges every line.
+pub struct ExternalProducer {
+    pub name: String,
+    child: std::process::Child,
+    history: Arc<Mutex<History>>,
+    stop: Arc<AtomicBool>,
+    feeder: Option<std::thread::JoinHandle<()>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    ack: Ack,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    PerRecord,
+    OnExit,
+}
+
+impl ExternalProducer {
+    /// Starts `cmd`, feeding it `<prefix>-<n>` lines (`<prefix>-<n><sep><prefix>-<n>` with
+    /// `key_separator`, for clients that parse a key from the line).
+    pub fn start(
+        name: &str,
+        mut cmd: std::process::Command,
+        prefix: &str,
+        key_separator: Option<&str>,
+        ack: Ack,
+        every: Duration,
+    ) -> ExternalProducer {
+        use std::io::{BufRead, Write};
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let history = Arc::new(Mutex::new(History::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut stdin = child.stdin.take().expect("stdin");
+        let feeder = {
+            let (stop, history, prefix) = (stop.clone(), history.clone(), prefix.to_string());
+            let sep = key_separator.map(str::to_string);
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let value = format!("{prefix}-{n}");
+                    let line = match &sep {
+                        Some(sep) => format!("{value}{sep}{value}\n"),
+                        None => format!("{value}\n"),
+                    };
+                    let at = Instant::now();
+                    if stdin.write_all(line.as_bytes()).is_err() || stdin.flush().is_err() {
+                        break;
+                    }
+                    let mut h = history.lock().unwrap();
+                    h.sent += 1;
+                    h.sent_at.insert(value, at);
+                    drop(h);
+                    n += 1;
+                    std::thread::sleep(every);
+                }
+                // Dropping stdin ends the client's input: it flushes and exits.
+            })
+        };
+        let stdout = child.stdout.take().expect("stdout");
+        let reader = {
+            let history = history.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    let f: Vec<&str> = line.splitn(4, ' ').collect();
+                    let mut h = history.lock().unwrap();
+                    match f.as_slice() {
+                        ["ACK", v, p, o] => {
+                            if let (Ok(p), Ok(o)) = (p.parse(), o.parse()) {
+                                h.acked.insert(v.to_string(), (p, o, Instant::now()));
+                            }
+                        }
+                        ["FAIL", v, rest @ ..] => {
+                            h.failed.insert(v.to_string(), rest.join(" "));
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        };
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        {
+            let (pipe, sink) = (child.stderr.take().expect("stderr"), stderr.clone());
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        ExternalProducer {
+            name: name.to_string(),
+            child,
+            history,
+            stop,
+            feeder: Some(feeder),
+            reader: Some(reader),
+            stderr,
+            ack,
+        }
+    }
+
+    /// Acknowledgements so far (per-record clients) or lines sent (the others).
+    pub fn progress(&self) -> usize {
+        let h = self.history.lock().unwrap();
+        match self.ack {
+            Ack::PerRecord => h.acked.len(),
+            Ack::OnExit => h.sent,
+        }
+    }
+
+    /// The latest acknowledgement of `partition` (per-record clients).
+    pub fn last_ack(&self, partition: i32) -> Option<Instant> {
+        self.history
+            .lock()
+            .unwrap()
+            .acked
+            .values()
+            .filter(|a| a.0 == partition)
+            .map(|a| a.2)
+            .max()
+    }
+
+    /// Ends the input and waits (up to `timeout`) for the client to deliver what it holds
+    /// and exit: the history. Panics when the client fails or does not exit.
+    pub fn stop(mut self, timeout: Duration) -> History {
+        self.stop.store(true, Ordering::Release);
+        if let Some(f) = self.feeder.take() {
+            let _ = f.join();
+        }
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "{} did not exit within {timeout:?} after its input ended:\n{}",
+                    self.name,
+                    self.stderr_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        assert!(
+            status.success(),
+            "{} failed ({status}):\n{}",
+            self.name,
+            self.stderr_tail()
+        );
+        let mut h = self.history.lock().unwrap().clone();
+        if self.ack == Ack::OnExit {
+            h.acked_unplaced = h.sent_at.keys().cloned().collect();
+        }
+        h
+    }
+
+    fn stderr_tail(&self) -> String {
+        let e = self.stderr.lock().unwrap();
+        e[e.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for ExternalProducer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -298,6 +298,40 @@ pub fn require_kafka_reference(test: &str) -> Option<PathBuf> {
     Some(root.join("scripts/kafka-reference.sh"))
 }
 
+/// Compiles `tests/interop/java/src/Interop.java` (the Java client's scenarios) once per
+/// test binary: the classpath to run it with, or `None` after `SKIPPED`.
+pub fn java_interop(test: &str) -> Option<String> {
+    let script = require_kafka_reference(test)?;
+    require_tool(test, "javac")?;
+    static CLASSPATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Some(
+        CLASSPATH
+            .get_or_init(|| {
+                let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+                let (libs, err, code) =
+                    run_with_input(&script, &["classpath"], b"", Duration::from_secs(600));
+                assert_eq!(code, 0, "kafka-reference.sh classpath: {err}");
+                let libs = String::from_utf8(libs).unwrap().trim().to_string();
+                let classes: PathBuf = root.join("target/interop-java/classes");
+                std::fs::create_dir_all(&classes).unwrap();
+                let out = Command::new("javac")
+                    .args(["-nowarn", "-d"])
+                    .arg(&classes)
+                    .args(["-cp", &libs])
+                    .arg(root.join("tests/interop/java/src/Interop.java"))
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "javac: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                format!("{}:{libs}", classes.display())
+            })
+            .clone(),
+    )
+}
+
 /// Runs one of Kafka's own tools from the reference jars by its script name
 /// (`kafka-consumer-groups`, ...): (stdout, stderr, exit code).
 pub fn kafka_tool(script: &Path, tool: &str, args: &[&str]) -> (String, String, i32) {

@@ -32,7 +32,45 @@ public class Interop {
             case "transactions" -> transactions(bootstrap);
             case "consumer-protocol" -> consumerProtocol(bootstrap, args[2]);
             case "streams" -> streams(bootstrap, args[2], args[3]);
+            case "failover-produce" -> failoverProduce(bootstrap, args[2]);
             default -> throw new IllegalArgumentException(args[0]);
+        }
+    }
+
+    // Produces each line of stdin (key = value = the line) with an idempotent acks=all
+    // producer, printing "ACK value partition offset" or "FAIL value error" per record as its
+    // callback runs; at the end of stdin flushes and exits. Driven by the fault tests.
+    static void failoverProduce(String bootstrap, String topic) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("acks", "all");
+        p.put("enable.idempotence", "true");
+        p.put("linger.ms", "5");
+        p.put("request.timeout.ms", "5000");
+        p.put("delivery.timeout.ms", "120000");
+        p.put("retry.backoff.ms", "100");
+        p.put("retry.backoff.max.ms", "500");
+        p.put("metadata.max.age.ms", "1000");
+        p.put("key.serializer", StringSerializer.class.getName());
+        p.put("value.serializer", StringSerializer.class.getName());
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p);
+             java.io.BufferedReader in = new java.io.BufferedReader(
+                 new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                final String v = line;
+                producer.send(new ProducerRecord<>(topic, v, v), (md, e) -> {
+                    synchronized (System.out) {
+                        if (e == null) {
+                            System.out.println("ACK " + v + " " + md.partition() + " " + md.offset());
+                        } else {
+                            System.out.println("FAIL " + v + " " + e);
+                        }
+                        System.out.flush();
+                    }
+                });
+            }
+            producer.flush();
         }
     }
 
