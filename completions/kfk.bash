@@ -55,6 +55,9 @@ _kfk() {
             kfk,producer-perf-test)
                 cmd="kfk__subcmd__producer__subcmd__perf__subcmd__test"
                 ;;
+            kfk,reassign-partitions)
+                cmd="kfk__subcmd__reassign__subcmd__partitions"
+                ;;
             kfk,storage)
                 cmd="kfk__subcmd__storage"
                 ;;
@@ -89,7 +92,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum leader-election dev completions man"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum leader-election reassign-partitions dev completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +711,52 @@ _kfk() {
                     return 0
                     ;;
                 --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__reassign__subcmd__partitions)
+            opts="-h -V --bootstrap-server --command-config --generate --execute --verify --cancel --list --reassignment-json-file --topics-to-move-json-file --broker-list --disable-rack-aware --throttle --replica-alter-log-dirs-throttle --additional --preserve-throttles --timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reassignment-json-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topics-to-move-json-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --throttle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replica-alter-log-dirs-throttle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

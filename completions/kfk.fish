@@ -38,6 +38,7 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "dump-log" -d 'Print the bat
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "storage" -d 'Format storage for a cluster node and make cluster ids (kafka-storage)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "metadata-quorum" -d 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "leader-election" -d 'Elect preferred or unclean partition leaders (kafka-leader-election)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "reassign-partitions" -d 'Move partitions between brokers: generate, execute, verify, cancel, list (kafka-reassign-partitions)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dev" -d 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
@@ -227,6 +228,24 @@ complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l path-to-json
 complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -l all-topic-partitions -d 'Elect leaders for every partition'
 complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand leader-election" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l bootstrap-server -d 'The broker(s) to connect to (host:port[,host:port...])' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l command-config -d 'Client properties file' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l reassignment-json-file -d '{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2,3]}]}' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l topics-to-move-json-file -d '{"version":1,"topics":[{"topic":"t"}]} (with --generate)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l broker-list -d 'The broker ids to place the topics on, "1,2,3" (with --generate)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l throttle -d 'Replication throttle in B/s on the brokers moving data (with --execute); -1: none' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l replica-alter-log-dirs-throttle -d 'Throttle of moves between log dirs of one broker: not supported by kfk (-1: none)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l timeout -d 'Milliseconds to wait for log dir moves to start (accepted for compatibility)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l generate -d 'Propose a placement of the topics of --topics-to-move-json-file on --broker-list (printed; nothing changes)'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l execute -d 'Start the reassignment of --reassignment-json-file'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l verify -d 'Report the progress of --reassignment-json-file; clears the throttles once complete'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l cancel -d 'Cancel the reassignments of --reassignment-json-file still running'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l list -d 'List the reassignments in progress'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l disable-rack-aware -d 'Place replicas without regard to racks (with --generate)'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l additional -d 'Execute although other reassignments are running (or change their throttle)'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l preserve-throttles -d 'Leave the throttles in place (with --verify or --cancel)'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'

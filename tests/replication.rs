@@ -1272,3 +1272,277 @@ fn a_throttled_follower_copies_no_faster_than_the_rate() {
         "the follower did not catch up once the throttle was removed"
     );
 }
+
+/// `kfk reassign-partitions` as Kafka's tool, side by side with Kafka's own
+/// `kafka-reassign-partitions` on a 4-broker cluster: --generate proposes a placement on the
+/// listed brokers (the current assignment printed byte for byte as Kafka's tool prints it);
+/// --execute with --throttle moves a partition to other brokers and sets Kafka's throttle
+/// configs; --verify reports progress as Kafka's tool does and clears the throttles once
+/// complete; Kafka's tool executes a plan kfk's verifies, and the other way round; bad
+/// input is refused naming the flag.
+#[test]
+fn kfk_reassign_partitions_moves_partitions_as_kafkas_tool() {
+    let test = "kfk_reassign_partitions_moves_partitions_as_kafkas_tool";
+    let c = TestCluster::start_roles(
+        &[
+            "broker,controller",
+            "broker,controller",
+            "broker,controller",
+            "broker",
+        ],
+        FAST,
+    );
+    let bs = c.bootstrap(1);
+    let (_, err, code) = kfk(
+        &[
+            "topics",
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            "rp",
+            "--replica-assignment",
+            "1:2,2:3",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let input: String = (0..300).map(|i| format!("r{i}\n")).collect();
+    let (_, err, code) = kfk(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "rp",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let topics = dir.path().join("topics.json");
+    std::fs::write(&topics, r#"{"version":1,"topics":[{"topic":"rp"}]}"#).unwrap();
+    let topics = topics.to_str().unwrap().to_string();
+    let reassign = |args: &[&str]| {
+        let mut all = vec!["reassign-partitions", "--bootstrap-server", &bs];
+        all.extend_from_slice(args);
+        kfk(&all, b"")
+    };
+
+    // --generate: the current assignment, then a proposal on brokers 2,3,4.
+    let (out, err, code) = reassign(&[
+        "--topics-to-move-json-file",
+        &topics,
+        "--broker-list",
+        "2,3,4",
+        "--generate",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let current = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":["any","any"]},{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}"#;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["Current partition replica assignment", current, ""],
+        "{out}"
+    );
+    assert_eq!(
+        lines[3], "Proposed partition reassignment configuration",
+        "{out}"
+    );
+    let proposed: serde_json::Value = serde_json::from_str(lines[4]).unwrap();
+    let parts = proposed["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{out}");
+    for p in parts {
+        let replicas: Vec<i64> = p["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_i64().unwrap())
+            .collect();
+        assert_eq!(replicas.len(), 2, "{out}");
+        assert!(
+            replicas.iter().all(|r| (2..=4).contains(r)) && replicas[0] != replicas[1],
+            "{out}"
+        );
+    }
+
+    // --execute with a throttle: partition 0 moves from 1,2 to 3,4.
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[3,4],"log_dirs":["any","any"]}]}"#,
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap().to_string();
+    let (out, err, code) = reassign(&[
+        "--reassignment-json-file",
+        &plan,
+        "--execute",
+        "--throttle",
+        "50000000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let rollback = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":["any","any"]}]}"#;
+    assert_eq!(
+        out,
+        format!(
+            "Current partition replica assignment\n\n{rollback}\n\nSave this to use as the \
+             --reassignment-json-file option during rollback\nWarning: You must run --verify \
+             periodically, until the reassignment completes, to ensure the throttle is \
+             removed.\nThe inter-broker throttle limit was set to 50000000 B/s\nSuccessfully \
+             started partition reassignment for rp-0\n"
+        )
+    );
+    let (topic_configs, _, _) = kfk(
+        &[
+            "configs",
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "rp",
+        ],
+        b"",
+    );
+    assert!(
+        topic_configs.contains("leader.replication.throttled.replicas=0:1,0:2")
+            && topic_configs.contains("follower.replication.throttled.replicas=0:3,0:4"),
+        "{topic_configs}"
+    );
+    // --verify until complete: then the throttles are cleared.
+    let mut last = String::new();
+    let done = wait_until(Duration::from_secs(30), || {
+        let (out, err, code) = reassign(&["--reassignment-json-file", &plan, "--verify"]);
+        assert_eq!(code, 0, "{err}");
+        last = out;
+        last.contains("is completed.")
+    });
+    assert!(done, "{last}");
+    assert_eq!(
+        last,
+        "Status of partition reassignment:\nReassignment of partition rp-0 is completed.\n\n\
+         Clearing broker-level throttles on brokers 1,2,3,4\nClearing topic-level throttles on topic rp\n"
+    );
+    let (topic_configs, _, _) = kfk(
+        &[
+            "configs",
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "rp",
+        ],
+        b"",
+    );
+    assert!(!topic_configs.contains("throttled"), "{topic_configs}");
+    assert_eq!(
+        partitions_seen_by(&c, 1, "rp")[0].1,
+        vec![3, 4],
+        "partition 0 did not move"
+    );
+    let (out, _, code) = reassign(&["--list"]);
+    assert_eq!(
+        (out.as_str(), code),
+        ("No partition reassignments found.\n", 0)
+    );
+
+    // Refusals: an unknown broker, a bad file, two actions.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[3,9]}]}"#,
+    )
+    .unwrap();
+    let (_, err, code) = reassign(&[
+        "--reassignment-json-file",
+        bad.to_str().unwrap(),
+        "--execute",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Unknown broker id 9"), "{err}");
+    std::fs::write(&bad, "{not json").unwrap();
+    let (_, err, code) = reassign(&[
+        "--reassignment-json-file",
+        bad.to_str().unwrap(),
+        "--execute",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--reassignment-json-file"), "{err}");
+    let (_, err, code) = reassign(&["--list", "--verify", "--reassignment-json-file", &plan]);
+    assert_eq!(code, 2, "{err}");
+
+    // Kafka's own tool against the same cluster: its --generate prints the same current
+    // assignment; it executes the rollback plan, and kfk's --verify and Kafka's agree.
+    let Some(script) = common::require_kafka_reference(test) else {
+        return;
+    };
+    let (theirs, err, code) = common::kafka_tool(
+        &script,
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--topics-to-move-json-file",
+            &topics,
+            "--broker-list",
+            "1,2,3",
+            "--generate",
+        ],
+    );
+    assert_eq!(code, 0, "{theirs}{err}");
+    let moved = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[3,4],"log_dirs":["any","any"]},{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}"#;
+    assert_eq!(
+        theirs.lines().take(3).collect::<Vec<_>>(),
+        ["Current partition replica assignment", moved, ""],
+        "{theirs}"
+    );
+    let back = dir.path().join("back.json");
+    std::fs::write(&back, rollback).unwrap();
+    let back = back.to_str().unwrap().to_string();
+    let (theirs, err, code) = common::kafka_tool(
+        &script,
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--reassignment-json-file",
+            &back,
+            "--execute",
+        ],
+    );
+    assert_eq!(code, 0, "{theirs}{err}");
+    assert!(
+        theirs.contains("Successfully started partition reassignment for rp-0"),
+        "{theirs}"
+    );
+    let done = wait_until(Duration::from_secs(30), || {
+        let (out, _, _) = reassign(&[
+            "--reassignment-json-file",
+            &back,
+            "--verify",
+            "--preserve-throttles",
+        ]);
+        out.contains("is completed.")
+    });
+    assert!(done);
+    let (ours, err, code) = reassign(&["--reassignment-json-file", &back, "--verify"]);
+    assert_eq!(code, 0, "{err}");
+    let (theirs, err, code) = common::kafka_tool(
+        &script,
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--reassignment-json-file",
+            &back,
+            "--verify",
+        ],
+    );
+    assert_eq!(code, 0, "{theirs}{err}");
+    assert_eq!(ours, theirs);
+    assert_eq!(partitions_seen_by(&c, 1, "rp")[0].1, vec![1, 2]);
+}

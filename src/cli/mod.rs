@@ -18,6 +18,7 @@ pub mod generate;
 pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
+pub mod reassign_partitions;
 pub mod storage;
 pub mod topics;
 
@@ -64,6 +65,9 @@ pub enum Command {
     MetadataQuorum(metadata_quorum::MetadataQuorumArgs),
     /// Elect preferred or unclean partition leaders (kafka-leader-election).
     LeaderElection(leader_election::LeaderElectionArgs),
+    /// Move partitions between brokers: generate, execute, verify, cancel, list
+    /// (kafka-reassign-partitions).
+    ReassignPartitions(reassign_partitions::ReassignPartitionsArgs),
     /// Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`).
     Dev(dev::DevArgs),
     /// Print a shell completion script for kfk.
@@ -86,6 +90,8 @@ const DROP_IN_NAMES: &[(&str, &str)] = &[
     ("kafka-dump-log", "dump-log"),
     ("kafka-storage", "storage"),
     ("kafka-metadata-quorum", "metadata-quorum"),
+    ("kafka-leader-election", "leader-election"),
+    ("kafka-reassign-partitions", "reassign-partitions"),
 ];
 
 /// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
@@ -136,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Storage(args) => storage::run(&args),
         Command::MetadataQuorum(args) => metadata_quorum::run(&args),
         Command::LeaderElection(args) => leader_election::run(&args),
+        Command::ReassignPartitions(args) => reassign_partitions::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
@@ -207,6 +214,7 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::Storage(_) => "storage",
         Command::MetadataQuorum(_) => "metadata-quorum",
         Command::LeaderElection(_) => "leader-election",
+        Command::ReassignPartitions(_) => "reassign-partitions",
         Command::Dev(_) => "dev",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",

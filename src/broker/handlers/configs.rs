@@ -8,10 +8,13 @@ use crate::broker::Broker;
 use crate::log::config::{validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS};
 use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
 
-/// Dynamic broker configs of replication throttles (bytes/s).
+/// Dynamic broker configs of replication throttles (bytes/s). The log-dir move throttle is
+/// accepted (Kafka's reassignment tool clears it) though kfk moves no replica between a
+/// broker's log dirs.
 const THROTTLE_RATES: &[&str] = &[
     "leader.replication.throttled.rate",
     "follower.replication.throttled.rate",
+    "replica.alter.log.dirs.io.max.bytes.per.second",
 ];
 use crate::protocol::messages::alter_configs_request::AlterConfigsRequest;
 use crate::protocol::messages::alter_configs_response::{
