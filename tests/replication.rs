@@ -330,9 +330,11 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
 /// Fault test 1 with the other clients: kcat (librdkafka's tool), kafka-python, the Java
 /// client and kfk's console producer, each an idempotent acks=all producer of its own values
 /// into one topic, while the leader of partition 0 is killed (kill -9) three times
-/// (`KFK_FAULT_ROUNDS` for more) and restarted. The Java client and kafka-python report each
-/// record's acknowledgement; kcat and kfk's producer acknowledge everything by exiting
-/// successfully. The checker finds nothing acknowledged lost, duplicated or inconsistent.
+/// (`KFK_FAULT_ROUNDS` for more) and restarted; Kafka's verifiable producer (reference jars)
+/// runs alongside as a second workload. The Java client, kafka-python and the verifiable
+/// producer report each record's acknowledgement; kcat and kfk's producer acknowledge
+/// everything by exiting successfully. The checker finds nothing acknowledged lost,
+/// duplicated or inconsistent.
 #[test]
 fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk() {
     use faults::{Ack, ExternalProducer};
@@ -345,6 +347,9 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         return;
     }
     let Some(classpath) = common::java_interop(test) else {
+        return;
+    };
+    let Some(reference) = common::require_kafka_reference(test) else {
         return;
     };
     let mut c = TestCluster::start(3, FAST);
@@ -404,8 +409,43 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         "--producer-property",
         "delivery.timeout.ms=120000",
     ]);
+    let dir = tempfile::tempdir().unwrap();
+    let verifiable_config = dir.path().join("verifiable.properties");
+    std::fs::write(
+        &verifiable_config,
+        "enable.idempotence=true\nretries=2147483647\nlinger.ms=5\nrequest.timeout.ms=5000\n\
+         delivery.timeout.ms=120000\nretry.backoff.ms=100\nretry.backoff.max.ms=500\n\
+         metadata.max.age.ms=1000\n",
+    )
+    .unwrap();
+    let verifiable_config = verifiable_config.to_str().unwrap().to_string();
+    let mut verifiable = Command::new(&reference);
+    verifiable.args([
+        "tool",
+        "kafka-verifiable-producer",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "f1c",
+        "--throughput",
+        "250",
+        "--acks",
+        "-1",
+        "--value-prefix",
+        "7",
+        "--producer.config",
+        &verifiable_config,
+    ]);
     let every = Duration::from_millis(4);
     let producers = vec![
+        ExternalProducer::start(
+            "kafka-verifiable-producer",
+            verifiable,
+            "",
+            None,
+            Ack::Verifiable,
+            every,
+        ),
         ExternalProducer::start("kcat", kcat_cmd, "kcat", Some(":"), Ack::OnExit, every),
         ExternalProducer::start("kafka-python", python, "py", None, Ack::PerRecord, every),
         ExternalProducer::start("java", java, "java", None, Ack::PerRecord, every),
@@ -413,13 +453,23 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
     ];
     let per_record: Vec<&ExternalProducer> = producers
         .iter()
-        .filter(|p| p.name == "java" || p.name == "kafka-python")
+        .filter(|p| p.name != "kcat" && p.name != "kfk")
         .collect();
     assert!(
         wait_until(Duration::from_secs(60), || per_record
             .iter()
             .all(|p| p.progress() > 100)),
-        "the clients did not start producing"
+        "the clients did not start producing: {}",
+        per_record
+            .iter()
+            .map(|p| format!(
+                "{} acknowledged {}: {}",
+                p.name,
+                p.progress(),
+                p.stderr_tail()
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     let session = Duration::from_millis(3000);
     let mut pauses = Vec::new();
@@ -437,7 +487,7 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         });
         assert!(
             resumed,
-            "round {round}: the Java client or kafka-python acknowledged nothing on partition 0 \
+            "round {round}: a per-record client acknowledged nothing on partition 0 \
              for {:?} after node {leader} was killed",
             killed.elapsed()
         );
@@ -451,7 +501,7 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         .collect();
     wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap_all(), "f1c", 3);
-    println!("failover of the Java client and kafka-python (kill -9 to both acknowledging on partition 0 again): {pauses:?}");
+    println!("failover of the Java client, kafka-python and Kafka's verifiable producer (kill -9 to all acknowledging on partition 0 again): {pauses:?}");
     for (name, history) in &histories {
         let report = faults::check(history, &read);
         println!("{name}: {report}");

@@ -364,6 +364,10 @@ pub struct ExternalProducer {
 pub enum Ack {
     PerRecord,
     OnExit,
+    /// Kafka's `kafka-verifiable-producer`: makes its own values and prints a JSON line per
+    /// record (`producer_send_success` with partition and offset, or `producer_send_error`);
+    /// runs until SIGTERM, when it flushes and exits.
+    Verifiable,
 }
 
 impl ExternalProducer {
@@ -388,7 +392,7 @@ impl ExternalProducer {
         let history = Arc::new(Mutex::new(History::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut stdin = child.stdin.take().expect("stdin");
-        let feeder = {
+        let feeder = (ack != Ack::Verifiable).then(|| {
             let (stop, history, prefix) = (stop.clone(), history.clone(), prefix.to_string());
             let sep = key_separator.map(str::to_string);
             std::thread::spawn(move || {
@@ -412,7 +416,7 @@ impl ExternalProducer {
                 }
                 // Dropping stdin ends the client's input: it flushes and exits.
             })
-        };
+        });
         let stdout = child.stdout.take().expect("stdout");
         let reader = {
             let history = history.clone();
@@ -421,8 +425,12 @@ impl ExternalProducer {
                     .lines()
                     .map_while(Result::ok)
                 {
-                    let f: Vec<&str> = line.splitn(4, ' ').collect();
                     let mut h = history.lock().unwrap();
+                    if line.starts_with('{') {
+                        record_verifiable(&mut h, &line);
+                        continue;
+                    }
+                    let f: Vec<&str> = line.splitn(4, ' ').collect();
                     match f.as_slice() {
                         ["ACK", v, p, o] => {
                             if let (Ok(p), Ok(o)) = (p.parse(), o.parse()) {
@@ -451,7 +459,7 @@ impl ExternalProducer {
             child,
             history,
             stop,
-            feeder: Some(feeder),
+            feeder,
             reader: Some(reader),
             stderr,
             ack,
@@ -462,7 +470,7 @@ impl ExternalProducer {
     pub fn progress(&self) -> usize {
         let h = self.history.lock().unwrap();
         match self.ack {
-            Ack::PerRecord => h.acked.len(),
+            Ack::PerRecord | Ack::Verifiable => h.acked.len(),
             Ack::OnExit => h.sent,
         }
     }
@@ -483,8 +491,14 @@ impl ExternalProducer {
     /// and exit: the history. Panics when the client fails or does not exit.
     pub fn stop(mut self, timeout: Duration) -> History {
         self.stop.store(true, Ordering::Release);
-        if let Some(f) = self.feeder.take() {
-            let _ = f.join();
+        match self.feeder.take() {
+            Some(f) => {
+                let _ = f.join();
+            }
+            // SAFETY: signalling our own child process.
+            None => unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGTERM);
+            },
         }
         let deadline = Instant::now() + timeout;
         let status = loop {
@@ -504,8 +518,10 @@ impl ExternalProducer {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
+        // The JVM exits 143 after SIGTERM (its shutdown hook flushed the producer).
+        let stopped = self.ack == Ack::Verifiable && status.code() == Some(143);
         assert!(
-            status.success(),
+            status.success() || stopped,
             "{} failed ({status}):\n{}",
             self.name,
             self.stderr_tail()
@@ -514,10 +530,13 @@ impl ExternalProducer {
         if self.ack == Ack::OnExit {
             h.acked_unplaced = h.sent_at.keys().cloned().collect();
         }
+        if self.ack == Ack::Verifiable {
+            h.sent = h.acked.len() + h.failed.len();
+        }
         h
     }
 
-    fn stderr_tail(&self) -> String {
+    pub fn stderr_tail(&self) -> String {
         let e = self.stderr.lock().unwrap();
         e[e.len().saturating_sub(20)..].join("\n")
     }
@@ -527,5 +546,26 @@ impl Drop for ExternalProducer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One JSON line of `kafka-verifiable-producer` into `h`.
+fn record_verifiable(h: &mut History, line: &str) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return;
+    };
+    let value = v["value"].as_str().unwrap_or_default().to_string();
+    match v["name"].as_str() {
+        Some("producer_send_success") => {
+            let (p, o) = (v["partition"].as_i64(), v["offset"].as_i64());
+            if let (Some(p), Some(o)) = (p, o) {
+                h.acked.insert(value, (p as i32, o, Instant::now()));
+            }
+        }
+        Some("producer_send_error") => {
+            h.failed
+                .insert(value, v["message"].as_str().unwrap_or_default().to_string());
+        }
+        _ => {}
     }
 }
