@@ -29,7 +29,7 @@ cpu() { local t=0 p; for p in "${pids[@]}"; do t=$(echo "$t + $(awk -v t="$tick"
 record() { echo "$3" >>"$work/$1.$2"; } # metric kind value
 
 start_cluster() { # kind dir -> sets pids, bs
-  local dir=$1/$2 i ports=() cports=() voters="" cluster
+  local dir=$2 i ports=() cports=() voters="" cluster
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   for i in 1 2 3; do ports+=("$(free_port)"); cports+=("$(free_port)"); done

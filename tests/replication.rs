@@ -333,8 +333,10 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
 /// (`KFK_FAULT_ROUNDS` for more) and restarted; Kafka's verifiable producer (reference jars)
 /// runs alongside as a second workload. The Java client, kafka-python and the verifiable
 /// producer report each record's acknowledgement; kcat and kfk's producer acknowledge
-/// everything by exiting successfully. The checker finds nothing acknowledged lost,
-/// duplicated or inconsistent.
+/// everything by exiting successfully. Kafka's verifiable consumer reads the topic in a
+/// group throughout (its coordinator moves with the kills). The checker finds nothing
+/// acknowledged lost, duplicated or inconsistent, and the verifiable consumer read every
+/// offset with its final value and nothing that later vanished.
 #[test]
 fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk() {
     use faults::{Ack, ExternalProducer};
@@ -436,6 +438,32 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         "--producer.config",
         &verifiable_config,
     ]);
+    let consumer_config = dir.path().join("consumer.properties");
+    std::fs::write(
+        &consumer_config,
+        "request.timeout.ms=5000\nmetadata.max.age.ms=1000\nretry.backoff.ms=100\n\
+         retry.backoff.max.ms=500\nheartbeat.interval.ms=500\n",
+    )
+    .unwrap();
+    let mut verifiable_consumer = Command::new(&reference);
+    verifiable_consumer.args([
+        "tool",
+        "kafka-verifiable-consumer",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "f1c",
+        "--group-id",
+        "f1c-verifiable",
+        "--reset-policy",
+        "earliest",
+        "--session-timeout",
+        "6000",
+        "--verbose",
+        "--consumer.config",
+        consumer_config.to_str().unwrap(),
+    ]);
+    let verifiable_consumer = faults::VerifiableConsumer::start(verifiable_consumer);
     let every = Duration::from_millis(4);
     let producers = vec![
         ExternalProducer::start(
@@ -458,8 +486,10 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
     assert!(
         wait_until(Duration::from_secs(60), || per_record
             .iter()
-            .all(|p| p.progress() > 100)),
-        "the clients did not start producing: {}",
+            .all(|p| p.progress() > 100)
+            && verifiable_consumer.read() > 100),
+        "the clients did not start producing (the verifiable consumer read {}): {}",
+        verifiable_consumer.read(),
         per_record
             .iter()
             .map(|p| format!(
@@ -485,13 +515,20 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
                 .iter()
                 .all(|p| p.last_ack(0).is_some_and(|t| t > killed))
         });
+        let each: Vec<String> = per_record
+            .iter()
+            .map(|p| match p.first_ack_after(0, killed) {
+                Some(t) => format!("{} {:.2}s", p.name, (t - killed).as_secs_f64()),
+                None => format!("{} -", p.name),
+            })
+            .collect();
         assert!(
             resumed,
             "round {round}: a per-record client acknowledged nothing on partition 0 \
-             for {:?} after node {leader} was killed",
+             for {:?} after node {leader} was killed: {each:?}",
             killed.elapsed()
         );
-        pauses.push(killed.elapsed());
+        pauses.push(each.join(", "));
         c.start_node(leader);
         wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(30));
     }
@@ -501,7 +538,7 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         .collect();
     wait_healed(&c, "f1c", 3, &[1, 2, 3], Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap_all(), "f1c", 3);
-    println!("failover of the Java client, kafka-python and Kafka's verifiable producer (kill -9 to all acknowledging on partition 0 again): {pauses:?}");
+    println!("failover of the Java client, kafka-python and Kafka's verifiable producer (kill -9 to each one's first acknowledgement on partition 0): {pauses:?}");
     for (name, history) in &histories {
         let report = faults::check(history, &read);
         println!("{name}: {report}");
@@ -516,6 +553,9 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
             history.failed.iter().take(5).collect::<Vec<_>>()
         );
     }
+    let consumed = verifiable_consumer.finish(&read, Duration::from_secs(60));
+    println!("{consumed}");
+    assert!(consumed.is_clean(), "{consumed}\n{}", consumed.stderr);
 }
 
 /// Fault test 2: SIGTERM (a controlled shutdown) of a partition's leader: its leaderships

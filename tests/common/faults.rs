@@ -487,6 +487,18 @@ impl ExternalProducer {
             .max()
     }
 
+    /// The first acknowledgement of `partition` after `t` (per-record clients).
+    pub fn first_ack_after(&self, partition: i32, t: Instant) -> Option<Instant> {
+        self.history
+            .lock()
+            .unwrap()
+            .acked
+            .values()
+            .filter(|a| a.0 == partition && a.2 > t)
+            .map(|a| a.2)
+            .min()
+    }
+
     /// Ends the input and waits (up to `timeout`) for the client to deliver what it holds
     /// and exit: the history. Panics when the client fails or does not exit.
     pub fn stop(mut self, timeout: Duration) -> History {
@@ -567,5 +579,196 @@ fn record_verifiable(h: &mut History, line: &str) {
                 .insert(value, v["message"].as_str().unwrap_or_default().to_string());
         }
         _ => {}
+    }
+}
+
+/// Kafka's `kafka-verifiable-consumer` (reference jars) as a group member reading a topic
+/// from the start while the faults happen (`--verbose`: a `record_data` JSON line per
+/// record). What it read is judged like the harness's own concurrent consumer: every offset
+/// it read must hold the same value in the final read, and it must have read all of it.
+pub struct VerifiableConsumer {
+    child: std::process::Child,
+    read: Arc<Mutex<VerifiableRead>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// What the verifiable consumer reported.
+#[derive(Debug, Default)]
+pub struct VerifiableRead {
+    /// (partition, offset) → value, first read.
+    pub records: BTreeMap<(i32, i64), String>,
+    /// Offsets read again with another value.
+    pub conflicts: Vec<(i32, i64)>,
+    /// Records delivered again (a rebalance or a coordinator move re-reads from the last
+    /// commit: at-least-once, allowed).
+    pub redelivered: usize,
+    pub commits_ok: usize,
+    pub commits_failed: usize,
+    pub rebalances: usize,
+}
+
+impl VerifiableConsumer {
+    pub fn start(mut cmd: std::process::Command) -> VerifiableConsumer {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start kafka-verifiable-consumer: {e}"));
+        let read = Arc::new(Mutex::new(VerifiableRead::default()));
+        let (stdout, sink) = (child.stdout.take().expect("stdout"), read.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let mut r = sink.lock().unwrap();
+                match v["name"].as_str() {
+                    Some("record_data") => {
+                        let (Some(p), Some(o)) = (v["partition"].as_i64(), v["offset"].as_i64())
+                        else {
+                            continue;
+                        };
+                        let value = v["value"].as_str().unwrap_or_default().to_string();
+                        let at = (p as i32, o);
+                        match r.records.get(&at) {
+                            None => {
+                                r.records.insert(at, value);
+                            }
+                            Some(old) if *old == value => r.redelivered += 1,
+                            Some(_) => r.conflicts.push(at),
+                        }
+                    }
+                    Some("offsets_committed") => {
+                        if v["success"].as_bool() == Some(true) {
+                            r.commits_ok += 1;
+                        } else {
+                            r.commits_failed += 1;
+                        }
+                    }
+                    Some("partitions_assigned") => r.rebalances += 1,
+                    _ => {}
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (pipe, sink) = (child.stderr.take().expect("stderr"), stderr.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        VerifiableConsumer {
+            child,
+            read,
+            stderr,
+        }
+    }
+
+    /// Records read so far.
+    pub fn read(&self) -> usize {
+        self.read.lock().unwrap().records.len()
+    }
+
+    /// Waits up to `timeout` until it has read every offset of `final_read`, then stops it
+    /// (SIGTERM: it commits and leaves the group) and judges what it read against
+    /// `final_read`.
+    pub fn finish(
+        mut self,
+        final_read: &BTreeMap<(i32, i64), String>,
+        timeout: Duration,
+    ) -> VerifiableReport {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let r = self.read.lock().unwrap();
+            if final_read.keys().all(|k| r.records.contains_key(k)) {
+                break;
+            }
+            drop(r);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let r = self.read.lock().unwrap();
+        let as_history = History {
+            read_during: r.records.clone(),
+            ..Default::default()
+        };
+        let judged = check(&as_history, final_read);
+        VerifiableReport {
+            read: r.records.len(),
+            missed: final_read
+                .keys()
+                .filter(|k| !r.records.contains_key(k))
+                .count(),
+            inconsistent: judged.inconsistent.len() + r.conflicts.len(),
+            vanished: judged.vanished.len(),
+            redelivered: r.redelivered,
+            commits_ok: r.commits_ok,
+            commits_failed: r.commits_failed,
+            rebalances: r.rebalances,
+            stderr: {
+                let e = self.stderr.lock().unwrap();
+                e[e.len().saturating_sub(20)..].join("\n")
+            },
+        }
+    }
+}
+
+impl Drop for VerifiableConsumer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The verifiable consumer's verdict.
+#[derive(Debug)]
+pub struct VerifiableReport {
+    pub read: usize,
+    /// Offsets of the final read it never read.
+    pub missed: usize,
+    /// Offsets it read with a value other than the final one (or two values).
+    pub inconsistent: usize,
+    /// Offsets it read that are gone from the final read.
+    pub vanished: usize,
+    pub redelivered: usize,
+    pub commits_ok: usize,
+    pub commits_failed: usize,
+    pub rebalances: usize,
+    pub stderr: String,
+}
+
+impl VerifiableReport {
+    pub fn is_clean(&self) -> bool {
+        self.missed == 0 && self.inconsistent == 0 && self.vanished == 0
+    }
+}
+
+impl std::fmt::Display for VerifiableReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kafka-verifiable-consumer: read {} offsets ({} redelivered after rebalances, {} assignments, commits {} ok / {} failed); missed {}, inconsistent {}, vanished {}",
+            self.read,
+            self.redelivered,
+            self.rebalances,
+            self.commits_ok,
+            self.commits_failed,
+            self.missed,
+            self.inconsistent,
+            self.vanished
+        )
     }
 }
