@@ -7,13 +7,17 @@
 # brokers' CPU seconds (user+system, /proc) per GB of payload, and kfk's own RF 1 acks=1 on the
 # same cluster. Prints medians as a Markdown table.
 #
+# Each cluster first takes an unrecorded warm-up (WARM_UP records of 512 B, acks=all, RF 3) so
+# the JVM brokers are measured after their JIT compilation, as a long-running Kafka is.
+#
 # Usage: scripts/bench-replication.sh [runs]   Env: SMALL (100 B records, default 1000000),
-# LARGE (1 KiB records, default 200000).
+# LARGE (1 KiB records, default 200000), WARM_UP (default 300000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 small=${SMALL:-1000000}
 large=${LARGE:-200000}
+export WARM_UP=${WARM_UP:-300000}
 ref=scripts/kafka-reference.sh
 work=target/bench-replication
 rm -rf "$work" && mkdir -p "$work"
@@ -102,9 +106,17 @@ produce() { # kind label topic rf count size acks
   record "$2-cpu" "$1" "$(echo "($c1-$c0)/($5*$6/1000000000)" | bc -l)"
 }
 
+warm_up() { # unrecorded: lets the brokers' JVMs compile their hot paths before measuring
+  $ref tool kafka-topics --bootstrap-server "$bs" --create --topic warm-up --partitions 3 \
+    --replication-factor 3 --config min.insync.replicas=2 >/dev/null
+  $ref tool kafka-producer-perf-test --topic warm-up --num-records "$WARM_UP" --record-size 512 \
+    --throughput -1 --producer-props "bootstrap.servers=$bs" acks=all linger.ms=5 >/dev/null 2>&1
+}
+
 for round in $(seq "$runs"); do
   for kind in kfk kafka; do
     start_cluster "$kind" "$work/$kind-$round"
+    warm_up
     produce "$kind" rf3-100 rf3-small 3 "$small" 100 all
     produce "$kind" rf3-1024 rf3-large 3 "$large" 1024 all
     if [ "$kind" = kfk ]; then

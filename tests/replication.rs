@@ -568,34 +568,40 @@ fn a_controlled_shutdown_of_a_leader_moves_its_partitions_without_errors() {
     wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
     let workload = faults::Workload::start(&c.bootstrap_all(), "f2", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
-    // Every follower in sync, so every leadership can move.
-    wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
-    let leader = leader_of(&c, "f2", 0, 1);
-    assert!(leader > 0);
-    let before = Instant::now();
-    c.stop(leader);
-    let stopped = before.elapsed();
-    std::thread::sleep(Duration::from_secs(3));
-    let after = Instant::now();
-    c.start_node(leader);
-    wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(30));
+    let mut windows = Vec::new();
+    for _ in 0..rounds(1) {
+        // Every follower in sync, so every leadership can move.
+        wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(10));
+        let leader = leader_of(&c, "f2", 0, 1);
+        assert!(leader > 0);
+        let before = Instant::now();
+        c.stop(leader);
+        let stopped = before.elapsed();
+        std::thread::sleep(Duration::from_secs(3));
+        let after = Instant::now();
+        c.start_node(leader);
+        wait_healed(&c, "f2", 3, &[1, 2, 3], Duration::from_secs(30));
+        windows.push((leader, stopped, before, after));
+    }
     let history = workload.stop();
-    let gap = faults::Workload::longest_gap(&history, 0, before, after);
-    let p99 = faults::Workload::latency_quantile(&history, before, after, 0.99);
-    let p50 = faults::Workload::latency_quantile(&history, before, after, 0.5);
     let read = faults::read_all(&c.bootstrap_all(), "f2", 3);
     let report = faults::check(&history, &read);
     println!("{report}");
-    println!(
-        "controlled shutdown of node {leader} took {stopped:?}; longest pause of partition 0: {gap:?}; produce latency around it p50 {p50:?}, p99 {p99:?}"
-    );
+    for (leader, stopped, before, after) in &windows {
+        let gap = faults::Workload::longest_gap(&history, 0, *before, *after);
+        let p99 = faults::Workload::latency_quantile(&history, *before, *after, 0.99);
+        let p50 = faults::Workload::latency_quantile(&history, *before, *after, 0.5);
+        println!(
+            "controlled shutdown of node {leader} took {stopped:?}; longest pause of partition 0: {gap:?}; produce latency around it p50 {p50:?}, p99 {p99:?}"
+        );
+        assert!(gap < Duration::from_secs(3), "partition 0 paused {gap:?}");
+    }
     assert!(report.is_clean(), "{report}");
     assert!(
         history.failed.is_empty(),
         "{:?}",
         history.failed.iter().take(5).collect::<Vec<_>>()
     );
-    assert!(gap < Duration::from_secs(3), "partition 0 paused {gap:?}");
 }
 
 /// Fault test 3: SIGSTOP a partition's leader for twice the session timeout, then SIGCONT:
@@ -608,30 +614,32 @@ fn a_paused_leader_is_replaced_and_rejoins_without_acknowledging_anything_lost()
     wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(10));
     let workload = faults::Workload::start(&c.bootstrap_all(), "f3", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
-    let leader = leader_of(&c, "f3", 0, 1);
-    assert!(leader > 0);
-    c.signal(leader, libc::SIGSTOP);
-    let paused = Instant::now();
-    let other = if leader == 1 { 2 } else { 1 };
-    // Fenced after the session timeout (3 s; a new controller first gives every broker a
-    // full session), then replaced by an in-sync replica.
-    let replaced = wait_until(Duration::from_secs(6), || {
-        let l = leader_of(&c, "f3", 0, other);
-        l > 0 && l != leader
-    });
-    assert!(
-        replaced,
-        "partition 0 is still not led by another broker after {:?}: {:?}",
-        paused.elapsed(),
-        partitions_seen_by(&c, other, "f3")
-    );
-    std::thread::sleep(Duration::from_secs(6).saturating_sub(paused.elapsed()));
-    assert!(
-        workload.last_ack(0).is_some_and(|t| t > paused),
-        "no acknowledgement from the new leader"
-    );
-    c.signal(leader, libc::SIGCONT);
-    wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
+    for _ in 0..rounds(1) {
+        let leader = leader_of(&c, "f3", 0, 1);
+        assert!(leader > 0);
+        c.signal(leader, libc::SIGSTOP);
+        let paused = Instant::now();
+        let other = if leader == 1 { 2 } else { 1 };
+        // Fenced after the session timeout (3 s; a new controller first gives every broker a
+        // full session), then replaced by an in-sync replica.
+        let replaced = wait_until(Duration::from_secs(6), || {
+            let l = leader_of(&c, "f3", 0, other);
+            l > 0 && l != leader
+        });
+        assert!(
+            replaced,
+            "partition 0 is still not led by another broker after {:?}: {:?}",
+            paused.elapsed(),
+            partitions_seen_by(&c, other, "f3")
+        );
+        std::thread::sleep(Duration::from_secs(6).saturating_sub(paused.elapsed()));
+        assert!(
+            workload.last_ack(0).is_some_and(|t| t > paused),
+            "no acknowledgement from the new leader"
+        );
+        c.signal(leader, libc::SIGCONT);
+        wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
+    }
     let history = workload.stop();
     wait_healed(&c, "f3", 3, &[1, 2, 3], Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap_all(), "f3", 3);
@@ -657,54 +665,89 @@ fn a_leader_cut_off_from_its_peers_acknowledges_nothing_the_majority_lacks() {
     wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(10));
     let workload = faults::Workload::start(&c.bootstrap_all(), "f4", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
-    let leader = leader_of(&c, "f4", 0, 1);
-    assert!(leader > 0);
-    let majority: Vec<i32> = (1..=3).filter(|i| *i != leader).collect();
-    c.isolate(leader);
-    let cut = Instant::now();
-    let replaced = wait_until(Duration::from_secs(15), || {
-        let l = leader_of(&c, "f4", 0, majority[0]);
-        majority.contains(&l)
-    });
-    if !replaced {
-        dump_logs(&c);
+    let mut probes = Vec::new();
+    for round in 0..rounds(1) {
+        let leader = leader_of(&c, "f4", 0, 1);
+        assert!(leader > 0);
+        let truncations = c.log_count(leader, "truncating a diverged replica");
+        let majority: Vec<i32> = (1..=3).filter(|i| *i != leader).collect();
+        c.isolate(leader);
+        let cut = Instant::now();
+        // Besides the workload's requests in flight at the cut (which its followers may
+        // already have fetched), one acks=all write sent straight to the cut-off leader: it
+        // must be refused or time out, and if appended, be truncated once healed.
+        let probe_value = format!("probe-{round}");
+        let probe = {
+            let (addr, value) = (c.bootstrap(leader), probe_value.clone());
+            std::thread::spawn(move || {
+                common::RawClient::connect(&addr).produce_within(
+                    "f4",
+                    0,
+                    common::batch_of(&[&value], None),
+                    4000,
+                )
+            })
+        };
+        let replaced = wait_until(Duration::from_secs(15), || {
+            let l = leader_of(&c, "f4", 0, majority[0]);
+            majority.contains(&l)
+        });
+        if !replaced {
+            dump_logs(&c);
+        }
+        assert!(
+            replaced,
+            "the majority did not elect another leader of partition 0 within {:?}: {:?}",
+            cut.elapsed(),
+            partitions_seen_by(&c, majority[0], "f4")
+        );
+        let elected = cut.elapsed();
+        // The new leader acknowledges while the old one is still cut off.
+        assert!(
+            wait_until(Duration::from_secs(15), || workload
+                .last_ack(0)
+                .is_some_and(|t| t > cut + elected)),
+            "no acknowledgement from the majority's leader of partition 0"
+        );
+        // The cut-off node still believes it leads partition 0 (nothing told it otherwise).
+        let isolated_view = leader_of(&c, "f4", 0, leader);
+        let (probe_error, _) = probe.join().expect("probe");
+        // REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS_AFTER_APPEND: appended, never acknowledged;
+        // NOT_ENOUGH_REPLICAS / NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH: refused.
+        assert!(
+            [7, 20, 19, 6, 74].contains(&probe_error),
+            "the cut-off leader answered an acks=all write with error {probe_error}"
+        );
+        let probe_appended = [7, 20].contains(&probe_error);
+        probes.push(probe_value);
+        c.heal_all();
+        let healed = Instant::now();
+        wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(30));
+        let truncated = c.log_count(leader, "truncating a diverged replica") > truncations;
+        println!(
+            "fault test 4: node {leader} cut off; the majority elected a leader after {elected:?} \
+         (the cut-off node meanwhile named {isolated_view} as leader); healed and back in \
+         the ISR after {:?}; a write sent to it meanwhile got error {probe_error}; the old \
+         leader truncated its unreplicated tail: {truncated}",
+            healed.elapsed(),
+        );
+        if !truncated {
+            dump_logs(&c);
+        }
+        // It took a write while cut off (the probe) that nobody else has.
+        assert!(
+            truncated || !probe_appended,
+            "the cut-off leader appended the probe (error {probe_error}) but truncated nothing"
+        );
     }
-    assert!(
-        replaced,
-        "the majority did not elect another leader of partition 0 within {:?}: {:?}",
-        cut.elapsed(),
-        partitions_seen_by(&c, majority[0], "f4")
-    );
-    let elected = cut.elapsed();
-    // The new leader acknowledges while the old one is still cut off.
-    assert!(
-        wait_until(Duration::from_secs(15), || workload
-            .last_ack(0)
-            .is_some_and(|t| t > cut + elected)),
-        "no acknowledgement from the majority's leader of partition 0"
-    );
-    // The cut-off node still believes it leads partition 0 (nothing told it otherwise).
-    let isolated_view = leader_of(&c, "f4", 0, leader);
-    c.heal_all();
-    let healed = Instant::now();
-    wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(30));
     let history = workload.stop();
     wait_healed(&c, "f4", 3, &[1, 2, 3], Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap_all(), "f4", 3);
+    let kept: Vec<_> = read.values().filter(|v| probes.contains(v)).collect();
+    assert!(kept.is_empty(), "unacknowledged probes survived: {kept:?}");
     let report = faults::check(&history, &read);
-    let truncated = c.log_contains(leader, "truncating a diverged replica");
-    println!(
-        "fault test 4: node {leader} cut off; the majority elected a leader after {elected:?} \
-         (the cut-off node meanwhile named {isolated_view} as leader); healed and back in \
-         the ISR after {:?}; the old leader truncated its unreplicated tail: {truncated}; \
-         {} records reported failed",
-        healed.elapsed(),
-        history.failed.len()
-    );
-    println!("{report}");
+    println!("{} records reported failed; {report}", history.failed.len());
     assert!(report.is_clean(), "{report}");
-    // It took writes while cut off (the producer's requests in flight) that nobody else has.
-    assert!(truncated, "the cut-off leader had nothing to truncate");
 }
 
 /// Fault test 5, with a separate controller (so the quorum survives): kill -9 both
@@ -724,80 +767,82 @@ fn losing_every_replica_acknowledges_nothing_and_elects_only_from_the_isr() {
         3,
     );
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
-    let leader = leader_of(&c, "f5", 0, 2);
-    assert!(leader > 0);
-    let followers: Vec<i32> = brokers.iter().copied().filter(|b| *b != leader).collect();
-    for f in &followers {
-        c.kill9(*f);
+    for _ in 0..rounds(1) {
+        let leader = leader_of(&c, "f5", 0, 2);
+        assert!(leader > 0);
+        let followers: Vec<i32> = brokers.iter().copied().filter(|b| *b != leader).collect();
+        for f in &followers {
+            c.kill9(*f);
+        }
+        // The followers leave the ISR (fenced after the session timeout): acks=all stops.
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                let ps = partitions_seen_by(&c, leader, "f5");
+                ps.len() == 3 && ps.iter().all(|p| p.2 == [leader])
+            }),
+            "{:?}",
+            partitions_seen_by(&c, leader, "f5")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let acked_below_min_isr = workload.acked();
+        // Operators see it: the leader's gauge and kfk topics --under-min-isr-partitions.
+        assert!(
+            c.scrape(leader)
+                .contains("kafka_server_replicamanager_under_min_isr_partition_count 3"),
+            "{}",
+            c.scrape(leader)
+        );
+        let (out, err, code) = kfk(
+            &[
+                "topics",
+                "--bootstrap-server",
+                &c.bootstrap(leader),
+                "--describe",
+                "--under-min-isr-partitions",
+            ],
+            b"",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().count(), 3, "{out}");
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(
+            workload.acked(),
+            acked_below_min_isr,
+            "records were acknowledged while the ISR was below min.insync.replicas"
+        );
+        c.kill9(leader);
+        // The followers come back; they are not in the ISR, so nobody leads.
+        for f in &followers {
+            c.start_node(*f);
+        }
+        let unled = |c: &TestCluster| {
+            let ps = partitions_seen_by(c, followers[0], "f5");
+            ps.len() == 3 && ps.iter().all(|p| p.0 == -1 && p.2 == [leader])
+        };
+        assert!(
+            wait_until(Duration::from_secs(15), || unled(&c)),
+            "{:?}",
+            partitions_seen_by(&c, followers[0], "f5")
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        if !unled(&c) {
+            dump_logs(&c);
+        }
+        assert!(
+            unled(&c),
+            "a replica outside the ISR was elected: {:?}",
+            partitions_seen_by(&c, followers[0], "f5")
+        );
+        assert_eq!(workload.acked(), acked_below_min_isr);
+        // The last in-sync replica returns: it leads, the others catch up and rejoin.
+        c.start_node(leader);
+        wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(30));
+        assert!(
+            wait_until(Duration::from_secs(30), || workload.acked()
+                > acked_below_min_isr + 100),
+            "acknowledgements did not resume"
+        );
     }
-    // The followers leave the ISR (fenced after the session timeout): acks=all stops.
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            let ps = partitions_seen_by(&c, leader, "f5");
-            ps.len() == 3 && ps.iter().all(|p| p.2 == [leader])
-        }),
-        "{:?}",
-        partitions_seen_by(&c, leader, "f5")
-    );
-    std::thread::sleep(Duration::from_millis(500));
-    let acked_below_min_isr = workload.acked();
-    // Operators see it: the leader's gauge and kfk topics --under-min-isr-partitions.
-    assert!(
-        c.scrape(leader)
-            .contains("kafka_server_replicamanager_under_min_isr_partition_count 3"),
-        "{}",
-        c.scrape(leader)
-    );
-    let (out, err, code) = kfk(
-        &[
-            "topics",
-            "--bootstrap-server",
-            &c.bootstrap(leader),
-            "--describe",
-            "--under-min-isr-partitions",
-        ],
-        b"",
-    );
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), 3, "{out}");
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        workload.acked(),
-        acked_below_min_isr,
-        "records were acknowledged while the ISR was below min.insync.replicas"
-    );
-    c.kill9(leader);
-    // The followers come back; they are not in the ISR, so nobody leads.
-    for f in &followers {
-        c.start_node(*f);
-    }
-    let unled = |c: &TestCluster| {
-        let ps = partitions_seen_by(c, followers[0], "f5");
-        ps.len() == 3 && ps.iter().all(|p| p.0 == -1 && p.2 == [leader])
-    };
-    assert!(
-        wait_until(Duration::from_secs(15), || unled(&c)),
-        "{:?}",
-        partitions_seen_by(&c, followers[0], "f5")
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    if !unled(&c) {
-        dump_logs(&c);
-    }
-    assert!(
-        unled(&c),
-        "a replica outside the ISR was elected: {:?}",
-        partitions_seen_by(&c, followers[0], "f5")
-    );
-    assert_eq!(workload.acked(), acked_below_min_isr);
-    // The last in-sync replica returns: it leads, the others catch up and rejoin.
-    c.start_node(leader);
-    wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(30));
-    assert!(
-        wait_until(Duration::from_secs(30), || workload.acked()
-            > acked_below_min_isr + 100),
-        "acknowledgements did not resume"
-    );
     let history = workload.stop();
     wait_healed(&c, "f5", 3, &brokers, Duration::from_secs(30));
     let read = faults::read_all(&c.bootstrap(2), "f5", 3);
@@ -873,45 +918,48 @@ fn a_failing_disk_halts_the_broker_which_catches_up_once_repaired() {
     wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(10));
     let workload = faults::Workload::start(&c.bootstrap_all(), "f6", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
-    let leader = leader_of(&c, "f6", 0, 1);
-    assert!(leader > 0);
-    let follower = (1..=3).find(|i| *i != leader).unwrap();
-    for (what, node) in [("follower", follower), ("leader", leader)] {
-        let other = (1..=3).find(|i| *i != node).unwrap();
-        let failed = Instant::now();
-        c.fill_disk(node);
-        let halted = wait_until(Duration::from_secs(20), || c.exited(node));
-        if !halted {
-            dump_logs(&c);
-        }
-        assert!(halted, "the {what} (node {node}) still runs on a full disk");
-        let halted_after = failed.elapsed();
-        assert!(
-            c.log_contains(node, "halting the broker"),
-            "the {what} stopped without halting"
-        );
-        let moved = wait_until(Duration::from_secs(15), || {
-            let l = leader_of(&c, "f6", 0, other);
-            l > 0 && l != node
-        });
-        assert!(moved, "{:?}", partitions_seen_by(&c, other, "f6"));
-        let since = Instant::now();
-        assert!(
-            wait_until(Duration::from_secs(15), || workload
-                .last_ack(0)
-                .is_some_and(|t| t > since)),
-            "no acknowledgement on partition 0 with the {what} down"
-        );
-        c.free_disk(node);
-        c.start_node(node);
-        let restarted = Instant::now();
-        wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(30));
-        println!(
-            "fault test 6: the {what}'s disk (node {node}) filled: halted after \
+    for _ in 0..rounds(1) {
+        let leader = leader_of(&c, "f6", 0, 1);
+        assert!(leader > 0);
+        let follower = (1..=3).find(|i| *i != leader).unwrap();
+        for (what, node) in [("follower", follower), ("leader", leader)] {
+            let other = (1..=3).find(|i| *i != node).unwrap();
+            let halts = c.log_count(node, "halting the broker");
+            let failed = Instant::now();
+            c.fill_disk(node);
+            let halted = wait_until(Duration::from_secs(20), || c.exited(node));
+            if !halted {
+                dump_logs(&c);
+            }
+            assert!(halted, "the {what} (node {node}) still runs on a full disk");
+            let halted_after = failed.elapsed();
+            assert!(
+                c.log_count(node, "halting the broker") > halts,
+                "the {what} stopped without halting"
+            );
+            let moved = wait_until(Duration::from_secs(15), || {
+                let l = leader_of(&c, "f6", 0, other);
+                l > 0 && l != node
+            });
+            assert!(moved, "{:?}", partitions_seen_by(&c, other, "f6"));
+            let since = Instant::now();
+            assert!(
+                wait_until(Duration::from_secs(15), || workload
+                    .last_ack(0)
+                    .is_some_and(|t| t > since)),
+                "no acknowledgement on partition 0 with the {what} down"
+            );
+            c.free_disk(node);
+            c.start_node(node);
+            let restarted = Instant::now();
+            wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(30));
+            println!(
+                "fault test 6: the {what}'s disk (node {node}) filled: halted after \
              {halted_after:?}; freed and restarted, back in the ISR with an identical log \
              after {:?}",
-            restarted.elapsed()
-        );
+                restarted.elapsed()
+            );
+        }
     }
     let history = workload.stop();
     wait_healed(&c, "f6", 3, &[1, 2, 3], Duration::from_secs(30));

@@ -449,6 +449,17 @@ impl TestCluster {
             .any(|l| l.contains(text))
     }
 
+    /// How many lines of node `id`'s log contain `text`.
+    pub fn log_count(&self, id: i32, text: &str) -> usize {
+        self.node(id)
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+
     /// Metadata (all topics) from node `id`, or `None` when it does not answer.
     pub fn metadata(&self, id: i32) -> Option<MetadataResponse> {
         let addr = self.bootstrap(id);

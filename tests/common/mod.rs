@@ -470,10 +470,22 @@ impl RawClient {
 
     /// Produces one batch (acks=-1) and returns (error code, base offset).
     pub fn produce(&mut self, topic: &str, partition: i32, batch: bytes::Bytes) -> (i16, i64) {
+        self.produce_within(topic, partition, batch, 10_000)
+    }
+
+    /// Produces one batch (acks=-1) answered within `timeout_ms` (the request's timeout);
+    /// returns (error code, base offset).
+    pub fn produce_within(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        batch: bytes::Bytes,
+        timeout_ms: i32,
+    ) -> (i16, i64) {
         use kfk::protocol::messages::produce_request::*;
         let body = kfk::protocol::RequestBody::Produce(ProduceRequest {
             acks: -1,
-            timeout_ms: 10_000,
+            timeout_ms,
             topic_data: vec![TopicProduceData {
                 name: topic.into(),
                 partition_data: vec![PartitionProduceData {
