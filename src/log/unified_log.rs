@@ -1053,9 +1053,16 @@ impl Log {
     }
 
     /// Removes every batch from `offset` on (a follower diverged from its leader); the log
-    /// continues from there.
+    /// continues from there. At or past the log end only the leader-epoch cache can lose
+    /// entries, as in Kafka: an epoch this replica started as leader without appending
+    /// anything before another leader took over conflicts with the new leader's epochs.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
         if offset >= self.log_end_offset {
+            let before = self.leader_epochs.entries().len();
+            self.leader_epochs.truncate_from_end(self.log_end_offset);
+            if self.leader_epochs.entries().len() != before {
+                self.save_leader_epochs()?;
+            }
             return Ok(());
         }
         self.delete_segments_from(offset)?;

@@ -208,6 +208,7 @@ impl Partition {
         now_ms: i64,
     ) {
         let mut s = self.set();
+        tracing::debug!(topic = %self.topic, partition = self.index, leader, leader_epoch, partition_epoch, ?isr, was = ?s.role, "applying the partition's metadata");
         let first = s.local < 0;
         s.local = local;
         let new_epoch = leader_epoch != self.leader_epoch() || first;
@@ -338,6 +339,9 @@ impl Partition {
                 f.last_caught_up_ms = now_ms;
             }
             let hw = self.high_watermark();
+            if !s.isr.contains(&replica) {
+                tracing::debug!(topic = %self.topic, partition = self.index, replica, fetch_offset, high_watermark = hw, epoch_start, pending = ?s.pending_isr, "an out-of-sync follower fetched");
+            }
             if s.pending_isr.is_none()
                 && !s.isr.contains(&replica)
                 && fetch_offset >= hw

@@ -388,8 +388,13 @@ impl ReplicaManager {
         let leo = partition.log_end_offset();
         if target < leo {
             tracing::info!(%topic, partition = index, from = leo, to = target, epoch, "truncating a diverged replica");
-            partition.truncate_to(target)?;
+        } else {
+            // Nothing to cut from the log; an epoch this replica began as leader without
+            // writing in it leaves the epoch cache (else the leader answers the same
+            // divergence forever).
+            tracing::debug!(%topic, partition = index, at = leo, epoch, "a diverging epoch at the log end: truncating the epoch cache only");
         }
+        partition.truncate_to(target)?;
         Ok(())
     }
 
@@ -708,6 +713,44 @@ mod tests {
                 [Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)]
             );
         });
+    }
+
+    /// A replica led epoch 2 without appending in it (a restart applied the stale image),
+    /// then followed a leader whose log has no epoch 2. The leader answers the divergence
+    /// (epoch 1 ends at the log end); the follower has nothing to cut but drops epoch 2
+    /// from its cache, as Kafka does, so its next fetch is an ordinary one instead of the
+    /// same divergence again forever.
+    #[test]
+    fn a_diverging_epoch_at_the_log_end_truncates_the_epoch_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let replicas = manager(dir.path(), &["a"]);
+        let lead = |epoch: i32, leader: i32| {
+            replicas.apply_partition_metadata("a", 0, 1, leader, epoch, epoch, &[1, 2], &[1, 2], 0)
+        };
+        lead(1, 1);
+        replicas
+            .append_records("a", 0, &one_record(b"x"), -1, 1)
+            .unwrap();
+        lead(2, 1);
+        lead(3, 2);
+        let position = || replicas.follower_fetch_states()[&2][0].clone();
+        assert_eq!(
+            (position().log_end_offset, position().last_fetched_epoch),
+            (1, 2)
+        );
+        replicas.truncate_diverged("a", 0, 1, 1, 0).unwrap();
+        assert_eq!(
+            (position().log_end_offset, position().last_fetched_epoch),
+            (1, 1)
+        );
+        // The cache on disk agrees (a restart does not bring epoch 2 back).
+        drop(replicas);
+        let reopened = manager(dir.path(), &["a"]);
+        reopened.apply_partition_metadata("a", 0, 1, 2, 3, 3, &[1, 2], &[1, 2], 0);
+        assert_eq!(
+            reopened.follower_fetch_states()[&2][0].last_fetched_epoch,
+            1
+        );
     }
 
     #[test]
