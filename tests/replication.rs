@@ -300,8 +300,6 @@ fn leader_of(c: &TestCluster, topic: &str, partition: i32, ask: i32) -> i32 {
         .map_or(-1, |p| p.0)
 }
 
-/// How many rounds a fault test runs: `KFK_FAULT_ROUNDS` (the soak mode: e.g. 20 or 100),
-/// else `default`.
 /// Ends a fault test: stops the workload, waits until the ISR of `topic` (3 partitions) is
 /// whole again on `brokers` and their logs are identical, reads everything back, prints the
 /// checker's report and asserts it clean; with `none_failed`, also that the producer gave
@@ -334,6 +332,8 @@ fn judge(
     (history, read)
 }
 
+/// How many rounds a fault test runs: `KFK_FAULT_ROUNDS` (the soak mode: e.g. 20 or 100),
+/// else `default`.
 fn rounds(default: usize) -> usize {
     std::env::var("KFK_FAULT_ROUNDS")
         .ok()

@@ -1057,29 +1057,26 @@ impl Log {
     /// entries, as in Kafka: an epoch this replica started as leader without appending
     /// anything before another leader took over conflicts with the new leader's epochs.
     pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
-        if offset >= self.log_end_offset {
-            let before = self.leader_epochs.entries().len();
-            self.leader_epochs.truncate_from_end(self.log_end_offset);
-            if self.leader_epochs.entries().len() != before {
-                self.save_leader_epochs()?;
+        if offset < self.log_end_offset {
+            self.delete_segments_from(offset)?;
+            if self.segments.is_empty() {
+                self.start_segment_at(offset)?;
+                self.log_start_offset = self.log_start_offset.min(offset);
+            } else {
+                let limits = self.limits();
+                self.active_segment()?.truncate_to(offset, limits)?;
             }
-            return Ok(());
+            let active = self.active_segment()?;
+            active.preallocate_indexes()?;
+            self.log_end_offset = active.next_offset();
+            self.recovery_point = self.recovery_point.min(self.log_end_offset);
+            self.producers.truncate_to(self.log_end_offset);
         }
-        self.delete_segments_from(offset)?;
-        if self.segments.is_empty() {
-            self.start_segment_at(offset)?;
-            self.log_start_offset = self.log_start_offset.min(offset);
-        } else {
-            let limits = self.limits();
-            self.active_segment()?.truncate_to(offset, limits)?;
-        }
-        let active = self.active_segment()?;
-        active.preallocate_indexes()?;
-        self.log_end_offset = active.next_offset();
-        self.recovery_point = self.recovery_point.min(self.log_end_offset);
+        let epochs = self.leader_epochs.entries().len();
         self.leader_epochs.truncate_from_end(self.log_end_offset);
-        self.save_leader_epochs()?;
-        self.producers.truncate_to(self.log_end_offset);
+        if self.leader_epochs.entries().len() != epochs {
+            self.save_leader_epochs()?;
+        }
         Ok(())
     }
 

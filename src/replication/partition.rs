@@ -339,11 +339,12 @@ impl Partition {
                 f.last_caught_up_ms = now_ms;
             }
             let hw = self.high_watermark();
-            if !s.isr.contains(&replica) {
+            let in_isr = s.isr.contains(&replica);
+            if !in_isr {
                 tracing::debug!(topic = %self.topic, partition = self.index, replica, fetch_offset, high_watermark = hw, epoch_start, pending = ?s.pending_isr, "an out-of-sync follower fetched");
             }
             if s.pending_isr.is_none()
-                && !s.isr.contains(&replica)
+                && !in_isr
                 && fetch_offset >= hw
                 && fetch_offset >= epoch_start
             {
