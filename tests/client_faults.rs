@@ -208,3 +208,136 @@ fn an_idempotent_producer_keeps_order_and_writes_once_when_connections_drop() {
         cuts.load(Ordering::Relaxed)
     );
 }
+
+/// A TCP proxy to `target` that, on its first connection, drops the client's
+/// `cut_at`-th request (1-based) and closes that connection without an answer; later
+/// connections pass untouched until `stop` is set, which also closes every open one.
+fn frame_cutting_proxy(
+    listener: TcpListener,
+    target: String,
+    cut_at: usize,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let mut open: Vec<TcpStream> = Vec::new();
+        let mut first = true;
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((client, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            client.set_nonblocking(false).unwrap();
+            let server = TcpStream::connect(&target).unwrap();
+            open.push(client.try_clone().unwrap());
+            open.push(server.try_clone().unwrap());
+            let cut_at = if first { cut_at } else { usize::MAX };
+            first = false;
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                // Forward whole frames (4-byte length, then the request) and count them.
+                let mut n = 0;
+                loop {
+                    let mut len = [0u8; 4];
+                    if c_read.read_exact(&mut len).is_err() {
+                        break;
+                    }
+                    let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
+                    if c_read.read_exact(&mut frame).is_err() {
+                        break;
+                    }
+                    n += 1;
+                    if n == cut_at {
+                        break;
+                    }
+                    if s_write.write_all(&len).is_err() || s_write.write_all(&frame).is_err() {
+                        break;
+                    }
+                }
+                let _ = s_write.shutdown(std::net::Shutdown::Both);
+                let _ = c_read.shutdown(std::net::Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Both);
+            });
+        }
+        for s in open {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    })
+}
+
+/// The bug behind a failover failure of kfk's console producer: the first send to a topic
+/// asked for metadata over a connection that had just been closed under it (a leader killed)
+/// and gave up at once with "no metadata ... connection closed" instead of asking again
+/// within `max.block.ms`.
+#[test]
+fn a_metadata_request_cut_off_mid_flight_is_asked_again_not_failed() {
+    let broker = TestBroker::start();
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bootstrap = proxy.local_addr().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Request 1 of the bootstrap connection is ApiVersions, request 2 the first Metadata.
+    let proxy_thread = frame_cutting_proxy(proxy, broker.bootstrap(), 2, stop.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let producer = Producer::new(&props(&[
+            ("bootstrap.servers", &bootstrap),
+            ("enable.idempotence", "false"),
+            ("max.block.ms", "10000"),
+        ]))
+        .await
+        .unwrap();
+        let delivery = producer
+            .send(record("cut-meta", 0))
+            .await
+            .expect("the metadata is asked for again, not given up on");
+        producer.flush().await;
+        delivery.await.unwrap().expect("delivered");
+    });
+    stop.store(true, Ordering::Relaxed);
+    proxy_thread.join().unwrap();
+    assert_eq!(values(&broker, "cut-meta"), vec!["r0"]);
+}
+
+/// When every bootstrap address is gone, metadata comes from the brokers the cluster named
+/// (as the Java client, which bootstraps once and then asks the brokers it knows).
+#[test]
+fn metadata_comes_from_known_brokers_once_the_bootstrap_address_is_gone() {
+    use kfk::client::cluster::Cluster;
+    let broker = TestBroker::start();
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bootstrap = proxy.local_addr().unwrap().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let proxy_thread = frame_cutting_proxy(proxy, broker.bootstrap(), usize::MAX, stop.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = props(&[
+            ("bootstrap.servers", &bootstrap),
+            ("kfk.bootstrap.timeout.ms", "1000"),
+        ])
+        .client_config("test")
+        .unwrap();
+        let cluster = Cluster::new(config);
+        cluster
+            .refresh(&[])
+            .await
+            .expect("bootstrapped through the proxy");
+        assert_eq!(
+            cluster.broker_ids(),
+            vec![1],
+            "the broker advertises itself"
+        );
+        // The bootstrap address goes away for good: its listener and connections close.
+        stop.store(true, Ordering::Relaxed);
+        proxy_thread.join().unwrap();
+        let topic = cluster
+            .wait_for_topic("known-brokers", true, Duration::from_secs(10))
+            .await
+            .expect("asked the broker the metadata named");
+        assert_eq!(topic.partitions.len(), 1);
+    });
+}

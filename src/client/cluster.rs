@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How many brokers one metadata refresh asks before it gives up.
+const REFRESH_ATTEMPTS: u32 = 3;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionInfo {
     pub index: i32,
@@ -42,6 +45,8 @@ pub struct Cluster {
     state: Mutex<State>,
     /// Wall-clock ms of the last refresh (0: never), read without the lock on hot paths.
     refreshed_ms: std::sync::atomic::AtomicI64,
+    /// A background refresh is under way ([`Cluster::refresh_in_background`]).
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -50,6 +55,7 @@ impl Cluster {
             config,
             state: Mutex::new(State::default()),
             refreshed_ms: std::sync::atomic::AtomicI64::new(0),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -57,8 +63,10 @@ impl Cluster {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A connection to any broker: the bootstrap list is tried in order, retrying with
-    /// backoff until `bootstrap_timeout`; the error names the addresses and the reason.
+    /// A connection to any broker: a live one if there is one, else the bootstrap list in
+    /// order and then the brokers the metadata named (a cluster may have lost every bootstrap
+    /// address), retrying with backoff until `bootstrap_timeout`; the error names the
+    /// addresses and the reason.
     pub async fn any_connection(&self) -> Result<Connection, ClientError> {
         if let Some(c) = self.lock().bootstrap.clone().filter(|c| !c.is_dead()) {
             return Ok(c);
@@ -77,7 +85,12 @@ impl Cluster {
         let mut backoff = self.config.reconnect_backoff;
         loop {
             let mut last = String::new();
-            for addr in &self.config.bootstrap_servers {
+            let mut addrs = self.config.bootstrap_servers.clone();
+            let mut known: Vec<String> = self.lock().brokers.values().cloned().collect();
+            known.sort();
+            known.retain(|a| !addrs.contains(a));
+            addrs.extend(known);
+            for addr in &addrs {
                 match Connection::connect(addr, &self.config).await {
                     Ok(c) => {
                         self.lock().bootstrap = Some(c.clone());
@@ -127,13 +140,42 @@ impl Cluster {
         Ok(conn)
     }
 
+    /// Forgets `conn` wherever it is kept (it failed under a request), so the next
+    /// [`Cluster::any_connection`] picks or opens another.
+    fn forget(&self, conn: &Connection) {
+        let mut state = self.lock();
+        if state
+            .bootstrap
+            .as_ref()
+            .is_some_and(|c| c.addr == conn.addr)
+        {
+            state.bootstrap = None;
+        }
+        state.connections.retain(|_, c| c.addr != conn.addr);
+    }
+
     /// Fetches metadata for `topics` (all known topics when empty) and updates the view.
-    /// Topics that do not exist are auto-created only when `auto_create` is set.
+    /// Topics that do not exist are auto-created only when `auto_create` is set. A
+    /// connection that fails under the request (a broker just killed, a cut link) is
+    /// forgotten and the request goes to another broker, up to [`REFRESH_ATTEMPTS`] in all.
     pub async fn refresh_topics(
         &self,
         topics: &[String],
         auto_create: bool,
     ) -> Result<(), ClientError> {
+        let mut attempt = 1;
+        loop {
+            match self.refresh_once(topics, auto_create).await {
+                Err(e) if e.is_transport() && attempt < REFRESH_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "metadata refresh failed; trying another broker");
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn refresh_once(&self, topics: &[String], auto_create: bool) -> Result<(), ClientError> {
         let conn = self.any_connection().await?;
         let request = RequestBody::Metadata(MetadataRequest {
             topics: if topics.is_empty() {
@@ -155,7 +197,7 @@ impl Cluster {
         let (_, body) = match conn.call(ApiKey::Metadata, request).await {
             Ok(r) => r,
             Err(e) => {
-                self.lock().bootstrap = None;
+                self.forget(&conn);
                 return Err(e);
             }
         };
@@ -200,6 +242,25 @@ impl Cluster {
         self.refreshed_ms
             .store(crate::time::now_ms(), std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// Starts a refresh of the known topics on its own task unless one is under way (every
+    /// topic, so one topic's refresh does not leave another's metadata stale); the caller goes
+    /// on with the metadata it has (the Java producer's way with metadata past
+    /// `metadata.max.age.ms`: only a topic it knows nothing of blocks a send).
+    pub fn refresh_in_background(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cluster = self.clone();
+        let topics = self.topic_names();
+        tokio::spawn(async move {
+            if let Err(e) = cluster.refresh(&topics).await {
+                tracing::debug!(error = %e, "background metadata refresh failed");
+            }
+            cluster.refreshing.store(false, Ordering::Release);
+        });
     }
 
     /// Refreshes metadata for `topics` without auto-creation.
@@ -274,7 +335,8 @@ impl Cluster {
     }
 
     /// Waits for metadata of `topic`, asking for it (and auto-creation if `auto_create`) until
-    /// `timeout`. The error says why the topic is missing.
+    /// `timeout`; brokers that cannot be reached or drop the connection are retried until
+    /// then too. The error says why the topic is missing.
     pub async fn wait_for_topic(
         &self,
         topic: &str,
@@ -283,8 +345,17 @@ impl Cluster {
     ) -> Result<TopicInfo, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
-            self.refresh_topics(&[topic.to_string()], auto_create)
-                .await?;
+            match self.refresh_topics(&[topic.to_string()], auto_create).await {
+                Err(e) if e.is_transport() && Instant::now() < deadline => {
+                    tracing::debug!(topic, error = %e, "no metadata yet; retrying");
+                    tokio::time::sleep(
+                        self.config.reconnect_backoff.max(Duration::from_millis(50)),
+                    )
+                    .await;
+                    continue;
+                }
+                r => r?,
+            }
             if let Some(t) = self
                 .topic(topic)
                 .filter(|t| !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0))

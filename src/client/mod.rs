@@ -52,6 +52,15 @@ impl ClientError {
             _ => false,
         }
     }
+
+    /// Whether the failure is the transport's (no broker reached, a connection dropped or
+    /// timed out), so another broker or a new connection may answer.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Disconnected(_) | ClientError::Timeout(_) | ClientError::Unreachable(_)
+        )
+    }
 }
 
 impl fmt::Display for ClientError {

@@ -402,12 +402,13 @@ impl Producer {
         // One clock read per record: the record's timestamp and the metadata-age check.
         let now = crate::time::now_ms();
         let timestamp = record.timestamp.unwrap_or(now);
-        let partitions = match inner
-            .cluster
-            .partition_count(&record.topic)
-            .filter(|_| !inner.cluster.is_stale_at(now))
-        {
-            Some(n) => n,
+        let partitions = match inner.cluster.partition_count(&record.topic) {
+            Some(n) => {
+                if inner.cluster.is_stale_at(now) {
+                    inner.cluster.refresh_in_background();
+                }
+                n
+            }
             None => inner
                 .cluster
                 .wait_for_topic(&record.topic, true, inner.config.max_block)
