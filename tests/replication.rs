@@ -495,6 +495,10 @@ fn killing_a_leader_loses_nothing_acknowledged_to_kcat_kafka_python_java_or_kfk(
         "-1",
         "--value-prefix",
         "7",
+        // Keyed, so every partition gets records all the time: unkeyed, the Java client's
+        // sticky partitioner can stay off partition 0 for longer than the failover window.
+        "--repeating-keys",
+        "30",
         "--producer.config",
         &verifiable_config,
     ]);
