@@ -1081,6 +1081,152 @@ fn a_group_survives_the_loss_of_its_coordinator() {
     c.start_node(coordinator);
 }
 
+/// kfk's console consumer in a group keeps running through kill -9 of its group coordinator
+/// and then of the next one (each also leads partitions of the topic): it finds the new
+/// coordinator, rejoins and fetches from the new leaders, and reads every record produced
+/// before, between and after the kills (at least once; a rebalance may redeliver).
+#[test]
+fn kfks_console_consumer_in_a_group_reads_through_coordinator_and_leader_kills() {
+    use std::collections::BTreeSet;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    let mut c = TestCluster::start(3, FAST);
+    create(&c, "cg", 3, 3, 2);
+    wait_healed(&c, "cg", 3, &[1, 2, 3], Duration::from_secs(10));
+    let bs = c.bootstrap_all();
+    let produce = |range: std::ops::Range<usize>| {
+        let input: String = range.map(|i| format!("k{i}\tv{i}\n")).collect();
+        let (_, err, code) = kfk(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &bs,
+                "--topic",
+                "cg",
+                "--property",
+                "parse.key=true",
+                "--request-required-acks",
+                "-1",
+                "--producer-property",
+                "enable.idempotence=true",
+            ],
+            input.as_bytes(),
+        );
+        assert_eq!(code, 0, "{err}");
+    };
+    let mut consumer = Command::new(env!("CARGO_BIN_EXE_kfk"))
+        .args([
+            "console-consumer",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "cg",
+            "--group",
+            "through-kills",
+            "--from-beginning",
+            "--consumer-property",
+            "metadata.max.age.ms=1000",
+            "--consumer-property",
+            "request.timeout.ms=5000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let read = Arc::new(Mutex::new(BTreeSet::<String>::new()));
+    let reader = {
+        let read = read.clone();
+        let out = consumer.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                read.lock().unwrap().insert(line);
+            }
+        })
+    };
+    let stderr = Arc::new(Mutex::new(String::new()));
+    {
+        let stderr = stderr.clone();
+        let err = consumer.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let mut s = stderr.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+                if s.len() > 8192 {
+                    let cut = s.len() - 4096;
+                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                    s.drain(..cut);
+                }
+            }
+        });
+    }
+    /// Kills the consumer however the test ends.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut consumer = Reaped(consumer);
+    let wait_read = |n: usize, phase: &str, consumer: &mut Reaped| {
+        let ok = wait_until(Duration::from_secs(60), || {
+            read.lock().unwrap().len() >= n || consumer.0.try_wait().unwrap().is_some()
+        }) && read.lock().unwrap().len() >= n;
+        if !ok {
+            let _ = consumer.0.kill();
+            let _ = consumer.0.wait();
+            let out = stderr.lock().unwrap().clone();
+            panic!(
+                "{phase}: kfk's console consumer read {} of {n} distinct records; its stderr: {out}",
+                read.lock().unwrap().len()
+            );
+        }
+    };
+    produce(0..500);
+    wait_read(500, "before the kills", &mut consumer);
+    for round in 0..2 {
+        let coordinator = (1..=3)
+            .map(|n| coordinator_of(&c.bootstrap(n), "through-kills"))
+            .find(|&n| n > 0)
+            .expect("the group has a coordinator");
+        c.kill9(coordinator);
+        let at = Instant::now();
+        let base = 500 * (round + 1);
+        produce(base..base + 500);
+        let produced = at.elapsed();
+        wait_read(
+            base + 500,
+            &format!("after killing coordinator {coordinator}"),
+            &mut consumer,
+        );
+        println!(
+            "round {round}: killed coordinator {coordinator}; 500 more produced in {:.2}s, \
+             all read {:.2}s after the kill",
+            produced.as_secs_f64(),
+            at.elapsed().as_secs_f64()
+        );
+        // Back to three nodes before the next kill, so min.insync.replicas=2 still holds.
+        c.start_node(coordinator);
+        wait_healed(&c, "cg", 3, &[1, 2, 3], Duration::from_secs(30));
+    }
+    let want: BTreeSet<String> = (0..1500).map(|i| format!("v{i}")).collect();
+    assert_eq!(
+        *read.lock().unwrap(),
+        want,
+        "every record read, nothing else"
+    );
+    assert!(
+        consumer.0.try_wait().unwrap().is_none(),
+        "the console consumer exited during the kills"
+    );
+    drop(consumer);
+    let _ = reader.join();
+}
+
 /// kafka-python's admin client against a 3-node cluster: elect_leaders (preferred) moves a
 /// partition's leadership back to its first replica; describe_log_dirs lists each broker's
 /// partitions with their sizes.

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 
 /// Producer ids per AllocateProducerIds block (Kafka's).
 const PRODUCER_ID_BLOCK: i64 = 1000;
+/// How long InitProducerId waits for a producer-id block before answering
+/// COORDINATOR_LOAD_IN_PROGRESS (below every client's request timeout).
+const PRODUCER_ID_WAIT: Duration = Duration::from_millis(1000);
 /// How long a forwarded admin request keeps retrying while no controller answers.
 const FORWARD_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -43,8 +46,40 @@ pub struct ControlPlane {
     pub incarnation_id: Uuid,
     pub broker_epoch: AtomicI64,
     pub fenced: AtomicBool,
-    /// Broker side: this node's producer-id block, `(next, end)`.
-    producer_ids: Mutex<(i64, i64)>,
+    /// Broker side: this node's producer-id blocks.
+    producer_ids: Mutex<ProducerIdBlocks>,
+}
+
+/// A broker's producer ids (cluster mode): the block it hands out from, the next block
+/// once fetched, and whether a fetch from the controller is under way. As Kafka's
+/// `RPCProducerIdManager`, the next block is fetched in the background when the current one
+/// is 90 % used, so InitProducerId never waits on the controller for long.
+#[derive(Debug, Default)]
+struct ProducerIdBlocks {
+    next: i64,
+    end: i64,
+    prefetched: Option<(i64, i64)>,
+    fetching: bool,
+}
+
+impl ProducerIdBlocks {
+    /// Takes an id, moving to the prefetched block when the current one is used up.
+    fn take(&mut self) -> Option<i64> {
+        if self.next >= self.end {
+            (self.next, self.end) = self.prefetched.take()?;
+        }
+        self.next += 1;
+        Some(self.next - 1)
+    }
+
+    /// Whether a fetch should start now (and marks it started): no next block yet and at
+    /// most a tenth of the current one left.
+    fn start_fetch(&mut self) -> bool {
+        let low = self.end - self.next <= PRODUCER_ID_BLOCK / 10;
+        let start = low && self.prefetched.is_none() && !self.fetching;
+        self.fetching |= start;
+        start
+    }
 }
 
 impl Default for ControlPlane {
@@ -58,7 +93,7 @@ impl Default for ControlPlane {
             incarnation_id: Uuid::random(),
             broker_epoch: AtomicI64::new(-1),
             fenced: AtomicBool::new(true),
-            producer_ids: Mutex::new((0, 0)),
+            producer_ids: Mutex::new(ProducerIdBlocks::default()),
         }
     }
 }
@@ -187,12 +222,36 @@ impl Broker {
 
     /// A producer id never handed out before: from the metadata log on a single node, from
     /// a controller-allocated block in a cluster. Blocking.
-    pub fn allocate_producer_id(&self) -> Result<i64, ErrorCode> {
+    ///
+    /// In a cluster the ids come in blocks from the controller (AllocateProducerIds); when
+    /// no block has arrived within [`PRODUCER_ID_WAIT`] (the controller is being elected,
+    /// say) the answer is COORDINATOR_LOAD_IN_PROGRESS, which clients retry, as Kafka's.
+    pub async fn allocate_producer_id(self: &Arc<Self>) -> Result<i64, ErrorCode> {
         if !self.is_cluster() {
-            return self.metadata.allocate_producer_id();
+            return tokio::task::block_in_place(|| self.metadata.allocate_producer_id());
         }
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(|| handle.block_on(next_producer_id(self)))
+        let deadline = Instant::now() + PRODUCER_ID_WAIT;
+        loop {
+            let (id, fetch) = {
+                let mut ids = self
+                    .control
+                    .producer_ids
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let id = ids.take();
+                (id, ids.start_fetch())
+            };
+            if fetch {
+                tokio::spawn(fetch_producer_id_block(self.clone()));
+            }
+            if let Some(id) = id {
+                return Ok(id);
+            }
+            if Instant::now() >= deadline || self.is_shutting_down() {
+                return Err(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn request_timeout(&self) -> Duration {
@@ -694,44 +753,45 @@ pub fn allocate_producer_ids(broker: &Broker, r: AllocateProducerIdsRequest) -> 
     }
 }
 
-/// A producer id for InitProducerId: from this node's block, fetching a new block from the
-/// controller when it runs out.
-pub async fn next_producer_id(broker: &Broker) -> Result<i64, ErrorCode> {
-    {
-        let mut ids = broker
-            .control
-            .producer_ids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if ids.0 < ids.1 {
-            ids.0 += 1;
-            return Ok(ids.0 - 1);
-        }
-    }
+/// Fetches this node's next producer-id block from the controller (one fetch at a time:
+/// [`ProducerIdBlocks::start_fetch`] marked it started).
+async fn fetch_producer_id_block(broker: Arc<Broker>) {
     let body = RequestBody::AllocateProducerIds(AllocateProducerIdsRequest {
         broker_id: broker.node_id,
         broker_epoch: broker.control.broker_epoch.load(Ordering::Acquire),
         ..Default::default()
     });
     let deadline = Instant::now() + Duration::from_secs(10);
-    match broker
+    let block = match broker
         .send_to_controller(ApiKey::AllocateProducerIds, 0, &body, deadline)
         .await
     {
-        Ok(ResponseBody::AllocateProducerIds(r)) if r.error_code == 0 => {
-            let mut ids = broker
-                .control
-                .producer_ids
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            *ids = (
-                r.producer_id_start + 1,
+        Ok(ResponseBody::AllocateProducerIds(r)) if r.error_code == 0 && r.producer_id_len > 0 => {
+            Some((
+                r.producer_id_start,
                 r.producer_id_start + i64::from(r.producer_id_len),
-            );
-            Ok(r.producer_id_start)
+            ))
         }
-        Ok(_) | Err(_) => Err(ErrorCode::COORDINATOR_NOT_AVAILABLE),
-    }
+        Ok(ResponseBody::AllocateProducerIds(r)) => {
+            tracing::warn!(
+                error = ErrorCode(r.error_code).name(),
+                "AllocateProducerIds refused"
+            );
+            None
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "no producer-id block from the controller");
+            None
+        }
+    };
+    let mut ids = broker
+        .control
+        .producer_ids
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    ids.prefetched = block;
+    ids.fetching = false;
 }
 
 /// The active controller's timer: fences brokers whose heartbeats stopped for
@@ -1597,4 +1657,30 @@ pub fn list_partition_reassignments(
             .collect(),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_ids_come_from_the_current_block_then_the_prefetched_one() {
+        let mut ids = ProducerIdBlocks::default();
+        assert_eq!(ids.take(), None, "no block yet");
+        assert!(ids.start_fetch(), "nothing left: fetch");
+        assert!(!ids.start_fetch(), "one fetch at a time");
+        (ids.prefetched, ids.fetching) = (Some((1000, 2000)), false);
+        assert_eq!(ids.take(), Some(1000));
+        assert!(!ids.start_fetch(), "plenty left");
+        for want in 1001..1900 {
+            assert_eq!(ids.take(), Some(want));
+        }
+        assert!(ids.start_fetch(), "a tenth left: prefetch");
+        (ids.prefetched, ids.fetching) = (Some((5000, 6000)), false);
+        assert!(!ids.start_fetch(), "already prefetched");
+        let rest: Vec<i64> = (0..101).filter_map(|_| ids.take()).collect();
+        assert_eq!(rest.first(), Some(&1900));
+        assert_eq!(rest[99], 1999, "the current block is used up first");
+        assert_eq!(rest[100], 5000, "then the prefetched block");
+    }
 }

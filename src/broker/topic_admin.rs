@@ -176,6 +176,9 @@ impl Broker {
                 }
                 Ok(())
             });
+        // Served from now on even if the replay failed (logged below), as before loading
+        // was tracked: a broken partition must not keep its groups waiting for ever.
+        self.groups.mark_loaded(index);
         match result {
             Ok(()) => tracing::info!(
                 partition = index,

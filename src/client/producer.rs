@@ -624,19 +624,19 @@ fn random_unit() -> f64 {
 }
 
 /// InitProducerId, retried on retriable errors (a broker that just started answers
-/// COORDINATOR_LOAD_IN_PROGRESS until it holds a block of producer ids) with the producer's
-/// backoff, for up to `max.block.ms`, as the Java client does.
+/// COORDINATOR_LOAD_IN_PROGRESS until it holds a block of producer ids) and on transport
+/// failures (a broker just killed; a timed-out or dropped connection is dead, so the retry
+/// goes to another broker) with the producer's backoff, for up to `max.block.ms`, as the
+/// Java client does.
 async fn init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
     let deadline = Instant::now() + inner.config.max_block;
     let mut retries = 0;
     loop {
         match try_init_producer_id(inner).await {
-            Err(ClientError::Broker(code, _))
-                if code.is_retriable() && Instant::now() < deadline =>
-            {
+            Err(e) if e.is_retriable() && Instant::now() < deadline => {
                 retries += 1;
                 let wait = retry_backoff(&inner.config, retries);
-                tracing::debug!(error = code.name(), retries, "InitProducerId: retrying");
+                tracing::debug!(error = %e, retries, "InitProducerId: retrying");
                 tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now())))
                     .await;
             }

@@ -346,6 +346,9 @@ pub struct Coordinator {
     pub config: GroupConfig,
     groups: Mutex<HashMap<String, Group>>,
     counter: AtomicU64,
+    /// The `__consumer_offsets` partitions whose groups have been replayed into `groups`
+    /// (a cluster node coordinates a partition's groups only once it has loaded them).
+    loaded: Mutex<std::collections::HashSet<i32>>,
 }
 
 /// What [`Coordinator::describe`] and [`Coordinator::list`] report of a group.
@@ -362,7 +365,24 @@ impl Coordinator {
             config,
             groups: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
+            loaded: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Notes that the groups of `partition` are loaded ([`Coordinator::load`] replayed it).
+    pub fn mark_loaded(&self, partition: i32) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(partition);
+    }
+
+    /// Whether the groups of `partition` are loaded.
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&partition)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Group>> {
@@ -377,6 +397,10 @@ impl Coordinator {
     /// Forgets the groups of `__consumer_offsets`-`partition` (another broker coordinates
     /// them now); how many.
     pub fn unload_partition(&self, partition: i32) -> usize {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&partition);
         let mut groups = self.lock();
         let before = groups.len();
         groups.retain(|id, _| partition_for(id, self.config.offsets_partitions) != partition);

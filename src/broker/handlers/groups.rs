@@ -639,55 +639,76 @@ pub fn offset_delete(broker: &Broker, r: OffsetDeleteRequest) -> OffsetDeleteRes
 /// In a cluster, whether this broker coordinates `group` (it leads the group's
 /// `__consumer_offsets` partition).
 fn coordinates(broker: &Broker, group: &str) -> bool {
+    coordinator_error(broker, group).is_none()
+}
+
+/// Why this broker cannot serve `group` now: NOT_COORDINATOR when it does not lead the
+/// group's `__consumer_offsets` partition, COORDINATOR_LOAD_IN_PROGRESS when it leads it
+/// but has not replayed its groups yet (a request answered meanwhile would see the group
+/// empty: a member told UNKNOWN_MEMBER_ID rejoins as a new one and the rebalance then waits
+/// for its old self's session to expire), as Kafka's coordinator answers while loading.
+fn coordinator_error(broker: &Broker, group: &str) -> Option<ErrorCode> {
     if !broker.is_cluster() {
-        return true;
+        return None;
     }
     let partition = broker.groups.partition_of(group);
-    broker
+    if broker
         .check_leader(crate::group::OFFSETS_TOPIC, partition)
-        .is_ok()
+        .is_err()
+    {
+        Some(ErrorCode::NOT_COORDINATOR)
+    } else if !broker.groups.is_loaded(partition) {
+        Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+    } else {
+        None
+    }
 }
 
 /// NOT_COORDINATOR for a group request that reached a broker not coordinating its group
-/// (the client looks the coordinator up again).
+/// (the client looks the coordinator up again), COORDINATOR_LOAD_IN_PROGRESS while it
+/// loads the group's partition (the client retries); see [`coordinator_error`].
 pub fn not_coordinator(
     broker: &Broker,
     body: &crate::protocol::RequestBody,
 ) -> Option<crate::protocol::ResponseBody> {
     use crate::protocol::{RequestBody as Q, ResponseBody as A};
-    let nc = ErrorCode::NOT_COORDINATOR.0;
     if !broker.is_cluster() {
         return None;
     }
     match body {
-        Q::JoinGroup(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::JoinGroup(JoinGroupResponse {
+        Q::JoinGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::JoinGroup(JoinGroupResponse {
                 error_code: nc,
                 generation_id: -1,
                 member_id: r.member_id.clone(),
                 ..Default::default()
-            }))
-        }
-        Q::SyncGroup(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::SyncGroup(SyncGroupResponse {
+            })
+        }),
+        Q::SyncGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::SyncGroup(SyncGroupResponse {
                 error_code: nc,
                 ..Default::default()
-            }))
-        }
-        Q::Heartbeat(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::Heartbeat(HeartbeatResponse {
+            })
+        }),
+        Q::Heartbeat(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::Heartbeat(HeartbeatResponse {
                 error_code: nc,
                 ..Default::default()
-            }))
-        }
-        Q::LeaveGroup(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::LeaveGroup(LeaveGroupResponse {
+            })
+        }),
+        Q::LeaveGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::LeaveGroup(LeaveGroupResponse {
                 error_code: nc,
                 ..Default::default()
-            }))
-        }
-        Q::OffsetCommit(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::OffsetCommit(OffsetCommitResponse {
+            })
+        }),
+        Q::OffsetCommit(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::OffsetCommit(OffsetCommitResponse {
                 topics: r
                     .topics
                     .iter()
@@ -706,19 +727,22 @@ pub fn not_coordinator(
                     })
                     .collect(),
                 ..Default::default()
-            }))
-        }
-        Q::OffsetDelete(r) if !coordinates(broker, &r.group_id) => {
-            Some(A::OffsetDelete(OffsetDeleteResponse {
+            })
+        }),
+        Q::OffsetDelete(r) => coordinator_error(broker, &r.group_id).map(|code| {
+            let nc = code.0;
+            A::OffsetDelete(OffsetDeleteResponse {
                 error_code: nc,
                 ..Default::default()
-            }))
-        }
-        Q::OffsetFetch(r) if !r.group_id.is_empty() && !coordinates(broker, &r.group_id) => {
-            Some(A::OffsetFetch(OffsetFetchResponse {
-                error_code: nc,
-                ..Default::default()
-            }))
+            })
+        }),
+        Q::OffsetFetch(r) if !r.group_id.is_empty() => {
+            coordinator_error(broker, &r.group_id).map(|code| {
+                A::OffsetFetch(OffsetFetchResponse {
+                    error_code: code.0,
+                    ..Default::default()
+                })
+            })
         }
         Q::OffsetFetch(r) if r.groups.iter().any(|g| !coordinates(broker, &g.group_id)) => {
             Some(A::OffsetFetch(OffsetFetchResponse {
@@ -727,11 +751,7 @@ pub fn not_coordinator(
                     .iter()
                     .map(|g| OffsetFetchResponseGroup {
                         group_id: g.group_id.clone(),
-                        error_code: if coordinates(broker, &g.group_id) {
-                            0
-                        } else {
-                            nc
-                        },
+                        error_code: coordinator_error(broker, &g.group_id).map_or(0, |c| c.0),
                         ..Default::default()
                     })
                     .collect(),

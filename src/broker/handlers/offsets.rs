@@ -165,7 +165,10 @@ pub fn delete_records(broker: &Broker, request: DeleteRecordsRequest) -> Respons
     })
 }
 
-pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> ResponseBody {
+pub async fn init_producer_id(
+    broker: &std::sync::Arc<Broker>,
+    request: InitProducerIdRequest,
+) -> ResponseBody {
     let mut r = InitProducerIdResponse {
         producer_id: -1,
         producer_epoch: -1,
@@ -183,7 +186,7 @@ pub fn init_producer_id(broker: &Broker, request: InitProducerIdRequest) -> Resp
         // Without a transactional id Kafka always hands out a new producer id at epoch 0,
         // whatever id and epoch the request names: epoch bumps belong to transactional ids,
         // so no client can bump (and so fence) another producer's epoch.
-        match tokio::task::block_in_place(|| broker.allocate_producer_id()) {
+        match broker.allocate_producer_id().await {
             Ok(id) => (r.producer_id, r.producer_epoch) = (id, 0),
             Err(code) => r.error_code = code.0,
         }

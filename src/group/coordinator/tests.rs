@@ -536,3 +536,17 @@ fn a_failed_append_leaves_the_coordinators_state_unchanged() {
         .iter()
         .all(|m| m.member_assignment.is_empty()));
 }
+
+#[test]
+fn a_partition_counts_as_loaded_from_its_replay_until_it_is_unloaded() {
+    let c = Coordinator::new(GroupConfig::default());
+    assert!(!c.is_loaded(3), "nothing is loaded at first");
+    c.mark_loaded(3);
+    assert!(c.is_loaded(3));
+    assert!(!c.is_loaded(4), "only the replayed partition");
+    c.unload_partition(3);
+    assert!(
+        !c.is_loaded(3),
+        "leadership lost: loaded again when regained"
+    );
+}
