@@ -348,6 +348,14 @@ impl Consumer {
         }
         if group.needs_rejoin() {
             self.rebalance().await?;
+        } else if group.coordinator_is_lost() {
+            let group = self.group.as_mut().expect("checked above");
+            if let Err(e) = group.rediscover_coordinator().await {
+                if !e.is_retriable() {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, "the group coordinator is not found yet");
+            }
         }
         let auto_commit = self.group.as_ref().is_some_and(|g| g.settings.auto_commit);
         if auto_commit && Instant::now() >= self.next_auto_commit {

@@ -200,7 +200,27 @@ impl Membership {
     /// Whether `poll` must rebalance before fetching more.
     pub fn needs_rejoin(&self) -> bool {
         let s = self.lock();
-        s.rejoin || !s.stable || s.coordinator_lost
+        s.rejoin || !s.stable
+    }
+
+    /// Whether the coordinator went away (connection refused, NOT_COORDINATOR, ...): `poll`
+    /// looks the new one up and heartbeats go there. The membership is kept, as the Java
+    /// client keeps it: the new coordinator loaded the group from `__consumer_offsets`, and
+    /// it answers with an error (and so a rejoin) only if it does not know this member.
+    pub fn coordinator_is_lost(&self) -> bool {
+        self.lock().coordinator_lost
+    }
+
+    /// Looks the coordinator up again after [`Membership::coordinator_is_lost`]; on failure
+    /// the flag stays up for the next poll.
+    pub async fn rediscover_coordinator(&mut self) -> Result<(), ClientError> {
+        match self.coordinator().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.lock().coordinator_lost = true;
+                Err(e)
+            }
+        }
     }
 
     /// Asks for a rebalance at the next poll (e.g. the subscription changed).
