@@ -125,10 +125,8 @@ fn cutting_proxy(
         // Each connection is cut after a budget of request bytes that grows with every new
         // connection, so the run makes progress but sees several cuts mid-request.
         let budget = 20_000 * n + (n * 7_919) % 5_000;
-        let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-        let (mut s_read, mut c_write) = (server, client);
         let cuts = cuts.clone();
-        std::thread::spawn(move || {
+        relay(client, server, move |c_read, s_write| {
             let mut sent = 0usize;
             let mut buf = [0u8; 4096];
             while let Ok(k) = c_read.read(&mut buf) {
@@ -145,14 +143,29 @@ fn cutting_proxy(
                     break;
                 }
             }
-            let _ = s_write.shutdown(std::net::Shutdown::Both);
-            let _ = c_read.shutdown(std::net::Shutdown::Both);
-        });
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut s_read, &mut c_write);
-            let _ = c_write.shutdown(std::net::Shutdown::Both);
         });
     }
+}
+
+/// Joins `client` to `server`: `forward` passes the client's bytes on as it likes and
+/// returns to cut the connection (both ends are shut down); the server's bytes go back
+/// unchanged.
+fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    forward: impl FnOnce(&mut TcpStream, &mut TcpStream) + Send + 'static,
+) {
+    let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut s_read, mut c_write) = (server, client);
+    std::thread::spawn(move || {
+        forward(&mut c_read, &mut s_write);
+        let _ = s_write.shutdown(std::net::Shutdown::Both);
+        let _ = c_read.shutdown(std::net::Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut s_read, &mut c_write);
+        let _ = c_write.shutdown(std::net::Shutdown::Both);
+    });
 }
 
 #[test]
@@ -233,10 +246,7 @@ fn frame_cutting_proxy(
             open.push(server.try_clone().unwrap());
             let cut_at = if first { cut_at } else { usize::MAX };
             first = false;
-            let (mut c_read, mut s_write) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut s_read, mut c_write) = (server, client);
-            std::thread::spawn(move || {
+            relay(client, server, move |c_read, s_write| {
                 // Forward whole frames (4-byte length, then the request) and count them.
                 let mut n = 0;
                 loop {
@@ -256,12 +266,6 @@ fn frame_cutting_proxy(
                         break;
                     }
                 }
-                let _ = s_write.shutdown(std::net::Shutdown::Both);
-                let _ = c_read.shutdown(std::net::Shutdown::Both);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-                let _ = c_write.shutdown(std::net::Shutdown::Both);
             });
         }
         for s in open {

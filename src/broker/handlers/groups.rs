@@ -677,37 +677,32 @@ pub fn not_coordinator(
     }
     match body {
         Q::JoinGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::JoinGroup(JoinGroupResponse {
-                error_code: nc,
+                error_code: code.0,
                 generation_id: -1,
                 member_id: r.member_id.clone(),
                 ..Default::default()
             })
         }),
         Q::SyncGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::SyncGroup(SyncGroupResponse {
-                error_code: nc,
+                error_code: code.0,
                 ..Default::default()
             })
         }),
         Q::Heartbeat(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::Heartbeat(HeartbeatResponse {
-                error_code: nc,
+                error_code: code.0,
                 ..Default::default()
             })
         }),
         Q::LeaveGroup(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::LeaveGroup(LeaveGroupResponse {
-                error_code: nc,
+                error_code: code.0,
                 ..Default::default()
             })
         }),
         Q::OffsetCommit(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::OffsetCommit(OffsetCommitResponse {
                 topics: r
                     .topics
@@ -719,7 +714,7 @@ pub fn not_coordinator(
                             .iter()
                             .map(|p| OffsetCommitResponsePartition {
                                 partition_index: p.partition_index,
-                                error_code: nc,
+                                error_code: code.0,
                                 ..Default::default()
                             })
                             .collect(),
@@ -730,9 +725,8 @@ pub fn not_coordinator(
             })
         }),
         Q::OffsetDelete(r) => coordinator_error(broker, &r.group_id).map(|code| {
-            let nc = code.0;
             A::OffsetDelete(OffsetDeleteResponse {
-                error_code: nc,
+                error_code: code.0,
                 ..Default::default()
             })
         }),
