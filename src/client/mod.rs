@@ -45,11 +45,8 @@ impl ClientError {
     /// Whether retrying may succeed (Kafka's retriable errors and transport failures).
     pub fn is_retriable(&self) -> bool {
         match self {
-            ClientError::Disconnected(_)
-            | ClientError::Timeout(_)
-            | ClientError::Unreachable(_) => true,
             ClientError::Broker(code, _) => code.is_retriable(),
-            _ => false,
+            other => other.is_transport(),
         }
     }
 
