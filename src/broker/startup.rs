@@ -11,6 +11,7 @@
 use super::config::BrokerConfig;
 use super::{server, Broker, BrokerError, ListenerState};
 use crate::group::{Coordinator, GroupConfig, GroupRecord, OFFSETS_TOPIC};
+use crate::log::io::{DirLock, LOCK_FILE};
 use crate::log::manager::LogManager;
 use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
 use crate::metadata::{MetadataChange, MetadataStore, METADATA_TOPIC};
@@ -28,13 +29,25 @@ pub struct RunningBroker {
     pub addrs: Vec<SocketAddr>,
     server: tokio::task::JoinHandle<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The log dirs' `.lock`s, released once the logs are closed.
+    _dir_locks: Vec<DirLock>,
 }
 
-/// Reads or writes `meta.properties` in each log dir; returns the cluster id, and whether
-/// it was made up here (no formatted dir, no `cluster.id`).
-fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<(String, bool), BrokerError> {
+/// The log dirs, prepared: the cluster id, whether it was made up here (no formatted dir, no
+/// `cluster.id`), and the dirs' locks, held while the broker runs.
+struct PreparedDirs {
+    cluster_id: String,
+    cluster_id_was_random: bool,
+    locks: Vec<DirLock>,
+}
+
+/// Creates each log dir, locks it (`.lock`, as Kafka: a second broker on the same dir, kfk or
+/// Kafka, is refused before it reads or writes anything there), and reads or writes its
+/// `meta.properties`.
+fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<PreparedDirs, BrokerError> {
     let storage = |m: String| BrokerError::Storage(m);
     let mut cluster_id: Option<String> = config.cluster_id.clone();
+    let mut locks = Vec::with_capacity(config.log_dirs.len());
     for dir in &config.log_dirs {
         let created = !fs.exists(dir);
         fs.create_dir_all(dir)
@@ -48,6 +61,19 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<(String, bo
             fs.sync_dir(parent)
                 .map_err(|e| storage(format!("cannot sync {}: {e}", parent.display())))?;
         }
+        let lock = fs.lock_dir(dir).map_err(|e| {
+            storage(format!(
+                "cannot lock file {LOCK_FILE} in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let Some(lock) = lock else {
+            return Err(storage(format!(
+                "Failed to acquire lock on file {LOCK_FILE} in {}. A Kafka instance in another process or thread is using this directory.",
+                dir.display()
+            )));
+        };
+        locks.push(lock);
         let path = dir.join("meta.properties");
         let props = checkpoint::read_properties(fs, &path).map_err(|e| storage(e.to_string()))?;
         let Some(props) = props else { continue };
@@ -74,9 +100,15 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<(String, bo
     }
     let made_up = cluster_id.is_none();
     let cluster_id = cluster_id.unwrap_or_else(|| Uuid::random().to_string());
+    let prepared = PreparedDirs {
+        cluster_id,
+        cluster_id_was_random: made_up,
+        locks,
+    };
     if made_up && config.is_cluster() {
-        return Ok((cluster_id, true));
+        return Ok(prepared);
     }
+    let cluster_id = &prepared.cluster_id;
     for dir in &config.log_dirs {
         let path = dir.join("meta.properties");
         if !fs.exists(&path) {
@@ -89,7 +121,7 @@ fn prepare_log_dirs(fs: &dyn LogFs, config: &BrokerConfig) -> Result<(String, bo
                 .map_err(|e| storage(format!("cannot write {}: {e}", path.display())))?;
         }
     }
-    Ok((cluster_id, made_up))
+    Ok(prepared)
 }
 
 /// Opens the data dirs and metadata, binds the listeners and starts serving.
@@ -120,7 +152,11 @@ pub async fn start_with_fs(
     for key in &config.unused_keys {
         tracing::warn!(key = %key, "config key is known to Kafka but not used by kfk yet");
     }
-    let (cluster_id, cluster_id_was_random) = prepare_log_dirs(fs.as_ref(), &config)?;
+    let PreparedDirs {
+        cluster_id,
+        cluster_id_was_random,
+        locks: dir_locks,
+    } = prepare_log_dirs(fs.as_ref(), &config)?;
     let dirs = config.log_dirs.clone();
     let (logs, report) =
         tokio::task::spawn_blocking(move || LogManager::open(fs, dirs, &|_| LogConfig::default()))
@@ -316,6 +352,7 @@ pub async fn start_with_fs(
         addrs,
         server,
         tasks,
+        _dir_locks: dir_locks,
     })
 }
 

@@ -49,6 +49,45 @@ pub trait LogFs: Send + Sync + std::fmt::Debug {
     /// Makes the entries of `dir` durable: files and directories created, renamed or removed
     /// in it survive a machine crash only after this (`fsync` of the directory).
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes the exclusive lock on `<dir>/.lock` that says a broker uses `dir`, held until
+    /// the returned [`DirLock`] drops; `Ok(None)` when another broker (or an Apache Kafka
+    /// broker, whose `FileChannel.tryLock` takes the same kind of lock) holds it.
+    fn lock_dir(&self, dir: &Path) -> io::Result<Option<DirLock>>;
+}
+
+/// The lock file Kafka takes in every log dir and its metadata log dir.
+pub const LOCK_FILE: &str = ".lock";
+
+/// A held data-dir lock ([`LogFs::lock_dir`]); dropping it releases the lock.
+#[derive(Debug)]
+pub struct DirLock {
+    /// The open lock file: an fcntl open-file-description lock lives as long as this
+    /// descriptor. `None` on a simulated file system.
+    _file: Option<std::fs::File>,
+}
+
+/// An exclusive fcntl lock on the whole of `file` (`F_OFD_SETLK`): it excludes other open
+/// file descriptions, in this process or another, and conflicts with the classic POSIX
+/// record locks Java takes, so kfk and Apache Kafka exclude each other. `Ok(false)` when held
+/// elsewhere.
+fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero `flock` is a valid value of this plain C struct.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // l_start = 0, l_len = 0: the whole file; l_pid must be 0 for OFD locks.
+    // SAFETY: `file` is an open descriptor for the duration of the call, and `lock` a valid
+    // `flock` that fcntl only reads.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
+        _ => Err(e),
+    }
 }
 
 /// The operating system's files.
@@ -138,6 +177,15 @@ impl LogFs for OsFs {
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         sync_dir(dir)
+    }
+    fn lock_dir(&self, dir: &Path) -> io::Result<Option<DirLock>> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))?;
+        Ok(try_lock_exclusive(&file)?.then_some(DirLock { _file: Some(file) }))
     }
 }
 
@@ -483,6 +531,10 @@ impl LogFs for SimulatedFs {
             }
         }
         Ok(())
+    }
+    /// One simulated machine has one broker on its disk: the lock is always granted.
+    fn lock_dir(&self, _dir: &Path) -> io::Result<Option<DirLock>> {
+        Ok(Some(DirLock { _file: None }))
     }
 }
 
