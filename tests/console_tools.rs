@@ -461,3 +461,403 @@ fn unknown_consumer_properties_are_warned_about() {
     assert_ne!(code, 0);
     assert!(err.contains("receive.buffer.bytes"), "{err}");
 }
+
+/// Issue 25 item 2: a topic with `max.message.bytes=1000` and a batch holding a 2000-byte
+/// record between two small ones: the broker refuses the batch (MESSAGE_TOO_LARGE), the
+/// producer splits it and resends the parts, the big record fails alone and the two small
+/// ones arrive in order (the idempotent producer renumbers the one after the refused record).
+#[test]
+fn an_oversized_record_fails_alone_and_the_records_batched_with_it_arrive() {
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    let (_, err, code) = run_with_input(
+        kfk(),
+        &[
+            "topics",
+            "--bootstrap-server",
+            &b,
+            "--create",
+            "--topic",
+            "small",
+            "--config",
+            "max.message.bytes=1000",
+        ],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{err}");
+    let input = format!("ok1\n{}\nok2\n", "a".repeat(2000));
+    let (err, code) = produce(&broker, "small", input.as_bytes(), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("line 2:") && err.contains("MESSAGE_TOO_LARGE"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("line 1:") && !err.contains("line 3:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of 3 records were not acknowledged"),
+        "{err}"
+    );
+    let (out, err, code) = consume(&broker, "small", 2, &["--property", "print.offset=true"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "Offset:0\tok1\nOffset:1\tok2\n"
+    );
+}
+
+/// A record over the producer's `max.request.size` fails alone, as the Java producer's send
+/// does: the lines after it are still sent, and the summary counts it.
+#[test]
+fn a_record_over_max_request_size_fails_alone_and_the_next_lines_are_sent() {
+    let broker = TestBroker::start();
+    let input = format!("{}\nok\n", "a".repeat(2000));
+    let (err, code) = produce(
+        &broker,
+        "big",
+        input.as_bytes(),
+        &["--producer-property", "max.request.size=1500"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("line 1:") && err.contains("max.request.size"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of 2 records were not acknowledged"),
+        "{err}"
+    );
+    let (out, err, code) = consume(&broker, "big", 1, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "ok\n");
+}
+
+/// A console tool run with its stdin, stdout and stderr held by the test, to signal it
+/// mid-work.
+struct Interactive {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Interactive {
+    fn spawn(args: &[&str], log: &str) -> Interactive {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(kfk())
+            .args(args)
+            .env("KFK_LOG", log)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn kfk");
+        let stdin = child.stdin.take();
+        let collect = |from: Box<dyn std::io::Read + Send>| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for l in std::io::BufReader::new(from).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(l);
+                }
+            });
+            lines
+        };
+        let stderr = collect(Box::new(child.stderr.take().expect("stderr")));
+        let stdout = collect(Box::new(child.stdout.take().expect("stdout")));
+        Interactive {
+            child,
+            stdin,
+            stderr,
+            stdout,
+        }
+    }
+
+    fn stdout_lines(&self) -> usize {
+        self.stdout.lock().unwrap().len()
+    }
+
+    fn write(&mut self, text: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(text.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    fn wait_for(&self, text: &str, timeout: Duration) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if self.stderr().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// The exit code, if it exits within `timeout`.
+    fn exit_within(&mut self, timeout: Duration) -> Option<i32> {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 25 item 3: SIGINT (and SIGTERM) right after a line is read — while the producer
+/// still waits for the topic to be auto-created — sends that line before the tool exits, as
+/// Kafka's shutdown hook closes (and so flushes) the producer. Before, the signal killed
+/// the process with the record still held (linger.ms is 1000 in the console producer).
+#[test]
+fn a_signal_right_after_a_line_is_read_sends_it_before_exiting() {
+    let broker = TestBroker::start();
+    let b = broker.bootstrap();
+    for (sig, topic) in [(libc::SIGINT, "auto-int"), (libc::SIGTERM, "auto-term")] {
+        let mut p = Interactive::spawn(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                topic,
+            ],
+            "kfk::cli::console_producer=debug",
+        );
+        p.write("held\n");
+        assert!(
+            p.wait_for("read line=1", Duration::from_secs(20)),
+            "{}",
+            p.stderr()
+        );
+        p.signal(sig);
+        assert_eq!(
+            p.exit_within(Duration::from_secs(30)),
+            Some(0),
+            "{}",
+            p.stderr()
+        );
+        let (out, err, code) = consume(&broker, topic, 1, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(String::from_utf8_lossy(&out), "held\n", "{}", p.stderr());
+    }
+}
+
+/// A second signal exits at once, even while the producer still waits for a broker that is
+/// gone (kfk's choice: the JVM has no such escape).
+#[test]
+fn a_second_signal_exits_the_producer_at_once() {
+    let mut broker = TestBroker::start();
+    let b = broker.bootstrap();
+    let (err, code) = produce(&broker, "gone", b"0\n", &[]);
+    assert_eq!(code, 0, "{err}");
+    let mut p = Interactive::spawn(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "gone",
+        ],
+        "kfk::cli::console_producer=debug",
+    );
+    p.write("first\n");
+    assert!(
+        p.wait_for("read line=1", Duration::from_secs(20)),
+        "{}",
+        p.stderr()
+    );
+    broker.kill9();
+    p.write("second\n");
+    assert!(
+        p.wait_for("read line=2", Duration::from_secs(20)),
+        "{}",
+        p.stderr()
+    );
+    p.signal(libc::SIGINT);
+    assert!(
+        p.wait_for("sending the records read so far", Duration::from_secs(5)),
+        "{}",
+        p.stderr()
+    );
+    assert_eq!(
+        p.exit_within(Duration::from_secs(2)),
+        None,
+        "it waits to send"
+    );
+    p.signal(libc::SIGINT);
+    assert_eq!(
+        p.exit_within(Duration::from_secs(5)),
+        Some(130),
+        "{}",
+        p.stderr()
+    );
+}
+
+/// Issue 25 item 4: Ctrl-C ends a group consumer whose broker is gone within the Java
+/// consumer's close timeout (30 s), saying what it waits for; a second Ctrl-C at once.
+/// Before, the close took 196 s, silently.
+#[test]
+fn ctrl_c_ends_a_group_consumer_whose_broker_is_gone() {
+    let mut broker = TestBroker::start();
+    let b = broker.bootstrap();
+    let (err, code) = produce(&broker, "cg", b"1\n2\n", &[]);
+    assert_eq!(code, 0, "{err}");
+    let consumer = |group: &str| {
+        Interactive::spawn(
+            &[
+                "console-consumer",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "cg",
+                "--group",
+                group,
+                "--from-beginning",
+            ],
+            "kfk::cli=debug",
+        )
+    };
+    let mut first = consumer("g1");
+    let mut second = consumer("g2");
+    for c in [&first, &second] {
+        // In its group once it has read the records.
+        let read = (0..1000).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            c.stdout_lines() == 2
+        });
+        assert!(read, "{}", c.stderr());
+    }
+    broker.kill9();
+    std::thread::sleep(Duration::from_secs(1));
+    // One Ctrl-C: the close is bounded and says what it waits for.
+    first.signal(libc::SIGINT);
+    assert!(
+        first.wait_for(
+            "committing offsets and leaving group g1 (at most 30 s)",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        first.stderr()
+    );
+    let code = first.exit_within(Duration::from_secs(40));
+    assert!(
+        code.is_some(),
+        "still running 40 s after Ctrl-C: {}",
+        first.stderr()
+    );
+    assert!(
+        first.stderr().contains("Processed a total of 2 messages"),
+        "{}",
+        first.stderr()
+    );
+    // Two: at once.
+    second.signal(libc::SIGINT);
+    assert!(
+        second.wait_for("leaving group g2", Duration::from_secs(5)),
+        "{}",
+        second.stderr()
+    );
+    second.signal(libc::SIGINT);
+    assert_eq!(
+        second.exit_within(Duration::from_secs(5)),
+        Some(130),
+        "{}",
+        second.stderr()
+    );
+}
+
+/// Issue 25 item 5: a producer that waits (for a topic the cluster does not know, with
+/// auto-creation off; for a broker that died) keeps Kafka's timeouts but says, once, after a
+/// few seconds what it waits for and how long it may still wait.
+#[test]
+fn a_waiting_producer_says_what_it_waits_for() {
+    let mut broker = TestBroker::start_with(&["--override", "auto.create.topics.enable=false"]);
+    let b = broker.bootstrap();
+    let mut unknown = Interactive::spawn(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "nope",
+        ],
+        "warn",
+    );
+    unknown.write("x\n");
+    assert!(
+        unknown.wait_for(
+            "still waiting for metadata of topic nope after 5 s: the cluster does not have it (is auto.create.topics.enable off?); giving up in",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        unknown.stderr()
+    );
+    let (_, err, code) = run_with_input(
+        kfk(),
+        &[
+            "topics",
+            "--bootstrap-server",
+            &b,
+            "--create",
+            "--topic",
+            "known",
+        ],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut dead = Interactive::spawn(
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "known",
+        ],
+        "kfk::cli::console_producer=debug,warn",
+    );
+    dead.write("1\n");
+    assert!(
+        dead.wait_for("read line=1", Duration::from_secs(20)),
+        "{}",
+        dead.stderr()
+    );
+    broker.kill9();
+    assert!(
+        dead.wait_for(
+            "records for known-0 not acknowledged after 5 s",
+            Duration::from_secs(15)
+        ),
+        "{}",
+        dead.stderr()
+    );
+    assert!(
+        dead.stderr().contains("delivery.timeout.ms (120000 ms)"),
+        "{}",
+        dead.stderr()
+    );
+    let _ = unknown.exit_within(Duration::ZERO);
+}

@@ -467,3 +467,71 @@ fn broker_configs_describe_alike_against_kfk_and_apache_kafka() {
     assert!(compared > 50, "only {compared} keys in common");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// kfk's producer against both brokers (issue 25 item 2): a batch holding one record over the
+/// topic's `max.message.bytes` is split on MESSAGE_TOO_LARGE, the big record fails alone, and
+/// the records around it arrive in order: Apache Kafka's stricter sequence checks accept
+/// the renumbered batch after the refused one.
+#[test]
+fn an_oversized_record_fails_alone_against_kfk_and_apache_kafka() {
+    let Some(kafka) = apache_kafka("an_oversized_record_fails_alone_against_kfk_and_apache_kafka")
+    else {
+        return;
+    };
+    let broker = TestBroker::start();
+    for bs in [broker.bootstrap(), kafka.bootstrap.clone()] {
+        let (_, err, code) = kfk(
+            &[
+                "topics",
+                "--bootstrap-server",
+                &bs,
+                "--create",
+                "--topic",
+                "split-oversized",
+                "--config",
+                "max.message.bytes=1000",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{bs}: {err}");
+        let input = format!("ok1\n{}\nok2\n", "a".repeat(2000));
+        let (_, err, code) = kfk(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &bs,
+                "--topic",
+                "split-oversized",
+            ],
+            &input,
+        );
+        assert_eq!(code, 1, "{bs}: {err}");
+        assert!(
+            err.contains("line 2:") && err.contains("MESSAGE_TOO_LARGE"),
+            "{bs}: {err}"
+        );
+        assert!(
+            err.contains("1 of 3 records were not acknowledged"),
+            "{bs}: {err}"
+        );
+        let (out, err, code) = kfk(
+            &[
+                "console-consumer",
+                "--bootstrap-server",
+                &bs,
+                "--topic",
+                "split-oversized",
+                "--from-beginning",
+                "--max-messages",
+                "2",
+                "--timeout-ms",
+                "10000",
+                "--property",
+                "print.offset=true",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{bs}: {err}");
+        assert_eq!(out, "Offset:0\tok1\nOffset:1\tok2\n", "{bs}");
+    }
+}

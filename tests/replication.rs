@@ -387,6 +387,76 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
     );
 }
 
+/// Issue 25 item 15's shape: a 3-partition RF 3 topic (min ISR 2) under an idempotent
+/// acks=all librdkafka producer for about 45 s, while the leader of partition 0 is kill -9'd
+/// and restarted at once four times, 8 s apart, without waiting for the ISR to heal. Once the
+/// producer stops, a separate consumer asks each partition's high watermark (ListOffsets
+/// latest) and reads every partition from 0 up to it through Fetch (no replica files): every
+/// acknowledged record must come back at its acknowledged offset within 120 s. The report
+/// gives per partition the high watermark read to, records read and acknowledged.
+/// `KFK_FAULT_ROUNDS` sets the number of kills.
+#[test]
+fn acknowledged_records_read_back_after_leader_kills_without_waiting_for_the_isr() {
+    // Kafka's default broker session and heartbeat, as the report's cluster had.
+    let mut c = TestCluster::start(
+        3,
+        &[
+            "broker.session.timeout.ms=9000",
+            "broker.heartbeat.interval.ms=2000",
+        ],
+    );
+    create(&c, "f15", 3, 3, 2);
+    wait_healed(&c, "f15", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start(&c.bootstrap_all(), "f15", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    std::thread::sleep(Duration::from_secs(4));
+    let mut killed = Vec::new();
+    for round in 0..rounds(4) {
+        let leader = (1..=3)
+            .map(|ask| leader_of(&c, "f15", 0, ask))
+            .find(|l| *l > 0);
+        if let Some(leader) = leader {
+            c.kill9(leader);
+            c.start_node(leader);
+            killed.push(leader);
+        } else {
+            println!("round {round}: partition 0 has no leader; no kill");
+        }
+        std::thread::sleep(Duration::from_secs(8));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    let history = workload.stop();
+    // Each node's view of the partitions as the read-back starts: a node answering with an
+    // old view (leader, ISR) would send clients to the wrong broker.
+    let views: Vec<_> = (1..=3)
+        .map(|id| (id, partitions_seen_by(&c, id, "f15")))
+        .collect();
+    let back = faults::read_back(&c.bootstrap_all(), "f15", 3, Duration::from_secs(120));
+    let report = faults::check(&history, &back.records);
+    let per_partition = back.per_partition(&history);
+    println!(
+        "killed {killed:?}; read back in {:?}; {report}{per_partition}",
+        back.took
+    );
+    println!("views (leader, replicas, isr) at the read-back: {views:?}");
+    if !back.errors.is_empty() {
+        println!(
+            "consumer errors: {:?}",
+            &back.errors[..back.errors.len().min(20)]
+        );
+    }
+    if !report.lost.is_empty() || !report.inconsistent.is_empty() {
+        dump_logs(&c);
+        for id in 1..=3 {
+            println!("node {id}: {:?}", partitions_seen_by(&c, id, "f15"));
+        }
+    }
+    assert!(
+        report.lost.is_empty() && report.inconsistent.is_empty(),
+        "{report}{per_partition}"
+    );
+}
+
 /// Fault test 1 with the other clients: kcat (librdkafka's tool), kafka-python, the Java
 /// client and kfk's console producer, each an idempotent acks=all producer of its own values
 /// into one topic, while the leader of partition 0 is killed (kill -9) three times

@@ -295,17 +295,42 @@ pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Failed(e.to_string()))?;
     let mut processed = 0u64;
-    let result = runtime.block_on(consume(
-        args,
-        props,
-        &formatter,
-        start,
-        include,
-        &mut processed,
-    ));
+    let result = runtime.block_on(async {
+        let commits = props.get("enable.auto.commit") != Some("false");
+        let finishing = match props.get("group.id").filter(|_| args.partition.is_none()) {
+            Some(g) => format!(
+                "{}leaving group {g} (at most {} s)",
+                if commits {
+                    "committing offsets and "
+                } else {
+                    ""
+                },
+                CLOSE_TIMEOUT.as_secs()
+            ),
+            None => "stopping".to_string(),
+        };
+        let interrupt = super::signals::Interrupt::install("console-consumer", finishing)
+            .map_err(|e| CliError::Failed(format!("installing signal handlers: {e}")))?;
+        consume(
+            args,
+            props,
+            &formatter,
+            start,
+            include,
+            &mut processed,
+            interrupt,
+        )
+        .await
+    });
+    // Not waiting for blocking work (a name lookup) the runtime may still hold.
+    runtime.shutdown_background();
     eprintln!("Processed a total of {processed} messages");
     result
 }
+
+/// How long closing may take (committing offsets, leaving the group): the Java consumer's
+/// default close timeout.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn consume(
     args: &ConsoleConsumerArgs,
@@ -314,7 +339,32 @@ async fn consume(
     start: Start,
     include: Option<TopicPattern>,
     processed: &mut u64,
+    mut interrupt: super::signals::Interrupt,
 ) -> Result<(), CliError> {
+    let mut consumer = tokio::select! {
+        c = open(args, props, start, include) => c?,
+        // Interrupted while connecting or joining: nothing read, nothing to commit.
+        _ = interrupt.received() => return Ok(()),
+    };
+    let result = print_records(args, &mut consumer, formatter, processed, &mut interrupt).await;
+    match tokio::time::timeout(CLOSE_TIMEOUT, consumer.close()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("kfk console-consumer: committing offsets at close failed: {e}"),
+        Err(_) => eprintln!(
+            "kfk console-consumer: gave up closing after {} s (the group coordinator did not answer); offsets since the last commit were not committed",
+            CLOSE_TIMEOUT.as_secs()
+        ),
+    }
+    result
+}
+
+/// Connects, subscribes (or assigns) and positions the consumer.
+async fn open(
+    args: &ConsoleConsumerArgs,
+    props: Properties,
+    start: Start,
+    include: Option<TopicPattern>,
+) -> Result<Consumer, CliError> {
     let failed = |e: ClientError| CliError::Failed(e.to_string());
     let mut consumer = Consumer::new(&props).await.map_err(failed)?;
     if args.partition.is_none() {
@@ -358,13 +408,7 @@ async fn consume(
             }
         }
     }
-    let result = print_records(args, &mut consumer, formatter, processed).await;
-    let closed = consumer.close().await;
-    result?;
-    if let Err(e) = closed {
-        eprintln!("kfk console-consumer: committing offsets at close failed: {e}");
-    }
-    Ok(())
+    Ok(consumer)
 }
 
 async fn print_records(
@@ -372,11 +416,9 @@ async fn print_records(
     consumer: &mut Consumer,
     formatter: &Formatter,
     processed: &mut u64,
+    interrupt: &mut super::signals::Interrupt,
 ) -> Result<(), CliError> {
-    use tokio::signal::unix::{signal, SignalKind};
     let failed = |e: ClientError| CliError::Failed(e.to_string());
-    let mut term = signal(SignalKind::terminate()).map_err(|e| CliError::Failed(e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| CliError::Failed(e.to_string()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 << 10, stdout.lock());
     let idle_limit = args.timeout_ms.map(Duration::from_millis);
@@ -391,8 +433,7 @@ async fn print_records(
         });
         let records = tokio::select! {
             r = consumer.poll(wait) => r.map_err(failed)?,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+            _ = interrupt.received() => break,
         };
         if records.is_empty() {
             out.flush()?;

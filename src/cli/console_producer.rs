@@ -308,7 +308,11 @@ pub fn run(args: &ConsoleProducerArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(produce_stdin(args, props, reader))
+    let result = runtime.block_on(produce_stdin(args, props, reader));
+    // Not waiting for the blocking thread that reads stdin: after a signal it may wait for
+    // input forever.
+    runtime.shutdown_background();
+    result
 }
 
 async fn produce_stdin(
@@ -316,9 +320,16 @@ async fn produce_stdin(
     props: Properties,
     reader: LineReader,
 ) -> Result<(), CliError> {
-    let producer = Producer::new(&props)
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let mut interrupt = super::signals::Interrupt::install(
+        "console-producer",
+        "sending the records read so far".into(),
+    )
+    .map_err(|e| CliError::Failed(format!("installing signal handlers: {e}")))?;
+    let producer = tokio::select! {
+        p = Producer::new(&props) => p.map_err(|e| CliError::Failed(e.to_string()))?,
+        // Interrupted before anything was read: nothing to send.
+        _ = interrupt.received() => return Ok(()),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, DeliveryFuture)>(100_000);
     let collector = tokio::spawn(async move {
         let mut failed = 0u64;
@@ -337,6 +348,8 @@ async fn produce_stdin(
     let mut input = tokio::io::BufReader::with_capacity(256 << 10, tokio::io::stdin());
     let mut buf: Vec<u8> = Vec::new();
     let mut n = 0u64;
+    // Records that failed before they were queued (too large for max.request.size, ...).
+    let mut refused = 0u64;
     let mut failure: Option<CliError> = None;
     loop {
         if interactive {
@@ -345,7 +358,14 @@ async fn produce_stdin(
             let _ = out.flush().await;
         }
         buf.clear();
-        match input.read_until(b'\n', &mut buf).await {
+        // A signal stops the reading; a line already read is still sent below (the send is
+        // never cut short), then everything held is flushed, as Kafka's shutdown hook does.
+        let read = tokio::select! {
+            biased;
+            _ = interrupt.received() => break,
+            r = input.read_until(b'\n', &mut buf) => r,
+        };
+        match read {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -354,6 +374,7 @@ async fn produce_stdin(
             }
         }
         n += 1;
+        tracing::debug!(line = n, "read");
         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let (key, value, headers) = match reader.parse(line, n) {
@@ -377,14 +398,19 @@ async fn produce_stdin(
                     .unwrap_or(Err(crate::client::ClientError::Closed))
                 {
                     eprintln!("kfk console-producer: line {n}: {e}");
-                    failure
-                        .get_or_insert(CliError::Failed(format!("line {n} was not acknowledged")));
+                    refused += 1;
                 }
             }
             Ok(delivery) => {
                 if tx.send((n, delivery)).await.is_err() {
                     break;
                 }
+            }
+            // This record alone fails (as the Java producer's send future would); the next
+            // lines go on.
+            Err(e @ crate::client::ClientError::Broker(..)) => {
+                eprintln!("kfk console-producer: line {n}: {e}");
+                refused += 1;
             }
             Err(e) => {
                 failure = Some(CliError::Failed(format!("line {n}: {e}")));
@@ -394,16 +420,18 @@ async fn produce_stdin(
     }
     producer.close().await;
     drop(tx);
-    let failed = collector.await.unwrap_or(1);
-    if let Some(f) = failure {
-        return Err(f);
+    let failed = collector.await.unwrap_or(1) + refused;
+    let summary = format!("{failed} of {n} records were not acknowledged");
+    match failure {
+        Some(f) => {
+            if failed > 0 {
+                eprintln!("kfk console-producer: {summary}");
+            }
+            Err(f)
+        }
+        None if failed > 0 => Err(CliError::Failed(summary)),
+        None => Ok(()),
     }
-    if failed > 0 {
-        return Err(CliError::Failed(format!(
-            "{failed} of {n} records were not acknowledged"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

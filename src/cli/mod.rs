@@ -19,6 +19,7 @@ pub mod leader_election;
 pub mod metadata_quorum;
 pub mod perf;
 pub mod reassign_partitions;
+pub mod signals;
 pub mod storage;
 pub mod topics;
 
@@ -170,8 +171,13 @@ fn init_logging(default: &str) {
         .unwrap_or_else(|_| default.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour only for a person at a terminal: not in files, pipes or journals, nor with
+    // NO_COLOR set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

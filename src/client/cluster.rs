@@ -343,33 +343,54 @@ impl Cluster {
         auto_create: bool,
         timeout: Duration,
     ) -> Result<TopicInfo, ClientError> {
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut warned = false;
         loop {
-            match self.refresh_topics(&[topic.to_string()], auto_create).await {
+            let why = match self.refresh_topics(&[topic.to_string()], auto_create).await {
                 Err(e) if e.is_transport() && Instant::now() < deadline => {
                     tracing::debug!(topic, error = %e, "no metadata yet; retrying");
                     tokio::time::sleep(
                         self.config.reconnect_backoff.max(Duration::from_millis(50)),
                     )
                     .await;
-                    continue;
+                    format!("no broker answers ({e})")
                 }
-                r => r?,
-            }
-            if let Some(t) = self
-                .topic(topic)
-                .filter(|t| !t.partitions.is_empty() && t.partitions.iter().all(|p| p.leader >= 0))
-            {
-                return Ok(t);
-            }
-            if Instant::now() >= deadline {
+                r => {
+                    r?;
+                    match self.topic(topic) {
+                        Some(t)
+                            if !t.partitions.is_empty()
+                                && t.partitions.iter().all(|p| p.leader >= 0) =>
+                        {
+                            return Ok(t)
+                        }
+                        Some(_) => "some of its partitions have no leader".to_string(),
+                        None if auto_create => {
+                            "the cluster does not have it (is auto.create.topics.enable off?)"
+                                .to_string()
+                        }
+                        None => "the cluster does not have it".to_string(),
+                    }
+                }
+            };
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(ClientError::Broker(
                     ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     format!(
-                        "topic {topic} not present in metadata after {} ms",
+                        "topic {topic} not present in metadata after {} ms: {why}",
                         timeout.as_millis()
                     ),
                 ));
+            }
+            if !warned && now - started >= super::WAIT_WARNING {
+                warned = true;
+                tracing::warn!(
+                    "still waiting for metadata of topic {topic} after {} s: {why}; giving up in {} s",
+                    (now - started).as_secs(),
+                    (deadline - now).as_secs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -18,6 +18,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+/// How long a client waits in silence (for metadata, for acknowledgements, to leave a group)
+/// before it logs one warning saying what it waits for and until when; Kafka's timeouts
+/// themselves are unchanged.
+pub const WAIT_WARNING: Duration = Duration::from_secs(5);
+
 /// A client failure. Broker answers keep their Kafka error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {

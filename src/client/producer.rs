@@ -184,7 +184,8 @@ pub struct RecordMetadata {
 pub type DeliveryResult = Result<RecordMetadata, ClientError>;
 
 /// The outcome of one batch, shared by the delivery futures of its records (one allocation
-/// per batch instead of a channel per record).
+/// per batch instead of a channel per record). A batch the broker found too large is split
+/// and its parts complete on their own, so the outcome is kept per run of records.
 #[derive(Debug)]
 struct BatchCompletion {
     topic: String,
@@ -192,10 +193,19 @@ struct BatchCompletion {
     state: Mutex<CompletionState>,
 }
 
+/// The outcome of the records `first..first + count` of a batch: their base offset (-1 with
+/// acks=0), or why they failed.
+#[derive(Debug)]
+struct RunOutcome {
+    first: u32,
+    count: u32,
+    outcome: Result<i64, ClientError>,
+}
+
 #[derive(Debug, Default)]
 struct CompletionState {
-    /// The batch's base offset (-1 with acks=0), or why it failed.
-    outcome: Option<Result<i64, ClientError>>,
+    /// One entry while the batch is whole; one per part once split.
+    outcomes: Vec<RunOutcome>,
     wakers: Vec<std::task::Waker>,
 }
 
@@ -208,13 +218,22 @@ impl BatchCompletion {
         })
     }
 
-    fn complete(&self, outcome: Result<i64, ClientError>) {
+    /// Sets the outcome of the records `first..first + count` (once: a later outcome for
+    /// records that have one is ignored).
+    fn complete(&self, first: u32, count: u32, outcome: Result<i64, ClientError>) {
         let wakers = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if s.outcome.is_some() {
+            if s.outcomes
+                .iter()
+                .any(|r| r.first < first + count && first < r.first + r.count)
+            {
                 return;
             }
-            s.outcome = Some(outcome);
+            s.outcomes.push(RunOutcome {
+                first,
+                count,
+                outcome,
+            });
             std::mem::take(&mut s.wakers)
         };
         for w in wakers {
@@ -223,15 +242,22 @@ impl BatchCompletion {
     }
 
     fn result(&self, index: u32) -> Option<DeliveryResult> {
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.outcome.as_ref().map(|o| match o {
+        self.result_in(&self.state.lock().unwrap_or_else(|e| e.into_inner()), index)
+    }
+
+    fn result_in(&self, s: &CompletionState, index: u32) -> Option<DeliveryResult> {
+        let run = s
+            .outcomes
+            .iter()
+            .find(|r| (r.first..r.first + r.count).contains(&index))?;
+        Some(match &run.outcome {
             Ok(base) => Ok(RecordMetadata {
                 topic: self.topic.clone(),
                 partition: self.partition,
                 offset: if *base < 0 {
                     -1
                 } else {
-                    base + i64::from(index)
+                    base + i64::from(index - run.first)
                 },
             }),
             Err(e) => Err(e.clone()),
@@ -239,13 +265,42 @@ impl BatchCompletion {
     }
 }
 
-/// A batch's completion as the producer holds it: dropping it unresolved (the producer went
-/// away) fails its records instead of leaving their futures pending.
-struct Completer(Arc<BatchCompletion>);
+/// The records `first..first + count` of a batch's completion, as the producer holds them:
+/// dropping it unresolved (the producer went away) fails those records instead of leaving
+/// their futures pending.
+struct Completer {
+    completion: Arc<BatchCompletion>,
+    first: u32,
+    /// Set when the batch is sealed.
+    count: u32,
+}
+
+impl Completer {
+    fn complete(&self, outcome: Result<i64, ClientError>) {
+        if self.count > 0 {
+            self.completion.complete(self.first, self.count, outcome);
+        }
+    }
+
+    /// The records `offset..offset + count` of these, completed on their own (a part of a
+    /// split batch).
+    fn part(&self, offset: u32, count: u32) -> Completer {
+        Completer {
+            completion: self.completion.clone(),
+            first: self.first + offset,
+            count,
+        }
+    }
+
+    /// Drops this without an outcome: its records' outcomes come from its parts.
+    fn hand_over(mut self) {
+        self.count = 0;
+    }
+}
 
 impl Drop for Completer {
     fn drop(&mut self) {
-        self.0.complete(Err(ClientError::Closed));
+        self.complete(Err(ClientError::Closed));
     }
 }
 
@@ -284,14 +339,13 @@ impl std::future::Future for DeliveryFuture {
     ) -> std::task::Poll<Self::Output> {
         let c = &self.completion;
         let mut s = c.state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.outcome.is_none() {
-            if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                s.wakers.push(cx.waker().clone());
-            }
-            return std::task::Poll::Pending;
+        if let Some(result) = c.result_in(&s, self.index) {
+            return std::task::Poll::Ready(Ok(result));
         }
-        drop(s);
-        std::task::Poll::Ready(Ok(c.result(self.index).expect("outcome is set")))
+        if !s.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            s.wakers.push(cx.waker().clone());
+        }
+        std::task::Poll::Pending
     }
 }
 
@@ -327,6 +381,15 @@ struct PartitionQueue {
     next_sequence: i32,
     /// Failed batches wait here until the partition's in-flight batches are all back.
     retry: Vec<SealedBatch>,
+    /// Idempotent producers: the lowest base sequence of a batch the broker refused (not
+    /// appended, so the broker still expects that sequence). Once nothing of the partition
+    /// is in flight, the batches not yet acknowledged are renumbered from there.
+    resequence_from: Option<i32>,
+    /// Why the last send of the partition failed (for the warning below).
+    last_error: Option<String>,
+    /// Whether the partition's records have been waiting for [`super::WAIT_WARNING`] and
+    /// that was logged; cleared by the next acknowledgement.
+    warned: bool,
 }
 
 struct State {
@@ -500,7 +563,11 @@ impl Producer {
             }
             let open = queue.open.get_or_insert_with(|| OpenBatch {
                 builder: BatchBuilder::with_capacity(batch_size.min(1 << 20)),
-                completion: Completer(BatchCompletion::new(&record.topic, partition)),
+                completion: Completer {
+                    completion: BatchCompletion::new(&record.topic, partition),
+                    first: 0,
+                    count: 0,
+                },
                 permits: None,
                 created: Instant::now(),
             });
@@ -510,8 +577,9 @@ impl Producer {
                 record.value.as_deref(),
                 &headers,
             );
+            open.completion.count += 1;
             let delivery = DeliveryFuture {
-                completion: open.completion.0.clone(),
+                completion: open.completion.completion.clone(),
                 index: index as u32,
             };
             match open.permits.as_mut() {
@@ -676,6 +744,137 @@ async fn try_init_producer_id(inner: &Arc<Inner>) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// Splits a batch the broker found too large into smaller ones (Kafka's `splitAndReenqueue`,
+/// but always into parts of at most half the batch, or the largest record, so a topic limit
+/// below `batch.size` cannot make it resend the same batch forever: KAFKA-8350). The parts
+/// keep the batch's sequence range and go out at once, without using a retry; a part of one
+/// record that is still too large then fails alone.
+fn split_batch(
+    config: &ProducerConfig,
+    batch: &SealedBatch,
+) -> Result<Vec<(Bytes, usize)>, crate::protocol::record_batch::BatchError> {
+    crate::protocol::record_batch::split(
+        &batch.bytes,
+        &config.compression_levels,
+        config.max_request_size.saturating_mul(2).max(1 << 20),
+    )
+}
+
+/// The sealed batches of `parts` (from [`split_batch`]), each completing its own records of
+/// `batch`.
+fn into_parts(batch: SealedBatch, parts: Vec<(Bytes, usize)>) -> Vec<SealedBatch> {
+    let SealedBatch {
+        completion,
+        _permits: mut permits,
+        created,
+        base_sequence,
+        ..
+    } = batch;
+    let now = Instant::now();
+    let mut offset = 0u32;
+    let mut sequence = base_sequence;
+    let mut out = Vec::with_capacity(parts.len());
+    for (bytes, records) in parts {
+        let count = records as u32;
+        out.push(SealedBatch {
+            bytes,
+            records,
+            base_sequence: sequence,
+            completion: completion.part(offset, count),
+            // The buffer memory goes back when the first part is done.
+            _permits: permits.take(),
+            created,
+            not_before: now,
+            retries: 0,
+        });
+        offset += count;
+        if sequence >= 0 {
+            sequence = sequence.wrapping_add(count as i32) & i32::MAX;
+        }
+    }
+    completion.hand_over();
+    out
+}
+
+/// The broker refused `batch` (not appended): in an idempotent producer the batches after it
+/// must take over its sequence numbers.
+fn note_refused(queue: &mut PartitionQueue, batch: &SealedBatch) {
+    if batch.base_sequence >= 0 {
+        let from = queue
+            .resequence_from
+            .map_or(batch.base_sequence, |f| f.min(batch.base_sequence));
+        queue.resequence_from = Some(from);
+    }
+}
+
+/// Renumbers the batches of a partition not yet acknowledged (none in flight) from where the
+/// broker's sequence stands, after it refused a batch: in sequence order, consecutively,
+/// rewriting each batch's base sequence (under its CRC).
+fn resequence(queue: &mut PartitionQueue, from: i32) {
+    let mut batches: Vec<SealedBatch> = std::mem::take(&mut queue.retry);
+    batches.extend(queue.ready.drain(..));
+    batches.sort_by_key(|b| b.base_sequence);
+    let mut next = batches.first().map_or(from, |b| b.base_sequence.min(from));
+    for b in &mut batches {
+        if b.base_sequence != next {
+            let mut bytes = b.bytes.to_vec();
+            crate::protocol::record_batch::set_base_sequence(&mut bytes, next);
+            b.bytes = Bytes::from(bytes);
+            b.base_sequence = next;
+        }
+        next = next.wrapping_add(b.records as i32) & i32::MAX;
+    }
+    tracing::debug!(
+        from,
+        next,
+        batches = batches.len(),
+        "renumbered the batches after a refused one"
+    );
+    queue.next_sequence = next;
+    queue.ready.extend(batches);
+    queue.resequence_from = None;
+}
+
+/// Logs once when the oldest record of a partition has waited [`super::WAIT_WARNING`]
+/// without an acknowledgement: for what, and how long it may still wait.
+fn warn_when_waiting(
+    config: &ProducerConfig,
+    tp: &TopicPartition,
+    leader: i32,
+    queue: &mut PartitionQueue,
+    now: Instant,
+) {
+    if queue.warned {
+        return;
+    }
+    let Some(oldest) = queue
+        .ready
+        .iter()
+        .chain(queue.retry.iter())
+        .map(|b| b.created)
+        .min()
+    else {
+        return;
+    };
+    let waited = now.saturating_duration_since(oldest);
+    if waited < super::WAIT_WARNING {
+        return;
+    }
+    queue.warned = true;
+    let why = match (&queue.last_error, leader) {
+        (Some(e), _) => format!("the last attempt failed: {e}"),
+        (None, l) if l < 0 => "the partition has no leader".to_string(),
+        (None, _) => "waiting for the leader's answer".to_string(),
+    };
+    tracing::warn!(
+        "records for {}-{} not acknowledged after {} s ({why}); retrying until delivery.timeout.ms ({} ms) after each was sent",
+        tp.0,
+        tp.1,
+        waited.as_secs(),
+        config.delivery_timeout.as_millis()
+    );
+}
+
 /// A request ready to go to one broker.
 struct Outgoing {
     node: i32,
@@ -720,6 +919,7 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
     for tp in keys {
         let leader = inner.cluster.leader(&tp.0, tp.1).unwrap_or(-1);
         let queue = queue_mut(&mut state.queues, &tp.0, tp.1);
+        warn_when_waiting(config, &tp, leader, queue, now);
         if let Some(open) = &queue.open {
             let due = open.created + config.linger;
             if flushing || due <= now {
@@ -727,6 +927,12 @@ fn collect_ready(inner: &Arc<Inner>) -> (Vec<Outgoing>, Option<Instant>, bool) {
             } else {
                 next_wake = Some(next_wake.map_or(due, |w: Instant| w.min(due)));
             }
+        }
+        if let Some(from) = queue.resequence_from {
+            if queue.in_flight > 0 {
+                continue;
+            }
+            resequence(queue, from);
         }
         if !queue.retry.is_empty() {
             if queue.in_flight > 0 {
@@ -882,15 +1088,43 @@ async fn complete(
             };
             let queue = queue_mut(&mut state.queues, &tp.0, tp.1);
             queue.in_flight = queue.in_flight.saturating_sub(1);
-            let idempotent_gap = matches!(&outcome, Err(ClientError::Broker(c, _)) if *c == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
-                && queue
-                    .retry
-                    .iter()
-                    .chain(queue.ready.iter())
-                    .any(|b| b.base_sequence < batch.base_sequence);
+            let refused = match &outcome {
+                Err(ClientError::Broker(code, _)) => Some(*code),
+                _ => None,
+            };
+            // A batch after one that is to be resent (or renumbered) finds the broker
+            // expecting an earlier sequence: it goes again after that one.
+            let idempotent_gap = matches!(
+                refused,
+                Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID)
+            ) && (queue
+                .retry
+                .iter()
+                .chain(queue.ready.iter())
+                .any(|b| b.base_sequence < batch.base_sequence)
+                || queue
+                    .resequence_from
+                    .is_some_and(|from| from < batch.base_sequence));
+            if refused == Some(ErrorCode::MESSAGE_TOO_LARGE) && batch.records > 1 {
+                match split_batch(&inner.config, &batch) {
+                    Ok(parts) => {
+                        tracing::warn!(topic = %tp.0, partition = tp.1, parts = parts.len(), "the broker found a batch too large (MESSAGE_TOO_LARGE); sending its records in smaller batches");
+                        queue.retry.extend(into_parts(batch, parts));
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %tp.0, partition = tp.1, error = %e, "cannot split a batch the broker found too large");
+                        note_refused(queue, &batch);
+                        batch.completion.complete(outcome);
+                        state.outstanding -= batch.records;
+                    }
+                }
+                continue;
+            }
             match outcome {
                 Ok(base) => {
-                    batch.completion.0.complete(Ok(base));
+                    queue.last_error = None;
+                    queue.warned = false;
+                    batch.completion.complete(Ok(base));
                     state.outstanding -= batch.records;
                 }
                 Err(e)
@@ -900,13 +1134,17 @@ async fn complete(
                 {
                     refresh |= true;
                     tracing::debug!(topic = %tp.0, partition = tp.1, error = %e, "retrying a batch");
+                    queue.last_error = Some(e.to_string());
                     let mut batch = batch;
                     batch.retries += 1;
                     batch.not_before = Instant::now() + retry_backoff(&inner.config, batch.retries);
                     queue_mut(&mut state.queues, &tp.0, tp.1).retry.push(batch);
                 }
                 Err(e) => {
-                    batch.completion.0.complete(Err(e));
+                    if refused.is_some() && !e.is_retriable() && !idempotent_gap {
+                        note_refused(queue, &batch);
+                    }
+                    batch.completion.complete(Err(e));
                     state.outstanding -= batch.records;
                 }
             }

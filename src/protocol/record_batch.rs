@@ -501,6 +501,80 @@ pub fn set_log_append_time_split(head: &mut [u8], body: &[u8], timestamp_ms: i64
     head[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
+/// Rewrites an idempotent batch's base sequence in place and recomputes the CRC (the field
+/// is under it): a producer renumbers the batches that follow one the broker refused.
+pub fn set_base_sequence(batch: &mut [u8], base_sequence: i32) {
+    const BASE_SEQUENCE_OFFSET: usize = 53;
+    batch[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4]
+        .copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = compute_crc(batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Splits one whole batch into consecutive batches of its records, each at most
+/// max(largest record, half the records' bytes) of encoded records (so a batch of more than
+/// one record always yields at least two), with the batch's codec, producer id and epoch;
+/// sequences run on from the batch's base sequence. Each part comes with its record count.
+/// For a producer whose batch the broker found too large (MESSAGE_TOO_LARGE).
+pub fn split(
+    batch: &Bytes,
+    levels: &compression::Levels,
+    decompress_limit_bytes: usize,
+) -> Result<Vec<(Bytes, usize)>, BatchError> {
+    let header = check_framing(batch)?;
+    let codec = header
+        .compression()
+        .ok_or(BatchError::UnknownCompression(header.attributes))?;
+    let records = decode_records(batch, decompress_limit_bytes)?;
+    let headers_of = |r: &Record| -> Vec<(String, Option<Bytes>)> {
+        r.headers
+            .iter()
+            .map(|h| (h.key.clone(), h.value.clone()))
+            .collect()
+    };
+    let size_of = |r: &Record| {
+        let h = headers_of(r);
+        let h: Vec<(&str, Option<&[u8]>)> =
+            h.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        let body = record_body_len(0, 0, r.key.as_deref(), r.value.as_deref(), &h);
+        varint_len(body as i32) + body
+    };
+    let sizes: Vec<usize> = records.iter().map(size_of).collect();
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let limit = largest.max(sizes.iter().sum::<usize>() / 2);
+    let mut parts = Vec::new();
+    let mut builder = BatchBuilder::new();
+    let mut filled = 0usize;
+    let mut sequence = header.base_sequence;
+    let mut finish = |builder: &mut BatchBuilder, sequence: &mut i32| {
+        let mut b = std::mem::take(builder);
+        let n = b.len();
+        b.producer_id = header.producer_id;
+        b.producer_epoch = header.producer_epoch;
+        b.base_sequence = *sequence;
+        b.transactional = header.is_transactional();
+        if *sequence != NO_SEQUENCE {
+            *sequence = sequence.wrapping_add(n) & i32::MAX;
+        }
+        parts.push((b.build_at(codec, levels), n as usize));
+    };
+    for (r, size) in records.iter().zip(&sizes) {
+        if !builder.is_empty() && filled + size > limit {
+            finish(&mut builder, &mut sequence);
+            filled = 0;
+        }
+        let h = headers_of(r);
+        let h: Vec<(&str, Option<&[u8]>)> =
+            h.iter().map(|(k, v)| (k.as_str(), v.as_deref())).collect();
+        builder.append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &h);
+        filled += size;
+    }
+    if !builder.is_empty() {
+        finish(&mut builder, &mut sequence);
+    }
+    Ok(parts)
+}
+
 /// A record header (key is never null; value may be).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordHeader {
@@ -1080,5 +1154,66 @@ mod tests {
         h.base_sequence = i32::MAX;
         h.last_offset_delta = 2;
         assert_eq!(h.last_sequence(), 1);
+    }
+
+    #[test]
+    fn a_split_batch_keeps_every_record_in_order_with_sequences_running_on() {
+        for codec in [Compression::None, Compression::Zstd] {
+            let mut b = BatchBuilder::new();
+            b.producer_id = 7;
+            b.producer_epoch = 2;
+            b.base_sequence = 40;
+            let big = vec![b'a'; 2000];
+            b.append(1000, None, Some(&big), &[]);
+            b.append(1001, Some(b"k"), Some(b"ok"), &[("h", Some(b"x"))]);
+            b.append(1002, None, Some(b"ok2"), &[]);
+            let parts = split(&b.build(codec), &compression::Levels::default(), CAP).unwrap();
+            assert_eq!(
+                parts.iter().map(|p| p.1).collect::<Vec<_>>(),
+                vec![1, 2],
+                "the big record alone, then the rest"
+            );
+            let (first, second) = (
+                validate(&parts[0].0, CAP).unwrap(),
+                validate(&parts[1].0, CAP).unwrap(),
+            );
+            assert_eq!(
+                (first.producer_id, first.producer_epoch, first.base_sequence),
+                (7, 2, 40)
+            );
+            assert_eq!(
+                (second.base_sequence, second.compression()),
+                (41, Some(codec))
+            );
+            let rest = decode_records(&parts[1].0, CAP).unwrap();
+            assert_eq!(rest[0].value.as_deref(), Some(&b"ok"[..]));
+            assert_eq!(rest[0].timestamp, 1001);
+            assert_eq!(rest[0].headers[0].key, "h");
+            assert_eq!(rest[1].value.as_deref(), Some(&b"ok2"[..]));
+        }
+        // Equal records: halves.
+        let mut b = BatchBuilder::new();
+        for _ in 0..4 {
+            b.append(1, None, Some(b"same"), &[]);
+        }
+        let parts = split(
+            &b.build(Compression::None),
+            &compression::Levels::default(),
+            CAP,
+        )
+        .unwrap();
+        assert_eq!(parts.iter().map(|p| p.1).collect::<Vec<_>>(), vec![2, 2]);
+    }
+
+    #[test]
+    fn a_new_base_sequence_is_written_under_a_fresh_crc() {
+        let mut b = BatchBuilder::new();
+        b.producer_id = 1;
+        b.base_sequence = 5;
+        b.append(1, None, Some(b"v"), &[]);
+        let mut bytes = b.build(Compression::None).to_vec();
+        set_base_sequence(&mut bytes, 3);
+        let h = validate(&bytes, CAP).unwrap();
+        assert_eq!(h.base_sequence, 3);
     }
 }

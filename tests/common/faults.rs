@@ -231,6 +231,125 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<(i32,
     out
 }
 
+/// What a fresh consumer read back of one partition: the high watermark it asked for
+/// (ListOffsets latest, before reading) and what it got below it.
+#[derive(Debug, Default, Clone)]
+pub struct PartitionReadBack {
+    pub high_watermark: i64,
+    pub read: usize,
+    /// The highest offset read, -1 for none.
+    pub last_offset: i64,
+}
+
+/// A read-back as a separate client does it: a fresh consumer asks each partition's high
+/// watermark (ListOffsets latest) once the producer has stopped, then reads every partition
+/// from offset 0 until it has the record just below it, or `timeout` passes. No replica file
+/// is looked at. Consumer errors (fetch errors, offset resets) are kept to explain a stall.
+pub struct ReadBack {
+    pub records: BTreeMap<(i32, i64), String>,
+    pub partitions: BTreeMap<i32, PartitionReadBack>,
+    pub errors: Vec<String>,
+    pub took: Duration,
+}
+
+pub fn read_back(bootstrap: &str, topic: &str, partitions: i32, timeout: Duration) -> ReadBack {
+    let started = Instant::now();
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("read-back-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        // An out-of-range offset must show, not silently jump to the end.
+        .set("auto.offset.reset", "error")
+        .set("topic.metadata.refresh.interval.ms", "1000")
+        .create()
+        .expect("consumer");
+    let mut per: BTreeMap<i32, PartitionReadBack> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for p in 0..partitions {
+        let high = loop {
+            match c.fetch_watermarks(topic, p, Duration::from_secs(10)) {
+                Ok((_, high)) => break high,
+                Err(e) if started.elapsed() < timeout => {
+                    errors.push(format!("partition {p}: ListOffsets: {e}"));
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("partition {p}: no high watermark within {timeout:?}: {e}"),
+            }
+        };
+        per.insert(
+            p,
+            PartitionReadBack {
+                high_watermark: high,
+                last_offset: -1,
+                ..Default::default()
+            },
+        );
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Offset(0))
+            .unwrap();
+    }
+    c.assign(&tpl).expect("assign");
+    let mut records = BTreeMap::new();
+    let done = |per: &BTreeMap<i32, PartitionReadBack>| {
+        per.values().all(|r| r.last_offset >= r.high_watermark - 1)
+    };
+    while !done(&per) && started.elapsed() < timeout {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let m: OwnedMessage = m.detach();
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                if let Some(r) = per.get_mut(&m.partition()) {
+                    if m.offset() < r.high_watermark {
+                        r.read += 1;
+                    }
+                    r.last_offset = r.last_offset.max(m.offset());
+                }
+                records.insert((m.partition(), m.offset()), v);
+            }
+            Some(Err(e)) if errors.len() < 100 => errors.push(format!("{e}")),
+            _ => {}
+        }
+    }
+    ReadBack {
+        records,
+        partitions: per,
+        errors,
+        took: started.elapsed(),
+    }
+}
+
+impl ReadBack {
+    /// One line per partition: the high watermark read to, records read below it, and the
+    /// producer's acknowledgements there (count and highest offset).
+    pub fn per_partition(&self, history: &History) -> String {
+        let mut out = String::new();
+        for (p, r) in &self.partitions {
+            let acked: Vec<i64> = history
+                .acked
+                .values()
+                .filter(|a| a.0 == *p)
+                .map(|a| a.1)
+                .collect();
+            let lost = history
+                .acked
+                .iter()
+                .filter(|(v, a)| a.0 == *p && self.records.get(&(a.0, a.1)) != Some(*v))
+                .count();
+            out.push_str(&format!(
+                "\n  partition {p}: high watermark {}, read {} (last offset {}), acknowledged {} (highest offset {}), not read back {lost}",
+                r.high_watermark,
+                r.read,
+                r.last_offset,
+                acked.len(),
+                acked.iter().max().copied().unwrap_or(-1),
+            ));
+        }
+        out
+    }
+}
+
 /// The checker's verdict.
 #[derive(Debug, Default)]
 pub struct Report {
