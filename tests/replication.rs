@@ -388,13 +388,18 @@ fn killing_a_leader_five_times_loses_no_acknowledged_record() {
 }
 
 /// Issue 25 item 15's shape: a 3-partition RF 3 topic (min ISR 2) under an idempotent
-/// acks=all librdkafka producer for about 45 s, while the leader of partition 0 is kill -9'd
-/// and restarted at once four times, 8 s apart, without waiting for the ISR to heal. Once the
-/// producer stops, a separate consumer asks each partition's high watermark (ListOffsets
-/// latest) and reads every partition from 0 up to it through Fetch (no replica files): every
-/// acknowledged record must come back at its acknowledged offset within 120 s. The report
-/// gives per partition the high watermark read to, records read and acknowledged.
-/// `KFK_FAULT_ROUNDS` sets the number of kills.
+/// acks=all librdkafka producer (its default settings) for about 45 s, while the leader of
+/// partition 0 is kill -9'd and restarted at once four times, 8 s apart, without waiting for
+/// the ISR to heal. Once the producer stops, the leader of partition 0 is killed and restarted
+/// once more and a separate consumer, bootstrapped from that restarted broker, asks each
+/// partition's high watermark (ListOffsets latest) and reads every partition from 0 up to it
+/// through Fetch (no replica files): every acknowledged record must come back at its
+/// acknowledged offset within 120 s. The report gives per partition the high watermark read
+/// to, records read and acknowledged. `KFK_FAULT_ROUNDS` sets the number of kills.
+///
+/// Before the fix the last step read partition 0 to high watermark 0 ("one partition's worth
+/// missing"): the restarted broker answered from the image it stopped with, as the leader,
+/// with a 60 s old checkpointed high watermark.
 #[test]
 fn acknowledged_records_read_back_after_leader_kills_without_waiting_for_the_isr() {
     // Kafka's default broker session and heartbeat, as the report's cluster had.
@@ -407,15 +412,17 @@ fn acknowledged_records_read_back_after_leader_kills_without_waiting_for_the_isr
     );
     create(&c, "f15", 3, 3, 2);
     wait_healed(&c, "f15", 3, &[1, 2, 3], Duration::from_secs(10));
-    let workload = faults::Workload::start(&c.bootstrap_all(), "f15", 3);
+    let workload = faults::Workload::start_with_client_defaults(&c.bootstrap_all(), "f15", 3);
     assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
     std::thread::sleep(Duration::from_secs(4));
+    let leader_of_0 = |c: &TestCluster| {
+        (1..=3)
+            .map(|ask| leader_of(c, "f15", 0, ask))
+            .find(|l| *l > 0)
+    };
     let mut killed = Vec::new();
     for round in 0..rounds(4) {
-        let leader = (1..=3)
-            .map(|ask| leader_of(&c, "f15", 0, ask))
-            .find(|l| *l > 0);
-        if let Some(leader) = leader {
+        if let Some(leader) = leader_of_0(&c) {
             c.kill9(leader);
             c.start_node(leader);
             killed.push(leader);
@@ -426,19 +433,17 @@ fn acknowledged_records_read_back_after_leader_kills_without_waiting_for_the_isr
     }
     std::thread::sleep(Duration::from_secs(4));
     let history = workload.stop();
-    // Each node's view of the partitions as the read-back starts: a node answering with an
-    // old view (leader, ISR) would send clients to the wrong broker.
-    let views: Vec<_> = (1..=3)
-        .map(|id| (id, partitions_seen_by(&c, id, "f15")))
-        .collect();
-    let back = faults::read_back(&c.bootstrap_all(), "f15", 3, Duration::from_secs(120));
+    let last = leader_of_0(&c).expect("partition 0 has a leader");
+    c.kill9(last);
+    c.start_node(last);
+    killed.push(last);
+    let back = faults::read_back(&c.bootstrap(last), "f15", 3, Duration::from_secs(120));
     let report = faults::check(&history, &back.records);
     let per_partition = back.per_partition(&history);
     println!(
-        "killed {killed:?}; read back in {:?}; {report}{per_partition}",
+        "killed {killed:?}; read back through node {last} in {:?}; {report}{per_partition}",
         back.took
     );
-    println!("views (leader, replicas, isr) at the read-back: {views:?}");
     if !back.errors.is_empty() {
         println!(
             "consumer errors: {:?}",
@@ -455,6 +460,122 @@ fn acknowledged_records_read_back_after_leader_kills_without_waiting_for_the_isr
         report.lost.is_empty() && report.inconsistent.is_empty(),
         "{report}{per_partition}"
     );
+}
+
+/// ListOffsets latest of `topic`-`partition` asked of node `id`: `(error code, offset)`, or
+/// `None` when the node does not answer.
+fn latest_offset_from(c: &TestCluster, id: i32, topic: &str, partition: i32) -> Option<(i16, i64)> {
+    use kfk::protocol::messages::list_offsets_request::{
+        ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
+    };
+    use kfk::protocol::{ApiKey, RequestBody, ResponseBody};
+    let addr = c.bootstrap(id);
+    let topic = topic.to_string();
+    let ask = move || {
+        common::RawClient::connect(&addr).call(
+            ApiKey::ListOffsets,
+            7,
+            RequestBody::ListOffsets(ListOffsetsRequest {
+                replica_id: -1,
+                topics: vec![ListOffsetsTopic {
+                    name: topic,
+                    partitions: vec![ListOffsetsPartition {
+                        partition_index: partition,
+                        current_leader_epoch: -1,
+                        timestamp: -1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        )
+    };
+    match std::panic::catch_unwind(ask) {
+        Ok(ResponseBody::ListOffsets(r)) => {
+            let p = &r.topics.first()?.partitions.first()?;
+            Some((p.error_code, p.offset))
+        }
+        _ => None,
+    }
+}
+
+/// The cause of issue 25 item 15: a leader killed (kill -9) and restarted at once answered
+/// clients from the image it stopped with — itself the leader at its old epoch — with the
+/// high watermark of its last checkpoint (written every 60 s then), so a reader asking it
+/// for the high watermark (ListOffsets latest) read a partition's worth too little. Now a
+/// restarted broker serves no client before it has applied its own registration (as Kafka
+/// enables request processing once caught up), its high watermarks are checkpointed every
+/// `replica.high.watermark.checkpoint.interval.ms` (5 s), and a leader whose high watermark
+/// is below the start of its epoch answers OFFSET_NOT_AVAILABLE (as Kafka). Every answer the
+/// restarted broker gives in its first seconds is checked: its view of the partition is
+/// newer than the one it died with, and no high watermark it reports is below what had been
+/// acknowledged before the kill.
+#[test]
+fn a_restarted_leader_answers_from_the_clusters_metadata_not_the_one_it_stopped_with() {
+    let mut c = TestCluster::start(
+        3,
+        &[
+            "broker.session.timeout.ms=9000",
+            "broker.heartbeat.interval.ms=2000",
+        ],
+    );
+    create(&c, "f15r", 3, 3, 2);
+    wait_healed(&c, "f15r", 3, &[1, 2, 3], Duration::from_secs(10));
+    let workload = faults::Workload::start_with_client_defaults(&c.bootstrap_all(), "f15r", 3);
+    assert!(wait_until(Duration::from_secs(10), || workload.acked() > 200));
+    let view = |c: &TestCluster, id: i32| -> Option<(i32, i32)> {
+        let m = c.metadata(id)?;
+        let t = m
+            .topics
+            .iter()
+            .find(|t| t.name.as_deref() == Some("f15r"))?;
+        let p = t.partitions.iter().find(|p| p.partition_index == 0)?;
+        Some((p.leader_id, p.leader_epoch))
+    };
+    for round in 0..rounds(3) {
+        std::thread::sleep(Duration::from_secs(3));
+        let (leader, epoch) = (1..=3)
+            .filter_map(|id| view(&c, id))
+            .find(|v| v.0 > 0)
+            .expect("partition 0 has a leader");
+        let acked = workload.acked_end(0);
+        c.kill9(leader);
+        c.start_node(leader);
+        let started = Instant::now();
+        let mut answers = Vec::new();
+        while started.elapsed() < Duration::from_secs(4) {
+            if let Some((l, e)) = view(&c, leader) {
+                assert!(
+                    e > epoch,
+                    "round {round}: restarted node {leader} answered from the image it stopped with: leader {l} at epoch {e} (it died leading epoch {epoch}) after {:?}",
+                    started.elapsed()
+                );
+                answers.push((l, e));
+            }
+            if let Some((code, offset)) = latest_offset_from(&c, leader, "f15r", 0) {
+                assert!(
+                    code != 0 || offset >= acked,
+                    "round {round}: restarted node {leader} reported high watermark {offset} of partition 0, below the {acked} acknowledged before it was killed"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !answers.is_empty(),
+            "round {round}: node {leader} never answered"
+        );
+        println!(
+            "round {round}: node {leader} (leader at epoch {epoch}) restarted; its views: {:?}",
+            {
+                let mut a = answers.clone();
+                a.dedup();
+                a
+            }
+        );
+        wait_healed(&c, "f15r", 3, &[1, 2, 3], Duration::from_secs(30));
+    }
+    judge(&c, workload, "f15r", &[1, 2, 3], true);
 }
 
 /// Fault test 1 with the other clients: kcat (librdkafka's tool), kafka-python, the Java

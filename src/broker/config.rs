@@ -99,6 +99,7 @@ const IMPLEMENTED: &[(&str, &str)] = &[
     ("log.retention.check.interval.ms", "300000"),
     ("log.flush.scheduler.interval.ms", "1000"),
     ("log.flush.offset.checkpoint.interval.ms", "60000"),
+    ("replica.high.watermark.checkpoint.interval.ms", "5000"),
     ("log.cleaner.enable", "true"),
     ("log.cleaner.backoff.ms", "15000"),
     ("producer.id.expiration.check.interval.ms", "600000"),
@@ -267,6 +268,9 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     pub flush_scheduler_interval_ms: u64,
     pub checkpoint_interval_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms`: how old a restarted broker's high
+    /// watermarks can be.
+    pub high_watermark_checkpoint_interval_ms: u64,
     pub cleaner_enable: bool,
     pub cleaner_backoff_ms: u64,
     /// `log.cleaner.dedupe.buffer.size` and `log.cleaner.io.buffer.size`.
@@ -421,6 +425,10 @@ impl BrokerConfig {
             retention_check_interval_ms: positive("log.retention.check.interval.ms")?.max(1),
             flush_scheduler_interval_ms: positive("log.flush.scheduler.interval.ms")?.max(1),
             checkpoint_interval_ms: positive("log.flush.offset.checkpoint.interval.ms")?.max(1),
+            high_watermark_checkpoint_interval_ms: positive(
+                "replica.high.watermark.checkpoint.interval.ms",
+            )?
+            .max(1),
             cleaner_enable: parse_bool("log.cleaner.enable", &get("log.cleaner.enable"))?,
             cleaner_backoff_ms: positive("log.cleaner.backoff.ms")?.max(1),
             cleaner_memory: crate::log::cleaner::CleanerMemory {

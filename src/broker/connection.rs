@@ -55,6 +55,10 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, li
     let (mut reader, mut writer) = stream.into_split();
     let mut stop = broker.shutdown_signal();
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms.max(1));
+    // A broker of a cluster answers clients once its metadata is the cluster's (see
+    // `ControlPlane::caught_up`); Raft messages, which bring that metadata to a broker-only
+    // node, and the controller's listeners never wait.
+    let mut ready = controller_listener || *broker.control.caught_up.borrow();
     loop {
         let frame = tokio::select! {
             f = read_frame(&broker, &mut reader, idle) => f,
@@ -68,6 +72,13 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, li
                 return;
             }
         };
+        if !ready && !super::raft_network::is_raft_frame(&frame.bytes) {
+            let mut caught_up = broker.control.caught_up.subscribe();
+            tokio::select! {
+                _ = caught_up.wait_for(|r| *r) => ready = true,
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
         match respond(&broker, frame, origin, controller_listener).await {
             Ok(None) => {}
             Ok(Some(reply)) => {

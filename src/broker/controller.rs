@@ -46,6 +46,12 @@ pub struct ControlPlane {
     pub incarnation_id: Uuid,
     pub broker_epoch: AtomicI64,
     pub fenced: AtomicBool,
+    /// Broker side: whether this node has applied the metadata up to its own registration,
+    /// so its view of leaders, ISRs and epochs is the cluster's. Until then requests on its
+    /// client listeners wait: a restarted broker would otherwise answer from the image it
+    /// stopped with (itself still the leader, a stale high watermark), as Kafka's broker
+    /// does not (it enables request processing once caught up).
+    pub caught_up: tokio::sync::watch::Sender<bool>,
     /// Broker side: this node's producer-id blocks.
     producer_ids: Mutex<ProducerIdBlocks>,
 }
@@ -93,6 +99,7 @@ impl Default for ControlPlane {
             incarnation_id: Uuid::random(),
             broker_epoch: AtomicI64::new(-1),
             fenced: AtomicBool::new(true),
+            caught_up: tokio::sync::watch::channel(false).0,
             producer_ids: Mutex::new(ProducerIdBlocks::default()),
         }
     }
@@ -955,6 +962,18 @@ pub async fn run_broker_lifecycle(broker: Arc<Broker>) {
             return;
         }
         let deadline = Instant::now() + interval.max(Duration::from_secs(1));
+        if !*broker.control.caught_up.borrow() {
+            if registered && sees_own_registration(&broker) {
+                tracing::info!("caught up with the cluster's metadata; serving clients");
+                broker.control.caught_up.send_replace(true);
+            } else if last_lag_warning.elapsed() > Duration::from_secs(10) {
+                last_lag_warning = Instant::now();
+                tracing::warn!(
+                    registered,
+                    "not serving clients yet: this broker has not caught up with the cluster's metadata (its own registration)"
+                );
+            }
+        }
         if !registered {
             match register(&broker, deadline).await {
                 Ok(epoch) => {
@@ -1004,7 +1023,9 @@ pub async fn run_broker_lifecycle(broker: Arc<Broker>) {
             }
         }
         // While fenced, heartbeat often: the broker is unfenced as soon as it has caught up.
-        let wait = if broker.control.fenced.load(Ordering::Acquire) {
+        let wait = if !*broker.control.caught_up.borrow() {
+            Duration::from_millis(20)
+        } else if broker.control.fenced.load(Ordering::Acquire) {
             interval.min(Duration::from_millis(200))
         } else {
             interval
@@ -1014,6 +1035,16 @@ pub async fn run_broker_lifecycle(broker: Arc<Broker>) {
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// Whether this node's image holds its registration of this incarnation (everything the
+/// controller committed before it, such as moving this broker's leaderships away, with it).
+fn sees_own_registration(broker: &Broker) -> bool {
+    broker
+        .metadata
+        .brokers()
+        .iter()
+        .any(|b| b.id == broker.node_id && b.incarnation_id == broker.control.incarnation_id)
 }
 
 /// Registers; `Err(Some(reason))` when the broker must not go on.

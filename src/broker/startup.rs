@@ -258,6 +258,10 @@ pub async fn start_with_fs(
         shutdown: watch::channel(false).0,
         halted: watch::channel(None).0,
     });
+    if !broker.is_cluster() || !broker.config.process_roles.broker {
+        // Nothing to catch up with: a single node's metadata is its own.
+        broker.control.caught_up.send_replace(true);
+    }
     let watcher = Arc::downgrade(&broker);
     broker.replicas.on_dir_failure(Box::new(move |dir, what| {
         if let Some(b) = watcher.upgrade() {
@@ -499,6 +503,11 @@ fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<(
         every(c.checkpoint_interval_ms, broker, |b| {
             if let Err(e) = b.replicas.checkpoint() {
                 tracing::error!(error = %e, "writing checkpoints failed");
+            }
+        }),
+        every(c.high_watermark_checkpoint_interval_ms, broker, |b| {
+            if let Err(e) = b.replicas.write_high_watermarks() {
+                tracing::error!(error = %e, "writing the high-watermark checkpoint failed");
             }
         }),
         every(100, broker, |b| b.groups.tick(b, now_ms())),

@@ -571,8 +571,33 @@ impl Consumer {
         }
     }
 
-    /// `(earliest, latest)` offsets of partitions, by ListOffsets.
+    /// `(earliest, latest)` offsets of partitions, by ListOffsets. Retriable errors (a leader
+    /// that moved, a new leader whose high watermark has not caught up yet:
+    /// OFFSET_NOT_AVAILABLE) are asked again with fresh metadata, for up to 60 s (the Java
+    /// client's `default.api.timeout.ms`).
     pub async fn offsets_for(
+        &self,
+        tps: &[TopicPartition],
+        timestamp: i64,
+    ) -> Result<HashMap<TopicPartition, i64>, ClientError> {
+        const DEFAULT_API_TIMEOUT: Duration = Duration::from_secs(60);
+        let deadline = Instant::now() + DEFAULT_API_TIMEOUT;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.offsets_for_once(tps, timestamp).await {
+                Err(e) if e.is_retriable() && Instant::now() + backoff < deadline => {
+                    tracing::debug!(error = %e, "ListOffsets: retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    let topics: Vec<String> = tps.iter().map(|tp| tp.0.clone()).collect();
+                    let _ = self.cluster.refresh(&topics).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn offsets_for_once(
         &self,
         tps: &[TopicPartition],
         timestamp: i64,

@@ -623,18 +623,36 @@ impl Partition {
         const MAX_TIMESTAMP: i64 = -3;
         const EARLIEST_LOCAL: i64 = -4;
         const LATEST_TIERED: i64 = -5;
-        let mut log = self.log.lock();
         match timestamp {
-            LATEST | LATEST_TIERED => Ok(Some((self.high_watermark(), -1))),
-            EARLIEST | EARLIEST_LOCAL => Ok(Some((log.log_start_offset(), -1))),
-            MAX_TIMESTAMP => log
+            // Not under the log's lock: the replica set is locked before the log elsewhere.
+            LATEST | LATEST_TIERED => self.latest_offset().map(|hw| Some((hw, -1))),
+            EARLIEST | EARLIEST_LOCAL => Ok(Some((self.log.lock().log_start_offset(), -1))),
+            MAX_TIMESTAMP => self
+                .log
+                .lock()
                 .offset_of_max_timestamp()
                 .map_err(|_| ErrorCode::KAFKA_STORAGE_ERROR),
-            t if t >= 0 => log
+            t if t >= 0 => self
+                .log
+                .lock()
                 .offset_for_timestamp(t)
                 .map_err(|_| ErrorCode::KAFKA_STORAGE_ERROR),
             _ => Err(ErrorCode::INVALID_REQUEST),
         }
+    }
+
+    /// ListOffsets latest: the high watermark, or OFFSET_NOT_AVAILABLE while this leader's
+    /// high watermark is below the start of its epoch (a new leader, or one restarted with
+    /// an older checkpointed high watermark, has not heard from its followers yet; its high
+    /// watermark says less than the previous leader acknowledged). Kafka answers the same;
+    /// clients ask again.
+    fn latest_offset(&self) -> Result<i64, ErrorCode> {
+        let s = self.set();
+        let hw = self.high_watermark();
+        if s.role == Role::Leader && s.replicas.len() > 1 && hw < s.epoch_start_offset {
+            return Err(ErrorCode::OFFSET_NOT_AVAILABLE);
+        }
+        Ok(hw)
     }
 
     /// DescribeProducers: the idempotent producers this partition keeps state for.

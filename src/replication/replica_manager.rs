@@ -587,14 +587,14 @@ impl ReplicaManager {
         self.logs.remove_expired_producers(now_ms, expiration_ms)
     }
 
-    /// Writes the recovery-point and log-start checkpoints, and each online dir's
-    /// `replication-offset-checkpoint` with its partitions' high watermarks. Blocking.
+    /// Writes the recovery-point and log-start checkpoints. Blocking.
     pub fn checkpoint(&self) -> io::Result<()> {
-        self.logs.checkpoint()?;
-        self.write_high_watermarks()
+        self.logs.checkpoint()
     }
 
-    fn write_high_watermarks(&self) -> io::Result<()> {
+    /// Writes each online dir's `replication-offset-checkpoint` with its partitions' high
+    /// watermarks (every `replica.high.watermark.checkpoint.interval.ms`). Blocking.
+    pub fn write_high_watermarks(&self) -> io::Result<()> {
         let hws = self.high_watermarks();
         for dir in self.logs.online_dirs() {
             let in_dir: BTreeMap<TopicPartition, i64> = hws

@@ -41,6 +41,12 @@ impl ProducerContext for Recorder {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         let mut h = self.0.lock().unwrap();
         match result {
+            // librdkafka acknowledges some records implicitly (a later sequence was
+            // acknowledged) without knowing their offset (-1001): placed nowhere.
+            Ok(m) if m.offset() < 0 => {
+                let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+                h.acked_unplaced.insert(v);
+            }
             Ok(m) => {
                 let v = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
                 h.acked
@@ -65,18 +71,34 @@ impl Workload {
     /// Starts producing `v-<n>` round-robin over `partitions` of `topic` (about one record
     /// per millisecond) and consuming everything.
     pub fn start(bootstrap: &str, topic: &str, partitions: i32) -> Workload {
+        Self::start_configured(bootstrap, topic, partitions, true)
+    }
+
+    /// [`Workload::start`] with librdkafka's own defaults but for idempotence and acks=all
+    /// (request timeout 30 s, metadata refreshed every 5 min or on errors), as an
+    /// application that tunes nothing.
+    pub fn start_with_client_defaults(bootstrap: &str, topic: &str, partitions: i32) -> Workload {
+        Self::start_configured(bootstrap, topic, partitions, false)
+    }
+
+    fn start_configured(bootstrap: &str, topic: &str, partitions: i32, tuned: bool) -> Workload {
         let history = Arc::new(Mutex::new(History::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let producer: ThreadedProducer<Recorder> = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", bootstrap)
             .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "2")
-            .set("message.timeout.ms", "120000")
-            .set("request.timeout.ms", "5000")
-            .set("retry.backoff.ms", "100")
-            .set("retry.backoff.max.ms", "500")
-            .set("topic.metadata.refresh.interval.ms", "1000")
+            .set("acks", "all");
+        if tuned {
+            config
+                .set("linger.ms", "2")
+                .set("message.timeout.ms", "120000")
+                .set("request.timeout.ms", "5000")
+                .set("retry.backoff.ms", "100")
+                .set("retry.backoff.max.ms", "500")
+                .set("topic.metadata.refresh.interval.ms", "1000");
+        }
+        let producer: ThreadedProducer<Recorder> = config
             .create_with_context(Recorder(history.clone()))
             .expect("producer");
         let mut threads = Vec::new();
@@ -129,6 +151,19 @@ impl Workload {
     /// Acknowledgements so far.
     pub fn acked(&self) -> usize {
         self.history.lock().unwrap().acked.len()
+    }
+
+    /// One past the highest offset acknowledged on `partition` (0 for none).
+    pub fn acked_end(&self, partition: i32) -> i64 {
+        self.history
+            .lock()
+            .unwrap()
+            .acked
+            .values()
+            .filter(|a| a.0 == partition)
+            .map(|a| a.1 + 1)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The latest acknowledgement of `partition`, if any.
