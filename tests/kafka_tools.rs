@@ -528,3 +528,188 @@ fn kafkas_dump_tool_reads_kfks_segments_and_metadata_log() {
     assert!(out.contains("PARTITION_RECORD"), "{out}");
     assert!(!out.contains("Exception"), "{out}");
 }
+
+/// Issue 25 item 8: `kfk console-consumer` takes Kafka's `--formatter` classes and
+/// `--key-deserializer` / `--value-deserializer` by class name and prints exactly what
+/// Kafka's console consumer prints for the same records (numbers as Java's toString).
+#[test]
+fn formatters_and_deserializers_print_as_kafkas_console_consumer() {
+    let Some(script) =
+        require_kafka_reference("formatters_and_deserializers_print_as_kafkas_console_consumer")
+    else {
+        return;
+    };
+    let broker = TestBroker::start();
+    let bs = broker.bootstrap();
+    let mut client = common::RawClient::connect(&bs);
+    assert_eq!(client.create_topic("typed", 1, &[]), 0);
+    let mut b = kfk::protocol::record_batch::BatchBuilder::new();
+    for (i, x) in [
+        1.5f64,
+        1e10,
+        0.001,
+        1e-4,
+        123456789.0,
+        -0.0,
+        100.0,
+        9999999.0,
+        1e7,
+    ]
+    .iter()
+    .enumerate()
+    {
+        b.append(
+            1000 + i as i64,
+            Some(&(i as i32 - 3).to_be_bytes()),
+            Some(&x.to_be_bytes()),
+            &[],
+        );
+    }
+    let (code, _) = client.produce("typed", 0, b.build(kfk::protocol::Compression::None));
+    assert_eq!(code, 0);
+    assert_eq!(client.create_topic("texts", 1, &[]), 0);
+    let mut b = kfk::protocol::record_batch::BatchBuilder::new();
+    b.append(
+        1,
+        Some(&7i64.to_be_bytes()),
+        Some(b"2c2b5e1e-8a4b-4e8e-9c2c-6b2a1f1d7a10"),
+        &[("h", Some(b"x"))],
+    );
+    b.append(2, None, Some(b"plain"), &[]);
+    b.append(3, Some(&8i64.to_be_bytes()), None, &[]);
+    let (code, _) = client.produce("texts", 0, b.build(kfk::protocol::Compression::None));
+    assert_eq!(code, 0);
+
+    const SER: &str = "org.apache.kafka.common.serialization.";
+    let typed = [
+        "--key-deserializer".to_string(),
+        format!("{SER}IntegerDeserializer"),
+        "--value-deserializer".into(),
+        format!("{SER}DoubleDeserializer"),
+        "--property".into(),
+        "print.key=true".into(),
+    ];
+    let runs: Vec<(&str, usize, Vec<String>)> = vec![
+        ("typed", 9, typed.to_vec()),
+        (
+            "typed",
+            9,
+            [
+                &typed[..],
+                &[
+                    "--formatter".into(),
+                    "org.apache.kafka.tools.consumer.LoggingMessageFormatter".into(),
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "typed",
+            9,
+            vec![
+                "--formatter".into(),
+                "org.apache.kafka.tools.consumer.NoOpMessageFormatter".into(),
+            ],
+        ),
+        (
+            "texts",
+            1,
+            vec![
+                "--key-deserializer".into(),
+                format!("{SER}LongDeserializer"),
+                "--value-deserializer".into(),
+                format!("{SER}UUIDDeserializer"),
+                "--property".into(),
+                "print.key=true".into(),
+                "--property".into(),
+                "print.headers=true".into(),
+                "--property".into(),
+                "print.offset=true".into(),
+                "--property".into(),
+                "print.value=false".into(),
+            ],
+        ),
+        (
+            "texts",
+            3,
+            vec![
+                "--value-deserializer".into(),
+                format!("{SER}StringDeserializer"),
+                "--property".into(),
+                "print.partition=true".into(),
+                "--property".into(),
+                "null.literal=NIL".into(),
+            ],
+        ),
+    ];
+    for (topic, n, extra) in runs {
+        let max = n.to_string();
+        let mut args = vec![
+            "--bootstrap-server",
+            bs.as_str(),
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--max-messages",
+            &max,
+            "--timeout-ms",
+            "10000",
+        ];
+        args.extend(extra.iter().map(String::as_str));
+        let kafkas = ok(&script, "kafka-console-consumer", &args);
+        let mut kfks_args = vec!["console-consumer"];
+        kfks_args.extend_from_slice(&args);
+        let (out, err, code) = run_with_input(
+            Path::new(env!("CARGO_BIN_EXE_kfk")),
+            &kfks_args,
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        assert_eq!(String::from_utf8_lossy(&out), kafkas, "{extra:?}");
+    }
+    // A record a deserializer refuses stops the consumer with the reason, unless skipped.
+    let refused = |skip: bool| {
+        let mut args = vec![
+            "console-consumer",
+            "--bootstrap-server",
+            bs.as_str(),
+            "--topic",
+            "texts",
+            "--from-beginning",
+            "--max-messages",
+            "3",
+            "--timeout-ms",
+            "5000",
+            "--key-deserializer",
+            "org.apache.kafka.common.serialization.LongDeserializer",
+            "--property",
+            "print.key=true",
+        ];
+        if skip {
+            args.push("--skip-message-on-error");
+        }
+        run_with_input(
+            Path::new(env!("CARGO_BIN_EXE_kfk")),
+            &args,
+            b"",
+            Duration::from_secs(60),
+        )
+    };
+    let (out, err, code) = refused(false);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("Size of data received by LongDeserializer is not 8"),
+        "{err}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "7\t2c2b5e1e-8a4b-4e8e-9c2c-6b2a1f1d7a10\n"
+    );
+    let (out, err, code) = refused(true);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "7\t2c2b5e1e-8a4b-4e8e-9c2c-6b2a1f1d7a10\n8\tnull\n"
+    );
+}

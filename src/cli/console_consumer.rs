@@ -6,8 +6,9 @@
 //! `--partition` it reads that partition directly. SIGINT/SIGTERM close the consumer
 //! cleanly (commit, LeaveGroup).
 
+use super::message_formatter::{Deserializer, FormatError, Formatter, FormatterKind};
 use super::CliError;
-use crate::client::consumer::{Consumer, ConsumerRecord, Subscription, TopicPartition};
+use crate::client::consumer::{Consumer, Subscription, TopicPartition};
 use crate::client::topic_pattern::TopicPattern;
 use crate::client::{read_properties_file, ClientError, Properties};
 use clap::Args;
@@ -67,133 +68,52 @@ pub struct ConsoleConsumerArgs {
         value_name = "KEY=VALUE"
     )]
     pub property: Vec<String>,
-    /// Skip records that cannot be printed instead of stopping.
+    /// Skip records that cannot be printed (a deserializer refuses them) instead of stopping.
     #[arg(long)]
     pub skip_message_on_error: bool,
+    /// The formatter, by Kafka class name: org.apache.kafka.tools.consumer.
+    /// DefaultMessageFormatter (default), LoggingMessageFormatter (also logs each record at
+    /// info level) or NoOpMessageFormatter (prints nothing); kafka.tools.* names too.
+    #[arg(long, value_name = "CLASS")]
+    pub formatter: Option<String>,
+    /// A .properties file of formatter properties (--property wins over it).
+    #[arg(long = "formatter-config", value_name = "FILE")]
+    pub formatter_config: Option<PathBuf>,
+    /// How keys print, by Kafka deserializer class name: org.apache.kafka.common.
+    /// serialization.StringDeserializer, ByteArrayDeserializer (default), ShortDeserializer,
+    /// IntegerDeserializer, LongDeserializer, FloatDeserializer, DoubleDeserializer,
+    /// UUIDDeserializer or VoidDeserializer.
+    #[arg(long, value_name = "CLASS")]
+    pub key_deserializer: Option<String>,
+    /// How values print (the classes of --key-deserializer).
+    #[arg(long, value_name = "CLASS")]
+    pub value_deserializer: Option<String>,
 }
 
-/// Kafka's `DefaultMessageFormatter`.
-#[derive(Debug, Clone)]
-pub struct Formatter {
-    pub print_timestamp: bool,
-    pub print_partition: bool,
-    pub print_offset: bool,
-    pub print_headers: bool,
-    pub print_key: bool,
-    pub print_value: bool,
-    pub key_separator: String,
-    pub line_separator: String,
-    pub headers_separator: String,
-    pub null_literal: String,
-}
-
-impl Formatter {
-    pub fn from_properties(pairs: &[String]) -> Result<Formatter, CliError> {
-        let mut f = Formatter {
-            print_timestamp: false,
-            print_partition: false,
-            print_offset: false,
-            print_headers: false,
-            print_key: false,
-            print_value: true,
-            key_separator: "\t".into(),
-            line_separator: "\n".into(),
-            headers_separator: ",".into(),
-            null_literal: "null".into(),
-        };
-        for p in pairs {
-            let (k, v) = p.split_once('=').ok_or_else(|| {
-                CliError::Usage(format!("--property {p:?} is not of the form KEY=VALUE"))
-            })?;
-            let flag = || -> Result<bool, CliError> {
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "true" => Ok(true),
-                    "false" => Ok(false),
-                    other => Err(CliError::Usage(format!(
-                        "--property {k}={other}: expected true or false"
-                    ))),
-                }
-            };
-            match k.trim() {
-                "print.timestamp" => f.print_timestamp = flag()?,
-                "print.partition" => f.print_partition = flag()?,
-                "print.offset" => f.print_offset = flag()?,
-                "print.headers" => f.print_headers = flag()?,
-                "print.key" => f.print_key = flag()?,
-                "print.value" => f.print_value = flag()?,
-                "key.separator" => f.key_separator = unescape(v),
-                "line.separator" => f.line_separator = unescape(v),
-                "headers.separator" => f.headers_separator = unescape(v),
-                "null.literal" => f.null_literal = v.to_string(),
-                "key.deserializer" | "value.deserializer" | "headers.deserializer" => {}
-                other => {
-                    return Err(CliError::Usage(format!(
-                        "--property {other}: unknown formatter property"
-                    )))
-                }
-            }
-        }
-        Ok(f)
+/// The formatter the flags ask for: `--formatter`, configured from `--formatter-config`, then
+/// `--property`, then `--key-deserializer` / `--value-deserializer`.
+fn formatter_of(args: &ConsoleConsumerArgs) -> Result<Formatter, CliError> {
+    let kind = match &args.formatter {
+        Some(class) => FormatterKind::parse(class)?,
+        None => FormatterKind::Default,
+    };
+    let mut pairs: Vec<String> = match &args.formatter_config {
+        Some(file) => read_properties_file(file)
+            .map_err(|e| CliError::Usage(format!("--formatter-config: {e}")))?
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        None => Vec::new(),
+    };
+    pairs.extend(args.property.iter().cloned());
+    let mut f = Formatter::from_properties(kind, &pairs)?;
+    if let Some(class) = &args.key_deserializer {
+        f.key_deserializer = Deserializer::parse("--key-deserializer", class)?;
     }
-
-    /// Writes one record in Kafka's field order.
-    pub fn write(&self, out: &mut impl Write, r: &ConsumerRecord) -> std::io::Result<()> {
-        let text = |b: &Option<bytes::Bytes>| {
-            b.as_ref()
-                .map_or_else(|| self.null_literal.clone().into_bytes(), |b| b.to_vec())
-        };
-        if self.print_timestamp {
-            write!(
-                out,
-                "{}:{}",
-                if r.log_append_time {
-                    "LogAppendTime"
-                } else {
-                    "CreateTime"
-                },
-                r.timestamp
-            )?;
-            out.write_all(self.key_separator.as_bytes())?;
-        }
-        if self.print_partition {
-            write!(out, "Partition:{}", r.partition)?;
-            out.write_all(self.key_separator.as_bytes())?;
-        }
-        if self.print_offset {
-            write!(out, "Offset:{}", r.offset)?;
-            out.write_all(self.key_separator.as_bytes())?;
-        }
-        if self.print_headers {
-            if r.headers.is_empty() {
-                out.write_all(b"NO_HEADERS")?;
-            }
-            for (i, (k, v)) in r.headers.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(self.headers_separator.as_bytes())?;
-                }
-                out.write_all(k.as_bytes())?;
-                out.write_all(b":")?;
-                out.write_all(&text(v))?;
-            }
-            out.write_all(self.key_separator.as_bytes())?;
-        }
-        if self.print_key {
-            out.write_all(&text(&r.key))?;
-            if self.print_value {
-                out.write_all(self.key_separator.as_bytes())?;
-            }
-        }
-        if self.print_value {
-            out.write_all(&text(&r.value))?;
-        }
-        out.write_all(self.line_separator.as_bytes())
+    if let Some(class) = &args.value_deserializer {
+        f.value_deserializer = Deserializer::parse("--value-deserializer", class)?;
     }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t")
-        .replace("\\n", "\n")
-        .replace("\\r", "\r")
+    Ok(f)
 }
 
 fn consumer_properties(args: &ConsoleConsumerArgs) -> Result<Properties, CliError> {
@@ -281,7 +201,7 @@ fn start_of(args: &ConsoleConsumerArgs) -> Result<Start, CliError> {
 
 pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
     let props = consumer_properties(args)?;
-    let formatter = Formatter::from_properties(&args.property)?;
+    let formatter = formatter_of(args)?;
     let start = start_of(args)?;
     let include = match &args.include {
         Some(re) => Some(
@@ -457,54 +377,27 @@ async fn print_records(
                 }
                 break;
             }
-            formatter.write(&mut out, r)?;
             *processed += 1;
+            match formatter.write(&mut out, r) {
+                Ok(()) => {}
+                Err(FormatError::Io(e)) => return Err(e.into()),
+                Err(FormatError::Deserialize(why)) if args.skip_message_on_error => {
+                    eprintln!(
+                        "kfk console-consumer: skipping offset {} of {}-{}: {why}",
+                        r.offset, r.topic, r.partition
+                    );
+                }
+                Err(FormatError::Deserialize(why)) => {
+                    out.flush()?;
+                    return Err(CliError::Failed(format!(
+                        "offset {} of {}-{}: {why} (--skip-message-on-error skips such records)",
+                        r.offset, r.topic, r.partition
+                    )));
+                }
+            }
         }
         out.flush()?;
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formatter_prints_kafkas_fields_in_kafkas_order() {
-        let f = Formatter::from_properties(&[
-            "print.timestamp=true".into(),
-            "print.partition=true".into(),
-            "print.offset=true".into(),
-            "print.headers=true".into(),
-            "print.key=true".into(),
-        ])
-        .unwrap();
-        let r = ConsumerRecord {
-            topic: "t".into(),
-            partition: 2,
-            offset: 7,
-            timestamp: 99,
-            log_append_time: false,
-            key: None,
-            value: Some("v".into()),
-            headers: vec![("h".into(), Some("x".into())), ("n".into(), None)],
-        };
-        let mut out = Vec::new();
-        f.write(&mut out, &r).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "CreateTime:99\tPartition:2\tOffset:7\th:x,n:null\tnull\tv\n"
-        );
-        let r2 = ConsumerRecord {
-            headers: vec![],
-            ..r
-        };
-        let mut out = Vec::new();
-        Formatter::from_properties(&["print.headers=true".into()])
-            .unwrap()
-            .write(&mut out, &r2)
-            .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "NO_HEADERS\tv\n");
-    }
 }

@@ -16,6 +16,7 @@ pub mod dev;
 pub mod dump_log;
 pub mod generate;
 pub mod leader_election;
+pub mod message_formatter;
 pub mod metadata_quorum;
 pub mod perf;
 pub mod reassign_partitions;
@@ -96,27 +97,71 @@ const DROP_IN_NAMES: &[(&str, &str)] = &[
 ];
 
 /// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
-pub fn effective_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+/// The arguments `kfk` runs with, given how it was invoked: under a Kafka script's name
+/// (`kafka-topics.sh`, `kafka-server-start`) it acts as that tool.
+pub fn effective_args(args: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>, String> {
     let Some(first) = args.first() else {
-        return args;
+        return Ok(args);
     };
     let name = std::path::Path::new(first)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("");
     let name = name.strip_suffix(".sh").unwrap_or(name);
+    if name == "kafka-server-start" {
+        return server_start_args(args.into_iter().skip(1).collect());
+    }
     match DROP_IN_NAMES.iter().find(|(alias, _)| *alias == name) {
         Some((_, sub)) => {
             let mut out = vec![std::ffi::OsString::from("kfk"), (*sub).into()];
             out.extend(args.into_iter().skip(1));
-            out
+            Ok(out)
         }
-        None => args,
+        None if name.starts_with("kafka-")
+            || name.starts_with("connect-")
+            || name.starts_with("zookeeper-")
+            || name == "trogdor" =>
+        {
+            Err(format!("kfk does not provide {name}; see kfk --help"))
+        }
+        None => Ok(args),
     }
 }
 
+/// `kafka-server-start.sh [-daemon] server.properties [--override property=value]*` as
+/// `kfk broker start --config server.properties --override ...`.
+fn server_start_args(rest: Vec<std::ffi::OsString>) -> Result<Vec<std::ffi::OsString>, String> {
+    const USAGE: &str =
+        "USAGE: kafka-server-start.sh [-daemon] server.properties [--override property=value]*";
+    let mut out: Vec<std::ffi::OsString> = vec!["kfk".into(), "broker".into(), "start".into()];
+    let mut rest = rest.into_iter().peekable();
+    match rest.peek().and_then(|a| a.to_str()) {
+        Some("-daemon") => {
+            return Err(format!(
+            "-daemon is not supported: run kfk under a service manager (or nohup) instead; {USAGE}"
+        ))
+        }
+        Some("--help" | "-h" | "--version" | "-V") => {}
+        Some(flag) if flag.starts_with('-') => return Err(USAGE.to_string()),
+        Some(_) => {
+            out.push("--config".into());
+            out.extend(rest.next());
+        }
+        None => return Err(USAGE.to_string()),
+    }
+    out.extend(rest);
+    Ok(out)
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(effective_args(std::env::args_os().collect())) {
+    let args = match effective_args(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("{why}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print(); // --help, --version
@@ -190,18 +235,48 @@ mod tests {
     #[test]
     fn kafka_script_names_act_as_their_subcommands() {
         let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let ok = |v: &[&str]| Ok(args(v));
         assert_eq!(
             effective_args(args(&["/usr/bin/kafka-topics.sh", "--list"])),
-            args(&["kfk", "topics", "--list"])
+            ok(&["kfk", "topics", "--list"])
         );
         assert_eq!(
             effective_args(args(&["kafka-console-consumer", "--topic", "t"])),
-            args(&["kfk", "console-consumer", "--topic", "t"])
+            ok(&["kfk", "console-consumer", "--topic", "t"])
         );
-        assert_eq!(effective_args(args(&["kfk", "man"])), args(&["kfk", "man"]));
+        assert_eq!(effective_args(args(&["kfk", "man"])), ok(&["kfk", "man"]));
         assert_eq!(
             effective_args(args(&["./kafka-dump-log.sh"])),
-            args(&["kfk", "dump-log"])
+            ok(&["kfk", "dump-log"])
+        );
+        assert_eq!(
+            effective_args(args(&[
+                "bin/kafka-server-start.sh",
+                "config/server.properties",
+                "--override",
+                "log.retention.hours=1"
+            ])),
+            ok(&[
+                "kfk",
+                "broker",
+                "start",
+                "--config",
+                "config/server.properties",
+                "--override",
+                "log.retention.hours=1"
+            ])
+        );
+        assert!(effective_args(args(&["kafka-server-start.sh"]))
+            .unwrap_err()
+            .contains("USAGE: kafka-server-start.sh"));
+        assert!(
+            effective_args(args(&["kafka-server-start", "-daemon", "s.properties"]))
+                .unwrap_err()
+                .contains("-daemon is not supported")
+        );
+        assert_eq!(
+            effective_args(args(&["/opt/kafka/bin/kafka-acls.sh", "--list"])),
+            Err("kfk does not provide kafka-acls; see kfk --help".to_string())
         );
     }
 }
