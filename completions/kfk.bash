@@ -37,14 +37,23 @@ _kfk() {
             kfk,consumer-perf-test)
                 cmd="kfk__subcmd__consumer__subcmd__perf__subcmd__test"
                 ;;
+            kfk,delete-records)
+                cmd="kfk__subcmd__delete__subcmd__records"
+                ;;
             kfk,dev)
                 cmd="kfk__subcmd__dev"
                 ;;
             kfk,dump-log)
                 cmd="kfk__subcmd__dump__subcmd__log"
                 ;;
+            kfk,get-offsets)
+                cmd="kfk__subcmd__get__subcmd__offsets"
+                ;;
             kfk,leader-election)
                 cmd="kfk__subcmd__leader__subcmd__election"
+                ;;
+            kfk,log-dirs)
+                cmd="kfk__subcmd__log__subcmd__dirs"
                 ;;
             kfk,man)
                 cmd="kfk__subcmd__man"
@@ -92,7 +101,7 @@ _kfk() {
 
     case "${cmd}" in
         kfk)
-            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum leader-election reassign-partitions dev completions man"
+            opts="-h -V --help --version broker console-producer console-consumer topics consumer-groups configs producer-perf-test consumer-perf-test dump-log storage metadata-quorum leader-election reassign-partitions get-offsets delete-records log-dirs dev completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -210,7 +219,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__console__subcmd__consumer)
-            opts="-h -V --bootstrap-server --topic --whitelist --include --partition --offset --from-beginning --max-messages --timeout-ms --group --isolation-level --consumer-property --consumer.config --formatter-property --property --skip-message-on-error --help --version"
+            opts="-h -V --bootstrap-server --topic --whitelist --include --partition --offset --from-beginning --max-messages --timeout-ms --group --isolation-level --consumer-property --consumer.config --formatter-property --property --skip-message-on-error --formatter --formatter-config --key-deserializer --value-deserializer --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +278,22 @@ _kfk() {
                     return 0
                     ;;
                 --formatter-property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --formatter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --formatter-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-deserializer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --value-deserializer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -477,6 +502,32 @@ _kfk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kfk__subcmd__delete__subcmd__records)
+            opts="-h -V --bootstrap-server --offset-json-file --command-config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --offset-json-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kfk__subcmd__dev)
             opts="-h -V --help --version cluster"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -539,6 +590,48 @@ _kfk() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kfk__subcmd__get__subcmd__offsets)
+            opts="-h -V --bootstrap-server --broker-list --topic-partitions --topic --partitions --time --command-config --exclude-internal-topics --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic-partitions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partitions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kfk__subcmd__leader__subcmd__election)
             opts="-h -V --bootstrap-server --admin-config --election-type --topic --partition --all-topic-partitions --path-to-json-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -567,6 +660,36 @@ _kfk() {
                     return 0
                     ;;
                 --path-to-json-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kfk__subcmd__log__subcmd__dirs)
+            opts="-h -V --bootstrap-server --describe --broker-list --topic-list --command-config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bootstrap-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --broker-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic-list)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,6 +39,9 @@ complete -c kfk -n "__fish_kfk_needs_command" -f -a "storage" -d 'Format storage
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "metadata-quorum" -d 'Describe the metadata quorum: leader, epoch, voters, lag (kafka-metadata-quorum)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "leader-election" -d 'Elect preferred or unclean partition leaders (kafka-leader-election)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "reassign-partitions" -d 'Move partitions between brokers: generate, execute, verify, cancel, list (kafka-reassign-partitions)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "get-offsets" -d 'Offsets of partitions at a time: latest, earliest, max-timestamp or a timestamp (kafka-get-offsets)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "delete-records" -d 'Delete records below given offsets of partitions (kafka-delete-records)'
+complete -c kfk -n "__fish_kfk_needs_command" -f -a "log-dirs" -d 'Describe the brokers\' log directories and the partitions in them (kafka-log-dirs)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "dev" -d 'Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`)'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "completions" -d 'Print a shell completion script for kfk'
 complete -c kfk -n "__fish_kfk_needs_command" -f -a "man" -d 'Print kfk\'s man page (roff)'
@@ -82,8 +85,12 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l isolation-l
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer-property -d 'A consumer property KEY=VALUE (repeatable)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer.config -d 'A .properties file of consumer properties' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l property -l formatter-property -d 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l formatter -d 'The formatter, by Kafka class name: org.apache.kafka.tools.consumer. DefaultMessageFormatter (default), LoggingMessageFormatter (also logs each record at info level) or NoOpMessageFormatter (prints nothing); kafka.tools.* names too' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l formatter-config -d 'A .properties file of formatter properties (--property wins over it)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l key-deserializer -d 'How keys print, by Kafka deserializer class name: org.apache.kafka.common. serialization.StringDeserializer, ByteArrayDeserializer (default), ShortDeserializer, IntegerDeserializer, LongDeserializer, FloatDeserializer, DoubleDeserializer, UUIDDeserializer or VoidDeserializer' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l value-deserializer -d 'How values print (the classes of --key-deserializer)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l from-beginning -d 'Start from the earliest offset (when there is no committed offset)'
-complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l skip-message-on-error -d 'Skip records that cannot be printed instead of stopping'
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l skip-message-on-error -d 'Skip records that cannot be printed (a deserializer refuses them) instead of stopping'
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand topics" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
@@ -246,6 +253,28 @@ complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l addition
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l preserve-throttles -d 'Leave the throttles in place (with --verify or --cancel)'
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l broker-list -d 'Same as --bootstrap-server (the older name)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l topic-partitions -d 'Topic-partition patterns, comma separated: TOPIC_REGEX[:PARTITIONS], where PARTITIONS is N, N-M (M excluded), N- or -M; no regex matches every topic, no PARTITIONS every partition. Not with --topic or --partitions' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l topic -d 'The topic, or a regular expression matching topics (default: every topic)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l partitions -d 'Comma-separated partition ids (default: every partition)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l time -d '-1 or latest, -2 or earliest, -3 or max-timestamp, -4 or earliest-local, -5 or latest-tiered, or a timestamp in ms (the first offset at or after it)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l command-config -d 'Client properties file' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -l exclude-internal-topics -d 'Leave out internal topics (__consumer_offsets)'
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kfk -n "__fish_kfk_using_subcommand get-offsets" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand delete-records" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand delete-records" -l offset-json-file -d 'The partitions and the offsets to delete records below: {"partitions": [{"topic": "foo", "partition": 1, "offset": 1}], "version": 1}' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand delete-records" -l command-config -d 'Client properties file' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand delete-records" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand delete-records" -s V -l version -d 'Print version'
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -l bootstrap-server -d 'The broker(s) to connect to, host:port[,host:port...]' -r
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -l broker-list -d 'The brokers to ask, "0,1,2" (default: every broker)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -l topic-list -d 'The topics to list, "topic1,topic2" (default: every topic)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -l command-config -d 'Client properties file' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -l describe -d 'Describe the log directories of the brokers'
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -s h -l help -d 'Print help'
+complete -c kfk -n "__fish_kfk_using_subcommand log-dirs" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'

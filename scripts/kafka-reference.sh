@@ -32,6 +32,7 @@ kafka-topics org.apache.kafka.tools.TopicCommand
 kafka-configs kafka.admin.ConfigCommand
 kafka-get-offsets org.apache.kafka.tools.GetOffsetShell
 kafka-delete-records org.apache.kafka.tools.DeleteRecordsCommand
+kafka-log-dirs org.apache.kafka.tools.LogDirsCommand
 kafka-producer-perf-test org.apache.kafka.tools.ProducerPerformance
 kafka-consumer-perf-test org.apache.kafka.tools.ConsumerPerformance
 kafka-dump-log kafka.tools.DumpLogSegments

@@ -535,3 +535,146 @@ fn an_oversized_record_fails_alone_against_kfk_and_apache_kafka() {
         assert_eq!(out, "Offset:0\tok1\nOffset:1\tok2\n", "{bs}");
     }
 }
+
+/// Issue 25 item 7: `kfk get-offsets`, `kfk delete-records` and `kfk log-dirs --describe`
+/// print what Kafka's kafka-get-offsets, kafka-delete-records and kafka-log-dirs print, side
+/// by side against a kfk broker and against Apache Kafka. Kafka's tools list partitions of
+/// delete-records and log-dirs in their hash maps' order; those are compared sorted.
+#[test]
+fn get_offsets_delete_records_and_log_dirs_print_as_kafkas_tools() {
+    let test = "get_offsets_delete_records_and_log_dirs_print_as_kafkas_tools";
+    let Some(kafka) = apache_kafka(test) else {
+        return;
+    };
+    let script = common::require_kafka_reference(test).expect("reference");
+    let broker = TestBroker::start();
+    let sorted_json = |out: &str| {
+        let mut lines: Vec<String> = out.lines().map(str::to_string).collect();
+        if let Some(last) = lines.last_mut() {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(last) {
+                for b in v["brokers"].as_array_mut().into_iter().flatten() {
+                    for d in b["logDirs"].as_array_mut().into_iter().flatten() {
+                        if let Some(ps) = d["partitions"].as_array_mut() {
+                            ps.sort_by_key(|p| p["partition"].as_str().unwrap_or("").to_string());
+                        }
+                    }
+                }
+                *last = v.to_string();
+            }
+        }
+        lines
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for bs in [broker.bootstrap(), kafka.bootstrap.clone()] {
+        let (_, err, code) = kfk(
+            &[
+                "topics",
+                "--bootstrap-server",
+                &bs,
+                "--create",
+                "--topic",
+                "gdl",
+                "--partitions",
+                "3",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{bs}: {err}");
+        let lines: String = (1..=30).map(|i| format!("k{i}\t{i}\n")).collect();
+        let (_, err, code) = kfk(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &bs,
+                "--topic",
+                "gdl",
+                "--property",
+                "parse.key=true",
+            ],
+            &lines,
+        );
+        assert_eq!(code, 0, "{bs}: {err}");
+        for args in [
+            vec!["--topic", "gdl"],
+            vec![
+                "--topic",
+                "gd.*",
+                "--partitions",
+                "0,2",
+                "--time",
+                "earliest",
+            ],
+            vec!["--topic-partitions", "gdl:1-,gdl:0", "--time", "-3"],
+            vec!["--topic", "gdl", "--time", "0"],
+        ] {
+            let mut all = vec!["--bootstrap-server", bs.as_str()];
+            all.extend_from_slice(&args);
+            let (kafkas, err, code) = kafka_tool(&script, "kafka-get-offsets", &all);
+            assert_eq!(code, 0, "{err}");
+            let mut mine = vec!["get-offsets"];
+            mine.extend_from_slice(&all);
+            let (kfks, err, code) = kfk(&mine, "");
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(kfks, kafkas, "get-offsets {args:?} against {bs}");
+        }
+        let file = dir
+            .path()
+            .join(format!("delete-{}.json", bs.replace([':', '.'], "_")));
+        std::fs::write(
+            &file,
+            r#"{"partitions": [{"topic": "gdl", "partition": 0, "offset": 2}, {"topic": "gdl", "partition": 1, "offset": -1}], "version": 1}"#,
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let args = [
+            "--bootstrap-server",
+            bs.as_str(),
+            "--offset-json-file",
+            file,
+        ];
+        let (kafkas, err, code) = kafka_tool(&script, "kafka-delete-records", &args);
+        assert_eq!(code, 0, "{err}");
+        let mut mine = vec!["delete-records"];
+        mine.extend_from_slice(&args);
+        let (kfks, err, code) = kfk(&mine, "");
+        assert_eq!(code, 0, "{err}");
+        let sorted = |s: &str| {
+            let mut l: Vec<&str> = s.lines().collect();
+            l.sort();
+            l.join("\n")
+        };
+        assert_eq!(
+            sorted(&kfks),
+            sorted(&kafkas),
+            "delete-records against {bs}"
+        );
+        assert!(
+            kfks.contains("partition: gdl-0\tlow_watermark: 2"),
+            "{kfks}"
+        );
+        for args in [
+            vec!["--describe", "--topic-list", "gdl"],
+            vec![
+                "--describe",
+                "--topic-list",
+                "gdl,none",
+                "--broker-list",
+                "1",
+            ],
+        ] {
+            let mut all = vec!["--bootstrap-server", bs.as_str()];
+            all.extend_from_slice(&args);
+            let (kafkas, err, code) = kafka_tool(&script, "kafka-log-dirs", &all);
+            assert_eq!(code, 0, "{err}");
+            let mut mine = vec!["log-dirs"];
+            mine.extend_from_slice(&all);
+            let (kfks, err, code) = kfk(&mine, "");
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(
+                sorted_json(&kfks),
+                sorted_json(&kafkas),
+                "log-dirs {args:?} against {bs}"
+            );
+        }
+    }
+}

@@ -12,10 +12,13 @@ pub mod configs;
 pub mod console_consumer;
 pub mod console_producer;
 pub mod consumer_groups;
+pub mod delete_records;
 pub mod dev;
 pub mod dump_log;
 pub mod generate;
+pub mod get_offsets;
 pub mod leader_election;
+pub mod log_dirs;
 pub mod message_formatter;
 pub mod metadata_quorum;
 pub mod perf;
@@ -70,6 +73,13 @@ pub enum Command {
     /// Move partitions between brokers: generate, execute, verify, cancel, list
     /// (kafka-reassign-partitions).
     ReassignPartitions(reassign_partitions::ReassignPartitionsArgs),
+    /// Offsets of partitions at a time: latest, earliest, max-timestamp or a timestamp
+    /// (kafka-get-offsets).
+    GetOffsets(get_offsets::GetOffsetsArgs),
+    /// Delete records below given offsets of partitions (kafka-delete-records).
+    DeleteRecords(delete_records::DeleteRecordsArgs),
+    /// Describe the brokers' log directories and the partitions in them (kafka-log-dirs).
+    LogDirs(log_dirs::LogDirsArgs),
     /// Developer conveniences: a local multi-node cluster (`kfk dev cluster --nodes 3`).
     Dev(dev::DevArgs),
     /// Print a shell completion script for kfk.
@@ -94,6 +104,9 @@ const DROP_IN_NAMES: &[(&str, &str)] = &[
     ("kafka-metadata-quorum", "metadata-quorum"),
     ("kafka-leader-election", "leader-election"),
     ("kafka-reassign-partitions", "reassign-partitions"),
+    ("kafka-get-offsets", "get-offsets"),
+    ("kafka-delete-records", "delete-records"),
+    ("kafka-log-dirs", "log-dirs"),
 ];
 
 /// The arguments as `kfk` parses them: a drop-in name becomes its subcommand.
@@ -189,6 +202,9 @@ pub fn main() -> ExitCode {
         Command::MetadataQuorum(args) => metadata_quorum::run(&args),
         Command::LeaderElection(args) => leader_election::run(&args),
         Command::ReassignPartitions(args) => reassign_partitions::run(&args),
+        Command::GetOffsets(args) => get_offsets::run(&args),
+        Command::DeleteRecords(args) => delete_records::run(&args),
+        Command::LogDirs(args) => log_dirs::run(&args),
         Command::Dev(args) => dev::run(&args),
         Command::Broker(args) => broker::run(&args),
         Command::ConsoleProducer(args) => console_producer::run(&args),
@@ -296,6 +312,9 @@ fn subcommand_name(command: &Command) -> &'static str {
         Command::MetadataQuorum(_) => "metadata-quorum",
         Command::LeaderElection(_) => "leader-election",
         Command::ReassignPartitions(_) => "reassign-partitions",
+        Command::GetOffsets(_) => "get-offsets",
+        Command::DeleteRecords(_) => "delete-records",
+        Command::LogDirs(_) => "log-dirs",
         Command::Dev(_) => "dev",
         Command::Completions(_) => "completions",
         Command::Man(_) => "man",
@@ -303,6 +322,40 @@ fn subcommand_name(command: &Command) -> &'static str {
 }
 
 /// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.
+/// How Kafka's tools print a broker's error code: the Java exception's class name and its
+/// default message (`org.apache.kafka.common.errors.OffsetOutOfRangeException: The requested
+/// offset is not within the range of offsets maintained by the server.`). The class name is
+/// the code's name in camel case, as Kafka names them; messages are Kafka's for the codes
+/// the tools meet, else the code's name.
+pub(crate) fn java_exception(code: crate::protocol::ErrorCode) -> String {
+    use crate::protocol::ErrorCode as E;
+    let message = match code {
+        E::OFFSET_OUT_OF_RANGE => {
+            "The requested offset is not within the range of offsets maintained by the server."
+        }
+        E::UNKNOWN_TOPIC_OR_PARTITION => "This server does not host this topic-partition.",
+        E::NOT_LEADER_OR_FOLLOWER => {
+            "For requests intended only for the leader, this error indicates that the broker is not the current leader. For requests intended for any replica, this error indicates that the broker is not a replica of the topic partition."
+        }
+        E::POLICY_VIOLATION => "Request parameters do not satisfy the configured policy.",
+        E::KAFKA_STORAGE_ERROR => "Disk error when trying to access log file on the disk.",
+        E::REQUEST_TIMED_OUT => "The request timed out.",
+        E::TOPIC_AUTHORIZATION_FAILED => "Topic authorization failed.",
+        other => other.name(),
+    };
+    let class: String = code
+        .name()
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or(String::new(), |f| {
+                f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect();
+    format!("org.apache.kafka.common.errors.{class}Exception: {message}")
+}
+
 pub(crate) fn admin_properties(
     command_config: &Option<std::path::PathBuf>,
     bootstrap_server: &str,

@@ -4,6 +4,7 @@
 
 /// A small anchored regular expression: `.`, `*`, `+`, `?`, `|`,
 /// character classes `[...]`, and literal characters (escape with `\`).
+#[derive(Debug, Clone)]
 pub struct TopicPattern {
     alternatives: Vec<Vec<(Atom, Repeat)>>,
 }
