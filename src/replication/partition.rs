@@ -614,10 +614,18 @@ impl Partition {
 
     /// ListOffsets: `(offset, timestamp)` for a special or real timestamp (`None`: no such
     /// record). Blocking for lookups by timestamp (they read segments).
+    /// ListOffsets on this partition. `only_from_leader` (every client but Kafka's debugging
+    /// replica id -2) requires this broker to lead it now: the metadata image can name this
+    /// broker leader a moment before the partition has taken the role (and its epoch's start
+    /// offset), and a follower's high watermark may lag what its leader acknowledged.
     pub(in crate::replication) fn offset_for(
         &self,
         timestamp: i64,
+        only_from_leader: bool,
     ) -> Result<Option<(i64, i64)>, ErrorCode> {
+        if only_from_leader && self.role() != Role::Leader {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        }
         const LATEST: i64 = -1;
         const EARLIEST: i64 = -2;
         const MAX_TIMESTAMP: i64 = -3;

@@ -471,11 +471,12 @@ impl ReplicaManager {
         index: i32,
         timestamp: i64,
         current_leader_epoch: i32,
+        only_from_leader: bool,
     ) -> Result<(i64, i64, i32), ErrorCode> {
         let partition = self.partition(topic, index)?;
         partition.check_epoch(current_leader_epoch)?;
         let epoch = partition.leader_epoch();
-        Ok(match partition.offset_for(timestamp)? {
+        Ok(match partition.offset_for(timestamp, only_from_leader)? {
             Some((offset, ts)) => (offset, ts, epoch),
             None => (-1, -1, -1),
         })

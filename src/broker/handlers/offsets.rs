@@ -25,6 +25,8 @@ use crate::protocol::messages::offset_for_leader_epoch_response::{
 use crate::protocol::{ErrorCode, ResponseBody};
 
 pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) -> ResponseBody {
+    // Kafka's debugging replica id (-2) may ask any replica; everyone else, the leader.
+    let only_from_leader = request.replica_id != -2;
     let topics = request
         .topics
         .into_iter()
@@ -49,6 +51,7 @@ pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) 
                                     p.partition_index,
                                     p.timestamp,
                                     p.current_leader_epoch,
+                                    only_from_leader,
                                 )
                             })
                         });
