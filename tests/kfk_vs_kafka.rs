@@ -466,6 +466,74 @@ fn broker_configs_describe_alike_against_kfk_and_apache_kafka() {
     }
     assert!(compared > 50, "only {compared} keys in common");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
+
+    // Issue 25 item 11 (after the comparison above, which a dynamic config would change): a
+    // config set for broker 1 is that broker's (DYNAMIC_BROKER_CONFIG), one set with
+    // --entity-default every broker's, and each listing shows its own, as on Kafka.
+    let brokers = |bs: &str, args: &[&str]| {
+        let mut all = vec![
+            "configs",
+            "--bootstrap-server",
+            bs,
+            "--entity-type",
+            "brokers",
+        ];
+        all.extend_from_slice(args);
+        let (out, err, code) = kfk(&all, "");
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    let steps: &[&[&str]] = &[
+        &[
+            "--entity-name",
+            "1",
+            "--alter",
+            "--add-config",
+            "message.max.bytes=2000000",
+        ],
+        &["--entity-name", "1", "--describe"],
+        &["--entity-default", "--describe"],
+        &[
+            "--entity-default",
+            "--alter",
+            "--add-config",
+            "message.max.bytes=3000000",
+        ],
+        &["--entity-name", "1", "--describe"],
+        &["--entity-default", "--describe"],
+        &[
+            "--entity-name",
+            "1",
+            "--alter",
+            "--delete-config",
+            "message.max.bytes",
+        ],
+        &["--entity-name", "1", "--describe"],
+        &[
+            "--entity-default",
+            "--alter",
+            "--delete-config",
+            "message.max.bytes",
+        ],
+        &["--entity-default", "--describe"],
+    ];
+    for step in steps {
+        let only_ours = |out: String| -> Vec<String> {
+            // Kafka 4.1's format writes a cluster-level min.insync.replicas (see mask()).
+            let mut lines: Vec<String> = out
+                .lines()
+                .filter(|l| !l.contains("min.insync.replicas"))
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(
+            only_ours(brokers(&broker.bootstrap(), step)),
+            only_ours(brokers(&kafka.bootstrap, step)),
+            "{step:?}: left kfk, right Apache Kafka"
+        );
+    }
 }
 
 /// kfk's producer against both brokers (issue 25 item 2): a batch holding one record over the

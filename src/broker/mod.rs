@@ -200,7 +200,7 @@ impl Broker {
     /// else none.
     pub fn throttle_rate(&self, key: &str) -> Option<u64> {
         self.metadata
-            .broker_configs()
+            .effective_broker_configs(self.node_id)
             .get(key)
             .cloned()
             .or_else(|| self.config.raw.get(key).cloned())

@@ -23,7 +23,7 @@ impl Broker {
         overrides: &BTreeMap<String, String>,
     ) -> BTreeMap<String, String> {
         let mut values = self.config.topic_defaults.clone();
-        for (k, v) in self.metadata.broker_configs() {
+        for (k, v) in self.metadata.effective_broker_configs(self.node_id) {
             if let Some(d) = crate::log::config::TOPIC_CONFIGS
                 .iter()
                 .find(|d| d.broker_name == k)

@@ -289,6 +289,14 @@ impl MetadataStore {
                     continue;
                 }
                 None => original.clone(),
+                // The partition's own replicas, with nothing under way: nothing to do (as
+                // Kafka, whatever brokers are registered: a single node registers none).
+                Some(target)
+                    if *target == original && p.adding.is_empty() && p.removing.is_empty() =>
+                {
+                    results.push((topic.clone(), *index, ErrorCode::NONE, None));
+                    continue;
+                }
                 Some(target) => {
                     let mut seen = target.clone();
                     seen.sort_unstable();

@@ -80,7 +80,12 @@ pub struct BrokerMeta {
 pub struct Image {
     pub topics: BTreeMap<String, TopicMeta>,
     pub names_by_id: HashMap<Uuid, String>,
+    /// Dynamic broker configs for every broker (`--entity-default`): ConfigRecords of
+    /// resource name "".
     pub broker_configs: BTreeMap<String, String>,
+    /// Dynamic configs of one broker (`--entity-name 1`), by broker id as written in the
+    /// ConfigRecord: they win over `broker_configs` on that broker.
+    pub per_broker_configs: BTreeMap<String, BTreeMap<String, String>>,
     pub brokers: BTreeMap<i32, BrokerMeta>,
     pub features: BTreeMap<String, i16>,
     /// First producer id not yet persisted as allocated.
@@ -229,8 +234,16 @@ impl Image {
                             .map(|t| &mut t.configs),
                         MetadataChange::TopicConfigChanged(r.resource_name.clone()),
                     ),
-                    RESOURCE_BROKER => (
+                    RESOURCE_BROKER if r.resource_name.is_empty() => (
                         Some(&mut self.broker_configs),
+                        MetadataChange::BrokerConfigChanged,
+                    ),
+                    RESOURCE_BROKER => (
+                        Some(
+                            self.per_broker_configs
+                                .entry(r.resource_name.clone())
+                                .or_default(),
+                        ),
                         MetadataChange::BrokerConfigChanged,
                     ),
                     _ => return Ok(None),
@@ -360,10 +373,19 @@ impl Image {
                 ..Default::default()
             }));
         }
-        for (k, v) in &self.broker_configs {
+        let per_broker = self
+            .per_broker_configs
+            .iter()
+            .flat_map(|(b, configs)| configs.iter().map(move |(k, v)| (b.as_str(), k, v)));
+        for (broker, k, v) in self
+            .broker_configs
+            .iter()
+            .map(|(k, v)| ("", k, v))
+            .chain(per_broker)
+        {
             out.push(encode_record(&ConfigRecord {
                 resource_type: RESOURCE_BROKER,
-                resource_name: String::new(),
+                resource_name: broker.to_string(),
                 name: k.clone(),
                 value: Some(v.clone()),
                 ..Default::default()

@@ -301,6 +301,25 @@ impl MetadataStore {
         self.read().broker_configs.clone()
     }
 
+    /// The dynamic configs set for broker `node` alone.
+    pub fn configs_of_broker(&self, node: i32) -> BTreeMap<String, String> {
+        self.read()
+            .per_broker_configs
+            .get(&node.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The dynamic configs in force on broker `node`: the cluster-wide ones, under its own.
+    pub fn effective_broker_configs(&self, node: i32) -> BTreeMap<String, String> {
+        let image = self.read();
+        let mut out = image.broker_configs.clone();
+        if let Some(own) = image.per_broker_configs.get(&node.to_string()) {
+            out.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
+    }
+
     /// Registered brokers (empty on a single node).
     pub fn brokers(&self) -> Vec<BrokerMeta> {
         self.read().brokers.values().cloned().collect()

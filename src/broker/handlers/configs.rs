@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 
 /// `DescribeConfigsResponse` config sources.
 const SOURCE_TOPIC: i8 = 1;
+const SOURCE_DYNAMIC_BROKER: i8 = 2;
 const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
@@ -60,7 +61,8 @@ fn describe_topic(
         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
         format!("topic '{name}' does not exist"),
     ))?;
-    let dynamic_broker = broker.metadata.broker_configs();
+    let dynamic_default = broker.metadata.broker_configs();
+    let dynamic_own = broker.metadata.configs_of_broker(broker.node_id);
     let mut out = Vec::new();
     for d in TOPIC_CONFIGS {
         if keys
@@ -74,15 +76,13 @@ fn describe_topic(
             chain.push((d.name.to_string(), v.clone(), SOURCE_TOPIC));
         }
         let has_broker_name = !d.broker_name.is_empty();
-        if let Some(v) = dynamic_broker
-            .get(d.broker_name)
-            .filter(|_| has_broker_name)
-        {
-            chain.push((
-                d.broker_name.to_string(),
-                v.clone(),
-                SOURCE_DYNAMIC_DEFAULT_BROKER,
-            ));
+        for (dynamic, source) in [
+            (&dynamic_own, SOURCE_DYNAMIC_BROKER),
+            (&dynamic_default, SOURCE_DYNAMIC_DEFAULT_BROKER),
+        ] {
+            if let Some(v) = dynamic.get(d.broker_name).filter(|_| has_broker_name) {
+                chain.push((d.broker_name.to_string(), v.clone(), source));
+            }
         }
         if let Some(v) = broker.config.topic_defaults.get(d.name) {
             chain.push((d.broker_name.to_string(), v.clone(), SOURCE_STATIC_BROKER));
@@ -133,15 +133,25 @@ fn describe_broker(
             format!("broker {name} is not this broker ({})", broker.node_id),
         ));
     }
-    let dynamic = broker.metadata.broker_configs();
+    // The default resource ("") shows the cluster-wide dynamic configs only; a broker's
+    // own dynamic configs win over them.
+    let dynamic_default = broker.metadata.broker_configs();
+    let dynamic_own = if name.is_empty() {
+        BTreeMap::new()
+    } else {
+        broker.metadata.configs_of_broker(broker.node_id)
+    };
     Ok(broker
         .config
         .describe()
         .into_iter()
         .filter(|(k, _, _)| keys.as_ref().is_none_or(|keys| keys.contains(k)))
         .map(|(k, v, explicit)| {
-            let dynamic_value = dynamic.get(&k).cloned();
-            let source = if dynamic_value.is_some() {
+            let own_value = dynamic_own.get(&k).cloned();
+            let default_value = dynamic_default.get(&k).cloned();
+            let source = if own_value.is_some() {
+                SOURCE_DYNAMIC_BROKER
+            } else if default_value.is_some() {
                 SOURCE_DYNAMIC_DEFAULT_BROKER
             } else if explicit {
                 SOURCE_STATIC_BROKER
@@ -153,9 +163,15 @@ fn describe_broker(
             // specific first.
             let mut chain: Vec<(String, i8)> = Vec::new();
             if synonyms {
-                if let Some(d) = &dynamic_value {
+                if let Some(d) = &own_value {
+                    chain.push((d.clone(), SOURCE_DYNAMIC_BROKER));
+                }
+                if let Some(d) = &default_value {
                     chain.push((d.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER));
                 }
+            }
+            // The default resource's synonyms are its dynamic values only (as Kafka's).
+            if synonyms && !name.is_empty() {
                 if explicit {
                     chain.push((v.clone(), SOURCE_STATIC_BROKER));
                 }
@@ -163,7 +179,7 @@ fn describe_broker(
                     chain.push((d.to_string(), SOURCE_DEFAULT));
                 }
             }
-            let value = match dynamic_value {
+            let value = match own_value.or(default_value) {
                 Some(d) => Some(d),
                 None if !explicit && NULL_DEFAULT.contains(&k.as_str()) => None,
                 None => Some(v),
@@ -270,8 +286,8 @@ fn apply_changes(
             }
         }
         RESOURCE_BROKER => {
-            // In a cluster the controller stores every broker's dynamic config (kfk keeps
-            // them cluster-wide).
+            // Stored under the broker's id (its own) or "" (every broker's default); in a
+            // cluster the controller stores them for every broker.
             let known = name.is_empty()
                 || name == broker.node_id.to_string()
                 || broker
@@ -319,12 +335,7 @@ fn apply_changes(
     if validate_only {
         return Ok(());
     }
-    let stored_name = if resource_type == RESOURCE_BROKER {
-        String::new()
-    } else {
-        name.to_string()
-    };
-    tokio::task::block_in_place(|| broker.alter_configs(resource_type, &stored_name, &changes))
+    tokio::task::block_in_place(|| broker.alter_configs(resource_type, name, &changes))
         .map_err(|e| (e.code, e.message))
 }
 
@@ -335,7 +346,11 @@ fn current_overrides(broker: &Broker, resource_type: i8, name: &str) -> BTreeMap
             .topic(name)
             .map(|t| t.configs)
             .unwrap_or_default(),
-        _ => broker.metadata.broker_configs(),
+        _ if name.is_empty() => broker.metadata.broker_configs(),
+        _ => name
+            .parse()
+            .map(|id| broker.metadata.configs_of_broker(id))
+            .unwrap_or_default(),
     }
 }
 
