@@ -241,8 +241,8 @@ complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l reassign
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l topics-to-move-json-file -d '{"version":1,"topics":[{"topic":"t"}]} (with --generate)' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l broker-list -d 'The broker ids to place the topics on, "1,2,3" (with --generate)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l throttle -d 'Replication throttle in B/s on the brokers moving data (with --execute); -1: none' -r
-complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l replica-alter-log-dirs-throttle -d 'Throttle of moves between log dirs of one broker: not supported by kfk (-1: none)' -r
-complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l timeout -d 'Milliseconds to wait for log dir moves to start (accepted for compatibility)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l replica-alter-log-dirs-throttle -d 'Throttle in B/s of moves between the log dirs of a broker (with --execute and log_dirs in the plan); -1: none' -r
+complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l timeout -d 'Milliseconds to wait for log dir moves to start (a replica moved to a new broker takes its log dir once it exists there)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l generate -d 'Propose a placement of the topics of --topics-to-move-json-file on --broker-list (printed; nothing changes)'
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l execute -d 'Start the reassignment of --reassignment-json-file'
 complete -c kfk -n "__fish_kfk_using_subcommand reassign-partitions" -l verify -d 'Report the progress of --reassignment-json-file; clears the throttles once complete'

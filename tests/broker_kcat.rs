@@ -36,6 +36,7 @@ const ADVERTISED: &[(i16, i16, i16)] = &[
     (23, 2, 4), // OffsetForLeaderEpoch
     (32, 1, 4), // DescribeConfigs
     (33, 0, 2), // AlterConfigs
+    (34, 1, 2), // AlterReplicaLogDirs
     (35, 1, 4), // DescribeLogDirs
     (37, 0, 3), // CreatePartitions
     (42, 0, 2), // DeleteGroups

@@ -713,3 +713,128 @@ fn formatters_and_deserializers_print_as_kafkas_console_consumer() {
         "7\t2c2b5e1e-8a4b-4e8e-9c2c-6b2a1f1d7a10\n8\tnull\n"
     );
 }
+
+/// Issue 25 item 9: log_dirs in a reassignment plan move replicas between a broker's log dirs
+/// (JBOD). kfk's reassign-partitions starts the moves (with --replica-alter-log-dirs-throttle)
+/// printing Kafka's lines, and its --verify reports the moves as Kafka's tool does, while they
+/// run and once done (then the throttles are cleared).
+#[test]
+fn reassignment_log_dirs_move_replicas_and_verify_as_kafkas_tool() {
+    let Some(script) =
+        require_kafka_reference("reassignment_log_dirs_move_replicas_and_verify_as_kafkas_tool")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let broker = TestBroker::start_on(Path::new(&format!("{},{}", a.display(), b.display())), &[]);
+    let bs = broker.bootstrap();
+    let kfk = |args: &[&str]| {
+        let (out, err, code) = run_with_input(
+            Path::new(env!("CARGO_BIN_EXE_kfk")),
+            args,
+            b"",
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{args:?}: {err}");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    kfk(&[
+        "topics",
+        "--bootstrap-server",
+        &bs,
+        "--create",
+        "--topic",
+        "jbod",
+        "--partitions",
+        "2",
+    ]);
+    let lines: String = (0..4000)
+        .map(|i| format!("k{i}\t{i:06}-{}\n", "y".repeat(100)))
+        .collect();
+    let (_, err, code) = run_with_input(
+        Path::new(env!("CARGO_BIN_EXE_kfk")),
+        &[
+            "console-producer",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "jbod",
+            "--property",
+            "parse.key=true",
+        ],
+        lines.as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "{err}");
+    let dir_of = |p: i32| {
+        if a.join(format!("jbod-{p}")).exists() {
+            (a.display().to_string(), b.display().to_string())
+        } else {
+            (b.display().to_string(), a.display().to_string())
+        }
+    };
+    let (_, other0) = dir_of(0);
+    let (here1, _) = dir_of(1);
+    let plan = tmp.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"{{"version":1,"partitions":[{{"topic":"jbod","partition":0,"replicas":[1],"log_dirs":["{other0}"]}},{{"topic":"jbod","partition":1,"replicas":[1],"log_dirs":["any"]}}]}}"#
+        ),
+    )
+    .unwrap();
+    let plan = plan.to_str().unwrap();
+    let out = kfk(&[
+        "reassign-partitions",
+        "--bootstrap-server",
+        &bs,
+        "--execute",
+        "--reassignment-json-file",
+        plan,
+        "--replica-alter-log-dirs-throttle",
+        "20000",
+    ]);
+    assert!(out.contains("The replica-alter-dir throttle limit was set to 20000 B/s\nSuccessfully started partition reassignments for jbod-0,jbod-1\n"), "{out}");
+    assert!(
+        out.contains(&format!("Successfully started moving log directory to {other0} for replica jbod-0 with broker 1 \n")),
+        "{out}"
+    );
+    let verify = [
+        "--bootstrap-server",
+        bs.as_str(),
+        "--verify",
+        "--reassignment-json-file",
+        plan,
+    ];
+    let kfks = kfk(&[&["reassign-partitions"][..], &verify].concat());
+    let kafkas = ok(&script, "kafka-reassign-partitions", &verify);
+    assert!(
+        kfks.contains("Reassignment of replica jbod-0-1 is still in progress."),
+        "{kfks}"
+    );
+    assert_eq!(kfks, kafkas, "left kfk, right Kafka's tool (moving)");
+    kfk(&[
+        "configs",
+        "--bootstrap-server",
+        &bs,
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        "1",
+        "--alter",
+        "--delete-config",
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+    ]);
+    let moved = common::cluster::wait_until(Duration::from_secs(20), || {
+        Path::new(&other0).join("jbod-0").exists()
+            && kfk(&[&["reassign-partitions"][..], &verify].concat())
+                .contains("completed successfully")
+    });
+    assert!(moved);
+    let kfks = kfk(&[&["reassign-partitions"][..], &verify].concat());
+    let kafkas = ok(&script, "kafka-reassign-partitions", &verify);
+    assert_eq!(kfks, kafkas, "left kfk, right Kafka's tool (moved)");
+    assert!(kfks.contains("Reassignment of replica jbod-0-1 completed successfully.\nClearing broker-level throttles on broker 1\n"), "{kfks}");
+    assert!(Path::new(&here1).join("jbod-1").exists());
+}

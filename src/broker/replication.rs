@@ -202,3 +202,65 @@ async fn shrink_isrs(broker: Arc<Broker>) {
             .shrink_isrs(crate::time::now_ms(), lag as i64);
     }
 }
+
+/// Moves replicas between this broker's log dirs (AlterReplicaLogDirs), Kafka's
+/// `ReplicaAlterLogDirsThread`: each move copies its partition's current log to the future
+/// replica step by step, at most `replica.alter.log.dirs.io.max.bytes.per.second` (a dynamic
+/// broker config; unlimited by default) over all moves, then swaps it in. Runs on every
+/// broker, one node or a cluster.
+pub async fn move_between_log_dirs(broker: Arc<Broker>) {
+    const THROTTLE_KEY: &str = "replica.alter.log.dirs.io.max.bytes.per.second";
+    const UNTHROTTLED_STEP_BYTES: u64 = 16 << 20;
+    let mut stop = broker.shutdown_signal();
+    let mut tokens: f64 = 0.0;
+    let mut last = Instant::now();
+    loop {
+        let moves = broker.replicas.log_dir_moves();
+        let idle = if moves.is_empty() {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_millis(100)
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(idle) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if moves.is_empty() {
+            last = Instant::now();
+            continue;
+        }
+        let rate = broker.throttle_rate(THROTTLE_KEY);
+        let now = Instant::now();
+        tokens = match rate {
+            // A one-second bucket: at most a second's worth at once.
+            Some(r) => (tokens + r as f64 * (now - last).as_secs_f64()).min(r as f64),
+            None => UNTHROTTLED_STEP_BYTES as f64,
+        };
+        last = now;
+        for (topic, partition) in moves {
+            if tokens < 1.0 {
+                break;
+            }
+            let b = broker.clone();
+            let max_bytes = tokens as u64;
+            let (t, p) = (topic.clone(), partition);
+            let step =
+                tokio::task::spawn_blocking(move || b.replicas.log_dir_move_step(&t, p, max_bytes))
+                    .await;
+            match step {
+                Ok(Ok(crate::log::replica_move::MoveProgress::Copying { copied, .. })) => {
+                    if rate.is_some() {
+                        tokens -= copied as f64;
+                    }
+                }
+                Ok(Ok(crate::log::replica_move::MoveProgress::Done)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(%topic, partition, error = %e, "moving a replica between log dirs failed; retrying");
+                }
+                Err(e) => {
+                    tracing::error!(%topic, partition, error = %e, "a log-dir move step panicked")
+                }
+            }
+        }
+    }
+}

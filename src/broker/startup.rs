@@ -511,6 +511,7 @@ fn spawn_background_tasks(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<(
             }
         }),
         every(100, broker, |b| b.groups.tick(b, now_ms())),
+        tokio::spawn(super::replication::move_between_log_dirs(broker.clone())),
         every(c.offsets_retention_check_interval_ms, broker, |b| {
             let n = b.groups.expire_offsets(b, now_ms());
             if n > 0 {

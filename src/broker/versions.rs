@@ -20,6 +20,7 @@ pub fn min_version(api: ApiKey) -> i16 {
         ApiKey::OffsetForLeaderEpoch => 2,
         ApiKey::DescribeConfigs => 1,
         ApiKey::DescribeLogDirs => 1,
+        ApiKey::AlterReplicaLogDirs => 1,
         _ => 0,
     }
 }
@@ -41,6 +42,7 @@ pub const IMPLEMENTED: &[ApiKey] = &[
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
     ApiKey::DescribeLogDirs,
+    ApiKey::AlterReplicaLogDirs,
     ApiKey::InitProducerId,
     ApiKey::OffsetForLeaderEpoch,
     ApiKey::DescribeConfigs,

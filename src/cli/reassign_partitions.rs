@@ -57,7 +57,8 @@ pub struct ReassignPartitionsArgs {
     /// Replication throttle in B/s on the brokers moving data (with --execute); -1: none.
     #[arg(long, value_name = "BYTES_PER_SEC", default_value_t = -1, allow_negative_numbers = true)]
     pub throttle: i64,
-    /// Throttle of moves between log dirs of one broker: not supported by kfk (-1: none).
+    /// Throttle in B/s of moves between the log dirs of a broker (with --execute and
+    /// log_dirs in the plan); -1: none.
     #[arg(long, value_name = "BYTES_PER_SEC", default_value_t = -1, allow_negative_numbers = true)]
     pub replica_alter_log_dirs_throttle: i64,
     /// Execute although other reassignments are running (or change their throttle).
@@ -66,7 +67,8 @@ pub struct ReassignPartitionsArgs {
     /// Leave the throttles in place (with --verify or --cancel).
     #[arg(long)]
     pub preserve_throttles: bool,
-    /// Milliseconds to wait for log dir moves to start (accepted for compatibility).
+    /// Milliseconds to wait for log dir moves to start (a replica moved to a new broker takes
+    /// its log dir once it exists there).
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout: u64,
 }
@@ -75,6 +77,10 @@ pub struct ReassignPartitionsArgs {
 type Tp = (String, i32);
 /// A partition's target replicas, as in the plan file.
 type Plan = Vec<(Tp, Vec<i32>)>;
+/// A replica: (topic, partition, broker).
+type Replica = (String, i32, i32);
+/// The log dirs the plan names (not "any"): replica → dir.
+type ReplicaDirs = BTreeMap<Replica, String>;
 /// Partitions to move (`Some(replicas)`) or whose move to cancel (`None`).
 type Targets = Vec<(Tp, Option<Vec<i32>>)>;
 /// Reassignments in progress: partition → (replicas, adding, removing).
@@ -112,12 +118,14 @@ fn check_version(flag: &str, v: &serde_json::Value) -> Result<(), CliError> {
     }
 }
 
-/// The plan of --reassignment-json-file, checked as Kafka's tool checks it.
-fn parse_plan(args: &ReassignPartitionsArgs) -> Result<Plan, CliError> {
+/// The plan of --reassignment-json-file, checked as Kafka's tool checks it, and the log dirs
+/// it names.
+fn parse_plan(args: &ReassignPartitionsArgs) -> Result<(Plan, ReplicaDirs), CliError> {
     const FLAG: &str = "--reassignment-json-file";
     let v = read_json(FLAG, &args.reassignment_json_file)?;
     check_version(FLAG, &v)?;
     let mut plan = Plan::new();
+    let mut dirs_of = ReplicaDirs::new();
     for p in v
         .get("partitions")
         .and_then(|p| p.as_array())
@@ -145,10 +153,18 @@ fn parse_plan(args: &ReassignPartitionsArgs) -> Result<Plan, CliError> {
                     "{FLAG}: Size of replicas list {replicas:?} is different from size of log dirs list for partition {topic}-{partition}"
                 )));
             }
-            if dirs.iter().any(|d| d.as_str() != Some("any")) {
-                return Err(CliError::Usage(format!(
-                    "{FLAG}: log_dirs other than \"any\" (moves between a broker's log dirs) are not supported by kfk ({topic}-{partition})"
-                )));
+            for (broker, dir) in replicas.iter().zip(dirs) {
+                match dir.as_str() {
+                    Some("any") => {}
+                    Some(d) => {
+                        dirs_of.insert((topic.to_string(), partition, *broker), d.to_string());
+                    }
+                    None => {
+                        return Err(CliError::Usage(format!(
+                            "{FLAG}: log_dirs of {topic}-{partition} must be strings (\"any\" or a path)"
+                        )))
+                    }
+                }
             }
         }
         plan.push(((topic.to_string(), partition), replicas));
@@ -177,7 +193,7 @@ fn parse_plan(args: &ReassignPartitionsArgs) -> Result<Plan, CliError> {
             )));
         }
     }
-    Ok(plan)
+    Ok((plan, dirs_of))
 }
 
 /// Kafka's reassignment JSON, compact, partitions sorted by topic then partition.
@@ -212,11 +228,6 @@ fn joined<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
 }
 
 pub fn run(args: &ReassignPartitionsArgs) -> Result<(), CliError> {
-    if args.replica_alter_log_dirs_throttle >= 0 {
-        return Err(CliError::Usage(
-            "--replica-alter-log-dirs-throttle: moves between a broker's log dirs are not supported by kfk".into(),
-        ));
-    }
     // Parse the files before connecting: a bad file is a usage error.
     let plan = if args.execute || args.verify || args.cancel {
         Some(parse_plan(args)?)
@@ -233,6 +244,10 @@ pub fn run(args: &ReassignPartitionsArgs) -> Result<(), CliError> {
     let (execute, verify, cancel, list) = (args.execute, args.verify, args.cancel, args.list);
     let (throttle, additional, preserve) =
         (args.throttle, args.additional, args.preserve_throttles);
+    let (dir_throttle, timeout) = (
+        args.replica_alter_log_dirs_throttle,
+        std::time::Duration::from_millis(args.timeout),
+    );
     let rack_aware = !args.disable_rack_aware;
     super::with_admin(
         &props,
@@ -244,11 +259,12 @@ pub fn run(args: &ReassignPartitionsArgs) -> Result<(), CliError> {
             if list {
                 return list_reassignments(&admin).await;
             }
-            let plan = plan.unwrap_or_default();
+            let (plan, dirs) = plan.unwrap_or_default();
             if execute {
-                execute_plan(&admin, &plan, throttle, additional).await
+                execute_plan(&admin, &plan, &dirs, (throttle, dir_throttle), additional).await?;
+                execute_moves(&admin, &dirs, timeout).await
             } else if verify {
-                verify_plan(&admin, &plan, preserve).await
+                verify_plan(&admin, &plan, &dirs, preserve).await
             } else if cancel {
                 cancel_plan(&admin, &plan, preserve).await
             } else {
@@ -540,10 +556,197 @@ async fn generate_plan(
     Ok(())
 }
 
+/// Moves replicas between log dirs as the plan's log_dirs ask (Kafka's `executeMoves`):
+/// AlterReplicaLogDirs to each replica's broker, asked again every 100 ms for a replica that
+/// does not exist there yet (it is being reassigned to that broker), up to `timeout`.
+async fn execute_moves(
+    admin: &GroupAdmin,
+    dirs: &ReplicaDirs,
+    timeout: std::time::Duration,
+) -> Result<(), CliError> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let mut pending = dirs.clone();
+    loop {
+        let mut by_broker: BTreeMap<i32, Vec<(&Replica, &String)>> = BTreeMap::new();
+        for (key, dir) in &pending {
+            by_broker.entry(key.2).or_default().push((key, dir));
+        }
+        let mut started = Vec::new();
+        for (broker, replicas) in by_broker {
+            for (key, code) in alter_log_dirs(admin, broker, &replicas).await? {
+                match code {
+                    ErrorCode::NONE => started.push(key),
+                    ErrorCode::REPLICA_NOT_AVAILABLE => {}
+                    code => {
+                        return Err(CliError::Failed(format!(
+                            "moving replica {}-{} of broker {} to log dir {} failed: {}",
+                            key.0,
+                            key.1,
+                            key.2,
+                            dirs[&key],
+                            code.name()
+                        )))
+                    }
+                }
+            }
+        }
+        for key in started {
+            let dir = pending.remove(&key).unwrap_or_default();
+            println!(
+                "Successfully started moving log directory to {dir} for replica {}-{} with broker {} ",
+                key.0, key.1, key.2
+            );
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let names: Vec<String> = pending
+                .keys()
+                .map(|(t, p, b)| format!("{t}-{p}-{b}"))
+                .collect();
+            return Err(CliError::Failed(format!(
+                "Timed out before log directory move{} could be started for: {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// AlterReplicaLogDirs for `replicas` (all of `broker`), sent to that broker: each one's
+/// error code.
+async fn alter_log_dirs(
+    admin: &GroupAdmin,
+    broker: i32,
+    replicas: &[(&Replica, &String)],
+) -> Result<Vec<(Replica, ErrorCode)>, CliError> {
+    use crate::protocol::messages::alter_replica_log_dirs_request::{
+        AlterReplicaLogDir, AlterReplicaLogDirTopic, AlterReplicaLogDirsRequest,
+    };
+    let mut request = AlterReplicaLogDirsRequest::default();
+    for ((topic, partition, _), dir) in replicas {
+        let entry = match request.dirs.iter_mut().position(|d| &d.path == *dir) {
+            Some(i) => &mut request.dirs[i],
+            None => {
+                request.dirs.push(AlterReplicaLogDir {
+                    path: (*dir).clone(),
+                    ..Default::default()
+                });
+                request.dirs.last_mut().expect("just pushed")
+            }
+        };
+        match entry.topics.iter_mut().find(|t| &t.name == topic) {
+            Some(t) => t.partitions.push(*partition),
+            None => entry.topics.push(AlterReplicaLogDirTopic {
+                name: topic.clone(),
+                partitions: vec![*partition],
+                ..Default::default()
+            }),
+        }
+    }
+    let conn = admin
+        .cluster
+        .connection(broker)
+        .await
+        .map_err(|e| CliError::Failed(format!("broker {broker}: {e}")))?;
+    let (_, body) = conn
+        .call(
+            ApiKey::AlterReplicaLogDirs,
+            RequestBody::AlterReplicaLogDirs(request),
+        )
+        .await
+        .map_err(|e| CliError::Failed(format!("broker {broker}: {e}")))?;
+    let ResponseBody::AlterReplicaLogDirs(r) = body else {
+        return Err(CliError::Failed(
+            "unexpected answer to AlterReplicaLogDirs".into(),
+        ));
+    };
+    Ok(r.results
+        .into_iter()
+        .flat_map(|t| {
+            t.partitions.into_iter().map(move |p| {
+                (
+                    (t.topic_name.clone(), p.partition_index, broker),
+                    ErrorCode(p.error_code),
+                )
+            })
+        })
+        .collect())
+}
+
+/// Where each replica of the plan's log_dirs stands (Kafka's log-dir move states), one line
+/// each.
+async fn log_dir_move_states(
+    admin: &GroupAdmin,
+    dirs: &ReplicaDirs,
+) -> Result<Vec<String>, CliError> {
+    use crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
+    let brokers: BTreeSet<i32> = dirs.keys().map(|(_, _, b)| *b).collect();
+    // replica → (current dir, future dir)
+    let mut found: BTreeMap<Replica, (Option<String>, Option<String>)> = BTreeMap::new();
+    for broker in brokers {
+        let Ok(conn) = admin.cluster.connection(broker).await else {
+            continue;
+        };
+        let request = RequestBody::DescribeLogDirs(DescribeLogDirsRequest {
+            topics: None,
+            ..Default::default()
+        });
+        let Ok((_, ResponseBody::DescribeLogDirs(r))) =
+            conn.call(ApiKey::DescribeLogDirs, request).await
+        else {
+            continue;
+        };
+        for d in r.results.iter().filter(|d| d.error_code == 0) {
+            for t in &d.topics {
+                for p in &t.partitions {
+                    let e = found
+                        .entry((t.name.clone(), p.partition_index, broker))
+                        .or_default();
+                    if p.is_future_key {
+                        e.1 = Some(d.log_dir.clone());
+                    } else {
+                        e.0 = Some(d.log_dir.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(dirs
+        .iter()
+        .map(|((t, p, b), target)| match found.get(&(t.clone(), *p, *b)) {
+            None | Some((None, _)) => format!(
+                "Partition {t}-{p} is not found in any live log dir on broker {b}. There is likely an offline log directory on the broker."
+            ),
+            Some((Some(current), _)) if current == target => {
+                format!("Reassignment of replica {t}-{p}-{b} completed successfully.")
+            }
+            Some((Some(_), Some(future))) if future == target => {
+                format!("Reassignment of replica {t}-{p}-{b} is still in progress.")
+            }
+            Some((Some(_), Some(future))) => format!(
+                "Partition {t}-{p} on broker {b} is being moved to log dir {future} instead of {target}."
+            ),
+            Some((Some(current), None)) => format!(
+                "Partition {t}-{p} on broker {b} is not being moved from log dir {current} to {target}."
+            ),
+        })
+        .collect())
+}
+
+/// `(inter-broker, log-dir)` throttles in B/s; -1: none.
+type Throttles = (i64, i64);
+
 async fn execute_plan(
     admin: &GroupAdmin,
     plan: &Plan,
-    throttle: i64,
+    dirs: &ReplicaDirs,
+    (throttle, dir_throttle): Throttles,
     additional: bool,
 ) -> Result<(), CliError> {
     let running = ongoing(admin).await?;
@@ -573,10 +776,24 @@ async fn execute_plan(
         "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
         plan_json(&current)
     );
-    if throttle >= 0 {
+    let dir_throttle = if dirs.is_empty() { -1 } else { dir_throttle };
+    if throttle >= 0 || dir_throttle >= 0 {
         println!("Warning: You must run --verify periodically, until the reassignment completes, to ensure the throttle is removed.");
+    }
+    if throttle >= 0 {
         set_throttles(admin, plan, &current, &running, throttle).await?;
         println!("The inter-broker throttle limit was set to {throttle} B/s");
+    }
+    if dir_throttle >= 0 {
+        let brokers: BTreeSet<i32> = dirs.keys().map(|(_, _, b)| *b).collect();
+        let rate = vec![(
+            "replica.alter.log.dirs.io.max.bytes.per.second".to_string(),
+            dir_throttle.to_string(),
+        )];
+        for b in brokers {
+            alter_configs(admin, 4, &b.to_string(), &rate, &[]).await?;
+        }
+        println!("The replica-alter-dir throttle limit was set to {dir_throttle} B/s");
     }
     let targets: Targets = plan
         .iter()
@@ -710,7 +927,12 @@ async fn clear_throttles(admin: &GroupAdmin, plan: &Plan) -> Result<(), CliError
     Ok(())
 }
 
-async fn verify_plan(admin: &GroupAdmin, plan: &Plan, preserve: bool) -> Result<(), CliError> {
+async fn verify_plan(
+    admin: &GroupAdmin,
+    plan: &Plan,
+    dirs: &ReplicaDirs,
+    preserve: bool,
+) -> Result<(), CliError> {
     let running = ongoing(admin).await?;
     let topics: BTreeSet<String> = plan.iter().map(|((t, _), _)| t.clone()).collect();
     let current = current_assignment(admin, &topics).await.unwrap_or_default();
@@ -733,9 +955,16 @@ async fn verify_plan(admin: &GroupAdmin, plan: &Plan, preserve: bool) -> Result<
             );
         }
     }
-    // Kafka's tool then prints the (here empty) log dir move states.
-    println!();
-    if running.is_empty() && !preserve {
+    // Kafka's tool then prints the log dir move states (a blank line when there are none).
+    let moves = log_dir_move_states(admin, dirs).await?;
+    if moves.is_empty() {
+        println!();
+    }
+    for line in &moves {
+        println!("{line}");
+    }
+    let moving = moves.iter().any(|l| l.ends_with("is still in progress."));
+    if running.is_empty() && !moving && !preserve {
         clear_throttles(admin, plan).await?;
     }
     Ok(())

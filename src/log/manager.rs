@@ -46,6 +46,11 @@ pub struct LogManager {
     health: Vec<Arc<DirHealth>>,
     reporter: Arc<FailureReporter>,
     logs: Mutex<HashMap<TopicPartition, Entry>>,
+    /// Replicas being copied to another log dir (`replica_move`).
+    futures: Mutex<HashMap<TopicPartition, super::replica_move::FutureReplica>>,
+    /// Log dirs asked for partitions not created here yet (AlterReplicaLogDirs before the
+    /// replica exists): where they are created.
+    preferred: Mutex<HashMap<TopicPartition, PathBuf>>,
 }
 
 /// What opening the data dirs found.
@@ -83,6 +88,7 @@ impl LogManager {
             });
             let starts = checkpoint::read_offsets(fs.as_ref(), &dir.join(LOG_START_FILE))
                 .unwrap_or_default();
+            super::replica_move::remove_leftovers(fs.as_ref(), dir);
             let entries = fs.list_dir(dir).map_err(|source| LogError {
                 context: format!("list {}", dir.display()),
                 source,
@@ -134,6 +140,8 @@ impl LogManager {
             health,
             reporter,
             logs: Mutex::new(logs),
+            futures: Mutex::new(HashMap::new()),
+            preferred: Mutex::new(HashMap::new()),
         };
         manager.checkpoint().map_err(|source| LogError {
             context: "write checkpoints".into(),
@@ -176,7 +184,27 @@ impl LogManager {
             .collect()
     }
 
-    fn health_of(&self, dir: &Path) -> Arc<DirHealth> {
+    pub(super) fn futures(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, super::replica_move::FutureReplica>>
+    {
+        self.futures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn preferred_dirs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, PathBuf>> {
+        self.preferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `tp` now lives in `dir` (a finished move).
+    pub(super) fn set_dir(&self, tp: &TopicPartition, dir: PathBuf) {
+        if let Some(e) = self.lock().get_mut(tp) {
+            e.dir = dir;
+        }
+    }
+
+    pub(super) fn health_of(&self, dir: &Path) -> Arc<DirHealth> {
         let i = self.dirs.iter().position(|d| d == dir).unwrap_or(0);
         self.health[i].clone()
     }
@@ -215,10 +243,17 @@ impl LogManager {
             return Ok(e.log.clone());
         }
         let online = self.online_dirs();
-        let dir = online
-            .iter()
-            .min_by_key(|d| logs.values().filter(|e| &e.dir == *d).count())
-            .cloned()
+        let preferred = self
+            .preferred_dirs()
+            .remove(&tp)
+            .filter(|d| online.contains(d));
+        let dir = preferred
+            .or_else(|| {
+                online
+                    .iter()
+                    .min_by_key(|d| logs.values().filter(|e| &e.dir == *d).count())
+                    .cloned()
+            })
             .ok_or_else(|| LogError {
                 context: format!("{topic}-{partition}: create"),
                 source: io::Error::other("every log dir is offline"),
@@ -263,6 +298,9 @@ impl LogManager {
 
     /// Deletes a partition's log and its directory.
     pub fn delete(&self, topic: &str, partition: i32) -> io::Result<()> {
+        if let Some(f) = self.futures().remove(&(topic.to_string(), partition)) {
+            f.delete()?;
+        }
         let Some(entry) = self.lock().remove(&(topic.to_string(), partition)) else {
             return Ok(());
         };

@@ -18,6 +18,7 @@ pub mod io;
 pub mod leader_epoch;
 pub mod manager;
 pub mod producer_state;
+pub mod replica_move;
 pub mod segment;
 pub mod unified_log;
 

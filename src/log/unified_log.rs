@@ -1212,7 +1212,8 @@ impl Log {
 pub struct SharedLog {
     log: Mutex<Log>,
     /// The health of the log's directory: an I/O error here takes the directory offline.
-    health: Arc<super::dir_health::DirHealth>,
+    /// Replaced when the replica moves to another log dir.
+    health: Mutex<Arc<super::dir_health::DirHealth>>,
     flush: Mutex<FlushState>,
     flushed: Condvar,
 }
@@ -1270,7 +1271,7 @@ impl SharedLog {
     /// A log of a managed directory: its I/O errors take `health`'s directory offline.
     pub fn watched(log: Log, health: Arc<super::dir_health::DirHealth>) -> Self {
         SharedLog {
-            health,
+            health: Mutex::new(health),
             log: Mutex::new(log),
             flush: Mutex::new(FlushState::default()),
             flushed: Condvar::new(),
@@ -1280,7 +1281,27 @@ impl SharedLog {
     /// Whether the log's directory is offline after an I/O error (nothing is read or
     /// written then: KAFKA_STORAGE_ERROR).
     pub fn is_offline(&self) -> bool {
-        self.health.is_offline()
+        self.health().is_offline()
+    }
+
+    fn health(&self) -> Arc<super::dir_health::DirHealth> {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `log` (the same partition, opened in another log dir whose health is `health`)
+    /// in place of the one `guard` holds: a replica moved between log dirs. The caller holds
+    /// the log's lock throughout, so no append or read sees the move half done.
+    pub fn replace(
+        &self,
+        guard: &mut MutexGuard<'_, Log>,
+        log: Log,
+        health: Arc<super::dir_health::DirHealth>,
+    ) {
+        **guard = log;
+        *self.health.lock().unwrap_or_else(|e| e.into_inner()) = health;
     }
 
     /// Takes the log's directory offline after an I/O error on this log.
@@ -1289,7 +1310,7 @@ impl SharedLog {
             let l = self.lock();
             format!("{}-{}", l.topic(), l.partition())
         };
-        self.health.fail(&format!("{name}: {what}"));
+        self.health().fail(&format!("{name}: {what}"));
     }
 
     /// The log, for a short critical section (never held across `.await`).

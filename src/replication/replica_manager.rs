@@ -563,6 +563,43 @@ impl ReplicaManager {
         self.logs.online_dirs()
     }
 
+    /// AlterReplicaLogDirs for one replica: starts moving it to the log dir `path` (or
+    /// notes the dir for a replica not created here yet), as Kafka answers it: NONE,
+    /// LOG_DIR_NOT_FOUND, KAFKA_STORAGE_ERROR or REPLICA_NOT_AVAILABLE. Blocking.
+    pub fn alter_log_dir(&self, topic: &str, index: i32, path: &Path) -> ErrorCode {
+        use crate::log::replica_move::MoveError;
+        match self.logs.start_move(topic, index, path) {
+            Ok(_) => ErrorCode::NONE,
+            Err(MoveError::NotALogDir) => ErrorCode::LOG_DIR_NOT_FOUND,
+            Err(MoveError::Offline) => ErrorCode::KAFKA_STORAGE_ERROR,
+            Err(MoveError::NoReplica) => ErrorCode::REPLICA_NOT_AVAILABLE,
+            Err(MoveError::Io(e)) => {
+                tracing::error!(topic, partition = index, error = %e, "cannot start moving a replica between log dirs");
+                ErrorCode::KAFKA_STORAGE_ERROR
+            }
+        }
+    }
+
+    /// The partitions being moved between log dirs.
+    pub fn log_dir_moves(&self) -> Vec<TopicPartition> {
+        self.logs.moves()
+    }
+
+    /// Copies up to `max_bytes` of a moving replica (see `LogManager::move_step`). Blocking.
+    pub fn log_dir_move_step(
+        &self,
+        topic: &str,
+        index: i32,
+        max_bytes: u64,
+    ) -> Result<crate::log::replica_move::MoveProgress, crate::log::unified_log::LogError> {
+        self.logs.move_step(topic, index, max_bytes)
+    }
+
+    /// The future replicas of moves under way. Blocking.
+    pub fn future_replicas(&self) -> Vec<crate::log::replica_move::FutureInfo> {
+        self.logs.future_replicas()
+    }
+
     pub fn dir_of(&self, topic: &str, index: i32) -> Option<PathBuf> {
         self.logs.dir_of(topic, index)
     }

@@ -93,6 +93,7 @@ pub async fn dispatch(broker: &Arc<Broker>, request: Request, origin: Origin) ->
         RequestBody::OffsetForLeaderEpoch(r) => respond(offsets::offset_for_leader_epoch(b, r)),
         RequestBody::DeleteRecords(r) => respond(offsets::delete_records(b, r)),
         RequestBody::DescribeLogDirs(r) => respond(offsets::describe_log_dirs(b, r, version)),
+        RequestBody::AlterReplicaLogDirs(r) => respond(offsets::alter_replica_log_dirs(b, r)),
         RequestBody::InitProducerId(r) => respond(offsets::init_producer_id(broker, r).await),
         RequestBody::DescribeProducers(r) => respond(offsets::describe_producers(b, r)),
         RequestBody::CreateTopics(r) => respond(topics::create_topics(b, r, version, false)),

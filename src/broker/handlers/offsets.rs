@@ -263,6 +263,7 @@ pub fn describe_log_dirs(
             .any(|t| t.topic == topic && t.partitions.contains(&index)),
     };
     let online = broker.replicas.online_dirs();
+    let futures = tokio::task::block_in_place(|| broker.replicas.future_replicas());
     let mut results = Vec::new();
     for dir in broker.replicas.dirs() {
         let mut topics: std::collections::BTreeMap<String, Vec<DescribeLogDirsPartition>> =
@@ -288,6 +289,23 @@ pub fn describe_log_dirs(
                         partition_size: size as i64,
                         offset_lag: (p.high_watermark() - p.log_end_offset()).max(0),
                         is_future_key: false,
+                        ..Default::default()
+                    });
+            }
+            // A replica being moved here shows as a future replica, lagging the current one.
+            for f in futures.iter().filter(|f| &f.dir == dir) {
+                let (topic, index) = &f.partition;
+                if !wanted(topic, *index) {
+                    continue;
+                }
+                topics
+                    .entry(topic.clone())
+                    .or_default()
+                    .push(DescribeLogDirsPartition {
+                        partition_index: *index,
+                        partition_size: i64::try_from(f.size_bytes).unwrap_or(i64::MAX),
+                        offset_lag: f.lag,
+                        is_future_key: true,
                         ..Default::default()
                     });
             }
@@ -318,6 +336,55 @@ pub fn describe_log_dirs(
         });
     }
     ResponseBody::DescribeLogDirs(DescribeLogDirsResponse {
+        results,
+        ..Default::default()
+    })
+}
+
+/// AlterReplicaLogDirs (v1+): moves replicas of this broker between its log dirs (JBOD), or
+/// records the dir of a replica not created here yet (REPLICA_NOT_AVAILABLE, as Kafka).
+pub fn alter_replica_log_dirs(
+    broker: &Broker,
+    r: crate::protocol::messages::alter_replica_log_dirs_request::AlterReplicaLogDirsRequest,
+) -> ResponseBody {
+    use crate::protocol::messages::alter_replica_log_dirs_response::{
+        AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult,
+        AlterReplicaLogDirsResponse,
+    };
+    let mut results: Vec<AlterReplicaLogDirTopicResult> = Vec::new();
+    for dir in r.dirs {
+        let path = std::path::PathBuf::from(&dir.path);
+        for t in dir.topics {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|&index| {
+                    let known = broker.metadata.topic(&t.name).is_some();
+                    let code = if !known {
+                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    } else {
+                        tokio::task::block_in_place(|| {
+                            broker.replicas.alter_log_dir(&t.name, index, &path)
+                        })
+                    };
+                    AlterReplicaLogDirPartitionResult {
+                        partition_index: index,
+                        error_code: code.0,
+                        ..Default::default()
+                    }
+                })
+                .collect::<Vec<_>>();
+            match results.iter_mut().find(|x| x.topic_name == t.name) {
+                Some(x) => x.partitions.extend(partitions),
+                None => results.push(AlterReplicaLogDirTopicResult {
+                    topic_name: t.name,
+                    partitions,
+                    ..Default::default()
+                }),
+            }
+        }
+    }
+    ResponseBody::AlterReplicaLogDirs(AlterReplicaLogDirsResponse {
         results,
         ..Default::default()
     })
