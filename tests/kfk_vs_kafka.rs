@@ -746,3 +746,105 @@ fn get_offsets_delete_records_and_log_dirs_print_as_kafkas_tools() {
         }
     }
 }
+
+/// Issue 25 item 14 (librdkafka's 0118_commit_rebalance failing once against kfk): a second
+/// librdkafka consumer joins a group whose first member has consumed and is not polled. The
+/// rebalance then waits for the first member: librdkafka hands the revocation to the
+/// application's poll and stops heartbeating meanwhile, so the rebalance completes when the
+/// first member is polled again (or its session expires). Kafka does the same; the test's
+/// flake came from timing: with `group.initial.rebalance.delay.ms=0` (kfk's default, and
+/// Kafka's shipped config) the first member can form the group alone a moment before the
+/// second joins. Both brokers: nothing for the second member while the first is idle, then
+/// records within seconds once the first is polled.
+#[test]
+fn a_second_member_waits_for_an_unpolled_first_member_as_on_kafka() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use std::time::Instant;
+    let Some(kafka) =
+        apache_kafka("a_second_member_waits_for_an_unpolled_first_member_as_on_kafka")
+    else {
+        return;
+    };
+    let broker = TestBroker::start();
+    let poll_n = |c: &BaseConsumer, n: usize, limit: Duration| {
+        let t = Instant::now();
+        let mut got = 0;
+        while got < n && t.elapsed() < limit {
+            if let Some(Ok(_)) = c.poll(Duration::from_millis(100)) {
+                got += 1;
+            }
+        }
+        got
+    };
+    let mut outcomes = Vec::new();
+    for bs in [broker.bootstrap(), kafka.bootstrap.clone()] {
+        let (_, err, code) = kfk(
+            &[
+                "topics",
+                "--bootstrap-server",
+                &bs,
+                "--create",
+                "--topic",
+                "t0118",
+                "--partitions",
+                "4",
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{err}");
+        let lines: String = (0..1000).map(|i| format!("k{i}\t{i}\n")).collect();
+        let (_, err, code) = kfk(
+            &[
+                "console-producer",
+                "--bootstrap-server",
+                &bs,
+                "--topic",
+                "t0118",
+                "--property",
+                "parse.key=true",
+            ],
+            &lines,
+        );
+        assert_eq!(code, 0, "{err}");
+        let consumer = || -> BaseConsumer {
+            ClientConfig::new()
+                .set("bootstrap.servers", &bs)
+                .set("group.id", "g0118")
+                .set("enable.auto.commit", "false")
+                .set("auto.offset.reset", "earliest")
+                .set("session.timeout.ms", "30000")
+                .create()
+                .unwrap()
+        };
+        let (c1, c2) = (consumer(), consumer());
+        c1.subscribe(&["t0118"]).unwrap();
+        assert_eq!(
+            poll_n(&c1, 10, Duration::from_secs(30)),
+            10,
+            "{bs}: the first member read nothing"
+        );
+        c2.subscribe(&["t0118"]).unwrap();
+        let while_idle = poll_n(&c2, 10, Duration::from_secs(5));
+        let released = Instant::now();
+        let polling = std::sync::atomic::AtomicBool::new(true);
+        let after = std::thread::scope(|s| {
+            s.spawn(|| {
+                while polling.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = c1.poll(Duration::from_millis(100));
+                }
+            });
+            let got = poll_n(&c2, 10, Duration::from_secs(20));
+            polling.store(false, std::sync::atomic::Ordering::Relaxed);
+            got
+        });
+        outcomes.push((
+            while_idle,
+            after,
+            released.elapsed() < Duration::from_secs(20),
+        ));
+    }
+    println!("(records while the first member was idle, after it was polled, in time) on kfk, Kafka: {outcomes:?}");
+    assert_eq!(outcomes[0], outcomes[1], "left kfk, right Apache Kafka");
+    assert_eq!(outcomes[0], (0, 10, true));
+}
