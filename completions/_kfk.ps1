@@ -406,7 +406,9 @@ Register-ArgumentCompleter -Native -CommandName 'kfk' -ScriptBlock {
         'kfk;dev;cluster' {
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many nodes (each a broker and a controller)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the nodes keep their data (node-1, node-2, ... inside)')
-            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Client port of node 1; node i listens on PORT+i-1 for clients, on PORT+100+i-1 for controllers and serves Prometheus metrics on PORT+200+i-1')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Client port of node 1; node i listens on PORT+i-1 for clients')
+            [CompletionResult]::new('--controller-port', '--controller-port', [CompletionResultType]::ParameterName, 'Controller port of node 1 (node i: CONTROLLER_PORT+i-1). Default: --port + 100')
+            [CompletionResult]::new('--metrics-port', '--metrics-port', [CompletionResultType]::ParameterName, 'Prometheus metrics port of node 1 (node i: METRICS_PORT+i-1). Default: --port + 200')
             [CompletionResult]::new('--override', '--override', [CompletionResultType]::ParameterName, 'Set a config key on every node. Repeatable')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

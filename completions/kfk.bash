@@ -543,7 +543,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__dev__subcmd__cluster)
-            opts="-h -V --nodes --data-dir --port --override --help --version"
+            opts="-h -V --nodes --data-dir --port --controller-port --metrics-port --override --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,14 @@ _kfk() {
                     return 0
                     ;;
                 --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -379,7 +379,9 @@ set edit:completion:arg-completer[kfk] = {|@words|
         &'kfk;dev;cluster'= {
             cand --nodes 'How many nodes (each a broker and a controller)'
             cand --data-dir 'Where the nodes keep their data (node-1, node-2, ... inside)'
-            cand --port 'Client port of node 1; node i listens on PORT+i-1 for clients, on PORT+100+i-1 for controllers and serves Prometheus metrics on PORT+200+i-1'
+            cand --port 'Client port of node 1; node i listens on PORT+i-1 for clients'
+            cand --controller-port 'Controller port of node 1 (node i: CONTROLLER_PORT+i-1). Default: --port + 100'
+            cand --metrics-port 'Prometheus metrics port of node 1 (node i: METRICS_PORT+i-1). Default: --port + 200'
             cand --override 'Set a config key on every node. Repeatable'
             cand -h 'Print help'
             cand --help 'Print help'

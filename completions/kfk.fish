@@ -280,7 +280,9 @@ complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcomm
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and not __fish_seen_subcommand_from cluster" -f -a "cluster" -d 'Run a local cluster of broker+controller processes until Ctrl-C'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l nodes -d 'How many nodes (each a broker and a controller)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l data-dir -d 'Where the nodes keep their data (node-1, node-2, ... inside)' -r -F
-complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l port -d 'Client port of node 1; node i listens on PORT+i-1 for clients, on PORT+100+i-1 for controllers and serves Prometheus metrics on PORT+200+i-1' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l port -d 'Client port of node 1; node i listens on PORT+i-1 for clients' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l controller-port -d 'Controller port of node 1 (node i: CONTROLLER_PORT+i-1). Default: --port + 100' -r
+complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l metrics-port -d 'Prometheus metrics port of node 1 (node i: METRICS_PORT+i-1). Default: --port + 200' -r
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -l override -d 'Set a config key on every node. Repeatable' -r
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -s h -l help -d 'Print help'
 complete -c kfk -n "__fish_kfk_using_subcommand dev; and __fish_seen_subcommand_from cluster" -s V -l version -d 'Print version'

@@ -1,5 +1,7 @@
 //! `kfk dev cluster --nodes 3`, then the README's producer and consumer lines against it,
-//! then Ctrl-C stops every node.
+//! then Ctrl-C stops every node; what it prints (issue 25 item 13: its banner and warnings,
+//! no colour codes, no Raft noise or ERROR lines), and a node that cannot start ending it at
+//! once.
 
 mod common;
 
@@ -44,15 +46,28 @@ fn a_dev_cluster_serves_the_readme_lines_and_stops_on_ctrl_c() {
             "3",
             "--port",
             &base.to_string(),
+            "--controller-port",
+            &(base + 100).to_string(),
+            "--override",
+            "kfk.metrics.listener=",
             "--data-dir",
         ])
         .arg(tmp.path().join("c"))
-        .env("KFK_LOG", "warn")
+        .env_remove("KFK_LOG")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("kfk dev cluster");
     let stdout = cluster.stdout.take().unwrap();
+    let stderr = cluster.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let mut banner = Vec::new();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -63,10 +78,14 @@ fn a_dev_cluster_serves_the_readme_lines_and_stops_on_ctrl_c() {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("the dev cluster printed no bootstrap list within 60 s");
+        banner.push(line.clone());
         if let Some(list) = line.strip_prefix("bootstrap servers: ") {
             break list.to_string();
         }
     };
+    // The metrics listener is off: no URL for it.
+    let rest = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+    assert_eq!(rest, "stop with Ctrl-C", "{banner:?}");
     let servers: Vec<&str> = bootstrap.split(',').collect();
     assert_eq!(servers.len(), 3, "{bootstrap}");
     assert_eq!(servers[0], format!("127.0.0.1:{base}"));
@@ -130,4 +149,50 @@ fn a_dev_cluster_serves_the_readme_lines_and_stops_on_ctrl_c() {
             "a node still listens on {p}"
         );
     }
+    // Its own lines and the nodes' start and stop lines; no start-up chatter, no Raft state
+    // or unreachable-peer noise, no ERROR on a clean Ctrl-C, no colour codes in a pipe.
+    let errors = errors.join().unwrap();
+    assert!(errors.len() <= 12, "{errors:#?}");
+    for l in &errors {
+        assert!(
+            !l.contains('\x1b')
+                && !l.contains("ERROR")
+                && !l.contains("openraft")
+                && !l.contains("Raft"),
+            "{errors:#?}"
+        );
+    }
+}
+
+/// A node that cannot start (its client port is taken) ends `kfk dev cluster` at once,
+/// saying so, instead of a 60 s wait for a cluster that cannot form.
+#[test]
+fn a_dev_cluster_whose_node_cannot_start_says_so_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = free_base();
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", base)).unwrap();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kfk"))
+        .args([
+            "dev",
+            "cluster",
+            "--nodes",
+            "3",
+            "--port",
+            &base.to_string(),
+            "--data-dir",
+        ])
+        .arg(tmp.path().join("c"))
+        .env_remove("KFK_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(err.contains("node 1 could not start"), "{err}");
 }

@@ -168,7 +168,12 @@ async fn alter_partition(
         )
         .await
         .map_err(|e| {
-            tracing::warn!(error = %e, "AlterPartition reached no controller");
+            // Expected while the cluster stops with this node.
+            if broker.metadata.is_stopping() {
+                tracing::debug!(error = %e, "AlterPartition reached no controller");
+            } else {
+                tracing::warn!(error = %e, "AlterPartition reached no controller");
+            }
             ErrorCode::REQUEST_TIMED_OUT
         })?;
     let ResponseBody::AlterPartition(r) = answer else {

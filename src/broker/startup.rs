@@ -547,6 +547,7 @@ impl RunningBroker {
     /// flush, checkpoints, clean-shutdown marker. After a halt nothing is closed cleanly (the
     /// next start recovers) and the halt is the error.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
+        self.broker.metadata.set_stopping();
         if self.broker.is_cluster()
             && self.broker.config.process_roles.broker
             && self.broker.halted().is_none()

@@ -193,7 +193,11 @@ pub fn main() -> ExitCode {
         }
     };
     let name = subcommand_name(&cli.command);
-    init_logging(if name == "broker" { "info" } else { "warn" });
+    init_logging(if name == "broker" {
+        "info,openraft=warn"
+    } else {
+        "warn"
+    });
     let result = match cli.command {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
@@ -227,21 +231,75 @@ pub fn main() -> ExitCode {
 
 /// `tracing` to stderr; the level comes from `KFK_LOG` (or `RUST_LOG`), else `default`.
 fn init_logging(default: &str) {
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("KFK_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
+    // Expected Raft noise shows only when someone asks for debug output.
+    let quiet_raft = QuietRaftNoise {
+        show: filter.contains("debug") || filter.contains("trace"),
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Colour only for a person at a terminal: not in files, pipes or journals, nor with
     // NO_COLOR set (https://no-color.org).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        .with_filter(quiet_raft);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// openraft reports at ERROR and WARN what is expected whenever a cluster's nodes start or
+/// stop: a peer it cannot reach yet (or any more), a vote answer that came late, the backoff
+/// that follows. Those events print only when debug output is asked for; Raft errors of other
+/// kinds print as they are.
+struct QuietRaftNoise {
+    show: bool,
+}
+
+impl<S> tracing_subscriber::layer::Filter<S> for QuietRaftNoise {
+    fn enabled(
+        &self,
+        _: &tracing::Metadata<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        true
+    }
+
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if self.show || !event.metadata().target().starts_with("openraft") {
+            return true;
+        }
+        let mut noise = RaftNoise(false);
+        event.record(&mut noise);
+        !noise.0
+    }
+}
+
+/// Whether an openraft event's fields say it is expected noise.
+struct RaftNoise(bool);
+
+impl tracing::field::Visit for RaftNoise {
+    fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        const EXPECTED: [&str; 4] = [
+            "Unreachable",
+            "will be ignored because vote changed",
+            "backoff mode",
+            "Connection refused",
+        ];
+        let text = format!("{value:?}");
+        self.0 |= EXPECTED.iter().any(|e| text.contains(e));
+    }
 }
 
 #[cfg(test)]

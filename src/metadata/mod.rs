@@ -65,6 +65,9 @@ pub struct MetadataStore {
     /// Held from a change's checks to its commit, so two changes never pass their checks
     /// against the same image (two creates of one topic).
     write_lock: std::sync::Mutex<()>,
+    /// Set once this node is stopping: a commit that times out then is expected (the whole
+    /// cluster may be stopping) and is not warned about.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for MetadataStore {
@@ -107,6 +110,7 @@ impl MetadataStore {
         let store = MetadataStore {
             writer: Writer::Local(log),
             write_lock: std::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             node_id,
             image: Arc::new(RwLock::new(Image {
                 offset: -1,
@@ -126,6 +130,7 @@ impl MetadataStore {
         MetadataStore {
             writer: Writer::Quorum(q),
             write_lock: std::sync::Mutex::new(()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             node_id,
             image,
         }
@@ -197,10 +202,18 @@ impl MetadataStore {
                     let Ok(written) =
                         handle.block_on(tokio::time::timeout(wait, raft.client_write(cmd)))
                     else {
-                        tracing::warn!(
-                            timeout_ms = wait.as_millis() as u64,
-                            "the quorum did not commit a metadata change in time"
-                        );
+                        let timeout_ms = wait.as_millis() as u64;
+                        if self.stopping.load(std::sync::atomic::Ordering::Acquire) {
+                            tracing::debug!(
+                                timeout_ms,
+                                "the quorum did not commit a metadata change while this node stops"
+                            );
+                        } else {
+                            tracing::warn!(
+                                timeout_ms,
+                                "the quorum did not commit a metadata change in time"
+                            );
+                        }
                         return Err(ErrorCode::REQUEST_TIMED_OUT);
                     };
                     written.map_err(|e| match e {
@@ -318,6 +331,16 @@ impl MetadataStore {
             out.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         out
+    }
+
+    /// This node is stopping (see `stopping`).
+    pub fn set_stopping(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Registered brokers (empty on a single node).
