@@ -1021,7 +1021,7 @@ fn losing_every_replica_acknowledges_nothing_and_elects_only_from_the_isr() {
         // Operators see it: the leader's gauge and kfk topics --under-min-isr-partitions.
         assert!(
             c.scrape(leader)
-                .contains("kafka_server_replicamanager_under_min_isr_partition_count 3"),
+                .contains("kafka_server_replicamanager_underminisrpartitioncount 3"),
             "{}",
             c.scrape(leader)
         );
@@ -1666,9 +1666,7 @@ fn a_consumer_reads_from_the_replica_in_its_rack() {
     let bytes_out = |id: i32| -> u64 {
         c.scrape(id)
             .lines()
-            .find(|l| {
-                l.starts_with("kafka_server_brokertopicmetrics_bytes_out_total{topic=\"rr\"}")
-            })
+            .find(|l| l.starts_with("kafka_server_brokertopicmetrics_bytesout_total{topic=\"rr\"}"))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(0)
     };

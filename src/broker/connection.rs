@@ -46,6 +46,8 @@ struct Reply {
 struct Frame {
     bytes: Bytes,
     _permits: Vec<OwnedSemaphorePermit>,
+    /// When the whole frame had arrived (the start of its queue time).
+    received: std::time::Instant,
 }
 
 pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, listener: usize) {
@@ -163,6 +165,7 @@ async fn read_frame(
     Ok(Frame {
         bytes: buf.freeze(),
         _permits: permits,
+        received: std::time::Instant::now(),
     })
 }
 
@@ -281,9 +284,18 @@ async fn respond(
     };
     let started = std::time::Instant::now();
     let outcome = handlers::dispatch(broker, request, origin).await;
-    broker
-        .metrics
-        .request(api_key.name(), started.elapsed().as_secs_f64() * 1000.0);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    broker.metrics.request(
+        api_key.name(),
+        version,
+        ms(started.duration_since(frame.received)),
+        ms(frame.received.elapsed()),
+    );
+    if let Outcome::Respond(body) | Outcome::RespondSpliced(body, _) = &outcome {
+        broker.metrics.response(api_key.name(), body, |id| {
+            broker.metadata.topic_name_by_id(id)
+        });
+    }
     match outcome {
         Outcome::Respond(body) => encode(&body).map(|c| Some(plain(c))),
         Outcome::RespondSpliced(body, regions) => {

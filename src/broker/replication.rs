@@ -81,7 +81,7 @@ fn broker_epoch_of(broker: &Arc<Broker>) -> Arc<AtomicI64> {
 }
 
 /// `host:port` of broker `id`'s inter-broker listener, from its registration.
-fn inter_broker_endpoint(broker: &Broker, id: i32) -> Option<String> {
+pub(crate) fn inter_broker_endpoint(broker: &Broker, id: i32) -> Option<String> {
     let b = broker.metadata.brokers().into_iter().find(|b| b.id == id)?;
     let name = &broker.config.inter_broker_listener_name;
     let ep = b

@@ -117,9 +117,13 @@ async fn accept_loop(broker: Arc<Broker>, socket: TcpListener, listener: usize) 
         };
         size_buffers(&broker, &stream);
         let b = broker.clone();
+        let counted = broker
+            .metrics
+            .connection_opened(&broker.listeners[listener].name);
         connections.spawn(async move {
             connection::handle(b, stream, peer, listener).await;
             drop(slot);
+            drop(counted);
         });
     }
     drop(socket);

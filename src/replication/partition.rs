@@ -94,6 +94,8 @@ pub struct Partition {
     pub(in crate::replication) log: Arc<SharedLog>,
     leader_epoch: AtomicI32,
     high_watermark: AtomicI64,
+    /// A follower's: its leader's high watermark as the last fetch answer gave it.
+    leader_high_watermark: AtomicI64,
     /// Operations parked until this partition's high watermark moves.
     waiters: Waiters,
     /// Followers' fetches parked until this partition's log end moves.
@@ -133,6 +135,7 @@ impl Partition {
             log,
             leader_epoch: AtomicI32::new(leader_epoch),
             high_watermark: AtomicI64::new(leo),
+            leader_high_watermark: AtomicI64::new(-1),
             waiters: Waiters::default(),
             log_end_waiters: Waiters::default(),
             replica_set: Mutex::new(ReplicaSet {
@@ -154,6 +157,22 @@ impl Partition {
 
     pub fn role(&self) -> Role {
         self.set().role
+    }
+
+    /// A follower's lag: its leader's last known high watermark minus this log's end (0 when
+    /// not known), as Kafka's FetcherLagMetrics.
+    pub fn follower_lag(&self) -> i64 {
+        let leader = self.leader_high_watermark.load(Ordering::Acquire);
+        if leader < 0 {
+            return 0;
+        }
+        (leader - self.log_end_offset()).max(0)
+    }
+
+    /// `(log start offset, segments)`. Blocking.
+    pub fn log_start_and_segments(&self) -> (i64, usize) {
+        let log = self.log.lock();
+        (log.log_start_offset(), log.segment_count())
     }
 
     /// Bytes of the partition's segments on disk. Blocking.
@@ -427,6 +446,8 @@ impl Partition {
 
     /// A follower's high watermark: its leader's, never above its own log end.
     pub(in crate::replication) fn follow_high_watermark(&self, leader_high_watermark: i64) {
+        self.leader_high_watermark
+            .store(leader_high_watermark, Ordering::Release);
         let leo = self.log_end_offset();
         self.advance_high_watermark(leader_high_watermark.min(leo));
     }
