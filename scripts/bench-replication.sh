@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Replication throughput (issue 15), outside `cargo test`: three kfk processes vs three Apache
-# Kafka processes (the pinned reference jars, combined broker+controller nodes, -Xmx1G G1) on
-# this machine, alternating, RUNS rounds (default 3). The same client for both: Kafka's
-# ProducerPerformance, acks=all into a topic of 3 partitions, replication factor 3,
-# min.insync.replicas 2, 100 B and 1 KiB records, linger 5 ms. Reports records/s and the three
-# brokers' CPU seconds (user+system, /proc) per GB of payload, and kfk's own RF 1 acks=1 on the
-# same cluster. Prints medians as a Markdown table.
+# Replication throughput (issue 15, issue 25 item 16), outside `cargo test`: three kfk
+# processes vs three Apache Kafka processes (the pinned reference jars, combined
+# broker+controller nodes, -Xmx1G G1) on this machine, alternating kfk and Kafka, RUNS rounds
+# (default 3). The same client for both: Kafka's ProducerPerformance, acks=all into a topic of
+# 3 partitions, replication factor 3, min.insync.replicas 2, 100 B and 1 KiB records, linger
+# 5 ms. Reports the three brokers' CPU seconds (user+system, /proc) per GB of payload,
+# records/s with what limited them (the cores the client and the brokers used), and kfk's own
+# RF 1 acks=1 on the same cluster. Prints medians as a Markdown table.
 #
-# Each cluster first takes an unrecorded warm-up (WARM_UP records of 512 B, acks=all, RF 3) so
-# the JVM brokers are measured after their JIT compilation, as a long-running Kafka is.
+# Each cluster first takes one unrecorded pass of the very same workloads (its own topics), so
+# the JVM brokers are measured after their JIT compilation, as a long-running Kafka is; kfk
+# gets the same pass.
 #
 # Usage: scripts/bench-replication.sh [runs]   Env: SMALL (100 B records, default 1000000),
-# LARGE (1 KiB records, default 200000), WARM_UP (default 300000).
+# LARGE (1 KiB records, default 200000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 small=${SMALL:-1000000}
 large=${LARGE:-200000}
-export WARM_UP=${WARM_UP:-300000}
 ref=scripts/kafka-reference.sh
 work=target/bench-replication
 rm -rf "$work" && mkdir -p "$work"
@@ -27,10 +28,12 @@ $ref fetch >/dev/null
 libs=$($ref classpath)
 tick=$(getconf CLK_TCK)
 pids=()
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+load_note >&2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu() { local t=0 p; for p in "${pids[@]}"; do t=$(echo "$t + $(awk -v t="$tick" '{print ($14+$15)/t}' "/proc/$p/stat")" | bc -l); done; echo "$t"; }
-record() { echo "$3" >>"$work/$1.$2"; } # metric kind value
 
 start_cluster() { # kind dir -> sets pids, bs
   local dir=$2 i ports=() cports=() voters="" cluster
@@ -88,59 +91,51 @@ EOF
   exit 1
 }
 
-stop_cluster() {
+stop_cluster() { # kind: records the largest broker peak RSS (VmHWM) first
   local p
+  record rss "$1" "$(for p in "${pids[@]}"; do awk '/VmHWM/ {print $2/1024}' "/proc/$p/status"; done | sort -g | tail -1)"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
 produce() { # kind label topic rf count size acks
-  local c0 c1 out
+  local out
   $ref tool kafka-topics --bootstrap-server "$bs" --create --topic "$3" --partitions 3 \
     --replication-factor "$4" --config min.insync.replicas="$(( $4 < 2 ? 1 : 2 ))" >/dev/null
-  c0=$(cpu)
-  out=$($ref tool kafka-producer-perf-test --topic "$3" --num-records "$5" --record-size "$6" \
+  out=$(client "$2" "$1" "$(($5 * $6))" \
+    "$ref" tool kafka-producer-perf-test --topic "$3" --num-records "$5" --record-size "$6" \
     --throughput -1 --producer-props "bootstrap.servers=$bs" "acks=$7" linger.ms=5 2>/dev/null | tail -1)
-  c1=$(cpu)
   record "$2-rps" "$1" "$(echo "$out" | awk -F'[ ,(]+' '{print $4}')"
-  record "$2-cpu" "$1" "$(echo "($c1-$c0)/($5*$6/1000000000)" | bc -l)"
 }
 
-warm_up() { # unrecorded: lets the brokers' JVMs compile their hot paths before measuring
-  $ref tool kafka-topics --bootstrap-server "$bs" --create --topic warm-up --partitions 3 \
-    --replication-factor 3 --config min.insync.replicas=2 >/dev/null
-  $ref tool kafka-producer-perf-test --topic warm-up --num-records "$WARM_UP" --record-size 512 \
-    --throughput -1 --producer-props "bootstrap.servers=$bs" acks=all linger.ms=5 >/dev/null 2>&1
+pass() { # kind topic-prefix
+  produce "$1" rf3-100 "$2rf3-small" 3 "$small" 100 all
+  produce "$1" rf3-1024 "$2rf3-large" 3 "$large" 1024 all
+  if [ "$1" = kfk ]; then
+    produce "$1" rf1-100 "$2rf1-small" 1 "$small" 100 1
+    produce "$1" rf1-1024 "$2rf1-large" 1 "$large" 1024 1
+  fi
 }
 
 for round in $(seq "$runs"); do
   for kind in kfk kafka; do
     start_cluster "$kind" "$work/$kind-$round"
-    warm_up
-    produce "$kind" rf3-100 rf3-small 3 "$small" 100 all
-    produce "$kind" rf3-1024 rf3-large 3 "$large" 1024 all
-    if [ "$kind" = kfk ]; then
-      produce "$kind" rf1-100 rf1-small 1 "$small" 100 1
-      produce "$kind" rf1-1024 rf1-large 1 "$large" 1024 1
-    fi
-    stop_cluster
+    recording=0
+    pass "$kind" warm-
+    recording=1
+    pass "$kind" ""
+    stop_cluster "$kind"
     echo "round $round: $kind done" >&2
   done
 done
 
-median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-row() { # label metric format
-  local k a
-  k=$(median "$work/$2.kfk")
-  a=$(median "$work/$2.kafka")
-  printf "| %s | $3 | $3 | %.2f |\n" "$1" "$k" "$a" "$(echo "$k/$a" | bc -l)"
-}
-echo "| median of $runs, 3 brokers, RF 3, acks=all | kfk | Apache Kafka | kfk / Kafka |"
-echo "| --- | --- | --- | --- |"
-row "produce 100 B, records/s" rf3-100-rps "%.0f"
-row "produce 1 KiB, records/s" rf3-1024-rps "%.0f"
+echo "| median of $runs rounds after a warm-up pass, 3 brokers, RF 3, acks=all | kfk | Apache Kafka | kfk / Kafka | what limited records/s |"
+echo "| --- | --- | --- | --- | --- |"
 row "brokers' CPU s/GB, 100 B" rf3-100-cpu "%.2f"
 row "brokers' CPU s/GB, 1 KiB" rf3-1024-cpu "%.2f"
+row "largest broker peak RSS, MiB" rss "%.1f"
+row "produce 100 B, records/s" rf3-100-rps "%.0f" limits
+row "produce 1 KiB, records/s" rf3-1024-rps "%.0f" limits
 echo
 echo "| kfk, median of $runs | RF 3 acks=all | RF 1 acks=1 | RF3 / RF1 |"
 echo "| --- | --- | --- | --- |"

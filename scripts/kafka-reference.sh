@@ -15,6 +15,9 @@
 #                                                 it is stopped and DIR removed when that
 #                                                 process ends.
 #   scripts/kafka-reference.sh stop DIR           stop it
+#
+# KAFKA_REFERENCE_PROPS (newline-separated key=value lines) is appended to the started
+# broker's server.properties.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=/dev/null
@@ -96,6 +99,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
+${KAFKA_REFERENCE_PROPS:-}
 EOF
   cat >"$work/log4j2.properties" <<EOF
 status = warn
