@@ -219,7 +219,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__console__subcmd__consumer)
-            opts="-h -V --bootstrap-server --topic --whitelist --include --partition --offset --from-beginning --max-messages --timeout-ms --group --isolation-level --consumer-property --consumer.config --formatter-property --property --skip-message-on-error --formatter --formatter-config --key-deserializer --value-deserializer --help --version"
+            opts="-h -V --bootstrap-server --topic --whitelist --include --partition --offset --from-beginning --max-messages --timeout-ms --group --isolation-level --consumer-property --command-property --consumer.config --command-config --property --formatter-property --skip-message-on-error --formatter --formatter-config --key-deserializer --value-deserializer --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,7 +265,15 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --command-property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --consumer-property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -273,11 +281,11 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --property)
+                --formatter-property)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --formatter-property)
+                --property)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -305,7 +313,7 @@ _kfk() {
             return 0
             ;;
         kfk__subcmd__console__subcmd__producer)
-            opts="-h -V --bootstrap-server --broker-list --topic --sync --compression-codec --batch-size --timeout --request-required-acks --request-timeout-ms --message-send-max-retries --retry-backoff-ms --max-block-ms --max-memory-bytes --metadata-expiry-ms --producer-property --producer.config --reader-property --property --help --version"
+            opts="-h -V --bootstrap-server --broker-list --topic --sync --compression-codec --batch-size --timeout --request-required-acks --request-timeout-ms --message-send-max-retries --retry-backoff-ms --max-block-ms --max-memory-bytes --metadata-expiry-ms --producer-property --command-property --producer.config --command-config --property --reader-property --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,7 +371,15 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --command-property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --producer-property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --command-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -371,11 +387,11 @@ _kfk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --property)
+                --reader-property)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --reader-property)
+                --property)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,9 +67,9 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l retry-backo
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l max-block-ms -d 'max.block.ms: how long a full buffer may block. Default 60000' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l max-memory-bytes -d 'buffer.memory. Default 33554432' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l metadata-expiry-ms -d 'metadata.max.age.ms. Default 300000' -r
-complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l producer-property -d 'A producer property KEY=VALUE (repeatable)' -r
-complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l producer.config -d 'A .properties file of producer properties' -r -F
-complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l property -l reader-property -d 'A line-reader property KEY=VALUE (repeatable): parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l command-property -l producer-property -d 'A producer property KEY=VALUE (repeatable; --producer-property is Kafka\'s older name)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l command-config -l producer.config -d 'A .properties file of producer properties (--producer.config is Kafka\'s older name)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l reader-property -l property -d 'A line-reader property KEY=VALUE (repeatable): parse.key, key.separator, parse.headers, headers.delimiter, headers.separator, headers.key.separator, ignore.error, null.marker. (--property is Kafka\'s older name.)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -l sync -d 'Send each record synchronously, waiting for its acknowledgement'
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kfk -n "__fish_kfk_using_subcommand console-producer" -s V -l version -d 'Print version'
@@ -82,9 +82,9 @@ complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l max-message
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l timeout-ms -d 'Exit when no message arrives for this long' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l group -d 'The consumer group to join (default: a generated group that commits nothing)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l isolation-level -d 'read_committed or read_uncommitted (default)' -r
-complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer-property -d 'A consumer property KEY=VALUE (repeatable)' -r
-complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l consumer.config -d 'A .properties file of consumer properties' -r -F
-complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l property -l formatter-property -d 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l command-property -l consumer-property -d 'A consumer property KEY=VALUE (repeatable; --consumer-property is Kafka\'s older name)' -r
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l command-config -l consumer.config -d 'A .properties file of consumer properties (--consumer.config is Kafka\'s older name)' -r -F
+complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l formatter-property -l property -d 'A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition, print.offset, print.headers, print.key, print.value, key.separator, line.separator, headers.separator, null.literal. (--property is Kafka\'s older name.)' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l formatter -d 'The formatter, by Kafka class name: org.apache.kafka.tools.consumer. DefaultMessageFormatter (default), LoggingMessageFormatter (also logs each record at info level) or NoOpMessageFormatter (prints nothing); kafka.tools.* names too' -r
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l formatter-config -d 'A .properties file of formatter properties (--property wins over it)' -r -F
 complete -c kfk -n "__fish_kfk_using_subcommand console-consumer" -l key-deserializer -d 'How keys print, by Kafka deserializer class name: org.apache.kafka.common. serialization.StringDeserializer, ByteArrayDeserializer (default), ShortDeserializer, IntegerDeserializer, LongDeserializer, FloatDeserializer, DoubleDeserializer, UUIDDeserializer or VoidDeserializer' -r

@@ -32,13 +32,13 @@ kafka-consumer-groups org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
 kafka-console-producer org.apache.kafka.tools.ConsoleProducer
 kafka-console-consumer org.apache.kafka.tools.consumer.ConsoleConsumer
 kafka-topics org.apache.kafka.tools.TopicCommand
-kafka-configs kafka.admin.ConfigCommand
+kafka-configs org.apache.kafka.tools.ConfigCommand
 kafka-get-offsets org.apache.kafka.tools.GetOffsetShell
 kafka-delete-records org.apache.kafka.tools.DeleteRecordsCommand
 kafka-log-dirs org.apache.kafka.tools.LogDirsCommand
 kafka-producer-perf-test org.apache.kafka.tools.ProducerPerformance
 kafka-consumer-perf-test org.apache.kafka.tools.ConsumerPerformance
-kafka-dump-log kafka.tools.DumpLogSegments
+kafka-dump-log org.apache.kafka.tools.DumpLogSegments
 kafka-verifiable-producer org.apache.kafka.tools.VerifiableProducer
 kafka-verifiable-consumer org.apache.kafka.tools.VerifiableConsumer
 kafka-e2e-latency org.apache.kafka.tools.EndToEndLatency

@@ -462,6 +462,88 @@ fn unknown_consumer_properties_are_warned_about() {
     assert!(err.contains("receive.buffer.bytes"), "{err}");
 }
 
+/// Kafka 4.4 renamed the console tools' property flags (--command-property,
+/// --command-config, --formatter-property, --reader-property) and warns about the old names;
+/// kfk takes both and gives the same notice on stderr (Kafka's go to stdout), never among the
+/// records.
+#[test]
+fn the_console_tools_take_kafka_4_4s_flag_names_and_warn_about_the_old_ones() {
+    let broker = TestBroker::start();
+    let (err, code) = produce(
+        &broker,
+        "renamed",
+        b"k1:v1\n",
+        &[
+            "--property",
+            "parse.key=true",
+            "--property=key.separator=:",
+            "--producer-property",
+            "acks=all",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    for (old, new) in [
+        ("--property", "--reader-property"),
+        ("--producer-property", "--command-property"),
+    ] {
+        let notice = format!(
+            "Warning: {old} is deprecated and will be removed in a future version. Use {new} instead."
+        );
+        assert_eq!(err.matches(&notice).count(), 1, "{err}");
+    }
+    let (err, code) = produce(
+        &broker,
+        "renamed",
+        b"k2:v2\n",
+        &[
+            "--reader-property",
+            "parse.key=true",
+            "--reader-property",
+            "key.separator=:",
+            "--command-property",
+            "acks=all",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("deprecated"), "{err}");
+    let (out, err, code) = consume(
+        &broker,
+        "renamed",
+        2,
+        &[
+            "--property",
+            "print.key=true",
+            "--consumer-property",
+            "fetch.min.bytes=1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "k1\tv1\nk2\tv2\n");
+    for (old, new) in [
+        ("--property", "--formatter-property"),
+        ("--consumer-property", "--command-property"),
+    ] {
+        let notice = format!(
+            "Option {old} is deprecated and will be removed in a future version. Use {new} instead."
+        );
+        assert!(err.contains(&notice), "{err}");
+    }
+    let (out, err, code) = consume(
+        &broker,
+        "renamed",
+        2,
+        &[
+            "--formatter-property",
+            "print.key=true",
+            "--command-property",
+            "fetch.min.bytes=1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "k1\tv1\nk2\tv2\n");
+    assert!(!err.contains("deprecated"), "{err}");
+}
+
 /// Issue 25 item 2: a topic with `max.message.bytes=1000` and a batch holding a 2000-byte
 /// record between two small ones: the broker refuses the batch (MESSAGE_TOO_LARGE), the
 /// producer splits it and resends the parts, the big record fails alone and the two small

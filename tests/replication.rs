@@ -1839,7 +1839,19 @@ fn kfk_reassign_partitions_moves_partitions_as_kafkas_tool() {
         "--generate",
     ]);
     assert_eq!(code, 0, "{err}");
-    let current = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":["any","any"]},{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}"#;
+    // Each replica's current log dir, as Kafka 4.4's tool prints it (4.1 printed "any").
+    let d = |id: i32| {
+        let node = c.nodes.iter().find(|n| n.id == id).unwrap();
+        serde_json::Value::String(node.dir.display().to_string()).to_string()
+    };
+    let current = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":[{},{}]}},{{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":[{},{}]}}]}}"#,
+        d(1),
+        d(2),
+        d(2),
+        d(3)
+    );
+    let current = current.as_str();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[..3],
@@ -1883,7 +1895,11 @@ fn kfk_reassign_partitions_moves_partitions_as_kafkas_tool() {
         "50000000",
     ]);
     assert_eq!(code, 0, "{err}");
-    let rollback = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":["any","any"]}]}"#;
+    let rollback = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"rp","partition":0,"replicas":[1,2],"log_dirs":[{},{}]}}]}}"#,
+        d(1),
+        d(2)
+    );
     assert_eq!(
         out,
         format!(
@@ -1995,7 +2011,14 @@ fn kfk_reassign_partitions_moves_partitions_as_kafkas_tool() {
         ],
     );
     assert_eq!(code, 0, "{theirs}{err}");
-    let moved = r#"{"version":1,"partitions":[{"topic":"rp","partition":0,"replicas":[3,4],"log_dirs":["any","any"]},{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}"#;
+    let moved = format!(
+        r#"{{"version":1,"partitions":[{{"topic":"rp","partition":0,"replicas":[3,4],"log_dirs":[{},{}]}},{{"topic":"rp","partition":1,"replicas":[2,3],"log_dirs":[{},{}]}}]}}"#,
+        d(3),
+        d(4),
+        d(2),
+        d(3)
+    );
+    let moved = moved.as_str();
     assert_eq!(
         theirs.lines().take(3).collect::<Vec<_>>(),
         ["Current partition replica assignment", moved, ""],

@@ -53,18 +53,27 @@ pub struct ConsoleConsumerArgs {
     /// read_committed or read_uncommitted (default).
     #[arg(long, value_name = "LEVEL", default_value = "read_uncommitted")]
     pub isolation_level: String,
-    /// A consumer property KEY=VALUE (repeatable).
-    #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
+    /// A consumer property KEY=VALUE (repeatable; --consumer-property is Kafka's older name).
+    #[arg(
+        long = "command-property",
+        visible_alias = "consumer-property",
+        value_name = "KEY=VALUE"
+    )]
     pub consumer_property: Vec<String>,
-    /// A .properties file of consumer properties.
-    #[arg(long = "consumer.config", value_name = "FILE")]
+    /// A .properties file of consumer properties (--consumer.config is Kafka's older name).
+    #[arg(
+        long = "command-config",
+        visible_alias = "consumer.config",
+        value_name = "FILE"
+    )]
     pub consumer_config: Option<PathBuf>,
     /// A formatter property KEY=VALUE (repeatable): print.timestamp, print.partition,
     /// print.offset, print.headers, print.key, print.value, key.separator, line.separator,
     /// headers.separator, null.literal.
+    /// (--property is Kafka's older name.)
     #[arg(
-        long = "property",
-        visible_alias = "formatter-property",
+        long = "formatter-property",
+        visible_alias = "property",
         value_name = "KEY=VALUE"
     )]
     pub property: Vec<String>,
@@ -200,6 +209,14 @@ fn start_of(args: &ConsoleConsumerArgs) -> Result<Start, CliError> {
 }
 
 pub fn run(args: &ConsoleConsumerArgs) -> Result<(), CliError> {
+    super::warn_deprecated_flags(
+        "Option ",
+        &[
+            ("--consumer-property", "--command-property"),
+            ("--consumer.config", "--command-config"),
+            ("--property", "--formatter-property"),
+        ],
+    );
     let props = consumer_properties(args)?;
     let formatter = formatter_of(args)?;
     let start = start_of(args)?;

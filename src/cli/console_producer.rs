@@ -62,18 +62,27 @@ pub struct ConsoleProducerArgs {
     /// metadata.max.age.ms. Default 300000.
     #[arg(long, value_name = "MS")]
     pub metadata_expiry_ms: Option<String>,
-    /// A producer property KEY=VALUE (repeatable).
-    #[arg(long = "producer-property", value_name = "KEY=VALUE")]
+    /// A producer property KEY=VALUE (repeatable; --producer-property is Kafka's older name).
+    #[arg(
+        long = "command-property",
+        visible_alias = "producer-property",
+        value_name = "KEY=VALUE"
+    )]
     pub producer_property: Vec<String>,
-    /// A .properties file of producer properties.
-    #[arg(long = "producer.config", value_name = "FILE")]
+    /// A .properties file of producer properties (--producer.config is Kafka's older name).
+    #[arg(
+        long = "command-config",
+        visible_alias = "producer.config",
+        value_name = "FILE"
+    )]
     pub producer_config: Option<PathBuf>,
     /// A line-reader property KEY=VALUE (repeatable): parse.key, key.separator,
     /// parse.headers, headers.delimiter, headers.separator, headers.key.separator,
     /// ignore.error, null.marker.
+    /// (--property is Kafka's older name.)
     #[arg(
-        long = "property",
-        visible_alias = "reader-property",
+        long = "reader-property",
+        visible_alias = "property",
         value_name = "KEY=VALUE"
     )]
     pub property: Vec<String>,
@@ -298,6 +307,14 @@ fn split_all<'a>(mut hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = &'
 }
 
 pub fn run(args: &ConsoleProducerArgs) -> Result<(), CliError> {
+    super::warn_deprecated_flags(
+        "Warning: ",
+        &[
+            ("--producer-property", "--command-property"),
+            ("--producer.config", "--command-config"),
+            ("--property", "--reader-property"),
+        ],
+    );
     let props = producer_properties(args)?;
     let reader = LineReader::from_properties(&args.property)?;
     if let Err(e) = crate::client::producer::ProducerConfig::from_properties(&props) {

@@ -379,7 +379,6 @@ fn subcommand_name(command: &Command) -> &'static str {
     }
 }
 
-/// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.
 /// How Kafka's tools print a broker's error code: the Java exception's class name and its
 /// default message (`org.apache.kafka.common.errors.OffsetOutOfRangeException: The requested
 /// offset is not within the range of offsets maintained by the server.`). The class name is
@@ -414,6 +413,27 @@ pub(crate) fn java_exception(code: crate::protocol::ErrorCode) -> String {
     format!("org.apache.kafka.common.errors.{class}Exception: {message}")
 }
 
+/// Kafka 4.4's notice for each deprecated flag of a console tool that the command line uses
+/// (`prefix` + "--old is deprecated ..."), on stderr: Kafka's tools print it on stdout,
+/// where kfk's print only records.
+pub(crate) fn warn_deprecated_flags(prefix: &str, renamed: &[(&str, &str)]) {
+    let used: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    for (old, new) in renamed {
+        if used
+            .iter()
+            .any(|a| a == old || a.strip_prefix(old).is_some_and(|v| v.starts_with('=')))
+        {
+            eprintln!(
+                "{prefix}{old} is deprecated and will be removed in a future version. Use {new} instead."
+            );
+        }
+    }
+}
+
+/// Client properties of the admin tools: `--command-config`, then `--bootstrap-server`.
 pub(crate) fn admin_properties(
     command_config: &Option<std::path::PathBuf>,
     bootstrap_server: &str,

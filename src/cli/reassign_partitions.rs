@@ -196,8 +196,12 @@ fn parse_plan(args: &ReassignPartitionsArgs) -> Result<(Plan, ReplicaDirs), CliE
     Ok((plan, dirs_of))
 }
 
-/// Kafka's reassignment JSON, compact, partitions sorted by topic then partition.
-fn plan_json(assignment: &BTreeMap<(String, i32), Vec<i32>>) -> String {
+/// Kafka's reassignment JSON, compact, partitions sorted by topic then partition; a
+/// replica's log dir is the one in `dirs` (where it is now) or "any".
+fn plan_json(
+    assignment: &BTreeMap<(String, i32), Vec<i32>>,
+    dirs: &BTreeMap<Replica, String>,
+) -> String {
     let partitions: Vec<String> = assignment
         .iter()
         .map(|((t, p), replicas)| {
@@ -206,7 +210,14 @@ fn plan_json(assignment: &BTreeMap<(String, i32), Vec<i32>>) -> String {
                 .map(i32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let dirs = vec!["\"any\""; replicas.len()].join(",");
+            let dirs = replicas
+                .iter()
+                .map(|b| {
+                    let dir = dirs.get(&(t.clone(), *p, *b)).map_or("any", String::as_str);
+                    serde_json::Value::String(dir.to_string()).to_string()
+                })
+                .collect::<Vec<_>>()
+                .join(",");
             format!(
                 "{{\"topic\":{},\"partition\":{p},\"replicas\":[{list}],\"log_dirs\":[{dirs}]}}",
                 serde_json::Value::String(t.clone())
@@ -545,13 +556,14 @@ async fn generate_plan(
             proposed.insert((topic.clone(), p as i32), replicas);
         }
     }
+    let dirs = current_dirs(admin, &current).await;
     println!(
         "Current partition replica assignment\n{}\n",
-        plan_json(&current)
+        plan_json(&current, &dirs)
     );
     println!(
         "Proposed partition reassignment configuration\n{}",
-        plan_json(&proposed)
+        plan_json(&proposed, &BTreeMap::new())
     );
     Ok(())
 }
@@ -739,6 +751,43 @@ async fn log_dir_move_states(
         .collect())
 }
 
+/// The log dir each replica of `assignment` is in now, from DescribeLogDirs to its broker
+/// (as Kafka 4.4's tool prints the current assignment); a broker that does not answer leaves
+/// its replicas out ("any").
+async fn current_dirs(
+    admin: &GroupAdmin,
+    assignment: &BTreeMap<(String, i32), Vec<i32>>,
+) -> BTreeMap<Replica, String> {
+    use crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
+    let brokers: BTreeSet<i32> = assignment.values().flatten().copied().collect();
+    let mut found = BTreeMap::new();
+    for broker in brokers {
+        let Ok(conn) = admin.cluster.connection(broker).await else {
+            continue;
+        };
+        let request = RequestBody::DescribeLogDirs(DescribeLogDirsRequest {
+            topics: None,
+            ..Default::default()
+        });
+        let Ok((_, ResponseBody::DescribeLogDirs(r))) =
+            conn.call(ApiKey::DescribeLogDirs, request).await
+        else {
+            continue;
+        };
+        for d in r.results.iter().filter(|d| d.error_code == 0) {
+            for t in &d.topics {
+                for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                    let key = (t.name.clone(), p.partition_index);
+                    if assignment.contains_key(&key) {
+                        found.insert((key.0, key.1, broker), d.log_dir.clone());
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
 /// `(inter-broker, log-dir)` throttles in B/s; -1: none.
 type Throttles = (i64, i64);
 
@@ -772,9 +821,10 @@ async fn execute_plan(
         })?;
         current.insert(tp.clone(), replicas.clone());
     }
+    let current_dirs = current_dirs(admin, &current).await;
     println!(
         "Current partition replica assignment\n\n{}\n\nSave this to use as the --reassignment-json-file option during rollback",
-        plan_json(&current)
+        plan_json(&current, &current_dirs)
     );
     let dir_throttle = if dirs.is_empty() { -1 } else { dir_throttle };
     if throttle >= 0 || dir_throttle >= 0 {
@@ -1076,8 +1126,14 @@ mod tests {
         a.insert(("t".to_string(), 1), vec![2, 3]);
         a.insert(("t".to_string(), 0), vec![1]);
         assert_eq!(
-            plan_json(&a),
+            plan_json(&a, &BTreeMap::new()),
             r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1],"log_dirs":["any"]},{"topic":"t","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}"#
+        );
+        // Where a replica is now, as Kafka 4.4's tool prints the current assignment.
+        let dirs = BTreeMap::from([(("t".to_string(), 1, 3), "/d/b".to_string())]);
+        assert_eq!(
+            plan_json(&a, &dirs),
+            r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1],"log_dirs":["any"]},{"topic":"t","partition":1,"replicas":[2,3],"log_dirs":["any","/d/b"]}]}"#
         );
     }
 }

@@ -58,7 +58,7 @@ const fn def(
 
 const MAX: &str = "9223372036854775807";
 
-/// Kafka's topic configs (TopicConfig / LogConfig), alphabetical.
+/// Kafka's topic configs (TopicConfig / LogConfig, as of 4.4.0), alphabetical.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def(
         "cleanup.policy",
@@ -101,6 +101,13 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "86400000",
         ConfigKind::Long { min: 0 },
         true,
+    ),
+    def(
+        "errors.deadletterqueue.group.enable",
+        "",
+        "false",
+        ConfigKind::Bool,
+        false,
     ),
     def(
         "file.delete.delay.ms",
@@ -166,6 +173,13 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         true,
     ),
     def(
+        "max.decompressed.message.bytes",
+        "max.decompressed.message.bytes",
+        "2147483639",
+        ConfigKind::Int { min: 0 },
+        false,
+    ),
+    def(
         "max.message.bytes",
         "message.max.bytes",
         "1048588",
@@ -219,6 +233,20 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "log.preallocate",
         "false",
         ConfigKind::Bool,
+        false,
+    ),
+    def(
+        "remote.copy.lag.bytes",
+        "log.remote.copy.lag.bytes",
+        "-1",
+        ConfigKind::Long { min: -1 },
+        false,
+    ),
+    def(
+        "remote.copy.lag.ms",
+        "log.remote.copy.lag.ms",
+        "0",
+        ConfigKind::Long { min: 0 },
         false,
     ),
     def(
@@ -298,6 +326,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
 /// and remote storage have no broker synonym), so DescribeConfigs lists no DEFAULT_CONFIG
 /// synonym for them, as Kafka's.
 pub const NO_DEFAULT_SYNONYM: &[&str] = &[
+    "errors.deadletterqueue.group.enable",
     "flush.ms",
     "follower.replication.throttled.replicas",
     "leader.replication.throttled.replicas",
