@@ -1480,7 +1480,6 @@ pub fn alter_partition(
         .iter()
         .map(|t| TopicData {
             topic_id: t.topic_id,
-            topic_name: t.topic_name.clone(),
             partitions: t
                 .partitions
                 .iter()

@@ -1,7 +1,8 @@
 //! The advertised-version table of ARCHITECTURE.md: which APIs this broker serves (on a
 //! client listener, and on a controller listener), and their version ranges. An API is
-//! advertised only when implemented; its max is the highest stable version of the specs; its
-//! min follows Kafka 4.0 (KIP-896), because the specs predate those removals.
+//! advertised only when implemented; its max is the highest version kfk implements; its min
+//! is the specs' lowest valid version (Kafka 4.4's, after KIP-896's removals) or the floor
+//! below.
 //!
 //! Must not: handle requests. Called by: the connection (what to refuse) and ApiVersions.
 
@@ -25,10 +26,18 @@ pub fn min_version(api: ApiKey) -> i16 {
     }
 }
 
-/// The `(min, max)` range kfk advertises for `api` when it serves it: max is the highest
-/// stable version of the specs.
+/// The `(min, max)` range kfk advertises for `api` when it serves it: min is the specs' lowest
+/// valid version or Kafka 4.0's floor, max the highest version kfk implements
+/// (`protocol::implemented_max`).
 pub fn range(api: ApiKey) -> (i16, i16) {
-    (min_version(api), api.latest_stable_version())
+    let min = match api {
+        // Kafka 4.x advertises Produce from v0 (old librdkafka picks its message format from
+        // the range, KAFKA-18659) but refuses v0-2 requests; so does kfk (the frame decoder
+        // knows only the specs' 3+).
+        ApiKey::Produce => 0,
+        _ => min_version(api).max(api.valid_versions().0),
+    };
+    (min, crate::protocol::implemented_max(api))
 }
 
 /// The APIs this broker implements and therefore advertises.

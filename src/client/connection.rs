@@ -113,7 +113,7 @@ impl Connection {
             client_software_version: env!("CARGO_PKG_VERSION").into(),
             ..Default::default()
         });
-        let mut version = ApiKey::ApiVersions.latest_stable_version();
+        let mut version = crate::protocol::implemented_max(ApiKey::ApiVersions);
         loop {
             let ResponseBody::ApiVersions(r) = self
                 .call_at(ApiKey::ApiVersions, version, request.clone())
@@ -156,7 +156,7 @@ impl Connection {
     /// The version to use for `api`: the highest both sides support.
     pub fn version_for(&self, api: ApiKey) -> Option<i16> {
         let (min, max) = *self.versions.get(&api)?;
-        let ours = api.latest_stable_version();
+        let ours = crate::protocol::implemented_max(api);
         let v = max.min(ours);
         (v >= min).then_some(v)
     }

@@ -618,7 +618,6 @@ impl Consumer {
                     partition_index: *p,
                     current_leader_epoch: -1,
                     timestamp,
-                    max_num_offsets: 1,
                     ..Default::default()
                 };
                 match topics.iter_mut().find(|x| &x.name == t) {

@@ -783,7 +783,6 @@ pub(crate) fn offset_commit_request(
                 partition_index: *p,
                 committed_offset: *o,
                 committed_leader_epoch: -1,
-                commit_timestamp: -1,
                 committed_metadata: Some(String::new()),
                 ..Default::default()
             });

@@ -28,9 +28,20 @@ pub enum GroupRecord {
     },
 }
 
+/// A key: its record type (Kafka 4.x's coordinator-key `apiKey`: 0 the legacy offset commit,
+/// 1 offset commit, 2 group metadata) followed by the key struct at version 0.
+fn keyed(record_type: i16, key: &impl Message) -> Vec<u8> {
+    versioned_as(record_type, 0, key)
+}
+
 fn versioned(version: i16, m: &impl Message) -> Vec<u8> {
+    versioned_as(version, version, m)
+}
+
+/// `prefix` (an int16), then `m` encoded at `version`.
+fn versioned_as(prefix: i16, version: i16, m: &impl Message) -> Vec<u8> {
     let mut e = Encoder::with_capacity(2 + m.encoded_len(version));
-    e.put_i16(version);
+    e.put_i16(prefix);
     // Every field the structs hold is valid at these versions, so encoding cannot fail.
     let encoded = m.encode(&mut e, version);
     debug_assert!(encoded.is_ok());
@@ -79,10 +90,10 @@ impl GroupRecord {
                     let version = if v.expire_timestamp >= 0 { 1 } else { 3 };
                     versioned(version, v)
                 });
-                (versioned(1, key), value)
+                (keyed(1, key), value)
             }
             GroupRecord::Group { key, value } => {
-                (versioned(2, key), value.as_ref().map(|v| versioned(3, v)))
+                (keyed(2, key), value.as_ref().map(|v| versioned(3, v)))
             }
         }
     }
@@ -91,6 +102,8 @@ impl GroupRecord {
     /// KIP-848 and share-group records).
     pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Result<Option<GroupRecord>, String> {
         let mut d = Decoder::new(key);
+        // The record type; each key struct is at version 0 (the legacy type 0 has the
+        // layout of type 1).
         let key_version = d.i16().map_err(|e| e.to_string())?;
         let value_of = |bytes: &Bytes| -> Result<(i16, Bytes), String> {
             let mut d = Decoder::new(bytes);
@@ -99,8 +112,7 @@ impl GroupRecord {
         };
         match key_version {
             0 | 1 => {
-                let key =
-                    OffsetCommitKey::decode(&mut d, key_version).map_err(|e| e.to_string())?;
+                let key = OffsetCommitKey::decode(&mut d, 0).map_err(|e| e.to_string())?;
                 let value = match value {
                     None => None,
                     Some(v) => {
@@ -118,7 +130,7 @@ impl GroupRecord {
                 Ok(Some(GroupRecord::Offset { key, value }))
             }
             2 => {
-                let key = GroupMetadataKey::decode(&mut d, 2).map_err(|e| e.to_string())?;
+                let key = GroupMetadataKey::decode(&mut d, 0).map_err(|e| e.to_string())?;
                 let value = match value {
                     None => None,
                     Some(v) => {

@@ -10,6 +10,7 @@ pub mod compression;
 pub mod coordinator;
 pub mod error;
 pub mod frame;
+pub mod implemented;
 pub mod messages;
 pub mod metadata;
 pub mod record_batch;
@@ -22,4 +23,5 @@ pub use codec::{
 pub use compression::Compression;
 pub use error::ErrorCode;
 pub use frame::{decode_request_frame, FrameError, Request};
+pub use implemented::implemented_max;
 pub use messages::{ApiKey, RequestBody, ResponseBody};

@@ -219,12 +219,13 @@ fn parse_fields(list: &Value, structs: &mut Vec<StructDef>) -> Vec<Field> {
     out
 }
 
-/// Parses one spec file's text.
-pub fn parse_spec(text: &str) -> Spec {
+/// Parses one spec file's text; `None` for a message Kafka removed (`"validVersions":
+/// "none"`, as 4.x's ZooKeeper-era LeaderAndIsr, StopReplica, UpdateMetadata and
+/// ControlledShutdown).
+pub fn parse_spec(text: &str) -> Option<Spec> {
     let v: Value = serde_json::from_str(&strip_comments(text)).expect("spec JSON");
     let name = str_field(&v, "name").expect("name").to_string();
-    let valid =
-        parse_versions(str_field(&v, "validVersions").expect("validVersions")).expect("valid");
+    let valid = parse_versions(str_field(&v, "validVersions").expect("validVersions"))?;
     let flexible = parse_versions(str_field(&v, "flexibleVersions").unwrap_or("none"));
     let mut structs = Vec::new();
     if let Some(common) = v.get("commonStructs").and_then(Value::as_array) {
@@ -237,7 +238,7 @@ pub fn parse_spec(text: &str) -> Spec {
         }
     }
     let fields = parse_fields(&v["fields"], &mut structs);
-    Spec {
+    Some(Spec {
         root: StructDef {
             name: name.clone(),
             fields,
@@ -262,7 +263,7 @@ pub fn parse_spec(text: &str) -> Spec {
             })
             .unwrap_or_default(),
         structs,
-    }
+    })
 }
 
 const KEYWORDS: &[&str] = &[
@@ -961,6 +962,9 @@ fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, String> {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
+        let Some(spec) = parse_spec(&text) else {
+            continue;
+        };
         out.push(LoadedSpec {
             file_name: p
                 .file_name()
@@ -968,7 +972,7 @@ fn load_dir(dir: &Path) -> Result<Vec<LoadedSpec>, String> {
                 .unwrap_or_default()
                 .to_string(),
             stem,
-            spec: parse_spec(&text),
+            spec,
         });
     }
     Ok(out)
@@ -1127,9 +1131,19 @@ fn generate_api(specs: &[LoadedSpec]) -> String {
     out.push_str(
         "    /// Whether `version` is flexible (compact encodings, tagged fields).\n    pub fn is_flexible(self, version: i16) -> bool {\n        self.flexible_min().is_some_and(|min| version >= min)\n    }\n\n",
     );
-    out.push_str(
-        "    /// Request header version: 2 when flexible, else 1 (0 only for ControlledShutdown v0).\n    pub fn request_header_version(self, version: i16) -> i16 {\n        if self.is_flexible(version) {\n            2\n        } else if self == ApiKey::ControlledShutdown && version == 0 {\n            0\n        } else {\n            1\n        }\n    }\n\n",
-    );
+    // ControlledShutdown v0 is the one request with header v0; Kafka 4.x removed the API.
+    if requests
+        .iter()
+        .any(|r| r.stem == "ControlledShutdownRequest")
+    {
+        out.push_str(
+            "    /// Request header version: 2 when flexible, else 1 (0 only for ControlledShutdown v0).\n    pub fn request_header_version(self, version: i16) -> i16 {\n        if self.is_flexible(version) {\n            2\n        } else if self == ApiKey::ControlledShutdown && version == 0 {\n            0\n        } else {\n            1\n        }\n    }\n\n",
+        );
+    } else {
+        out.push_str(
+            "    /// Request header version: 2 when flexible, else 1.\n    pub fn request_header_version(self, version: i16) -> i16 {\n        if self.is_flexible(version) {\n            2\n        } else {\n            1\n        }\n    }\n\n",
+        );
+    }
     out.push_str(
         "    /// Response header version: 1 when flexible, else 0; ApiVersions always answers with 0.\n    pub fn response_header_version(self, version: i16) -> i16 {\n        if self != ApiKey::ApiVersions && self.is_flexible(version) {\n            1\n        } else {\n            0\n        }\n    }\n}\n\n",
     );
@@ -1311,13 +1325,13 @@ mod tests {
     }
 
     /// The committed generated code equals what the generator writes from the specs. Runs
-    /// where the specs exist (`KFK_SPECS` or `../shared/kafka-protocol`, as in CI).
+    /// where the specs exist (`KFK_SPECS` or `../shared/kafka-protocol-4.4`, as in CI).
     #[test]
     fn committed_generated_code_is_not_stale() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let specs = std::env::var("KFK_SPECS")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| repo.join("../shared/kafka-protocol"));
+            .unwrap_or_else(|_| repo.join("../shared/kafka-protocol-4.4"));
         if !specs.exists() {
             if std::env::var("KFK_REQUIRE_INTEROP").as_deref() == Ok("1") {
                 panic!("specs folder {} is missing", specs.display());

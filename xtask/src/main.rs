@@ -1,5 +1,5 @@
 //! `cargo run -p xtask -- generate [--specs DIR]`: regenerates `src/protocol/{messages,
-//! coordinator,metadata}` from Kafka's JSON specs (default `../shared/kafka-protocol`).
+//! coordinator,metadata}` from Kafka's JSON specs (default `../shared/kafka-protocol-4.4`).
 //! `cargo run -p xtask -- check [--specs DIR]`: exits non-zero when the committed code is stale.
 //! `cargo run -p xtask -- capture --port P --out DIR`: records real clients' request frames.
 
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut specs = repo.join("../shared/kafka-protocol");
+    let mut specs = repo.join("../shared/kafka-protocol-4.4");
     let mut command = None;
     let mut port = 0u16;
     let mut out = repo.join("tests/fixtures/captured");

@@ -10,12 +10,16 @@ pub mod consumer_group_metadata_key;
 pub mod consumer_group_metadata_value;
 pub mod consumer_group_partition_metadata_key;
 pub mod consumer_group_partition_metadata_value;
+pub mod consumer_group_regular_expression_key;
+pub mod consumer_group_regular_expression_value;
 pub mod consumer_group_target_assignment_member_key;
 pub mod consumer_group_target_assignment_member_value;
 pub mod consumer_group_target_assignment_metadata_key;
 pub mod consumer_group_target_assignment_metadata_value;
 pub mod group_metadata_key;
 pub mod group_metadata_value;
+pub mod legacy_offset_commit_key;
+pub mod legacy_offset_commit_value;
 pub mod offset_commit_key;
 pub mod offset_commit_value;
 pub mod share_group_current_member_assignment_key;
@@ -24,14 +28,24 @@ pub mod share_group_member_metadata_key;
 pub mod share_group_member_metadata_value;
 pub mod share_group_metadata_key;
 pub mod share_group_metadata_value;
-pub mod share_group_partition_metadata_key;
-pub mod share_group_partition_metadata_value;
 pub mod share_group_state_partition_metadata_key;
 pub mod share_group_state_partition_metadata_value;
 pub mod share_group_target_assignment_member_key;
 pub mod share_group_target_assignment_member_value;
 pub mod share_group_target_assignment_metadata_key;
 pub mod share_group_target_assignment_metadata_value;
+pub mod streams_group_current_member_assignment_key;
+pub mod streams_group_current_member_assignment_value;
+pub mod streams_group_member_metadata_key;
+pub mod streams_group_member_metadata_value;
+pub mod streams_group_metadata_key;
+pub mod streams_group_metadata_value;
+pub mod streams_group_target_assignment_member_key;
+pub mod streams_group_target_assignment_member_value;
+pub mod streams_group_target_assignment_metadata_key;
+pub mod streams_group_target_assignment_metadata_value;
+pub mod streams_group_topology_key;
+pub mod streams_group_topology_value;
 
 /// Encode → decode → equal, and `encoded_len` = bytes written, for every spec here at
 /// every valid version.
@@ -50,6 +64,8 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<consumer_group_metadata_value::ConsumerGroupMetadataValue>();
     check::<consumer_group_partition_metadata_key::ConsumerGroupPartitionMetadataKey>();
     check::<consumer_group_partition_metadata_value::ConsumerGroupPartitionMetadataValue>();
+    check::<consumer_group_regular_expression_key::ConsumerGroupRegularExpressionKey>();
+    check::<consumer_group_regular_expression_value::ConsumerGroupRegularExpressionValue>();
     check::<consumer_group_target_assignment_member_key::ConsumerGroupTargetAssignmentMemberKey>();
     check::<consumer_group_target_assignment_member_value::ConsumerGroupTargetAssignmentMemberValue>(
     );
@@ -60,6 +76,8 @@ fn every_spec_round_trips_at_every_valid_version() {
     >();
     check::<group_metadata_key::GroupMetadataKey>();
     check::<group_metadata_value::GroupMetadataValue>();
+    check::<legacy_offset_commit_key::LegacyOffsetCommitKey>();
+    check::<legacy_offset_commit_value::LegacyOffsetCommitValue>();
     check::<offset_commit_key::OffsetCommitKey>();
     check::<offset_commit_value::OffsetCommitValue>();
     check::<share_group_current_member_assignment_key::ShareGroupCurrentMemberAssignmentKey>();
@@ -68,8 +86,6 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<share_group_member_metadata_value::ShareGroupMemberMetadataValue>();
     check::<share_group_metadata_key::ShareGroupMetadataKey>();
     check::<share_group_metadata_value::ShareGroupMetadataValue>();
-    check::<share_group_partition_metadata_key::ShareGroupPartitionMetadataKey>();
-    check::<share_group_partition_metadata_value::ShareGroupPartitionMetadataValue>();
     check::<share_group_state_partition_metadata_key::ShareGroupStatePartitionMetadataKey>();
     check::<share_group_state_partition_metadata_value::ShareGroupStatePartitionMetadataValue>();
     check::<share_group_target_assignment_member_key::ShareGroupTargetAssignmentMemberKey>();
@@ -77,4 +93,21 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<share_group_target_assignment_metadata_key::ShareGroupTargetAssignmentMetadataKey>();
     check::<share_group_target_assignment_metadata_value::ShareGroupTargetAssignmentMetadataValue>(
     );
+    check::<streams_group_current_member_assignment_key::StreamsGroupCurrentMemberAssignmentKey>();
+    check::<streams_group_current_member_assignment_value::StreamsGroupCurrentMemberAssignmentValue>(
+    );
+    check::<streams_group_member_metadata_key::StreamsGroupMemberMetadataKey>();
+    check::<streams_group_member_metadata_value::StreamsGroupMemberMetadataValue>();
+    check::<streams_group_metadata_key::StreamsGroupMetadataKey>();
+    check::<streams_group_metadata_value::StreamsGroupMetadataValue>();
+    check::<streams_group_target_assignment_member_key::StreamsGroupTargetAssignmentMemberKey>();
+    check::<streams_group_target_assignment_member_value::StreamsGroupTargetAssignmentMemberValue>(
+    );
+    check::<streams_group_target_assignment_metadata_key::StreamsGroupTargetAssignmentMetadataKey>(
+    );
+    check::<
+        streams_group_target_assignment_metadata_value::StreamsGroupTargetAssignmentMetadataValue,
+    >();
+    check::<streams_group_topology_key::StreamsGroupTopologyKey>();
+    check::<streams_group_topology_value::StreamsGroupTopologyValue>();
 }

@@ -217,7 +217,7 @@ pub struct AddPartitionsToTxnTopic {
     /// The name of the topic.
     /// Versions: 0+.
     pub name: String,
-    /// The partition indexes to add to the transaction
+    /// The partition indexes to add to the transaction.
     /// Versions: 0+.
     pub partitions: Vec<i32>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -184,7 +184,7 @@ pub struct AddPartitionsToTxnTopicResult {
     /// The topic name.
     /// Versions: 0+.
     pub name: String,
-    /// The results for each partition
+    /// The results for each partition.
     /// Versions: 0+.
     pub results_by_partition: Vec<AddPartitionsToTxnPartitionResult>,
     /// Tagged fields this code does not know, kept to be written back.

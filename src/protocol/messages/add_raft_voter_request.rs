@@ -13,22 +13,27 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AddRaftVoterRequest (request), versions 0-0, flexible from 0.
+/// AddRaftVoterRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddRaftVoterRequest {
+    /// The cluster id.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
+    /// The maximum time to wait for the request to complete before returning.
     /// Versions: 0+.
     pub timeout_ms: i32,
-    /// The replica id of the voter getting added to the topic partition
+    /// The replica id of the voter getting added to the topic partition.
     /// Versions: 0+.
     pub voter_id: i32,
-    /// The directory id of the voter getting added to the topic partition
+    /// The directory id of the voter getting added to the topic partition.
     /// Versions: 0+.
     pub voter_directory_id: Uuid,
-    /// The endpoints that can be used to communicate with the voter
+    /// The endpoints that can be used to communicate with the voter.
     /// Versions: 0+.
     pub listeners: Vec<Listener>,
+    /// When true, return a response after the new voter set is committed. Otherwise, return after the leader writes the changes locally.
+    /// Versions: 1+.
+    pub ack_when_committed: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -41,6 +46,7 @@ impl Default for AddRaftVoterRequest {
             voter_id: 0,
             voter_directory_id: Uuid::ZERO,
             listeners: Vec::<Listener>::new(),
+            ack_when_committed: true,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -66,6 +72,10 @@ impl Message for AddRaftVoterRequest {
             })
         })()
         .map_err(|e| e.in_field("Listeners"))?;
+        if version >= 1 {
+            this.ack_when_committed = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("AckWhenCommitted"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -93,6 +103,15 @@ impl Message for AddRaftVoterRequest {
         e.put_length(Some((&self.listeners).len()), flexible, true);
         for x in (&self.listeners).iter() {
             (x).encode(e, version)?;
+        }
+        if !(version >= 1) && self.ack_when_committed != true {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AckWhenCommitted",
+                version,
+            });
+        }
+        if version >= 1 {
+            e.put_bool(*&self.ack_when_committed);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
@@ -122,6 +141,9 @@ impl Message for AddRaftVoterRequest {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<usize>());
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -136,19 +158,19 @@ impl Message for AddRaftVoterRequest {
 impl VersionedMessage for AddRaftVoterRequest {
     const API_KEY: i16 = 80;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 0+.
     pub name: String,
-    /// The hostname
+    /// The hostname.
     /// Versions: 0+.
     pub host: String,
-    /// The port
+    /// The port.
     /// Versions: 0+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -241,6 +263,9 @@ impl crate::protocol::sample::Sample for AddRaftVoterRequest {
         }
         if true {
             this.listeners = rng.vec(|rng| Listener::sample(rng, version));
+        }
+        if version >= 1 {
+            this.ack_when_committed = rng.bool();
         }
         this
     }

@@ -13,13 +13,13 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AddRaftVoterResponse (response), versions 0-0, flexible from 0.
+/// AddRaftVoterResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddRaftVoterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The error code, or 0 if there was no error
+    /// The error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
     /// The error message, or null if there was no error.
@@ -109,7 +109,7 @@ impl Message for AddRaftVoterResponse {
 impl VersionedMessage for AddRaftVoterResponse {
     const API_KEY: i16 = 80;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

@@ -16,10 +16,10 @@ use bytes::Bytes;
 /// AllocateProducerIdsRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AllocateProducerIdsRequest {
-    /// The ID of the requesting broker
+    /// The ID of the requesting broker.
     /// Versions: 0+.
     pub broker_id: i32,
-    /// The epoch of the requesting broker
+    /// The epoch of the requesting broker.
     /// Versions: 0+.
     pub broker_epoch: i64,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,13 +19,13 @@ pub struct AllocateProducerIdsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The top level response error code
+    /// The top level response error code.
     /// Versions: 0+.
     pub error_code: i16,
-    /// The first producer ID in this range, inclusive
+    /// The first producer ID in this range, inclusive.
     /// Versions: 0+.
     pub producer_id_start: i64,
-    /// The number of producer IDs in this range
+    /// The number of producer IDs in this range.
     /// Versions: 0+.
     pub producer_id_len: i32,
     /// Tagged fields this code does not know, kept to be written back.

@@ -13,12 +13,15 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterPartitionReassignmentsRequest (request), versions 0-0, flexible from 0.
+/// AlterPartitionReassignmentsRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterPartitionReassignmentsRequest {
     /// The time in ms to wait for the request to complete.
     /// Versions: 0+.
     pub timeout_ms: i32,
+    /// The option indicating whether changing the replication factor of any given partition as part of this request is a valid move.
+    /// Versions: 1+.
+    pub allow_replication_factor_change: bool,
     /// The topics to reassign.
     /// Versions: 0+.
     pub topics: Vec<ReassignableTopic>,
@@ -30,6 +33,7 @@ impl Default for AlterPartitionReassignmentsRequest {
     fn default() -> Self {
         AlterPartitionReassignmentsRequest {
             timeout_ms: 60000,
+            allow_replication_factor_change: true,
             topics: Vec::<ReassignableTopic>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -43,6 +47,11 @@ impl Message for AlterPartitionReassignmentsRequest {
         let mut this = Self::default();
         this.timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("TimeoutMs"))?;
+        if version >= 1 {
+            this.allow_replication_factor_change =
+                (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                    .map_err(|e| e.in_field("AllowReplicationFactorChange"))?;
+        }
         this.topics = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -64,6 +73,15 @@ impl Message for AlterPartitionReassignmentsRequest {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.timeout_ms);
+        if !(version >= 1) && self.allow_replication_factor_change != true {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AllowReplicationFactorChange",
+                version,
+            });
+        }
+        if version >= 1 {
+            e.put_bool(*&self.allow_replication_factor_change);
+        }
         e.put_length(Some((&self.topics).len()), flexible, true);
         for x in (&self.topics).iter() {
             (x).encode(e, version)?;
@@ -84,6 +102,9 @@ impl Message for AlterPartitionReassignmentsRequest {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
+        if version >= 1 {
+            n += 1;
+        }
         n += (length_len(Some(self.topics.len()), flexible, true)
             + self
                 .topics
@@ -104,7 +125,7 @@ impl Message for AlterPartitionReassignmentsRequest {
 impl VersionedMessage for AlterPartitionReassignmentsRequest {
     const API_KEY: i16 = 45;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -294,6 +315,9 @@ impl crate::protocol::sample::Sample for AlterPartitionReassignmentsRequest {
         let mut this = Self::default();
         if true {
             this.timeout_ms = rng.i32();
+        }
+        if version >= 1 {
+            this.allow_replication_factor_change = rng.bool();
         }
         if true {
             this.topics = rng.vec(|rng| ReassignableTopic::sample(rng, version));

@@ -13,12 +13,15 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterPartitionReassignmentsResponse (response), versions 0-0, flexible from 0.
+/// AlterPartitionReassignmentsResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterPartitionReassignmentsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
+    /// The option indicating whether changing the replication factor of any given partition as part of the request was allowed.
+    /// Versions: 1+.
+    pub allow_replication_factor_change: bool,
     /// The top-level error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
@@ -36,6 +39,7 @@ impl Default for AlterPartitionReassignmentsResponse {
     fn default() -> Self {
         AlterPartitionReassignmentsResponse {
             throttle_time_ms: 0,
+            allow_replication_factor_change: true,
             error_code: 0,
             error_message: Some(String::from("")),
             responses: Vec::<ReassignableTopicResponse>::new(),
@@ -51,6 +55,11 @@ impl Message for AlterPartitionReassignmentsResponse {
         let mut this = Self::default();
         this.throttle_time_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("ThrottleTimeMs"))?;
+        if version >= 1 {
+            this.allow_replication_factor_change =
+                (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                    .map_err(|e| e.in_field("AllowReplicationFactorChange"))?;
+        }
         this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ErrorCode"))?;
         this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
@@ -76,6 +85,9 @@ impl Message for AlterPartitionReassignmentsResponse {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.throttle_time_ms);
+        if version >= 1 {
+            e.put_bool(*&self.allow_replication_factor_change);
+        }
         e.put_i16(*&self.error_code);
         match &self.error_message {
             None => {
@@ -105,6 +117,9 @@ impl Message for AlterPartitionReassignmentsResponse {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
+        if version >= 1 {
+            n += 1;
+        }
         n += 2;
         n += match &self.error_message {
             None => length_len(None, flexible, false),
@@ -130,7 +145,7 @@ impl Message for AlterPartitionReassignmentsResponse {
 impl VersionedMessage for AlterPartitionReassignmentsResponse {
     const API_KEY: i16 = 45;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -228,10 +243,10 @@ impl Message for ReassignablePartitionResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReassignableTopicResponse {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: String,
-    /// The responses to partitions to reassign
+    /// The responses to partitions to reassign.
     /// Versions: 0+.
     pub partitions: Vec<ReassignablePartitionResponse>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -322,6 +337,9 @@ impl crate::protocol::sample::Sample for AlterPartitionReassignmentsResponse {
         let mut this = Self::default();
         if true {
             this.throttle_time_ms = rng.i32();
+        }
+        if version >= 1 {
+            this.allow_replication_factor_change = rng.bool();
         }
         if true {
             this.error_code = rng.i16();

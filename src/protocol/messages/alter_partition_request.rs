@@ -13,15 +13,16 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterPartitionRequest (request), versions 0-3, flexible from 0.
+/// AlterPartitionRequest (request), versions 2-3, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterPartitionRequest {
-    /// The ID of the requesting broker
+    /// The ID of the requesting broker.
     /// Versions: 0+.
     pub broker_id: i32,
-    /// The epoch of the requesting broker
+    /// The epoch of the requesting broker.
     /// Versions: 0+.
     pub broker_epoch: i64,
+    /// The topics to alter ISRs for.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -110,7 +111,7 @@ impl Message for AlterPartitionRequest {
 
 impl VersionedMessage for AlterPartitionRequest {
     const API_KEY: i16 = 56;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
@@ -215,21 +216,22 @@ impl Message for BrokerState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The leader epoch of this partition
+    /// The leader epoch of this partition.
     /// Versions: 0+.
     pub leader_epoch: i32,
     /// The ISR for this partition. Deprecated since version 3.
     /// Versions: 0-2.
     pub new_isr: Vec<i32>,
+    /// The ISR for this partition.
     /// Versions: 3+.
     pub new_isr_with_epochs: Vec<BrokerState>,
     /// 1 if the partition is recovering from an unclean leader election; 0 otherwise.
     /// Versions: 1+.
     pub leader_recovery_state: i8,
-    /// The expected epoch of the partition which is being updated. For legacy cluster this is the ZkVersion in the LeaderAndIsr request.
+    /// The expected epoch of the partition which is being updated.
     /// Versions: 0+.
     pub partition_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -377,12 +379,10 @@ impl Message for PartitionData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
-    /// The name of the topic to alter ISRs for
-    /// Versions: 0-1.
-    pub topic_name: String,
-    /// The ID of the topic to alter ISRs for
+    /// The ID of the topic to alter ISRs for.
     /// Versions: 2+.
     pub topic_id: Uuid,
+    /// The partitions to alter ISRs for.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -392,7 +392,6 @@ pub struct TopicData {
 impl Default for TopicData {
     fn default() -> Self {
         TopicData {
-            topic_name: String::from(""),
             topic_id: Uuid::ZERO,
             partitions: Vec::<PartitionData>::new(),
             unknown_tagged_fields: Vec::new(),
@@ -405,10 +404,6 @@ impl Message for TopicData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-                .map_err(|e| e.in_field("TopicName"))?;
-        }
         if version >= 2 {
             this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
                 .map_err(|e| e.in_field("TopicId"))?;
@@ -433,9 +428,6 @@ impl Message for TopicData {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if version <= 1 {
-            e.put_string(Some(&self.topic_name), flexible);
-        }
         if version >= 2 {
             e.put_uuid(&self.topic_id);
         }
@@ -458,9 +450,6 @@ impl Message for TopicData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version <= 1 {
-            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
-        }
         if version >= 2 {
             n += 16;
         }
@@ -546,9 +535,6 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = rng.string();
-        }
         if version >= 2 {
             this.topic_id = rng.uuid();
         }

@@ -13,15 +13,16 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterPartitionResponse (response), versions 0-3, flexible from 0.
+/// AlterPartitionResponse (response), versions 2-3, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterPartitionResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The top level response error code
+    /// The top level response error code.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The responses for each topic.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -110,17 +111,17 @@ impl Message for AlterPartitionResponse {
 
 impl VersionedMessage for AlterPartitionResponse {
     const API_KEY: i16 = 56;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The partition level error code
+    /// The partition level error code.
     /// Versions: 0+.
     pub error_code: i16,
     /// The broker ID of the leader.
@@ -135,7 +136,7 @@ pub struct PartitionData {
     /// 1 if the partition is recovering from an unclean leader election; 0 otherwise.
     /// Versions: 1+.
     pub leader_recovery_state: i8,
-    /// The current epoch for the partition for KRaft controllers. The current ZK version for the legacy controllers.
+    /// The current epoch for the partition for KRaft controllers.
     /// Versions: 0+.
     pub partition_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -245,12 +246,10 @@ impl Message for PartitionData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
-    /// The name of the topic
-    /// Versions: 0-1.
-    pub topic_name: String,
-    /// The ID of the topic
+    /// The ID of the topic.
     /// Versions: 2+.
     pub topic_id: Uuid,
+    /// The responses for each partition.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -260,7 +259,6 @@ pub struct TopicData {
 impl Default for TopicData {
     fn default() -> Self {
         TopicData {
-            topic_name: String::from(""),
             topic_id: Uuid::ZERO,
             partitions: Vec::<PartitionData>::new(),
             unknown_tagged_fields: Vec::new(),
@@ -273,10 +271,6 @@ impl Message for TopicData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-                .map_err(|e| e.in_field("TopicName"))?;
-        }
         if version >= 2 {
             this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
                 .map_err(|e| e.in_field("TopicId"))?;
@@ -301,9 +295,6 @@ impl Message for TopicData {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
-        if version <= 1 {
-            e.put_string(Some(&self.topic_name), flexible);
-        }
         if version >= 2 {
             e.put_uuid(&self.topic_id);
         }
@@ -326,9 +317,6 @@ impl Message for TopicData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = true;
         let mut n = 0usize;
-        if version <= 1 {
-            n += (length_len(Some(self.topic_name.len()), flexible, false) + self.topic_name.len());
-        }
         if version >= 2 {
             n += 16;
         }
@@ -402,9 +390,6 @@ impl crate::protocol::sample::Sample for TopicData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version <= 1 {
-            this.topic_name = rng.string();
-        }
         if version >= 2 {
             this.topic_id = rng.uuid();
         }

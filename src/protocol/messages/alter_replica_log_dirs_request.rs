@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterReplicaLogDirsRequest (request), versions 0-2, flexible from 2.
+/// AlterReplicaLogDirsRequest (request), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterReplicaLogDirsRequest {
     /// The alterations to make for each directory.
@@ -95,7 +95,7 @@ impl Message for AlterReplicaLogDirsRequest {
 
 impl VersionedMessage for AlterReplicaLogDirsRequest {
     const API_KEY: i16 = 34;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// AlterReplicaLogDirsResponse (response), versions 0-2, flexible from 2.
+/// AlterReplicaLogDirsResponse (response), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterReplicaLogDirsResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -105,7 +105,7 @@ impl Message for AlterReplicaLogDirsResponse {
 
 impl VersionedMessage for AlterReplicaLogDirsResponse {
     const API_KEY: i16 = 34;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

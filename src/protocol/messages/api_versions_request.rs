@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ApiVersionsRequest (request), versions 0-4, flexible from 3.
+/// ApiVersionsRequest (request), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiVersionsRequest {
     /// The name of the client.
@@ -22,6 +22,12 @@ pub struct ApiVersionsRequest {
     /// The version of the client.
     /// Versions: 3+.
     pub client_software_version: String,
+    /// The cluster ID the client intends to connect to. Provide both ClusterId and NodeId, if known.
+    /// Versions: 5+.
+    pub cluster_id: Option<String>,
+    /// The node ID the client intends to connect to. Provide both ClusterId and NodeId, if known.
+    /// Versions: 5+.
+    pub node_id: i32,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -31,6 +37,8 @@ impl Default for ApiVersionsRequest {
         ApiVersionsRequest {
             client_software_name: String::from(""),
             client_software_version: String::from(""),
+            cluster_id: None,
+            node_id: -1,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -51,6 +59,22 @@ impl Message for ApiVersionsRequest {
                 (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
                     .map_err(|e| e.in_field("ClientSoftwareVersion"))?;
         }
+        if version >= 5 {
+            this.cluster_id = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 5) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ClusterId"))?;
+        }
+        if version >= 5 {
+            this.node_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("NodeId"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -69,6 +93,25 @@ impl Message for ApiVersionsRequest {
         }
         if version >= 3 {
             e.put_string(Some(&self.client_software_version), flexible);
+        }
+        if version >= 5 {
+            match &self.cluster_id {
+                None => {
+                    if !(version >= 5) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ClusterId",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
+        if version >= 5 {
+            e.put_i32(*&self.node_id);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
@@ -93,6 +136,15 @@ impl Message for ApiVersionsRequest {
             n += (length_len(Some(self.client_software_version.len()), flexible, false)
                 + self.client_software_version.len());
         }
+        if version >= 5 {
+            n += match &self.cluster_id {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
+        if version >= 5 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -107,7 +159,7 @@ impl Message for ApiVersionsRequest {
 impl VersionedMessage for ApiVersionsRequest {
     const API_KEY: i16 = 18;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 5;
     const FLEXIBLE_MIN: Option<i16> = Some(3);
 }
 
@@ -121,6 +173,12 @@ impl crate::protocol::sample::Sample for ApiVersionsRequest {
         }
         if version >= 3 {
             this.client_software_version = rng.string();
+        }
+        if version >= 5 {
+            this.cluster_id = rng.maybe_null(version >= 5, |rng| rng.string());
+        }
+        if version >= 5 {
+            this.node_id = rng.i32();
         }
         this
     }

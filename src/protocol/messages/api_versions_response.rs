@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ApiVersionsResponse (response), versions 0-4, flexible from 3.
+/// ApiVersionsResponse (response), versions 0-5, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiVersionsResponse {
     /// The top-level error code.
@@ -34,7 +34,7 @@ pub struct ApiVersionsResponse {
     /// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch >= 0.
     /// Versions: 3+, tagged (tag 2).
     pub finalized_features: Vec<FinalizedFeatureKey>,
-    /// Set by a KRaft controller if the required configurations for ZK migration are present
+    /// Set by a KRaft controller if the required configurations for ZK migration are present.
     /// Versions: 3+, tagged (tag 3).
     pub zk_migration_ready: bool,
     /// Tagged fields this code does not know, kept to be written back.
@@ -256,7 +256,7 @@ impl Message for ApiVersionsResponse {
 impl VersionedMessage for ApiVersionsResponse {
     const API_KEY: i16 = 18;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 5;
     const FLEXIBLE_MIN: Option<i16> = Some(3);
 }
 

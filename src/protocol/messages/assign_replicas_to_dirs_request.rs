@@ -16,12 +16,13 @@ use bytes::Bytes;
 /// AssignReplicasToDirsRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignReplicasToDirsRequest {
-    /// The ID of the requesting broker
+    /// The ID of the requesting broker.
     /// Versions: 0+.
     pub broker_id: i32,
-    /// The epoch of the requesting broker
+    /// The epoch of the requesting broker.
     /// Versions: 0+.
     pub broker_epoch: i64,
+    /// The directories to which replicas should be assigned.
     /// Versions: 0+.
     pub directories: Vec<DirectoryData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -117,7 +118,7 @@ impl VersionedMessage for AssignReplicasToDirsRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -183,9 +184,10 @@ impl Message for PartitionData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
-    /// The ID of the assigned topic
+    /// The ID of the assigned topic.
     /// Versions: 0+.
     pub topic_id: Uuid,
+    /// The partitions assigned to the directory.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -269,9 +271,10 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectoryData {
-    /// The ID of the directory
+    /// The ID of the directory.
     /// Versions: 0+.
     pub id: Uuid,
+    /// The topics assigned to the directory.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,9 +19,10 @@ pub struct AssignReplicasToDirsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The top level response error code
+    /// The top level response error code.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The list of directories and their assigned partitions.
     /// Versions: 0+.
     pub directories: Vec<DirectoryData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -117,10 +118,10 @@ impl VersionedMessage for AssignReplicasToDirsResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The partition level error code
+    /// The partition level error code.
     /// Versions: 0+.
     pub error_code: i16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -191,9 +192,10 @@ impl Message for PartitionData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
-    /// The ID of the assigned topic
+    /// The ID of the assigned topic.
     /// Versions: 0+.
     pub topic_id: Uuid,
+    /// The list of assigned partitions.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -277,9 +279,10 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectoryData {
-    /// The ID of the directory
+    /// The ID of the directory.
     /// Versions: 0+.
     pub id: Uuid,
+    /// The list of topics and their assigned partitions.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.

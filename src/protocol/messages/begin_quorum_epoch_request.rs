@@ -16,14 +16,16 @@ use bytes::Bytes;
 /// BeginQuorumEpochRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BeginQuorumEpochRequest {
+    /// The cluster id.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
-    /// The replica id of the voter receiving the request
+    /// The replica id of the voter receiving the request.
     /// Versions: 1+.
     pub voter_id: i32,
+    /// The topics.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
-    /// Endpoints for the leader
+    /// Endpoints for the leader.
     /// Versions: 1+.
     pub leader_endpoints: Vec<LeaderEndpoint>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -159,16 +161,16 @@ impl VersionedMessage for BeginQuorumEpochRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The directory id of the receiving replica
+    /// The directory id of the receiving replica.
     /// Versions: 1+.
     pub voter_directory_id: Uuid,
-    /// The ID of the newly elected leader
+    /// The ID of the newly elected leader.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The epoch of the newly elected leader
+    /// The epoch of the newly elected leader.
     /// Versions: 0+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -255,9 +257,10 @@ impl Message for PartitionData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partitions.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -341,13 +344,13 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderEndpoint {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 1+.
     pub name: String,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 1+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 1+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,9 +19,10 @@ pub struct BeginQuorumEpochResponse {
     /// The top level error code.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The topic data.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
-    /// Endpoints for all leaders enumerated in PartitionData
+    /// Endpoints for all leaders enumerated in PartitionData.
     /// Versions: 1+, tagged (tag 0).
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -160,12 +161,13 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
+    /// The error code for this partition.
     /// Versions: 0+.
     pub error_code: i16,
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -249,6 +251,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partition data.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -332,13 +335,13 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeEndpoint {
-    /// The ID of the associated node
+    /// The ID of the associated node.
     /// Versions: 1+.
     pub node_id: i32,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 1+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 1+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.

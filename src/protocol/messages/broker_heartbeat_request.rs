@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// BrokerHeartbeatRequest (request), versions 0-1, flexible from 0.
+/// BrokerHeartbeatRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerHeartbeatRequest {
     /// The broker ID.
@@ -34,6 +34,9 @@ pub struct BrokerHeartbeatRequest {
     /// Log directories that failed and went offline.
     /// Versions: 1+, tagged (tag 0).
     pub offline_log_dirs: Vec<Uuid>,
+    /// List of log directories that are cordoned. This is null before the broker reaches the RECOVERY state.
+    /// Versions: 2+, tagged (tag 1).
+    pub cordoned_log_dirs: Option<Vec<Uuid>>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -47,6 +50,7 @@ impl Default for BrokerHeartbeatRequest {
             want_fence: false,
             want_shut_down: false,
             offline_log_dirs: Vec::<Uuid>::new(),
+            cordoned_log_dirs: None,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -80,6 +84,22 @@ impl Message for BrokerHeartbeatRequest {
                     .map_err(|e| e.in_field("OfflineLogDirs"))?;
                     Ok(true)
                 }
+                1 if version >= 2 => {
+                    this.cordoned_log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 16)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.uuid()?))?),
+                            };
+                            if v.is_none() && !(version >= 2) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("CordonedLogDirs"))?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -106,6 +126,15 @@ impl Message for BrokerHeartbeatRequest {
             if (version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
                 count += 1;
             }
+            if !(version >= 2) && self.cordoned_log_dirs != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "CordonedLogDirs",
+                    version,
+                });
+            }
+            if (version >= 2) && self.cordoned_log_dirs != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 1) && self.offline_log_dirs != Vec::<Uuid>::new() {
@@ -117,6 +146,35 @@ impl Message for BrokerHeartbeatRequest {
                 e.put_length(Some((&self.offline_log_dirs).len()), true, true);
                 for x in (&self.offline_log_dirs).iter() {
                     e.put_uuid(x);
+                }
+            }
+            if (version >= 2) && self.cordoned_log_dirs != None {
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
+                e.put_uvarint(1);
+                e.put_uvarint(
+                    (match &self.cordoned_log_dirs {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                    }) as u32,
+                );
+                match &self.cordoned_log_dirs {
+                    None => {
+                        if !(version >= 2) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "CordonedLogDirs",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_uuid(x);
+                        }
+                    }
                 }
             }
             for u in unknown {
@@ -146,6 +204,14 @@ impl Message for BrokerHeartbeatRequest {
                 count += 1;
                 n += uvarint_len(0) + uvarint_len(len as u32) + len;
             }
+            if (version >= 2) && self.cordoned_log_dirs != None {
+                let len = match &self.cordoned_log_dirs {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                };
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -155,7 +221,7 @@ impl Message for BrokerHeartbeatRequest {
 impl VersionedMessage for BrokerHeartbeatRequest {
     const API_KEY: i16 = 63;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -181,6 +247,9 @@ impl crate::protocol::sample::Sample for BrokerHeartbeatRequest {
         }
         if version >= 1 {
             this.offline_log_dirs = rng.vec(|rng| rng.uuid());
+        }
+        if version >= 2 {
+            this.cordoned_log_dirs = rng.maybe_null(version >= 2, |rng| rng.vec(|rng| rng.uuid()));
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// BrokerHeartbeatResponse (response), versions 0-1, flexible from 0.
+/// BrokerHeartbeatResponse (response), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerHeartbeatResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -115,7 +115,7 @@ impl Message for BrokerHeartbeatResponse {
 impl VersionedMessage for BrokerHeartbeatResponse {
     const API_KEY: i16 = 63;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

@@ -25,7 +25,7 @@ pub struct BrokerRegistrationRequest {
     /// The incarnation id of the broker process.
     /// Versions: 0+.
     pub incarnation_id: Uuid,
-    /// The listeners of this broker
+    /// The listeners of this broker.
     /// Versions: 0+.
     pub listeners: Vec<Listener>,
     /// The features on this broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
@@ -34,7 +34,7 @@ pub struct BrokerRegistrationRequest {
     /// The rack which this broker is in.
     /// Versions: 0+.
     pub rack: Option<String>,
-    /// If the required configurations for ZK migration are present, this value is set to true
+    /// If the required configurations for ZK migration are present, this value is set to true.
     /// Versions: 1+.
     pub is_migrating_zk_broker: bool,
     /// Log directories configured in this broker which are available.

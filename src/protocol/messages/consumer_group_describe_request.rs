@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ConsumerGroupDescribeRequest (request), versions 0-0, flexible from 0.
+/// ConsumerGroupDescribeRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerGroupDescribeRequest {
-    /// The ids of the groups to describe
+    /// The ids of the groups to describe.
     /// Versions: 0+.
     pub group_ids: Vec<String>,
     /// Whether to include authorized operations.
@@ -104,7 +104,7 @@ impl Message for ConsumerGroupDescribeRequest {
 impl VersionedMessage for ConsumerGroupDescribeRequest {
     const API_KEY: i16 = 69;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

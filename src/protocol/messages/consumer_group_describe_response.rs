@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ConsumerGroupDescribeResponse (response), versions 0-0, flexible from 0.
+/// ConsumerGroupDescribeResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerGroupDescribeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -104,7 +104,7 @@ impl Message for ConsumerGroupDescribeResponse {
 impl VersionedMessage for ConsumerGroupDescribeResponse {
     const API_KEY: i16 = 69;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -309,6 +309,9 @@ pub struct Member {
     /// The target assignment.
     /// Versions: 0+.
     pub target_assignment: Assignment,
+    /// -1 for unknown. 0 for classic member. +1 for consumer member.
+    /// Versions: 1+.
+    pub member_type: i8,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -326,6 +329,7 @@ impl Default for Member {
             subscribed_topic_regex: None,
             assignment: Assignment::default(),
             target_assignment: Assignment::default(),
+            member_type: -1,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -363,6 +367,10 @@ impl Message for Member {
         this.target_assignment =
             (|| -> Result<_, DecodeError> { Ok(Assignment::decode(d, version)?) })()
                 .map_err(|e| e.in_field("TargetAssignment"))?;
+        if version >= 1 {
+            this.member_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("MemberType"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -410,6 +418,9 @@ impl Message for Member {
         }
         (&self.assignment).encode(e, version)?;
         (&self.target_assignment).encode(e, version)?;
+        if version >= 1 {
+            e.put_i8(*&self.member_type);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -449,6 +460,9 @@ impl Message for Member {
         };
         n += self.assignment.encoded_len(version);
         n += self.target_assignment.encoded_len(version);
+        if version >= 1 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -693,6 +707,9 @@ impl crate::protocol::sample::Sample for Member {
         }
         if true {
             this.target_assignment = Assignment::sample(rng, version);
+        }
+        if version >= 1 {
+            this.member_type = rng.i8();
         }
         this
     }

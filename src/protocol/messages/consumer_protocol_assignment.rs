@@ -16,8 +16,10 @@ use bytes::Bytes;
 /// ConsumerProtocolAssignment (data), versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerProtocolAssignment {
+    /// The list of topics and partitions assigned to this consumer.
     /// Versions: 0+.
     pub assigned_partitions: Vec<TopicPartition>,
+    /// User data.
     /// Versions: 0+.
     pub user_data: Option<Bytes>,
 }
@@ -90,8 +92,10 @@ impl VersionedMessage for ConsumerProtocolAssignment {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartition {
+    /// The topic name.
     /// Versions: 0+.
     pub topic: String,
+    /// The list of partitions assigned to this consumer.
     /// Versions: 0+.
     pub partitions: Vec<i32>,
 }

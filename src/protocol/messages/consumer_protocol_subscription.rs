@@ -16,14 +16,19 @@ use bytes::Bytes;
 /// ConsumerProtocolSubscription (data), versions 0-3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerProtocolSubscription {
+    /// The topics that the member wants to consume.
     /// Versions: 0+.
     pub topics: Vec<String>,
+    /// User data that will be passed back to the consumer.
     /// Versions: 0+.
     pub user_data: Option<Bytes>,
+    /// The partitions that the member owns.
     /// Versions: 1+.
     pub owned_partitions: Vec<TopicPartition>,
+    /// The generation id of the member.
     /// Versions: 2+.
     pub generation_id: i32,
+    /// The rack id of the member.
     /// Versions: 3+.
     pub rack_id: Option<String>,
 }
@@ -166,8 +171,10 @@ impl VersionedMessage for ConsumerProtocolSubscription {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartition {
+    /// The topic name.
     /// Versions: 1+.
     pub topic: String,
+    /// The partition ids.
     /// Versions: 1+.
     pub partitions: Vec<i32>,
 }

@@ -25,10 +25,10 @@ pub struct ControllerRegistrationRequest {
     /// Set if the required configurations for ZK migration are present.
     /// Versions: 0+.
     pub zk_migration_ready: bool,
-    /// The listeners of this controller
+    /// The listeners of this controller.
     /// Versions: 0+.
     pub listeners: Vec<Listener>,
-    /// The features on this controller
+    /// The features on this controller.
     /// Versions: 0+.
     pub features: Vec<Feature>,
     /// Tagged fields this code does not know, kept to be written back.

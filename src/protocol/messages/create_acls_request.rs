@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// CreateAclsRequest (request), versions 0-3, flexible from 2.
+/// CreateAclsRequest (request), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateAclsRequest {
     /// The ACLs that we want to create.
@@ -95,7 +95,7 @@ impl Message for CreateAclsRequest {
 
 impl VersionedMessage for CreateAclsRequest {
     const API_KEY: i16 = 30;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// CreateDelegationTokenRequest (request), versions 0-3, flexible from 2.
+/// CreateDelegationTokenRequest (request), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateDelegationTokenRequest {
     /// The principal type of the owner of the token. If it's null it defaults to the token request principal.
@@ -191,7 +191,7 @@ impl Message for CreateDelegationTokenRequest {
 
 impl VersionedMessage for CreateDelegationTokenRequest {
     const API_KEY: i16 = 38;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

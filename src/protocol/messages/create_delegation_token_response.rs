@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// CreateDelegationTokenResponse (response), versions 0-3, flexible from 2.
+/// CreateDelegationTokenResponse (response), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateDelegationTokenResponse {
     /// The top-level error, or zero if there was no error.
@@ -198,7 +198,7 @@ impl Message for CreateDelegationTokenResponse {
 
 impl VersionedMessage for CreateDelegationTokenResponse {
     const API_KEY: i16 = 38;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// CreateTopicsRequest (request), versions 0-7, flexible from 5.
+/// CreateTopicsRequest (request), versions 2-7, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateTopicsRequest {
     /// The topics to create.
@@ -123,7 +123,7 @@ impl Message for CreateTopicsRequest {
 
 impl VersionedMessage for CreateTopicsRequest {
     const API_KEY: i16 = 19;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 7;
     const FLEXIBLE_MIN: Option<i16> = Some(5);
 }

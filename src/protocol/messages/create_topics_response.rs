@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// CreateTopicsResponse (response), versions 0-7, flexible from 5.
+/// CreateTopicsResponse (response), versions 2-7, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -109,7 +109,7 @@ impl Message for CreateTopicsResponse {
 
 impl VersionedMessage for CreateTopicsResponse {
     const API_KEY: i16 = 19;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 7;
     const FLEXIBLE_MIN: Option<i16> = Some(5);
 }
@@ -295,7 +295,7 @@ pub struct CreatableTopicResult {
     /// The topic name.
     /// Versions: 0+.
     pub name: String,
-    /// The unique topic ID
+    /// The unique topic ID.
     /// Versions: 7+.
     pub topic_id: Uuid,
     /// The error code, or 0 if there was no error.

@@ -16,10 +16,10 @@ use bytes::Bytes;
 /// DefaultPrincipalData (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefaultPrincipalData {
-    /// The principal type
+    /// The principal type.
     /// Versions: 0+.
     pub r#type: String,
-    /// The principal name
+    /// The principal name.
     /// Versions: 0+.
     pub name: String,
     /// Whether the principal was authenticated by a delegation token on the forwarding broker.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteAclsRequest (request), versions 0-3, flexible from 2.
+/// DeleteAclsRequest (request), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsRequest {
     /// The filters to use when deleting ACLs.
@@ -95,7 +95,7 @@ impl Message for DeleteAclsRequest {
 
 impl VersionedMessage for DeleteAclsRequest {
     const API_KEY: i16 = 31;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
@@ -105,7 +105,7 @@ pub struct DeleteAclsFilter {
     /// The resource type.
     /// Versions: 0+.
     pub resource_type_filter: i8,
-    /// The resource name.
+    /// The resource name, or null to match any resource name.
     /// Versions: 0+.
     pub resource_name_filter: Option<String>,
     /// The pattern type.

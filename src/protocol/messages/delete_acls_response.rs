@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteAclsResponse (response), versions 0-3, flexible from 2.
+/// DeleteAclsResponse (response), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -103,7 +103,7 @@ impl Message for DeleteAclsResponse {
 
 impl VersionedMessage for DeleteAclsResponse {
     const API_KEY: i16 = 31;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteGroupsRequest (request), versions 0-2, flexible from 2.
+/// DeleteGroupsRequest (request), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteGroupsRequest {
     /// The group names to delete.
@@ -96,7 +96,7 @@ impl Message for DeleteGroupsRequest {
 impl VersionedMessage for DeleteGroupsRequest {
     const API_KEY: i16 = 42;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 

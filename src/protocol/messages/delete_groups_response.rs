@@ -13,13 +13,13 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteGroupsResponse (response), versions 0-2, flexible from 2.
+/// DeleteGroupsResponse (response), versions 0-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteGroupsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The deletion results
+    /// The deletion results.
     /// Versions: 0+.
     pub results: Vec<DeletableGroupResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -104,18 +104,21 @@ impl Message for DeleteGroupsResponse {
 impl VersionedMessage for DeleteGroupsResponse {
     const API_KEY: i16 = 42;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletableGroupResult {
-    /// The group id
+    /// The group id.
     /// Versions: 0+.
     pub group_id: String,
     /// The deletion error, or 0 if the deletion succeeded.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The error message, or null if there was no error.
+    /// Versions: 3+.
+    pub error_message: Option<String>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -125,6 +128,7 @@ impl Default for DeletableGroupResult {
         DeletableGroupResult {
             group_id: String::from(""),
             error_code: 0,
+            error_message: None,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -139,6 +143,18 @@ impl Message for DeletableGroupResult {
             .map_err(|e| e.in_field("GroupId"))?;
         this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ErrorCode"))?;
+        if version >= 3 {
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 3) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -154,6 +170,22 @@ impl Message for DeletableGroupResult {
         let flexible = version >= 2;
         e.put_string(Some(&self.group_id), flexible);
         e.put_i16(*&self.error_code);
+        if version >= 3 {
+            match &self.error_message {
+                None => {
+                    if !(version >= 3) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -171,6 +203,12 @@ impl Message for DeletableGroupResult {
         let mut n = 0usize;
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += 2;
+        if version >= 3 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -207,6 +245,9 @@ impl crate::protocol::sample::Sample for DeletableGroupResult {
         }
         if true {
             this.error_code = rng.i16();
+        }
+        if version >= 3 {
+            this.error_message = rng.maybe_null(version >= 3, |rng| rng.string());
         }
         this
     }

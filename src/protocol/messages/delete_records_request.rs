@@ -113,7 +113,7 @@ pub struct DeleteRecordsPartition {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The deletion offset.
+    /// The deletion offset. -1 means that records should be truncated to the high watermark.
     /// Versions: 0+.
     pub offset: i64,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,7 +16,7 @@ use bytes::Bytes;
 /// DeleteShareGroupStateResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteShareGroupStateResponse {
-    /// The delete results
+    /// The delete results.
     /// Versions: 0+.
     pub results: Vec<DeleteStateResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -194,7 +194,7 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteStateResult {
-    /// The topic identifier
+    /// The topic identifier.
     /// Versions: 0+.
     pub topic_id: Uuid,
     /// The results for the partitions.

@@ -13,13 +13,13 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteTopicsRequest (request), versions 0-6, flexible from 4.
+/// DeleteTopicsRequest (request), versions 1-6, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteTopicsRequest {
-    /// The name or topic ID of the topic
+    /// The name or topic ID of the topic.
     /// Versions: 6+.
     pub topics: Vec<DeleteTopicState>,
-    /// The names of the topics to delete
+    /// The names of the topics to delete.
     /// Versions: 0-5.
     pub topic_names: Vec<String>,
     /// The length of time in milliseconds to wait for the deletions to complete.
@@ -142,17 +142,17 @@ impl Message for DeleteTopicsRequest {
 
 impl VersionedMessage for DeleteTopicsRequest {
     const API_KEY: i16 = 20;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteTopicState {
-    /// The topic name
+    /// The topic name.
     /// Versions: 6+.
     pub name: Option<String>,
-    /// The unique topic ID
+    /// The unique topic ID.
     /// Versions: 6+.
     pub topic_id: Uuid,
     /// Tagged fields this code does not know, kept to be written back.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DeleteTopicsResponse (response), versions 0-6, flexible from 4.
+/// DeleteTopicsResponse (response), versions 1-6, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -109,17 +109,17 @@ impl Message for DeleteTopicsResponse {
 
 impl VersionedMessage for DeleteTopicsResponse {
     const API_KEY: i16 = 20;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletableTopicResult {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: Option<String>,
-    /// the unique topic ID
+    /// The unique topic ID.
     /// Versions: 6+.
     pub topic_id: Uuid,
     /// The deletion error, or 0 if the deletion succeeded.

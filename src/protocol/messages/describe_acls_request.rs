@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeAclsRequest (request), versions 0-3, flexible from 2.
+/// DescribeAclsRequest (request), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeAclsRequest {
     /// The resource type.
@@ -174,7 +174,7 @@ impl Message for DescribeAclsRequest {
 
 impl VersionedMessage for DescribeAclsRequest {
     const API_KEY: i16 = 29;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeAclsResponse (response), versions 0-3, flexible from 2.
+/// DescribeAclsResponse (response), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -129,7 +129,7 @@ impl Message for DescribeAclsResponse {
 
 impl VersionedMessage for DescribeAclsResponse {
     const API_KEY: i16 = 29;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeClusterRequest (request), versions 0-1, flexible from 0.
+/// DescribeClusterRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeClusterRequest {
     /// Whether to include cluster authorized operations.
@@ -22,6 +22,9 @@ pub struct DescribeClusterRequest {
     /// The endpoint type to describe. 1=brokers, 2=controllers.
     /// Versions: 1+.
     pub endpoint_type: i8,
+    /// Whether to include fenced brokers when listing brokers.
+    /// Versions: 2+.
+    pub include_fenced_brokers: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -31,6 +34,7 @@ impl Default for DescribeClusterRequest {
         DescribeClusterRequest {
             include_cluster_authorized_operations: false,
             endpoint_type: 1,
+            include_fenced_brokers: false,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -47,6 +51,10 @@ impl Message for DescribeClusterRequest {
         if version >= 1 {
             this.endpoint_type = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
                 .map_err(|e| e.in_field("EndpointType"))?;
+        }
+        if version >= 2 {
+            this.include_fenced_brokers = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IncludeFencedBrokers"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
@@ -71,6 +79,15 @@ impl Message for DescribeClusterRequest {
         if version >= 1 {
             e.put_i8(*&self.endpoint_type);
         }
+        if !(version >= 2) && self.include_fenced_brokers != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IncludeFencedBrokers",
+                version,
+            });
+        }
+        if version >= 2 {
+            e.put_bool(*&self.include_fenced_brokers);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -90,6 +107,9 @@ impl Message for DescribeClusterRequest {
         if version >= 1 {
             n += 1;
         }
+        if version >= 2 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -104,7 +124,7 @@ impl Message for DescribeClusterRequest {
 impl VersionedMessage for DescribeClusterRequest {
     const API_KEY: i16 = 60;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -118,6 +138,9 @@ impl crate::protocol::sample::Sample for DescribeClusterRequest {
         }
         if version >= 1 {
             this.endpoint_type = rng.i8();
+        }
+        if version >= 2 {
+            this.include_fenced_brokers = rng.bool();
         }
         this
     }

@@ -13,13 +13,13 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeClusterResponse (response), versions 0-1, flexible from 0.
+/// DescribeClusterResponse (response), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeClusterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The top-level error code, or 0 if there was no error
+    /// The top-level error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
     /// The top-level error message, or null if there was no error.
@@ -31,7 +31,7 @@ pub struct DescribeClusterResponse {
     /// The cluster ID that responding broker belongs to.
     /// Versions: 0+.
     pub cluster_id: String,
-    /// The ID of the controller broker.
+    /// The ID of the controller. When handled by a controller, returns the current voter leader ID. When handled by a broker, returns a random alive broker ID as a fallback.
     /// Versions: 0+.
     pub controller_id: i32,
     /// Each broker in the response.
@@ -174,7 +174,7 @@ impl Message for DescribeClusterResponse {
 impl VersionedMessage for DescribeClusterResponse {
     const API_KEY: i16 = 60;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -192,6 +192,9 @@ pub struct DescribeClusterBroker {
     /// The rack of the broker, or null if it has not been assigned to a rack.
     /// Versions: 0+.
     pub rack: Option<String>,
+    /// Whether the broker is fenced
+    /// Versions: 2+.
+    pub is_fenced: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -203,6 +206,7 @@ impl Default for DescribeClusterBroker {
             host: String::from(""),
             port: 0,
             rack: None,
+            is_fenced: false,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -221,6 +225,10 @@ impl Message for DescribeClusterBroker {
             (|| -> Result<_, DecodeError> { Ok(d.i32()?) })().map_err(|e| e.in_field("Port"))?;
         this.rack = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
             .map_err(|e| e.in_field("Rack"))?;
+        if version >= 2 {
+            this.is_fenced = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsFenced"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -245,6 +253,15 @@ impl Message for DescribeClusterBroker {
                 e.put_string(Some(v), flexible);
             }
         }
+        if !(version >= 2) && self.is_fenced != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsFenced",
+                version,
+            });
+        }
+        if version >= 2 {
+            e.put_bool(*&self.is_fenced);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -267,6 +284,9 @@ impl Message for DescribeClusterBroker {
             None => length_len(None, flexible, false),
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
+        if version >= 2 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -327,6 +347,9 @@ impl crate::protocol::sample::Sample for DescribeClusterBroker {
         }
         if true {
             this.rack = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 2 {
+            this.is_fenced = rng.bool();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeConfigsRequest (request), versions 0-4, flexible from 4.
+/// DescribeConfigsRequest (request), versions 1-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsRequest {
     /// The resources whose configurations we want to describe.
@@ -135,7 +135,7 @@ impl Message for DescribeConfigsRequest {
 
 impl VersionedMessage for DescribeConfigsRequest {
     const API_KEY: i16 = 32;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 4;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }

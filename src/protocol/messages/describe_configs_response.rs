@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeConfigsResponse (response), versions 0-4, flexible from 4.
+/// DescribeConfigsResponse (response), versions 1-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -103,7 +103,7 @@ impl Message for DescribeConfigsResponse {
 
 impl VersionedMessage for DescribeConfigsResponse {
     const API_KEY: i16 = 32;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 4;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }
@@ -247,9 +247,6 @@ pub struct DescribeConfigsResourceResult {
     /// True if the configuration is read-only.
     /// Versions: 0+.
     pub read_only: bool,
-    /// True if the configuration is not set.
-    /// Versions: 0-0.
-    pub is_default: bool,
     /// The configuration source.
     /// Versions: 1+.
     pub config_source: i8,
@@ -259,7 +256,7 @@ pub struct DescribeConfigsResourceResult {
     /// The synonyms for this configuration key.
     /// Versions: 1+.
     pub synonyms: Vec<DescribeConfigsSynonym>,
-    /// The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD
+    /// The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD.
     /// Versions: 3+.
     pub config_type: i8,
     /// The configuration documentation.
@@ -275,7 +272,6 @@ impl Default for DescribeConfigsResourceResult {
             name: String::from(""),
             value: Some(String::from("")),
             read_only: false,
-            is_default: false,
             config_source: -1,
             is_sensitive: false,
             synonyms: Vec::<DescribeConfigsSynonym>::new(),
@@ -297,10 +293,6 @@ impl Message for DescribeConfigsResourceResult {
             .map_err(|e| e.in_field("Value"))?;
         this.read_only = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
             .map_err(|e| e.in_field("ReadOnly"))?;
-        if version == 0 {
-            this.is_default = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
-                .map_err(|e| e.in_field("IsDefault"))?;
-        }
         if version >= 1 {
             this.config_source = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
                 .map_err(|e| e.in_field("ConfigSource"))?;
@@ -348,15 +340,6 @@ impl Message for DescribeConfigsResourceResult {
             }
         }
         e.put_bool(*&self.read_only);
-        if !(version == 0) && self.is_default != false {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "IsDefault",
-                version,
-            });
-        }
-        if version == 0 {
-            e.put_bool(*&self.is_default);
-        }
         if version >= 1 {
             e.put_i8(*&self.config_source);
         }
@@ -401,9 +384,6 @@ impl Message for DescribeConfigsResourceResult {
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
         n += 1;
-        if version == 0 {
-            n += 1;
-        }
         if version >= 1 {
             n += 1;
         }
@@ -606,9 +586,6 @@ impl crate::protocol::sample::Sample for DescribeConfigsResourceResult {
         }
         if true {
             this.read_only = rng.bool();
-        }
-        if version == 0 {
-            this.is_default = rng.bool();
         }
         if version >= 1 {
             this.config_source = rng.i8();

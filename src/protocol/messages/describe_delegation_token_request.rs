@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeDelegationTokenRequest (request), versions 0-3, flexible from 2.
+/// DescribeDelegationTokenRequest (request), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeDelegationTokenRequest {
     /// Each owner that we want to describe delegation tokens for, or null to describe all tokens.
@@ -105,7 +105,7 @@ impl Message for DescribeDelegationTokenRequest {
 
 impl VersionedMessage for DescribeDelegationTokenRequest {
     const API_KEY: i16 = 41;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

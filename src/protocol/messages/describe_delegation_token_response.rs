@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeDelegationTokenResponse (response), versions 0-3, flexible from 2.
+/// DescribeDelegationTokenResponse (response), versions 1-3, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
@@ -111,17 +111,17 @@ impl Message for DescribeDelegationTokenResponse {
 
 impl VersionedMessage for DescribeDelegationTokenResponse {
     const API_KEY: i16 = 41;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedDelegationTokenRenewer {
-    /// The renewer principal type
+    /// The renewer principal type.
     /// Versions: 0+.
     pub principal_type: String,
-    /// The renewer principal name
+    /// The renewer principal name.
     /// Versions: 0+.
     pub principal_name: String,
     /// Tagged fields this code does not know, kept to be written back.

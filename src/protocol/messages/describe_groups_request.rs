@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeGroupsRequest (request), versions 0-5, flexible from 5.
+/// DescribeGroupsRequest (request), versions 0-6, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeGroupsRequest {
-    /// The names of the groups to describe
+    /// The names of the groups to describe.
     /// Versions: 0+.
     pub groups: Vec<String>,
     /// Whether to include authorized operations.
@@ -116,7 +116,7 @@ impl Message for DescribeGroupsRequest {
 impl VersionedMessage for DescribeGroupsRequest {
     const API_KEY: i16 = 15;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 5;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(5);
 }
 

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeGroupsResponse (response), versions 0-5, flexible from 5.
+/// DescribeGroupsResponse (response), versions 0-6, flexible from 5.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeGroupsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -110,13 +110,13 @@ impl Message for DescribeGroupsResponse {
 impl VersionedMessage for DescribeGroupsResponse {
     const API_KEY: i16 = 15;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 5;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(5);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroupMember {
-    /// The member ID assigned by the group coordinator.
+    /// The member id.
     /// Versions: 0+.
     pub member_id: String,
     /// The unique identifier of the consumer instance provided by end user.
@@ -257,6 +257,9 @@ pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The describe error message, or null if there was no error.
+    /// Versions: 6+.
+    pub error_message: Option<String>,
     /// The group ID string.
     /// Versions: 0+.
     pub group_id: String,
@@ -283,6 +286,7 @@ impl Default for DescribedGroup {
     fn default() -> Self {
         DescribedGroup {
             error_code: 0,
+            error_message: None,
             group_id: String::from(""),
             group_state: String::from(""),
             protocol_type: String::from(""),
@@ -301,6 +305,18 @@ impl Message for DescribedGroup {
         let mut this = Self::default();
         this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ErrorCode"))?;
+        if version >= 6 {
+            this.error_message = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 6) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("ErrorMessage"))?;
+        }
         this.group_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
             .map_err(|e| e.in_field("GroupId"))?;
         this.group_state = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
@@ -334,6 +350,28 @@ impl Message for DescribedGroup {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 5;
         e.put_i16(*&self.error_code);
+        if !(version >= 6) && self.error_message != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ErrorMessage",
+                version,
+            });
+        }
+        if version >= 6 {
+            match &self.error_message {
+                None => {
+                    if !(version >= 6) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "ErrorMessage",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
         e.put_string(Some(&self.group_id), flexible);
         e.put_string(Some(&self.group_state), flexible);
         e.put_string(Some(&self.protocol_type), flexible);
@@ -367,6 +405,12 @@ impl Message for DescribedGroup {
         let flexible = version >= 5;
         let mut n = 0usize;
         n += 2;
+        if version >= 6 {
+            n += match &self.error_message {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         n += (length_len(Some(self.group_id.len()), flexible, false) + self.group_id.len());
         n += (length_len(Some(self.group_state.len()), flexible, false) + self.group_state.len());
         n += (length_len(Some(self.protocol_type.len()), flexible, false)
@@ -442,6 +486,9 @@ impl crate::protocol::sample::Sample for DescribedGroup {
         let mut this = Self::default();
         if true {
             this.error_code = rng.i16();
+        }
+        if version >= 6 {
+            this.error_message = rng.maybe_null(version >= 6, |rng| rng.string());
         }
         if true {
             this.group_id = rng.string();

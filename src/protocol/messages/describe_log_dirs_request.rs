@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeLogDirsRequest (request), versions 0-4, flexible from 2.
+/// DescribeLogDirsRequest (request), versions 1-5, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsRequest {
     /// Each topic that we want to describe log directories for, or null for all topics.
@@ -105,14 +105,14 @@ impl Message for DescribeLogDirsRequest {
 
 impl VersionedMessage for DescribeLogDirsRequest {
     const API_KEY: i16 = 35;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 5;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribableLogDirTopic {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub topic: String,
     /// The partition indexes.

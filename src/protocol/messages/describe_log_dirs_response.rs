@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// DescribeLogDirsResponse (response), versions 0-4, flexible from 2.
+/// DescribeLogDirsResponse (response), versions 1-5, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -117,8 +117,8 @@ impl Message for DescribeLogDirsResponse {
 
 impl VersionedMessage for DescribeLogDirsResponse {
     const API_KEY: i16 = 35;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 5;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
@@ -130,7 +130,7 @@ pub struct DescribeLogDirsPartition {
     /// The size of the log segments in this partition in bytes.
     /// Versions: 0+.
     pub partition_size: i64,
-    /// The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition)
+    /// The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition).
     /// Versions: 0+.
     pub offset_lag: i64,
     /// True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future.
@@ -217,6 +217,7 @@ pub struct DescribeLogDirsTopic {
     /// The topic name.
     /// Versions: 0+.
     pub name: String,
+    /// The partitions.
     /// Versions: 0+.
     pub partitions: Vec<DescribeLogDirsPartition>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -306,15 +307,18 @@ pub struct DescribeLogDirsResult {
     /// The absolute log directory path.
     /// Versions: 0+.
     pub log_dir: String,
-    /// Each topic.
+    /// The topics.
     /// Versions: 0+.
     pub topics: Vec<DescribeLogDirsTopic>,
-    /// The total size in bytes of the volume the log directory is in.
+    /// The total size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage.
     /// Versions: 4+.
     pub total_bytes: i64,
-    /// The usable size in bytes of the volume the log directory is in.
+    /// The usable size in bytes of the volume the log directory is in. This value does not include the size of data stored in remote storage.
     /// Versions: 4+.
     pub usable_bytes: i64,
+    /// True if this log directory is cordoned.
+    /// Versions: 5+.
+    pub is_cordoned: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -327,6 +331,7 @@ impl Default for DescribeLogDirsResult {
             topics: Vec::<DescribeLogDirsTopic>::new(),
             total_bytes: -1,
             usable_bytes: -1,
+            is_cordoned: false,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -356,6 +361,10 @@ impl Message for DescribeLogDirsResult {
             this.usable_bytes = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
                 .map_err(|e| e.in_field("UsableBytes"))?;
         }
+        if version >= 5 {
+            this.is_cordoned = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsCordoned"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -380,6 +389,9 @@ impl Message for DescribeLogDirsResult {
         }
         if version >= 4 {
             e.put_i64(*&self.usable_bytes);
+        }
+        if version >= 5 {
+            e.put_bool(*&self.is_cordoned);
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
@@ -409,6 +421,9 @@ impl Message for DescribeLogDirsResult {
         }
         if version >= 4 {
             n += 8;
+        }
+        if version >= 5 {
+            n += 1;
         }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
@@ -494,6 +509,9 @@ impl crate::protocol::sample::Sample for DescribeLogDirsResult {
         }
         if version >= 4 {
             this.usable_bytes = rng.i64();
+        }
+        if version >= 5 {
+            this.is_cordoned = rng.bool();
         }
         this
     }

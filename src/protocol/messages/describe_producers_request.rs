@@ -16,6 +16,7 @@ use bytes::Bytes;
 /// DescribeProducersRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeProducersRequest {
+    /// The topics to list producers for.
     /// Versions: 0+.
     pub topics: Vec<TopicRequest>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -110,16 +110,22 @@ impl VersionedMessage for DescribeProducersResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProducerState {
+    /// The producer id.
     /// Versions: 0+.
     pub producer_id: i64,
+    /// The producer epoch.
     /// Versions: 0+.
     pub producer_epoch: i32,
+    /// The last sequence number sent by the producer.
     /// Versions: 0+.
     pub last_sequence: i32,
+    /// The last timestamp sent by the producer.
     /// Versions: 0+.
     pub last_timestamp: i64,
+    /// The current epoch of the producer group.
     /// Versions: 0+.
     pub coordinator_epoch: i32,
+    /// The current transaction start offset of the producer.
     /// Versions: 0+.
     pub current_txn_start_offset: i64,
     /// Tagged fields this code does not know, kept to be written back.
@@ -216,9 +222,10 @@ pub struct PartitionResponse {
     /// The partition error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
-    /// The partition error message, which may be null if no additional details are available
+    /// The partition error message, which may be null if no additional details are available.
     /// Versions: 0+.
     pub error_message: Option<String>,
+    /// The active producers for the partition.
     /// Versions: 0+.
     pub active_producers: Vec<ProducerState>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -322,7 +329,7 @@ impl Message for PartitionResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicResponse {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: String,
     /// Each partition in the response.

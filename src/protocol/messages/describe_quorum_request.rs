@@ -16,6 +16,7 @@ use bytes::Bytes;
 /// DescribeQuorumRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeQuorumRequest {
+    /// The topics to describe.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -170,6 +171,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partitions to describe.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -22,8 +22,10 @@ pub struct DescribeQuorumResponse {
     /// The error message, or null if there was no error.
     /// Versions: 2+.
     pub error_message: Option<String>,
+    /// The response from the describe quorum API.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
+    /// The nodes in the quorum.
     /// Versions: 2+.
     pub nodes: Vec<Node>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -179,17 +181,19 @@ impl VersionedMessage for DescribeQuorumResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaState {
+    /// The ID of the replica.
     /// Versions: 0+.
     pub replica_id: i32,
+    /// The replica directory ID of the replica.
     /// Versions: 2+.
     pub replica_directory_id: Uuid,
-    /// The last known log end offset of the follower or -1 if it is unknown
+    /// The last known log end offset of the follower or -1 if it is unknown.
     /// Versions: 0+.
     pub log_end_offset: i64,
-    /// The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter
+    /// The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter.
     /// Versions: 1+.
     pub last_fetch_timestamp: i64,
-    /// The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter
+    /// The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter.
     /// Versions: 1+.
     pub last_caught_up_timestamp: i64,
     /// Tagged fields this code does not know, kept to be written back.
@@ -302,6 +306,7 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
+    /// The partition error code.
     /// Versions: 0+.
     pub error_code: i16,
     /// The error message, or null if there was no error.
@@ -310,13 +315,16 @@ pub struct PartitionData {
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
+    /// The high water mark.
     /// Versions: 0+.
     pub high_watermark: i64,
+    /// The current voters of the partition.
     /// Versions: 0+.
     pub current_voters: Vec<ReplicaState>,
+    /// The observers of the partition.
     /// Versions: 0+.
     pub observers: Vec<ReplicaState>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -476,6 +484,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partition data.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -559,13 +568,13 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 2+.
     pub name: String,
-    /// The hostname
+    /// The hostname.
     /// Versions: 2+.
     pub host: String,
-    /// The port
+    /// The port.
     /// Versions: 2+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -677,10 +686,10 @@ impl Message for Listener {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    /// The ID of the associated node
+    /// The ID of the associated node.
     /// Versions: 2+.
     pub node_id: i32,
-    /// The listeners of this controller
+    /// The listeners of this controller.
     /// Versions: 2+.
     pub listeners: Vec<Listener>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -135,7 +135,7 @@ impl VersionedMessage for DescribeTopicPartitionsRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicRequest {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: String,
     /// Tagged fields this code does not know, kept to be written back.
@@ -201,10 +201,10 @@ impl Message for TopicRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
-    /// The name for the first topic to process
+    /// The name for the first topic to process.
     /// Versions: 0+.
     pub topic_name: String,
-    /// The partition index to start with
+    /// The partition index to start with.
     /// Versions: 0+.
     pub partition_index: i32,
     /// Tagged fields this code does not know, kept to be written back.

@@ -462,10 +462,10 @@ impl Message for DescribeTopicPartitionsResponseTopic {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
-    /// The name for the first topic to process
+    /// The name for the first topic to process.
     /// Versions: 0+.
     pub topic_name: String,
-    /// The partition index to start with
+    /// The partition index to start with.
     /// Versions: 0+.
     pub partition_index: i32,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,6 +19,7 @@ pub struct DescribeTransactionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
+    /// The current state of the transaction.
     /// Versions: 0+.
     pub transaction_states: Vec<TransactionState>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -109,8 +110,10 @@ impl VersionedMessage for DescribeTransactionsResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
+    /// The topic name.
     /// Versions: 0+.
     pub topic: String,
+    /// The partition ids included in the current transaction.
     /// Versions: 0+.
     pub partitions: Vec<i32>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -189,18 +192,25 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionState {
+    /// The error code.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The transactional id.
     /// Versions: 0+.
     pub transactional_id: String,
+    /// The current transaction state of the producer.
     /// Versions: 0+.
     pub transaction_state: String,
+    /// The timeout in milliseconds for the transaction.
     /// Versions: 0+.
     pub transaction_timeout_ms: i32,
+    /// The start time of the transaction in milliseconds.
     /// Versions: 0+.
     pub transaction_start_time_ms: i64,
+    /// The current producer id associated with the transaction.
     /// Versions: 0+.
     pub producer_id: i64,
+    /// The current epoch associated with the producer id.
     /// Versions: 0+.
     pub producer_epoch: i16,
     /// The set of partitions included in the current transaction (if active). When a transaction is preparing to commit or abort, this will include only partitions which do not have markers.

@@ -130,7 +130,7 @@ impl VersionedMessage for ElectLeadersResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionResult {
-    /// The partition id
+    /// The partition id.
     /// Versions: 0+.
     pub partition_id: i32,
     /// The result error, or zero if there was no error.
@@ -222,10 +222,10 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaElectionResult {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub topic: String,
-    /// The results for each partition
+    /// The results for each partition.
     /// Versions: 0+.
     pub partition_result: Vec<PartitionResult>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,11 +16,13 @@ use bytes::Bytes;
 /// EndQuorumEpochRequest (request), versions 0-1, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndQuorumEpochRequest {
+    /// The cluster id.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
+    /// The topics.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
-    /// Endpoints for the leader
+    /// Endpoints for the leader.
     /// Versions: 1+.
     pub leader_endpoints: Vec<LeaderEndpoint>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -145,8 +147,10 @@ impl VersionedMessage for EndQuorumEpochRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaInfo {
+    /// The ID of the candidate replica.
     /// Versions: 1+.
     pub candidate_id: i32,
+    /// The directory ID of the candidate replica.
     /// Versions: 1+.
     pub candidate_directory_id: Uuid,
     /// Tagged fields this code does not know, kept to be written back.
@@ -244,16 +248,16 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The current leader ID that is resigning
+    /// The current leader ID that is resigning.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The current epoch
+    /// The current epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
-    /// A sorted list of preferred successors to start the election
+    /// A sorted list of preferred successors to start the election.
     /// Versions: 0-0.
     pub preferred_successors: Vec<i32>,
-    /// A sorted list of preferred candidates to start the election
+    /// A sorted list of preferred candidates to start the election.
     /// Versions: 1+.
     pub preferred_candidates: Vec<ReplicaInfo>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -376,6 +380,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partitions.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -459,13 +464,13 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderEndpoint {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 1+.
     pub name: String,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 1+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 1+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ExpireDelegationTokenRequest (request), versions 0-2, flexible from 2.
+/// ExpireDelegationTokenRequest (request), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpireDelegationTokenRequest {
     /// The HMAC of the delegation token to be expired.
@@ -90,7 +90,7 @@ impl Message for ExpireDelegationTokenRequest {
 
 impl VersionedMessage for ExpireDelegationTokenRequest {
     const API_KEY: i16 = 40;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

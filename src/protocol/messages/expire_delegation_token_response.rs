@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ExpireDelegationTokenResponse (response), versions 0-2, flexible from 2.
+/// ExpireDelegationTokenResponse (response), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpireDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
@@ -98,7 +98,7 @@ impl Message for ExpireDelegationTokenResponse {
 
 impl VersionedMessage for ExpireDelegationTokenResponse {
     const API_KEY: i16 = 40;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// FetchRequest (request), versions 0-17, flexible from 12.
+/// FetchRequest (request), versions 4-18, flexible from 12.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchRequest {
     /// The clusterId if known. This is used to validate metadata fetches prior to broker registration.
@@ -22,6 +22,7 @@ pub struct FetchRequest {
     /// The broker ID of the follower, of -1 if this request is from a consumer.
     /// Versions: 0-14.
     pub replica_id: i32,
+    /// The state of the replica in the follower.
     /// Versions: 15+, tagged (tag 1).
     pub replica_state: ReplicaState,
     /// The maximum time in milliseconds to wait for the response.
@@ -33,7 +34,7 @@ pub struct FetchRequest {
     /// The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored.
     /// Versions: 3+.
     pub max_bytes: i32,
-    /// This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records
+    /// This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records.
     /// Versions: 4+.
     pub isolation_level: i8,
     /// The fetch session ID.
@@ -48,7 +49,7 @@ pub struct FetchRequest {
     /// In an incremental fetch request, the partitions to remove.
     /// Versions: 7+.
     pub forgotten_topics_data: Vec<ForgottenTopic>,
-    /// Rack ID of the consumer making this request
+    /// Rack ID of the consumer making this request.
     /// Versions: 11+.
     pub rack_id: String,
     /// Tagged fields this code does not know, kept to be written back.
@@ -316,8 +317,8 @@ impl Message for FetchRequest {
 
 impl VersionedMessage for FetchRequest {
     const API_KEY: i16 = 1;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 17;
+    const MIN_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 18;
     const FLEXIBLE_MIN: Option<i16> = Some(12);
 }
 
@@ -430,7 +431,7 @@ pub struct FetchPartition {
     /// The message offset.
     /// Versions: 0+.
     pub fetch_offset: i64,
-    /// The epoch of the last fetched record or -1 if there is none
+    /// The epoch of the last fetched record or -1 if there is none.
     /// Versions: 12+.
     pub last_fetched_epoch: i32,
     /// The earliest available offset of the follower replica.  The field is only used when the request is sent by the follower.
@@ -439,9 +440,12 @@ pub struct FetchPartition {
     /// The maximum bytes to fetch from this partition.  See KIP-74 for cases where this limit may not be honored.
     /// Versions: 0+.
     pub partition_max_bytes: i32,
-    /// The directory id of the follower fetching
+    /// The directory id of the follower fetching.
     /// Versions: 17+, tagged (tag 0).
     pub replica_directory_id: Uuid,
+    /// The high-watermark known by the replica. -1 if the high-watermark is not known and 9223372036854775807 if the feature is not supported.
+    /// Versions: 18+, tagged (tag 1).
+    pub high_watermark: i64,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -456,6 +460,7 @@ impl Default for FetchPartition {
             log_start_offset: -1,
             partition_max_bytes: 0,
             replica_directory_id: Uuid::ZERO,
+            high_watermark: 9223372036854775807,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -492,6 +497,11 @@ impl Message for FetchPartition {
                         .map_err(|e| e.in_field("ReplicaDirectoryId"))?;
                     Ok(true)
                 }
+                1 if version >= 18 => {
+                    this.high_watermark = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                        .map_err(|e| e.in_field("HighWatermark"))?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -525,12 +535,23 @@ impl Message for FetchPartition {
             if (version >= 17) && self.replica_directory_id != Uuid::ZERO {
                 count += 1;
             }
+            if (version >= 18) && self.high_watermark != 9223372036854775807 {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 17) && self.replica_directory_id != Uuid::ZERO {
                 e.put_uvarint(0);
                 e.put_uvarint((16) as u32);
                 e.put_uuid(&self.replica_directory_id);
+            }
+            if (version >= 18) && self.high_watermark != 9223372036854775807 {
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
+                e.put_uvarint(1);
+                e.put_uvarint((8) as u32);
+                e.put_i64(*&self.high_watermark);
             }
             for u in unknown {
                 e.put_raw_tagged(u);
@@ -565,6 +586,11 @@ impl Message for FetchPartition {
                 count += 1;
                 n += uvarint_len(0) + uvarint_len(len as u32) + len;
             }
+            if (version >= 18) && self.high_watermark != 9223372036854775807 {
+                let len = 8;
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -576,7 +602,7 @@ pub struct FetchTopic {
     /// The name of the topic to fetch.
     /// Versions: 0-12.
     pub topic: String,
-    /// The unique topic ID
+    /// The unique topic ID.
     /// Versions: 13+.
     pub topic_id: Uuid,
     /// The partitions to fetch.
@@ -683,7 +709,7 @@ pub struct ForgottenTopic {
     /// The topic name.
     /// Versions: 7-12.
     pub topic: String,
-    /// The unique topic ID
+    /// The unique topic ID.
     /// Versions: 13+.
     pub topic_id: Uuid,
     /// The partitions indexes to forget.
@@ -878,6 +904,9 @@ impl crate::protocol::sample::Sample for FetchPartition {
         }
         if version >= 17 {
             this.replica_directory_id = rng.uuid();
+        }
+        if version >= 18 {
+            this.high_watermark = rng.i64();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// FetchResponse (response), versions 0-17, flexible from 12.
+/// FetchResponse (response), versions 4-18, flexible from 12.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -191,15 +191,17 @@ impl Message for FetchResponse {
 
 impl VersionedMessage for FetchResponse {
     const API_KEY: i16 = 1;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 17;
+    const MIN_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 18;
     const FLEXIBLE_MIN: Option<i16> = Some(12);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochEndOffset {
+    /// The largest epoch.
     /// Versions: 12+.
     pub epoch: i32,
+    /// The end offset of the epoch.
     /// Versions: 12+.
     pub end_offset: i64,
     /// Tagged fields this code does not know, kept to be written back.
@@ -297,7 +299,7 @@ pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 12+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 12+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -392,8 +394,10 @@ impl Message for LeaderIdAndEpoch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
+    /// The end offset of the epoch.
     /// Versions: 0+.
     pub end_offset: i64,
+    /// The largest epoch.
     /// Versions: 0+.
     pub epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -571,15 +575,16 @@ pub struct PartitionData {
     /// The current high water mark.
     /// Versions: 0+.
     pub high_watermark: i64,
-    /// The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED)
+    /// The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED).
     /// Versions: 4+.
     pub last_stable_offset: i64,
     /// The current log start offset.
     /// Versions: 5+.
     pub log_start_offset: i64,
-    /// In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge
+    /// In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge.
     /// Versions: 12+, tagged (tag 0).
     pub diverging_epoch: EpochEndOffset,
+    /// The current leader of the partition.
     /// Versions: 12+, tagged (tag 1).
     pub current_leader: LeaderIdAndEpoch,
     /// In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request.
@@ -588,7 +593,7 @@ pub struct PartitionData {
     /// The aborted transactions.
     /// Versions: 4+.
     pub aborted_transactions: Option<Vec<AbortedTransaction>>,
-    /// The preferred read replica for the consumer to use on its next fetch request
+    /// The preferred read replica for the consumer to use on its next fetch request.
     /// Versions: 11+.
     pub preferred_read_replica: i32,
     /// The record data.
@@ -856,7 +861,7 @@ pub struct FetchableTopicResponse {
     /// The topic name.
     /// Versions: 0-12.
     pub topic: String,
-    /// The unique topic ID
+    /// The unique topic ID.
     /// Versions: 13+.
     pub topic_id: Uuid,
     /// The topic partitions.

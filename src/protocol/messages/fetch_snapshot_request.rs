@@ -16,16 +16,16 @@ use bytes::Bytes;
 /// FetchSnapshotRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchSnapshotRequest {
-    /// The clusterId if known, this is used to validate metadata fetches prior to broker registration
+    /// The clusterId if known, this is used to validate metadata fetches prior to broker registration.
     /// Versions: 0+, tagged (tag 0).
     pub cluster_id: Option<String>,
-    /// The broker ID of the follower
+    /// The broker ID of the follower.
     /// Versions: 0+.
     pub replica_id: i32,
-    /// The maximum bytes to fetch from all of the snapshots
+    /// The maximum bytes to fetch from all of the snapshots.
     /// Versions: 0+.
     pub max_bytes: i32,
-    /// The topics to fetch
+    /// The topics to fetch.
     /// Versions: 0+.
     pub topics: Vec<TopicSnapshot>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -156,8 +156,10 @@ impl VersionedMessage for FetchSnapshotRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
+    /// The end offset of the snapshot.
     /// Versions: 0+.
     pub end_offset: i64,
+    /// The epoch of the snapshot.
     /// Versions: 0+.
     pub epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -228,19 +230,19 @@ impl Message for SnapshotId {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionSnapshot {
-    /// The partition index
+    /// The partition index.
     /// Versions: 0+.
     pub partition: i32,
-    /// The current leader epoch of the partition, -1 for unknown leader epoch
+    /// The current leader epoch of the partition, -1 for unknown leader epoch.
     /// Versions: 0+.
     pub current_leader_epoch: i32,
-    /// The snapshot endOffset and epoch to fetch
+    /// The snapshot endOffset and epoch to fetch.
     /// Versions: 0+.
     pub snapshot_id: SnapshotId,
-    /// The byte position within the snapshot to start fetching from
+    /// The byte position within the snapshot to start fetching from.
     /// Versions: 0+.
     pub position: i64,
-    /// The directory id of the follower fetching
+    /// The directory id of the follower fetching.
     /// Versions: 1+, tagged (tag 0).
     pub replica_directory_id: Uuid,
     /// Tagged fields this code does not know, kept to be written back.
@@ -340,10 +342,10 @@ impl Message for PartitionSnapshot {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSnapshot {
-    /// The name of the topic to fetch
+    /// The name of the topic to fetch.
     /// Versions: 0+.
     pub name: String,
-    /// The partitions to fetch
+    /// The partitions to fetch.
     /// Versions: 0+.
     pub partitions: Vec<PartitionSnapshot>,
     /// Tagged fields this code does not know, kept to be written back.

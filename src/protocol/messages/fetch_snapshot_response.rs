@@ -25,7 +25,7 @@ pub struct FetchSnapshotResponse {
     /// The topics to fetch.
     /// Versions: 0+.
     pub topics: Vec<TopicSnapshot>,
-    /// Endpoints for all current-leaders enumerated in PartitionSnapshot
+    /// Endpoints for all current-leaders enumerated in PartitionSnapshot.
     /// Versions: 1+, tagged (tag 0).
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -166,8 +166,10 @@ impl VersionedMessage for FetchSnapshotResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
+    /// The snapshot end offset.
     /// Versions: 0+.
     pub end_offset: i64,
+    /// The snapshot epoch.
     /// Versions: 0+.
     pub epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -241,7 +243,7 @@ pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -318,9 +320,10 @@ pub struct PartitionSnapshot {
     /// The error code, or 0 if there was no fetch error.
     /// Versions: 0+.
     pub error_code: i16,
-    /// The snapshot endOffset and epoch fetched
+    /// The snapshot endOffset and epoch fetched.
     /// Versions: 0+.
     pub snapshot_id: SnapshotId,
+    /// The leader of the partition at the time of the snapshot.
     /// Versions: 0+, tagged (tag 0).
     pub current_leader: LeaderIdAndEpoch,
     /// The total size of the snapshot.
@@ -329,7 +332,7 @@ pub struct PartitionSnapshot {
     /// The starting byte position within the snapshot included in the Bytes field.
     /// Versions: 0+.
     pub position: i64,
-    /// Snapshot data in records format which may not be aligned on an offset boundary
+    /// Snapshot data in records format which may not be aligned on an offset boundary.
     /// Versions: 0+.
     pub unaligned_records: Bytes,
     /// Tagged fields this code does not know, kept to be written back.
@@ -529,13 +532,13 @@ impl Message for TopicSnapshot {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeEndpoint {
-    /// The ID of the associated node
+    /// The ID of the associated node.
     /// Versions: 1+.
     pub node_id: i32,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 1+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 1+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,7 +19,7 @@ pub struct FindCoordinatorRequest {
     /// The coordinator key.
     /// Versions: 0-3.
     pub key: String,
-    /// The coordinator key type. (Group, transaction, etc.)
+    /// The coordinator key type. (group, transaction, share).
     /// Versions: 1+.
     pub key_type: i8,
     /// The coordinator keys.

@@ -34,7 +34,7 @@ pub struct FindCoordinatorResponse {
     /// The port.
     /// Versions: 0-3.
     pub port: i32,
-    /// Each coordinator result in the response
+    /// Each coordinator result in the response.
     /// Versions: 4+.
     pub coordinators: Vec<Coordinator>,
     /// Tagged fields this code does not know, kept to be written back.

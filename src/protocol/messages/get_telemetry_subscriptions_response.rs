@@ -37,7 +37,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     /// The maximum bytes of binary data the broker accepts in PushTelemetryRequest.
     /// Versions: 0+.
     pub telemetry_max_bytes: i32,
-    /// Flag to indicate monotonic/counter metrics are to be emitted as deltas or cumulative values
+    /// Flag to indicate monotonic/counter metrics are to be emitted as deltas or cumulative values.
     /// Versions: 0+.
     pub delta_temporality: bool,
     /// Requested metrics prefix string match. Empty array: No metrics subscribed, Array[0] empty string: All metrics subscribed.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// InitProducerIdRequest (request), versions 0-5, flexible from 2.
+/// InitProducerIdRequest (request), versions 0-6, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitProducerIdRequest {
     /// The transactional id, or null if the producer is not transactional.
@@ -28,6 +28,12 @@ pub struct InitProducerIdRequest {
     /// The producer's current epoch. This will be checked against the producer epoch on the broker, and the request will return an error if they do not match.
     /// Versions: 3+.
     pub producer_epoch: i16,
+    /// True if the client wants to enable two-phase commit (2PC) protocol for transactions.
+    /// Versions: 6+.
+    pub enable2_pc: bool,
+    /// True if the client wants to keep the currently ongoing transaction instead of aborting it.
+    /// Versions: 6+.
+    pub keep_prepared_txn: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -39,6 +45,8 @@ impl Default for InitProducerIdRequest {
             transaction_timeout_ms: 0,
             producer_id: -1,
             producer_epoch: -1,
+            enable2_pc: false,
+            keep_prepared_txn: false,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -61,6 +69,14 @@ impl Message for InitProducerIdRequest {
         if version >= 3 {
             this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
                 .map_err(|e| e.in_field("ProducerEpoch"))?;
+        }
+        if version >= 6 {
+            this.enable2_pc = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("Enable2Pc"))?;
+        }
+        if version >= 6 {
+            this.keep_prepared_txn = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("KeepPreparedTxn"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
@@ -102,6 +118,24 @@ impl Message for InitProducerIdRequest {
         if version >= 3 {
             e.put_i16(*&self.producer_epoch);
         }
+        if !(version >= 6) && self.enable2_pc != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "Enable2Pc",
+                version,
+            });
+        }
+        if version >= 6 {
+            e.put_bool(*&self.enable2_pc);
+        }
+        if !(version >= 6) && self.keep_prepared_txn != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "KeepPreparedTxn",
+                version,
+            });
+        }
+        if version >= 6 {
+            e.put_bool(*&self.keep_prepared_txn);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -128,6 +162,12 @@ impl Message for InitProducerIdRequest {
         if version >= 3 {
             n += 2;
         }
+        if version >= 6 {
+            n += 1;
+        }
+        if version >= 6 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -142,7 +182,7 @@ impl Message for InitProducerIdRequest {
 impl VersionedMessage for InitProducerIdRequest {
     const API_KEY: i16 = 22;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 5;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
@@ -162,6 +202,12 @@ impl crate::protocol::sample::Sample for InitProducerIdRequest {
         }
         if version >= 3 {
             this.producer_epoch = rng.i16();
+        }
+        if version >= 6 {
+            this.enable2_pc = rng.bool();
+        }
+        if version >= 6 {
+            this.keep_prepared_txn = rng.bool();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// InitProducerIdResponse (response), versions 0-5, flexible from 2.
+/// InitProducerIdResponse (response), versions 0-6, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitProducerIdResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -28,6 +28,12 @@ pub struct InitProducerIdResponse {
     /// The current epoch associated with the producer id.
     /// Versions: 0+.
     pub producer_epoch: i16,
+    /// The producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing.
+    /// Versions: 6+.
+    pub ongoing_txn_producer_id: i64,
+    /// The epoch associated with the  producer id for ongoing transaction when KeepPreparedTxn is used, -1 if there is no transaction ongoing.
+    /// Versions: 6+.
+    pub ongoing_txn_producer_epoch: i16,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -39,6 +45,8 @@ impl Default for InitProducerIdResponse {
             error_code: 0,
             producer_id: -1,
             producer_epoch: 0,
+            ongoing_txn_producer_id: -1,
+            ongoing_txn_producer_epoch: -1,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -57,6 +65,14 @@ impl Message for InitProducerIdResponse {
             .map_err(|e| e.in_field("ProducerId"))?;
         this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ProducerEpoch"))?;
+        if version >= 6 {
+            this.ongoing_txn_producer_id = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
+                .map_err(|e| e.in_field("OngoingTxnProducerId"))?;
+        }
+        if version >= 6 {
+            this.ongoing_txn_producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("OngoingTxnProducerEpoch"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -74,6 +90,24 @@ impl Message for InitProducerIdResponse {
         e.put_i16(*&self.error_code);
         e.put_i64(*&self.producer_id);
         e.put_i16(*&self.producer_epoch);
+        if !(version >= 6) && self.ongoing_txn_producer_id != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OngoingTxnProducerId",
+                version,
+            });
+        }
+        if version >= 6 {
+            e.put_i64(*&self.ongoing_txn_producer_id);
+        }
+        if !(version >= 6) && self.ongoing_txn_producer_epoch != -1 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "OngoingTxnProducerEpoch",
+                version,
+            });
+        }
+        if version >= 6 {
+            e.put_i16(*&self.ongoing_txn_producer_epoch);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -93,6 +127,12 @@ impl Message for InitProducerIdResponse {
         n += 2;
         n += 8;
         n += 2;
+        if version >= 6 {
+            n += 8;
+        }
+        if version >= 6 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -107,7 +147,7 @@ impl Message for InitProducerIdResponse {
 impl VersionedMessage for InitProducerIdResponse {
     const API_KEY: i16 = 22;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 5;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
 
@@ -127,6 +167,12 @@ impl crate::protocol::sample::Sample for InitProducerIdResponse {
         }
         if true {
             this.producer_epoch = rng.i16();
+        }
+        if version >= 6 {
+            this.ongoing_txn_producer_id = rng.i64();
+        }
+        if version >= 6 {
+            this.ongoing_txn_producer_epoch = rng.i16();
         }
         this
     }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 /// InitializeShareGroupStateResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitializeShareGroupStateResponse {
-    /// The initialization results
+    /// The initialization results.
     /// Versions: 0+.
     pub results: Vec<InitializeStateResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -194,7 +194,7 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitializeStateResult {
-    /// The topic identifier
+    /// The topic identifier.
     /// Versions: 0+.
     pub topic_id: Uuid,
     /// The results for the partitions.

@@ -40,6 +40,7 @@ pub struct JoinGroupResponse {
     /// The member ID assigned by the group coordinator.
     /// Versions: 0+.
     pub member_id: String,
+    /// The group members.
     /// Versions: 0+.
     pub members: Vec<JoinGroupResponseMember>,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,10 +16,10 @@ use bytes::Bytes;
 /// KRaftVersionRecord (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KRaftVersionRecord {
-    /// The version of the kraft version record
+    /// The version of the kraft version record.
     /// Versions: 0+.
     pub version: i16,
-    /// The kraft protocol version
+    /// The kraft protocol version.
     /// Versions: 0+.
     pub k_raft_version: i16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,16 +16,16 @@ use bytes::Bytes;
 /// LeaderChangeMessage (data), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderChangeMessage {
-    /// The version of the leader change message
+    /// The version of the leader change message.
     /// Versions: 0+.
     pub version: i16,
-    /// The ID of the newly elected leader
+    /// The ID of the newly elected leader.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The set of voters in the quorum for this epoch
+    /// The set of voters in the quorum for this epoch.
     /// Versions: 0+.
     pub voters: Vec<Voter>,
-    /// The voters who voted for the leader at the time of election
+    /// The voters who voted for the leader at the time of election.
     /// Versions: 0+.
     pub granting_voters: Vec<Voter>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -139,9 +139,10 @@ impl VersionedMessage for LeaderChangeMessage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Voter {
+    /// The ID of the voter.
     /// Versions: 0+.
     pub voter_id: i32,
-    /// The directory id of the voter
+    /// The directory id of the voter.
     /// Versions: 1+.
     pub voter_directory_id: Uuid,
     /// Tagged fields this code does not know, kept to be written back.

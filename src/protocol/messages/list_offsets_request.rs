@@ -13,13 +13,13 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ListOffsetsRequest (request), versions 0-10, flexible from 6.
+/// ListOffsetsRequest (request), versions 1-11, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsRequest {
     /// The broker ID of the requester, or -1 if this request is being made by a normal consumer.
     /// Versions: 0+.
     pub replica_id: i32,
-    /// This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records
+    /// This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records.
     /// Versions: 2+.
     pub isolation_level: i8,
     /// Each topic in the request.
@@ -137,8 +137,8 @@ impl Message for ListOffsetsRequest {
 
 impl VersionedMessage for ListOffsetsRequest {
     const API_KEY: i16 = 2;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 10;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 11;
     const FLEXIBLE_MIN: Option<i16> = Some(6);
 }
 
@@ -153,9 +153,6 @@ pub struct ListOffsetsPartition {
     /// The current timestamp.
     /// Versions: 0+.
     pub timestamp: i64,
-    /// The maximum number of offsets to report.
-    /// Versions: 0-0.
-    pub max_num_offsets: i32,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -166,7 +163,6 @@ impl Default for ListOffsetsPartition {
             partition_index: 0,
             current_leader_epoch: -1,
             timestamp: 0,
-            max_num_offsets: 1,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -185,10 +181,6 @@ impl Message for ListOffsetsPartition {
         }
         this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
             .map_err(|e| e.in_field("Timestamp"))?;
-        if version == 0 {
-            this.max_num_offsets = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
-                .map_err(|e| e.in_field("MaxNumOffsets"))?;
-        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -207,15 +199,6 @@ impl Message for ListOffsetsPartition {
             e.put_i32(*&self.current_leader_epoch);
         }
         e.put_i64(*&self.timestamp);
-        if !(version == 0) && self.max_num_offsets != 1 {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "MaxNumOffsets",
-                version,
-            });
-        }
-        if version == 0 {
-            e.put_i32(*&self.max_num_offsets);
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -236,9 +219,6 @@ impl Message for ListOffsetsPartition {
             n += 4;
         }
         n += 8;
-        if version == 0 {
-            n += 4;
-        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -371,9 +351,6 @@ impl crate::protocol::sample::Sample for ListOffsetsPartition {
         }
         if true {
             this.timestamp = rng.i64();
-        }
-        if version == 0 {
-            this.max_num_offsets = rng.i32();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ListOffsetsResponse (response), versions 0-10, flexible from 6.
+/// ListOffsetsResponse (response), versions 1-11, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -109,8 +109,8 @@ impl Message for ListOffsetsResponse {
 
 impl VersionedMessage for ListOffsetsResponse {
     const API_KEY: i16 = 2;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 10;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 11;
     const FLEXIBLE_MIN: Option<i16> = Some(6);
 }
 
@@ -122,15 +122,13 @@ pub struct ListOffsetsPartitionResponse {
     /// The partition error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
-    /// The result offsets.
-    /// Versions: 0-0.
-    pub old_style_offsets: Vec<i64>,
     /// The timestamp associated with the returned offset.
     /// Versions: 1+.
     pub timestamp: i64,
     /// The returned offset.
     /// Versions: 1+.
     pub offset: i64,
+    /// The leader epoch associated with the returned offset.
     /// Versions: 4+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -142,7 +140,6 @@ impl Default for ListOffsetsPartitionResponse {
         ListOffsetsPartitionResponse {
             partition_index: 0,
             error_code: 0,
-            old_style_offsets: Vec::<i64>::new(),
             timestamp: -1,
             offset: -1,
             leader_epoch: -1,
@@ -160,15 +157,6 @@ impl Message for ListOffsetsPartitionResponse {
             .map_err(|e| e.in_field("PartitionIndex"))?;
         this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ErrorCode"))?;
-        if version == 0 {
-            this.old_style_offsets = (|| -> Result<_, DecodeError> {
-                Ok({
-                    let n = d.array_len(flexible, 8)?.ok_or_else(null_field)?;
-                    d.array_of(n, |d| Ok(d.i64()?))?
-                })
-            })()
-            .map_err(|e| e.in_field("OldStyleOffsets"))?;
-        }
         if version >= 1 {
             this.timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
                 .map_err(|e| e.in_field("Timestamp"))?;
@@ -196,18 +184,6 @@ impl Message for ListOffsetsPartitionResponse {
         let flexible = version >= 6;
         e.put_i32(*&self.partition_index);
         e.put_i16(*&self.error_code);
-        if !(version == 0) && self.old_style_offsets != Vec::<i64>::new() {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "OldStyleOffsets",
-                version,
-            });
-        }
-        if version == 0 {
-            e.put_length(Some((&self.old_style_offsets).len()), flexible, true);
-            for x in (&self.old_style_offsets).iter() {
-                e.put_i64(*x);
-            }
-        }
         if !(version >= 1) && self.timestamp != -1 {
             return Err(EncodeError::FieldNotInVersion {
                 field: "Timestamp",
@@ -252,10 +228,6 @@ impl Message for ListOffsetsPartitionResponse {
         let mut n = 0usize;
         n += 4;
         n += 2;
-        if version == 0 {
-            n += (length_len(Some(self.old_style_offsets.len()), flexible, true)
-                + self.old_style_offsets.len() * 8);
-        }
         if version >= 1 {
             n += 8;
         }
@@ -278,7 +250,7 @@ impl Message for ListOffsetsPartitionResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsTopicResponse {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: String,
     /// Each partition in the response.
@@ -388,9 +360,6 @@ impl crate::protocol::sample::Sample for ListOffsetsPartitionResponse {
         }
         if true {
             this.error_code = rng.i16();
-        }
-        if version == 0 {
-            this.old_style_offsets = rng.vec(|rng| rng.i64());
         }
         if version >= 1 {
             this.timestamp = rng.i64();

@@ -120,7 +120,7 @@ impl VersionedMessage for ListPartitionReassignmentsRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPartitionReassignmentsTopics {
-    /// The topic name
+    /// The topic name.
     /// Versions: 0+.
     pub name: String,
     /// The partitions to list partition reassignments for.

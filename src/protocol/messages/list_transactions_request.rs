@@ -13,18 +13,21 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ListTransactionsRequest (request), versions 0-1, flexible from 0.
+/// ListTransactionsRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListTransactionsRequest {
-    /// The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned
+    /// The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned.
     /// Versions: 0+.
     pub state_filters: Vec<String>,
-    /// The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned
+    /// The producerIds to filter by: if empty, all transactions will be returned; if non-empty, only transactions which match one of the filtered producerIds will be returned.
     /// Versions: 0+.
     pub producer_id_filters: Vec<i64>,
-    /// Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned
+    /// Duration (in millis) to filter by: if < 0, all transactions will be returned; otherwise, only transactions running longer than this duration will be returned.
     /// Versions: 1+.
     pub duration_filter: i64,
+    /// The transactional ID regular expression pattern to filter by: if it is empty or null, all transactions are returned; Otherwise then only the transactions matching the given regular expression will be returned.
+    /// Versions: 2+.
+    pub transactional_id_pattern: Option<String>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -35,6 +38,7 @@ impl Default for ListTransactionsRequest {
             state_filters: Vec::<String>::new(),
             producer_id_filters: Vec::<i64>::new(),
             duration_filter: -1,
+            transactional_id_pattern: None,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -62,6 +66,18 @@ impl Message for ListTransactionsRequest {
         if version >= 1 {
             this.duration_filter = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
                 .map_err(|e| e.in_field("DurationFilter"))?;
+        }
+        if version >= 2 {
+            this.transactional_id_pattern = (|| -> Result<_, DecodeError> {
+                Ok({
+                    let v = d.nullable_string(flexible)?;
+                    if v.is_none() && !(version >= 2) {
+                        return Err(null_field());
+                    }
+                    v
+                })
+            })()
+            .map_err(|e| e.in_field("TransactionalIdPattern"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
@@ -93,6 +109,28 @@ impl Message for ListTransactionsRequest {
         if version >= 1 {
             e.put_i64(*&self.duration_filter);
         }
+        if !(version >= 2) && self.transactional_id_pattern != None {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "TransactionalIdPattern",
+                version,
+            });
+        }
+        if version >= 2 {
+            match &self.transactional_id_pattern {
+                None => {
+                    if !(version >= 2) {
+                        return Err(EncodeError::NullNotAllowed {
+                            field: "TransactionalIdPattern",
+                            version,
+                        });
+                    }
+                    e.put_string(None, flexible);
+                }
+                Some(v) => {
+                    e.put_string(Some(v), flexible);
+                }
+            }
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -119,6 +157,12 @@ impl Message for ListTransactionsRequest {
         if version >= 1 {
             n += 8;
         }
+        if version >= 2 {
+            n += match &self.transactional_id_pattern {
+                None => length_len(None, flexible, false),
+                Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
+            };
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -133,7 +177,7 @@ impl Message for ListTransactionsRequest {
 impl VersionedMessage for ListTransactionsRequest {
     const API_KEY: i16 = 66;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -150,6 +194,9 @@ impl crate::protocol::sample::Sample for ListTransactionsRequest {
         }
         if version >= 1 {
             this.duration_filter = rng.i64();
+        }
+        if version >= 2 {
+            this.transactional_id_pattern = rng.maybe_null(version >= 2, |rng| rng.string());
         }
         this
     }

@@ -13,17 +13,19 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ListTransactionsResponse (response), versions 0-1, flexible from 0.
+/// ListTransactionsResponse (response), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListTransactionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
+    /// The error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
-    /// Set of state filters provided in the request which were unknown to the transaction coordinator
+    /// Set of state filters provided in the request which were unknown to the transaction coordinator.
     /// Versions: 0+.
     pub unknown_state_filters: Vec<String>,
+    /// The current state of the transaction for the transactional id.
     /// Versions: 0+.
     pub transaction_states: Vec<TransactionState>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -131,17 +133,19 @@ impl Message for ListTransactionsResponse {
 impl VersionedMessage for ListTransactionsResponse {
     const API_KEY: i16 = 66;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionState {
+    /// The transactional id.
     /// Versions: 0+.
     pub transactional_id: String,
+    /// The producer id.
     /// Versions: 0+.
     pub producer_id: i64,
-    /// The current transaction state of the producer
+    /// The current transaction state of the producer.
     /// Versions: 0+.
     pub transaction_state: String,
     /// Tagged fields this code does not know, kept to be written back.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// MetadataRequest (request), versions 0-12, flexible from 9.
+/// MetadataRequest (request), versions 0-13, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataRequest {
     /// The topics to fetch metadata for.
@@ -180,7 +180,7 @@ impl Message for MetadataRequest {
 impl VersionedMessage for MetadataRequest {
     const API_KEY: i16 = 3;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 12;
+    const MAX_VERSION: i16 = 13;
     const FLEXIBLE_MIN: Option<i16> = Some(9);
 }
 

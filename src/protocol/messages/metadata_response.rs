@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// MetadataResponse (response), versions 0-12, flexible from 9.
+/// MetadataResponse (response), versions 0-13, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -34,6 +34,9 @@ pub struct MetadataResponse {
     /// 32-bit bitfield to represent authorized operations for this cluster.
     /// Versions: 8-10.
     pub cluster_authorized_operations: i32,
+    /// The top-level error code, or 0 if there was no error.
+    /// Versions: 13+.
+    pub error_code: i16,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -47,6 +50,7 @@ impl Default for MetadataResponse {
             controller_id: -1,
             topics: Vec::<MetadataResponseTopic>::new(),
             cluster_authorized_operations: -2147483648,
+            error_code: 0,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -94,6 +98,10 @@ impl Message for MetadataResponse {
         if (8..=10).contains(&version) {
             this.cluster_authorized_operations = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
                 .map_err(|e| e.in_field("ClusterAuthorizedOperations"))?;
+        }
+        if version >= 13 {
+            this.error_code = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
+                .map_err(|e| e.in_field("ErrorCode"))?;
         }
         if flexible {
             let mut unknown = Vec::new();
@@ -147,6 +155,9 @@ impl Message for MetadataResponse {
         if (8..=10).contains(&version) {
             e.put_i32(*&self.cluster_authorized_operations);
         }
+        if version >= 13 {
+            e.put_i16(*&self.error_code);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -189,6 +200,9 @@ impl Message for MetadataResponse {
         if (8..=10).contains(&version) {
             n += 4;
         }
+        if version >= 13 {
+            n += 2;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -203,7 +217,7 @@ impl Message for MetadataResponse {
 impl VersionedMessage for MetadataResponse {
     const API_KEY: i16 = 3;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 12;
+    const MAX_VERSION: i16 = 13;
     const FLEXIBLE_MIN: Option<i16> = Some(9);
 }
 
@@ -668,6 +682,9 @@ impl crate::protocol::sample::Sample for MetadataResponse {
         }
         if (8..=10).contains(&version) {
             this.cluster_authorized_operations = rng.i32();
+        }
+        if version >= 13 {
+            this.error_code = rng.i16();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetCommitRequest (request), versions 0-9, flexible from 8.
+/// OffsetCommitRequest (request), versions 2-10, flexible from 8.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitRequest {
     /// The unique group identifier.
@@ -189,8 +189,8 @@ impl Message for OffsetCommitRequest {
 
 impl VersionedMessage for OffsetCommitRequest {
     const API_KEY: i16 = 8;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 9;
+    const MIN_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 10;
     const FLEXIBLE_MIN: Option<i16> = Some(8);
 }
 
@@ -205,9 +205,6 @@ pub struct OffsetCommitRequestPartition {
     /// The leader epoch of this partition.
     /// Versions: 6+.
     pub committed_leader_epoch: i32,
-    /// The timestamp of the commit.
-    /// Versions: 1-1.
-    pub commit_timestamp: i64,
     /// Any associated metadata the client wants to keep.
     /// Versions: 0+.
     pub committed_metadata: Option<String>,
@@ -221,7 +218,6 @@ impl Default for OffsetCommitRequestPartition {
             partition_index: 0,
             committed_offset: 0,
             committed_leader_epoch: -1,
-            commit_timestamp: -1,
             committed_metadata: Some(String::from("")),
             unknown_tagged_fields: Vec::new(),
         }
@@ -240,10 +236,6 @@ impl Message for OffsetCommitRequestPartition {
         if version >= 6 {
             this.committed_leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
                 .map_err(|e| e.in_field("CommittedLeaderEpoch"))?;
-        }
-        if version == 1 {
-            this.commit_timestamp = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
-                .map_err(|e| e.in_field("CommitTimestamp"))?;
         }
         this.committed_metadata =
             (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
@@ -265,15 +257,6 @@ impl Message for OffsetCommitRequestPartition {
         e.put_i64(*&self.committed_offset);
         if version >= 6 {
             e.put_i32(*&self.committed_leader_epoch);
-        }
-        if !(version == 1) && self.commit_timestamp != -1 {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "CommitTimestamp",
-                version,
-            });
-        }
-        if version == 1 {
-            e.put_i64(*&self.commit_timestamp);
         }
         match &self.committed_metadata {
             None => {
@@ -303,9 +286,6 @@ impl Message for OffsetCommitRequestPartition {
         if version >= 6 {
             n += 4;
         }
-        if version == 1 {
-            n += 8;
-        }
         n += match &self.committed_metadata {
             None => length_len(None, flexible, false),
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
@@ -324,8 +304,11 @@ impl Message for OffsetCommitRequestPartition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitRequestTopic {
     /// The topic name.
-    /// Versions: 0+.
+    /// Versions: 0-9.
     pub name: String,
+    /// The topic ID.
+    /// Versions: 10+.
+    pub topic_id: Uuid,
     /// Each partition to commit offsets for.
     /// Versions: 0+.
     pub partitions: Vec<OffsetCommitRequestPartition>,
@@ -337,6 +320,7 @@ impl Default for OffsetCommitRequestTopic {
     fn default() -> Self {
         OffsetCommitRequestTopic {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partitions: Vec::<OffsetCommitRequestPartition>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -348,8 +332,14 @@ impl Message for OffsetCommitRequestTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 9 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 10 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partitions = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -370,7 +360,12 @@ impl Message for OffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 9 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 10 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partitions).len()), flexible, true);
         for x in (&self.partitions).iter() {
             (x).encode(e, version)?;
@@ -390,7 +385,12 @@ impl Message for OffsetCommitRequestTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 8;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 9 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 10 {
+            n += 16;
+        }
         n += (length_len(Some(self.partitions.len()), flexible, true)
             + self
                 .partitions
@@ -449,9 +449,6 @@ impl crate::protocol::sample::Sample for OffsetCommitRequestPartition {
         if version >= 6 {
             this.committed_leader_epoch = rng.i32();
         }
-        if version == 1 {
-            this.commit_timestamp = rng.i64();
-        }
         if true {
             this.committed_metadata = rng.maybe_null(true, |rng| rng.string());
         }
@@ -464,8 +461,11 @@ impl crate::protocol::sample::Sample for OffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 9 {
             this.name = rng.string();
+        }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partitions = rng.vec(|rng| OffsetCommitRequestPartition::sample(rng, version));

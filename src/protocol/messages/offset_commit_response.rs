@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetCommitResponse (response), versions 0-9, flexible from 8.
+/// OffsetCommitResponse (response), versions 2-10, flexible from 8.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -109,8 +109,8 @@ impl Message for OffsetCommitResponse {
 
 impl VersionedMessage for OffsetCommitResponse {
     const API_KEY: i16 = 8;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 9;
+    const MIN_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 10;
     const FLEXIBLE_MIN: Option<i16> = Some(8);
 }
 
@@ -191,8 +191,11 @@ impl Message for OffsetCommitResponsePartition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitResponseTopic {
     /// The topic name.
-    /// Versions: 0+.
+    /// Versions: 0-9.
     pub name: String,
+    /// The topic ID.
+    /// Versions: 10+.
+    pub topic_id: Uuid,
     /// The responses for each partition in the topic.
     /// Versions: 0+.
     pub partitions: Vec<OffsetCommitResponsePartition>,
@@ -204,6 +207,7 @@ impl Default for OffsetCommitResponseTopic {
     fn default() -> Self {
         OffsetCommitResponseTopic {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partitions: Vec::<OffsetCommitResponsePartition>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -215,8 +219,14 @@ impl Message for OffsetCommitResponseTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 9 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 10 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partitions = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -239,7 +249,12 @@ impl Message for OffsetCommitResponseTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 8;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 9 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 10 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partitions).len()), flexible, true);
         for x in (&self.partitions).iter() {
             (x).encode(e, version)?;
@@ -259,7 +274,12 @@ impl Message for OffsetCommitResponseTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 8;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 9 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 10 {
+            n += 16;
+        }
         n += (length_len(Some(self.partitions.len()), flexible, true)
             + self
                 .partitions
@@ -312,8 +332,11 @@ impl crate::protocol::sample::Sample for OffsetCommitResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 9 {
             this.name = rng.string();
+        }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partitions = rng.vec(|rng| OffsetCommitResponsePartition::sample(rng, version));

@@ -19,7 +19,7 @@ pub struct OffsetDeleteRequest {
     /// The unique group identifier.
     /// Versions: 0+.
     pub group_id: String,
-    /// The topics to delete offsets for
+    /// The topics to delete offsets for.
     /// Versions: 0+.
     pub topics: Vec<OffsetDeleteRequestTopic>,
 }

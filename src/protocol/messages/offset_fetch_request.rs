@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetFetchRequest (request), versions 0-9, flexible from 6.
+/// OffsetFetchRequest (request), versions 1-10, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchRequest {
     /// The group to fetch offsets for.
@@ -22,7 +22,7 @@ pub struct OffsetFetchRequest {
     /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
     /// Versions: 0-7.
     pub topics: Option<Vec<OffsetFetchRequestTopic>>,
-    /// Each group we would like to fetch offsets for
+    /// Each group we would like to fetch offsets for.
     /// Versions: 8+.
     pub groups: Vec<OffsetFetchRequestGroup>,
     /// Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions.
@@ -203,8 +203,8 @@ impl Message for OffsetFetchRequest {
 
 impl VersionedMessage for OffsetFetchRequest {
     const API_KEY: i16 = 9;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 9;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 10;
     const FLEXIBLE_MIN: Option<i16> = Some(6);
 }
 
@@ -318,8 +318,11 @@ impl Message for OffsetFetchRequestTopic {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchRequestTopics {
     /// The topic name.
-    /// Versions: 8+.
+    /// Versions: 8-9.
     pub name: String,
+    /// The topic ID.
+    /// Versions: 10+.
+    pub topic_id: Uuid,
     /// The partition indexes we would like to fetch offsets for.
     /// Versions: 8+.
     pub partition_indexes: Vec<i32>,
@@ -331,6 +334,7 @@ impl Default for OffsetFetchRequestTopics {
     fn default() -> Self {
         OffsetFetchRequestTopics {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partition_indexes: Vec::<i32>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -342,9 +346,13 @@ impl Message for OffsetFetchRequestTopics {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
                 .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 10 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 8 {
             this.partition_indexes = (|| -> Result<_, DecodeError> {
@@ -368,14 +376,11 @@ impl Message for OffsetFetchRequestTopics {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.name != String::from("") {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "Name",
-                version,
-            });
-        }
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 10 {
+            e.put_uuid(&self.topic_id);
         }
         if !(version >= 8) && self.partition_indexes != Vec::<i32>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -404,8 +409,11 @@ impl Message for OffsetFetchRequestTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 10 {
+            n += 16;
         }
         if version >= 8 {
             n += (length_len(Some(self.partition_indexes.len()), flexible, true)
@@ -427,7 +435,7 @@ pub struct OffsetFetchRequestGroup {
     /// The group ID.
     /// Versions: 8+.
     pub group_id: String,
-    /// The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848).
+    /// The member id.
     /// Versions: 9+.
     pub member_id: Option<String>,
     /// The member epoch if using the new consumer protocol (KIP-848).
@@ -651,8 +659,11 @@ impl crate::protocol::sample::Sample for OffsetFetchRequestTopics {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             this.name = rng.string();
+        }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
         }
         if version >= 8 {
             this.partition_indexes = rng.vec(|rng| rng.i32());

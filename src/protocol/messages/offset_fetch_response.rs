@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetFetchResponse (response), versions 0-9, flexible from 6.
+/// OffsetFetchResponse (response), versions 1-10, flexible from 6.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -168,8 +168,8 @@ impl Message for OffsetFetchResponse {
 
 impl VersionedMessage for OffsetFetchResponse {
     const API_KEY: i16 = 9;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 9;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 10;
     const FLEXIBLE_MIN: Option<i16> = Some(6);
 }
 
@@ -354,7 +354,7 @@ pub struct OffsetFetchResponseTopic {
     /// The topic name.
     /// Versions: 0-7.
     pub name: String,
-    /// The responses per partition
+    /// The responses per partition.
     /// Versions: 0-7.
     pub partitions: Vec<OffsetFetchResponsePartition>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -639,9 +639,12 @@ impl Message for OffsetFetchResponsePartitions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponseTopics {
     /// The topic name.
-    /// Versions: 8+.
+    /// Versions: 8-9.
     pub name: String,
-    /// The responses per partition
+    /// The topic ID.
+    /// Versions: 10+.
+    pub topic_id: Uuid,
+    /// The responses per partition.
     /// Versions: 8+.
     pub partitions: Vec<OffsetFetchResponsePartitions>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -652,6 +655,7 @@ impl Default for OffsetFetchResponseTopics {
     fn default() -> Self {
         OffsetFetchResponseTopics {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partitions: Vec::<OffsetFetchResponsePartitions>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -663,9 +667,13 @@ impl Message for OffsetFetchResponseTopics {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
                 .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 10 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
         }
         if version >= 8 {
             this.partitions = (|| -> Result<_, DecodeError> {
@@ -691,14 +699,11 @@ impl Message for OffsetFetchResponseTopics {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 6;
-        if !(version >= 8) && self.name != String::from("") {
-            return Err(EncodeError::FieldNotInVersion {
-                field: "Name",
-                version,
-            });
-        }
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 10 {
+            e.put_uuid(&self.topic_id);
         }
         if !(version >= 8) && self.partitions != Vec::<OffsetFetchResponsePartitions>::new() {
             return Err(EncodeError::FieldNotInVersion {
@@ -727,8 +732,11 @@ impl Message for OffsetFetchResponseTopics {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 6;
         let mut n = 0usize;
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 10 {
+            n += 16;
         }
         if version >= 8 {
             n += (length_len(Some(self.partitions.len()), flexible, true)
@@ -969,8 +977,11 @@ impl crate::protocol::sample::Sample for OffsetFetchResponseTopics {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if version >= 8 {
+        if (8..=9).contains(&version) {
             this.name = rng.string();
+        }
+        if version >= 10 {
+            this.topic_id = rng.uuid();
         }
         if version >= 8 {
             this.partitions = rng.vec(|rng| OffsetFetchResponsePartitions::sample(rng, version));

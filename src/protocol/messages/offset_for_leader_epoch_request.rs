@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetForLeaderEpochRequest (request), versions 0-4, flexible from 4.
+/// OffsetForLeaderEpochRequest (request), versions 2-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetForLeaderEpochRequest {
     /// The broker ID of the follower, of -1 if this request is from a consumer.
@@ -109,7 +109,7 @@ impl Message for OffsetForLeaderEpochRequest {
 
 impl VersionedMessage for OffsetForLeaderEpochRequest {
     const API_KEY: i16 = 23;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 4;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// OffsetForLeaderEpochResponse (response), versions 0-4, flexible from 4.
+/// OffsetForLeaderEpochResponse (response), versions 2-4, flexible from 4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetForLeaderEpochResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -109,7 +109,7 @@ impl Message for OffsetForLeaderEpochResponse {
 
 impl VersionedMessage for OffsetForLeaderEpochResponse {
     const API_KEY: i16 = 23;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 2;
     const MAX_VERSION: i16 = 4;
     const FLEXIBLE_MIN: Option<i16> = Some(4);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ProduceRequest (request), versions 0-11, flexible from 9.
+/// ProduceRequest (request), versions 3-13, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProduceRequest {
     /// The transactional ID, or null if the producer is not transactional.
@@ -155,8 +155,8 @@ impl Message for ProduceRequest {
 
 impl VersionedMessage for ProduceRequest {
     const API_KEY: i16 = 0;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 11;
+    const MIN_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 13;
     const FLEXIBLE_MIN: Option<i16> = Some(9);
 }
 
@@ -247,8 +247,11 @@ impl Message for PartitionProduceData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicProduceData {
     /// The topic name.
-    /// Versions: 0+.
+    /// Versions: 0-12.
     pub name: String,
+    /// The unique topic ID
+    /// Versions: 13+.
+    pub topic_id: Uuid,
     /// Each partition to produce to.
     /// Versions: 0+.
     pub partition_data: Vec<PartitionProduceData>,
@@ -260,6 +263,7 @@ impl Default for TopicProduceData {
     fn default() -> Self {
         TopicProduceData {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partition_data: Vec::<PartitionProduceData>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -271,8 +275,14 @@ impl Message for TopicProduceData {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 12 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 13 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partition_data = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -293,7 +303,12 @@ impl Message for TopicProduceData {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 12 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 13 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partition_data).len()), flexible, true);
         for x in (&self.partition_data).iter() {
             (x).encode(e, version)?;
@@ -313,7 +328,12 @@ impl Message for TopicProduceData {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 12 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 13 {
+            n += 16;
+        }
         n += (length_len(Some(self.partition_data.len()), flexible, true)
             + self
                 .partition_data
@@ -372,8 +392,11 @@ impl crate::protocol::sample::Sample for TopicProduceData {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 12 {
             this.name = rng.string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partition_data = rng.vec(|rng| PartitionProduceData::sample(rng, version));

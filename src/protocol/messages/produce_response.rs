@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ProduceResponse (response), versions 0-11, flexible from 9.
+/// ProduceResponse (response), versions 3-13, flexible from 9.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProduceResponse {
-    /// Each produce response
+    /// Each produce response.
     /// Versions: 0+.
     pub responses: Vec<TopicProduceResponse>,
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -157,17 +157,17 @@ impl Message for ProduceResponse {
 
 impl VersionedMessage for ProduceResponse {
     const API_KEY: i16 = 0;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 11;
+    const MIN_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 13;
     const FLEXIBLE_MIN: Option<i16> = Some(9);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchIndexAndErrorMessage {
-    /// The batch index of the record that cause the batch to be dropped
+    /// The batch index of the record that caused the batch to be dropped.
     /// Versions: 8+.
     pub batch_index: i32,
-    /// The error message of the record that caused the batch to be dropped
+    /// The error message of the record that caused the batch to be dropped.
     /// Versions: 8+.
     pub batch_index_error_message: Option<String>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -289,7 +289,7 @@ pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 10+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 10+.
     pub leader_epoch: i32,
     /// Tagged fields this code does not know, kept to be written back.
@@ -399,12 +399,13 @@ pub struct PartitionProduceResponse {
     /// The log start offset.
     /// Versions: 5+.
     pub log_start_offset: i64,
-    /// The batch indices of records that caused the batch to be dropped
+    /// The batch indices of records that caused the batch to be dropped.
     /// Versions: 8+.
     pub record_errors: Vec<BatchIndexAndErrorMessage>,
-    /// The global error message summarizing the common root cause of the records that caused the batch to be dropped
+    /// The global error message summarizing the common root cause of the records that caused the batch to be dropped.
     /// Versions: 8+.
     pub error_message: Option<String>,
+    /// The leader broker that the producer should use for future requests.
     /// Versions: 10+, tagged (tag 0).
     pub current_leader: LeaderIdAndEpoch,
     /// Tagged fields this code does not know, kept to be written back.
@@ -588,9 +589,12 @@ impl Message for PartitionProduceResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicProduceResponse {
-    /// The topic name
-    /// Versions: 0+.
+    /// The topic name.
+    /// Versions: 0-12.
     pub name: String,
+    /// The unique topic ID
+    /// Versions: 13+.
+    pub topic_id: Uuid,
     /// Each partition that we produced to within the topic.
     /// Versions: 0+.
     pub partition_responses: Vec<PartitionProduceResponse>,
@@ -602,6 +606,7 @@ impl Default for TopicProduceResponse {
     fn default() -> Self {
         TopicProduceResponse {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partition_responses: Vec::<PartitionProduceResponse>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -613,8 +618,14 @@ impl Message for TopicProduceResponse {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 12 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 13 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partition_responses = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -635,7 +646,12 @@ impl Message for TopicProduceResponse {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 9;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 12 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 13 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partition_responses).len()), flexible, true);
         for x in (&self.partition_responses).iter() {
             (x).encode(e, version)?;
@@ -655,7 +671,12 @@ impl Message for TopicProduceResponse {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 9;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 12 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 13 {
+            n += 16;
+        }
         n += (length_len(Some(self.partition_responses.len()), flexible, true)
             + self
                 .partition_responses
@@ -921,8 +942,11 @@ impl crate::protocol::sample::Sample for TopicProduceResponse {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 12 {
             this.name = rng.string();
+        }
+        if version >= 13 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partition_responses =

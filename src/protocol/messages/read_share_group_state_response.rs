@@ -16,7 +16,7 @@ use bytes::Bytes;
 /// ReadShareGroupStateResponse (response), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadShareGroupStateResponse {
-    /// The read results
+    /// The read results.
     /// Versions: 0+.
     pub results: Vec<ReadStateResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -102,13 +102,13 @@ impl VersionedMessage for ReadShareGroupStateResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateBatch {
-    /// The base offset of this state batch.
+    /// The first offset of this state batch.
     /// Versions: 0+.
     pub first_offset: i64,
     /// The last offset of this state batch.
     /// Versions: 0+.
     pub last_offset: i64,
-    /// The state - 0:Available,2:Acked,4:Archived.
+    /// The delivery state - 0:Available,2:Acked,4:Archived.
     /// Versions: 0+.
     pub delivery_state: i8,
     /// The delivery count.
@@ -201,12 +201,13 @@ pub struct PartitionResult {
     /// The error message, or null if there was no error.
     /// Versions: 0+.
     pub error_message: Option<String>,
-    /// The state epoch for this share-partition.
+    /// The state epoch of the share-partition.
     /// Versions: 0+.
     pub state_epoch: i32,
     /// The share-partition start offset, which can be -1 if it is not yet initialized.
     /// Versions: 0+.
     pub start_offset: i64,
+    /// The state batches for this share-partition.
     /// Versions: 0+.
     pub state_batches: Vec<StateBatch>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -320,7 +321,7 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadStateResult {
-    /// The topic identifier
+    /// The topic identifier.
     /// Versions: 0+.
     pub topic_id: Uuid,
     /// The results for the partitions.

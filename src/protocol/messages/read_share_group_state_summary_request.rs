@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ReadShareGroupStateSummaryRequest (request), versions 0-0, flexible from 0.
+/// ReadShareGroupStateSummaryRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadShareGroupStateSummaryRequest {
     /// The group identifier.
@@ -104,7 +104,7 @@ impl Message for ReadShareGroupStateSummaryRequest {
 impl VersionedMessage for ReadShareGroupStateSummaryRequest {
     const API_KEY: i16 = 87;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

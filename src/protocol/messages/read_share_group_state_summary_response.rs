@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ReadShareGroupStateSummaryResponse (response), versions 0-0, flexible from 0.
+/// ReadShareGroupStateSummaryResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadShareGroupStateSummaryResponse {
-    /// The read results
+    /// The read results.
     /// Versions: 0+.
     pub results: Vec<ReadStateSummaryResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -96,7 +96,7 @@ impl Message for ReadShareGroupStateSummaryResponse {
 impl VersionedMessage for ReadShareGroupStateSummaryResponse {
     const API_KEY: i16 = 87;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -114,9 +114,15 @@ pub struct PartitionResult {
     /// The state epoch of the share-partition.
     /// Versions: 0+.
     pub state_epoch: i32,
+    /// The leader epoch of the share-partition.
+    /// Versions: 0+.
+    pub leader_epoch: i32,
     /// The share-partition start offset.
     /// Versions: 0+.
     pub start_offset: i64,
+    /// The number of offsets greater than or equal to share-partition start offset for which delivery has been completed.
+    /// Versions: 1+.
+    pub delivery_complete_count: i32,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -128,7 +134,9 @@ impl Default for PartitionResult {
             error_code: 0,
             error_message: None,
             state_epoch: 0,
+            leader_epoch: 0,
             start_offset: 0,
+            delivery_complete_count: -1,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -147,8 +155,14 @@ impl Message for PartitionResult {
             .map_err(|e| e.in_field("ErrorMessage"))?;
         this.state_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("StateEpoch"))?;
+        this.leader_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("LeaderEpoch"))?;
         this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
             .map_err(|e| e.in_field("StartOffset"))?;
+        if version >= 1 {
+            this.delivery_complete_count = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("DeliveryCompleteCount"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -173,7 +187,11 @@ impl Message for PartitionResult {
             }
         }
         e.put_i32(*&self.state_epoch);
+        e.put_i32(*&self.leader_epoch);
         e.put_i64(*&self.start_offset);
+        if version >= 1 {
+            e.put_i32(*&self.delivery_complete_count);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -196,7 +214,11 @@ impl Message for PartitionResult {
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
         n += 4;
+        n += 4;
         n += 8;
+        if version >= 1 {
+            n += 4;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -210,7 +232,7 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadStateSummaryResult {
-    /// The topic identifier
+    /// The topic identifier.
     /// Versions: 0+.
     pub topic_id: Uuid,
     /// The results for the partitions.
@@ -325,7 +347,13 @@ impl crate::protocol::sample::Sample for PartitionResult {
             this.state_epoch = rng.i32();
         }
         if true {
+            this.leader_epoch = rng.i32();
+        }
+        if true {
             this.start_offset = rng.i64();
+        }
+        if version >= 1 {
+            this.delivery_complete_count = rng.i32();
         }
         this
     }

@@ -16,12 +16,13 @@ use bytes::Bytes;
 /// RemoveRaftVoterRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoveRaftVoterRequest {
+    /// The cluster id of the request.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
-    /// The replica id of the voter getting removed from the topic partition
+    /// The replica id of the voter getting removed from the topic partition.
     /// Versions: 0+.
     pub voter_id: i32,
-    /// The directory id of the voter getting removed from the topic partition
+    /// The directory id of the voter getting removed from the topic partition.
     /// Versions: 0+.
     pub voter_directory_id: Uuid,
     /// Tagged fields this code does not know, kept to be written back.

@@ -19,7 +19,7 @@ pub struct RemoveRaftVoterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The error code, or 0 if there was no error
+    /// The error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
     /// The error message, or null if there was no error.

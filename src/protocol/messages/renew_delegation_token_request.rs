@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// RenewDelegationTokenRequest (request), versions 0-2, flexible from 2.
+/// RenewDelegationTokenRequest (request), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenewDelegationTokenRequest {
     /// The HMAC of the delegation token to be renewed.
@@ -90,7 +90,7 @@ impl Message for RenewDelegationTokenRequest {
 
 impl VersionedMessage for RenewDelegationTokenRequest {
     const API_KEY: i16 = 39;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// RequestHeader (header), versions 0-2, flexible from 2.
+/// RequestHeader (header), versions 1-2, flexible from 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestHeader {
     /// The API key of this request.
@@ -83,6 +83,12 @@ impl Message for RequestHeader {
         e.put_i16(*&self.request_api_key);
         e.put_i16(*&self.request_api_version);
         e.put_i32(*&self.correlation_id);
+        if !(version >= 1) && self.client_id != Some(String::from("")) {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "ClientId",
+                version,
+            });
+        }
         if version >= 1 {
             match &self.client_id {
                 None => {
@@ -136,7 +142,7 @@ impl Message for RequestHeader {
 
 impl VersionedMessage for RequestHeader {
     const API_KEY: i16 = -1;
-    const MIN_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
     const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }

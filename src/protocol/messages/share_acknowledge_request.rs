@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareAcknowledgeRequest (request), versions 0-0, flexible from 0.
+/// ShareAcknowledgeRequest (request), versions 1-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareAcknowledgeRequest {
     /// The group identifier.
@@ -25,6 +25,9 @@ pub struct ShareAcknowledgeRequest {
     /// The current share session epoch: 0 to open a share session; -1 to close it; otherwise increments for consecutive requests.
     /// Versions: 0+.
     pub share_session_epoch: i32,
+    /// Whether Renew type acknowledgements present in AcknowledgementBatches.
+    /// Versions: 2+.
+    pub is_renew_ack: bool,
     /// The topics containing records to acknowledge.
     /// Versions: 0+.
     pub topics: Vec<AcknowledgeTopic>,
@@ -38,6 +41,7 @@ impl Default for ShareAcknowledgeRequest {
             group_id: None,
             member_id: Some(String::from("")),
             share_session_epoch: 0,
+            is_renew_ack: false,
             topics: Vec::<AcknowledgeTopic>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -55,6 +59,10 @@ impl Message for ShareAcknowledgeRequest {
             .map_err(|e| e.in_field("MemberId"))?;
         this.share_session_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("ShareSessionEpoch"))?;
+        if version >= 2 {
+            this.is_renew_ack = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsRenewAck"))?;
+        }
         this.topics = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -92,6 +100,15 @@ impl Message for ShareAcknowledgeRequest {
             }
         }
         e.put_i32(*&self.share_session_epoch);
+        if !(version >= 2) && self.is_renew_ack != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsRenewAck",
+                version,
+            });
+        }
+        if version >= 2 {
+            e.put_bool(*&self.is_renew_ack);
+        }
         e.put_length(Some((&self.topics).len()), flexible, true);
         for x in (&self.topics).iter() {
             (x).encode(e, version)?;
@@ -120,6 +137,9 @@ impl Message for ShareAcknowledgeRequest {
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
         n += 4;
+        if version >= 2 {
+            n += 1;
+        }
         n += (length_len(Some(self.topics.len()), flexible, true)
             + self
                 .topics
@@ -139,8 +159,8 @@ impl Message for ShareAcknowledgeRequest {
 
 impl VersionedMessage for ShareAcknowledgeRequest {
     const API_KEY: i16 = 79;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -152,7 +172,7 @@ pub struct AcknowledgementBatch {
     /// Last offset (inclusive) of batch of records to acknowledge.
     /// Versions: 0+.
     pub last_offset: i64,
-    /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
+    /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew.
     /// Versions: 0+.
     pub acknowledge_types: Vec<i8>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -422,6 +442,9 @@ impl crate::protocol::sample::Sample for ShareAcknowledgeRequest {
         }
         if true {
             this.share_session_epoch = rng.i32();
+        }
+        if version >= 2 {
+            this.is_renew_ack = rng.bool();
         }
         if true {
             this.topics = rng.vec(|rng| AcknowledgeTopic::sample(rng, version));

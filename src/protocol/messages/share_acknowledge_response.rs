@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareAcknowledgeResponse (response), versions 0-0, flexible from 0.
+/// ShareAcknowledgeResponse (response), versions 1-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareAcknowledgeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -25,6 +25,9 @@ pub struct ShareAcknowledgeResponse {
     /// The top-level error message, or null if there was no error.
     /// Versions: 0+.
     pub error_message: Option<String>,
+    /// The time in milliseconds for which the acquired records are locked.
+    /// Versions: 2+.
+    pub acquisition_lock_timeout_ms: i32,
     /// The response topics.
     /// Versions: 0+.
     pub responses: Vec<ShareAcknowledgeTopicResponse>,
@@ -41,6 +44,7 @@ impl Default for ShareAcknowledgeResponse {
             throttle_time_ms: 0,
             error_code: 0,
             error_message: None,
+            acquisition_lock_timeout_ms: 0,
             responses: Vec::<ShareAcknowledgeTopicResponse>::new(),
             node_endpoints: Vec::<NodeEndpoint>::new(),
             unknown_tagged_fields: Vec::new(),
@@ -59,6 +63,10 @@ impl Message for ShareAcknowledgeResponse {
             .map_err(|e| e.in_field("ErrorCode"))?;
         this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
             .map_err(|e| e.in_field("ErrorMessage"))?;
+        if version >= 2 {
+            this.acquisition_lock_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("AcquisitionLockTimeoutMs"))?;
+        }
         this.responses = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -98,6 +106,9 @@ impl Message for ShareAcknowledgeResponse {
                 e.put_string(Some(v), flexible);
             }
         }
+        if version >= 2 {
+            e.put_i32(*&self.acquisition_lock_timeout_ms);
+        }
         e.put_length(Some((&self.responses).len()), flexible, true);
         for x in (&self.responses).iter() {
             (x).encode(e, version)?;
@@ -127,6 +138,9 @@ impl Message for ShareAcknowledgeResponse {
             None => length_len(None, flexible, false),
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
+        if version >= 2 {
+            n += 4;
+        }
         n += (length_len(Some(self.responses.len()), flexible, true)
             + self
                 .responses
@@ -152,8 +166,8 @@ impl Message for ShareAcknowledgeResponse {
 
 impl VersionedMessage for ShareAcknowledgeResponse {
     const API_KEY: i16 = 79;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -242,6 +256,7 @@ pub struct PartitionData {
     /// The error message, or null if there was no error.
     /// Versions: 0+.
     pub error_message: Option<String>,
+    /// The current leader of the partition.
     /// Versions: 0+.
     pub current_leader: LeaderIdAndEpoch,
     /// Tagged fields this code does not know, kept to be written back.
@@ -531,6 +546,9 @@ impl crate::protocol::sample::Sample for ShareAcknowledgeResponse {
         }
         if true {
             this.error_message = rng.maybe_null(true, |rng| rng.string());
+        }
+        if version >= 2 {
+            this.acquisition_lock_timeout_ms = rng.i32();
         }
         if true {
             this.responses = rng.vec(|rng| ShareAcknowledgeTopicResponse::sample(rng, version));

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareFetchRequest (request), versions 0-0, flexible from 0.
+/// ShareFetchRequest (request), versions 1-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareFetchRequest {
     /// The group identifier.
@@ -31,9 +31,21 @@ pub struct ShareFetchRequest {
     /// The minimum bytes to accumulate in the response.
     /// Versions: 0+.
     pub min_bytes: i32,
-    /// The maximum bytes to fetch.  See KIP-74 for cases where this limit may not be honored.
+    /// The maximum bytes to fetch. See KIP-74 for cases where this limit may not be honored.
     /// Versions: 0+.
     pub max_bytes: i32,
+    /// The maximum number of records to fetch. This limit can be exceeded for alignment of batch boundaries.
+    /// Versions: 1+.
+    pub max_records: i32,
+    /// The optimal number of records for batches of acquired records and acknowledgements.
+    /// Versions: 1+.
+    pub batch_size: i32,
+    /// The acquire mode to control the fetch behavior - 0:batch-optimized,1:record-limit.
+    /// Versions: 2+.
+    pub share_acquire_mode: i8,
+    /// Whether Renew type acknowledgements present in AcknowledgementBatches.
+    /// Versions: 2+.
+    pub is_renew_ack: bool,
     /// The topics to fetch.
     /// Versions: 0+.
     pub topics: Vec<FetchTopic>,
@@ -53,6 +65,10 @@ impl Default for ShareFetchRequest {
             max_wait_ms: 0,
             min_bytes: 0,
             max_bytes: 0x7fffffff,
+            max_records: 0,
+            batch_size: 0,
+            share_acquire_mode: 0,
+            is_renew_ack: false,
             topics: Vec::<FetchTopic>::new(),
             forgotten_topics_data: Vec::<ForgottenTopic>::new(),
             unknown_tagged_fields: Vec::new(),
@@ -77,6 +93,22 @@ impl Message for ShareFetchRequest {
             .map_err(|e| e.in_field("MinBytes"))?;
         this.max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("MaxBytes"))?;
+        if version >= 1 {
+            this.max_records = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("MaxRecords"))?;
+        }
+        if version >= 1 {
+            this.batch_size = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("BatchSize"))?;
+        }
+        if version >= 2 {
+            this.share_acquire_mode = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("ShareAcquireMode"))?;
+        }
+        if version >= 2 {
+            this.is_renew_ack = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("IsRenewAck"))?;
+        }
         this.topics = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -124,6 +156,36 @@ impl Message for ShareFetchRequest {
         e.put_i32(*&self.max_wait_ms);
         e.put_i32(*&self.min_bytes);
         e.put_i32(*&self.max_bytes);
+        if !(version >= 1) && self.max_records != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "MaxRecords",
+                version,
+            });
+        }
+        if version >= 1 {
+            e.put_i32(*&self.max_records);
+        }
+        if !(version >= 1) && self.batch_size != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "BatchSize",
+                version,
+            });
+        }
+        if version >= 1 {
+            e.put_i32(*&self.batch_size);
+        }
+        if version >= 2 {
+            e.put_i8(*&self.share_acquire_mode);
+        }
+        if !(version >= 2) && self.is_renew_ack != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "IsRenewAck",
+                version,
+            });
+        }
+        if version >= 2 {
+            e.put_bool(*&self.is_renew_ack);
+        }
         e.put_length(Some((&self.topics).len()), flexible, true);
         for x in (&self.topics).iter() {
             (x).encode(e, version)?;
@@ -159,6 +221,18 @@ impl Message for ShareFetchRequest {
         n += 4;
         n += 4;
         n += 4;
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 1 {
+            n += 4;
+        }
+        if version >= 2 {
+            n += 1;
+        }
+        if version >= 2 {
+            n += 1;
+        }
         n += (length_len(Some(self.topics.len()), flexible, true)
             + self
                 .topics
@@ -184,8 +258,8 @@ impl Message for ShareFetchRequest {
 
 impl VersionedMessage for ShareFetchRequest {
     const API_KEY: i16 = 78;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -197,7 +271,7 @@ pub struct AcknowledgementBatch {
     /// Last offset (inclusive) of batch of records to acknowledge.
     /// Versions: 0+.
     pub last_offset: i64,
-    /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject.
+    /// Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject,4:Renew.
     /// Versions: 0+.
     pub acknowledge_types: Vec<i8>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -286,7 +360,7 @@ pub struct FetchPartition {
     /// Versions: 0+.
     pub partition_index: i32,
     /// The maximum bytes to fetch from this partition. 0 when only acknowledgement with no fetching is required. See KIP-74 for cases where this limit may not be honored.
-    /// Versions: 0+.
+    /// Versions: 0-0.
     pub partition_max_bytes: i32,
     /// Record batches to acknowledge.
     /// Versions: 0+.
@@ -313,8 +387,10 @@ impl Message for FetchPartition {
         let mut this = Self::default();
         this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("PartitionIndex"))?;
-        this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
-            .map_err(|e| e.in_field("PartitionMaxBytes"))?;
+        if version == 0 {
+            this.partition_max_bytes = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("PartitionMaxBytes"))?;
+        }
         this.acknowledgement_batches = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -336,7 +412,15 @@ impl Message for FetchPartition {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.partition_index);
-        e.put_i32(*&self.partition_max_bytes);
+        if !(version == 0) && self.partition_max_bytes != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PartitionMaxBytes",
+                version,
+            });
+        }
+        if version == 0 {
+            e.put_i32(*&self.partition_max_bytes);
+        }
         e.put_length(Some((&self.acknowledgement_batches).len()), flexible, true);
         for x in (&self.acknowledgement_batches).iter() {
             (x).encode(e, version)?;
@@ -357,7 +441,9 @@ impl Message for FetchPartition {
         let flexible = true;
         let mut n = 0usize;
         n += 4;
-        n += 4;
+        if version == 0 {
+            n += 4;
+        }
         n += (length_len(Some(self.acknowledgement_batches.len()), flexible, true)
             + self
                 .acknowledgement_batches
@@ -567,6 +653,18 @@ impl crate::protocol::sample::Sample for ShareFetchRequest {
         if true {
             this.max_bytes = rng.i32();
         }
+        if version >= 1 {
+            this.max_records = rng.i32();
+        }
+        if version >= 1 {
+            this.batch_size = rng.i32();
+        }
+        if version >= 2 {
+            this.share_acquire_mode = rng.i8();
+        }
+        if version >= 2 {
+            this.is_renew_ack = rng.bool();
+        }
         if true {
             this.topics = rng.vec(|rng| FetchTopic::sample(rng, version));
         }
@@ -603,7 +701,7 @@ impl crate::protocol::sample::Sample for FetchPartition {
         if true {
             this.partition_index = rng.i32();
         }
-        if true {
+        if version == 0 {
             this.partition_max_bytes = rng.i32();
         }
         if true {

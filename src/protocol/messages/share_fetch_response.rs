@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareFetchResponse (response), versions 0-0, flexible from 0.
+/// ShareFetchResponse (response), versions 1-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareFetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -25,6 +25,9 @@ pub struct ShareFetchResponse {
     /// The top-level error message, or null if there was no error.
     /// Versions: 0+.
     pub error_message: Option<String>,
+    /// The time in milliseconds for which the acquired records are locked.
+    /// Versions: 1+.
+    pub acquisition_lock_timeout_ms: i32,
     /// The response topics.
     /// Versions: 0+.
     pub responses: Vec<ShareFetchableTopicResponse>,
@@ -41,6 +44,7 @@ impl Default for ShareFetchResponse {
             throttle_time_ms: 0,
             error_code: 0,
             error_message: None,
+            acquisition_lock_timeout_ms: 0,
             responses: Vec::<ShareFetchableTopicResponse>::new(),
             node_endpoints: Vec::<NodeEndpoint>::new(),
             unknown_tagged_fields: Vec::new(),
@@ -59,6 +63,10 @@ impl Message for ShareFetchResponse {
             .map_err(|e| e.in_field("ErrorCode"))?;
         this.error_message = (|| -> Result<_, DecodeError> { Ok(d.nullable_string(flexible)?) })()
             .map_err(|e| e.in_field("ErrorMessage"))?;
+        if version >= 1 {
+            this.acquisition_lock_timeout_ms = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("AcquisitionLockTimeoutMs"))?;
+        }
         this.responses = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -96,6 +104,15 @@ impl Message for ShareFetchResponse {
                 e.put_string(Some(v), flexible);
             }
         }
+        if !(version >= 1) && self.acquisition_lock_timeout_ms != 0 {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "AcquisitionLockTimeoutMs",
+                version,
+            });
+        }
+        if version >= 1 {
+            e.put_i32(*&self.acquisition_lock_timeout_ms);
+        }
         e.put_length(Some((&self.responses).len()), flexible, true);
         for x in (&self.responses).iter() {
             (x).encode(e, version)?;
@@ -125,6 +142,9 @@ impl Message for ShareFetchResponse {
             None => length_len(None, flexible, false),
             Some(v) => (length_len(Some(v.len()), flexible, false) + v.len()),
         };
+        if version >= 1 {
+            n += 4;
+        }
         n += (length_len(Some(self.responses.len()), flexible, true)
             + self
                 .responses
@@ -150,8 +170,8 @@ impl Message for ShareFetchResponse {
 
 impl VersionedMessage for ShareFetchResponse {
     const API_KEY: i16 = 78;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -328,6 +348,7 @@ pub struct PartitionData {
     /// The acknowledge error message, or null if there was no acknowledge error.
     /// Versions: 0+.
     pub acknowledge_error_message: Option<String>,
+    /// The current leader of the partition.
     /// Versions: 0+.
     pub current_leader: LeaderIdAndEpoch,
     /// The record data.
@@ -375,8 +396,16 @@ impl Message for PartitionData {
         this.current_leader =
             (|| -> Result<_, DecodeError> { Ok(LeaderIdAndEpoch::decode(d, version)?) })()
                 .map_err(|e| e.in_field("CurrentLeader"))?;
-        this.records = (|| -> Result<_, DecodeError> { Ok(d.nullable_bytes(flexible)?) })()
-            .map_err(|e| e.in_field("Records"))?;
+        this.records = (|| -> Result<_, DecodeError> {
+            Ok({
+                let v = d.nullable_bytes(flexible)?;
+                if v.is_none() && !(version == 0) {
+                    return Err(null_field());
+                }
+                v
+            })
+        })()
+        .map_err(|e| e.in_field("Records"))?;
         this.acquired_records = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -419,6 +448,12 @@ impl Message for PartitionData {
         (&self.current_leader).encode(e, version)?;
         match &self.records {
             None => {
+                if !(version == 0) {
+                    return Err(EncodeError::NullNotAllowed {
+                        field: "Records",
+                        version,
+                    });
+                }
                 e.put_length(None, flexible, true);
             }
             Some(v) => {
@@ -678,6 +713,9 @@ impl crate::protocol::sample::Sample for ShareFetchResponse {
         if true {
             this.error_message = rng.maybe_null(true, |rng| rng.string());
         }
+        if version >= 1 {
+            this.acquisition_lock_timeout_ms = rng.i32();
+        }
         if true {
             this.responses = rng.vec(|rng| ShareFetchableTopicResponse::sample(rng, version));
         }
@@ -745,7 +783,7 @@ impl crate::protocol::sample::Sample for PartitionData {
             this.current_leader = LeaderIdAndEpoch::sample(rng, version);
         }
         if true {
-            this.records = rng.maybe_null(true, |rng| rng.bytes());
+            this.records = rng.maybe_null(version == 0, |rng| rng.bytes());
         }
         if true {
             this.acquired_records = rng.vec(|rng| AcquiredRecords::sample(rng, version));

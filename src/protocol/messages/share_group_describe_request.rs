@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareGroupDescribeRequest (request), versions 0-0, flexible from 0.
+/// ShareGroupDescribeRequest (request), versions 1-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareGroupDescribeRequest {
-    /// The ids of the groups to describe
+    /// The ids of the groups to describe.
     /// Versions: 0+.
     pub group_ids: Vec<String>,
     /// Whether to include authorized operations.
@@ -103,8 +103,8 @@ impl Message for ShareGroupDescribeRequest {
 
 impl VersionedMessage for ShareGroupDescribeRequest {
     const API_KEY: i16 = 77;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

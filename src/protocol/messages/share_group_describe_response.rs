@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// ShareGroupDescribeResponse (response), versions 0-0, flexible from 0.
+/// ShareGroupDescribeResponse (response), versions 1-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShareGroupDescribeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -103,8 +103,8 @@ impl Message for ShareGroupDescribeResponse {
 
 impl VersionedMessage for ShareGroupDescribeResponse {
     const API_KEY: i16 = 77;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 /// SnapshotFooterRecord (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotFooterRecord {
-    /// The version of the snapshot footer record
+    /// The version of the snapshot footer record.
     /// Versions: 0+.
     pub version: i16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,10 +16,10 @@ use bytes::Bytes;
 /// SnapshotHeaderRecord (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotHeaderRecord {
-    /// The version of the snapshot header record
+    /// The version of the snapshot header record.
     /// Versions: 0+.
     pub version: i16,
-    /// The append time of the last record from the log contained in this snapshot
+    /// The append time of the last record from the log contained in this snapshot.
     /// Versions: 0+.
     pub last_contained_log_timestamp: i64,
     /// Tagged fields this code does not know, kept to be written back.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// TxnOffsetCommitRequest (request), versions 0-4, flexible from 3.
+/// TxnOffsetCommitRequest (request), versions 0-6, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitRequest {
     /// The ID of the transaction.
@@ -28,9 +28,9 @@ pub struct TxnOffsetCommitRequest {
     /// The current epoch associated with the producer ID.
     /// Versions: 0+.
     pub producer_epoch: i16,
-    /// The generation of the consumer.
+    /// The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol.
     /// Versions: 3+.
-    pub generation_id: i32,
+    pub generation_id_or_member_epoch: i32,
     /// The member ID assigned by the group coordinator.
     /// Versions: 3+.
     pub member_id: String,
@@ -51,7 +51,7 @@ impl Default for TxnOffsetCommitRequest {
             group_id: String::from(""),
             producer_id: 0,
             producer_epoch: 0,
-            generation_id: -1,
+            generation_id_or_member_epoch: -1,
             member_id: String::from(""),
             group_instance_id: None,
             topics: Vec::<TxnOffsetCommitRequestTopic>::new(),
@@ -74,8 +74,8 @@ impl Message for TxnOffsetCommitRequest {
         this.producer_epoch = (|| -> Result<_, DecodeError> { Ok(d.i16()?) })()
             .map_err(|e| e.in_field("ProducerEpoch"))?;
         if version >= 3 {
-            this.generation_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
-                .map_err(|e| e.in_field("GenerationId"))?;
+            this.generation_id_or_member_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("GenerationIdOrMemberEpoch"))?;
         }
         if version >= 3 {
             this.member_id = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
@@ -117,14 +117,14 @@ impl Message for TxnOffsetCommitRequest {
         e.put_string(Some(&self.group_id), flexible);
         e.put_i64(*&self.producer_id);
         e.put_i16(*&self.producer_epoch);
-        if !(version >= 3) && self.generation_id != -1 {
+        if !(version >= 3) && self.generation_id_or_member_epoch != -1 {
             return Err(EncodeError::FieldNotInVersion {
-                field: "GenerationId",
+                field: "GenerationIdOrMemberEpoch",
                 version,
             });
         }
         if version >= 3 {
-            e.put_i32(*&self.generation_id);
+            e.put_i32(*&self.generation_id_or_member_epoch);
         }
         if !(version >= 3) && self.member_id != String::from("") {
             return Err(EncodeError::FieldNotInVersion {
@@ -213,7 +213,7 @@ impl Message for TxnOffsetCommitRequest {
 impl VersionedMessage for TxnOffsetCommitRequest {
     const API_KEY: i16 = 28;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(3);
 }
 
@@ -327,8 +327,11 @@ impl Message for TxnOffsetCommitRequestPartition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitRequestTopic {
     /// The topic name.
-    /// Versions: 0+.
+    /// Versions: 0-5.
     pub name: String,
+    /// The topic ID.
+    /// Versions: 6+.
+    pub topic_id: Uuid,
     /// The partitions inside the topic that we want to commit offsets for.
     /// Versions: 0+.
     pub partitions: Vec<TxnOffsetCommitRequestPartition>,
@@ -340,6 +343,7 @@ impl Default for TxnOffsetCommitRequestTopic {
     fn default() -> Self {
         TxnOffsetCommitRequestTopic {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partitions: Vec::<TxnOffsetCommitRequestPartition>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -351,8 +355,14 @@ impl Message for TxnOffsetCommitRequestTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 5 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 6 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partitions = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -375,7 +385,12 @@ impl Message for TxnOffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 5 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 6 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partitions).len()), flexible, true);
         for x in (&self.partitions).iter() {
             (x).encode(e, version)?;
@@ -395,7 +410,12 @@ impl Message for TxnOffsetCommitRequestTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 5 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 6 {
+            n += 16;
+        }
         n += (length_len(Some(self.partitions.len()), flexible, true)
             + self
                 .partitions
@@ -431,7 +451,7 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitRequest {
             this.producer_epoch = rng.i16();
         }
         if version >= 3 {
-            this.generation_id = rng.i32();
+            this.generation_id_or_member_epoch = rng.i32();
         }
         if version >= 3 {
             this.member_id = rng.string();
@@ -472,8 +492,11 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitRequestTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 5 {
             this.name = rng.string();
+        }
+        if version >= 6 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partitions = rng.vec(|rng| TxnOffsetCommitRequestPartition::sample(rng, version));

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// TxnOffsetCommitResponse (response), versions 0-4, flexible from 3.
+/// TxnOffsetCommitResponse (response), versions 0-6, flexible from 3.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
@@ -104,7 +104,7 @@ impl Message for TxnOffsetCommitResponse {
 impl VersionedMessage for TxnOffsetCommitResponse {
     const API_KEY: i16 = 28;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 4;
+    const MAX_VERSION: i16 = 6;
     const FLEXIBLE_MIN: Option<i16> = Some(3);
 }
 
@@ -185,8 +185,11 @@ impl Message for TxnOffsetCommitResponsePartition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitResponseTopic {
     /// The topic name.
-    /// Versions: 0+.
+    /// Versions: 0-5.
     pub name: String,
+    /// The topic ID.
+    /// Versions: 6+.
+    pub topic_id: Uuid,
     /// The responses for each partition in the topic.
     /// Versions: 0+.
     pub partitions: Vec<TxnOffsetCommitResponsePartition>,
@@ -198,6 +201,7 @@ impl Default for TxnOffsetCommitResponseTopic {
     fn default() -> Self {
         TxnOffsetCommitResponseTopic {
             name: String::from(""),
+            topic_id: Uuid::ZERO,
             partitions: Vec::<TxnOffsetCommitResponsePartition>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -209,8 +213,14 @@ impl Message for TxnOffsetCommitResponseTopic {
     fn decode(d: &mut Decoder<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
-            .map_err(|e| e.in_field("Name"))?;
+        if version <= 5 {
+            this.name = (|| -> Result<_, DecodeError> { Ok(d.string(flexible)?) })()
+                .map_err(|e| e.in_field("Name"))?;
+        }
+        if version >= 6 {
+            this.topic_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("TopicId"))?;
+        }
         this.partitions = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -233,7 +243,12 @@ impl Message for TxnOffsetCommitResponseTopic {
     #[allow(unused_variables)]
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = version >= 3;
-        e.put_string(Some(&self.name), flexible);
+        if version <= 5 {
+            e.put_string(Some(&self.name), flexible);
+        }
+        if version >= 6 {
+            e.put_uuid(&self.topic_id);
+        }
         e.put_length(Some((&self.partitions).len()), flexible, true);
         for x in (&self.partitions).iter() {
             (x).encode(e, version)?;
@@ -253,7 +268,12 @@ impl Message for TxnOffsetCommitResponseTopic {
     fn encoded_len(&self, version: i16) -> usize {
         let flexible = version >= 3;
         let mut n = 0usize;
-        n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        if version <= 5 {
+            n += (length_len(Some(self.name.len()), flexible, false) + self.name.len());
+        }
+        if version >= 6 {
+            n += 16;
+        }
         n += (length_len(Some(self.partitions.len()), flexible, true)
             + self
                 .partitions
@@ -306,8 +326,11 @@ impl crate::protocol::sample::Sample for TxnOffsetCommitResponseTopic {
     #[allow(unused_variables)]
     fn sample(rng: &mut crate::protocol::sample::SampleRng, version: i16) -> Self {
         let mut this = Self::default();
-        if true {
+        if version <= 5 {
             this.name = rng.string();
+        }
+        if version >= 6 {
+            this.topic_id = rng.uuid();
         }
         if true {
             this.partitions = rng.vec(|rng| TxnOffsetCommitResponsePartition::sample(rng, version));

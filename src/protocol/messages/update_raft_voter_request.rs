@@ -16,21 +16,22 @@ use bytes::Bytes;
 /// UpdateRaftVoterRequest (request), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateRaftVoterRequest {
+    /// The cluster id.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
-    /// The current leader epoch of the partition, -1 for unknown leader epoch
+    /// The current leader epoch of the partition, -1 for unknown leader epoch.
     /// Versions: 0+.
     pub current_leader_epoch: i32,
-    /// The replica id of the voter getting updated in the topic partition
+    /// The replica id of the voter getting updated in the topic partition.
     /// Versions: 0+.
     pub voter_id: i32,
-    /// The directory id of the voter getting updated in the topic partition
+    /// The directory id of the voter getting updated in the topic partition.
     /// Versions: 0+.
     pub voter_directory_id: Uuid,
-    /// The endpoint that can be used to communicate with the leader
+    /// The endpoint that can be used to communicate with the leader.
     /// Versions: 0+.
     pub listeners: Vec<Listener>,
-    /// The range of versions of the protocol that the replica supports
+    /// The range of versions of the protocol that the replica supports.
     /// Versions: 0+.
     pub k_raft_version_feature: KRaftVersionFeature,
     /// Tagged fields this code does not know, kept to be written back.
@@ -152,13 +153,13 @@ impl VersionedMessage for UpdateRaftVoterRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 0+.
     pub name: String,
-    /// The hostname
+    /// The hostname.
     /// Versions: 0+.
     pub host: String,
-    /// The port
+    /// The port.
     /// Versions: 0+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -234,10 +235,10 @@ impl Message for Listener {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KRaftVersionFeature {
-    /// The minimum supported KRaft protocol version
+    /// The minimum supported KRaft protocol version.
     /// Versions: 0+.
     pub min_supported_version: i16,
-    /// The maximum supported KRaft protocol version
+    /// The maximum supported KRaft protocol version.
     /// Versions: 0+.
     pub max_supported_version: i16,
     /// Tagged fields this code does not know, kept to be written back.

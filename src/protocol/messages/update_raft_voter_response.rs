@@ -19,9 +19,10 @@ pub struct UpdateRaftVoterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     /// Versions: 0+.
     pub throttle_time_ms: i32,
-    /// The error code, or 0 if there was no error
+    /// The error code, or 0 if there was no error.
     /// Versions: 0+.
     pub error_code: i16,
+    /// Details of the current Raft cluster leader.
     /// Versions: 0+, tagged (tag 0).
     pub current_leader: CurrentLeader,
     /// Tagged fields this code does not know, kept to be written back.
@@ -119,16 +120,16 @@ impl VersionedMessage for UpdateRaftVoterResponse {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentLeader {
-    /// The replica id of the current leader or -1 if the leader is unknown
+    /// The replica id of the current leader or -1 if the leader is unknown.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 0+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 0+.
     pub port: i32,
     /// Tagged fields this code does not know, kept to be written back.

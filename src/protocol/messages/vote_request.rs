@@ -13,14 +13,16 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// VoteRequest (request), versions 0-1, flexible from 0.
+/// VoteRequest (request), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoteRequest {
+    /// The cluster id.
     /// Versions: 0+.
     pub cluster_id: Option<String>,
-    /// The replica id of the voter receiving the request
+    /// The replica id of the voter receiving the request.
     /// Versions: 1+.
     pub voter_id: i32,
+    /// The topic data.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -126,7 +128,7 @@ impl Message for VoteRequest {
 impl VersionedMessage for VoteRequest {
     const API_KEY: i16 = 52;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -135,24 +137,27 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
-    /// The bumped epoch of the candidate sending the request
+    /// The epoch of the voter sending the request
     /// Versions: 0+.
-    pub candidate_epoch: i32,
+    pub replica_epoch: i32,
     /// The replica id of the voter sending the request
     /// Versions: 0+.
-    pub candidate_id: i32,
+    pub replica_id: i32,
     /// The directory id of the voter sending the request
     /// Versions: 1+.
-    pub candidate_directory_id: Uuid,
-    /// The ID of the voter sending the request
+    pub replica_directory_id: Uuid,
+    /// The directory id of the voter receiving the request
     /// Versions: 1+.
     pub voter_directory_id: Uuid,
-    /// The epoch of the last record written to the metadata log
+    /// The epoch of the last record written to the metadata log.
     /// Versions: 0+.
     pub last_offset_epoch: i32,
-    /// The offset of the last record written to the metadata log
+    /// The log end offset of the metadata log of the voter sending the request.
     /// Versions: 0+.
     pub last_offset: i64,
+    /// Whether the request is a PreVote request (not persisted) or not.
+    /// Versions: 2+.
+    pub pre_vote: bool,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -161,12 +166,13 @@ impl Default for PartitionData {
     fn default() -> Self {
         PartitionData {
             partition_index: 0,
-            candidate_epoch: 0,
-            candidate_id: 0,
-            candidate_directory_id: Uuid::ZERO,
+            replica_epoch: 0,
+            replica_id: 0,
+            replica_directory_id: Uuid::ZERO,
             voter_directory_id: Uuid::ZERO,
             last_offset_epoch: 0,
             last_offset: 0,
+            pre_vote: false,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -179,13 +185,13 @@ impl Message for PartitionData {
         let mut this = Self::default();
         this.partition_index = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("PartitionIndex"))?;
-        this.candidate_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
-            .map_err(|e| e.in_field("CandidateEpoch"))?;
-        this.candidate_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
-            .map_err(|e| e.in_field("CandidateId"))?;
+        this.replica_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ReplicaEpoch"))?;
+        this.replica_id = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+            .map_err(|e| e.in_field("ReplicaId"))?;
         if version >= 1 {
-            this.candidate_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
-                .map_err(|e| e.in_field("CandidateDirectoryId"))?;
+            this.replica_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
+                .map_err(|e| e.in_field("ReplicaDirectoryId"))?;
         }
         if version >= 1 {
             this.voter_directory_id = (|| -> Result<_, DecodeError> { Ok(d.uuid()?) })()
@@ -195,6 +201,10 @@ impl Message for PartitionData {
             .map_err(|e| e.in_field("LastOffsetEpoch"))?;
         this.last_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
             .map_err(|e| e.in_field("LastOffset"))?;
+        if version >= 2 {
+            this.pre_vote = (|| -> Result<_, DecodeError> { Ok(d.bool()?) })()
+                .map_err(|e| e.in_field("PreVote"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -209,16 +219,25 @@ impl Message for PartitionData {
     fn encode(&self, e: &mut Encoder, version: i16) -> Result<(), EncodeError> {
         let flexible = true;
         e.put_i32(*&self.partition_index);
-        e.put_i32(*&self.candidate_epoch);
-        e.put_i32(*&self.candidate_id);
+        e.put_i32(*&self.replica_epoch);
+        e.put_i32(*&self.replica_id);
         if version >= 1 {
-            e.put_uuid(&self.candidate_directory_id);
+            e.put_uuid(&self.replica_directory_id);
         }
         if version >= 1 {
             e.put_uuid(&self.voter_directory_id);
         }
         e.put_i32(*&self.last_offset_epoch);
         e.put_i64(*&self.last_offset);
+        if !(version >= 2) && self.pre_vote != false {
+            return Err(EncodeError::FieldNotInVersion {
+                field: "PreVote",
+                version,
+            });
+        }
+        if version >= 2 {
+            e.put_bool(*&self.pre_vote);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -245,6 +264,9 @@ impl Message for PartitionData {
         }
         n += 4;
         n += 8;
+        if version >= 2 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -261,6 +283,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The partition data.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -369,13 +392,13 @@ impl crate::protocol::sample::Sample for PartitionData {
             this.partition_index = rng.i32();
         }
         if true {
-            this.candidate_epoch = rng.i32();
+            this.replica_epoch = rng.i32();
         }
         if true {
-            this.candidate_id = rng.i32();
+            this.replica_id = rng.i32();
         }
         if version >= 1 {
-            this.candidate_directory_id = rng.uuid();
+            this.replica_directory_id = rng.uuid();
         }
         if version >= 1 {
             this.voter_directory_id = rng.uuid();
@@ -385,6 +408,9 @@ impl crate::protocol::sample::Sample for PartitionData {
         }
         if true {
             this.last_offset = rng.i64();
+        }
+        if version >= 2 {
+            this.pre_vote = rng.bool();
         }
         this
     }

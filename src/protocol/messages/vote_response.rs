@@ -13,15 +13,16 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// VoteResponse (response), versions 0-1, flexible from 0.
+/// VoteResponse (response), versions 0-2, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoteResponse {
     /// The top level error code.
     /// Versions: 0+.
     pub error_code: i16,
+    /// The results for each topic.
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
-    /// Endpoints for all current-leaders enumerated in PartitionData
+    /// Endpoints for all current-leaders enumerated in PartitionData.
     /// Versions: 1+, tagged (tag 0).
     pub node_endpoints: Vec<NodeEndpoint>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -151,7 +152,7 @@ impl Message for VoteResponse {
 impl VersionedMessage for VoteResponse {
     const API_KEY: i16 = 52;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -160,15 +161,16 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition_index: i32,
+    /// The partition level error code.
     /// Versions: 0+.
     pub error_code: i16,
     /// The ID of the current leader or -1 if the leader is unknown.
     /// Versions: 0+.
     pub leader_id: i32,
-    /// The latest known leader epoch
+    /// The latest known leader epoch.
     /// Versions: 0+.
     pub leader_epoch: i32,
-    /// True if the vote was granted and false otherwise
+    /// True if the vote was granted and false otherwise.
     /// Versions: 0+.
     pub vote_granted: bool,
     /// Tagged fields this code does not know, kept to be written back.
@@ -257,6 +259,7 @@ pub struct TopicData {
     /// The topic name.
     /// Versions: 0+.
     pub topic_name: String,
+    /// The results for each partition.
     /// Versions: 0+.
     pub partitions: Vec<PartitionData>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -340,13 +343,13 @@ impl Message for TopicData {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeEndpoint {
-    /// The ID of the associated node
+    /// The ID of the associated node.
     /// Versions: 1+.
     pub node_id: i32,
-    /// The node's hostname
+    /// The node's hostname.
     /// Versions: 1+.
     pub host: String,
-    /// The node's port
+    /// The node's port.
     /// Versions: 1+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.

@@ -16,9 +16,10 @@ use bytes::Bytes;
 /// VotersRecord (data), versions 0-0, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VotersRecord {
-    /// The version of the voters record
+    /// The version of the voters record.
     /// Versions: 0+.
     pub version: i16,
+    /// The set of voters in the quorum for this epoch.
     /// Versions: 0+.
     pub voters: Vec<Voter>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -109,13 +110,13 @@ impl VersionedMessage for VotersRecord {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
-    /// The name of the endpoint
+    /// The name of the endpoint.
     /// Versions: 0+.
     pub name: String,
-    /// The hostname
+    /// The hostname.
     /// Versions: 0+.
     pub host: String,
-    /// The port
+    /// The port.
     /// Versions: 0+.
     pub port: u16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -191,10 +192,10 @@ impl Message for Endpoint {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KRaftVersionFeature {
-    /// The minimum supported KRaft protocol version
+    /// The minimum supported KRaft protocol version.
     /// Versions: 0+.
     pub min_supported_version: i16,
-    /// The maximum supported KRaft protocol version
+    /// The maximum supported KRaft protocol version.
     /// Versions: 0+.
     pub max_supported_version: i16,
     /// Tagged fields this code does not know, kept to be written back.
@@ -265,16 +266,16 @@ impl Message for KRaftVersionFeature {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Voter {
-    /// The replica id of the voter in the topic partition
+    /// The replica id of the voter in the topic partition.
     /// Versions: 0+.
     pub voter_id: i32,
-    /// The directory id of the voter in the topic partition
+    /// The directory id of the voter in the topic partition.
     /// Versions: 0+.
     pub voter_directory_id: Uuid,
-    /// The endpoint that can be used to communicate with the voter
+    /// The endpoint that can be used to communicate with the voter.
     /// Versions: 0+.
     pub endpoints: Vec<Endpoint>,
-    /// The range of versions of the protocol that the replica supports
+    /// The range of versions of the protocol that the replica supports.
     /// Versions: 0+.
     pub k_raft_version_feature: KRaftVersionFeature,
     /// Tagged fields this code does not know, kept to be written back.

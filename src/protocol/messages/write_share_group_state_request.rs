@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// WriteShareGroupStateRequest (request), versions 0-0, flexible from 0.
+/// WriteShareGroupStateRequest (request), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteShareGroupStateRequest {
     /// The group identifier.
@@ -104,19 +104,19 @@ impl Message for WriteShareGroupStateRequest {
 impl VersionedMessage for WriteShareGroupStateRequest {
     const API_KEY: i16 = 85;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateBatch {
-    /// The base offset of this state batch.
+    /// The first offset of this state batch.
     /// Versions: 0+.
     pub first_offset: i64,
     /// The last offset of this state batch.
     /// Versions: 0+.
     pub last_offset: i64,
-    /// The state - 0:Available,2:Acked,4:Archived
+    /// The delivery state - 0:Available,2:Acked,4:Archived.
     /// Versions: 0+.
     pub delivery_state: i8,
     /// The delivery count.
@@ -203,7 +203,7 @@ pub struct PartitionData {
     /// The partition index.
     /// Versions: 0+.
     pub partition: i32,
-    /// The state epoch for this share-partition.
+    /// The state epoch of the share-partition.
     /// Versions: 0+.
     pub state_epoch: i32,
     /// The leader epoch of the share-partition.
@@ -212,6 +212,10 @@ pub struct PartitionData {
     /// The share-partition start offset, or -1 if the start offset is not being written.
     /// Versions: 0+.
     pub start_offset: i64,
+    /// The number of offsets greater than or equal to share-partition start offset for which delivery has been completed.
+    /// Versions: 1+.
+    pub delivery_complete_count: i32,
+    /// The state batches for the share-partition.
     /// Versions: 0+.
     pub state_batches: Vec<StateBatch>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -225,6 +229,7 @@ impl Default for PartitionData {
             state_epoch: 0,
             leader_epoch: 0,
             start_offset: 0,
+            delivery_complete_count: -1,
             state_batches: Vec::<StateBatch>::new(),
             unknown_tagged_fields: Vec::new(),
         }
@@ -244,6 +249,10 @@ impl Message for PartitionData {
             .map_err(|e| e.in_field("LeaderEpoch"))?;
         this.start_offset = (|| -> Result<_, DecodeError> { Ok(d.i64()?) })()
             .map_err(|e| e.in_field("StartOffset"))?;
+        if version >= 1 {
+            this.delivery_complete_count = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
+                .map_err(|e| e.in_field("DeliveryCompleteCount"))?;
+        }
         this.state_batches = (|| -> Result<_, DecodeError> {
             Ok({
                 let n = d.array_len(flexible, 1)?.ok_or_else(null_field)?;
@@ -268,6 +277,9 @@ impl Message for PartitionData {
         e.put_i32(*&self.state_epoch);
         e.put_i32(*&self.leader_epoch);
         e.put_i64(*&self.start_offset);
+        if version >= 1 {
+            e.put_i32(*&self.delivery_complete_count);
+        }
         e.put_length(Some((&self.state_batches).len()), flexible, true);
         for x in (&self.state_batches).iter() {
             (x).encode(e, version)?;
@@ -291,6 +303,9 @@ impl Message for PartitionData {
         n += 4;
         n += 4;
         n += 8;
+        if version >= 1 {
+            n += 4;
+        }
         n += (length_len(Some(self.state_batches.len()), flexible, true)
             + self
                 .state_batches
@@ -447,6 +462,9 @@ impl crate::protocol::sample::Sample for PartitionData {
         }
         if true {
             this.start_offset = rng.i64();
+        }
+        if version >= 1 {
+            this.delivery_complete_count = rng.i32();
         }
         if true {
             this.state_batches = rng.vec(|rng| StateBatch::sample(rng, version));

@@ -13,10 +13,10 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// WriteShareGroupStateResponse (response), versions 0-0, flexible from 0.
+/// WriteShareGroupStateResponse (response), versions 0-1, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteShareGroupStateResponse {
-    /// The write results
+    /// The write results.
     /// Versions: 0+.
     pub results: Vec<WriteStateResult>,
     /// Tagged fields this code does not know, kept to be written back.
@@ -96,7 +96,7 @@ impl Message for WriteShareGroupStateResponse {
 impl VersionedMessage for WriteShareGroupStateResponse {
     const API_KEY: i16 = 85;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 1;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -194,7 +194,7 @@ impl Message for PartitionResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteStateResult {
-    /// The topic identifier
+    /// The topic identifier.
     /// Versions: 0+.
     pub topic_id: Uuid,
     /// The results for the partitions.

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// WriteTxnMarkersRequest (request), versions 0-1, flexible from 1.
+/// WriteTxnMarkersRequest (request), versions 1-2, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteTxnMarkersRequest {
     /// The transaction markers to be written.
@@ -95,8 +95,8 @@ impl Message for WriteTxnMarkersRequest {
 
 impl VersionedMessage for WriteTxnMarkersRequest {
     const API_KEY: i16 = 27;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(1);
 }
 
@@ -197,9 +197,12 @@ pub struct WritableTxnMarker {
     /// Each topic that we want to write transaction marker(s) for.
     /// Versions: 0+.
     pub topics: Vec<WritableTxnMarkerTopic>,
-    /// Epoch associated with the transaction state partition hosted by this transaction coordinator
+    /// Epoch associated with the transaction state partition hosted by this transaction coordinator.
     /// Versions: 0+.
     pub coordinator_epoch: i32,
+    /// Transaction version of the marker. Ex: 0/1 = legacy (TV0/TV1), 2 = TV2 etc.
+    /// Versions: 2+.
+    pub transaction_version: i8,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -212,6 +215,7 @@ impl Default for WritableTxnMarker {
             transaction_result: false,
             topics: Vec::<WritableTxnMarkerTopic>::new(),
             coordinator_epoch: 0,
+            transaction_version: 0,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -237,6 +241,10 @@ impl Message for WritableTxnMarker {
         .map_err(|e| e.in_field("Topics"))?;
         this.coordinator_epoch = (|| -> Result<_, DecodeError> { Ok(d.i32()?) })()
             .map_err(|e| e.in_field("CoordinatorEpoch"))?;
+        if version >= 2 {
+            this.transaction_version = (|| -> Result<_, DecodeError> { Ok(d.i8()?) })()
+                .map_err(|e| e.in_field("TransactionVersion"))?;
+        }
         if flexible {
             let mut unknown = Vec::new();
             d.tagged_fields(&mut unknown, |tag, d| match tag {
@@ -258,6 +266,9 @@ impl Message for WritableTxnMarker {
             (x).encode(e, version)?;
         }
         e.put_i32(*&self.coordinator_epoch);
+        if version >= 2 {
+            e.put_i8(*&self.transaction_version);
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             e.put_uvarint(count as u32);
@@ -283,6 +294,9 @@ impl Message for WritableTxnMarker {
                 .map(|x| x.encoded_len(version))
                 .sum::<usize>());
         n += 4;
+        if version >= 2 {
+            n += 1;
+        }
         if flexible {
             let mut count = self.unknown_tagged_fields.len();
             for u in &self.unknown_tagged_fields {
@@ -340,6 +354,9 @@ impl crate::protocol::sample::Sample for WritableTxnMarker {
         }
         if true {
             this.coordinator_epoch = rng.i32();
+        }
+        if version >= 2 {
+            this.transaction_version = rng.i8();
         }
         this
     }

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// WriteTxnMarkersResponse (response), versions 0-1, flexible from 1.
+/// WriteTxnMarkersResponse (response), versions 1-2, flexible from 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteTxnMarkersResponse {
     /// The results for writing makers.
@@ -95,8 +95,8 @@ impl Message for WriteTxnMarkersResponse {
 
 impl VersionedMessage for WriteTxnMarkersResponse {
     const API_KEY: i16 = 27;
-    const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 1;
+    const MIN_VERSION: i16 = 1;
+    const MAX_VERSION: i16 = 2;
     const FLEXIBLE_MIN: Option<i16> = Some(1);
 }
 

@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// BrokerRegistrationChangeRecord (metadata), versions 0-2, flexible from 0.
+/// BrokerRegistrationChangeRecord (metadata), versions 0-3, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerRegistrationChangeRecord {
     /// The broker id.
@@ -31,6 +31,9 @@ pub struct BrokerRegistrationChangeRecord {
     /// Log directories configured in this broker which are available.
     /// Versions: 2+, tagged (tag 2).
     pub log_dirs: Vec<Uuid>,
+    /// Log directories that are cordoned or null if no change.
+    /// Versions: 3+, tagged (tag 3).
+    pub cordoned_log_dirs: Option<Vec<Uuid>>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -43,6 +46,7 @@ impl Default for BrokerRegistrationChangeRecord {
             fenced: 0,
             in_controlled_shutdown: 0,
             log_dirs: Vec::<Uuid>::new(),
+            cordoned_log_dirs: None,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -80,6 +84,22 @@ impl Message for BrokerRegistrationChangeRecord {
                     .map_err(|e| e.in_field("LogDirs"))?;
                     Ok(true)
                 }
+                3 if version >= 3 => {
+                    this.cordoned_log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 16)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.uuid()?))?),
+                            };
+                            if v.is_none() && !(version >= 3) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("CordonedLogDirs"))?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             this.unknown_tagged_fields = unknown;
@@ -115,6 +135,15 @@ impl Message for BrokerRegistrationChangeRecord {
             if (version >= 2) && self.log_dirs != Vec::<Uuid>::new() {
                 count += 1;
             }
+            if !(version >= 3) && self.cordoned_log_dirs != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "CordonedLogDirs",
+                    version,
+                });
+            }
+            if (version >= 3) && self.cordoned_log_dirs != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (true) && self.fenced != 0 {
@@ -142,6 +171,35 @@ impl Message for BrokerRegistrationChangeRecord {
                 e.put_length(Some((&self.log_dirs).len()), true, true);
                 for x in (&self.log_dirs).iter() {
                     e.put_uuid(x);
+                }
+            }
+            if (version >= 3) && self.cordoned_log_dirs != None {
+                while let Some(u) = unknown.next_if(|u| u.tag < 3) {
+                    e.put_raw_tagged(u);
+                }
+                e.put_uvarint(3);
+                e.put_uvarint(
+                    (match &self.cordoned_log_dirs {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                    }) as u32,
+                );
+                match &self.cordoned_log_dirs {
+                    None => {
+                        if !(version >= 3) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "CordonedLogDirs",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_uuid(x);
+                        }
+                    }
                 }
             }
             for u in unknown {
@@ -178,6 +236,14 @@ impl Message for BrokerRegistrationChangeRecord {
                 count += 1;
                 n += uvarint_len(2) + uvarint_len(len as u32) + len;
             }
+            if (version >= 3) && self.cordoned_log_dirs != None {
+                let len = match &self.cordoned_log_dirs {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                };
+                count += 1;
+                n += uvarint_len(3) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -187,7 +253,7 @@ impl Message for BrokerRegistrationChangeRecord {
 impl VersionedMessage for BrokerRegistrationChangeRecord {
     const API_KEY: i16 = 17;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 2;
+    const MAX_VERSION: i16 = 3;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -210,6 +276,9 @@ impl crate::protocol::sample::Sample for BrokerRegistrationChangeRecord {
         }
         if version >= 2 {
             this.log_dirs = rng.vec(|rng| rng.uuid());
+        }
+        if version >= 3 {
+            this.cordoned_log_dirs = rng.maybe_null(version >= 3, |rng| rng.vec(|rng| rng.uuid()));
         }
         this
     }

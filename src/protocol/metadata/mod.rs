@@ -6,6 +6,7 @@ pub mod abort_transaction_record;
 pub mod access_control_entry_record;
 pub mod begin_transaction_record;
 pub mod broker_registration_change_record;
+pub mod clear_elr_record;
 pub mod client_quota_record;
 pub mod config_record;
 pub mod delegation_token_record;
@@ -25,6 +26,7 @@ pub mod remove_user_scram_credential_record;
 pub mod topic_record;
 pub mod unfence_broker_record;
 pub mod unregister_broker_record;
+pub mod unregister_controller_record;
 pub mod user_scram_credential_record;
 pub mod zk_migration_record;
 
@@ -38,6 +40,7 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<access_control_entry_record::AccessControlEntryRecord>();
     check::<begin_transaction_record::BeginTransactionRecord>();
     check::<broker_registration_change_record::BrokerRegistrationChangeRecord>();
+    check::<clear_elr_record::ClearElrRecord>();
     check::<client_quota_record::ClientQuotaRecord>();
     check::<config_record::ConfigRecord>();
     check::<delegation_token_record::DelegationTokenRecord>();
@@ -57,6 +60,7 @@ fn every_spec_round_trips_at_every_valid_version() {
     check::<topic_record::TopicRecord>();
     check::<unfence_broker_record::UnfenceBrokerRecord>();
     check::<unregister_broker_record::UnregisterBrokerRecord>();
+    check::<unregister_controller_record::UnregisterControllerRecord>();
     check::<user_scram_credential_record::UserScramCredentialRecord>();
     check::<zk_migration_record::ZkMigrationStateRecord>();
 }

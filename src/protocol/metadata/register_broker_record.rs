@@ -13,7 +13,7 @@
 use crate::protocol::codec::*;
 use bytes::Bytes;
 
-/// RegisterBrokerRecord (metadata), versions 0-3, flexible from 0.
+/// RegisterBrokerRecord (metadata), versions 0-4, flexible from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegisterBrokerRecord {
     /// The broker id.
@@ -46,6 +46,9 @@ pub struct RegisterBrokerRecord {
     /// Log directories configured in this broker which are available.
     /// Versions: 3+, tagged (tag 0).
     pub log_dirs: Vec<Uuid>,
+    /// Log directories that are cordoned. This is initially null before the broker starts sending the value via its heartbeats.
+    /// Versions: 4+, tagged (tag 1).
+    pub cordoned_log_dirs: Option<Vec<Uuid>>,
     /// Tagged fields this code does not know, kept to be written back.
     pub unknown_tagged_fields: Vec<RawTaggedField>,
 }
@@ -63,6 +66,7 @@ impl Default for RegisterBrokerRecord {
             fenced: true,
             in_controlled_shutdown: false,
             log_dirs: Vec::<Uuid>::new(),
+            cordoned_log_dirs: None,
             unknown_tagged_fields: Vec::new(),
         }
     }
@@ -116,6 +120,22 @@ impl Message for RegisterBrokerRecord {
                         })
                     })()
                     .map_err(|e| e.in_field("LogDirs"))?;
+                    Ok(true)
+                }
+                1 if version >= 4 => {
+                    this.cordoned_log_dirs = (|| -> Result<_, DecodeError> {
+                        Ok({
+                            let v = match d.array_len(true, 16)? {
+                                None => None,
+                                Some(n) => Some(d.array_of(n, |d| Ok(d.uuid()?))?),
+                            };
+                            if v.is_none() && !(version >= 4) {
+                                return Err(null_field());
+                            }
+                            v
+                        })
+                    })()
+                    .map_err(|e| e.in_field("CordonedLogDirs"))?;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -177,6 +197,15 @@ impl Message for RegisterBrokerRecord {
             if (version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
                 count += 1;
             }
+            if !(version >= 4) && self.cordoned_log_dirs != None {
+                return Err(EncodeError::FieldNotInVersion {
+                    field: "CordonedLogDirs",
+                    version,
+                });
+            }
+            if (version >= 4) && self.cordoned_log_dirs != None {
+                count += 1;
+            }
             e.put_uvarint(count as u32);
             let mut unknown = self.unknown_tagged_fields.iter().peekable();
             if (version >= 3) && self.log_dirs != Vec::<Uuid>::new() {
@@ -188,6 +217,35 @@ impl Message for RegisterBrokerRecord {
                 e.put_length(Some((&self.log_dirs).len()), true, true);
                 for x in (&self.log_dirs).iter() {
                     e.put_uuid(x);
+                }
+            }
+            if (version >= 4) && self.cordoned_log_dirs != None {
+                while let Some(u) = unknown.next_if(|u| u.tag < 1) {
+                    e.put_raw_tagged(u);
+                }
+                e.put_uvarint(1);
+                e.put_uvarint(
+                    (match &self.cordoned_log_dirs {
+                        None => length_len(None, true, true),
+                        Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                    }) as u32,
+                );
+                match &self.cordoned_log_dirs {
+                    None => {
+                        if !(version >= 4) {
+                            return Err(EncodeError::NullNotAllowed {
+                                field: "CordonedLogDirs",
+                                version,
+                            });
+                        }
+                        e.put_length(None, true, true);
+                    }
+                    Some(v) => {
+                        e.put_length(Some((v).len()), true, true);
+                        for x in (v).iter() {
+                            e.put_uuid(x);
+                        }
+                    }
                 }
             }
             for u in unknown {
@@ -238,6 +296,14 @@ impl Message for RegisterBrokerRecord {
                 count += 1;
                 n += uvarint_len(0) + uvarint_len(len as u32) + len;
             }
+            if (version >= 4) && self.cordoned_log_dirs != None {
+                let len = match &self.cordoned_log_dirs {
+                    None => length_len(None, true, true),
+                    Some(v) => (length_len(Some(v.len()), true, true) + v.len() * 16),
+                };
+                count += 1;
+                n += uvarint_len(1) + uvarint_len(len as u32) + len;
+            }
             n += uvarint_len(count as u32);
         }
         n
@@ -247,7 +313,7 @@ impl Message for RegisterBrokerRecord {
 impl VersionedMessage for RegisterBrokerRecord {
     const API_KEY: i16 = 0;
     const MIN_VERSION: i16 = 0;
-    const MAX_VERSION: i16 = 3;
+    const MAX_VERSION: i16 = 4;
     const FLEXIBLE_MIN: Option<i16> = Some(0);
 }
 
@@ -457,6 +523,9 @@ impl crate::protocol::sample::Sample for RegisterBrokerRecord {
         }
         if version >= 3 {
             this.log_dirs = rng.vec(|rng| rng.uuid());
+        }
+        if version >= 4 {
+            this.cordoned_log_dirs = rng.maybe_null(version >= 4, |rng| rng.vec(|rng| rng.uuid()));
         }
         this
     }
