@@ -1,41 +1,23 @@
 //! The advertised-version table of ARCHITECTURE.md: which APIs this broker serves (on a
 //! client listener, and on a controller listener), and their version ranges. An API is
 //! advertised only when implemented; its max is the highest version kfk implements; its min
-//! is the specs' lowest valid version (Kafka 4.4's, after KIP-896's removals) or the floor
-//! below.
+//! is the specs' lowest valid version (Kafka 4.4's, after KIP-896's removals).
 //!
 //! Must not: handle requests. Called by: the connection (what to refuse) and ApiVersions.
 
 use crate::protocol::messages::api_versions_response::ApiVersion;
 use crate::protocol::ApiKey;
 
-/// The lowest version kfk advertises (Kafka 4.0's floor, KIP-896).
-pub fn min_version(api: ApiKey) -> i16 {
-    match api {
-        ApiKey::Fetch => 4,
-        ApiKey::ListOffsets => 1,
-        ApiKey::OffsetCommit => 2,
-        ApiKey::OffsetFetch => 1,
-        ApiKey::CreateTopics => 2,
-        ApiKey::DeleteTopics => 1,
-        ApiKey::OffsetForLeaderEpoch => 2,
-        ApiKey::DescribeConfigs => 1,
-        ApiKey::DescribeLogDirs => 1,
-        ApiKey::AlterReplicaLogDirs => 1,
-        _ => 0,
-    }
-}
-
 /// The `(min, max)` range kfk advertises for `api` when it serves it: min is the specs' lowest
-/// valid version or Kafka 4.0's floor, max the highest version kfk implements
-/// (`protocol::implemented_max`).
+/// valid version (Kafka 4.4's, after KIP-896's removals), max the highest version kfk
+/// implements (`protocol::implemented_max`).
 pub fn range(api: ApiKey) -> (i16, i16) {
     let min = match api {
         // Kafka 4.x advertises Produce from v0 (old librdkafka picks its message format from
         // the range, KAFKA-18659) but refuses v0-2 requests; so does kfk (the frame decoder
         // knows only the specs' 3+).
         ApiKey::Produce => 0,
-        _ => min_version(api).max(api.valid_versions().0),
+        _ => api.valid_versions().0,
     };
     (min, crate::protocol::implemented_max(api))
 }

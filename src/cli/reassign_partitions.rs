@@ -697,9 +697,53 @@ async fn log_dir_move_states(
     admin: &GroupAdmin,
     dirs: &ReplicaDirs,
 ) -> Result<Vec<String>, CliError> {
-    use crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
     let brokers: BTreeSet<i32> = dirs.keys().map(|(_, _, b)| *b).collect();
     // replica → (current dir, future dir)
+    let found = replica_dirs(admin, brokers).await;
+    Ok(dirs
+        .iter()
+        .map(|((t, p, b), target)| match found.get(&(t.clone(), *p, *b)) {
+            None | Some((None, _)) => format!(
+                "Partition {t}-{p} is not found in any live log dir on broker {b}. There is likely an offline log directory on the broker."
+            ),
+            Some((Some(current), _)) if current == target => {
+                format!("Reassignment of replica {t}-{p}-{b} completed successfully.")
+            }
+            Some((Some(_), Some(future))) if future == target => {
+                format!("Reassignment of replica {t}-{p}-{b} is still in progress.")
+            }
+            Some((Some(_), Some(future))) => format!(
+                "Partition {t}-{p} on broker {b} is being moved to log dir {future} instead of {target}."
+            ),
+            Some((Some(current), None)) => format!(
+                "Partition {t}-{p} on broker {b} is not being moved from log dir {current} to {target}."
+            ),
+        })
+        .collect())
+}
+
+/// The log dir each replica of `assignment` is in now (as Kafka 4.4's tool prints the
+/// current assignment); a broker that does not answer leaves its replicas out ("any").
+async fn current_dirs(
+    admin: &GroupAdmin,
+    assignment: &BTreeMap<(String, i32), Vec<i32>>,
+) -> BTreeMap<Replica, String> {
+    let brokers: BTreeSet<i32> = assignment.values().flatten().copied().collect();
+    replica_dirs(admin, brokers)
+        .await
+        .into_iter()
+        .filter(|((t, p, _), _)| assignment.contains_key(&(t.clone(), *p)))
+        .filter_map(|(replica, (current, _))| Some((replica, current?)))
+        .collect()
+}
+
+/// Every replica on `brokers` with its current and future log dir, from DescribeLogDirs to
+/// each broker; a broker that does not answer is left out.
+async fn replica_dirs(
+    admin: &GroupAdmin,
+    brokers: BTreeSet<i32>,
+) -> BTreeMap<Replica, (Option<String>, Option<String>)> {
+    use crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
     let mut found: BTreeMap<Replica, (Option<String>, Option<String>)> = BTreeMap::new();
     for broker in brokers {
         let Ok(conn) = admin.cluster.connection(broker).await else {
@@ -724,62 +768,6 @@ async fn log_dir_move_states(
                         e.1 = Some(d.log_dir.clone());
                     } else {
                         e.0 = Some(d.log_dir.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(dirs
-        .iter()
-        .map(|((t, p, b), target)| match found.get(&(t.clone(), *p, *b)) {
-            None | Some((None, _)) => format!(
-                "Partition {t}-{p} is not found in any live log dir on broker {b}. There is likely an offline log directory on the broker."
-            ),
-            Some((Some(current), _)) if current == target => {
-                format!("Reassignment of replica {t}-{p}-{b} completed successfully.")
-            }
-            Some((Some(_), Some(future))) if future == target => {
-                format!("Reassignment of replica {t}-{p}-{b} is still in progress.")
-            }
-            Some((Some(_), Some(future))) => format!(
-                "Partition {t}-{p} on broker {b} is being moved to log dir {future} instead of {target}."
-            ),
-            Some((Some(current), None)) => format!(
-                "Partition {t}-{p} on broker {b} is not being moved from log dir {current} to {target}."
-            ),
-        })
-        .collect())
-}
-
-/// The log dir each replica of `assignment` is in now, from DescribeLogDirs to its broker
-/// (as Kafka 4.4's tool prints the current assignment); a broker that does not answer leaves
-/// its replicas out ("any").
-async fn current_dirs(
-    admin: &GroupAdmin,
-    assignment: &BTreeMap<(String, i32), Vec<i32>>,
-) -> BTreeMap<Replica, String> {
-    use crate::protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
-    let brokers: BTreeSet<i32> = assignment.values().flatten().copied().collect();
-    let mut found = BTreeMap::new();
-    for broker in brokers {
-        let Ok(conn) = admin.cluster.connection(broker).await else {
-            continue;
-        };
-        let request = RequestBody::DescribeLogDirs(DescribeLogDirsRequest {
-            topics: None,
-            ..Default::default()
-        });
-        let Ok((_, ResponseBody::DescribeLogDirs(r))) =
-            conn.call(ApiKey::DescribeLogDirs, request).await
-        else {
-            continue;
-        };
-        for d in r.results.iter().filter(|d| d.error_code == 0) {
-            for t in &d.topics {
-                for p in t.partitions.iter().filter(|p| !p.is_future_key) {
-                    let key = (t.name.clone(), p.partition_index);
-                    if assignment.contains_key(&key) {
-                        found.insert((key.0, key.1, broker), d.log_dir.clone());
                     }
                 }
             }
