@@ -9,6 +9,7 @@ pub mod ids;
 pub mod limits;
 pub mod log;
 pub mod metadata;
+pub mod net;
 pub mod partitioner;
 pub mod properties;
 pub mod protocol;

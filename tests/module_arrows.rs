@@ -17,8 +17,9 @@ fn allowed(module: &str, file: &str) -> Option<Vec<&'static str>> {
         "limits" => vec!["protocol"],
         "log" => vec!["protocol"],
         "metadata" => vec!["protocol", "log"],
-        "replication" => vec!["log", "protocol", "metadata", "client::connection"],
-        "client" => vec!["protocol", "partitioner"],
+        "net" => vec!["protocol"],
+        "replication" => vec!["log", "protocol", "metadata", "net"],
+        "client" => vec!["protocol", "partitioner", "net"],
         "group" => vec!["protocol"],
         "broker" => vec![
             "protocol",
@@ -27,6 +28,7 @@ fn allowed(module: &str, file: &str) -> Option<Vec<&'static str>> {
             "metadata",
             "replication",
             "group",
+            "net",
         ],
         // The CLI starts a broker (`broker::run` with its `BrokerConfig`) and reads segment
         // files only in `dump-log`.
@@ -378,14 +380,130 @@ fn f() {
             path: "broker::handlers::fetch".into()
         }]
     );
-    // Replication may use the client's connection and nothing else of the client.
+    // Replication reaches other brokers through `net`, never through the client.
     let from_replication = check_file(
         "replication/fetcher.rs",
-        "use crate::client::connection::Connection;\nuse crate::client::producer::Producer;\n",
+        "use crate::net::Connection;\nuse crate::client::connection::Connection;\n",
     );
     assert_eq!(from_replication.len(), 1);
-    assert_eq!(from_replication[0].path, "client::producer::Producer");
+    assert_eq!(from_replication[0].path, "client::connection::Connection");
+    // `net` is a leaf over `protocol`.
+    assert_eq!(
+        check_file("net/connection.rs", "use crate::client::ClientConfig;").len(),
+        1
+    );
     // `log` in the CLI only for dump-log.
     assert_eq!(check_file("cli/topics.rs", "use crate::log::Log;").len(), 1);
     assert!(check_file("cli/dump_log.rs", "use crate::log::Log;").is_empty());
+}
+
+/// What a handler may not do (ARCHITECTURE.md: handlers decode, authorize, call one service
+/// and encode): name a `log::` item, or read or write files.
+const FILE_IO: &[&str] = &[
+    "std::fs",
+    "tokio::fs",
+    "File::open",
+    "File::create",
+    "OpenOptions",
+    ".read_bytes(",
+    ".read_at(",
+    ".write_at(",
+    "sendfile",
+];
+
+fn check_handler(rel: &str, source: &str) -> Vec<String> {
+    let mut found: Vec<String> = crate_paths(rel, source)
+        .into_iter()
+        .filter(|(_, p)| p == "log" || p.starts_with("log::"))
+        .map(|(line, p)| format!("src/{rel}:{line}: {p}"))
+        .collect();
+    let stripped = strip(source);
+    for (i, line) in stripped.lines().enumerate() {
+        for io in FILE_IO.iter().filter(|io| line.contains(*io)) {
+            found.push(format!("src/{rel}:{}: file I/O ({io})", i + 1));
+        }
+    }
+    found
+}
+
+/// The log's internals: a partition's log, its segments and indexes.
+const LOG_INTERNALS: &[&str] = &[
+    "log::Log",
+    "log::SharedLog",
+    "log::unified_log",
+    "log::segment",
+    "log::index",
+];
+
+/// Only `replication/` reaches a partition's log (and `log/` itself, `metadata/` for the
+/// metadata log, and `kfk dump-log`, which reads segment files).
+fn check_log_internals(rel: &str, source: &str) -> Vec<String> {
+    let exempt = ["log/", "replication/", "metadata/"];
+    if exempt.iter().any(|e| rel.starts_with(e)) || rel == "cli/dump_log.rs" {
+        return Vec::new();
+    }
+    crate_paths(rel, source)
+        .into_iter()
+        .filter(|(_, p)| {
+            LOG_INTERNALS
+                .iter()
+                .any(|i| p == i || p.starts_with(&format!("{i}::")))
+        })
+        .map(|(line, p)| format!("src/{rel}:{line}: {p}"))
+        .collect()
+}
+
+fn src_files() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, std::fs::read_to_string(&f).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn handlers_name_no_log_item_and_do_no_file_io() {
+    let handlers: Vec<(String, String)> = src_files()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("broker/handlers/"))
+        .collect();
+    assert!(handlers.len() >= 8, "{} handler files", handlers.len());
+    let found: Vec<String> = handlers
+        .iter()
+        .flat_map(|(rel, source)| check_handler(rel, source))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "handlers reach the log:\n{}",
+        found.join("\n")
+    );
+    // The rule finds each form.
+    let bad = "use crate::log::segment::FileRegion;\nfn f() { let _ = std::fs::read(\"x\"); region.read_bytes(); }\n";
+    assert_eq!(check_handler("broker/handlers/fetch.rs", bad).len(), 3);
+}
+
+#[test]
+fn only_replication_reaches_a_partitions_log() {
+    let found: Vec<String> = src_files()
+        .iter()
+        .flat_map(|(rel, source)| check_log_internals(rel, source))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "a partition's log reached outside replication/:\n{}",
+        found.join("\n")
+    );
+    let bad = "use crate::log::{SharedLog, LogConfig};\nfn f() { crate::log::segment::LogSegment::open(); }\n";
+    assert_eq!(check_log_internals("broker/startup.rs", bad).len(), 2);
+    assert!(check_log_internals("replication/partition.rs", bad).is_empty());
 }

@@ -7,6 +7,14 @@
 //! where ARCHITECTURE.md's table says otherwise (listeners on loopback, `./kfk-data`, ...).
 
 use crate::log::config::{topic_config, validate_topic_config, TOPIC_CONFIGS};
+
+/// Kafka's topic configs (names, kinds, defaults, validation) for the admin handlers; the log
+/// owns them, the handlers see them only here.
+pub mod topic_configs {
+    pub use crate::log::config::{
+        topic_config, validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS,
+    };
+}
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -39,7 +39,7 @@ enum Closed {
 /// A response to write: encoded chunks, and the file regions its placeholder chunks stand for.
 struct Reply {
     chunks: Vec<Bytes>,
-    regions: Vec<crate::log::segment::FileRegion>,
+    regions: Vec<crate::replication::FileRegion>,
 }
 
 /// A whole request frame with the request-bytes permits it holds.
@@ -74,7 +74,11 @@ pub async fn handle(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, li
                 return;
             }
         };
-        if !ready && !super::raft_network::is_raft_frame(&frame.bytes) {
+        // ApiVersions waits for nothing either: the controller channel (and any client)
+        // negotiates versions first on every connection.
+        let api_versions =
+            frame.bytes.get(4..6) == Some(&(ApiKey::ApiVersions as i16).to_be_bytes()[..]);
+        if !ready && !api_versions && !super::raft_network::is_raft_frame(&frame.bytes) {
             let mut caught_up = broker.control.caught_up.subscribe();
             tokio::select! {
                 _ = caught_up.wait_for(|r| *r) => ready = true,

@@ -166,23 +166,6 @@ impl Broker {
             .map(|b| (b.0, b.1, b.2))
     }
 
-    /// In a cluster, whether this node leads `topic`-`index`: UNKNOWN_TOPIC_OR_PARTITION
-    /// when the metadata does not know it, NOT_LEADER_OR_FOLLOWER when another broker (or
-    /// nobody) leads it, so clients refresh their metadata and go to the leader.
-    pub fn check_leader(&self, topic: &str, index: i32) -> Result<(), ErrorCode> {
-        if !self.is_cluster() {
-            return Ok(());
-        }
-        match self.metadata.partition_leader(topic, index) {
-            None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-            Some(leader) if leader != self.node_id => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
-            Some(_) if self.replicas.get(topic, index).is_none() => {
-                Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
     /// `host:port` of a controller's controller listener: its `controller.quorum.voters`
     /// entry, else (a dynamic quorum) its address in the current membership.
     pub fn controller_addr(&self, id: i32) -> Option<String> {

@@ -1,88 +1,79 @@
 //! Requests from this node to a controller (or another node's controller listener): broker
 //! registration and heartbeats, admin requests forwarded to the active controller, producer
-//! id blocks, and the private Raft frames. One cached connection per address; a failed
-//! exchange drops it, the next call reconnects.
-//!
-//! Not the client library (`broker/` must not use `client/`): a small frame exchange over
-//! `protocol`'s encoders with a deadline.
+//! id blocks, and the private Raft frames, all over the one outbound connection layer
+//! ([`crate::net::Connection`]). A pooled connection carries one request at a time, so a
+//! slow forwarded request never holds a heartbeat up behind it; a failed or late exchange
+//! drops its connection, the next call connects again.
 
-use crate::protocol::frame::{decode_response_payload, encode_request_frame};
+use crate::net::{Connection, ConnectionConfig};
 use crate::protocol::{ApiKey, RequestBody, ResponseBody};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-/// Largest response accepted from a controller (a metadata snapshot chunk or a forwarded
-/// answer).
-const MAX_RESPONSE_BYTES: usize = 256 << 20;
+/// Idle connections kept per address.
+const POOLED_PER_ADDRESS: usize = 4;
 
 #[derive(Debug, Default)]
 pub struct ControllerChannel {
-    conns: Mutex<HashMap<String, Vec<TcpStream>>>,
-    next_id: std::sync::atomic::AtomicI32,
+    conns: Mutex<HashMap<String, Vec<Connection>>>,
 }
 
 impl ControllerChannel {
-    async fn connection(&self, addr: &str, timeout: Duration) -> Result<TcpStream, String> {
-        if let Some(c) = self.conns.lock().await.get_mut(addr).and_then(|v| v.pop()) {
-            return Ok(c);
+    async fn connection(&self, addr: &str, timeout: Duration) -> Result<Connection, String> {
+        while let Some(c) = self.conns.lock().await.get_mut(addr).and_then(|v| v.pop()) {
+            if !c.is_dead() {
+                return Ok(c);
+            }
         }
-        let s = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        let config = ConnectionConfig {
+            client_id: "kfk-broker".into(),
+            connect_timeout: timeout,
+            // Each call has its own deadline (below); the connection's is only a backstop.
+            request_timeout: Duration::from_secs(300),
+            send_buffer_bytes: -1,
+            receive_buffer_bytes: -1,
+        };
+        let connect = Connection::connect(addr, config);
+        tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| format!("connecting to {addr} timed out"))?
-            .map_err(|e| format!("connecting to {addr}: {e}"))?;
-        let _ = s.set_nodelay(true);
-        Ok(s)
+            .map_err(|e| format!("connecting to {addr}: {e}"))
     }
 
-    async fn give_back(&self, addr: &str, conn: TcpStream) {
+    async fn give_back(&self, addr: &str, conn: Connection) {
         let mut conns = self.conns.lock().await;
         let pool = conns.entry(addr.to_string()).or_default();
-        if pool.len() < 4 {
+        if pool.len() < POOLED_PER_ADDRESS && !conn.is_dead() {
             pool.push(conn);
         }
     }
 
-    /// Sends one frame (`chunks`, size prefix included) and returns the response payload
-    /// (size prefix removed) whose correlation id is `correlation_id`.
-    pub async fn exchange(
+    /// One exchange on a pooled connection within `timeout`; the connection goes back to
+    /// the pool only after a timely answer.
+    async fn exchange<T, F>(
         &self,
         addr: &str,
-        chunks: &[Bytes],
         timeout: Duration,
-    ) -> Result<Bytes, String> {
-        let mut conn = self.connection(addr, timeout).await?;
-        let result = tokio::time::timeout(timeout, async {
-            for c in chunks {
-                conn.write_all(c).await.map_err(|e| e.to_string())?;
+        call: impl FnOnce(Connection) -> F,
+    ) -> Result<T, String>
+    where
+        F: std::future::Future<Output = Result<T, crate::net::ClientError>>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let conn = self.connection(addr, timeout).await?;
+        match tokio::time::timeout_at(deadline, call(conn.clone())).await {
+            Err(_) => Err(format!(
+                "no answer from {addr} within {} ms",
+                timeout.as_millis()
+            )),
+            Ok(Err(e)) => Err(format!("exchange with {addr}: {e}")),
+            Ok(Ok(answer)) => {
+                self.give_back(addr, conn).await;
+                Ok(answer)
             }
-            let mut prefix = [0u8; 4];
-            conn.read_exact(&mut prefix)
-                .await
-                .map_err(|e| e.to_string())?;
-            let size = i32::from_be_bytes(prefix);
-            let size = usize::try_from(size)
-                .ok()
-                .filter(|s| *s >= 4 && *s <= MAX_RESPONSE_BYTES)
-                .ok_or_else(|| format!("response size {size} out of range"))?;
-            let mut buf = BytesMut::zeroed(size);
-            conn.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
-            Ok::<Bytes, String>(buf.freeze())
-        })
-        .await
-        .map_err(|_| format!("no answer from {addr} within {} ms", timeout.as_millis()))?
-        .map_err(|e| format!("exchange with {addr}: {e}"))?;
-        self.give_back(addr, conn).await;
-        Ok(result)
-    }
-
-    pub fn correlation_id(&self) -> i32 {
-        self.next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            & i32::MAX
+        }
     }
 
     /// Sends a Kafka request and decodes its response.
@@ -94,18 +85,24 @@ impl ControllerChannel {
         body: &RequestBody,
         timeout: Duration,
     ) -> Result<ResponseBody, String> {
-        let id = self.correlation_id();
-        let chunks = encode_request_frame(api_key, version, id, Some("kfk-broker"), body)
-            .map_err(|e| e.to_string())?;
-        let payload = self.exchange(addr, &chunks, timeout).await?;
-        let response =
-            decode_response_payload(api_key, version, &payload).map_err(|e| e.to_string())?;
-        if response.correlation_id != id {
-            return Err(format!(
-                "{addr} answered correlation id {} to request {id}",
-                response.correlation_id
-            ));
-        }
-        Ok(response.body)
+        let body = body.clone();
+        self.exchange(addr, timeout, move |c| async move {
+            c.call_at(api_key, version, body).await
+        })
+        .await
+    }
+
+    /// Sends `body` under the private `api_key` and returns the answer's body.
+    pub async fn raw(
+        &self,
+        addr: &str,
+        api_key: i16,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, String> {
+        self.exchange(addr, timeout, move |c| async move {
+            c.call_raw(api_key, body).await
+        })
+        .await
     }
 }

@@ -93,7 +93,7 @@ pub struct Broker {
     pub listeners: Vec<ListenerState>,
     /// Every partition of this broker: the only way to their logs.
     pub replicas: ReplicaManager,
-    pub metadata: MetadataStore,
+    pub metadata: std::sync::Arc<MetadataStore>,
     /// `queued.max.request.bytes`: bytes of requests being read or handled, in KiB permits.
     pub request_bytes: std::sync::Arc<Semaphore>,
     /// `queued.max.requests`: requests being handled at once.
@@ -104,8 +104,6 @@ pub struct Broker {
     pub groups: Coordinator,
     /// Request, byte and record counters for the metrics endpoint.
     pub metrics: metrics::BrokerMetrics,
-    /// `leader.replication.throttled.rate`: bytes sent to throttled followers.
-    pub leader_throttle: crate::replication::throttle::Throttle,
     /// The cluster's control plane (registration, heartbeats, forwarding).
     pub control: controller::ControlPlane,
     /// Serializes the lazy creation of `__consumer_offsets`.
@@ -194,87 +192,41 @@ impl Broker {
     }
 }
 
-impl Broker {
-    /// A replication throttle rate in bytes/s (`leader.replication.throttled.rate` or
-    /// `follower.replication.throttled.rate`): the dynamic broker config, else the file's,
-    /// else none.
-    pub fn throttle_rate(&self, key: &str) -> Option<u64> {
-        self.metadata
-            .effective_broker_configs(self.node_id)
-            .get(key)
-            .cloned()
-            .or_else(|| self.config.raw.get(key).cloned())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|r| *r < i64::MAX as u64)
-    }
-
-    /// Whether `topic`'s `key` (a `*.replication.throttled.replicas` config) names
-    /// `partition` on `replica`.
-    pub fn is_throttled_replica(
-        &self,
-        key: &str,
-        topic: &str,
-        partition: i32,
-        replica: i32,
-    ) -> bool {
-        self.metadata.topic(topic).is_some_and(|t| {
-            crate::replication::throttle::is_throttled(
-                t.configs.get(key).map(String::as_str),
-                partition,
-                replica,
-            )
-        })
-    }
-}
-
 impl AsRef<ReplicaManager> for Broker {
     fn as_ref(&self) -> &ReplicaManager {
         &self.replicas
     }
 }
 
-/// The coordinator's records go through the same append path as a produce (acks=all).
+/// The coordinator's records go through the same append path as a produce (acks=all,
+/// `offsets.commit.timeout.ms` 5 s).
 impl OffsetsLog for Broker {
     fn append(&self, partition: i32, batch: bytes::Bytes) -> Result<(), ErrorCode> {
         if self.replicas.get(OFFSETS_TOPIC, partition).is_none() {
             self.ensure_offsets_topic()?;
         }
-        let now = crate::time::now_ms();
-        let info = self
-            .replicas
-            .append_records(OFFSETS_TOPIC, partition, &batch, -1, now)
-            .map_err(|e| {
-                tracing::error!(partition, error = %e, "appending to {OFFSETS_TOPIC} failed");
-                e.code
-            })?;
-        // As a produce with acks=all: answered once the in-sync replicas have it
-        // (`offsets.commit.timeout.ms`, 5 s). With one replica the append already did.
-        let replicated = self
-            .replicas
-            .get(OFFSETS_TOPIC, partition)
-            .is_some_and(|p| p.replication().0.len() > 1);
-        if !replicated {
-            return Ok(());
-        }
-        let pending = [(
-            OFFSETS_TOPIC,
-            partition,
-            info.leader_epoch,
-            info.last_offset + 1,
-        )];
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let params = crate::replication::AppendParams {
+            acks: -1,
+            timeout: std::time::Duration::from_secs(5),
+            origin: crate::replication::AppendOrigin::Coordinator,
+            rules: crate::replication::AppendRules::ANY,
+            entries: vec![crate::replication::AppendEntry {
+                topic: OFFSETS_TOPIC.to_string(),
+                partition,
+                records: batch,
+            }],
+        };
         let handle = tokio::runtime::Handle::current();
-        let outcome = tokio::task::block_in_place(|| {
-            handle.block_on(self.replicas.await_acks(&pending, deadline))
-        });
-        match outcome.into_iter().next() {
-            Some(Err(code)) => {
+        let result = tokio::task::block_in_place(|| handle.block_on(self.replicas.append(params)));
+        match result.into_iter().next() {
+            Some(r) if r.error != ErrorCode::NONE => {
                 tracing::warn!(
                     partition,
-                    error = code.name(),
-                    "a {OFFSETS_TOPIC} write was not replicated"
+                    error = r.error.name(),
+                    message = r.message.as_deref().unwrap_or(""),
+                    "a {OFFSETS_TOPIC} write failed"
                 );
-                Err(code)
+                Err(r.error)
             }
             _ => Ok(()),
         }

@@ -81,43 +81,19 @@ impl std::fmt::Display for Transport {
 
 impl std::error::Error for Transport {}
 
-fn frame(correlation_id: i32, rpc: &RaftRpc) -> Result<Vec<Bytes>, String> {
-    let json = serde_json::to_vec(rpc).map_err(|e| e.to_string())?;
-    let client_id = b"kfk-raft";
-    let size = 2 + 2 + 4 + 2 + client_id.len() + json.len();
-    let mut b = BytesMut::with_capacity(4 + size);
-    b.put_i32(size as i32);
-    b.put_i16(RAFT_API_KEY);
-    b.put_i16(0);
-    b.put_i32(correlation_id);
-    b.put_i16(client_id.len() as i16);
-    b.put_slice(client_id);
-    b.put_slice(&json);
-    Ok(vec![b.freeze()])
-}
-
 impl Peer {
     async fn call<T: for<'de> Deserialize<'de>>(
         &self,
         rpc: RaftRpc,
         timeout: Duration,
     ) -> Result<T, Transport> {
-        let id = self.channel.correlation_id();
-        let chunks = frame(id, &rpc).map_err(Transport)?;
+        let body = serde_json::to_vec(&rpc).map_err(|e| Transport(e.to_string()))?;
         let payload = self
             .channel
-            .exchange(&self.addr, &chunks, timeout)
+            .raw(&self.addr, RAFT_API_KEY, Bytes::from(body), timeout)
             .await
             .map_err(Transport)?;
-        if payload.len() < 4
-            || i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) != id
-        {
-            return Err(Transport(format!(
-                "{}: mismatched Raft response",
-                self.addr
-            )));
-        }
-        serde_json::from_slice(&payload[4..]).map_err(|e| Transport(e.to_string()))
+        serde_json::from_slice(&payload).map_err(|e| Transport(e.to_string()))
     }
 }
 

@@ -37,9 +37,10 @@ pub fn start(broker: &Arc<Broker>) -> Vec<tokio::task::JoinHandle<()>> {
         backoff: Duration::from_millis(broker.config.replica_fetch_backoff_ms),
         throttle: Arc::new(move |topic, partition| {
             let b = &throttle_broker;
-            b.throttle_rate("follower.replication.throttled.rate")
+            b.replicas
+                .throttle_rate("follower.replication.throttled.rate")
                 .filter(|_| {
-                    b.is_throttled_replica(
+                    b.replicas.is_throttled_replica(
                         "follower.replication.throttled.replicas",
                         topic,
                         partition,
@@ -234,7 +235,7 @@ pub async fn move_between_log_dirs(broker: Arc<Broker>) {
             last = Instant::now();
             continue;
         }
-        let rate = broker.throttle_rate(THROTTLE_KEY);
+        let rate = broker.replicas.throttle_rate(THROTTLE_KEY);
         let now = Instant::now();
         tokens = match rate {
             // A one-second bucket: at most a second's worth at once.

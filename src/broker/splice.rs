@@ -13,7 +13,7 @@
 //! Must not: decide what a fetch returns. Called by: `handlers::fetch`, `connection`.
 
 use crate::limits::{SPLICE_MAX_BYTES, SPLICE_MIN_BYTES};
-use crate::log::segment::FileRegion;
+use crate::replication::FileRegion;
 use bytes::Bytes;
 use std::io;
 use std::os::fd::AsRawFd;

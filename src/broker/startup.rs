@@ -16,7 +16,7 @@ use crate::log::manager::LogManager;
 use crate::log::{checkpoint, LogConfig, LogFs, OsFs};
 use crate::metadata::{MetadataChange, MetadataStore, METADATA_TOPIC};
 use crate::protocol::Uuid;
-use crate::replication::ReplicaManager;
+use crate::replication::{ReplicaContext, ReplicaManager};
 use crate::time::now_ms;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -236,6 +236,22 @@ pub async fn start_with_fs(
     };
     let listeners = listener_states(&config);
     let groups = Coordinator::new(group_config(&config));
+    let metadata = Arc::new(metadata);
+    let shutdown = watch::channel(false).0;
+    let request_slots = Arc::new(Semaphore::new(config.queued_max_requests));
+    let replicas = ReplicaManager::with_context(
+        Arc::new(logs),
+        ReplicaContext {
+            node_id: config.node_id,
+            metadata: Some(metadata.clone()),
+            stop: Some(shutdown.subscribe()),
+            read_slots: Some(request_slots.clone()),
+            fetch_max_bytes: config.fetch_max_bytes,
+            rack: config.rack.clone(),
+            rack_aware_selector: config.rack_aware_replica_selector,
+            file_configs: config.raw.clone(),
+        },
+    );
     let broker = Arc::new(Broker {
         cluster_id,
         node_id: config.node_id,
@@ -243,19 +259,18 @@ pub async fn start_with_fs(
         request_bytes: Arc::new(Semaphore::new(
             (config.queued_max_request_bytes / 1024).clamp(1, Semaphore::MAX_PERMITS),
         )),
-        request_slots: Arc::new(Semaphore::new(config.queued_max_requests)),
+        request_slots,
         connection_slots: Arc::new(Semaphore::new(
             config.max_connections.min(Semaphore::MAX_PERMITS),
         )),
         config,
-        replicas: ReplicaManager::new(Arc::new(logs)),
+        replicas,
         metadata,
         groups,
         control: Default::default(),
         metrics: Default::default(),
-        leader_throttle: Default::default(),
         offsets_topic_creation: std::sync::Mutex::new(()),
-        shutdown: watch::channel(false).0,
+        shutdown,
         halted: watch::channel(None).0,
     });
     if !broker.is_cluster() || !broker.config.process_roles.broker {

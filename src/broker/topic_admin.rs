@@ -13,6 +13,7 @@ use crate::metadata::{
     is_internal_topic, validate_topic_name, MetadataChange, TopicMeta, METADATA_TOPIC,
 };
 use crate::protocol::ErrorCode;
+use crate::replication::Role;
 use std::collections::BTreeMap;
 
 impl Broker {
@@ -51,7 +52,7 @@ impl Broker {
                         self.open_partitions(&topic)?;
                     }
                 }
-                MetadataChange::TopicRemoved(topic) => self.remove_partitions(topic),
+                MetadataChange::TopicRemoved(topic) => self.replicas.remove_topic(topic),
                 MetadataChange::TopicConfigChanged(name) => self.reload_topic_configs(name),
                 MetadataChange::BrokerConfigChanged => {
                     for t in self.metadata.topics() {
@@ -68,90 +69,41 @@ impl Broker {
     /// After the image was replaced: opens this node's partitions of every topic, and
     /// deletes the logs of partitions the image no longer gives this node.
     fn reconcile_partitions(&self) -> Result<(), AdminError> {
-        let topics = self.metadata.topics();
-        for t in &topics {
+        for t in &self.metadata.topics() {
             self.open_partitions(t)?;
         }
-        let image = self.metadata.image();
-        for (topic, index) in self.replicas.local_partitions() {
-            if topic == crate::metadata::METADATA_TOPIC {
-                continue;
-            }
-            let mine = image.topics.get(&topic).is_some_and(|t| {
-                t.partitions
-                    .iter()
-                    .any(|p| p.index == index && p.replicas.contains(&self.node_id))
-            });
-            if !mine {
-                tracing::info!(%topic, partition = index, "deleting a partition the metadata no longer places here");
-                if let Err(e) = self.replicas.remove_partition(&topic, index) {
-                    tracing::error!(error = %e, "deleting the partition log failed");
-                }
-            }
-        }
+        self.replicas.remove_unplaced(&self.metadata.image());
         Ok(())
     }
 
-    /// Opens (or creates) the logs of `topic`'s partitions this node holds a replica of.
+    /// Applies `topic` to this broker's partitions (`ReplicaManager::apply_topic`), and
+    /// starts or stops coordinating the groups of `__consumer_offsets` partitions whose
+    /// leadership moved.
     fn open_partitions(&self, topic: &TopicMeta) -> Result<(), AdminError> {
-        let config = self.log_config_for(topic);
-        for p in &topic.partitions {
-            if !p.replicas.contains(&self.node_id) {
-                // Reassigned away: this broker's replica goes.
-                if self.is_cluster() && self.replicas.get(&topic.name, p.index).is_some() {
-                    tracing::info!(topic = %topic.name, partition = p.index, "deleting a replica reassigned to other brokers");
-                    if let Err(e) = self.replicas.remove_partition(&topic.name, p.index) {
-                        tracing::error!(error = %e, "deleting the partition log failed");
-                    }
-                }
-                continue;
-            }
-            self.replicas
-                .create_partition(
-                    &topic.name,
-                    p.index,
-                    topic.id,
-                    config.clone(),
-                    p.leader_epoch,
+        let changes = self
+            .replicas
+            .apply_topic(topic, &self.log_config_for(topic), self.is_cluster())
+            .map_err(|(index, e)| {
+                tracing::error!(error = %e, "cannot create partition log");
+                AdminError::new(
+                    ErrorCode::KAFKA_STORAGE_ERROR,
+                    format!("cannot create the log of {}-{index}", topic.name),
                 )
-                .map_err(|e| {
-                    tracing::error!(error = %e, "cannot create partition log");
-                    AdminError::new(
-                        ErrorCode::KAFKA_STORAGE_ERROR,
-                        format!("cannot create the log of {}-{}", topic.name, p.index),
-                    )
-                })?;
-            let moved = self.replicas.apply_partition_metadata(
-                &topic.name,
-                p.index,
-                self.node_id,
-                p.leader,
-                p.leader_epoch,
-                p.partition_epoch,
-                &p.replicas,
-                &p.isr,
-                crate::time::now_ms(),
-            );
-            if topic.name == OFFSETS_TOPIC && self.is_cluster() {
-                match moved {
-                    Some((before, crate::replication::Role::Leader))
-                        if before != crate::replication::Role::Leader =>
-                    {
-                        self.load_group_partition(p.index);
-                    }
-                    Some((crate::replication::Role::Leader, after))
-                        if after != crate::replication::Role::Leader =>
-                    {
-                        let n = self.groups.unload_partition(p.index);
-                        tracing::info!(
-                            partition = p.index,
-                            groups = n,
-                            "no longer the coordinator of {OFFSETS_TOPIC}-{}",
-                            p.index
-                        );
-                    }
-                    _ => {}
-                }
+            })?;
+        if topic.name != OFFSETS_TOPIC || !self.is_cluster() {
+            return Ok(());
+        }
+        for c in changes {
+            if c.after == Role::Leader {
+                self.load_group_partition(c.index);
+            } else if c.before == Role::Leader {
+                let n = self.groups.unload_partition(c.index);
+                tracing::info!(
+                    partition = c.index,
+                    groups = n,
+                    "no longer the coordinator of {OFFSETS_TOPIC}-{}",
+                    c.index
+                );
             }
         }
         Ok(())
@@ -187,14 +139,6 @@ impl Broker {
             ),
             Err(e) => {
                 tracing::error!(partition = index, error = %e, "loading {OFFSETS_TOPIC}-{index} failed")
-            }
-        }
-    }
-
-    fn remove_partitions(&self, topic: &TopicMeta) {
-        for p in &topic.partitions {
-            if let Err(e) = self.replicas.remove_partition(&topic.name, p.index) {
-                tracing::error!(topic = %topic.name, partition = p.index, error = %e, "deleting the partition log failed");
             }
         }
     }

@@ -24,4 +24,4 @@ pub mod unified_log;
 
 pub use config::LogConfig;
 pub use io::{LogFs, OsFs, SimulatedFs};
-pub use unified_log::{AppendError, AppendInfo, Log, OpenOptions, SharedLog};
+pub use unified_log::{AppendError, AppendInfo, AppendRules, Log, OpenOptions, SharedLog};

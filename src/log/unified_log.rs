@@ -18,7 +18,7 @@ use super::leader_epoch::LeaderEpochCache;
 use super::producer_state::{ProducerStateManager, SequenceCheck};
 use super::segment::{FileRegion, LogSegment, SegmentLimits};
 use crate::protocol::record_batch::{self, BatchHeader, BatchIter, BATCH_HEADER_BYTES};
-use crate::protocol::ErrorCode;
+use crate::protocol::{Compression, ErrorCode};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,6 +83,30 @@ pub struct AppendInfo {
     pub duplicate: bool,
     /// The leader epoch the leader appended in (-1 for a follower's append).
     pub leader_epoch: i32,
+}
+
+/// What a leader's append accepts beyond a valid batch: Produce v3+ carries one batch per
+/// partition, and zstd only from Produce v7.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendRules {
+    pub one_batch: bool,
+    pub zstd: bool,
+}
+
+impl AppendRules {
+    /// A produce request's: one batch per partition, zstd from Produce v7 (`zstd`).
+    pub const fn produce(zstd: bool) -> AppendRules {
+        AppendRules {
+            one_batch: true,
+            zstd,
+        }
+    }
+
+    /// Any number of batches in any codec (the broker's own records).
+    pub const ANY: AppendRules = AppendRules {
+        one_batch: false,
+        zstd: true,
+    };
 }
 
 /// Where a reopened log's state comes from.
@@ -517,9 +541,41 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
-        let mut batches = Vec::new();
+        self.append_as_leader_with(records, leader_epoch, now_ms, AppendRules::ANY)
+    }
+
+    /// [`Log::append_as_leader`] under a produce request's `rules`.
+    pub fn append_as_leader_with(
+        &mut self,
+        records: &Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        rules: AppendRules,
+    ) -> Result<AppendInfo, AppendError> {
+        // The batch headers once, then each batch validated (and decoded) once.
         let mut iter = BatchIter::new(records.clone());
-        for (header, batch) in iter.by_ref() {
+        let framed: Vec<(BatchHeader, Bytes)> = iter.by_ref().collect();
+        if !rules.zstd
+            && framed
+                .iter()
+                .any(|(h, _)| h.compression() == Some(Compression::Zstd))
+        {
+            return Err(refuse(
+                ErrorCode::UNSUPPORTED_COMPRESSION_TYPE,
+                "zstd needs Produce v7 or later",
+            ));
+        }
+        if rules.one_batch && framed.len() != 1 && !iter.partial_tail() {
+            return Err(refuse(
+                ErrorCode::INVALID_RECORD,
+                format!(
+                    "Produce v3+ carries exactly one record batch per partition, not {}",
+                    framed.len()
+                ),
+            ));
+        }
+        let mut batches = Vec::with_capacity(framed.len());
+        for (header, batch) in framed {
             self.validate_batch(&header, &batch, now_ms)?;
             batches.push(self.apply_topic_compression(header, batch)?);
         }
@@ -668,9 +724,9 @@ impl Log {
                 ),
             ));
         }
-        let header_checked = record_batch::validate(batch, DECOMPRESS_LIMIT_BYTES)
+        let checked = record_batch::validate_batch(batch, DECOMPRESS_LIMIT_BYTES)
             .map_err(|e| refuse(e.error_code(), e.to_string()))?;
-        debug_assert_eq!(&header_checked, header);
+        debug_assert_eq!(&checked.header, header);
         if header.is_transactional() || header.is_control() {
             return Err(refuse(
                 ErrorCode::INVALID_TXN_STATE,
@@ -689,15 +745,11 @@ impl Log {
                 ));
             }
         }
-        if self.config.compact {
-            let records = record_batch::decode_records(batch, DECOMPRESS_LIMIT_BYTES)
-                .map_err(|e| refuse(e.error_code(), e.to_string()))?;
-            if records.iter().any(|r| r.key.is_none()) {
-                return Err(refuse(
-                    ErrorCode::INVALID_RECORD,
-                    "compacted topics refuse records without a key",
-                ));
-            }
+        if self.config.compact && checked.keyless_records > 0 {
+            return Err(refuse(
+                ErrorCode::INVALID_RECORD,
+                "compacted topics refuse records without a key",
+            ));
         }
         Ok(())
     }
@@ -1327,6 +1379,17 @@ impl SharedLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
+        self.append_as_leader_with(records, leader_epoch, now_ms, AppendRules::ANY)
+    }
+
+    /// [`SharedLog::append_as_leader`] under a produce request's `rules`.
+    pub fn append_as_leader_with(
+        &self,
+        records: &Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        rules: AppendRules,
+    ) -> Result<AppendInfo, AppendError> {
         if self.is_offline() {
             return Err(refuse(
                 ErrorCode::KAFKA_STORAGE_ERROR,
@@ -1335,7 +1398,7 @@ impl SharedLog {
         }
         let (info, sync) = {
             let mut log = self.lock();
-            let info = match log.append_as_leader(records, leader_epoch, now_ms) {
+            let info = match log.append_as_leader_with(records, leader_epoch, now_ms, rules) {
                 Ok(info) => info,
                 Err(e) => {
                     drop(log);

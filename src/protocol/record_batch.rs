@@ -243,13 +243,30 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), BatchError> {
 /// as cap) checking that each is well formed, the count matches the header and offset deltas
 /// run 0, 1, 2, ... up to `last_offset_delta`. Nothing is allocated for uncompressed batches.
 pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHeader, BatchError> {
+    validate_batch(batch, decompress_limit_bytes).map(|v| v.header)
+}
+
+/// What [`validate_batch`] learnt in its one walk over a batch's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidBatch {
+    pub header: BatchHeader,
+    /// Records whose key is null (a compacted topic refuses them).
+    pub keyless_records: i32,
+}
+
+/// [`validate`], also counting the records without a key, so that a compacted topic's
+/// append decodes each batch once.
+pub fn validate_batch(
+    batch: &[u8],
+    decompress_limit_bytes: usize,
+) -> Result<ValidBatch, BatchError> {
     let header = check_framing(batch)?;
     verify_crc(batch)?;
     let codec = header
         .compression()
         .ok_or(BatchError::UnknownCompression(header.attributes))?;
     let body = &batch[BATCH_HEADER_BYTES..];
-    let count = match codec {
+    let (count, keyless_records) = match codec {
         Compression::None => walk_records(SliceSource { body, pos: 0 }, header.records_count)?,
         _ => {
             // Streamed: the decompressed records are walked as they come, never held whole.
@@ -267,7 +284,10 @@ pub fn validate(batch: &[u8], decompress_limit_bytes: usize) -> Result<BatchHead
             header.last_offset_delta, count
         )));
     }
-    Ok(header)
+    Ok(ValidBatch {
+        header,
+        keyless_records,
+    })
 }
 
 /// Where the record walk reads from: a slice (uncompressed batches, read in place) or a stream
@@ -294,17 +314,17 @@ trait RecordSource {
     }
 
     /// Skips a length-prefixed field of a record ending at `end` (`-1` = null where
-    /// `nullable`).
-    fn skip_field(&mut self, end: u64, nullable: bool) -> Result<(), BatchError> {
+    /// `nullable`); whether it was null.
+    fn skip_field(&mut self, end: u64, nullable: bool) -> Result<bool, BatchError> {
         let len = self.varint()?;
         if len == -1 && nullable {
-            return Ok(());
+            return Ok(true);
         }
         let len = u64::try_from(len).map_err(|_| BatchError::Framing("malformed record"))?;
         if len > end.saturating_sub(self.position()) {
             return Err(BatchError::Framing("malformed record"));
         }
-        self.skip(len)
+        self.skip(len).map(|()| false)
     }
 }
 
@@ -342,9 +362,14 @@ impl RecordSource for SliceSource<'_> {
 /// Walks the records of `source`, checking each record's structure and offset delta; returns
 /// the count, which must equal `expected_count`. A stream source keeps memory bounded by its
 /// read buffer whatever the batch decompresses to.
-fn walk_records(mut source: impl RecordSource, expected_count: i32) -> Result<i32, BatchError> {
+/// Walks every record: `(records, records with a null key)`.
+fn walk_records(
+    mut source: impl RecordSource,
+    expected_count: i32,
+) -> Result<(i32, i32), BatchError> {
     let malformed = || BatchError::Framing("malformed record");
     let mut count: i32 = 0;
+    let mut keyless = 0;
     // Each record starts with its length; the source's clean end is the end of the records.
     while let Some(first) = source.next_byte()? {
         if count == expected_count {
@@ -375,7 +400,7 @@ fn walk_records(mut source: impl RecordSource, expected_count: i32) -> Result<i3
                 "offset delta {offset_delta} where {count} was expected"
             )));
         }
-        source.skip_field(end, true)?; // key
+        keyless += i32::from(source.skip_field(end, true)?); // key
         source.skip_field(end, true)?; // value
         let headers = source.varint()?;
         if headers < 0 || headers as u64 > end.saturating_sub(source.position()) {
@@ -397,7 +422,7 @@ fn walk_records(mut source: impl RecordSource, expected_count: i32) -> Result<i3
             "{count} records but the header says {expected_count}"
         )));
     }
-    Ok(count)
+    Ok((count, keyless))
 }
 
 /// Decompressed record bytes read as they come, counted against the decompression cap.

@@ -11,7 +11,7 @@
 //! Must not: decide who leads (the metadata does, through [`ReplicaManager`]).
 
 use super::replica_manager::{FollowerFetchState, ReplicaManager};
-use crate::client::connection::{ClientConfig, Connection};
+use crate::net::{Connection, ConnectionConfig};
 use crate::protocol::messages::fetch_request::{
     FetchPartition, FetchRequest, FetchTopic, ReplicaState,
 };
@@ -95,10 +95,13 @@ async fn fetch_from(
 ) {
     let mut conn: Option<Connection> = None;
     let throttle = super::throttle::Throttle::default();
-    let config = ClientConfig {
+    let config = ConnectionConfig {
         client_id: format!("kfk-replica-fetcher-{}", ctx.local_id),
+        connect_timeout: Duration::from_secs(5),
         request_timeout: ctx.wait_max + Duration::from_secs(10),
-        ..Default::default()
+        send_buffer_bytes: 131_072,
+        // `replica.socket.receive.buffer.bytes`.
+        receive_buffer_bytes: 65_536,
     };
     loop {
         if *shutdown.borrow() {
@@ -133,7 +136,7 @@ async fn fetch_from(
                 tokio::time::sleep(ctx.backoff).await;
                 continue;
             };
-            match Connection::connect(&addr, &config).await {
+            match Connection::connect(&addr, config.clone()).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::debug!(leader, error = %e, "cannot reach the leader to fetch");

@@ -20,7 +20,7 @@
 use super::purgatory::{DelayedOperation, Waiters};
 use crate::log::producer_state::ProducerEntry;
 use crate::log::segment::FileRegion;
-use crate::log::{AppendError, AppendInfo, LogConfig, SharedLog};
+use crate::log::{AppendError, AppendInfo, AppendRules, LogConfig, SharedLog};
 use crate::protocol::{ErrorCode, Uuid};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -501,6 +501,7 @@ impl Partition {
         records: &Bytes,
         required_acks: i16,
         now_ms: i64,
+        rules: AppendRules,
     ) -> Result<AppendInfo, AppendError> {
         let isr_size = {
             let s = self.set();
@@ -526,7 +527,7 @@ impl Partition {
         }
         let info = self
             .log
-            .append_as_leader(records, self.leader_epoch(), now_ms)?;
+            .append_as_leader_with(records, self.leader_epoch(), now_ms, rules)?;
         self.log_end_waiters.wake_all();
         self.maybe_advance_high_watermark();
         Ok(info)

@@ -17,12 +17,14 @@ use crate::log::manager::{LogManager, TopicPartition};
 use crate::log::producer_state::ProducerEntry;
 use crate::log::unified_log::LogError;
 use crate::log::{checkpoint, AppendError, AppendInfo, LogConfig};
+use crate::metadata::MetadataStore;
 use crate::protocol::{ErrorCode, Uuid};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+#[cfg(test)]
 use std::time::Instant;
 
 /// Kafka's checkpoint of each partition's high watermark, one per log dir.
@@ -49,9 +51,49 @@ pub enum FetchIsolation {
     HighWatermark,
 }
 
+/// What the request paths need besides the partitions, given by the broker at start.
+#[derive(Debug, Clone)]
+pub struct ReplicaContext {
+    /// This broker's id.
+    pub node_id: i32,
+    /// The cluster metadata: whether a partition exists, the throttle configs, the
+    /// brokers' racks.
+    pub metadata: Option<Arc<MetadataStore>>,
+    /// Set when the broker stops: waiting produces and fetches answer at once.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// `queued.max.requests`: each fetch read pass holds one.
+    pub read_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// `fetch.max.bytes`.
+    pub fetch_max_bytes: usize,
+    /// `broker.rack`.
+    pub rack: Option<String>,
+    /// `replica.selector.class` is Kafka's `RackAwareReplicaSelector` (KIP-392).
+    pub rack_aware_selector: bool,
+    /// The config file's values, for throttle rates no dynamic config sets.
+    pub file_configs: BTreeMap<String, String>,
+}
+
+impl Default for ReplicaContext {
+    fn default() -> Self {
+        ReplicaContext {
+            node_id: -1,
+            metadata: None,
+            stop: None,
+            read_slots: None,
+            fetch_max_bytes: 57_671_680,
+            rack: None,
+            rack_aware_selector: false,
+            file_configs: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ReplicaManager {
     logs: Arc<LogManager>,
+    context: ReplicaContext,
+    /// `leader.replication.throttled.rate`: bytes sent to throttled followers.
+    pub(in crate::replication) leader_throttle: super::throttle::Throttle,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
     /// High watermarks checkpointed before this start, taken by each replicated
     /// partition the first time the metadata describes it.
@@ -82,6 +124,11 @@ fn unknown(topic: &str, index: i32) -> AppendError {
 
 impl ReplicaManager {
     pub fn new(logs: Arc<LogManager>) -> ReplicaManager {
+        ReplicaManager::with_context(logs, ReplicaContext::default())
+    }
+
+    /// The manager of a running broker's partitions.
+    pub fn with_context(logs: Arc<LogManager>, context: ReplicaContext) -> ReplicaManager {
         let mut checkpointed = BTreeMap::new();
         for dir in logs.dirs() {
             if let Ok(hws) =
@@ -92,10 +139,87 @@ impl ReplicaManager {
         }
         ReplicaManager {
             logs,
+            context,
+            leader_throttle: Default::default(),
             partitions: RwLock::new(HashMap::new()),
             checkpointed_hws: std::sync::Mutex::new(checkpointed),
             isr_changes: std::sync::Mutex::new(None),
         }
+    }
+
+    pub(in crate::replication) fn context(&self) -> &ReplicaContext {
+        &self.context
+    }
+
+    /// Whether the broker is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.context.stop.as_ref().is_some_and(|s| *s.borrow())
+    }
+
+    /// Completes once the broker stops (never without a stop signal).
+    pub(in crate::replication) async fn stopped(&self) {
+        match &self.context.stop {
+            Some(stop) => {
+                let _ = stop.clone().wait_for(|s| *s).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The partition, when this broker leads it: the one leadership check of produce,
+    /// fetch, ListOffsets, OffsetForLeaderEpoch, DeleteRecords and the coordinators, as
+    /// Kafka's `getPartitionOrError`. The partition's role (set from the metadata) decides;
+    /// a partition this broker holds no replica of is NOT_LEADER_OR_FOLLOWER when the
+    /// metadata knows it and UNKNOWN_TOPIC_OR_PARTITION otherwise.
+    pub fn leader_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
+        match self.get(topic, index) {
+            Some(p) if p.role() == Role::Leader && !p.role_is_unset() => Ok(p),
+            Some(_) => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+            None if self
+                .context
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.partition_leader(topic, index).is_some()) =>
+            {
+                Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+            }
+            None => Err(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        }
+    }
+
+    /// A replication throttle rate in bytes/s (`leader.replication.throttled.rate`,
+    /// `follower.replication.throttled.rate`, `replica.alter.log.dirs.io.max.bytes.per.second`):
+    /// the dynamic broker config, else the file's, else none.
+    pub fn throttle_rate(&self, key: &str) -> Option<u64> {
+        self.context
+            .metadata
+            .as_ref()
+            .and_then(|m| m.effective_broker_configs(self.context.node_id).remove(key))
+            .or_else(|| self.context.file_configs.get(key).cloned())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|r| *r < i64::MAX as u64)
+    }
+
+    /// Whether `topic`'s `key` (a `*.replication.throttled.replicas` config) names
+    /// `partition` on `replica`.
+    pub fn is_throttled_replica(
+        &self,
+        key: &str,
+        topic: &str,
+        partition: i32,
+        replica: i32,
+    ) -> bool {
+        self.context
+            .metadata
+            .as_ref()
+            .and_then(|m| m.topic(topic))
+            .is_some_and(|t| {
+                super::throttle::is_throttled(
+                    t.configs.get(key).map(String::as_str),
+                    partition,
+                    replica,
+                )
+            })
     }
 
     /// Sends leaders' ISR changes to `tx` from now on.
@@ -296,8 +420,10 @@ impl ReplicaManager {
         Ok(out)
     }
 
-    /// Appends as the leader (see [`Partition::append_records`]). Blocking.
-    pub fn append_records(
+    /// Appends as the leader (see [`Partition::append_records`]); the request path goes
+    /// through [`ReplicaManager::append`]. Blocking.
+    #[cfg(test)]
+    pub(crate) fn append_records(
         &self,
         topic: &str,
         index: i32,
@@ -308,42 +434,32 @@ impl ReplicaManager {
         let partition = self
             .get(topic, index)
             .ok_or_else(|| unknown(topic, index))?;
-        partition.append_records(records, required_acks, now_ms)
+        partition.append_records(records, required_acks, now_ms, crate::log::AppendRules::ANY)
     }
 
-    /// The acks=all wait, a delayed operation like a long-polling fetch: until the high
-    /// watermark of every `(topic, index, end offset)` reaches its end offset or `deadline`
-    /// passes. Returns, in order, whether each partition's records were replicated in time
-    /// (a partition that vanished meanwhile counts as not). Only appends to these partitions
-    /// wake the wait. On one node the leader's append already moved the high watermark, so
-    /// this answers at once.
-    /// Each entry is `(topic, index, leader epoch of the append, end offset)`; the answer
-    /// per entry: replicated, NOT_LEADER_OR_FOLLOWER (leadership moved meanwhile),
-    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND, or REQUEST_TIMED_OUT at `deadline`.
-    pub async fn await_acks(
+    /// The acks=all wait of [`ReplicaManager::append`] for `(topic, index, leader epoch of
+    /// the append, end offset)` entries (a partition that is gone counts as not replicated).
+    #[cfg(test)]
+    pub(crate) async fn await_acks(
         &self,
         pending: &[(&str, i32, i32, i64)],
         deadline: Instant,
     ) -> Vec<Result<(), ErrorCode>> {
-        let partitions: Vec<Option<Arc<Partition>>> = pending
+        let present: Vec<(usize, Arc<Partition>, i32, i64)> = pending
             .iter()
-            .map(|(topic, index, _, _)| self.get(topic, *index))
+            .enumerate()
+            .filter_map(|(i, (topic, index, epoch, end))| {
+                self.get(topic, *index).map(|p| (i, p, *epoch, *end))
+            })
             .collect();
-        let outcome = |i: usize| match &partitions[i] {
-            None => Some(Err(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
-            Some(p) => p.acks_outcome(pending[i].2, pending[i].3),
-        };
-        let operation = DelayedOperation::new();
-        operation
-            .until(
-                deadline,
-                |op| partitions.iter().flatten().for_each(|p| p.watch(op)),
-                || (0..pending.len()).all(|i| outcome(i).is_some()),
-            )
-            .await;
-        (0..pending.len())
-            .map(|i| outcome(i).unwrap_or(Err(ErrorCode::REQUEST_TIMED_OUT)))
-            .collect()
+        let mut out = vec![Err(ErrorCode::NOT_LEADER_OR_FOLLOWER); pending.len()];
+        for (entry, outcome) in present
+            .iter()
+            .zip(self.await_replication(&present, deadline).await)
+        {
+            out[entry.0] = outcome;
+        }
+        out
     }
 
     /// Appends what a leader sent, keeping its offsets and epochs. Blocking.
@@ -433,7 +549,7 @@ impl ReplicaManager {
     /// Whole batches as `spec` asks; `operation` (a waiting fetch) is registered to be woken
     /// when the partition grows, before the read, so no append is missed. Blocking (it may
     /// open a segment).
-    pub fn read(
+    pub(in crate::replication) fn read(
         &self,
         topic: &str,
         index: i32,

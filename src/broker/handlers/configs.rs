@@ -3,9 +3,11 @@
 //! on the running logs at once. Broker resources accept the dynamic topic defaults
 //! (`log.retention.ms`, ...); other broker keys are static (INVALID_CONFIG).
 
+use crate::broker::config::topic_configs::{
+    validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS,
+};
 use crate::broker::config::{BrokerConfig, NULL_DEFAULT};
 use crate::broker::Broker;
-use crate::log::config::{validate_topic_config, ConfigKind, NO_DEFAULT_SYNONYM, TOPIC_CONFIGS};
 use crate::metadata::{RESOURCE_BROKER, RESOURCE_TOPIC};
 
 /// Dynamic broker configs of replication throttles (bytes/s). The log-dir move throttle is
@@ -275,7 +277,7 @@ fn apply_changes(
                 match v {
                     Some(v) => validate_topic_config(k, v)
                         .map_err(|e| (ErrorCode::INVALID_CONFIG, e.to_string()))?,
-                    None if crate::log::config::topic_config(k).is_none() => {
+                    None if crate::broker::config::topic_configs::topic_config(k).is_none() => {
                         return Err((
                             ErrorCode::INVALID_CONFIG,
                             format!("unknown topic config {k}"),

@@ -653,7 +653,8 @@ fn coordinator_error(broker: &Broker, group: &str) -> Option<ErrorCode> {
     }
     let partition = broker.groups.partition_of(group);
     if broker
-        .check_leader(crate::group::OFFSETS_TOPIC, partition)
+        .replicas
+        .leader_partition(crate::group::OFFSETS_TOPIC, partition)
         .is_err()
     {
         Some(ErrorCode::NOT_COORDINATOR)

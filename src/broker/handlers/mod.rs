@@ -3,6 +3,23 @@
 //! whole request. Handlers never touch segment files (they go through `Partition` and the
 //! metadata store).
 
+/// KIP-951: the response's node endpoints (of `$ty`, Produce's or Fetch's type) from the
+/// endpoints [`LeaderHints`] collected.
+macro_rules! node_endpoints {
+    ($endpoints:expr, $ty:ident) => {
+        $endpoints
+            .into_iter()
+            .map(|(node_id, (host, port, rack))| $ty {
+                node_id,
+                host,
+                port,
+                rack,
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+}
+
 pub mod api_versions;
 pub mod configs;
 pub mod fetch;
@@ -13,7 +30,7 @@ pub mod produce;
 pub mod topics;
 
 use super::Broker;
-use crate::protocol::{Request, RequestBody, ResponseBody};
+use crate::protocol::{ErrorCode, Request, RequestBody, ResponseBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -22,7 +39,7 @@ pub enum Outcome {
     Respond(ResponseBody),
     /// A response whose placeholder records chunks are sent from these file regions, in
     /// order (see `broker::splice`).
-    RespondSpliced(ResponseBody, Vec<crate::log::segment::FileRegion>),
+    RespondSpliced(ResponseBody, Vec<crate::replication::FileRegion>),
     /// acks=0 produces get no answer.
     NoResponse,
     /// Close the connection (logged with the reason), e.g. a failed acks=0 produce.
@@ -194,4 +211,46 @@ pub(crate) fn leader_hint(
         endpoints.insert(leader, (b.1, b.2, b.3));
     }
     Some((leader, epoch))
+}
+
+/// KIP-951: the current leader and epoch of the partitions a Produce or Fetch found this
+/// broker does not lead (NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH), in a cluster, and
+/// the endpoints of those leaders for the response's node endpoints.
+pub(crate) struct LeaderHints<'a> {
+    broker: &'a crate::broker::Broker,
+    listener: usize,
+    /// Whether the request's version carries the hints.
+    enabled: bool,
+    pub endpoints: std::collections::BTreeMap<i32, (String, i32, Option<String>)>,
+}
+
+impl<'a> LeaderHints<'a> {
+    pub fn new(broker: &'a crate::broker::Broker, listener: usize, enabled: bool) -> Self {
+        let enabled = enabled && broker.is_cluster();
+        let endpoints = Default::default();
+        LeaderHints {
+            broker,
+            listener,
+            enabled,
+            endpoints,
+        }
+    }
+
+    /// `(leader, epoch)` for a partition answered with `error_code`.
+    pub fn get(&mut self, topic: &str, partition: i32, error_code: i16) -> Option<(i32, i32)> {
+        let moved = [
+            ErrorCode::NOT_LEADER_OR_FOLLOWER.0,
+            ErrorCode::FENCED_LEADER_EPOCH.0,
+        ];
+        if !self.enabled || !moved.contains(&error_code) {
+            return None;
+        }
+        leader_hint(
+            self.broker,
+            topic,
+            partition,
+            self.listener,
+            &mut self.endpoints,
+        )
+    }
 }

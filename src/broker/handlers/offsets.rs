@@ -43,8 +43,9 @@ pub fn list_offsets(broker: &Broker, request: ListOffsetsRequest, version: i16) 
                     };
                     // A lookup by timestamp reads segment files: off the async workers.
                     let found = broker
-                        .check_leader(&t.name, p.partition_index)
-                        .and_then(|()| {
+                        .replicas
+                        .leader_partition(&t.name, p.partition_index)
+                        .and_then(|_| {
                             tokio::task::block_in_place(|| {
                                 broker.replicas.list_offset(
                                     &t.name,
@@ -99,14 +100,17 @@ pub fn offset_for_leader_epoch(
                         end_offset: -1,
                         ..Default::default()
                     };
-                    match broker.check_leader(&t.topic, p.partition).and_then(|()| {
-                        broker.replicas.end_offset_for_epoch(
-                            &t.topic,
-                            p.partition,
-                            p.current_leader_epoch,
-                            p.leader_epoch,
-                        )
-                    }) {
+                    match broker
+                        .replicas
+                        .leader_partition(&t.topic, p.partition)
+                        .and_then(|_| {
+                            broker.replicas.end_offset_for_epoch(
+                                &t.topic,
+                                p.partition,
+                                p.current_leader_epoch,
+                                p.leader_epoch,
+                            )
+                        }) {
                         Ok((epoch, end)) => (r.leader_epoch, r.end_offset) = (epoch, end),
                         Err(code) => r.error_code = code.0,
                     }
@@ -141,8 +145,9 @@ pub fn delete_records(broker: &Broker, request: DeleteRecordsRequest) -> Respons
                         ..Default::default()
                     };
                     match broker
-                        .check_leader(&t.name, p.partition_index)
-                        .and_then(|()| {
+                        .replicas
+                        .leader_partition(&t.name, p.partition_index)
+                        .and_then(|_| {
                             tokio::task::block_in_place(|| {
                                 broker
                                     .replicas

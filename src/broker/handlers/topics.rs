@@ -136,7 +136,7 @@ pub fn create_topics(
                     if version >= 5 {
                         let effective = broker.effective_topic_configs(&configs);
                         r.configs = Some(
-                            crate::log::config::TOPIC_CONFIGS
+                            crate::broker::config::topic_configs::TOPIC_CONFIGS
                                 .iter()
                                 .map(|d| CreatableTopicConfigs {
                                     name: d.name.to_string(),
