@@ -231,7 +231,8 @@ impl Connection {
         self.send(outgoing, Some(tx)).await?;
         Ok(PendingResponse {
             rx,
-            api: Some((api, version)),
+            api,
+            version,
             conn: self.clone(),
         })
     }
@@ -241,12 +242,28 @@ impl Connection {
     pub async fn call_raw(&self, api_key: i16, body: Bytes) -> Result<Bytes, ClientError> {
         let (tx, rx) = oneshot::channel();
         self.send(Outgoing::Raw { api_key, body }, Some(tx)).await?;
-        let pending = PendingResponse {
-            rx,
-            api: None,
-            conn: self.clone(),
-        };
-        Ok(pending.payload().await?.slice(4..))
+        Ok(self.payload(rx, "a raw").await?.slice(4..))
+    }
+
+    /// Waits for a response payload (correlation id first), up to the request timeout.
+    async fn payload(
+        &self,
+        rx: oneshot::Receiver<Result<Bytes, ClientError>>,
+        name: &str,
+    ) -> Result<Bytes, ClientError> {
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Err(_) => {
+                // A late response would arrive out of step: this connection is done.
+                self.dead.store(true, Ordering::Release);
+                Err(ClientError::Timeout(format!(
+                    "{name} request to {} got no answer within {} ms",
+                    self.addr,
+                    self.request_timeout.as_millis()
+                )))
+            }
+            Ok(Err(_)) => Err(ClientError::Disconnected(self.addr.clone())),
+            Ok(Ok(r)) => r,
+        }
     }
 
     async fn send(&self, outgoing: Outgoing, reply: Option<Reply>) -> Result<(), ClientError> {
@@ -260,48 +277,23 @@ impl Connection {
 /// A submitted request's response.
 pub struct PendingResponse {
     rx: oneshot::Receiver<Result<Bytes, ClientError>>,
-    /// The request's API and version (`None`: a raw frame).
-    api: Option<(ApiKey, i16)>,
+    api: ApiKey,
+    version: i16,
     conn: Connection,
 }
 
 impl PendingResponse {
     /// Waits for the response, up to the connection's request timeout, and decodes it.
     pub async fn response(self) -> Result<ResponseBody, ClientError> {
-        let Some((api, version)) = self.api else {
-            return Err(ClientError::Protocol(
-                "a raw frame has no decoded response".into(),
-            ));
-        };
-        let conn = self.conn.clone();
-        let payload = self.payload().await?;
-        match decode_response_payload(api, version, &payload) {
-            Ok(r) => Ok(r.body),
-            Err(e) => {
+        let conn = self.conn;
+        let payload = conn.payload(self.rx, self.api.name()).await?;
+        decode_response_payload(self.api, self.version, &payload)
+            .map(|r| r.body)
+            .map_err(|e| {
                 // What follows would be read out of step: this connection is done.
                 conn.dead.store(true, Ordering::Release);
-                Err(ClientError::Protocol(e.to_string()))
-            }
-        }
-    }
-
-    /// Waits for the response payload (correlation id first), up to the request timeout.
-    async fn payload(self) -> Result<Bytes, ClientError> {
-        let name = self.api.map_or("a raw", |(api, _)| api.name());
-        let conn = &self.conn;
-        match tokio::time::timeout(conn.request_timeout, self.rx).await {
-            Err(_) => {
-                // A late response would arrive out of step: this connection is done.
-                conn.dead.store(true, Ordering::Release);
-                Err(ClientError::Timeout(format!(
-                    "{name} request to {} got no answer within {} ms",
-                    conn.addr,
-                    conn.request_timeout.as_millis()
-                )))
-            }
-            Ok(Err(_)) => Err(ClientError::Disconnected(conn.addr.clone())),
-            Ok(Ok(r)) => r,
-        }
+                ClientError::Protocol(e.to_string())
+            })
     }
 }
 

@@ -12,7 +12,7 @@
 //! Must not: know about requests or responses (the fetch handler turns them into
 //! [`FetchParams`] and [`PartitionRead`]s).
 
-use super::partition::Role;
+use super::partition::{Partition, ReadResult, Role};
 use super::purgatory::DelayedOperation;
 use super::replica_manager::{FetchIsolation, ReadSpec, ReplicaManager};
 use crate::limits::{SPLICE_MAX_BYTES, SPLICE_MIN_BYTES};
@@ -190,32 +190,32 @@ impl ReplicaManager {
         // KIP-392: with the rack-aware selector, a follower serves consumers (up to its own
         // high watermark), and the leader points a consumer of another rack to an in-sync
         // replica in the consumer's rack.
-        let follower_read = replica < 0
-            && ctx.rack_aware_selector
-            && self
-                .get(topic, p.partition)
-                .is_some_and(|part| matches!(part.role(), Role::Follower { .. }));
-        if !follower_read {
-            let partition = match self.leader_partition(topic, p.partition) {
-                Ok(partition) => partition,
+        let follower = (replica < 0 && ctx.rack_aware_selector)
+            .then(|| self.get(topic, p.partition))
+            .flatten()
+            .filter(|part| matches!(part.role(), Role::Follower { .. }));
+        let (partition, leading) = match follower {
+            Some(partition) => (partition, false),
+            None => match self.leader_partition(topic, p.partition) {
+                Ok(partition) => (partition, true),
                 Err(code) => return PartitionRead::error(code),
-            };
-            if replica < 0 && params.preferred_replica && !params.rack.is_empty() {
-                if let Some(preferred) = self.preferred_read_replica(topic, p, &params.rack) {
-                    let mut read = PartitionRead::offsets(
-                        ErrorCode::NONE,
-                        partition.high_watermark(),
-                        partition.log_start_offset(),
-                    );
-                    read.preferred_read_replica = preferred;
-                    return read;
-                }
+            },
+        };
+        if leading && replica < 0 && params.preferred_replica && !params.rack.is_empty() {
+            if let Some(preferred) = self.preferred_read_replica(&partition, p, &params.rack) {
+                let mut read = PartitionRead::offsets(
+                    ErrorCode::NONE,
+                    partition.high_watermark(),
+                    partition.log_start_offset(),
+                );
+                read.preferred_read_replica = preferred;
+                return read;
             }
         }
         if replica >= 0 && p.last_fetched_epoch >= 0 {
             // A follower whose last epoch ends here before its fetch offset diverged: it
             // truncates to where the logs agree before fetching on (KIP-320).
-            if let Some(diverging) = self.diverging_epoch(topic, p) {
+            if let Some(diverging) = diverging_epoch(&partition, p) {
                 return diverging;
             }
         }
@@ -249,18 +249,13 @@ impl ReplicaManager {
             min_one_batch: (total == 0 || budget.is_some()) && !held_back,
             current_leader_epoch: p.current_leader_epoch,
         };
-        let read = match self.read(topic, p.partition, &spec, Some(waiting)) {
+        let read = match read_watched(&partition, &spec, waiting) {
             Ok(r) => r,
             Err(code) => {
-                return match self.get(topic, p.partition) {
-                    Some(partition) => {
-                        let mut e = PartitionRead::error(code);
-                        e.high_watermark = partition.high_watermark();
-                        e.log_start_offset = partition.log_start_offset();
-                        e
-                    }
-                    None => PartitionRead::error(code),
-                }
+                let mut e = PartitionRead::error(code);
+                e.high_watermark = partition.high_watermark();
+                e.log_start_offset = partition.log_start_offset();
+                return e;
             }
         };
         if replica >= 0 {
@@ -305,12 +300,16 @@ impl ReplicaManager {
     /// The in-sync replica in the consumer's rack to read from instead of this leader (one
     /// whose log reaches the fetch offset), when the rack-aware selector is on and this leader
     /// is not in that rack.
-    fn preferred_read_replica(&self, topic: &str, p: &FetchPartition, rack: &str) -> Option<i32> {
+    fn preferred_read_replica(
+        &self,
+        partition: &Partition,
+        p: &FetchPartition,
+        rack: &str,
+    ) -> Option<i32> {
         let ctx = self.context();
         if !ctx.rack_aware_selector || ctx.rack.as_deref() == Some(rack) {
             return None;
         }
-        let partition = self.get(topic, p.partition)?;
         let (_, isr, _) = partition.replication();
         let followers = partition.followers();
         let brokers = ctx.metadata.as_ref()?.brokers();
@@ -324,29 +323,46 @@ impl ReplicaManager {
                     .any(|(id, f)| id == r && f.log_end_offset >= p.fetch_offset)
         })
     }
+}
 
-    /// A follower's fetch whose last fetched epoch does not end where this leader's log says:
-    /// the answer naming the epoch and its end offset here (epoch -1 and the log start when this
-    /// log no longer knows that epoch).
-    fn diverging_epoch(&self, topic: &str, p: &FetchPartition) -> Option<PartitionRead> {
-        let partition = self.get(topic, p.partition)?;
-        let (epoch, end) = partition.end_offset_for_leader_epoch(p.last_fetched_epoch);
-        if epoch == p.last_fetched_epoch && end >= p.fetch_offset {
-            return None;
-        }
-        let (epoch, end) = if epoch < 0 {
-            (-1, partition.log_start_offset())
-        } else {
-            (epoch, end)
-        };
-        let mut read = PartitionRead::offsets(
-            ErrorCode::NONE,
-            partition.high_watermark(),
-            partition.log_start_offset(),
-        );
-        read.diverging_epoch = Some((epoch, end));
-        Some(read)
+/// Whole batches as `spec` asks; `operation` (a waiting fetch) is registered to be woken
+/// when the partition grows, before the read, so no append is missed. Blocking (it may
+/// open a segment).
+fn read_watched(
+    partition: &Partition,
+    spec: &ReadSpec,
+    operation: &DelayedOperation,
+) -> Result<ReadResult, ErrorCode> {
+    let follower = spec.isolation == FetchIsolation::LogEnd;
+    if follower {
+        partition.watch_log_end(operation);
+    } else {
+        partition.watch(operation);
     }
+    partition.check_epoch(spec.current_leader_epoch)?;
+    partition.read(spec.offset, spec.max_bytes, spec.min_one_batch, follower)
+}
+
+/// A follower's fetch whose last fetched epoch does not end where this leader's log says:
+/// the answer naming the epoch and its end offset here (epoch -1 and the log start when this
+/// log no longer knows that epoch).
+fn diverging_epoch(partition: &Partition, p: &FetchPartition) -> Option<PartitionRead> {
+    let (epoch, end) = partition.end_offset_for_leader_epoch(p.last_fetched_epoch);
+    if epoch == p.last_fetched_epoch && end >= p.fetch_offset {
+        return None;
+    }
+    let (epoch, end) = if epoch < 0 {
+        (-1, partition.log_start_offset())
+    } else {
+        (epoch, end)
+    };
+    let mut read = PartitionRead::offsets(
+        ErrorCode::NONE,
+        partition.high_watermark(),
+        partition.log_start_offset(),
+    );
+    read.diverging_epoch = Some((epoch, end));
+    Some(read)
 }
 
 #[cfg(test)]

@@ -186,6 +186,13 @@ impl Partition {
     }
 
     /// Whether the metadata has not described this partition yet.
+    /// Whether this broker leads the partition as the metadata last said (a partition whose
+    /// metadata is not applied yet leads nothing).
+    pub(in crate::replication) fn is_leader(&self) -> bool {
+        let s = self.set();
+        s.role == Role::Leader && s.local >= 0
+    }
+
     pub(in crate::replication) fn role_is_unset(&self) -> bool {
         self.set().local < 0
     }

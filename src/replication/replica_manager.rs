@@ -9,8 +9,7 @@
 //!
 //! Must not: parse requests or decide which partitions exist (the metadata does).
 
-use super::partition::{IsrChange, Partition, ReadResult, Role};
-use super::purgatory::DelayedOperation;
+use super::partition::{IsrChange, Partition, Role};
 use crate::log::cleaner::CleanerMemory;
 use crate::log::dir_health::FailureHandler;
 use crate::log::manager::{LogManager, TopicPartition};
@@ -173,7 +172,7 @@ impl ReplicaManager {
     /// metadata knows it and UNKNOWN_TOPIC_OR_PARTITION otherwise.
     pub fn leader_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
         match self.get(topic, index) {
-            Some(p) if p.role() == Role::Leader && !p.role_is_unset() => Ok(p),
+            Some(p) if p.is_leader() => Ok(p),
             Some(_) => Err(ErrorCode::NOT_LEADER_OR_FOLLOWER),
             None if self
                 .context
@@ -544,33 +543,6 @@ impl ReplicaManager {
             .get(topic, index)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{topic}-{index}")))?;
         partition.truncate_to(offset)
-    }
-
-    /// Whole batches as `spec` asks; `operation` (a waiting fetch) is registered to be woken
-    /// when the partition grows, before the read, so no append is missed. Blocking (it may
-    /// open a segment).
-    pub(in crate::replication) fn read(
-        &self,
-        topic: &str,
-        index: i32,
-        spec: &ReadSpec,
-        operation: Option<&DelayedOperation>,
-    ) -> Result<ReadResult, ErrorCode> {
-        let partition = self.partition(topic, index)?;
-        if let Some(op) = operation {
-            if spec.isolation == FetchIsolation::LogEnd {
-                partition.watch_log_end(op);
-            } else {
-                partition.watch(op);
-            }
-        }
-        partition.check_epoch(spec.current_leader_epoch)?;
-        partition.read(
-            spec.offset,
-            spec.max_bytes,
-            spec.min_one_batch,
-            spec.isolation == FetchIsolation::LogEnd,
-        )
     }
 
     fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
